@@ -1,0 +1,84 @@
+//! Sizes written the way Docker users write them: `512m`, `2g`, `1.5GiB`, `1048576`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A number of bytes parsed from a Docker-style size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(u64);
+
+impl ByteSize {
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "`{0}` is not a size; write a number with an optional unit: `b`, `k`, `m`, `g` or `t` (like `512m` or `2g`)"
+)]
+pub struct ByteSizeError(String);
+
+impl FromStr for ByteSize {
+    type Err = ByteSizeError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || ByteSizeError(text.to_string());
+        let lower = text.trim().to_ascii_lowercase();
+        let split = lower
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(lower.len());
+        let (number, unit) = lower.split_at(split);
+        let multiplier: u64 = match unit.trim() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            "t" | "tb" | "tib" => 1 << 40,
+            _ => return Err(error()),
+        };
+        let number: f64 = number.parse().map_err(|_| error())?;
+        let bytes = number * multiplier as f64;
+        if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+            return Err(error());
+        }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "range checked above"
+        )]
+        Ok(Self(bytes as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_sizes() {
+        assert_eq!(
+            "512m".parse::<ByteSize>().map(ByteSize::bytes),
+            Ok(512 << 20)
+        );
+        assert_eq!("2g".parse::<ByteSize>().map(ByteSize::bytes), Ok(2 << 30));
+        assert_eq!(
+            "1.5GiB".parse::<ByteSize>().map(ByteSize::bytes),
+            Ok(3 << 29)
+        );
+        assert_eq!("4096".parse::<ByteSize>().map(ByteSize::bytes), Ok(4096));
+    }
+
+    #[test]
+    fn refuses_nonsense() {
+        for text in ["", "g", "-1g", "2 parsecs", "0"] {
+            assert!(text.parse::<ByteSize>().is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `mlpack init`: a commented `mlpack.toml` chosen from what the scan finds, and a
+//! `.mlpackignore`. Never overwrites without `--force`; the rendered manifest is validated
+//! before it is written, and written atomically.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::{ExitStatus, Printer, UserError};
+use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::python::PythonVersion;
+use crate::scan::{self, ScanOptions, ScanReport};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct InitArgs {
+    /// The project [default: the `-C` directory].
+    dir: Option<PathBuf>,
+    /// The template to start from [default: chosen from the frameworks the code imports].
+    #[arg(long, value_enum)]
+    template: Option<Template>,
+    /// Overwrite an existing `mlpack.toml` and `.mlpackignore`.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Template {
+    Sklearn,
+    Pytorch,
+    Tensorflow,
+    Jax,
+    Generic,
+}
+
+impl Template {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Sklearn => include_str!("../../templates/sklearn.toml"),
+            Self::Pytorch => include_str!("../../templates/pytorch.toml"),
+            Self::Tensorflow => include_str!("../../templates/tensorflow.toml"),
+            Self::Jax => include_str!("../../templates/jax.toml"),
+            Self::Generic => include_str!("../../templates/generic.toml"),
+        }
+    }
+
+    /// The template for the heaviest framework the project imports.
+    fn for_report(report: &ScanReport) -> Self {
+        let uses = |names: &[&str]| {
+            report
+                .distributions
+                .iter()
+                .any(|used| names.contains(&used.name.as_ref()))
+        };
+        if uses(&["torch", "lightning", "pytorch-lightning"]) {
+            Self::Pytorch
+        } else if uses(&["tensorflow", "tensorflow-cpu", "keras", "tf-keras"]) {
+            Self::Tensorflow
+        } else if uses(&["jax", "jaxlib", "flax"]) {
+            Self::Jax
+        } else if uses(&["scikit-learn", "xgboost", "lightgbm", "catboost"]) {
+            Self::Sklearn
+        } else {
+            Self::Generic
+        }
+    }
+}
+
+const IGNORE_FILE: &str = ".mlpackignore";
+
+pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
+    let manifest_path = project.join(MANIFEST_FILE);
+    if manifest_path.exists() && !args.force {
+        return Err(
+            UserError::new(format!("`{}` already exists", manifest_path.display()))
+                .hint("pass `--force` to overwrite it")
+                .into(),
+        );
+    }
+    let options = ScanOptions {
+        python: PythonVersion::DEFAULT,
+        pins: std::collections::BTreeMap::new(),
+        skip_dirs: vec![PathBuf::from("outputs")],
+    };
+    let report = scan::scan(&project, &options)?;
+    let template = args
+        .template
+        .unwrap_or_else(|| Template::for_report(&report));
+    let text = render(template, &project, &report);
+    Manifest::parse(&text, &manifest_path, &project)
+        .context("the rendered template is invalid; this is a bug in mlpack")?;
+    write_atomically(&manifest_path, &text)?;
+    let ignore_path = project.join(IGNORE_FILE);
+    let wrote_ignore = args.force || !ignore_path.exists();
+    if wrote_ignore {
+        write_atomically(&ignore_path, include_str!("../../templates/mlpackignore"))?;
+    }
+    if printer.json {
+        printer.json(&serde_json::json!({
+            "manifest": manifest_path,
+            "template": template,
+            "ignore_file": wrote_ignore.then_some(&ignore_path),
+        }))?;
+    } else {
+        printer.status(&format!(
+            "Wrote `{}` from the {template:?} template",
+            manifest_path.display()
+        ));
+        if wrote_ignore {
+            printer.status(&format!("Wrote `{}`", ignore_path.display()));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn render(template: Template, project: &Path, report: &ScanReport) -> String {
+    let name = project_name(project);
+    let (command, requirements) = train_command(project);
+    let datasets = if project.join("data").exists() {
+        "# Mounted read-only into the container for every run.\n[[datasets]]\nsource = \"data\"\ntarget = \"/data\"\nread-only = true\n"
+    } else {
+        "# Datasets are mounted read-only into the container:\n# [[datasets]]\n# source = \"data\"\n# target = \"/data\"\n"
+    };
+    template
+        .text()
+        .replace("{{name}}", &name)
+        .replace("{{python}}", &report.python.to_string())
+        .replace("{{command}}", &command)
+        .replace("{{requirements}}", &requirements)
+        .replace("{{datasets}}", datasets)
+}
+
+/// The directory's name, as a project name.
+fn project_name(project: &Path) -> String {
+    let absolute = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    let name: String = absolute
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "project".to_string()
+    } else {
+        name
+    }
+}
+
+/// The training command as TOML, and the requirements it needs beyond the code's imports.
+fn train_command(project: &Path) -> (String, String) {
+    let script = ["train.py", "main.py"]
+        .into_iter()
+        .find(|script| project.join(script).is_file());
+    if let Some(script) = script {
+        return (format!("[\"python3\", \"{script}\"]"), String::new());
+    }
+    let notebook = fs_err::read_dir(project).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".ipynb"))
+            .min()
+    });
+    match notebook {
+        Some(notebook) => (
+            format!(
+                "[\"jupyter\", \"nbconvert\", \"--to\", \"notebook\", \"--execute\", \"{notebook}\", \"--output-dir\", \"/outputs\"]"
+            ),
+            "\"nbconvert\", \"ipykernel\"".to_string(),
+        ),
+        None => ("[\"python3\", \"train.py\"]".to_string(), String::new()),
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let temporary = path.with_extension("mlpack-tmp");
+    fs_err::write(&temporary, text)?;
+    fs_err::rename(&temporary, path)?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The command line: clap definitions, settings, dispatch and exit codes. No logic lives here
+//! beyond turning arguments into a call of one module function and its result into output.
+
+mod init;
+mod printer;
+mod scan;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use self::printer::Printer;
+
+/// Package a Python ML project into a reproducible container image and run its training.
+#[derive(Debug, Parser)]
+#[command(name = "mlpack", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Print one machine-readable JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more detail on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// The project directory.
+    #[arg(
+        short = 'C',
+        long = "directory",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
+    directory: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Find the PyPI distributions the project's code imports.
+    Scan(scan::ScanArgs),
+    /// Write a commented `mlpack.toml` and a `.mlpackignore` for the project.
+    Init(init::InitArgs),
+}
+
+/// How mlpack exits: documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The command did what was asked.
+    Success,
+    /// The user's input was wrong (a bad manifest, a missing file, a refused overwrite).
+    Failure,
+    /// Something unexpected failed (I/O, the network).
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => Self::SUCCESS,
+            ExitStatus::Failure => Self::from(1),
+            ExitStatus::Error => Self::from(2),
+        }
+    }
+}
+
+/// An error that is the user's to fix, as opposed to an unexpected failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UserError {
+    message: String,
+    hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Parse argv, run the command, and report any error with its causes and hint.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer {
+        json: cli.global.json,
+        quiet: cli.global.quiet,
+        verbose: cli.global.verbose,
+    };
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(&args, &cli.global.directory, printer),
+        Command::Init(args) => init::run(&args, &cli.global.directory, printer),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(error) => report(&error).into(),
+    }
+}
+
+fn report(error: &anyhow::Error) -> ExitStatus {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {error}");
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    let user_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<UserError>());
+    if let Some(hint) = user_error.and_then(|user| user.hint.as_ref()) {
+        let _ = writeln!(stderr, "\nhint: {hint}");
+    }
+    let is_user_error = user_error.is_some()
+        || error.chain().any(|cause| {
+            cause
+                .downcast_ref::<crate::manifest::ManifestError>()
+                .is_some()
+                || cause.downcast_ref::<crate::scan::ScanError>().is_some()
+        });
+    if is_user_error {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Error
+    }
+}

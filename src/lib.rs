@@ -1,0 +1,11 @@
+//! mlpack: package a Python ML project into a reproducible OCI image and run its training.
+//!
+//! The binary is glue (`cli`); each module owns one concept, as laid out in `DESIGN.md`.
+
+pub mod byte_size;
+pub mod cli;
+pub mod manifest;
+pub mod pypi;
+pub mod python;
+pub mod scan;
+pub mod source;

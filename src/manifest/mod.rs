@@ -1,0 +1,439 @@
+//! `mlpack.toml`: the project's manifest, its defaults and its validation.
+//!
+//! Every section is optional. Problems are reported all at once, each as `file:line:column`
+//! with a hint where one helps: unknown keys (with the nearest known key), values of the wrong
+//! type, requirements that are not PEP 508, dataset paths that do not exist.
+
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::byte_size::ByteSize;
+use crate::python::PythonVersion;
+use crate::source::LineIndex;
+
+/// The manifest's file name in a project directory.
+pub const MANIFEST_FILE: &str = "mlpack.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Manifest {
+    pub project: ProjectSection,
+    pub python: PythonSection,
+    pub base: BaseSection,
+    pub hardware: HardwareSection,
+    pub train: TrainSection,
+    pub datasets: Vec<Dataset>,
+    pub outputs: OutputsSection,
+    pub image: ImageSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct ProjectSection {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct PythonSection {
+    /// The interpreter's version; by default the one the base image ships.
+    pub version: Option<PythonVersion>,
+    /// Explicit PEP 508 requirements; they win over what the scan infers.
+    pub requirements: Vec<Spanned<String>>,
+    pub requirements_file: Option<Spanned<PathBuf>>,
+    pub index_url: Option<String>,
+    /// Import name → distribution, overriding the scan's mapping (`cv2 = "opencv-python"`).
+    pub imports: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct BaseSection {
+    pub image: String,
+    pub packages: Vec<String>,
+    pub mirror: Option<String>,
+}
+
+impl Default for BaseSection {
+    fn default() -> Self {
+        Self {
+            image: "debian:bookworm".to_string(),
+            packages: Vec::new(),
+            mirror: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Accelerator {
+    #[default]
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct HardwareSection {
+    pub accelerator: Accelerator,
+    pub cuda: Option<Spanned<String>>,
+    pub driver_min: Option<Spanned<String>>,
+}
+
+/// A command as a shell-free argument list; a single string is split on whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Line(String),
+    Args(Vec<String>),
+}
+
+impl CommandLine {
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            Self::Line(line) => line.split_whitespace().map(str::to_string).collect(),
+            Self::Args(args) => args.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct TrainSection {
+    pub command: CommandLine,
+    pub workdir: String,
+    pub env: BTreeMap<String, String>,
+    pub shm_size: Option<Spanned<String>>,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            command: CommandLine::Args(vec!["python3".to_string(), "train.py".to_string()]),
+            workdir: "/app".to_string(),
+            env: BTreeMap::new(),
+            shm_size: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Dataset {
+    /// A host directory or file, relative to the project.
+    pub source: Spanned<PathBuf>,
+    /// Where the container sees it.
+    #[serde(default = "default_dataset_target")]
+    pub target: Spanned<String>,
+    #[serde(default = "default_true")]
+    pub read_only: bool,
+}
+
+fn default_dataset_target() -> Spanned<String> {
+    Spanned::new(0..0, "/data".to_string())
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct OutputsSection {
+    pub dir: PathBuf,
+    pub target: String,
+}
+
+impl Default for OutputsSection {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("outputs"),
+            target: "/outputs".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    #[default]
+    Zstd,
+    Gzip,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct ImageSection {
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub compression: Compression,
+}
+
+/// A manifest with where it came from.
+#[derive(Debug)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    /// `None` when the project has no `mlpack.toml` and defaults apply.
+    pub path: Option<PathBuf>,
+}
+
+impl Manifest {
+    /// The interpreter the image will run: the manifest's, else the one the base ships.
+    pub fn python_version(&self) -> PythonVersion {
+        self.python
+            .version
+            .unwrap_or_else(|| base_python(&self.base.image).unwrap_or(PythonVersion::DEFAULT))
+    }
+
+    /// Read `mlpack.toml` from `project`, or the defaults when there is none.
+    pub fn load(project: &Path) -> Result<LoadedManifest, ManifestError> {
+        let path = project.join(MANIFEST_FILE);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(LoadedManifest {
+                    manifest: Self::default(),
+                    path: None,
+                });
+            }
+            Err(error) => return Err(ManifestError::Read(error)),
+        };
+        let manifest = Self::parse(&text, &path, project)?;
+        Ok(LoadedManifest {
+            manifest,
+            path: Some(path),
+        })
+    }
+
+    /// Parse and validate manifest text; `project` anchors relative paths.
+    pub fn parse(text: &str, path: &Path, project: &Path) -> Result<Self, ManifestError> {
+        let source = Source {
+            text,
+            lines: LineIndex::new(text),
+        };
+        let invalid = |problems| ManifestError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let document = toml_edit::Document::parse(text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let message = error.message().trim().to_string();
+            invalid(vec![source.problem(offset, message, None)])
+        })?;
+        let mut problems = schema::unknown_keys(document.as_table(), &source);
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let manifest: Self = toml::from_str(text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            invalid(vec![source.problem(
+                offset,
+                error.message().to_string(),
+                None,
+            )])
+        })?;
+        manifest.validate(project, &source, &mut problems);
+        if problems.is_empty() {
+            Ok(manifest)
+        } else {
+            Err(invalid(problems))
+        }
+    }
+
+    fn validate(&self, project: &Path, source: &Source<'_>, problems: &mut Vec<Problem>) {
+        for requirement in &self.python.requirements {
+            if let Err(error) =
+                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement.get_ref())
+            {
+                problems.push(source.spanned_problem(
+                    requirement,
+                    format!("`{}` is not a valid requirement: {}", requirement.get_ref(), first_line(&error.to_string())),
+                    Some("write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`".to_string()),
+                ));
+            }
+        }
+        if let Some(file) = &self.python.requirements_file {
+            check_exists(project, file, "requirements file", source, problems);
+        }
+        for distribution in self.python.imports.values() {
+            if pep508_rs::PackageName::from_str(distribution.get_ref()).is_err() {
+                problems.push(source.spanned_problem(
+                    distribution,
+                    format!(
+                        "`{}` is not a valid distribution name",
+                        distribution.get_ref()
+                    ),
+                    Some("name the PyPI project, like `opencv-python-headless`".to_string()),
+                ));
+            }
+        }
+        if let Some(cuda) = &self.hardware.cuda {
+            if !is_dotted_numbers(cuda.get_ref(), 2) {
+                problems.push(source.spanned_problem(
+                    cuda,
+                    format!("`{}` is not a CUDA version", cuda.get_ref()),
+                    Some("write `MAJOR.MINOR`, like `12.8`".to_string()),
+                ));
+            }
+        }
+        if let Some(driver) = &self.hardware.driver_min {
+            if !is_dotted_numbers(driver.get_ref(), 2) && !is_dotted_numbers(driver.get_ref(), 3) {
+                problems.push(source.spanned_problem(
+                    driver,
+                    format!("`{}` is not an NVIDIA driver version", driver.get_ref()),
+                    Some("write it as `nvidia-smi` shows it, like `535.104.05`".to_string()),
+                ));
+            }
+        }
+        if let Some(size) = &self.train.shm_size {
+            if let Err(error) = size.get_ref().parse::<ByteSize>() {
+                problems.push(source.spanned_problem(size, error.to_string(), None));
+            }
+        }
+        for dataset in &self.datasets {
+            check_exists(project, &dataset.source, "dataset", source, problems);
+            if !dataset.target.get_ref().starts_with('/') {
+                problems.push(source.spanned_problem(
+                    &dataset.target,
+                    format!(
+                        "dataset target `{}` is not an absolute path",
+                        dataset.target.get_ref()
+                    ),
+                    Some("targets are paths inside the container, like `/data/images`".to_string()),
+                ));
+            }
+        }
+    }
+}
+
+/// The Python that a known base image ships.
+pub fn base_python(image: &str) -> Option<PythonVersion> {
+    match image {
+        "debian:bookworm" | "debian:12" => Some(PythonVersion::new(3, 11)),
+        "debian:trixie" | "debian:13" => Some(PythonVersion::new(3, 13)),
+        _ => None,
+    }
+}
+
+fn check_exists(
+    project: &Path,
+    path: &Spanned<PathBuf>,
+    what: &str,
+    source: &Source<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let full = project.join(path.get_ref());
+    if !full.exists() {
+        problems.push(source.spanned_problem(
+            path,
+            format!(
+                "{what} `{}` does not exist (looked for `{}`)",
+                path.get_ref().display(),
+                full.display()
+            ),
+            Some(format!(
+                "paths are relative to the project directory `{}`",
+                project.display()
+            )),
+        ));
+    }
+}
+
+fn is_dotted_numbers(text: &str, parts: usize) -> bool {
+    let pieces: Vec<&str> = text.split('.').collect();
+    pieces.len() == parts
+        && pieces
+            .iter()
+            .all(|piece| !piece.is_empty() && piece.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+/// The manifest's text, for turning byte offsets into positions.
+struct Source<'a> {
+    text: &'a str,
+    lines: LineIndex,
+}
+
+impl Source<'_> {
+    fn problem(&self, offset: usize, message: String, hint: Option<String>) -> Problem {
+        let position = self.lines.position(self.text, offset);
+        Problem {
+            line: position.line,
+            column: position.column,
+            message,
+            hint,
+        }
+    }
+
+    fn spanned_problem<T>(
+        &self,
+        value: &Spanned<T>,
+        message: String,
+        hint: Option<String>,
+    ) -> Problem {
+        self.problem(value.span().start, message, hint)
+    }
+}
+
+/// One thing wrong in the manifest, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("could not read the manifest")]
+    Read(#[source] std::io::Error),
+    #[error("{}", InvalidDisplay { path, problems })]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+struct InvalidDisplay<'a> {
+    path: &'a Path,
+    problems: &'a [Problem],
+}
+
+impl fmt::Display for InvalidDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        write!(f, "`{}` has {count} {noun}", self.path.display())?;
+        for problem in self.problems {
+            write!(
+                f,
+                "\n  {}:{}:{}: {}",
+                self.path.display(),
+                problem.line,
+                problem.column,
+                problem.message
+            )?;
+            if let Some(hint) = &problem.hint {
+                write!(f, "\n    hint: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

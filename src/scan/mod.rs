@@ -1,0 +1,327 @@
+//! `mlpack scan`: which PyPI distributions a project's code needs, from its imports.
+//!
+//! Python files and notebooks are parsed with a real parser; each import is classified as the
+//! project's own, standard library (for the target Python), a distribution (with the choice
+//! shown when several could provide it), or unresolved. Versions are not guessed here:
+//! pinning is the resolver's job.
+
+mod mapping;
+mod notebook;
+mod project;
+mod python;
+mod report;
+mod stdlib;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep508_rs::PackageName;
+use rayon::prelude::*;
+
+use self::mapping::ImportMap;
+pub use self::mapping::Reason;
+use self::project::ProjectFiles;
+pub use self::python::Guard;
+use self::python::find_imports;
+pub use self::report::{
+    Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
+    UnresolvedImport,
+};
+use crate::python::PythonVersion;
+use crate::source::LineIndex;
+
+/// What the scan needs besides the project directory.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub python: PythonVersion,
+    /// The project's own import → distribution pins (`[python.imports]`).
+    pub pins: BTreeMap<String, PackageName>,
+    /// Project-relative directories not to scan (the outputs directory).
+    pub skip_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("project directory `{}` does not exist", .0.display())]
+    MissingProject(PathBuf),
+    #[error("could not list the files of `{}`", path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: ignore::Error,
+    },
+}
+
+/// Scan the project at `root`.
+pub fn scan(root: &Path, options: &ScanOptions) -> Result<ScanReport, ScanError> {
+    if !root.is_dir() {
+        return Err(ScanError::MissingProject(root.to_path_buf()));
+    }
+    let files =
+        ProjectFiles::discover(root, &options.skip_dirs).map_err(|source| ScanError::Walk {
+            path: root.to_path_buf(),
+            source,
+        })?;
+    let scanned: Vec<FileScan> = files
+        .sources
+        .par_iter()
+        .map(|path| scan_file(root, path))
+        .collect();
+    Ok(Classifier::new(root, &files, options, &scanned).report(scanned.len()))
+}
+
+/// The uses found in one file.
+#[derive(Default)]
+struct FileScan {
+    dir: PathBuf,
+    imports: Vec<(String, Evidence)>,
+    pip_installs: Vec<(PackageName, Evidence)>,
+    warnings: Vec<ScanWarning>,
+}
+
+fn scan_file(root: &Path, path: &Path) -> FileScan {
+    let relative = relative_path(root, path);
+    let mut scan = FileScan {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ..FileScan::default()
+    };
+    let warn = |message: String| ScanWarning {
+        path: relative.clone(),
+        message,
+    };
+    let bytes = match fs_err::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            scan.warnings.push(warn(format!(
+                "skipped: could not read it: {}",
+                io_reason(&error)
+            )));
+            return scan;
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            scan.warnings.push(warn(format!(
+                "skipped: not UTF-8 (invalid byte at offset {offset})"
+            )));
+            return scan;
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if path
+        .extension()
+        .is_some_and(|extension| extension == "ipynb")
+    {
+        match notebook::code_cells(text) {
+            Ok(cells) => {
+                for cell in cells {
+                    scan.add_source(&relative, &cell.source, Some(cell.number));
+                }
+            }
+            Err(message) => scan.warnings.push(warn(format!("skipped: {message}"))),
+        }
+    } else {
+        scan.add_source(&relative, text, None);
+    }
+    scan
+}
+
+impl FileScan {
+    fn add_source(&mut self, relative: &str, text: &str, cell: Option<u32>) {
+        let found = find_imports(text, cell.is_some());
+        let lines = LineIndex::new(text);
+        let location = |offset: ruff_text_size::TextSize| Location {
+            path: relative.to_string(),
+            cell,
+            line: lines.position(text, offset.to_usize()).line,
+        };
+        if let Some((offset, message)) = found.syntax_error {
+            let at = location(offset);
+            self.warnings.push(ScanWarning {
+                path: relative.to_string(),
+                message: format!(
+                    "syntax error at {at}: {message}; imports before it were still read"
+                ),
+            });
+        }
+        for import in found.imports {
+            let evidence = Evidence {
+                location: location(import.offset),
+                statement: Statement::Import(import.statement),
+                guard: import.guard,
+            };
+            self.imports.push((import.module, evidence));
+        }
+        for install in found.pip_installs {
+            let at = location(install.offset);
+            match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&install.requirement) {
+                Ok(requirement) => self.pip_installs.push((
+                    requirement.name,
+                    Evidence {
+                        location: at,
+                        statement: Statement::PipInstall(install.requirement),
+                        guard: None,
+                    },
+                )),
+                Err(_) => self.warnings.push(ScanWarning {
+                    path: relative.to_string(),
+                    message: format!(
+                        "{at}: `pip install {}` names no requirement mlpack can read; ignored",
+                        install.requirement
+                    ),
+                }),
+            }
+        }
+    }
+}
+
+/// Sorts every use into local, stdlib, a distribution, or unresolved.
+struct Classifier<'a> {
+    files: &'a ProjectFiles,
+    python: PythonVersion,
+    map: ImportMap<'a>,
+    distributions: BTreeMap<PackageName, DistributionUse>,
+    unresolved: BTreeMap<String, UnresolvedImport>,
+    local: BTreeSet<String>,
+    stdlib: BTreeSet<String>,
+    warnings: Vec<ScanWarning>,
+}
+
+impl<'a> Classifier<'a> {
+    fn new(
+        root: &Path,
+        files: &'a ProjectFiles,
+        options: &'a ScanOptions,
+        scanned: &[FileScan],
+    ) -> Self {
+        let installed: HashSet<PackageName> = scanned
+            .iter()
+            .flat_map(|scan| scan.pip_installs.iter().map(|(name, _)| name.clone()))
+            .collect();
+        let _ = root;
+        let mut classifier = Self {
+            files,
+            python: options.python,
+            map: ImportMap::new(&options.pins, installed),
+            distributions: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
+            local: BTreeSet::new(),
+            stdlib: BTreeSet::new(),
+            warnings: Vec::new(),
+        };
+        for scan in scanned {
+            classifier.add(scan);
+        }
+        classifier
+    }
+
+    fn add(&mut self, scan: &FileScan) {
+        for (name, evidence) in &scan.pip_installs {
+            self.distribution(name).evidence.push(evidence.clone());
+        }
+        for (module, evidence) in &scan.imports {
+            self.add_import(module, evidence, &scan.dir);
+        }
+        self.warnings.extend(scan.warnings.iter().cloned());
+    }
+
+    fn add_import(&mut self, module: &str, evidence: &Evidence, dir: &Path) {
+        let top_level = module.split('.').next().unwrap_or(module);
+        if self.files.is_local(top_level, dir) {
+            self.local.insert(top_level.to_string());
+        } else if stdlib::is_stdlib(top_level, self.python) {
+            self.stdlib.insert(top_level.to_string());
+        } else if let Some(resolution) = self.map.resolve(module) {
+            let used = self.distribution(&resolution.distribution);
+            used.evidence.push(evidence.clone());
+            if !used.imports.contains(&resolution.key) {
+                used.imports.push(resolution.key.clone());
+            }
+            if !resolution.alternatives.is_empty()
+                || matches!(resolution.reason, Reason::Pinned | Reason::SameName)
+            {
+                used.choice.get_or_insert(Choice {
+                    import: resolution.key,
+                    reason: resolution.reason,
+                    alternatives: resolution.alternatives,
+                });
+            }
+        } else {
+            self.unresolved
+                .entry(top_level.to_string())
+                .or_insert_with(|| UnresolvedImport {
+                    name: top_level.to_string(),
+                    required: false,
+                    evidence: Vec::new(),
+                    on_pypi: None,
+                })
+                .evidence
+                .push(evidence.clone());
+        }
+    }
+
+    fn distribution(&mut self, name: &PackageName) -> &mut DistributionUse {
+        self.distributions
+            .entry(name.clone())
+            .or_insert_with(|| DistributionUse {
+                name: name.clone(),
+                required: false,
+                imports: Vec::new(),
+                evidence: Vec::new(),
+                choice: None,
+            })
+    }
+
+    fn report(self, files_scanned: usize) -> ScanReport {
+        let is_required = |evidence: &[Evidence]| evidence.iter().any(|e| e.guard.is_none());
+        let distributions = self
+            .distributions
+            .into_values()
+            .map(|mut used| {
+                used.evidence.sort();
+                used.imports.sort();
+                used.required = is_required(&used.evidence);
+                used
+            })
+            .collect();
+        let unresolved = self
+            .unresolved
+            .into_values()
+            .map(|mut unresolved| {
+                unresolved.evidence.sort();
+                unresolved.required = is_required(&unresolved.evidence);
+                unresolved
+            })
+            .collect();
+        let mut warnings = self.warnings;
+        warnings.sort_by(|a, b| a.path.cmp(&b.path));
+        ScanReport {
+            python: self.python,
+            files_scanned,
+            distributions,
+            unresolved,
+            local_modules: self.local.into_iter().collect(),
+            stdlib_modules: self.stdlib.into_iter().collect(),
+            warnings,
+        }
+    }
+}
+
+fn relative_path(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .map(|component| component.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    error.kind().to_string()
+}
+
+#[cfg(test)]
+mod tests;

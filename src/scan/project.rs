@@ -1,0 +1,124 @@
+//! The project's files and its own module graph.
+//!
+//! Which files are scanned, in order of precedence:
+//! 1. `.mlpackignore` at the project root (gitignore syntax, like `.dockerignore`) excludes paths;
+//! 2. hidden entries (`.git`, `.ipynb_checkpoints`, `.venv`) are skipped;
+//! 3. junk directories are skipped: virtualenvs (any directory with `pyvenv.cfg`), conda
+//!    environments (`conda-meta`), `site-packages`, `node_modules`, `__pycache__`, `build`,
+//!    `dist`, `*.egg-info`, and the manifest's outputs directory.
+//!
+//! A module is local when Python itself would find it in the project: beside the importing file
+//! (the script's directory is `sys.path[0]`), at the project root, or under `src/`. Packages,
+//! namespace packages (directories of Python files without `__init__.py`) and extension
+//! modules count; a file that merely shares the name somewhere deeper in the tree does not.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+const JUNK_DIRS: &[&str] = &[
+    "site-packages",
+    "node_modules",
+    "__pycache__",
+    "build",
+    "dist",
+];
+const MODULE_EXTENSIONS: &[&str] = &["py", "pyi", "so", "pyd"];
+
+/// The files to scan and the module names the project itself provides.
+#[derive(Debug, Default)]
+pub(crate) struct ProjectFiles {
+    pub(crate) sources: Vec<PathBuf>,
+    modules: HashSet<(PathBuf, String)>,
+    root: PathBuf,
+}
+
+impl ProjectFiles {
+    /// Walk `root`, honouring `.mlpackignore` and skipping junk and `skip_dirs` (project-relative).
+    pub(crate) fn discover(root: &Path, skip_dirs: &[PathBuf]) -> Result<Self, ignore::Error> {
+        let skip: Vec<PathBuf> = skip_dirs.iter().map(|dir| root.join(dir)).collect();
+        let mut builder = ignore::WalkBuilder::new(root);
+        builder
+            .standard_filters(false)
+            .hidden(true)
+            .sort_by_file_name(OsStr::cmp)
+            .filter_entry(move |entry| !is_junk_dir(entry, &skip));
+        let ignore_file = root.join(".mlpackignore");
+        if ignore_file.is_file() {
+            if let Some(error) = builder.add_ignore(&ignore_file) {
+                return Err(error);
+            }
+        }
+        let mut files = Self {
+            root: root.to_path_buf(),
+            ..Self::default()
+        };
+        for entry in builder.build() {
+            let entry = entry?;
+            if entry.file_type().is_some_and(|kind| kind.is_file()) {
+                files.add(entry.into_path());
+            }
+        }
+        Ok(files)
+    }
+
+    fn add(&mut self, path: PathBuf) {
+        let extension = path.extension().and_then(OsStr::to_str).unwrap_or_default();
+        if matches!(extension, "py" | "ipynb") {
+            self.sources.push(path.clone());
+        }
+        if !MODULE_EXTENSIONS.contains(&extension) {
+            return;
+        }
+        let Some(name) = module_name(&path) else {
+            return;
+        };
+        let mut dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.modules.insert((dir.clone(), name));
+        // Every directory between the file and the root is a package or namespace package.
+        while dir != self.root {
+            let (Some(parent), Some(package)) =
+                (dir.parent(), dir.file_name().and_then(OsStr::to_str))
+            else {
+                break;
+            };
+            if !self
+                .modules
+                .insert((parent.to_path_buf(), package.to_string()))
+            {
+                break;
+            }
+            dir = parent.to_path_buf();
+        }
+    }
+
+    /// Whether `top_level` names a module of the project, imported from a file in `importer_dir`.
+    pub(crate) fn is_local(&self, top_level: &str, importer_dir: &Path) -> bool {
+        [
+            importer_dir.to_path_buf(),
+            self.root.clone(),
+            self.root.join("src"),
+        ]
+        .into_iter()
+        .any(|dir| self.modules.contains(&(dir, top_level.to_string())))
+    }
+}
+
+/// `train` for `train.py`, `_speedups` for `_speedups.cpython-311-x86_64-linux-gnu.so`.
+fn module_name(path: &Path) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    let stem = file.split('.').next()?;
+    (!stem.is_empty()).then(|| stem.to_string())
+}
+
+fn is_junk_dir(entry: &ignore::DirEntry, skip: &[PathBuf]) -> bool {
+    if !entry.file_type().is_some_and(|kind| kind.is_dir()) || entry.depth() == 0 {
+        return false;
+    }
+    let name = entry.file_name().to_str().unwrap_or_default();
+    JUNK_DIRS.contains(&name)
+        || name.ends_with(".egg-info")
+        || skip.iter().any(|dir| dir == entry.path())
+        || entry.path().join("pyvenv.cfg").exists()
+        || entry.path().join("conda-meta").is_dir()
+}

@@ -1,0 +1,380 @@
+//! Finding imports in Python source with a real parser (ruff's), not regexes.
+//!
+//! Covers `import a.b as c`, `from a.b import c`, imports nested in functions and classes,
+//! `__import__("x")` and `importlib.import_module("x")` with literal arguments, and, in
+//! notebooks, `%pip install` / `!pip install` lines as direct evidence of distributions.
+//! Each import carries the guard that makes it optional, if any (see [`Guard`]).
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, ExceptHandler, Expr, IpyEscapeKind, PySourceType, Stmt};
+use ruff_text_size::{Ranged, TextSize};
+
+/// Why an import may be absent without the program failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guard {
+    /// Inside `try:` (or its handler) where `ImportError`/`ModuleNotFoundError` is caught.
+    TryExcept,
+    /// Under `if TYPE_CHECKING:`, which never runs.
+    TypeChecking,
+    /// Under an `if` on `sys.version_info`, `sys.platform`, `os.name` or `platform.*`.
+    VersionOrPlatform,
+}
+
+impl Guard {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::TryExcept => "inside try/except ImportError",
+            Self::TypeChecking => "under if TYPE_CHECKING",
+            Self::VersionOrPlatform => "under a version/platform check",
+        }
+    }
+}
+
+/// One absolute import: the dotted module and, for `from m import n`, the candidate `m.n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FoundImport {
+    /// The most specific dotted name the import may refer to (`google.cloud.storage` for
+    /// `from google.cloud import storage`, since `storage` may be a submodule).
+    pub(crate) module: String,
+    /// The import as written, for messages (`from sklearn.datasets import load_iris`).
+    pub(crate) statement: String,
+    pub(crate) offset: TextSize,
+    pub(crate) guard: Option<Guard>,
+}
+
+/// A distribution named on a `%pip install` / `!pip install` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PipInstall {
+    pub(crate) requirement: String,
+    pub(crate) offset: TextSize,
+}
+
+/// What one piece of source yields.
+#[derive(Debug, Default)]
+pub(crate) struct SourceImports {
+    pub(crate) imports: Vec<FoundImport>,
+    pub(crate) pip_installs: Vec<PipInstall>,
+    /// The first syntax error, as (offset, message); imports from the recovered tree are kept.
+    pub(crate) syntax_error: Option<(TextSize, String)>,
+}
+
+/// Parse `source` (plain Python, or one notebook cell with IPython escapes) and collect imports.
+pub(crate) fn find_imports(source: &str, notebook_cell: bool) -> SourceImports {
+    let source_type = if notebook_cell {
+        PySourceType::Ipynb
+    } else {
+        PySourceType::Python
+    };
+    let parsed = ruff_python_parser::parse_unchecked_source(source, source_type);
+    let mut collector = ImportCollector::default();
+    collector.visit_body(parsed.suite());
+    SourceImports {
+        imports: collector.imports,
+        pip_installs: collector.pip_installs,
+        syntax_error: parsed
+            .errors()
+            .first()
+            .map(|error| (error.location.start(), error.error.to_string())),
+    }
+}
+
+#[derive(Default)]
+struct ImportCollector {
+    imports: Vec<FoundImport>,
+    pip_installs: Vec<PipInstall>,
+    /// The outermost guard around the statement being visited.
+    guard: Option<Guard>,
+}
+
+impl ImportCollector {
+    fn push(&mut self, module: String, statement: String, offset: TextSize) {
+        self.imports.push(FoundImport {
+            module,
+            statement,
+            offset,
+            guard: self.guard,
+        });
+    }
+
+    fn guarded(&mut self, guard: Option<Guard>, body: &[Stmt]) {
+        let outer = self.guard;
+        self.guard = outer.or(guard);
+        self.visit_body(body);
+        self.guard = outer;
+    }
+
+    fn visit_try(&mut self, stmt: &ast::StmtTry) {
+        let catches_import_error = stmt.handlers.iter().any(|handler| {
+            let ExceptHandler::ExceptHandler(handler) = handler;
+            handler.type_.as_deref().is_none_or(catches_import_error)
+        });
+        let guard = catches_import_error.then_some(Guard::TryExcept);
+        self.guarded(guard, &stmt.body);
+        for handler in &stmt.handlers {
+            let ExceptHandler::ExceptHandler(handler) = handler;
+            if let Some(type_) = &handler.type_ {
+                self.visit_expr(type_);
+            }
+            // A fallback import in the handler only runs when the first one failed.
+            self.guarded(guard, &handler.body);
+        }
+        self.visit_body(&stmt.orelse);
+        self.visit_body(&stmt.finalbody);
+    }
+
+    fn visit_if(&mut self, stmt: &ast::StmtIf) {
+        self.visit_expr(&stmt.test);
+        if mentions(&stmt.test, &["TYPE_CHECKING"]) {
+            self.guarded(Some(Guard::TypeChecking), &stmt.body);
+            for clause in &stmt.elif_else_clauses {
+                self.visit_elif_else_clause(clause);
+            }
+            return;
+        }
+        let tests = std::iter::once(&*stmt.test).chain(
+            stmt.elif_else_clauses
+                .iter()
+                .filter_map(|c| c.test.as_ref()),
+        );
+        let is_environment_check = tests.into_iter().any(is_version_or_platform_check);
+        let guard = is_environment_check.then_some(Guard::VersionOrPlatform);
+        self.guarded(guard, &stmt.body);
+        for clause in &stmt.elif_else_clauses {
+            if let Some(test) = &clause.test {
+                self.visit_expr(test);
+            }
+            self.guarded(guard, &clause.body);
+        }
+    }
+
+    fn visit_escape_command(&mut self, kind: IpyEscapeKind, value: &str, offset: TextSize) {
+        if matches!(
+            kind,
+            IpyEscapeKind::Shell | IpyEscapeKind::Magic | IpyEscapeKind::ShCap
+        ) {
+            for requirement in pip_install_requirements(value) {
+                self.pip_installs.push(PipInstall {
+                    requirement,
+                    offset,
+                });
+            }
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for ImportCollector {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let module = alias.name.id.to_string();
+                    self.push(module.clone(), format!("import {module}"), alias.start());
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                // Relative imports name the project's own modules, never a distribution.
+                if import.level > 0 {
+                    return;
+                }
+                let Some(module) = &import.module else { return };
+                for alias in &import.names {
+                    let name = if alias.name.id.as_str() == "*" {
+                        module.id.to_string()
+                    } else {
+                        format!("{}.{}", module.id, alias.name.id)
+                    };
+                    let statement = format!("from {} import {}", module.id, alias.name.id);
+                    self.push(name, statement, import.start());
+                }
+            }
+            Stmt::Try(stmt) => self.visit_try(stmt),
+            Stmt::If(stmt) => self.visit_if(stmt),
+            Stmt::IpyEscapeCommand(command) => {
+                self.visit_escape_command(command.kind, &command.value, command.start());
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Call(call) => {
+                if let Some((function, module)) = dynamic_import(call) {
+                    self.push(
+                        module.clone(),
+                        format!("{function}(\"{module}\")"),
+                        call.start(),
+                    );
+                }
+            }
+            Expr::IpyEscapeCommand(command) => {
+                self.visit_escape_command(command.kind, &command.value, command.start());
+            }
+            _ => {}
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// `__import__("x")`, `importlib.import_module("x")` or `import_module("x")`, literal only:
+/// the function as written and the module.
+fn dynamic_import(call: &ast::ExprCall) -> Option<(&'static str, String)> {
+    let function = match &*call.func {
+        Expr::Name(name) if name.id.as_str() == "__import__" => "__import__",
+        Expr::Name(name) if name.id.as_str() == "import_module" => "import_module",
+        Expr::Attribute(attribute)
+            if attribute.attr.id.as_str() == "import_module"
+                && matches!(&*attribute.value, Expr::Name(name) if name.id.as_str() == "importlib") =>
+        {
+            "importlib.import_module"
+        }
+        _ => return None,
+    };
+    let Some(Expr::StringLiteral(literal)) = call.arguments.args.first() else {
+        return None;
+    };
+    let module = literal.value.to_str();
+    let valid = !module.is_empty() && module.split('.').all(is_identifier);
+    valid.then(|| (function, module.to_string()))
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Whether an `except` clause's type catches a failed import.
+fn catches_import_error(type_: &Expr) -> bool {
+    match type_ {
+        Expr::Tuple(tuple) => tuple.elts.iter().any(catches_import_error),
+        _ => mentions(
+            type_,
+            &[
+                "ImportError",
+                "ModuleNotFoundError",
+                "Exception",
+                "BaseException",
+            ],
+        ),
+    }
+}
+
+fn is_version_or_platform_check(test: &Expr) -> bool {
+    mentions(
+        test,
+        &[
+            "version_info",
+            "platform",
+            "hexversion",
+            "implementation",
+            "PY2",
+            "PY3",
+        ],
+    ) || mentions_attribute(test, "os", "name")
+}
+
+/// Whether `expr` contains a name, or an attribute whose last part is, one of `names`.
+fn mentions(expr: &Expr, names: &[&str]) -> bool {
+    let mut finder = NameFinder {
+        found: false,
+        matches: |name: &str, _: Option<&str>| names.contains(&name),
+    };
+    finder.visit_expr(expr);
+    finder.found
+}
+
+/// Whether `expr` contains `base.attribute`.
+fn mentions_attribute(expr: &Expr, base: &str, attribute: &str) -> bool {
+    let mut finder = NameFinder {
+        found: false,
+        matches: |name: &str, parent: Option<&str>| name == attribute && parent == Some(base),
+    };
+    finder.visit_expr(expr);
+    finder.found
+}
+
+struct NameFinder<F> {
+    found: bool,
+    matches: F,
+}
+
+impl<'a, F: Fn(&str, Option<&str>) -> bool> Visitor<'a> for NameFinder<F> {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) => self.found |= (self.matches)(name.id.as_str(), None),
+            Expr::Attribute(attribute) => {
+                let parent = match &*attribute.value {
+                    Expr::Name(name) => Some(name.id.as_str()),
+                    _ => None,
+                };
+                self.found |= (self.matches)(attribute.attr.id.as_str(), parent);
+            }
+            _ => {}
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// The requirements on a `pip install …` command line (`%pip`, `!pip`, `!python -m pip`).
+fn pip_install_requirements(command: &str) -> Vec<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let Some(install) = words.iter().position(|word| *word == "install") else {
+        return Vec::new();
+    };
+    let invokes_pip = words[..install]
+        .iter()
+        .any(|word| matches!(word.rsplit('/').next(), Some("pip" | "pip3" | "uv")));
+    if !invokes_pip {
+        return Vec::new();
+    }
+    let mut requirements = Vec::new();
+    let mut args = words[install + 1..].iter();
+    while let Some(arg) = args.next() {
+        if OPTIONS_WITH_VALUE.contains(arg) {
+            args.next();
+        } else if !arg.starts_with('-') && !arg.starts_with('$') && !arg.starts_with('{') {
+            requirements.push(arg.trim_matches(|c| c == '"' || c == '\'').to_string());
+        }
+    }
+    requirements
+}
+
+/// `pip install` options whose value is a separate word that is not a requirement.
+const OPTIONS_WITH_VALUE: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-t",
+    "--target",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--prefix",
+    "--root",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--src",
+    "--upgrade-strategy",
+    "--progress-bar",
+    "--cache-dir",
+    "--log",
+    "--proxy",
+    "--timeout",
+    "--retries",
+    "--trusted-host",
+    "--no-binary",
+    "--only-binary",
+    "--report",
+];
+
+#[cfg(test)]
+mod tests;
