@@ -221,9 +221,12 @@ impl Manifest {
             text,
             lines: LineIndex::new(text),
         };
-        let invalid = |problems| ManifestError::Invalid {
-            path: path.to_path_buf(),
-            problems,
+        let invalid = |mut problems: Vec<Problem>| {
+            problems.sort_by_key(|problem| (problem.line, problem.column));
+            ManifestError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            }
         };
         let document = toml_edit::Document::parse(text).map_err(|error| {
             let offset = error.span().map_or(0, |span| span.start);

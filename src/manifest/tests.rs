@@ -1,1 +1,166 @@
+use super::*;
 
+fn parse(text: &str) -> Result<Manifest, String> {
+    let project = tempfile::tempdir().unwrap();
+    fs_err::create_dir(project.path().join("data")).unwrap();
+    Manifest::parse(text, Path::new("mlpack.toml"), project.path()).map_err(|error| {
+        error
+            .to_string()
+            .replace(&project.path().display().to_string(), "[PROJECT]")
+    })
+}
+
+#[test]
+fn defaults_apply_to_an_empty_manifest() {
+    let manifest = parse("").unwrap();
+    assert_eq!(manifest.base.image, "debian:bookworm");
+    assert_eq!(manifest.python_version(), PythonVersion::new(3, 11));
+    assert_eq!(manifest.train.command.args(), ["python3", "train.py"]);
+    assert_eq!(manifest.train.workdir, "/app");
+    assert_eq!(manifest.outputs.target, "/outputs");
+    assert_eq!(manifest.hardware.accelerator, Accelerator::Cpu);
+    assert_eq!(manifest.image.compression, Compression::Zstd);
+}
+
+#[test]
+fn the_base_decides_the_default_python() {
+    let manifest = parse("[base]\nimage = \"debian:trixie\"\n").unwrap();
+    assert_eq!(manifest.python_version(), PythonVersion::new(3, 13));
+    let manifest =
+        parse("[base]\nimage = \"debian:trixie\"\n[python]\nversion = \"3.12\"\n").unwrap();
+    assert_eq!(manifest.python_version(), PythonVersion::new(3, 12));
+}
+
+#[test]
+fn a_full_manifest_parses() {
+    let manifest = parse(
+        r#"
+[project]
+name = "iris"
+description = "flowers"
+
+[python]
+version = "3.11"
+requirements = ["scikit-learn>=1.3", "torch==2.5.*; sys_platform == 'linux'"]
+index-url = "https://pypi.org/simple"
+
+[python.imports]
+cv2 = "opencv-python"
+
+[base]
+image = "debian:bookworm"
+packages = ["git"]
+
+[hardware]
+accelerator = "cuda"
+cuda = "12.8"
+driver-min = "525.60.13"
+
+[train]
+command = "python3 train.py --epochs 3"
+shm-size = "2g"
+
+[train.env]
+SEED = "1"
+
+[[datasets]]
+source = "data"
+target = "/data/iris"
+read-only = false
+
+[outputs]
+dir = "runs"
+
+[image]
+name = "iris"
+tag = "v1"
+compression = "gzip"
+labels = { team = "ml" }
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        manifest.train.command.args(),
+        ["python3", "train.py", "--epochs", "3"]
+    );
+    assert_eq!(manifest.datasets[0].target.get_ref(), "/data/iris");
+    assert!(!manifest.datasets[0].read_only);
+    assert_eq!(manifest.python.imports["cv2"].get_ref(), "opencv-python");
+    assert_eq!(manifest.hardware.accelerator, Accelerator::Cuda);
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_a_suggestion() {
+    let error = parse("[pyhton]\nversion = \"3.11\"\n\n[train]\ncomand = \"x\"\nworkdir = \"/app\"\n\n[[datasets]]\nsource = \"data\"\ntraget = \"/d\"\n").unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    `mlpack.toml` has 3 problems
+      mlpack.toml:1:2: unknown key `pyhton`
+        hint: did you mean `python`?
+      mlpack.toml:5:1: unknown key `train.comand`
+        hint: did you mean `train.command`?
+      mlpack.toml:10:1: unknown key `datasets.traget`
+        hint: did you mean `datasets.target`?
+    ");
+}
+
+#[test]
+fn invalid_values_are_located() {
+    let error = parse(
+        "[python]\nrequirements = [\"numpy>=1.0\", \"scikit-learn>=>1\", \"ok\"]\n\n[[datasets]]\nsource = \"missing\"\ntarget = \"relative\"\n\n[hardware]\ncuda = \"twelve\"\n\n[train]\nshm-size = \"lots\"\n",
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 5 problems
+      mlpack.toml:2:31: `scikit-learn>=>1` is not a valid requirement: no such comparison operator ">=>", must be one of ~= == != <= >= < > ===
+        hint: write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`
+      mlpack.toml:5:10: dataset `missing` does not exist (looked for `[PROJECT]/missing`)
+        hint: paths are relative to the project directory `[PROJECT]`
+      mlpack.toml:6:10: dataset target `relative` is not an absolute path
+        hint: targets are paths inside the container, like `/data/images`
+      mlpack.toml:9:8: `twelve` is not a CUDA version
+        hint: write `MAJOR.MINOR`, like `12.8`
+      mlpack.toml:12:12: `lots` is not a size; write a number with an optional unit: `b`, `k`, `m`, `g` or `t` (like `512m` or `2g`)
+    "#);
+}
+
+#[test]
+fn type_errors_are_located() {
+    let error = parse("[python]\nversion = \"2.7\"\n").unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:2:11: Python `2.7` is not supported; mlpack knows Python 3.8 to 3.15
+    ");
+    let error = parse("[hardware]\naccelerator = \"tpu\"\n").unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:2:15: unknown variant `tpu`, expected one of `cpu`, `cuda`, `auto`
+    ");
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let error = parse("[python\nversion = 3\n").unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:1:8: unclosed table, expected `]`
+    ");
+}
+
+#[test]
+fn every_template_is_a_valid_manifest() {
+    for template in ["sklearn", "pytorch", "tensorflow", "jax", "generic"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates")
+            .join(format!("{template}.toml"));
+        let text = fs_err::read_to_string(&path)
+            .unwrap()
+            .replace("{{name}}", "demo")
+            .replace("{{python}}", "3.11")
+            .replace("{{command}}", "[\"python3\", \"train.py\"]")
+            .replace("{{requirements}}", "")
+            .replace("{{datasets}}", "[[datasets]]\nsource = \"data\"\n");
+        if let Err(error) = parse(&text) {
+            panic!("{template}: {error}");
+        }
+    }
+}

@@ -63,12 +63,20 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<ScanReport, ScanError>
             path: root.to_path_buf(),
             source,
         })?;
-    let scanned: Vec<FileScan> = files
+    let mut scanned: Vec<FileScan> = files
         .sources
         .par_iter()
         .map(|path| scan_file(root, path))
         .collect();
-    Ok(Classifier::new(root, &files, options, &scanned).report(scanned.len()))
+    let files_scanned = scanned.len();
+    scanned.extend(files.unreadable.iter().map(|(path, message)| FileScan {
+        warnings: vec![ScanWarning {
+            path: relative_path(root, path),
+            message: message.clone(),
+        }],
+        ..FileScan::default()
+    }));
+    Ok(Classifier::new(&files, options, &scanned).report(files_scanned))
 }
 
 /// The uses found in one file.
@@ -191,17 +199,11 @@ struct Classifier<'a> {
 }
 
 impl<'a> Classifier<'a> {
-    fn new(
-        root: &Path,
-        files: &'a ProjectFiles,
-        options: &'a ScanOptions,
-        scanned: &[FileScan],
-    ) -> Self {
+    fn new(files: &'a ProjectFiles, options: &'a ScanOptions, scanned: &[FileScan]) -> Self {
         let installed: HashSet<PackageName> = scanned
             .iter()
             .flat_map(|scan| scan.pip_installs.iter().map(|(name, _)| name.clone()))
             .collect();
-        let _ = root;
         let mut classifier = Self {
             files,
             python: options.python,

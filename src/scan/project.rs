@@ -29,6 +29,8 @@ const MODULE_EXTENSIONS: &[&str] = &["py", "pyi", "so", "pyd"];
 #[derive(Debug, Default)]
 pub(crate) struct ProjectFiles {
     pub(crate) sources: Vec<PathBuf>,
+    /// Entries that could not be read (a broken link, a directory without permission), and why.
+    pub(crate) unreadable: Vec<(PathBuf, String)>,
     modules: HashSet<(PathBuf, String)>,
     root: PathBuf,
 }
@@ -41,6 +43,7 @@ impl ProjectFiles {
         builder
             .standard_filters(false)
             .hidden(true)
+            .follow_links(true)
             .sort_by_file_name(OsStr::cmp)
             .filter_entry(move |entry| !is_junk_dir(entry, &skip));
         let ignore_file = root.join(".mlpackignore");
@@ -54,9 +57,12 @@ impl ProjectFiles {
             ..Self::default()
         };
         for entry in builder.build() {
-            let entry = entry?;
-            if entry.file_type().is_some_and(|kind| kind.is_file()) {
-                files.add(entry.into_path());
+            match entry {
+                Ok(entry) if entry.file_type().is_some_and(|kind| kind.is_file()) => {
+                    files.add(entry.into_path())
+                }
+                Ok(_) => {}
+                Err(error) => files.unreadable.push(unreadable(root, &error)),
             }
         }
         Ok(files)
@@ -101,6 +107,27 @@ impl ProjectFiles {
         ]
         .into_iter()
         .any(|dir| self.modules.contains(&(dir, top_level.to_string())))
+    }
+}
+
+/// The path an entry error is about, and the reason without the path repeated.
+fn unreadable(root: &Path, error: &ignore::Error) -> (PathBuf, String) {
+    let mut error = error;
+    let mut path = root.to_path_buf();
+    loop {
+        match error {
+            ignore::Error::WithPath { path: inner, err } => {
+                path.clone_from(inner);
+                error = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                error = err
+            }
+            ignore::Error::Io(io) => {
+                return (path, format!("skipped: could not read it: {}", io.kind()));
+            }
+            other => return (path, format!("skipped: {other}")),
+        }
     }
 }
 
