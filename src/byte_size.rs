@@ -38,8 +38,13 @@ impl FromStr for ByteSize {
             _ => return Err(error()),
         };
         let number: f64 = number.parse().map_err(|_| error())?;
+        // Sizes are far below 2^52 bytes, where f64 stops being exact.
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "multipliers are powers of two ≤ 2^40"
+        )]
         let bytes = number * multiplier as f64;
-        if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        if !bytes.is_finite() || !(1.0..1.8e19).contains(&bytes) {
             return Err(error());
         }
         #[expect(

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::ValueEnum;
 
 use super::{ExitStatus, Printer, UserError};
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::manifest::{MANIFEST_FILE, Manifest, project_path};
 use crate::python::PythonVersion;
 use crate::scan::{self, ScanOptions, ScanReport};
 
@@ -70,7 +71,7 @@ const IGNORE_FILE: &str = ".mlpackignore";
 
 pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
-    let manifest_path = project.join(MANIFEST_FILE);
+    let manifest_path = project_path(&project, Path::new(MANIFEST_FILE));
     if manifest_path.exists() && !args.force {
         return Err(
             UserError::new(format!("`{}` already exists", manifest_path.display()))
@@ -91,7 +92,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
     Manifest::parse(&text, &manifest_path, &project)
         .context("the rendered template is invalid; this is a bug in mlpack")?;
     write_atomically(&manifest_path, &text)?;
-    let ignore_path = project.join(IGNORE_FILE);
+    let ignore_path = project_path(&project, Path::new(IGNORE_FILE));
     let wrote_ignore = args.force || !ignore_path.exists();
     if wrote_ignore {
         write_atomically(&ignore_path, include_str!("../../templates/mlpackignore"))?;
@@ -103,8 +104,12 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
             "ignore_file": wrote_ignore.then_some(&ignore_path),
         }))?;
     } else {
+        let name = template
+            .to_possible_value()
+            .map(|value| value.get_name().to_string())
+            .unwrap_or_default();
         printer.status(&format!(
-            "Wrote `{}` from the {template:?} template",
+            "Wrote `{}` from the `{name}` template",
             manifest_path.display()
         ));
         if wrote_ignore {
@@ -166,7 +171,11 @@ fn train_command(project: &Path) -> (String, String) {
         entries
             .filter_map(Result::ok)
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".ipynb"))
+            .filter(|name| {
+                Path::new(name)
+                    .extension()
+                    .is_some_and(|extension| extension.eq_ignore_ascii_case("ipynb"))
+            })
             .min()
     });
     match notebook {

@@ -22,14 +22,14 @@ pub(super) struct ScanArgs {
     /// Output form: a table, or one distribution per line for a requirements file.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// List every file:line that pulled in NAME (a distribution or an import name).
+    /// List every `file:line` that pulled in NAME (a distribution or an import name).
     #[arg(long, value_name = "NAME")]
     why: Option<String>,
     /// The target Python version [default: `[python] version`, else the base image's].
     #[arg(long, value_name = "VERSION")]
     python: Option<PythonVersion>,
     /// Do not ask the package index whether unresolved imports exist there.
-    #[arg(long, env = "MLPACK_OFFLINE")]
+    #[arg(long, env = "MLPACK_OFFLINE", value_parser = clap::builder::BoolishValueParser::new())]
     offline: bool,
 }
 

@@ -197,7 +197,7 @@ impl Manifest {
 
     /// Read `mlpack.toml` from `project`, or the defaults when there is none.
     pub fn load(project: &Path) -> Result<LoadedManifest, ManifestError> {
-        let path = project.join(MANIFEST_FILE);
+        let path = project_path(project, Path::new(MANIFEST_FILE));
         let text = match fs_err::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -233,18 +233,16 @@ impl Manifest {
             let message = error.message().trim().to_string();
             invalid(vec![source.problem(offset, message, None)])
         })?;
+        // Unknown keys are ignored by serde, so values are still checked after finding them.
         let mut problems = schema::unknown_keys(document.as_table(), &source);
-        if !problems.is_empty() {
-            return Err(invalid(problems));
-        }
-        let manifest: Self = toml::from_str(text).map_err(|error| {
-            let offset = error.span().map_or(0, |span| span.start);
-            invalid(vec![source.problem(
-                offset,
-                error.message().to_string(),
-                None,
-            )])
-        })?;
+        let manifest: Self = match toml::from_str(text) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                let offset = error.span().map_or(0, |span| span.start);
+                problems.push(source.problem(offset, error.message().to_string(), None));
+                return Err(invalid(problems));
+            }
+        };
         manifest.validate(project, &source, &mut problems);
         if problems.is_empty() {
             Ok(manifest)
@@ -280,28 +278,29 @@ impl Manifest {
                 ));
             }
         }
-        if let Some(cuda) = &self.hardware.cuda {
-            if !is_dotted_numbers(cuda.get_ref(), 2) {
-                problems.push(source.spanned_problem(
-                    cuda,
-                    format!("`{}` is not a CUDA version", cuda.get_ref()),
-                    Some("write `MAJOR.MINOR`, like `12.8`".to_string()),
-                ));
-            }
+        if let Some(cuda) = &self.hardware.cuda
+            && !is_dotted_numbers(cuda.get_ref(), 2)
+        {
+            problems.push(source.spanned_problem(
+                cuda,
+                format!("`{}` is not a CUDA version", cuda.get_ref()),
+                Some("write `MAJOR.MINOR`, like `12.8`".to_string()),
+            ));
         }
-        if let Some(driver) = &self.hardware.driver_min {
-            if !is_dotted_numbers(driver.get_ref(), 2) && !is_dotted_numbers(driver.get_ref(), 3) {
-                problems.push(source.spanned_problem(
-                    driver,
-                    format!("`{}` is not an NVIDIA driver version", driver.get_ref()),
-                    Some("write it as `nvidia-smi` shows it, like `535.104.05`".to_string()),
-                ));
-            }
+        if let Some(driver) = &self.hardware.driver_min
+            && !is_dotted_numbers(driver.get_ref(), 2)
+            && !is_dotted_numbers(driver.get_ref(), 3)
+        {
+            problems.push(source.spanned_problem(
+                driver,
+                format!("`{}` is not an NVIDIA driver version", driver.get_ref()),
+                Some("write it as `nvidia-smi` shows it, like `535.104.05`".to_string()),
+            ));
         }
-        if let Some(size) = &self.train.shm_size {
-            if let Err(error) = size.get_ref().parse::<ByteSize>() {
-                problems.push(source.spanned_problem(size, error.to_string(), None));
-            }
+        if let Some(size) = &self.train.shm_size
+            && let Err(error) = size.get_ref().parse::<ByteSize>()
+        {
+            problems.push(source.spanned_problem(size, error.to_string(), None));
         }
         for dataset in &self.datasets {
             check_exists(project, &dataset.source, "dataset", source, problems);
@@ -337,18 +336,25 @@ fn check_exists(
 ) {
     let full = project.join(path.get_ref());
     if !full.exists() {
+        let absolute = std::path::absolute(&full).unwrap_or(full);
         problems.push(source.spanned_problem(
             path,
             format!(
                 "{what} `{}` does not exist (looked for `{}`)",
                 path.get_ref().display(),
-                full.display()
+                absolute.display()
             ),
-            Some(format!(
-                "paths are relative to the project directory `{}`",
-                project.display()
-            )),
+            Some("paths in mlpack.toml are relative to the project directory".to_string()),
         ));
+    }
+}
+
+/// `file` in `project`, without a leading `./` when the project is the current directory.
+pub fn project_path(project: &Path, file: &Path) -> PathBuf {
+    if project == Path::new(".") {
+        file.to_path_buf()
+    } else {
+        project.join(file)
     }
 }
 

@@ -114,7 +114,7 @@ fn invalid_values_are_located() {
       mlpack.toml:2:31: `scikit-learn>=>1` is not a valid requirement: no such comparison operator ">=>", must be one of ~= == != <= >= < > ===
         hint: write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`
       mlpack.toml:5:10: dataset `missing` does not exist (looked for `[PROJECT]/missing`)
-        hint: paths are relative to the project directory `[PROJECT]`
+        hint: paths in mlpack.toml are relative to the project directory
       mlpack.toml:6:10: dataset target `relative` is not an absolute path
         hint: targets are paths inside the container, like `/data/images`
       mlpack.toml:9:8: `twelve` is not a CUDA version

@@ -85,13 +85,13 @@ mod tests {
 
     #[test]
     fn reads_string_and_list_sources() {
-        let text = r##"{"cells": [
+        let text = r#"{"cells": [
             {"cell_type": "markdown", "source": "import nope"},
             {"cell_type": "code", "source": "import a\n"},
             {"cell_type": "code", "source": ["import b\n", "import c"]},
             {"cell_type": "code", "source": "%%bash\npip install nope"},
             {"cell_type": "code", "source": "%%time\nimport d"}
-        ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"##;
+        ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#;
         let cells = code_cells(text).unwrap();
         let sources: Vec<(u32, &str)> = cells
             .iter()

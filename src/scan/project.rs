@@ -47,10 +47,10 @@ impl ProjectFiles {
             .sort_by_file_name(OsStr::cmp)
             .filter_entry(move |entry| !is_junk_dir(entry, &skip));
         let ignore_file = root.join(".mlpackignore");
-        if ignore_file.is_file() {
-            if let Some(error) = builder.add_ignore(&ignore_file) {
-                return Err(error);
-            }
+        if ignore_file.is_file()
+            && let Some(error) = builder.add_ignore(&ignore_file)
+        {
+            return Err(error);
         }
         let mut files = Self {
             root: root.to_path_buf(),
@@ -59,7 +59,7 @@ impl ProjectFiles {
         for entry in builder.build() {
             match entry {
                 Ok(entry) if entry.file_type().is_some_and(|kind| kind.is_file()) => {
-                    files.add(entry.into_path())
+                    files.add(&entry.into_path());
                 }
                 Ok(_) => {}
                 Err(error) => files.unreadable.push(unreadable(root, &error)),
@@ -68,15 +68,15 @@ impl ProjectFiles {
         Ok(files)
     }
 
-    fn add(&mut self, path: PathBuf) {
+    fn add(&mut self, path: &Path) {
         let extension = path.extension().and_then(OsStr::to_str).unwrap_or_default();
         if matches!(extension, "py" | "ipynb") {
-            self.sources.push(path.clone());
+            self.sources.push(path.to_path_buf());
         }
         if !MODULE_EXTENSIONS.contains(&extension) {
             return;
         }
-        let Some(name) = module_name(&path) else {
+        let Some(name) = module_name(path) else {
             return;
         };
         let mut dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -121,7 +121,7 @@ fn unreadable(root: &Path, error: &ignore::Error) -> (PathBuf, String) {
                 error = err;
             }
             ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-                error = err
+                error = err;
             }
             ignore::Error::Io(io) => {
                 return (path, format!("skipped: could not read it: {}", io.kind()));

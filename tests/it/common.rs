@@ -1,0 +1,86 @@
+//! A hermetic environment for running the `mlpack` binary: its own HOME and XDG dirs, a
+//! temporary project, and output with temporary paths masked for snapshots.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub(crate) struct TestContext {
+    pub(crate) temp: tempfile::TempDir,
+    pub(crate) project: PathBuf,
+}
+
+impl TestContext {
+    pub(crate) fn new() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let project = temp.path().join("project");
+        fs_err::create_dir_all(&project).unwrap();
+        Self { temp, project }
+    }
+
+    /// A context whose project is a copy of `examples/ml/NAME`.
+    pub(crate) fn example(name: &str) -> Self {
+        let context = Self::new();
+        copy_tree(
+            &repo_root().join("examples/ml").join(name),
+            &context.project,
+        );
+        context
+    }
+
+    pub(crate) fn write(&self, path: &str, contents: &str) -> &Self {
+        let path = self.project.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, contents).unwrap();
+        self
+    }
+
+    /// `mlpack ARGS` run in the project directory, offline unless a test opts in.
+    pub(crate) fn mlpack(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlpack"));
+        command
+            .args(args)
+            .current_dir(&self.project)
+            .env("HOME", self.temp.path().join("home"))
+            .env("XDG_DATA_HOME", self.temp.path().join("data"))
+            .env("XDG_CACHE_HOME", self.temp.path().join("cache"))
+            .env("MLPACK_OFFLINE", "1")
+            .env_remove("UV_INDEX_URL")
+            .env_remove("PIP_INDEX_URL");
+        command
+    }
+
+    /// Run and render exit code, stdout and stderr, with the temporary directory masked.
+    pub(crate) fn run(&self, args: &[&str]) -> String {
+        let output = self.mlpack(args).output().unwrap();
+        self.render(&output)
+    }
+
+    pub(crate) fn render(&self, output: &Output) -> String {
+        let text = format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            output
+                .status
+                .code()
+                .map_or("signal".to_string(), |code| code.to_string()),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        text.replace(&self.temp.path().display().to_string(), "[TEMP]")
+    }
+}
+
+pub(crate) fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&target).unwrap();
+        } else {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

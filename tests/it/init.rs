@@ -1,0 +1,106 @@
+//! `mlpack init`: template choice, the files written, and refusing to overwrite.
+
+use crate::common::TestContext;
+
+#[test]
+fn writes_a_manifest_that_scan_accepts() {
+    let context = TestContext::example("mnist-torch");
+    fs_err::remove_file(context.project.join("mlpack.toml")).unwrap();
+    insta::assert_snapshot!(context.run(&["init"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    Wrote `mlpack.toml` from the `pytorch` template
+    Wrote `.mlpackignore`
+    ");
+    let manifest = fs_err::read_to_string(context.project.join("mlpack.toml")).unwrap();
+    assert!(manifest.contains("name = \"project\""), "{manifest}");
+    assert!(
+        manifest.contains("accelerator = \"auto\""),
+        "the PyTorch template: {manifest}"
+    );
+    assert!(
+        manifest.contains("[[datasets]]\nsource = \"data\""),
+        "{manifest}"
+    );
+    assert!(context.project.join(".mlpackignore").is_file());
+    let scan = context.mlpack(&["scan"]).output().unwrap();
+    assert!(scan.status.success(), "{}", context.render(&scan));
+}
+
+#[test]
+fn chooses_the_template_from_the_imports() {
+    for (code, expected) in [
+        ("import sklearn\n", "(scikit-learn)"),
+        ("import tensorflow as tf\n", "(TensorFlow/Keras)"),
+        ("import jax\n", "(JAX)"),
+        ("import requests\n", "(Python)"),
+    ] {
+        let context = TestContext::new();
+        context.write("train.py", code);
+        let output = context.mlpack(&["init"]).output().unwrap();
+        assert!(output.status.success(), "{}", context.render(&output));
+        let manifest = fs_err::read_to_string(context.project.join("mlpack.toml")).unwrap();
+        assert!(
+            manifest.lines().next().unwrap().contains(expected),
+            "{code}: {manifest}"
+        );
+        assert!(
+            manifest.contains("# [[datasets]]"),
+            "no data/ → datasets commented out: {manifest}"
+        );
+    }
+}
+
+#[test]
+fn a_notebook_project_runs_its_notebook() {
+    let context = TestContext::new();
+    context.write(
+        "analysis.ipynb",
+        r#"{"cells": [{"cell_type": "code", "source": "import xgboost"}]}"#,
+    );
+    assert!(context.mlpack(&["init"]).status().unwrap().success());
+    let manifest = fs_err::read_to_string(context.project.join("mlpack.toml")).unwrap();
+    assert!(
+        manifest.contains("\"--execute\", \"analysis.ipynb\""),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("requirements = [\"nbconvert\", \"ipykernel\"]"),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_without_force() {
+    let context = TestContext::new();
+    context.write("mlpack.toml", "# mine\n");
+    context.write(".mlpackignore", "mine/\n");
+    insta::assert_snapshot!(context.run(&["init"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `mlpack.toml` already exists
+
+    hint: pass `--force` to overwrite it
+    ");
+    assert_eq!(
+        fs_err::read_to_string(context.project.join("mlpack.toml")).unwrap(),
+        "# mine\n"
+    );
+    assert!(
+        context
+            .mlpack(&["init", "--force"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_ne!(
+        fs_err::read_to_string(context.project.join("mlpack.toml")).unwrap(),
+        "# mine\n"
+    );
+    assert_ne!(
+        fs_err::read_to_string(context.project.join(".mlpackignore")).unwrap(),
+        "mine/\n"
+    );
+}
