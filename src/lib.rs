@@ -4,8 +4,11 @@
 
 pub mod byte_size;
 pub mod cli;
+pub mod lock;
 pub mod manifest;
 pub mod pypi;
 pub mod python;
+pub mod resolve;
 pub mod scan;
+pub mod sha256;
 pub mod source;

@@ -2,6 +2,8 @@
 //! beyond turning arguments into a call of one module function and its result into output.
 
 mod init;
+mod lock;
+mod lockfile;
 mod printer;
 mod scan;
 
@@ -51,6 +53,14 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Write a commented `mlpack.toml` and a `.mlpackignore` for the project.
     Init(init::InitArgs),
+    /// Resolve the project's Python packages for the image into `mlpack.lock`.
+    Lock(lock::LockArgs),
+    /// Show the locked packages as a dependency tree.
+    Tree(lockfile::TreeArgs),
+    /// Show every path from the project's requirements to a locked package.
+    Why(lockfile::WhyArgs),
+    /// Write the lock as a hash-pinned `requirements.txt` or a PEP 751 `pylock.toml`.
+    Export(lockfile::ExportArgs),
 }
 
 /// How mlpack exits: documented in the README.
@@ -108,6 +118,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args, &cli.global.directory, printer),
         Command::Init(args) => init::run(&args, &cli.global.directory, printer),
+        Command::Lock(args) => lock::run(&args, &cli.global.directory, printer),
+        Command::Tree(args) => lockfile::tree(&args, &cli.global.directory, printer),
+        Command::Why(args) => lockfile::why(&args, &cli.global.directory, printer),
+        Command::Export(args) => lockfile::export(&args, &cli.global.directory, printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -99,14 +99,15 @@ fn check_on_index(unresolved: &mut [UnresolvedImport], index_url: &str, printer:
         }
     };
     let answers = runtime.block_on(async {
-        let client = IndexClient::new(index_url)?;
+        let client = IndexClient::builder().build()?;
         let mut tasks = tokio::task::JoinSet::new();
         for (position, import) in unresolved.iter().enumerate() {
             let client = client.clone();
+            let index_url = index_url.to_string();
             let name = PackageName::from_str(&import.name).ok();
             tasks.spawn(async move {
                 let exists = match name {
-                    Some(name) => client.project_exists(&name).await.map(Some),
+                    Some(name) => client.project_exists(&index_url, &name).await.map(Some),
                     None => Ok(Some(false)),
                 };
                 (position, exists)

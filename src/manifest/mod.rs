@@ -48,10 +48,23 @@ pub struct PythonSection {
     pub version: Option<PythonVersion>,
     /// Explicit PEP 508 requirements; they win over what the scan infers.
     pub requirements: Vec<Spanned<String>>,
+    /// PEP 508 constraints: they limit a package's versions only if something needs it.
+    pub constraints: Vec<Spanned<String>>,
+    /// Extra indexes, each serving only the packages bound to it.
+    pub indexes: Vec<ExtraIndex>,
     pub requirements_file: Option<Spanned<PathBuf>>,
     pub index_url: Option<String>,
     /// Import name → distribution, overriding the scan's mapping (`cv2 = "opencv-python"`).
     pub imports: BTreeMap<String, Spanned<String>>,
+}
+
+/// An extra package index and the packages that come only from it (no dependency confusion:
+/// a bound package never falls back to the default index).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExtraIndex {
+    pub url: String,
+    pub packages: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,8 +196,25 @@ pub struct ImageSection {
 #[derive(Debug)]
 pub struct LoadedManifest {
     pub manifest: Manifest,
+    /// The file's text, for turning spans into line numbers; empty without a file.
+    pub text: String,
     /// `None` when the project has no `mlpack.toml` and defaults apply.
     pub path: Option<PathBuf>,
+}
+
+impl LoadedManifest {
+    /// `mlpack.toml:LINE` for a value read from the file.
+    pub fn location<T>(&self, value: &Spanned<T>) -> String {
+        let line = LineIndex::new(&self.text)
+            .position(&self.text, value.span().start)
+            .line;
+        let file = self
+            .path
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or_else(|| MANIFEST_FILE.into(), |name| name.to_string_lossy());
+        format!("{file}:{line}")
+    }
 }
 
 impl Manifest {
@@ -203,6 +233,7 @@ impl Manifest {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LoadedManifest {
                     manifest: Self::default(),
+                    text: String::new(),
                     path: None,
                 });
             }
@@ -211,6 +242,7 @@ impl Manifest {
         let manifest = Self::parse(&text, &path, project)?;
         Ok(LoadedManifest {
             manifest,
+            text,
             path: Some(path),
         })
     }
@@ -252,7 +284,12 @@ impl Manifest {
     }
 
     fn validate(&self, project: &Path, source: &Source<'_>, problems: &mut Vec<Problem>) {
-        for requirement in &self.python.requirements {
+        for requirement in self
+            .python
+            .requirements
+            .iter()
+            .chain(&self.python.constraints)
+        {
             if let Err(error) =
                 pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement.get_ref())
             {
@@ -266,7 +303,8 @@ impl Manifest {
         if let Some(file) = &self.python.requirements_file {
             check_exists(project, file, "requirements file", source, problems);
         }
-        for distribution in self.python.imports.values() {
+        let bound = self.python.indexes.iter().flat_map(|index| &index.packages);
+        for distribution in self.python.imports.values().chain(bound) {
             if pep508_rs::PackageName::from_str(distribution.get_ref()).is_err() {
                 problems.push(source.spanned_problem(
                     distribution,

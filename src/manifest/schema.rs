@@ -38,7 +38,12 @@ const TOP: &[Key] = &[
         Shape::Table(&[
             key("version", VALUE),
             key("requirements", VALUE),
+            key("constraints", VALUE),
             key("requirements-file", VALUE),
+            key(
+                "indexes",
+                Shape::TableArray(&[key("url", VALUE), key("packages", VALUE)]),
+            ),
             key("index-url", VALUE),
             key("imports", Shape::FreeTable),
         ]),

@@ -194,6 +194,18 @@ fn same_name(module: &str) -> Option<Resolution> {
     })
 }
 
+/// The popular PyPI project whose name is closest to `name`, for "did you mean" hints.
+pub(crate) fn similar_project(name: &str) -> Option<String> {
+    TABLES
+        .top
+        .iter()
+        .filter(|candidate| **candidate != name)
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
+        .filter(|(score, _)| *score > 0.9)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, best)| best.to_string())
+}
+
 /// `a.b.c`, `a.b`, `a`: longest first.
 fn prefixes(module: &str) -> impl Iterator<Item = &str> {
     std::iter::once(module).chain(

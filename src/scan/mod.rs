@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use self::mapping::ImportMap;
 pub use self::mapping::Reason;
+pub(crate) use self::mapping::similar_project;
 use self::project::ProjectFiles;
 pub use self::python::Guard;
 use self::python::find_imports;

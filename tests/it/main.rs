@@ -3,5 +3,6 @@
 
 mod common;
 mod init;
+mod lock;
 mod manifest;
 mod scan;

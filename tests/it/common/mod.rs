@@ -1,6 +1,8 @@
 //! A hermetic environment for running the `mlpack` binary: its own HOME and XDG dirs, a
 //! temporary project, and output with temporary paths masked for snapshots.
 
+pub(crate) mod index;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -53,6 +55,20 @@ impl TestContext {
     pub(crate) fn run(&self, args: &[&str]) -> String {
         let output = self.mlpack(args).output().unwrap();
         self.render(&output)
+    }
+
+    /// Like `run`, but allowed to use the network (an index the test serves, or PyPI).
+    pub(crate) fn run_online(&self, args: &[&str]) -> String {
+        let output = self
+            .mlpack(args)
+            .env_remove("MLPACK_OFFLINE")
+            .output()
+            .unwrap();
+        self.render(&output)
+    }
+
+    pub(crate) fn read(&self, path: &str) -> String {
+        fs_err::read_to_string(self.project.join(path)).unwrap()
     }
 
     pub(crate) fn render(&self, output: &Output) -> String {

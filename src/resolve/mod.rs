@@ -1,0 +1,215 @@
+//! Resolution: from root requirements to one exact, wheel-backed version of every package, for
+//! one target interpreter and platform, with PubGrub (the `pubgrub` crate) over PEP 440 ranges.
+//!
+//! Rules, in the order they apply to a candidate version:
+//! 1. its files must fit the target: `Requires-Python`, and a wheel whose tags the target
+//!    accepts (a version with only an sdist is skipped and named if nothing else fits);
+//! 2. yanked files are used only when a requirement pins that version exactly (PEP 592);
+//! 3. pre-releases are used when asked (`prerelease`, or a requirement naming one), or when
+//!    only pre-releases satisfy an explicit root requirement;
+//! 4. among what remains, the current lock's version is kept when it still fits, else the newest.
+
+mod candidates;
+mod package;
+mod provider;
+mod report;
+pub mod tags;
+pub mod target;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, PackageName, Requirement};
+use pubgrub::{DefaultStringReporter, PubGrubError, Ranges, Reporter};
+use tokio::runtime::Handle;
+
+pub use self::package::ResolvePackage;
+use self::provider::Provider;
+pub use self::target::{Arch, Target};
+use crate::pypi::{DistFile, IndexClient, IndexMap, PypiError};
+
+/// A requirement of the project itself, and where it came from, in words: "the import of
+/// `sklearn` at train.py:3", "`torch>=2` at mlpack.toml:6".
+#[derive(Debug, Clone)]
+pub struct RootRequirement {
+    pub requirement: Requirement,
+    pub origin: String,
+}
+
+/// Everything besides the requirements that decides the result.
+#[derive(Debug, Clone)]
+pub struct ResolveOptions {
+    pub target: Target,
+    pub indexes: IndexMap,
+    /// Versions to keep when they still fit (the current lock's).
+    pub preferences: HashMap<PackageName, Version>,
+    /// Constraints: limit a package's versions if it is needed at all.
+    pub constraints: HashMap<PackageName, Ranges<Version>>,
+    /// Allow pre-releases of every package.
+    pub prerelease: bool,
+}
+
+/// One locked distribution.
+#[derive(Debug, Clone)]
+pub struct ResolvedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    pub wheel: DistFile,
+    pub index: String,
+    /// The extras the resolution activated.
+    pub extras: BTreeSet<ExtraName>,
+    /// Direct dependencies within the resolution, sorted.
+    pub dependencies: Vec<PackageName>,
+    pub requires_python: Option<String>,
+}
+
+/// The outcome: every package, sorted by name.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub packages: Vec<ResolvedPackage>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Index(#[from] PypiError),
+    #[error("`{name}` was not found on the package index `{index}`{}", origin.as_ref().map(|origin| format!(" (needed by {origin})")).unwrap_or_default())]
+    NotFound {
+        name: PackageName,
+        index: String,
+        origin: Option<String>,
+        suggestion: Option<String>,
+    },
+    #[error("no set of packages satisfies the requirements on {target}:\n\n{explanation}")]
+    NoSolution {
+        target: String,
+        explanation: String,
+        hints: Vec<String>,
+    },
+    #[error("internal resolver error: {0}")]
+    Internal(String),
+}
+
+impl ResolveError {
+    fn not_found(name: &PackageName, index: &str, roots: &[RootRequirement]) -> Self {
+        Self::NotFound {
+            name: name.clone(),
+            index: index.to_string(),
+            origin: roots
+                .iter()
+                .find(|root| root.requirement.name == *name)
+                .map(|root| root.origin.clone()),
+            suggestion: crate::scan::similar_project(name.as_ref()),
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::NotFound {
+                suggestion: Some(suggestion),
+                ..
+            } => vec![format!("did you mean `{suggestion}`?")],
+            Self::NotFound { name, .. } => vec![format!(
+                "check the spelling of `{name}`, or pin the import's distribution in mlpack.toml under `[python.imports]`"
+            )],
+            Self::NoSolution { hints, .. } => hints.clone(),
+            Self::Internal(_) => Vec::new(),
+        }
+    }
+}
+
+/// Resolve `roots` for `options.target`. Blocks: call it from a thread that is not driving
+/// `runtime` (the runtime must be driven elsewhere, e.g. by `block_on` on the main thread).
+pub fn resolve(
+    client: IndexClient,
+    runtime: Handle,
+    roots: &[RootRequirement],
+    options: &ResolveOptions,
+) -> Result<Resolution, ResolveError> {
+    let provider = Provider::new(client, runtime, options, roots);
+    let selected = match pubgrub::resolve(&provider, ResolvePackage::Root, Version::new([0])) {
+        Ok(selected) => selected,
+        Err(PubGrubError::NoSolution(tree)) => {
+            let formatter = report::Formatter { roots };
+            let explanation = DefaultStringReporter::report_with_formatter(&tree, &formatter);
+            return Err(ResolveError::NoSolution {
+                target: options.target.describe(),
+                explanation,
+                hints: no_solution_hints(&provider, options),
+            });
+        }
+        Err(
+            PubGrubError::ErrorChoosingVersion { source, .. }
+            | PubGrubError::ErrorRetrievingDependencies { source, .. },
+        ) => return Err(source),
+        Err(other) => return Err(ResolveError::Internal(other.to_string())),
+    };
+    let mut versions: BTreeMap<PackageName, (Version, BTreeSet<ExtraName>)> = BTreeMap::new();
+    for (package, version) in selected.iter() {
+        if let ResolvePackage::Package { name, extra } = package {
+            let entry = versions
+                .entry(name.clone())
+                .or_insert_with(|| (version.clone(), BTreeSet::new()));
+            entry.1.extend(extra.clone());
+        }
+    }
+    let markers = options.target.marker_environment();
+    let mut packages = Vec::new();
+    for (name, (version, extras)) in &versions {
+        let wheel = provider
+            .wheel(name, version)
+            .ok_or_else(|| ResolveError::Internal(format!("no wheel for `{name}` {version}")))?;
+        let metadata = provider.metadata(name, version)?;
+        let active: Vec<Vec<ExtraName>> = std::iter::once(Vec::new())
+            .chain(extras.iter().map(|extra| vec![extra.clone()]))
+            .collect();
+        let mut dependencies: Vec<PackageName> = metadata
+            .requires_dist
+            .iter()
+            .filter(|requirement| {
+                active
+                    .iter()
+                    .any(|extras| requirement.marker.evaluate(&markers, extras))
+            })
+            .map(|requirement| requirement.name.clone())
+            .filter(|dependency| dependency != name && versions.contains_key(dependency))
+            .collect();
+        dependencies.sort();
+        dependencies.dedup();
+        packages.push(ResolvedPackage {
+            name: name.clone(),
+            version: version.clone(),
+            requires_python: wheel.requires_python.clone(),
+            index: options.indexes.index_for(name).to_string(),
+            wheel,
+            extras: extras.clone(),
+            dependencies,
+        });
+    }
+    Ok(Resolution { packages })
+}
+
+fn no_solution_hints(provider: &Provider<'_>, options: &ResolveOptions) -> Vec<String> {
+    let unusable = provider.unusable.borrow();
+    let mut hints = Vec::new();
+    for (name, versions) in &unusable.no_wheel {
+        let listed: Vec<String> = versions
+            .iter()
+            .rev()
+            .take(5)
+            .map(ToString::to_string)
+            .collect();
+        hints.push(format!(
+            "`{name}` has no wheel for {} in version(s) {} (only an sdist or wheels for other platforms); pin another version that has one, or allow building from source (not supported yet)",
+            options.target.describe(),
+            listed.join(", ")
+        ));
+    }
+    for name in &unusable.prerelease_only {
+        hints.push(format!("only pre-releases of `{name}` fit; require one explicitly (like `{name}>=X.Y.0rc1`) to allow them"));
+    }
+    hints.sort();
+    hints
+}

@@ -1,0 +1,466 @@
+//! `mlpack lock` against an index the test serves: resolution rules, conflicts and their
+//! explanation, bad indexes, the cache and offline mode, and the lock's reuse.
+
+use crate::common::TestContext;
+use crate::common::index::{Fault, TestIndex, Wheel};
+
+/// A project whose manifest requires `requirements` from `index`.
+fn project(index: &TestIndex, requirements: &[&str]) -> TestContext {
+    let context = TestContext::new();
+    let quoted: Vec<String> = requirements.iter().map(|r| format!("{r:?}")).collect();
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "[python]\nversion = \"3.11\"\nindex-url = \"{}\"\nrequirements = [{}]\n",
+            index.url,
+            quoted.join(", ")
+        ),
+    );
+    context
+}
+
+/// `name version` for every locked package.
+fn locked(context: &TestContext) -> Vec<String> {
+    let lock: toml::Table = toml::from_str(&context.read("mlpack.lock")).unwrap();
+    lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| {
+            format!(
+                "{} {}",
+                package["name"].as_str().unwrap(),
+                package["version"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn masked(index: &TestIndex, text: &str) -> String {
+    let server = index.url.trim_end_matches("/simple");
+    text.replace(&index.url, "[INDEX]")
+        .replace(server, "[SERVER]")
+        .lines()
+        .filter(|line| !line.contains("Resolved "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn resolves_the_newest_fitting_versions_with_markers_and_extras() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new(
+            "alpha",
+            "1.0",
+            &[
+                "beta>=1",
+                "legacy; python_version < \"3.8\"",
+                "winonly; sys_platform == \"win32\"",
+                "speedy; extra == \"fast\"",
+            ],
+        ))
+        .publish(&Wheel {
+            extras: &["fast"],
+            ..Wheel::new("alpha", "1.1", &["beta>=1", "speedy; extra == \"fast\""])
+        })
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel::new("beta", "2.0", &[]))
+        .publish(&Wheel {
+            tag: "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+            ..Wheel::new("speedy", "3.0", &[])
+        })
+        .publish(&Wheel {
+            tag: "cp312-cp312-manylinux_2_17_x86_64",
+            ..Wheel::new("speedy", "4.0", &[])
+        });
+    let context = project(&index, &["alpha[fast]"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["alpha 1.1", "beta 2.0", "speedy 3.0"]);
+    let lock = context.read("mlpack.lock");
+    assert!(
+        lock.contains("url = \"http://127.0.0.1:"),
+        "relative URLs are resolved: {lock}"
+    );
+    assert!(
+        lock.contains("\"`alpha[fast]` at mlpack.toml:4\""),
+        "{lock}"
+    );
+    assert!(lock.contains("\"dependency of alpha\""), "{lock}");
+}
+
+#[test]
+fn a_conflict_names_the_requirements_behind_it() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &["beta<2"]))
+        .publish(&Wheel::new("requests", "1.0", &["beta>=2"]))
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel::new("beta", "2.0", &[]));
+    let context = project(&index, &["alpha"]);
+    context.write("app.py", "import requests\n");
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no set of packages satisfies the requirements on CPython 3.11 on manylinux_2_36 x86_64:
+
+    Because `alpha` 1.0 is the only usable version and `alpha` 1.0 depends on `beta` <2, `alpha` depends on `beta` <2.
+    And because `requests` 1.0 depends on `beta` >=2 and `requests` 1.0 is the only usable version, `alpha`, `requests` are incompatible.
+    And because `alpha` at mlpack.toml:4 requires `alpha` and the import of `requests` at app.py:1 requires `requests`, the project's requirements cannot all be met.
+    ");
+    assert!(
+        !context.project.join("mlpack.lock").exists(),
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn yanked_releases_need_an_exact_pin() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel {
+            yanked: true,
+            ..Wheel::new("beta", "1.1", &[])
+        });
+    let context = project(&index, &["beta"]);
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&context), ["beta 1.0"]);
+    let pinned = project(&index, &["beta==1.1"]);
+    assert!(pinned.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&pinned), ["beta 1.1"]);
+}
+
+#[test]
+fn requires_python_and_prereleases() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel {
+            requires_python: Some(">=3.12"),
+            ..Wheel::new("beta", "2.0", &[])
+        })
+        .publish(&Wheel::new("beta", "3.0rc1", &[]))
+        .publish(&Wheel::new("newonly", "1.0b1", &[]));
+    let context = project(&index, &["beta", "newonly"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    // 2.0 needs Python 3.12, 3.0rc1 is a pre-release, and only a pre-release of `newonly` exists.
+    assert_eq!(locked(&context), ["beta 1.0", "newonly 1.0b1"]);
+    let asked = project(&index, &["beta>=3.0rc1"]);
+    assert!(asked.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&asked), ["beta 3.0rc1"]);
+}
+
+#[test]
+fn a_package_with_only_an_sdist_is_named() {
+    let index = TestIndex::start();
+    index.publish_sdist("delta", "1.0").publish(&Wheel {
+        tag: "cp311-cp311-win_amd64",
+        ..Wheel::new("delta", "0.9", &[])
+    });
+    let context = project(&index, &["delta"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no set of packages satisfies the requirements on CPython 3.11 on manylinux_2_36 x86_64:
+
+    Because no version of `delta` can be used and `delta` at mlpack.toml:4 requires `delta`, the project's requirements cannot all be met.
+
+    hint: `delta` has no wheel for CPython 3.11 on manylinux_2_36 x86_64 in version(s) 1.0, 0.9 (only an sdist or wheels for other platforms); pin another version that has one, or allow building from source (not supported yet)
+    ");
+}
+
+#[test]
+fn unknown_packages_get_a_did_you_mean() {
+    let index = TestIndex::start();
+    index.publish(&Wheel::new("numpy", "2.0", &[]));
+    let context = project(&index, &["numpyy"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `numpyy` was not found on the package index `[INDEX]` (needed by `numpyy` at mlpack.toml:4)
+
+    hint: did you mean `numpy`?
+    ");
+}
+
+#[test]
+fn an_index_outage_or_garbage_is_a_clear_error() {
+    let index = TestIndex::start();
+    index.publish(&Wheel::new("beta", "1.0", &[]));
+    index.set_fault(Fault::ServerError);
+    let context = project(&index, &["beta"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the package index answered `500 Internal Server Error` for `[INDEX]/beta/`
+    ");
+    index.set_fault(Fault::Garbage);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the package index sent an unreadable answer for `[INDEX]/beta/`: expected value at line 1 column 1
+    ");
+    assert!(!context.project.join("mlpack.lock").exists());
+}
+
+#[test]
+fn a_wheel_whose_hash_differs_from_the_index_is_refused() {
+    let index = TestIndex::start();
+    index.publish(&Wheel::new("beta", "1.0", &[]));
+    index.corrupt_hashes("beta");
+    // Without range support the whole wheel is downloaded, and checked.
+    index.set_ranges(false);
+    let context = project(&index, &["beta"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `d5ef0d170a2856a0a5a718167ce5b327e6f9a04872626c309d703ac9cf6e9cca`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`
+
+    hint: the file changed on the index since it was listed; retry, and report it to the index if it persists
+    ");
+}
+
+#[test]
+fn an_unchanged_project_reuses_its_lock_without_asking_the_index() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &["beta"]))
+        .publish(&Wheel::new("beta", "1.0", &[]));
+    let context = project(&index, &["alpha"]);
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    let first = context.read("mlpack.lock");
+    let requests = index.requests().len();
+    let again = context.run_online(&["lock"]);
+    assert!(again.contains("is up to date"), "{again}");
+    assert_eq!(
+        index.requests().len(),
+        requests,
+        "no request for an unchanged lock"
+    );
+    assert_eq!(context.read("mlpack.lock"), first);
+    assert!(
+        context
+            .run_online(&["lock", "--check"])
+            .starts_with("exit: 0")
+    );
+
+    // A new release does not move a locked version until asked.
+    index.publish(&Wheel::new("beta", "2.0", &[]));
+    context.write(
+        "mlpack.toml",
+        &context
+            .read("mlpack.toml")
+            .replace("[\"alpha\"]", "[\"alpha\", \"beta\"]"),
+    );
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock", "--check"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `mlpack.lock` is out of date: the requirements, target or indexes changed since it was written
+
+    hint: run `mlpack lock` and commit the new `mlpack.lock`
+    ");
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&context), ["alpha 1.0", "beta 1.0"]);
+    let upgraded = context.run_online(&["lock", "--upgrade-package", "beta"]);
+    assert!(upgraded.contains("~ beta 1.0 -> 2.0"), "{upgraded}");
+}
+
+#[test]
+fn offline_uses_the_cache_and_names_what_is_missing() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &["beta"]))
+        .publish(&Wheel::new("beta", "1.0", &[]));
+    let context = project(&index, &["alpha"]);
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    fs_err::remove_file(context.project.join("mlpack.lock")).unwrap();
+    let requests = index.requests().len();
+    let offline = context.run_online(&["lock", "--offline"]);
+    assert!(offline.starts_with("exit: 0"), "{offline}");
+    assert_eq!(index.requests().len(), requests);
+    context.write(
+        "mlpack.toml",
+        &context
+            .read("mlpack.toml")
+            .replace("[\"alpha\"]", "[\"alpha\", \"gamma\"]"),
+    );
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock", "--offline"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `gamma` is not in the cache (`[INDEX]/gamma/`)
+
+    hint: run without `--offline` to fetch it from the index
+    ");
+}
+
+#[test]
+fn tree_why_and_export() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &["beta", "gamma"]))
+        .publish(&Wheel::new("gamma", "1.0", &["beta"]))
+        .publish(&Wheel::new("beta", "1.0", &[]));
+    let context = project(&index, &["alpha"]);
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    insta::assert_snapshot!(context.run(&["tree"]), @"
+    exit: 0
+    --- stdout
+    alpha 1.0 (`alpha` at mlpack.toml:4)
+    ├── beta 1.0
+    └── gamma 1.0
+        └── beta 1.0
+    --- stderr
+    ");
+    insta::assert_snapshot!(context.run(&["why", "beta"]), @"
+    exit: 0
+    --- stdout
+    alpha 1.0 -> beta 1.0  (`alpha` at mlpack.toml:4)
+    alpha 1.0 -> gamma 1.0 -> beta 1.0  (`alpha` at mlpack.toml:4)
+    --- stderr
+    ");
+    let exported = context.run(&["export", "--format", "requirements"]);
+    assert!(
+        exported.contains("alpha==1.0 \\\n    --hash=sha256:"),
+        "{exported}"
+    );
+    let pylock = context.run(&["export", "--format", "pylock"]);
+    assert!(pylock.contains("lock-version = \"1.0\""), "{pylock}");
+    assert!(
+        pylock.contains("[[packages]]\nname = \"alpha\""),
+        "{pylock}"
+    );
+    insta::assert_snapshot!(context.run(&["why", "nothere"]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `nothere` is not in `mlpack.lock`
+
+    hint: `mlpack tree` shows every locked package
+    ");
+}
+
+#[test]
+fn explicit_requirements_win_over_inferred_ones() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("opencv-python", "4.0", &[]))
+        .publish(&Wheel::new("opencv-python-headless", "4.0", &[]));
+    let context = project(&index, &["opencv-python"]);
+    context.write("app.py", "import cv2\n");
+    assert!(context.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&context), ["opencv-python 4.0"]);
+    let inferred = project(&index, &[]);
+    inferred.write("app.py", "import cv2\n");
+    assert!(inferred.run_online(&["lock"]).starts_with("exit: 0"));
+    assert_eq!(locked(&inferred), ["opencv-python-headless 4.0"]);
+    assert!(
+        inferred
+            .read("mlpack.lock")
+            .contains("the import of `cv2` at app.py:1")
+    );
+}
+
+/// The examples against the real PyPI, pinned in time so the result is stable.
+#[cfg(feature = "test-pypi")]
+mod pypi {
+    use crate::common::TestContext;
+
+    const EXCLUDE_NEWER: &str = "2026-11-01";
+
+    fn lock_example(name: &str) -> (TestContext, String) {
+        let context = TestContext::example(name);
+        let output = context.run_online(&["lock", "--exclude-newer", EXCLUDE_NEWER]);
+        assert!(output.starts_with("exit: 0"), "{output}");
+        let names = super::locked(&context).join("\n");
+        (context, names)
+    }
+
+    #[test]
+    fn iris_sklearn() {
+        let (context, names) = lock_example("iris-sklearn");
+        insta::assert_snapshot!(names, @"
+        cloudpickle 3.1.2
+        joblib 1.6.0
+        narwhals 2.28.0
+        numpy 2.4.6
+        pandas 3.1.0
+        python-dateutil 3.0.0
+        scikit-learn 1.9.1
+        scipy 1.17.1
+        six 1.17.0
+        threadpoolctl 3.7.0
+        tzdata 2026.6
+        ");
+        assert!(
+            context
+                .read("mlpack.lock")
+                .contains("the import of `sklearn` at train.py:")
+        );
+    }
+
+    #[test]
+    fn mnist_torch_pulls_the_cuda_wheels() {
+        let (_, names) = lock_example("mnist-torch");
+        assert!(names.contains("torch "), "{names}");
+        assert!(
+            names.lines().any(|line| line.starts_with("nvidia-")),
+            "torch's Linux wheels need the NVIDIA wheels: {names}"
+        );
+        assert!(
+            !names.contains("tensorboard"),
+            "optional imports are not locked: {names}"
+        );
+    }
+
+    /// The exported requirements install with pip in hash-checking mode.
+    #[test]
+    fn export_installs_with_pip_require_hashes() {
+        let context = TestContext::new();
+        context.write("app.py", "import requests\n");
+        let output = context.run_online(&["lock", "--exclude-newer", EXCLUDE_NEWER]);
+        assert!(output.starts_with("exit: 0"), "{output}");
+        let requirements = context.project.join("requirements.txt");
+        assert!(
+            context
+                .mlpack(&["export", "-o", requirements.to_str().unwrap()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let target = context.temp.path().join("site");
+        let pip = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary",
+                ":all:",
+                "--target",
+            ])
+            .arg(&target)
+            .arg("-r")
+            .arg(&requirements)
+            .output()
+            .unwrap();
+        assert!(
+            pip.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+        assert!(target.join("requests").join("__init__.py").is_file());
+    }
+}
