@@ -135,22 +135,44 @@ fn report(error: &anyhow::Error) -> ExitStatus {
     for cause in error.chain().skip(1) {
         let _ = writeln!(stderr, "  caused by: {cause}");
     }
-    let user_error = error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<UserError>());
-    if let Some(hint) = user_error.and_then(|user| user.hint.as_ref()) {
-        let _ = writeln!(stderr, "\nhint: {hint}");
+    let hints = hints(error);
+    if !hints.is_empty() {
+        let _ = writeln!(stderr);
     }
-    let is_user_error = user_error.is_some()
-        || error.chain().any(|cause| {
-            cause
-                .downcast_ref::<crate::manifest::ManifestError>()
-                .is_some()
-                || cause.downcast_ref::<crate::scan::ScanError>().is_some()
-        });
-    if is_user_error {
+    for hint in hints {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    if is_user_error(error) {
         ExitStatus::Failure
     } else {
         ExitStatus::Error
     }
+}
+
+/// The hints any error in the chain offers, outermost first.
+fn hints(error: &anyhow::Error) -> Vec<String> {
+    let mut hints = Vec::new();
+    for cause in error.chain() {
+        if let Some(user) = cause.downcast_ref::<UserError>() {
+            hints.extend(user.hint.clone());
+        } else if let Some(lock) = cause.downcast_ref::<crate::lock::LockError>() {
+            hints.extend(lock.hints());
+        } else if let Some(index) = cause.downcast_ref::<crate::pypi::PypiError>() {
+            hints.extend(index.hint());
+        }
+    }
+    hints.dedup();
+    hints
+}
+
+/// Whether the error is the user's to fix (exit 1) rather than unexpected (exit 2).
+fn is_user_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<UserError>()
+            || cause.is::<crate::manifest::ManifestError>()
+            || cause.is::<crate::scan::ScanError>()
+            || cause
+                .downcast_ref::<crate::lock::LockError>()
+                .is_some_and(crate::lock::LockError::is_user_error)
+    })
 }

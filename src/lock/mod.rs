@@ -7,6 +7,7 @@
 
 mod graph;
 mod inputs;
+mod project;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::graph::{DEPENDENCY_OF, LockGraph};
 pub use self::inputs::{InputError, LockInputs};
+pub use self::project::{LockPlan, LockSettings, changes};
 use crate::resolve::{Resolution, Target};
 
 /// The lock's file name in a project directory.
@@ -33,8 +35,60 @@ pub struct Lockfile {
     pub created_by: String,
     pub target: Target,
     pub inputs: Inputs,
+    /// The Debian packages of the base image, pinned by `mlpack build` the first time it
+    /// builds the base (and kept by `mlpack lock` while the base's inputs are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<LockedBase>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
+}
+
+/// A base built from Debian packages: the suite it came from and every package, as the
+/// signed index described it, so a rebuild fetches exactly these bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedBase {
+    pub image: String,
+    pub mirror: String,
+    pub suite: String,
+    pub arch: String,
+    /// sha256 over the image, mirror, architecture and requested packages.
+    pub inputs_sha256: String,
+    pub packages: Vec<LockedDeb>,
+}
+
+/// One Debian package: its pool file and the control fields `dpkg` keeps in its status file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct LockedDeb {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub filename: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub depends: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pre_depends: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub provides: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub essential: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub priority: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub section: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub multi_arch: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_size: Option<u64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub maintainer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 /// What the resolution was computed from.
@@ -99,6 +153,47 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
+    #[error(transparent)]
+    Inputs(#[from] InputError),
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    #[error(transparent)]
+    Index(#[from] crate::pypi::PypiError),
+    #[error(transparent)]
+    MissingHash(#[from] MissingHash),
+    #[error("{location}: `{name}` is not a valid distribution name")]
+    InvalidName { location: String, name: String },
+    #[error("could not start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl LockError {
+    /// What the user can do about it.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Resolve(error) => error.hints(),
+            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::Invalid { .. } | Self::Version { .. } => {
+                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the user's input, rather than the machine or the network, is at fault.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            // Only a cache miss under `--offline` is the user's doing among index failures.
+            Self::Resolve(crate::resolve::ResolveError::Index(error)) | Self::Index(error) => {
+                matches!(error, crate::pypi::PypiError::Offline { .. })
+            }
+            Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
+            Self::Read { .. } | Self::Write { .. } | Self::Runtime(_) => false,
+            _ => true,
+        }
+    }
 }
 
 impl Lockfile {
@@ -205,6 +300,7 @@ impl Lockfile {
                 sha256,
                 requirements: inputs.describe(),
             },
+            base: None,
             packages,
         })
     }

@@ -35,6 +35,7 @@ fn sample() -> Lockfile {
             sha256: "cd".repeat(32),
             requirements: vec!["scikit-learn  # the import of `sklearn` at train.py:3".to_string()],
         },
+        base: None,
         packages: vec![
             package(
                 "scikit-learn",
@@ -124,6 +125,41 @@ fn write_then_read_round_trips() {
     lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
     assert_eq!(read, lock);
     assert!(!dir.path().join("mlpack.lock.mlpack-tmp").exists());
+}
+
+#[test]
+fn the_base_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(LOCK_FILE);
+    let mut lock = sample();
+    lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
+    lock.base = Some(LockedBase {
+        image: "debian:bookworm".to_string(),
+        mirror: "http://deb.debian.org/debian".to_string(),
+        suite: "bookworm".to_string(),
+        arch: "amd64".to_string(),
+        inputs_sha256: "ef".repeat(32),
+        packages: vec![LockedDeb {
+            name: "bash".to_string(),
+            version: "5.2.15-2+b7".to_string(),
+            architecture: "amd64".to_string(),
+            filename: "pool/main/b/bash/bash_5.2.15-2+b7_amd64.deb".to_string(),
+            sha256: "12".repeat(32),
+            size: 1_500_000,
+            depends: "base-files (>= 2.1.12), debianutils (>= 5.6-0.1)".to_string(),
+            essential: true,
+            installed_size: Some(7000),
+            description: "GNU Bourne Again SHell".to_string(),
+            ..LockedDeb::default()
+        }],
+    });
+    lock.write(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("[[base.packages]]\nname = \"bash\"\n"),
+        "{text}"
+    );
+    assert_eq!(Lockfile::read(&path).unwrap().unwrap(), lock);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Lockfile;
+use super::{LockedBase, LockedDeb, Lockfile};
 
 impl Lockfile {
     pub fn to_toml(&self) -> String {
@@ -24,6 +24,9 @@ impl Lockfile {
         );
         let _ = writeln!(text, "\n[inputs]\nsha256 = {}", quote(&self.inputs.sha256));
         write_list(&mut text, "requirements", &self.inputs.requirements);
+        if let Some(base) = &self.base {
+            write_base(&mut text, base);
+        }
         let mut packages: Vec<_> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         for package in packages {
@@ -63,6 +66,24 @@ impl Lockfile {
             write_raw_list(&mut text, "wheels", &wheels);
         }
         text
+    }
+}
+
+fn write_base(text: &mut String, base: &LockedBase) {
+    let _ = write!(
+        text,
+        "\n[base]\nimage = {}\nmirror = {}\nsuite = {}\narch = {}\ninputs-sha256 = {}\n",
+        quote(&base.image),
+        quote(&base.mirror),
+        quote(&base.suite),
+        quote(&base.arch),
+        quote(&base.inputs_sha256)
+    );
+    let mut packages: Vec<&LockedDeb> = base.packages.iter().collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    for package in packages {
+        let table = toml::to_string(package).unwrap_or_default();
+        let _ = write!(text, "\n[[base.packages]]\n{table}");
     }
 }
 

@@ -371,7 +371,7 @@ fn range_headers(range: &str) -> HeaderMap {
 }
 
 /// Byte offsets are offsets into the file as stored, so no content coding may apply.
-fn identity_headers() -> HeaderMap {
+pub(crate) fn identity_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     headers

@@ -13,6 +13,7 @@ mod auth;
 mod cache;
 mod client;
 mod core_metadata;
+mod download;
 mod error;
 mod exclude_newer;
 mod http;

@@ -196,14 +196,14 @@ fn an_index_outage_or_garbage_is_a_clear_error() {
     index.set_fault(Fault::ServerError);
     let context = project(&index, &["beta"]);
     insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
-    exit: 1
+    exit: 2
     --- stdout
     --- stderr
     error: the package index answered `500 Internal Server Error` for `[INDEX]/beta/`
     ");
     index.set_fault(Fault::Garbage);
     insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
-    exit: 1
+    exit: 2
     --- stdout
     --- stderr
     error: the package index sent an unreadable answer for `[INDEX]/beta/`: expected value at line 1 column 1
@@ -220,7 +220,7 @@ fn a_wheel_whose_hash_differs_from_the_index_is_refused() {
     index.set_ranges(false);
     let context = project(&index, &["beta"]);
     insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
-    exit: 1
+    exit: 2
     --- stdout
     --- stderr
     error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `d5ef0d170a2856a0a5a718167ce5b327e6f9a04872626c309d703ac9cf6e9cca`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`

@@ -1,0 +1,102 @@
+//! Whole wheels for a build: downloaded once into the cache by their sha256, verified while
+//! streaming, re-verified when taken from the cache (a corrupt cached file is fetched again).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::auth::redact;
+use super::client::{IndexClient, blocking};
+use super::http::{Counters, status_error};
+use super::metadata::identity_headers;
+use super::{DistFile, PypiError};
+
+impl IndexClient {
+    /// The wheel `file` on disk, fetched if the cache lacks it or holds a corrupt copy. The
+    /// file must carry a sha256 (every locked file does).
+    pub async fn fetch_wheel(&self, file: &DistFile) -> Result<PathBuf, PypiError> {
+        let expected = file.sha256.clone().ok_or_else(|| PypiError::Malformed {
+            url: redact(&file.url),
+            message: "no sha256 to verify the download against".to_string(),
+        })?;
+        let dir = self.inner.cache.root().join("wheels-v1").join(&expected);
+        let path = dir.join(safe_filename(&file.filename));
+        let cached = path.clone();
+        let want = expected.clone();
+        if blocking(move || file_sha256(&cached).is_ok_and(|actual| actual == want)).await {
+            return Ok(path);
+        }
+        if self.inner.offline {
+            return Err(PypiError::Offline {
+                what: format!("the wheel `{}`", file.filename),
+                url: redact(&file.url),
+            });
+        }
+        let url = Url::parse(&file.url).map_err(|error| PypiError::InvalidUrl {
+            url: redact(&file.url),
+            message: error.to_string(),
+        })?;
+        let cache_error = |source| PypiError::Cache {
+            path: dir.clone(),
+            source,
+        };
+        fs_err::create_dir_all(&dir).map_err(cache_error)?;
+        let answer = self.inner.transport.get(&url, identity_headers()).await?;
+        if !answer.response.status().is_success() {
+            return Err(status_error(&url, answer.response.status()));
+        }
+        Counters::bump(&self.inner.transport.counters.downloads);
+        let mut temporary = tempfile::NamedTempFile::new_in(&dir).map_err(cache_error)?;
+        let mut hasher = Sha256::new();
+        let mut response = answer.response;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|source| PypiError::Unreachable {
+                url: redact(url.as_str()),
+                source,
+            })?
+        {
+            hasher.update(&chunk);
+            temporary.write_all(&chunk).map_err(cache_error)?;
+        }
+        let actual = crate::sha256::hex(&hasher.finalize());
+        if actual != expected {
+            return Err(PypiError::HashMismatch {
+                url: redact(url.as_str()),
+                expected,
+                actual,
+            });
+        }
+        temporary
+            .persist(&path)
+            .map_err(|error| cache_error(error.error))?;
+        Ok(path)
+    }
+}
+
+/// The file name as the index gave it, but never a path.
+fn safe_filename(filename: &str) -> String {
+    filename
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|name| !name.is_empty() && *name != "..")
+        .unwrap_or("wheel.whl")
+        .to_string()
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(crate::sha256::hex(&hasher.finalize()))
+}
