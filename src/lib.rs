@@ -2,13 +2,17 @@
 //!
 //! The binary is glue (`cli`); each module owns one concept, as laid out in `DESIGN.md`.
 
+pub mod build;
 pub mod byte_size;
 pub mod cli;
+pub mod debian;
 pub mod lock;
 pub mod manifest;
+pub mod oci;
 pub mod pypi;
 pub mod python;
 pub mod resolve;
 pub mod scan;
 pub mod sha256;
 pub mod source;
+pub mod wheel;

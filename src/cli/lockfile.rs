@@ -28,22 +28,9 @@ pub(super) struct WhyArgs {
     dir: Option<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
-pub(super) struct ExportArgs {
-    /// `requirements`: a hash-pinned requirements.txt for `pip install --require-hashes -r`;
-    /// `pylock`: a PEP 751 `pylock.toml`.
-    #[arg(long, value_enum, default_value_t = ExportFormat::Requirements)]
-    format: ExportFormat,
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// The project [default: the `-C` directory].
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ExportFormat {
+/// The lock's export formats.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum LockFormat {
     Requirements,
     Pylock,
 }
@@ -170,13 +157,19 @@ pub(super) fn why(args: &WhyArgs, directory: &Path, printer: Printer) -> Result<
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn export(args: &ExportArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
-    let lock = read_lock(args.dir.as_deref(), directory)?;
-    let text = match args.format {
-        ExportFormat::Requirements => requirements_txt(&lock),
-        ExportFormat::Pylock => pylock(&lock),
+pub(super) fn export(
+    format: LockFormat,
+    output: Option<&Path>,
+    dir: Option<&Path>,
+    directory: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let lock = read_lock(dir, directory)?;
+    let text = match format {
+        LockFormat::Requirements => requirements_txt(&lock),
+        LockFormat::Pylock => pylock(&lock),
     };
-    match &args.output {
+    match output {
         Some(path) => {
             let temporary = path.with_extension("mlpack-tmp");
             fs_err::write(&temporary, &text)?;

@@ -1,6 +1,9 @@
 //! The command line: clap definitions, settings, dispatch and exit codes. No logic lives here
 //! beyond turning arguments into a call of one module function and its result into output.
 
+mod build;
+mod export;
+mod image;
 mod init;
 mod lock;
 mod lockfile;
@@ -59,8 +62,24 @@ enum Command {
     Tree(lockfile::TreeArgs),
     /// Show every path from the project's requirements to a locked package.
     Why(lockfile::WhyArgs),
-    /// Write the lock as a hash-pinned `requirements.txt` or a PEP 751 `pylock.toml`.
-    Export(lockfile::ExportArgs),
+    /// Build the project's image into the store, without Docker.
+    Build(build::BuildArgs),
+    /// List the images in the store.
+    Images,
+    /// Show an image's manifest and config as JSON.
+    Inspect(image::ImageArgs),
+    /// Show an image's layers, their sizes and what each holds.
+    History(image::ImageArgs),
+    /// Give an image another name.
+    Tag(image::TagArgs),
+    /// Remove an image's name from the store.
+    Rmi(image::ImageArgs),
+    /// Delete blobs no image in the store uses, and say how much that freed.
+    Prune,
+    /// Write an image as a docker-archive or oci-archive, or the lock as a hash-pinned
+    /// `requirements.txt` or a PEP 751 `pylock.toml`.
+    #[command(visible_alias = "save")]
+    Export(export::ExportArgs),
 }
 
 /// How mlpack exits: documented in the README.
@@ -121,7 +140,14 @@ pub fn main() -> ExitCode {
         Command::Lock(args) => lock::run(&args, &cli.global.directory, printer),
         Command::Tree(args) => lockfile::tree(&args, &cli.global.directory, printer),
         Command::Why(args) => lockfile::why(&args, &cli.global.directory, printer),
-        Command::Export(args) => lockfile::export(&args, &cli.global.directory, printer),
+        Command::Build(args) => build::run(&args, &cli.global.directory, printer),
+        Command::Images => image::images(printer),
+        Command::Inspect(args) => image::inspect(&args, printer),
+        Command::History(args) => image::history(&args, printer),
+        Command::Tag(args) => image::tag(&args, printer),
+        Command::Rmi(args) => image::rmi(&args, printer),
+        Command::Prune => image::prune(printer),
+        Command::Export(args) => export::run(&args, &cli.global.directory, printer),
     };
     match result {
         Ok(status) => status.into(),
@@ -159,6 +185,10 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(lock.hints());
         } else if let Some(index) = cause.downcast_ref::<crate::pypi::PypiError>() {
             hints.extend(index.hint());
+        } else if let Some(build) = cause.downcast_ref::<crate::build::BuildError>() {
+            hints.extend(build.hints());
+        } else if let Some(oci) = cause.downcast_ref::<crate::oci::OciError>() {
+            hints.extend(oci.hint());
         }
     }
     hints.dedup();
@@ -174,5 +204,8 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::lock::LockError>()
                 .is_some_and(crate::lock::LockError::is_user_error)
+            || cause
+                .downcast_ref::<crate::build::BuildError>()
+                .is_some_and(crate::build::BuildError::is_user_error)
     })
 }

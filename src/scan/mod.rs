@@ -149,10 +149,14 @@ impl FileScan {
         };
         if let Some((offset, message)) = found.syntax_error {
             let at = location(offset);
+            let place = match at.cell {
+                Some(cell) => format!("cell {cell}, line {}", at.line),
+                None => format!("line {}", at.line),
+            };
             self.warnings.push(ScanWarning {
                 path: relative.to_string(),
                 message: format!(
-                    "syntax error at {at}: {message}; imports before it were still read"
+                    "syntax error at {place}: {message}; imports before it were still read"
                 ),
             });
         }

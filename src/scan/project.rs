@@ -8,21 +8,20 @@
 //!    `dist`, `*.egg-info`, and the manifest's outputs directory.
 //!
 //! A module is local when Python itself would find it in the project: beside the importing file
-//! (the script's directory is `sys.path[0]`), at the project root, or under `src/`. Packages,
-//! namespace packages (directories of Python files without `__init__.py`) and extension
-//! modules count; a file that merely shares the name somewhere deeper in the tree does not.
+//! (the script's directory is `sys.path[0]`), at the project root, under `src/`, or beside the
+//! outermost package that contains the importing file (code inside `django/` imports `django`
+//! from the directory that holds it). Packages, namespace packages (directories of Python files
+//! without `__init__.py`) and extension modules count; a file that merely shares the name
+//! somewhere deeper in the tree does not.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-const JUNK_DIRS: &[&str] = &[
-    "site-packages",
-    "node_modules",
-    "__pycache__",
-    "build",
-    "dist",
-];
+const JUNK_DIRS: &[&str] = &["site-packages", "node_modules", "__pycache__"];
+/// Build output, junk only at the project root: deeper, `dist` can be a real package
+/// (ansible's `ansible_collections/python/dist`).
+const ROOT_JUNK_DIRS: &[&str] = &["build", "dist"];
 const MODULE_EXTENSIONS: &[&str] = &["py", "pyi", "so", "pyd"];
 
 /// The files to scan and the module names the project itself provides.
@@ -31,6 +30,8 @@ pub(crate) struct ProjectFiles {
     pub(crate) sources: Vec<PathBuf>,
     /// Entries that could not be read (a broken link, a directory without permission), and why.
     pub(crate) unreadable: Vec<(PathBuf, String)>,
+    /// Directories with an `__init__.py`: regular packages.
+    packages: HashSet<PathBuf>,
     modules: HashSet<(PathBuf, String)>,
     root: PathBuf,
 }
@@ -76,6 +77,11 @@ impl ProjectFiles {
         if !MODULE_EXTENSIONS.contains(&extension) {
             return;
         }
+        if name_is_init(path)
+            && let Some(dir) = path.parent()
+        {
+            self.packages.insert(dir.to_path_buf());
+        }
         let Some(name) = module_name(path) else {
             return;
         };
@@ -104,9 +110,23 @@ impl ProjectFiles {
             importer_dir.to_path_buf(),
             self.root.clone(),
             self.root.join("src"),
+            self.package_root(importer_dir),
         ]
         .into_iter()
         .any(|dir| self.modules.contains(&(dir, top_level.to_string())))
+    }
+
+    /// The directory holding the outermost regular package (`__init__.py` in every level)
+    /// that contains `dir`; `dir` itself when it is not inside a package.
+    fn package_root(&self, dir: &Path) -> PathBuf {
+        let mut current = dir;
+        while self.packages.contains(current)
+            && let Some(parent) = current.parent()
+            && current != self.root
+        {
+            current = parent;
+        }
+        current.to_path_buf()
     }
 }
 
@@ -131,6 +151,10 @@ fn unreadable(root: &Path, error: &ignore::Error) -> (PathBuf, String) {
     }
 }
 
+fn name_is_init(path: &Path) -> bool {
+    path.file_stem().is_some_and(|stem| stem == "__init__")
+}
+
 /// `train` for `train.py`, `_speedups` for `_speedups.cpython-311-x86_64-linux-gnu.so`.
 fn module_name(path: &Path) -> Option<String> {
     let file = path.file_name()?.to_str()?;
@@ -144,6 +168,7 @@ fn is_junk_dir(entry: &ignore::DirEntry, skip: &[PathBuf]) -> bool {
     }
     let name = entry.file_name().to_str().unwrap_or_default();
     JUNK_DIRS.contains(&name)
+        || (entry.depth() == 1 && ROOT_JUNK_DIRS.contains(&name))
         || name.ends_with(".egg-info")
         || skip.iter().any(|dir| dir == entry.path())
         || entry.path().join("pyvenv.cfg").exists()

@@ -85,6 +85,9 @@ struct ImportCollector {
     pip_installs: Vec<PipInstall>,
     /// The outermost guard around the statement being visited.
     guard: Option<Guard>,
+    /// `from importlib import import_module` was seen, so a bare `import_module("x")` is it
+    /// (and not, say, sympy's own helper of that name).
+    imports_import_module: bool,
 }
 
 impl ImportCollector {
@@ -178,6 +181,13 @@ impl<'a> Visitor<'a> for ImportCollector {
                     return;
                 }
                 let Some(module) = &import.module else { return };
+                if module.id.as_str() == "importlib"
+                    && import.names.iter().any(|alias| {
+                        alias.name.id.as_str() == "import_module" && alias.asname.is_none()
+                    })
+                {
+                    self.imports_import_module = true;
+                }
                 for alias in &import.names {
                     let name = if alias.name.id.as_str() == "*" {
                         module.id.to_string()
@@ -200,7 +210,7 @@ impl<'a> Visitor<'a> for ImportCollector {
     fn visit_expr(&mut self, expr: &'a Expr) {
         match expr {
             Expr::Call(call) => {
-                if let Some((function, module)) = dynamic_import(call) {
+                if let Some((function, module)) = dynamic_import(call, self.imports_import_module) {
                     self.push(
                         module.clone(),
                         format!("{function}(\"{module}\")"),
@@ -217,12 +227,17 @@ impl<'a> Visitor<'a> for ImportCollector {
     }
 }
 
-/// `__import__("x")`, `importlib.import_module("x")` or `import_module("x")`, literal only:
-/// the function as written and the module.
-fn dynamic_import(call: &ast::ExprCall) -> Option<(&'static str, String)> {
+/// `__import__("x")`, `importlib.import_module("x")`, or `import_module("x")` when imported
+/// from `importlib`; literal names only. The function as written and the module.
+fn dynamic_import(
+    call: &ast::ExprCall,
+    bare_import_module: bool,
+) -> Option<(&'static str, String)> {
     let function = match &*call.func {
         Expr::Name(name) if name.id.as_str() == "__import__" => "__import__",
-        Expr::Name(name) if name.id.as_str() == "import_module" => "import_module",
+        Expr::Name(name) if bare_import_module && name.id.as_str() == "import_module" => {
+            "import_module"
+        }
         Expr::Attribute(attribute)
             if attribute.attr.id.as_str() == "import_module"
                 && matches!(&*attribute.value, Expr::Name(name) if name.id.as_str() == "importlib") =>

@@ -63,6 +63,31 @@ fn local_modules_come_from_the_module_graph() {
 }
 
 #[test]
+fn code_inside_a_package_may_import_that_package() {
+    // Several projects side by side: each one's package imports itself by name.
+    let report = report(&[
+        ("Django-5.0/django/__init__.py", ""),
+        ("Django-5.0/django/core/__init__.py", ""),
+        (
+            "Django-5.0/django/core/handlers.py",
+            "import django.conf\nfrom django import utils\n",
+        ),
+        ("ansible/ansible_collections/python/dist/__init__.py", ""),
+        (
+            "ansible/ansible_collections/python/dist/mod.py",
+            "import yaml\n",
+        ),
+        ("build/lib/junk.py", "import nothere\n"),
+    ]);
+    assert_eq!(report.local_modules, ["django"]);
+    assert_eq!(
+        distributions(&report),
+        [("pyyaml".to_string(), true)],
+        "a nested `dist` package is scanned; the root `build` is not"
+    );
+}
+
+#[test]
 fn sibling_modules_are_local_to_their_directory() {
     let report = report(&[
         (
@@ -193,7 +218,7 @@ fn malformed_files_warn_and_the_scan_goes_on() {
     insta::assert_debug_snapshot!(warnings, @r#"
     [
         "bad.ipynb: skipped: not a notebook: key must be a string at line 1 column 3",
-        "broken.py: syntax error at broken.py:2: Expected a parameter or the end of the parameter list; imports before it were still read",
+        "broken.py: syntax error at line 2: Expected a parameter or the end of the parameter list; imports before it were still read",
         "dangling.py: skipped: could not read it: entity not found",
         "latin1.py: skipped: not UTF-8 (invalid byte at offset 19)",
     ]

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `mlpack` binary against real projects (and, with the
 //! `test-pypi` feature, the real PyPI).
 
+mod build;
 mod common;
 mod init;
 mod lock;

@@ -30,12 +30,23 @@ class K:
         from n import o
 lambda: __import__("p")
 importlib.import_module("q.r")
+from importlib import import_module
 import_module("s")
 "#;
     assert_eq!(
         modules(source),
         [
-            "a.b", "d", "e.f.g", "e.f.h", "j", "l", "n.o", "p", "q.r", "s"
+            "a.b",
+            "d",
+            "e.f.g",
+            "e.f.h",
+            "j",
+            "l",
+            "n.o",
+            "p",
+            "q.r",
+            "importlib.import_module",
+            "s"
         ]
     );
 }
@@ -47,7 +58,8 @@ fn relative_imports_are_never_candidates() {
 
 #[test]
 fn dynamic_imports_need_literal_absolute_names() {
-    let source = "name = 'x'\n__import__(name)\nimportlib.import_module('.rel', 'pkg')\nimportlib.import_module(f'{name}')\nother.import_module('nope')\n";
+    // A bare `import_module` is another library's helper unless it came from importlib.
+    let source = "name = 'x'\n__import__(name)\nimportlib.import_module('.rel', 'pkg')\nimportlib.import_module(f'{name}')\nother.import_module('nope')\nimport_module('sympys_own')\n";
     assert!(modules(source).is_empty());
 }
 

@@ -135,6 +135,21 @@ impl TestIndex {
         self
     }
 
+    /// Publish a file with the given bytes as it is (a malicious wheel, say).
+    pub(crate) fn publish_raw(&self, name: &str, filename: &str, bytes: &[u8]) -> &Self {
+        self.add_file(
+            name,
+            File {
+                sha256: mlpack::sha256::sha256_hex(bytes),
+                filename: filename.to_string(),
+                bytes: bytes.to_vec(),
+                requires_python: None,
+                yanked: false,
+            },
+        );
+        self
+    }
+
     /// Make the index state a wrong sha256 for every file of `name`.
     pub(crate) fn corrupt_hashes(&self, name: &str) {
         for file in self
@@ -177,6 +192,44 @@ impl TestIndex {
 
 fn normalize(name: &str) -> String {
     name.to_lowercase().replace(['_', '.'], "-")
+}
+
+/// A wheel whose RECORD is consistent but one entry escapes the install tree.
+pub(crate) fn malicious_wheel(name: &str, version: &str, escaping_path: &str) -> Vec<u8> {
+    let dist_info = format!("{name}-{version}.dist-info");
+    let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    let wheel =
+        "Wheel-Version: 1.0\nGenerator: mlpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+    let payload = "print('pwned')\n";
+    let record_line = |path: &str, contents: &str| {
+        use base64::Engine as _;
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2_digest(contents.as_bytes()));
+        format!("{path},sha256={hash},{}\n", contents.len())
+    };
+    let record = format!(
+        "{}{}{}{dist_info}/RECORD,,\n",
+        record_line(escaping_path, payload),
+        record_line(&format!("{dist_info}/METADATA"), &metadata),
+        record_line(&format!("{dist_info}/WHEEL"), wheel),
+    );
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (path, contents) in [
+        (escaping_path.to_string(), payload.to_string()),
+        (format!("{dist_info}/METADATA"), metadata.clone()),
+        (format!("{dist_info}/WHEEL"), wheel.to_string()),
+        (format!("{dist_info}/RECORD"), record),
+    ] {
+        writer.start_file(path, options).unwrap();
+        writer.write_all(contents.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).to_vec()
 }
 
 fn build_wheel(wheel: &Wheel<'_>) -> Vec<u8> {

@@ -45,6 +45,7 @@ impl TestContext {
             .env("HOME", self.temp.path().join("home"))
             .env("XDG_DATA_HOME", self.temp.path().join("data"))
             .env("XDG_CACHE_HOME", self.temp.path().join("cache"))
+            .env("MLPACK_HOME", self.temp.path().join("store"))
             .env("MLPACK_OFFLINE", "1")
             .env_remove("UV_INDEX_URL")
             .env_remove("PIP_INDEX_URL");
@@ -65,6 +66,15 @@ impl TestContext {
             .output()
             .unwrap();
         self.render(&output)
+    }
+
+    /// Share downloads (Debian packages, wheels, index pages) with every other test that
+    /// opts in: they are verified by hash on use, so sharing is safe, and CI fetches once.
+    pub(crate) fn shared_cache(command: &mut Command) -> &mut Command {
+        command.env(
+            "XDG_CACHE_HOME",
+            repo_root().join("target").join("mlpack-test-cache"),
+        )
     }
 
     pub(crate) fn read(&self, path: &str) -> String {

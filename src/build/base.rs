@@ -1,0 +1,179 @@
+//! The base layer from Debian packages: pin the closure of the base's packages into
+//! `mlpack.lock` (from the suite's signed index), then fetch exactly those `.deb`s, unpack them
+//! without maintainer scripts, and write the dpkg database and what the scripts would have set.
+
+use std::path::{Path, PathBuf};
+
+use crate::debian::{self, DebPackage, Suite};
+use crate::lock::{LockedBase, LockedDeb};
+use crate::manifest::Manifest;
+use crate::python::PythonVersion;
+
+use super::BuildError;
+
+/// What every base has: a shell and coreutils for debugging, the interpreter, CA certificates
+/// and time zones; `[base] packages` adds to it.
+/// `dash` is `/bin/sh`; nothing depends on it, so it is named.
+pub(crate) const BASE_PACKAGES: &[&str] = &[
+    "base-files",
+    "base-passwd",
+    "bash",
+    "dash",
+    "coreutils",
+    "python3",
+    "ca-certificates",
+    "tzdata",
+];
+
+/// Debian's architecture name for the image's.
+pub(crate) fn debian_arch(arch: crate::resolve::Arch) -> &'static str {
+    match arch {
+        crate::resolve::Arch::X86_64 => "amd64",
+        crate::resolve::Arch::Aarch64 => "arm64",
+    }
+}
+
+/// The requested packages, base first, then the manifest's.
+fn requested(manifest: &Manifest) -> Vec<String> {
+    BASE_PACKAGES
+        .iter()
+        .map(|name| (*name).to_string())
+        .chain(manifest.base.packages.iter().cloned())
+        .collect()
+}
+
+/// The base's inputs hash: what decides its closure.
+pub(crate) fn inputs_sha256(manifest: &Manifest, suite: &Suite) -> String {
+    let mut parts = vec![
+        manifest.base.image.clone(),
+        suite.mirror.clone(),
+        suite.arch.clone(),
+    ];
+    parts.extend(requested(manifest));
+    super::cache::key("mlpack-base-inputs-v1", &parts)
+}
+
+/// Check the interpreter the project asks for is the one the base ships.
+pub(crate) fn check_python(manifest: &Manifest) -> Result<(), BuildError> {
+    let Some(shipped) = crate::manifest::base_python(&manifest.base.image) else {
+        return Err(BuildError::UnknownBase {
+            image: manifest.base.image.clone(),
+        });
+    };
+    let wanted = manifest.python_version();
+    if wanted == shipped {
+        return Ok(());
+    }
+    let providers: Vec<String> = [
+        ("debian:bookworm", PythonVersion::new(3, 11)),
+        ("debian:trixie", PythonVersion::new(3, 13)),
+    ]
+    .into_iter()
+    .filter(|(_, python)| *python == wanted)
+    .map(|(image, _)| format!("`{image}`"))
+    .collect();
+    Err(BuildError::PythonMismatch {
+        image: manifest.base.image.clone(),
+        shipped,
+        wanted,
+        providers,
+    })
+}
+
+/// Compute the base's closure from the suite's verified index.
+pub(crate) async fn pin(
+    http: &reqwest::Client,
+    manifest: &Manifest,
+    suite: &Suite,
+    cache_dir: &Path,
+) -> Result<LockedBase, BuildError> {
+    let index = debian::fetch_index(http, suite, cache_dir).await?;
+    let closure = index.closure(&requested(manifest))?;
+    Ok(LockedBase {
+        image: manifest.base.image.clone(),
+        mirror: suite.mirror.clone(),
+        suite: suite.codename.clone(),
+        arch: suite.arch.clone(),
+        inputs_sha256: inputs_sha256(manifest, suite),
+        packages: closure.into_iter().map(locked_deb).collect(),
+    })
+}
+
+/// The `.deb`s of a pinned base, fetched and verified (from the cache when there).
+pub(crate) async fn fetch(
+    http: &reqwest::Client,
+    suite: &Suite,
+    base: &LockedBase,
+    cache_dir: &Path,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let downloads = base.packages.iter().map(|package| {
+        let package = deb_package(package);
+        async move { debian::download(http, suite, &package, cache_dir).await }
+    });
+    // Polled together so the downloads overlap; the order of the result is the lock's.
+    Ok(futures::future::try_join_all(downloads).await?)
+}
+
+/// Unpack the pinned packages into `staging` and finish them into a working root: the
+/// merged-`/usr` links first (as debootstrap makes them), then every package, then the dpkg
+/// database and what the maintainer scripts would have done.
+pub(crate) fn stage(
+    suite: &Suite,
+    base: &LockedBase,
+    debs: &[PathBuf],
+    staging: &Path,
+) -> Result<(), BuildError> {
+    debian::prepare_root(staging, suite)?;
+    let mut installed = Vec::new();
+    for (package, deb) in base.packages.iter().zip(debs) {
+        let extracted = debian::extract(deb, staging)?;
+        installed.push((deb_package(package), extracted));
+    }
+    debian::write_dpkg_database(staging, &installed)?;
+    debian::finish_base(staging, &installed)?;
+    Ok(())
+}
+
+fn locked_deb(package: DebPackage) -> LockedDeb {
+    LockedDeb {
+        name: package.name,
+        version: package.version,
+        architecture: package.architecture,
+        filename: package.filename,
+        sha256: package.sha256,
+        size: package.size,
+        depends: package.depends,
+        pre_depends: package.pre_depends,
+        provides: package.provides,
+        essential: package.essential,
+        priority: package.priority,
+        section: package.section,
+        multi_arch: package.multi_arch,
+        source: package.source,
+        installed_size: package.installed_size,
+        maintainer: package.maintainer,
+        description: package.description,
+    }
+}
+
+fn deb_package(package: &LockedDeb) -> DebPackage {
+    DebPackage {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        architecture: package.architecture.clone(),
+        filename: package.filename.clone(),
+        sha256: package.sha256.clone(),
+        size: package.size,
+        depends: package.depends.clone(),
+        pre_depends: package.pre_depends.clone(),
+        provides: package.provides.clone(),
+        essential: package.essential,
+        priority: package.priority.clone(),
+        multi_arch: package.multi_arch.clone(),
+        source: package.source.clone(),
+        section: package.section.clone(),
+        installed_size: package.installed_size,
+        description: package.description.clone(),
+        maintainer: package.maintainer.clone(),
+    }
+}

@@ -1,0 +1,71 @@
+//! The project-code layer: the project's files at `/app`, as `COPY . /app` would put them.
+//!
+//! Left out, in order: what `.mlpackignore` names (gitignore syntax, like `.dockerignore`);
+//! `.git`; virtualenvs (a directory with `pyvenv.cfg`) and `__pycache__`; the outputs
+//! directory; and the dataset sources, which are mounted at run time, not baked in.
+
+use std::path::{Path, PathBuf};
+
+use super::BuildError;
+
+/// Copy the project's code into `staging` under `app`; returns how many files.
+pub(crate) fn stage(
+    project: &Path,
+    skip: &[PathBuf],
+    staging: &Path,
+    app: &str,
+) -> Result<usize, BuildError> {
+    let target = staging.join(app.trim_start_matches('/'));
+    let skip: Vec<PathBuf> = skip.iter().map(|dir| project.join(dir)).collect();
+    let mut builder = ignore::WalkBuilder::new(project);
+    builder
+        .standard_filters(false)
+        .sort_by_file_name(std::ffi::OsStr::cmp)
+        .filter_entry(move |entry| !is_excluded(entry, &skip));
+    let ignore_file = project.join(".mlpackignore");
+    if ignore_file.is_file()
+        && let Some(error) = builder.add_ignore(&ignore_file)
+    {
+        return Err(BuildError::Walk {
+            path: ignore_file,
+            message: error.to_string(),
+        });
+    }
+    let mut count = 0;
+    for entry in builder.build() {
+        let entry = entry.map_err(|error| BuildError::Walk {
+            path: project.to_path_buf(),
+            message: error.to_string(),
+        })?;
+        let relative = entry.path().strip_prefix(project).unwrap_or(entry.path());
+        let destination = target.join(relative);
+        let kind = entry.file_type();
+        let io = |source| BuildError::Io {
+            path: destination.clone(),
+            source,
+        };
+        if kind.is_some_and(|kind| kind.is_dir()) {
+            fs_err::create_dir_all(&destination).map_err(io)?;
+        } else if kind.is_some_and(|kind| kind.is_symlink()) {
+            let link = fs_err::read_link(entry.path()).map_err(io)?;
+            std::os::unix::fs::symlink(&link, &destination).map_err(io)?;
+            count += 1;
+        } else if kind.is_some_and(|kind| kind.is_file()) {
+            fs_err::copy(entry.path(), &destination).map_err(io)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn is_excluded(entry: &ignore::DirEntry, skip: &[PathBuf]) -> bool {
+    if entry.depth() == 0 {
+        return false;
+    }
+    let name = entry.file_name();
+    let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+    name == ".git"
+        || name == "mlpack.lock.mlpack-tmp"
+        || (is_dir && (name == "__pycache__" || entry.path().join("pyvenv.cfg").exists()))
+        || skip.iter().any(|dir| dir == entry.path())
+}

@@ -1,0 +1,117 @@
+//! What the image says about itself: environment, working directory, command, and labels
+//! (the OCI standard ones, the lock's sha256, the git commit and dirty flag, the CUDA
+//! version the image needs). `created` is fixed so a rebuild is bit-for-bit the same.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::lock::Lockfile;
+use crate::manifest::Manifest;
+
+pub(crate) const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `SOURCE_DATE_EPOCH` as RFC 3339, else the Unix epoch: never the clock, so two builds at
+/// different times agree. Spec: <https://reproducible-builds.org/specs/source-date-epoch/>.
+pub(crate) fn created() -> String {
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    jiff::Timestamp::from_second(seconds)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+/// The commit checked out in `project` and whether the work tree differs from it; `None`
+/// outside a git repository or without git.
+pub(crate) fn git_state(project: &Path) -> Option<(String, bool)> {
+    let run = |args: &[&str]| {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(project)
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+    let commit = run(&["rev-parse", "HEAD"])?;
+    let dirty = !run(&["status", "--porcelain"])?.is_empty();
+    Some((commit, dirty))
+}
+
+/// The CUDA runtime the locked NVIDIA wheels provide (`12.8` from `nvidia-cuda-runtime-cu12`
+/// 12.8.90), which the image needs the host driver to support.
+pub(crate) fn cuda_version(lock: &Lockfile) -> Option<String> {
+    let runtime = lock
+        .packages
+        .iter()
+        .find(|package| package.name.starts_with("nvidia-cuda-runtime"))?;
+    let mut parts = runtime.version.split('.');
+    Some(format!("{}.{}", parts.next()?, parts.next()?))
+}
+
+/// The image's labels.
+pub(crate) fn labels(
+    manifest: &Manifest,
+    project_name: &str,
+    lock: &Lockfile,
+    lock_sha256: &str,
+    git: Option<&(String, bool)>,
+    created: &str,
+) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            project_name.to_string(),
+        ),
+        (
+            "org.opencontainers.image.created".to_string(),
+            created.to_string(),
+        ),
+        (
+            "org.opencontainers.image.base.name".to_string(),
+            manifest.base.image.clone(),
+        ),
+        (
+            "dev.mlpack.lock.sha256".to_string(),
+            lock_sha256.to_string(),
+        ),
+        (
+            "dev.mlpack.python".to_string(),
+            lock.target.python_full.clone(),
+        ),
+    ]);
+    if let Some(description) = &manifest.project.description {
+        labels.insert(
+            "org.opencontainers.image.description".to_string(),
+            description.clone(),
+        );
+    }
+    if let Some((commit, dirty)) = git {
+        labels.insert(
+            "org.opencontainers.image.revision".to_string(),
+            commit.clone(),
+        );
+        labels.insert("dev.mlpack.git.commit".to_string(), commit.clone());
+        labels.insert("dev.mlpack.git.dirty".to_string(), dirty.to_string());
+    }
+    if let Some(cuda) = cuda_version(lock) {
+        labels.insert("dev.mlpack.cuda".to_string(), cuda);
+    }
+    labels.extend(manifest.image.labels.clone());
+    labels
+}
+
+/// The image's environment: a standard `PATH`, UTF-8, and unbuffered Python output so logs
+/// stream as the job writes them.
+pub(crate) fn env() -> Vec<String> {
+    vec![
+        PATH.to_string(),
+        "LANG=C.UTF-8".to_string(),
+        "PYTHONUNBUFFERED=1".to_string(),
+    ]
+}

@@ -1,0 +1,411 @@
+//! `mlpack build`: from `mlpack.lock` to an OCI image in the store, without Docker.
+//!
+//! The layer plan (see [`plan`]): a Debian base pinned in the lock, the locked wheels in
+//! groups from least to most often changed, and the project's code at `/app`. Every layer but
+//! the code is cached by what went into it, so an unchanged group is never rebuilt, and every
+//! layer is a reproducible tar, so two machines building the same lock get the same digests.
+
+mod base;
+mod cache;
+mod code;
+mod config;
+mod plan;
+mod python;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use self::cache::LayerCache;
+use crate::debian::{DebianError, Suite};
+use crate::lock::{LockError, Lockfile};
+use crate::manifest::Manifest;
+use crate::oci::{
+    self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
+    Store,
+};
+use crate::pypi::{IndexClient, PypiError};
+use crate::python::PythonVersion;
+use crate::wheel::WheelError;
+
+/// What to build, and how.
+#[derive(Debug)]
+pub struct BuildRequest<'a> {
+    pub project: &'a Path,
+    pub manifest: &'a Manifest,
+    pub project_name: &'a str,
+    pub lock_path: &'a Path,
+    /// `name:tag` to give the image in the store.
+    pub reference: &'a str,
+    pub compression: LayerCompression,
+    pub offline: bool,
+}
+
+/// One layer of the built image.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltLayer {
+    pub description: String,
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    /// Taken from the layer cache instead of written.
+    pub reused: bool,
+    pub seconds: f64,
+}
+
+/// The outcome of a build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub reference: String,
+    pub manifest_digest: String,
+    pub layers: Vec<BuiltLayer>,
+    pub seconds: f64,
+    /// The base's Debian packages were pinned into `mlpack.lock` by this build.
+    pub pinned_base: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "`{image}` is not a base mlpack can build; use `debian:bookworm` (Python 3.11) or `debian:trixie` (Python 3.13)"
+    )]
+    UnknownBase { image: String },
+    #[error("`{image}` provides Python {shipped}, but the project asks for Python {wanted}")]
+    PythonMismatch {
+        image: String,
+        shipped: PythonVersion,
+        wanted: PythonVersion,
+        providers: Vec<String>,
+    },
+    #[error(
+        "the base's Debian packages are not pinned in `mlpack.lock` yet, and `--offline` forbids fetching the Debian index"
+    )]
+    OfflineBase,
+    #[error("could not write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not list the files of `{}`: {message}", path.display())]
+    Walk { path: PathBuf, message: String },
+    #[error(transparent)]
+    Debian(#[from] DebianError),
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    #[error(transparent)]
+    Wheel(#[from] WheelError),
+    #[error(transparent)]
+    Index(#[from] PypiError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+impl BuildError {
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::PythonMismatch {
+                providers, wanted, ..
+            } if providers.is_empty() => {
+                vec![format!(
+                    "no Debian base mlpack knows ships Python {wanted}; use 3.11 (`debian:bookworm`) or 3.13 (`debian:trixie`) in `[python] version`"
+                )]
+            }
+            Self::PythonMismatch { providers, .. } => {
+                vec![format!("set `[base] image` to {}", providers.join(" or "))]
+            }
+            Self::OfflineBase => {
+                vec!["run `mlpack build` once without `--offline` to pin the base".to_string()]
+            }
+            Self::Debian(error) => error.hint().into_iter().collect(),
+            Self::Oci(error) => error.hint().into_iter().collect(),
+            Self::Wheel(error) => error.hint().into_iter().collect(),
+            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::Lock(error) => error.hints(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the project, not the machine or network, is at fault.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownBase { .. }
+                | Self::PythonMismatch { .. }
+                | Self::OfflineBase
+                | Self::Wheel(_)
+        ) || matches!(
+            self,
+            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
+        )
+    }
+}
+
+/// Build the image for `lock` into `store` and tag it. Pins the base into the lock file first
+/// when it is not pinned for these inputs yet.
+pub fn build(
+    runtime: &tokio::runtime::Runtime,
+    store: &Store,
+    request: &BuildRequest<'_>,
+    lock: &mut Lockfile,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    base::check_python(request.manifest)?;
+    let _lock = store.lock()?;
+    let cache_dir = cache_dir()?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|source| PypiError::Client { source })?;
+    let client = IndexClient::builder().offline(request.offline).build()?;
+    let suite = Suite::for_image(
+        &request.manifest.base.image,
+        request.manifest.base.mirror.as_deref(),
+        base::debian_arch(lock.target.arch),
+    )?;
+    let pinned_base = pin_base(runtime, &http, request, &suite, &cache_dir, lock)?;
+    let writer = LayerWriter::new().compression(request.compression);
+    let layers_cache = LayerCache::new(store);
+    let mut layers = vec![base_layer(
+        runtime,
+        &http,
+        store,
+        &writer,
+        &layers_cache,
+        &suite,
+        lock,
+        &cache_dir,
+    )?];
+    layers.extend(wheel_layers(
+        runtime,
+        &client,
+        store,
+        &writer,
+        &layers_cache,
+        lock,
+    )?);
+    layers.push(code_layer(store, &writer, request)?);
+    let descriptor = write_image(store, request, lock, &layers)?;
+    store.tag(request.reference, &descriptor)?;
+    Ok(BuildReport {
+        reference: request.reference.to_string(),
+        manifest_digest: descriptor.digest().to_string(),
+        layers: layers.into_iter().map(|(built, _)| built).collect(),
+        seconds: started.elapsed().as_secs_f64(),
+        pinned_base,
+    })
+}
+
+fn cache_dir() -> Result<PathBuf, BuildError> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
+        .ok_or(PypiError::NoCacheDir)?;
+    Ok(base.join("mlpack"))
+}
+
+/// Pin the base into the lock file unless it is pinned for these inputs already.
+fn pin_base(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    request: &BuildRequest<'_>,
+    suite: &Suite,
+    cache_dir: &Path,
+    lock: &mut Lockfile,
+) -> Result<bool, BuildError> {
+    let inputs = base::inputs_sha256(request.manifest, suite);
+    if lock
+        .base
+        .as_ref()
+        .is_some_and(|base| base.inputs_sha256 == inputs)
+    {
+        return Ok(false);
+    }
+    if request.offline {
+        return Err(BuildError::OfflineBase);
+    }
+    lock.base = Some(runtime.block_on(base::pin(http, request.manifest, suite, cache_dir))?);
+    lock.write(request.lock_path)?;
+    Ok(true)
+}
+
+type StagedLayer = (BuiltLayer, Layer);
+
+/// A fresh staging directory inside the store, so layer files and blobs share a filesystem.
+fn staging(store: &Store) -> Result<tempfile::TempDir, BuildError> {
+    let parent = store.root().join("tmp");
+    tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(&parent)
+        .map_err(|source| BuildError::Io {
+            path: parent,
+            source,
+        })
+}
+
+/// Reuse the cached layer for `key`, or stage and write it.
+fn cached_layer(
+    store: &Store,
+    writer: &LayerWriter,
+    cache: &LayerCache,
+    key: &str,
+    description: String,
+    stage: impl FnOnce(&Path) -> Result<(), BuildError>,
+) -> Result<StagedLayer, BuildError> {
+    let started = Instant::now();
+    let (layer, reused) = match cache.get(key, store) {
+        Some(layer) => (layer, true),
+        None => {
+            let dir = staging(store)?;
+            stage(dir.path())?;
+            let layer = writer.write_dir(store, dir.path())?;
+            cache.put(key, &layer);
+            (layer, false)
+        }
+    };
+    Ok((built(description, &layer, reused, started), layer))
+}
+
+fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> BuiltLayer {
+    BuiltLayer {
+        description,
+        digest: layer.digest.to_string(),
+        diff_id: layer.diff_id.digest().to_string(),
+        size: layer.size,
+        reused,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the build's shared handles, threaded through one step"
+)]
+fn base_layer(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    store: &Store,
+    writer: &LayerWriter,
+    cache: &LayerCache,
+    suite: &Suite,
+    lock: &Lockfile,
+    cache_dir: &Path,
+) -> Result<StagedLayer, BuildError> {
+    let Some(base) = &lock.base else {
+        return Err(BuildError::OfflineBase);
+    };
+    let mut hashes: Vec<String> = base
+        .packages
+        .iter()
+        .map(|package| package.sha256.clone())
+        .collect();
+    hashes.sort();
+    let key = cache::key("mlpack-base-v1", &hashes);
+    let description = format!(
+        "base {} ({} Debian packages)",
+        base.image,
+        base.packages.len()
+    );
+    cached_layer(store, writer, cache, &key, description, |dir| {
+        let debs = runtime.block_on(base::fetch(http, suite, base, cache_dir))?;
+        base::stage(suite, base, &debs, dir)
+    })
+}
+
+fn wheel_layers(
+    runtime: &tokio::runtime::Runtime,
+    client: &IndexClient,
+    store: &Store,
+    writer: &LayerWriter,
+    cache: &LayerCache,
+    lock: &Lockfile,
+) -> Result<Vec<StagedLayer>, BuildError> {
+    let python = lock.target.python.to_string();
+    let installer = python::installer(&python);
+    let mut layers = Vec::new();
+    for group in plan::wheel_groups(lock) {
+        let key = python::key(&group.packages, &python);
+        let names: Vec<&str> = group
+            .packages
+            .iter()
+            .map(|package| package.name.as_str())
+            .collect();
+        let description = format!("{}: {}", group.description, names.join(", "));
+        layers.push(cached_layer(
+            store,
+            writer,
+            cache,
+            &key,
+            description,
+            |dir| {
+                let wheels = runtime.block_on(python::fetch(client, &group.packages))?;
+                python::stage(&installer, &wheels, dir)
+            },
+        )?);
+    }
+    Ok(layers)
+}
+
+fn code_layer(
+    store: &Store,
+    writer: &LayerWriter,
+    request: &BuildRequest<'_>,
+) -> Result<StagedLayer, BuildError> {
+    let started = Instant::now();
+    let dir = staging(store)?;
+    let manifest = request.manifest;
+    let mut skip = vec![manifest.outputs.dir.clone()];
+    skip.extend(
+        manifest
+            .datasets
+            .iter()
+            .map(|dataset| dataset.source.get_ref().clone()),
+    );
+    let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
+    let layer = writer.write_dir(store, dir.path())?;
+    let description = format!("project code at {} ({files} files)", manifest.train.workdir);
+    Ok((built(description, &layer, false, started), layer))
+}
+
+fn write_image(
+    store: &Store,
+    request: &BuildRequest<'_>,
+    lock: &Lockfile,
+    layers: &[StagedLayer],
+) -> Result<Descriptor, BuildError> {
+    let created = config::created();
+    let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
+        path: request.lock_path.to_path_buf(),
+        source,
+    })?;
+    let git = config::git_state(request.project);
+    let spec = ImageSpec {
+        layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
+        env: config::env(),
+        working_dir: request.manifest.train.workdir.clone(),
+        cmd: request.manifest.train.command.args(),
+        entrypoint: Vec::new(),
+        labels: config::labels(
+            request.manifest,
+            request.project_name,
+            lock,
+            &crate::sha256::sha256_hex(&lock_bytes),
+            git.as_ref(),
+            &created,
+        ),
+        created: created.clone(),
+        architecture: base::debian_arch(lock.target.arch).to_string(),
+        os: "linux".to_string(),
+        history: layers
+            .iter()
+            .map(|(built, _)| HistoryEntry {
+                created_by: format!("mlpack build: {}", built.description),
+                comment: String::new(),
+                empty_layer: false,
+            })
+            .collect(),
+    };
+    Ok(oci::write_image(store, &spec)?)
+}

@@ -1,0 +1,137 @@
+//! `mlpack build`: lock if needed, then build the image into the store and tag it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::lock::{ResolverArgs, ensure_locked};
+use super::{ExitStatus, Printer};
+use crate::build::{self, BuildRequest};
+use crate::manifest::Manifest;
+use crate::oci::{LayerCompression, Store};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct BuildArgs {
+    /// The project [default: the `-C` directory].
+    dir: Option<PathBuf>,
+    /// The image's name and tag [default: `[image] name`/`tag`, else the project's name and `latest`].
+    #[arg(short, long, value_name = "NAME:TAG")]
+    tag: Option<String>,
+    /// How layers are compressed.
+    #[arg(long, value_enum)]
+    compression: Option<Compression>,
+    /// Fail instead of writing `mlpack.lock` when it is missing or stale (for CI).
+    #[arg(long)]
+    locked: bool,
+    #[command(flatten)]
+    resolver: ResolverArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Compression {
+    Zstd,
+    Gzip,
+}
+
+pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
+    let loaded = Manifest::load(&project)?;
+    let mut lock = ensure_locked(&project, &loaded, &args.resolver, args.locked, printer)?;
+    let manifest = &loaded.manifest;
+    let project_name = project_name(&project, manifest);
+    let reference = args.tag.clone().unwrap_or_else(|| {
+        let name = manifest
+            .image
+            .name
+            .clone()
+            .unwrap_or_else(|| project_name.clone());
+        format!(
+            "{name}:{}",
+            manifest.image.tag.as_deref().unwrap_or("latest")
+        )
+    });
+    let compression = match args.compression {
+        Some(Compression::Gzip) => LayerCompression::Gzip,
+        Some(Compression::Zstd) => LayerCompression::Zstd,
+        None => match manifest.image.compression {
+            crate::manifest::Compression::Gzip => LayerCompression::Gzip,
+            crate::manifest::Compression::Zstd => LayerCompression::Zstd,
+        },
+    };
+    let store = Store::open_default()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let lock_path = crate::manifest::project_path(&project, Path::new(crate::lock::LOCK_FILE));
+    let request = BuildRequest {
+        project: &project,
+        manifest,
+        project_name: &project_name,
+        lock_path: &lock_path,
+        reference: &reference,
+        compression,
+        offline: args.resolver.offline,
+    };
+    let report = build::build(&runtime, &store, &request, &mut lock)?;
+    if printer.json {
+        printer.json(&report)?;
+    } else {
+        for layer in &report.layers {
+            let how = if layer.reused {
+                "cached".to_string()
+            } else {
+                format!("{:.2}s", layer.seconds)
+            };
+            printer.status(&format!(
+                "  {}  {:>9}  {how:>7}  {}",
+                &layer.digest[7..19],
+                human_size(layer.size),
+                layer.description
+            ));
+        }
+        printer.status(&format!(
+            "Built `{}` ({}) in {:.2}s",
+            report.reference, report.manifest_digest, report.seconds
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The project's name: `[project] name`, else its directory's.
+pub(super) fn project_name(project: &Path, manifest: &Manifest) -> String {
+    if let Some(name) = &manifest.project.name {
+        return name.clone();
+    }
+    let absolute = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    let name: String = absolute
+        .file_name()
+        .map(|name| name.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "project".to_string()
+    } else {
+        name
+    }
+}
+
+/// `1.2 MB`, as `docker images` shows sizes.
+pub(super) fn human_size(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
+    let value = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", value / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
+        _ => format!("{:.2} GB", value / 1e9),
+    }
+}

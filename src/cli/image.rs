@@ -1,0 +1,168 @@
+//! Commands on images in the store: `images`, `inspect`, `history`, `tag`, `rmi`, `prune`,
+//! `export` (alias `save`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::build::human_size;
+use super::{ExitStatus, Printer};
+use crate::oci::{self, Store};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ImageArgs {
+    /// The image: `NAME[:TAG]`, or a manifest digest (a unique prefix of 12 or more hex digits).
+    image: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct TagArgs {
+    /// The image to tag.
+    source: String,
+    /// The new `NAME[:TAG]`.
+    target: String,
+}
+
+/// The image export formats.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ImageFormat {
+    Docker,
+    Oci,
+}
+
+pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let mut rows = Vec::new();
+    for (reference, descriptor) in store.images()? {
+        let image = store.resolve(&reference)?;
+        let size: u64 = image
+            .manifest
+            .layers()
+            .iter()
+            .map(|layer| layer.size())
+            .sum();
+        let created = image.config.created().clone().unwrap_or_default();
+        rows.push((reference, descriptor.digest().to_string(), created, size));
+    }
+    if printer.json {
+        let images: Vec<_> = rows.iter().map(|(reference, digest, created, size)| serde_json::json!({"reference": reference, "digest": digest, "created": created, "size": size})).collect();
+        printer.json(&images)?;
+        return Ok(ExitStatus::Success);
+    }
+    let mut text = format!(
+        "{:<40} {:<19} {:<22} {:>10}\n",
+        "IMAGE", "DIGEST", "CREATED", "SIZE"
+    );
+    for (reference, digest, created, size) in rows {
+        let _ = writeln!(
+            text,
+            "{reference:<40} {:<19} {created:<22} {:>10}",
+            &digest[..digest.len().min(19)],
+            human_size(size)
+        );
+    }
+    printer.result(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn inspect(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let image = store.resolve(&args.image)?;
+    let document = serde_json::json!({
+        "reference": image.reference,
+        "digest": image.manifest_descriptor.digest().to_string(),
+        "manifest": image.manifest,
+        "config": image.config,
+    });
+    printer.json(&document)?;
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn history(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let image = store.resolve(&args.image)?;
+    let layers = image.manifest.layers();
+    let history = image.config.history().clone().unwrap_or_default();
+    let created_by = history
+        .iter()
+        .filter(|entry| !entry.empty_layer().unwrap_or(false))
+        .map(|entry| entry.created_by().clone().unwrap_or_default());
+    let rows: Vec<(String, u64, String)> = layers
+        .iter()
+        .zip(created_by)
+        .map(|(layer, by)| (layer.digest().to_string(), layer.size(), by))
+        .collect();
+    if printer.json {
+        let json: Vec<_> = rows.iter().map(|(digest, size, by)| serde_json::json!({"digest": digest, "size": size, "created_by": by})).collect();
+        printer.json(&json)?;
+        return Ok(ExitStatus::Success);
+    }
+    let mut text = format!("{:<19} {:>10}  {}\n", "LAYER", "SIZE", "CREATED BY");
+    for (digest, size, by) in rows {
+        let _ = writeln!(
+            text,
+            "{:<19} {:>10}  {by}",
+            &digest[..digest.len().min(19)],
+            human_size(size)
+        );
+    }
+    printer.result(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn tag(args: &TagArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let image = store.resolve(&args.source)?;
+    let target = oci::normalize_reference(&args.target)?;
+    store.tag(&target, &image.manifest_descriptor)?;
+    printer.status(&format!("Tagged `{}` as `{target}`", args.source));
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn rmi(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let reference = oci::normalize_reference(&args.image)?;
+    if store.untag(&reference)?.is_none() {
+        store.resolve(&args.image)?;
+    }
+    printer.status(&format!(
+        "Untagged `{reference}`; `mlpack prune` frees its layers once nothing else uses them"
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn prune(printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let report = store.prune()?;
+    if printer.json {
+        printer.json(&serde_json::json!({"blobs_removed": report.blobs_removed, "bytes_freed": report.bytes_freed}))?;
+    } else {
+        printer.status(&format!(
+            "Removed {} blobs, freed {}",
+            report.blobs_removed,
+            human_size(report.bytes_freed)
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn export(
+    image: &str,
+    format: ImageFormat,
+    output: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let resolved = store.resolve(image)?;
+    let tag = resolved
+        .reference
+        .clone()
+        .unwrap_or_else(|| image.to_string());
+    match format {
+        ImageFormat::Docker => oci::export_docker_archive(&store, &resolved, &tag, output)?,
+        ImageFormat::Oci => oci::export_oci_archive(&store, &resolved, &tag, output)?,
+    }
+    printer.status(&format!("Wrote `{tag}` to `{}`", output.display()));
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,454 @@
+//! Fetching a suite's index and its `.deb`s from a mirror, the way apt's secure APT does
+//! ([SecureApt]): `InRelease` must carry a good signature by a shipped Debian key, the
+//! `Packages` index must match the size and sha256 the signed text gives it, and each `.deb`
+//! must match the size and sha256 the index gives it.
+//!
+//! The cache, under the directory the caller gives:
+//!
+//! - `index/<codename>-<arch>-<mirror hash>/InRelease`, with `InRelease.last-modified`: stored
+//!   only once verified, verified again whenever used, and revalidated with
+//!   `If-Modified-Since` on every fetch (one small request when nothing changed).
+//! - `index/…/Packages-<sha256>.xz` (or `.gz`): the compressed index the signed text names, so
+//!   a changed `InRelease` that names the same index downloads nothing more.
+//! - `debs/<sha256>.deb`: pool files, re-hashed before each use and fetched again if corrupt.
+//!
+//! Files are written to a temporary file and renamed into place, so a reader never sees half
+//! of one.
+//!
+//! [SecureApt]: https://wiki.debian.org/SecureApt
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::openpgp::{Keyring, Verified};
+use super::packages::{DebPackage, PackageIndex};
+use super::release::{FileEntry, Release};
+use super::{DebianError, Suite};
+
+/// The most an `InRelease` may be: bookworm's is 150 KB.
+const MAX_INRELEASE_BYTES: usize = 16 << 20;
+
+/// The most a `Packages` index may expand to when the `Release` text gives no size for it
+/// (bookworm's `main` for amd64 is 50 MB).
+const MAX_PACKAGES_BYTES: u64 = 1 << 30;
+
+/// How often a request is tried when the connection fails or the mirror answers 5xx.
+const ATTEMPTS: u32 = 3;
+
+/// The `Packages` index of `suite`'s `main` component, verified and parsed. See the module
+/// documentation for what is checked and cached.
+pub async fn fetch_index(
+    http: &reqwest::Client,
+    suite: &Suite,
+    cache_dir: &Path,
+) -> Result<PackageIndex, DebianError> {
+    let directory = cache_dir.join("index").join(suite.cache_key());
+    fs_err::create_dir_all(&directory)?;
+    let release_url = suite.dists_url("InRelease");
+    let verified = fetch_release(http, &release_url, &directory).await?;
+    let bad_release = |message: String| DebianError::BadRelease {
+        url: release_url.clone(),
+        message,
+    };
+    let release = Release::parse(&verified.text).map_err(bad_release)?;
+    if release.codename != suite.codename {
+        return Err(bad_release(format!(
+            "it is signed for `{}`, not `{}`",
+            release.codename, suite.codename
+        )));
+    }
+    let base = format!("main/binary-{}/Packages", suite.arch);
+    let (path, compression) = [(".xz", Compression::Xz), (".gz", Compression::Gzip)]
+        .into_iter()
+        .map(|(extension, compression)| (format!("{base}{extension}"), compression))
+        .find(|(path, _)| release.files.contains_key(path))
+        .ok_or_else(|| {
+            bad_release(format!(
+                "it lists neither `{base}.xz` nor `{base}.gz`, so this mirror does not carry `{}` for `{}`",
+                suite.codename, suite.arch
+            ))
+        })?;
+    let entry = release.files[&path].clone();
+    let packages_url = suite.dists_url(&path);
+    let cached = directory.join(format!(
+        "Packages-{}.{}",
+        entry.sha256,
+        compression.extension()
+    ));
+    let authority = format!("the signed `{release_url}` (dated {})", release.date);
+    if !blocking({
+        let cached = cached.clone();
+        let entry = entry.clone();
+        move || file_matches(&cached, &entry)
+    })
+    .await
+    {
+        download_verified(http, &packages_url, &entry, &cached, &authority).await?;
+    }
+    remove_stale_indexes(&directory, &cached);
+    let uncompressed = release.files.get(&base).cloned();
+    let label = suite.to_string();
+    let (date, signer) = (release.date.clone(), verified.signer);
+    blocking(move || {
+        let compressed = fs_err::read(&cached)?;
+        let limit = uncompressed
+            .as_ref()
+            .map_or(MAX_PACKAGES_BYTES, |entry| entry.size);
+        let bad_index = |message: String| DebianError::BadIndex {
+            url: packages_url.clone(),
+            line: 0,
+            message,
+        };
+        let bytes = compression
+            .decompress(&compressed, limit)
+            .map_err(|error| bad_index(format!("cannot decompress it: {error}")))?;
+        if let Some(expected) = uncompressed {
+            check(
+                &bytes,
+                &expected,
+                &format!("{packages_url} (decompressed)"),
+                &authority,
+            )?;
+        }
+        let text =
+            String::from_utf8(bytes).map_err(|_| bad_index("it is not UTF-8 text".to_string()))?;
+        let mut index = PackageIndex::parse(&text, &packages_url, &label)?;
+        index.date = date;
+        index.signer = signer;
+        Ok(index)
+    })
+    .await
+}
+
+/// Downloads `package`'s pool file into `cache_dir/debs/<sha256>.deb` unless a file with the
+/// right size and sha256 is there already, and returns its path.
+pub async fn download(
+    http: &reqwest::Client,
+    suite: &Suite,
+    package: &DebPackage,
+    cache_dir: &Path,
+) -> Result<PathBuf, DebianError> {
+    let sha256 = package.sha256.to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(DebianError::InvalidRequest {
+            request: package.name.clone(),
+            message: format!("invalid sha256 `{}`", package.sha256),
+        });
+    }
+    let directory = cache_dir.join("debs");
+    fs_err::create_dir_all(&directory)?;
+    let path = directory.join(format!("{sha256}.deb"));
+    let entry = FileEntry {
+        sha256,
+        size: package.size,
+    };
+    if blocking({
+        let path = path.clone();
+        let entry = entry.clone();
+        move || file_matches(&path, &entry)
+    })
+    .await
+    {
+        return Ok(path);
+    }
+    let url = suite.pool_url(&package.filename);
+    let authority = format!("the index entry of `{}` {}", package.name, package.version);
+    download_verified(http, &url, &entry, &path, &authority).await?;
+    Ok(path)
+}
+
+/// Fetches and verifies `InRelease`, revalidating a verified cached copy with
+/// `If-Modified-Since`.
+async fn fetch_release(
+    http: &reqwest::Client,
+    url: &str,
+    directory: &Path,
+) -> Result<Verified, DebianError> {
+    let bad_signature = |reason: String| DebianError::BadSignature {
+        url: url.to_string(),
+        reason,
+    };
+    let keyring = Keyring::debian().map_err(bad_signature)?;
+    let cached_path = directory.join("InRelease");
+    let modified_path = directory.join("InRelease.last-modified");
+    // A cached copy that no longer verifies (a damaged cache) is ignored and replaced.
+    let cached = fs_err::read(&cached_path)
+        .ok()
+        .and_then(|bytes| keyring.verify_cleartext(&bytes).ok());
+    let last_modified = cached
+        .as_ref()
+        .and_then(|_| fs_err::read_to_string(&modified_path).ok())
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty());
+    let response = get(http, url, last_modified.as_deref()).await?;
+    if response.status() == reqwest::StatusCode::NOT_MODIFIED
+        && let Some(cached) = cached
+    {
+        return Ok(cached);
+    }
+    let response = success(response, url)?;
+    let last_modified = response
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    let bytes = read_limited(response, url, MAX_INRELEASE_BYTES).await?;
+    let verified = keyring.verify_cleartext(&bytes).map_err(bad_signature)?;
+    write_atomic(&cached_path, &bytes)?;
+    match last_modified {
+        Some(value) => write_atomic(&modified_path, value.as_bytes())?,
+        None => {
+            let _ = fs_err::remove_file(&modified_path);
+        }
+    }
+    Ok(verified)
+}
+
+/// Streams `url` into `destination`, hashing as it goes, and keeps the file only if its size
+/// and sha256 are those of `expected`.
+async fn download_verified(
+    http: &reqwest::Client,
+    url: &str,
+    expected: &FileEntry,
+    destination: &Path,
+    authority: &str,
+) -> Result<(), DebianError> {
+    let directory = destination.parent().unwrap_or(Path::new("."));
+    let mut response = success(get(http, url, None).await?, url)?;
+    let mut temporary = tempfile::NamedTempFile::new_in(directory)
+        .map_err(|error| with_path(&error, "create a temporary file in", directory))?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| DebianError::Unreachable {
+            url: url.to_string(),
+            source,
+        })?
+    {
+        size += chunk.len() as u64;
+        if size > expected.size {
+            return Err(DebianError::HashMismatch {
+                url: url.to_string(),
+                authority: authority.to_string(),
+                expected_size: expected.size,
+                expected_sha256: expected.sha256.clone(),
+                actual_size: size,
+                actual_sha256: "(not computed: the download was stopped)".to_string(),
+            });
+        }
+        hasher.update(&chunk);
+        temporary
+            .write_all(&chunk)
+            .map_err(|error| with_path(&error, "write", temporary.path()))?;
+    }
+    let actual = crate::sha256::hex(&hasher.finalize());
+    if size != expected.size || actual != expected.sha256 {
+        return Err(DebianError::HashMismatch {
+            url: url.to_string(),
+            authority: authority.to_string(),
+            expected_size: expected.size,
+            expected_sha256: expected.sha256.clone(),
+            actual_size: size,
+            actual_sha256: actual,
+        });
+    }
+    temporary
+        .persist(destination)
+        .map_err(|error| with_path(&error.error, "rename a download to", destination))?;
+    Ok(())
+}
+
+/// One GET, retried on connection failures and 5xx answers.
+async fn get(
+    http: &reqwest::Client,
+    url: &str,
+    if_modified_since: Option<&str>,
+) -> Result<reqwest::Response, DebianError> {
+    let mut attempt = 1;
+    loop {
+        let mut request = http.get(url);
+        if let Some(value) = if_modified_since {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, value);
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_server_error() && attempt < ATTEMPTS => {}
+            Ok(response) => return Ok(response),
+            Err(error) if attempt < ATTEMPTS && (error.is_connect() || error.is_timeout()) => {}
+            Err(source) => {
+                return Err(DebianError::Unreachable {
+                    url: url.to_string(),
+                    source,
+                });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+        attempt += 1;
+    }
+}
+
+fn success(response: reqwest::Response, url: &str) -> Result<reqwest::Response, DebianError> {
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(DebianError::Status {
+            url: url.to_string(),
+            status: response.status(),
+        })
+    }
+}
+
+async fn read_limited(
+    mut response: reqwest::Response,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, DebianError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| DebianError::Unreachable {
+            url: url.to_string(),
+            source,
+        })?
+    {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > limit {
+            return Err(DebianError::BadRelease {
+                url: url.to_string(),
+                message: format!("it is larger than {limit} bytes"),
+            });
+        }
+    }
+    Ok(bytes)
+}
+
+/// Whether `path` exists with `expected`'s size and sha256.
+fn file_matches(path: &Path, expected: &FileEntry) -> bool {
+    let Ok(metadata) = fs_err::metadata(path) else {
+        return false;
+    };
+    if metadata.len() != expected.size {
+        return false;
+    }
+    let Ok(mut file) = fs_err::File::open(path) else {
+        return false;
+    };
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(_) => return false,
+        }
+    }
+    crate::sha256::hex(&hasher.finalize()) == expected.sha256
+}
+
+fn check(
+    bytes: &[u8],
+    expected: &FileEntry,
+    url: &str,
+    authority: &str,
+) -> Result<(), DebianError> {
+    let actual = crate::sha256::sha256_hex(bytes);
+    if bytes.len() as u64 == expected.size && actual == expected.sha256 {
+        Ok(())
+    } else {
+        Err(DebianError::HashMismatch {
+            url: url.to_string(),
+            authority: authority.to_string(),
+            expected_size: expected.size,
+            expected_sha256: expected.sha256.clone(),
+            actual_size: bytes.len() as u64,
+            actual_sha256: actual,
+        })
+    }
+}
+
+/// Removes cached `Packages-*` files other than `keep`: an index is only used while the signed
+/// text names it.
+fn remove_stale_indexes(directory: &Path, keep: &Path) {
+    let Ok(entries) = fs_err::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = path != keep
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with("Packages-"));
+        if stale {
+            let _ = fs_err::remove_file(&path);
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DebianError> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut temporary = tempfile::NamedTempFile::new_in(directory)
+        .map_err(|error| with_path(&error, "create a temporary file in", directory))?;
+    temporary
+        .write_all(bytes)
+        .map_err(|error| with_path(&error, "write", temporary.path()))?;
+    temporary
+        .persist(path)
+        .map_err(|error| with_path(&error.error, "write", path))?;
+    Ok(())
+}
+
+fn with_path(error: &std::io::Error, action: &str, path: &Path) -> DebianError {
+    DebianError::Io(std::io::Error::new(
+        error.kind(),
+        format!("failed to {action} `{}`: {error}", path.display()),
+    ))
+}
+
+/// How a `Packages` index is compressed.
+#[derive(Debug, Clone, Copy)]
+enum Compression {
+    Xz,
+    Gzip,
+}
+
+impl Compression {
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Xz => "xz",
+            Self::Gzip => "gz",
+        }
+    }
+
+    /// Decompresses `bytes`, refusing output over `limit` bytes.
+    fn decompress(self, bytes: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+        let reader: Box<dyn Read> = match self {
+            Self::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(bytes)),
+            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+        };
+        let mut output = Vec::new();
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut output)?;
+        if output.len() as u64 > limit {
+            return Err(std::io::Error::other(format!(
+                "it expands to more than {limit} bytes"
+            )));
+        }
+        Ok(output)
+    }
+}
+
+/// Runs blocking work (file I/O, decompression, parsing) on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        // A blocking task can't be cancelled, only panic: pass the panic on to the caller.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}

@@ -1,0 +1,184 @@
+//! What can go wrong in the store, the layer writer and the exporters. Every message names the
+//! path, digest or reference it is about, so it reads well without a log around it.
+
+use std::path::PathBuf;
+
+use super::digest::{DiffId, Digest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// A file system operation failed; `action` is a verb phrase (`read`, `create the blob
+    /// directory`).
+    #[error("could not {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("invalid digest `{value}`: {reason}")]
+    InvalidDigest { value: String, reason: &'static str },
+
+    #[error("blob `{digest}` is not in the store (`{path}`)")]
+    BlobNotFound { digest: Digest, path: PathBuf },
+
+    /// A blob's bytes no longer hash to its name: the file was damaged after it was written.
+    #[error("blob `{path}` is corrupted: its content hashes to `{actual}`, not `{digest}`")]
+    BlobCorrupted {
+        digest: Digest,
+        path: PathBuf,
+        actual: Digest,
+    },
+
+    /// A layer's uncompressed content does not hash to the diffID its image config names.
+    #[error(
+        "layer `{digest}` decompresses to content with diffID `{actual}`, but the image config says `{expected}`"
+    )]
+    DiffIdMismatch {
+        digest: Digest,
+        expected: DiffId,
+        actual: DiffId,
+    },
+
+    /// A JSON document (`what` is a path or a blob digest) could not be read.
+    #[error("invalid JSON in {what}")]
+    InvalidJson {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("`{path}` is not an OCI image layout: {message}")]
+    InvalidLayout { path: PathBuf, message: String },
+
+    #[error("no store directory: none of `MLPACK_HOME`, `XDG_DATA_HOME` and `HOME` is set")]
+    NoStoreDir,
+
+    #[error("no image `{reference}` in the store")]
+    ImageNotFound {
+        reference: String,
+        /// The reference names the store has, for the hint.
+        available: Vec<String>,
+    },
+
+    #[error("`{reference}` matches more than one image: `{}`", matches.join("`, `"))]
+    AmbiguousReference {
+        reference: String,
+        matches: Vec<String>,
+    },
+
+    #[error("invalid image reference `{reference}`: {reason}")]
+    InvalidReference {
+        reference: String,
+        reason: &'static str,
+    },
+
+    /// A descriptor's media type is not one this code can follow (`what` names the blob).
+    #[error("`{what}` has media type `{media_type}`, which mlpack cannot read here")]
+    UnsupportedMediaType { what: String, media_type: String },
+
+    /// The layer tree holds something a tar archive cannot carry (a socket).
+    #[error("`{path}` is a {kind}, which cannot be put in a layer")]
+    UnsupportedFileType { path: PathBuf, kind: &'static str },
+
+    #[error("the layer root `{path}` is not a directory")]
+    NotADirectory { path: PathBuf },
+
+    /// A file changed size while it was being written into a layer.
+    #[error(
+        "`{path}` changed while it was being written into a layer ({expected} bytes, then {actual})"
+    )]
+    FileChanged {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error("invalid `SOURCE_DATE_EPOCH` value `{value}`: expected a whole number of seconds")]
+    InvalidSourceDateEpoch { value: String },
+
+    #[error("invalid image: {message}")]
+    InvalidImageSpec { message: String },
+
+    /// Writing a layer, archive or JSON document into `path` failed part-way.
+    #[error("could not write `{path}`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl OciError {
+    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::BlobCorrupted { .. } => Some(
+                "remove the file and rebuild or pull the image that uses it; check the disk if it happens again"
+                    .to_string(),
+            ),
+            Self::BlobNotFound { .. } => {
+                Some("rebuild or pull the image: the store lost part of it".to_string())
+            }
+            Self::NoStoreDir => {
+                Some("set `MLPACK_HOME` to the directory for images and layers".to_string())
+            }
+            Self::ImageNotFound {
+                reference,
+                available,
+            } => Some(image_not_found_hint(reference, available)),
+            Self::AmbiguousReference { .. } => {
+                Some("give more of the digest, or the image's name".to_string())
+            }
+            Self::InvalidReference { .. } => Some(
+                "write it like `name:tag` in lowercase (`iris:latest`, `registry.example.com/team/iris:v1`)"
+                    .to_string(),
+            ),
+            Self::InvalidSourceDateEpoch { .. } => Some(
+                "set `SOURCE_DATE_EPOCH` to seconds since 1970 (`git log -1 --format=%ct`), or unset it"
+                    .to_string(),
+            ),
+            Self::FileChanged { .. } => {
+                Some("make sure nothing writes to the tree while mlpack builds".to_string())
+            }
+            Self::InvalidLayout { path, .. } => Some(format!(
+                "point `MLPACK_HOME` at another directory, or move `{}` away",
+                path.display()
+            )),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn image_not_found_hint(reference: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        return "the store has no images yet; build one first".to_string();
+    }
+    let closest = available
+        .iter()
+        .map(|name| (strsim::jaro_winkler(reference, name), name))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let listed = available
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match closest {
+        Some((_, name)) => format!("did you mean `{name}`? The store has: {listed}"),
+        None => format!("the store has: {listed}"),
+    }
+}

@@ -1,0 +1,158 @@
+//! oci-archive: a tar of an OCI image layout holding one image, as `skopeo copy
+//! oci-archive:FILE`, `podman load` and `umoci` read it.
+//!
+//! Spec: <https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md>. The
+//! archive holds `oci-layout`, an `index.json` with one manifest named `tag` (annotation
+//! `org.opencontainers.image.ref.name`), and the manifest, config and layer blobs, each copied
+//! from the store and checked against its digest on the way.
+//!
+//! Layers go as stored (zstd by default), so the manifest digest is the store's. Tools that
+//! predate zstd layers (`umoci` 0.4, `skopeo` 1.9 when it converts to a docker-archive)
+//! refuse them; [`export_oci_archive_with_compression`] recompresses the layers (gzip for
+//! those), which changes the layer and manifest digests but not the config or the diffIDs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::super::digest::Digest;
+use super::super::error::OciError;
+use super::super::index::empty_index;
+use super::super::json::to_canonical_json;
+use super::super::layer::{LayerCompression, LayerWriter};
+use super::super::reference::{REF_NAME_ANNOTATION, normalize_reference};
+use super::super::resolve::ResolvedImage;
+use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_JSON, Store};
+use super::ArchiveWriter;
+
+/// Where a blob of the archive comes from.
+enum BlobSource {
+    /// As it is in the store.
+    Store,
+    /// A recompressed layer, in a temp file of the store.
+    Temp(NamedTempFile),
+    /// A rewritten manifest.
+    Bytes(Vec<u8>),
+}
+
+/// Write `image` to `out` as an oci-archive whose one image is named `tag` (`iris` means
+/// `iris:latest`), with its layers as stored.
+pub fn export_oci_archive(
+    store: &Store,
+    image: &ResolvedImage,
+    tag: &str,
+    out: &Path,
+) -> Result<(), OciError> {
+    export(store, image, tag, out, None)
+}
+
+/// [`export_oci_archive`], with every layer not already compressed this way recompressed
+/// (`Gzip` for `umoci` 0.4 and other tools that cannot read zstd).
+pub fn export_oci_archive_with_compression(
+    store: &Store,
+    image: &ResolvedImage,
+    tag: &str,
+    out: &Path,
+    compression: LayerCompression,
+) -> Result<(), OciError> {
+    export(store, image, tag, out, Some(compression))
+}
+
+fn export(
+    store: &Store,
+    image: &ResolvedImage,
+    tag: &str,
+    out: &Path,
+    compression: Option<LayerCompression>,
+) -> Result<(), OciError> {
+    let tag = normalize_reference(tag)?;
+    let mut blobs: BTreeMap<Digest, BlobSource> = BTreeMap::new();
+    blobs.insert(image.config_digest()?, BlobSource::Store);
+
+    let mut manifest = image.manifest.clone();
+    let mut layers = Vec::new();
+    for (layer, diff_id) in image.layers()? {
+        let current = LayerCompression::from_media_type(layer.media_type().as_ref());
+        match compression {
+            Some(target) if current != Some(Some(target)) => {
+                let writer = LayerWriter::new().compression(target);
+                let (temp, converted) = writer.recompress_to_temp(store, &layer, &diff_id)?;
+                layers.push(converted.descriptor());
+                blobs.insert(converted.digest, BlobSource::Temp(temp));
+            }
+            _ => {
+                blobs.insert(Digest::from_oci(layer.digest())?, BlobSource::Store);
+                layers.push(layer);
+            }
+        }
+    }
+
+    let mut entry = image.manifest_descriptor.clone();
+    if layers == *image.manifest.layers() {
+        blobs.insert(image.manifest_digest()?, BlobSource::Store);
+    } else {
+        manifest.set_layers(layers);
+        let bytes = to_canonical_json(&manifest, "the recompressed image's manifest")?;
+        let digest = Digest::of(&bytes);
+        entry.set_digest(digest.to_oci());
+        entry.set_size(bytes.len() as u64);
+        blobs.insert(digest, BlobSource::Bytes(bytes));
+    }
+    entry.set_annotations(Some([(REF_NAME_ANNOTATION.to_string(), tag)].into()));
+    let mut index = empty_index();
+    index.set_manifests(vec![entry]);
+    let index_json = to_canonical_json(&index, "the archive's `index.json`")?;
+
+    let mut archive = ArchiveWriter::create(out)?;
+    archive.add_bytes(OCI_LAYOUT_FILE, OCI_LAYOUT_JSON)?;
+    archive.add_bytes(INDEX_FILE, &index_json)?;
+    archive.add_dir("blobs/")?;
+    archive.add_dir("blobs/sha256/")?;
+    for (digest, source) in &blobs {
+        let name = format!("blobs/sha256/{}", digest.hex());
+        let (path, actual) = match source {
+            BlobSource::Bytes(bytes) => {
+                archive.add_bytes(&name, bytes)?;
+                continue;
+            }
+            BlobSource::Store => {
+                let path = store.blob_path(digest);
+                let file = store.open_blob(digest)?;
+                (
+                    path.clone(),
+                    add_file(&mut archive, &name, file.file(), &path)?,
+                )
+            }
+            BlobSource::Temp(temp) => {
+                let path = temp.path().to_path_buf();
+                let file = temp
+                    .reopen()
+                    .map_err(|source| OciError::io("read", &path, source))?;
+                (path.clone(), add_file(&mut archive, &name, &file, &path)?)
+            }
+        };
+        if actual != *digest {
+            return Err(OciError::BlobCorrupted {
+                digest: digest.clone(),
+                path,
+                actual,
+            });
+        }
+    }
+    archive.finish()
+}
+
+/// Stream a whole file into the archive; returns the digest of what was read.
+fn add_file(
+    archive: &mut ArchiveWriter,
+    name: &str,
+    file: &std::fs::File,
+    path: &PathBuf,
+) -> Result<Digest, OciError> {
+    let size = file
+        .metadata()
+        .map_err(|source| OciError::io("read", path, source))?
+        .len();
+    archive.add_stream(name, size, file, path)
+}

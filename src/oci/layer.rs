@@ -1,0 +1,342 @@
+//! Layers: a directory tree written as one compressed, reproducible tar blob in the store.
+//!
+//! Spec: <https://github.com/opencontainers/image-spec/blob/v1.1.0/layer.md>. One pass does
+//! it all: tar → sha256 (the diffID) → zstd or gzip → sha256 (the digest) → a temp file in the
+//! store, renamed to `blobs/sha256/<hex>` when whole. The layer is never held in memory.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use oci_spec::image::{Descriptor, MediaType};
+use tempfile::NamedTempFile;
+
+use super::digest::{DiffId, Digest, DigestWriter};
+use super::error::OciError;
+use super::reproducible_tar::write_tree;
+use super::store::Store;
+
+/// The mtime of every entry when `SOURCE_DATE_EPOCH` is not set: 2000-01-01T00:00:00Z.
+/// Not 0: ZIP cannot store times before 1980, and Python's `zipfile` refuses such files.
+pub const DEFAULT_MTIME: u64 = 946_684_800;
+/// The variable that fixes the mtime (<https://reproducible-builds.org/specs/source-date-epoch/>).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// zstd's own default level: fast, and within a few percent of gzip -9's ratio.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// Docker's name for a gzip layer, in images pulled from Docker Hub.
+pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// How a layer blob is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LayerCompression {
+    /// `tar+zstd`: the default; faster to write and read than gzip, and smaller.
+    #[default]
+    Zstd,
+    /// `tar+gzip`: for registries and runtimes that predate zstd (Docker before 23).
+    Gzip,
+}
+
+impl LayerCompression {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Zstd => MEDIA_TYPE_LAYER_ZSTD,
+            Self::Gzip => MEDIA_TYPE_LAYER_GZIP,
+        }
+    }
+
+    /// The compression a layer media type names: `Some(None)` for an uncompressed tar, `None`
+    /// for a media type that is not a layer.
+    pub fn from_media_type(media_type: &str) -> Option<Option<Self>> {
+        match media_type {
+            MEDIA_TYPE_LAYER_ZSTD => Some(Some(Self::Zstd)),
+            MEDIA_TYPE_LAYER_GZIP | MEDIA_TYPE_DOCKER_LAYER_GZIP => Some(Some(Self::Gzip)),
+            MEDIA_TYPE_LAYER_TAR | "application/vnd.docker.image.rootfs.diff.tar" => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// A layer blob in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The digest of the compressed blob: its name in the store and in the manifest.
+    pub digest: Digest,
+    /// The digest of the uncompressed tar: its entry in the config's `rootfs.diff_ids`.
+    pub diff_id: DiffId,
+    /// The size of the compressed blob in bytes.
+    pub size: u64,
+    pub media_type: String,
+}
+
+impl Layer {
+    /// The manifest's `layers[]` entry for this layer.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor::new(
+            MediaType::from(self.media_type.as_str()),
+            self.size,
+            self.digest.to_oci(),
+        )
+    }
+}
+
+/// Writes directory trees as reproducible layers. Two writers with the same settings give
+/// the same bytes for the same tree, on any machine.
+#[derive(Debug, Clone)]
+pub struct LayerWriter {
+    compression: LayerCompression,
+    mtime: u64,
+    zstd_level: i32,
+    threads: u32,
+}
+
+impl Default for LayerWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LayerWriter {
+    /// zstd at level 3, mtime [`DEFAULT_MTIME`], one zstd worker per CPU.
+    pub fn new() -> Self {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+        Self {
+            compression: LayerCompression::Zstd,
+            mtime: DEFAULT_MTIME,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            threads,
+        }
+    }
+
+    /// [`LayerWriter::new`], with the mtime from `SOURCE_DATE_EPOCH` when it is set.
+    pub fn from_env() -> Result<Self, OciError> {
+        let writer = Self::new();
+        Ok(match source_date_epoch()? {
+            Some(mtime) => writer.mtime(mtime),
+            None => writer,
+        })
+    }
+
+    /// Default: [`LayerCompression::Zstd`].
+    #[must_use]
+    pub fn compression(mut self, compression: LayerCompression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The mtime of every entry, in seconds since 1970. Default: [`DEFAULT_MTIME`].
+    #[must_use]
+    pub fn mtime(mut self, mtime: u64) -> Self {
+        self.mtime = mtime;
+        self
+    }
+
+    /// The zstd level (1–22); it changes the bytes, so digests. Default: 3.
+    #[must_use]
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
+    }
+
+    /// zstd worker threads. Default: the number of CPUs. zstd's multithreaded output is the
+    /// same for any number of workers (the test `zstd_output_does_not_depend_on_the_thread_count`
+    /// checks it), unlike its single-threaded mode, which mlpack therefore never uses: the
+    /// count changes only the speed, never the digest.
+    #[must_use]
+    pub fn threads(mut self, threads: u32) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Write the tree at `root` (not `root` itself) as one layer blob into `store`. The tar is
+    /// reproducible: entries sorted bytewise by path, directories explicit, uid/gid 0 with no
+    /// names, this writer's mtime, no xattrs; directories 0755, files 0644 or 0755 (any
+    /// execute bit), setuid/setgid/sticky kept and sticky directories (`/tmp`) unchanged;
+    /// symlinks as symlinks, extra hard links as links to the first path in sort order; pax
+    /// headers for paths over 100 bytes. Whiteouts are ordinary `.wh.*` files the caller made.
+    /// If the blob already exists, the new copy is dropped.
+    pub fn write_dir(&self, store: &Store, root: &Path) -> Result<Layer, OciError> {
+        let temp = store.temp_file()?;
+        let compressor = self.blob_compressor(&temp)?;
+        let tar = write_tree(root, self.mtime, DigestWriter::new(compressor))?;
+        let (compressor, diff_id, _) = tar.finish();
+        let layer = self.finish_blob(&temp, compressor, diff_id)?;
+        store.persist_blob(temp, &layer.digest)?;
+        Ok(layer)
+    }
+
+    /// Store a copy of the layer `layer` (whose uncompressed digest is `diff_id`) compressed
+    /// this writer's way, for registries or runtimes that cannot read its current
+    /// compression. The diffID stays the same; the digest changes.
+    pub fn recompress(
+        &self,
+        store: &Store,
+        layer: &Descriptor,
+        diff_id: &DiffId,
+    ) -> Result<Layer, OciError> {
+        let (temp, layer) = self.recompress_to_temp(store, layer, diff_id)?;
+        store.persist_blob(temp, &layer.digest)?;
+        Ok(layer)
+    }
+
+    /// [`LayerWriter::recompress`] into a temp file of the store, not into `blobs/`.
+    pub(crate) fn recompress_to_temp(
+        &self,
+        store: &Store,
+        layer: &Descriptor,
+        diff_id: &DiffId,
+    ) -> Result<(NamedTempFile, Layer), OciError> {
+        let digest = Digest::from_oci(layer.digest())?;
+        let temp = store.temp_file()?;
+        let mut tar = DigestWriter::new(self.blob_compressor(&temp)?);
+        io::copy(&mut store.open_layer(layer)?, &mut tar)
+            .map_err(|source| OciError::io("recompress", store.blob_path(&digest), source))?;
+        let (compressor, actual, _) = tar.finish();
+        if actual != *diff_id.digest() {
+            return Err(OciError::DiffIdMismatch {
+                digest,
+                expected: diff_id.clone(),
+                actual: DiffId::new(actual),
+            });
+        }
+        let layer = self.finish_blob(&temp, compressor, actual)?;
+        Ok((temp, layer))
+    }
+
+    /// The compressor writing into `temp`, through the digest of the compressed bytes.
+    fn blob_compressor<'a>(
+        &self,
+        temp: &'a NamedTempFile,
+    ) -> Result<Compressor<DigestWriter<BufWriter<&'a File>>>, OciError> {
+        let blob = DigestWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
+        self.compressor(blob).map_err(|source| OciError::Write {
+            path: temp.path().to_path_buf(),
+            source,
+        })
+    }
+
+    /// Flush the compressor and the file; the layer's description.
+    fn finish_blob(
+        &self,
+        temp: &NamedTempFile,
+        compressor: Compressor<DigestWriter<BufWriter<&File>>>,
+        diff_id: Digest,
+    ) -> Result<Layer, OciError> {
+        let write_failed = |source| OciError::Write {
+            path: temp.path().to_path_buf(),
+            source,
+        };
+        let blob = compressor.finish().map_err(write_failed)?;
+        let (buffered, digest, size) = blob.finish();
+        buffered
+            .into_inner()
+            .map_err(|error| write_failed(error.into_error()))?;
+        Ok(Layer {
+            digest,
+            diff_id: DiffId::new(diff_id),
+            size,
+            media_type: self.compression.media_type().to_string(),
+        })
+    }
+
+    fn compressor<W: Write>(&self, out: W) -> io::Result<Compressor<W>> {
+        Ok(match self.compression {
+            LayerCompression::Zstd => {
+                let mut encoder = zstd::stream::write::Encoder::new(out, self.zstd_level)?;
+                encoder.multithread(self.threads.max(1))?;
+                Compressor::Zstd(encoder)
+            }
+            LayerCompression::Gzip => Compressor::Gzip(gzip_encoder(out)),
+        })
+    }
+}
+
+/// A gzip encoder whose header carries no time, name or OS (RFC 1952's 255, "unknown").
+pub(crate) fn gzip_encoder<W: Write>(out: W) -> GzEncoder<W> {
+    flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, Compression::default())
+}
+
+/// `SOURCE_DATE_EPOCH` as seconds, if set.
+pub fn source_date_epoch() -> Result<Option<u64>, OciError> {
+    match std::env::var_os(SOURCE_DATE_EPOCH) {
+        Some(value) => parse_source_date_epoch(&value.to_string_lossy()),
+        None => Ok(None),
+    }
+}
+
+/// A `SOURCE_DATE_EPOCH` value: whole seconds, or empty for unset.
+pub(crate) fn parse_source_date_epoch(value: &str) -> Result<Option<u64>, OciError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    trimmed
+        .parse()
+        .map(Some)
+        .map_err(|_| OciError::InvalidSourceDateEpoch {
+            value: value.to_string(),
+        })
+}
+
+enum Compressor<W: Write> {
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Gzip(GzEncoder<W>),
+}
+
+impl<W: Write> Compressor<W> {
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Self::Zstd(encoder) => encoder.finish(),
+            Self::Gzip(encoder) => encoder.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Compressor<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Zstd(encoder) => encoder.write(buf),
+            Self::Gzip(encoder) => encoder.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Zstd(encoder) => encoder.flush(),
+            Self::Gzip(encoder) => encoder.flush(),
+        }
+    }
+}
+
+impl Store {
+    /// A layer blob's uncompressed tar stream, decompressed as it is read. The content is not
+    /// checked against the layer's diffID here.
+    pub fn open_layer(&self, layer: &Descriptor) -> Result<Box<dyn Read + Send>, OciError> {
+        let digest = Digest::from_oci(layer.digest())?;
+        let media_type = layer.media_type().to_string();
+        let Some(compression) = LayerCompression::from_media_type(&media_type) else {
+            return Err(OciError::UnsupportedMediaType {
+                what: format!("layer {digest}"),
+                media_type,
+            });
+        };
+        let file = io::BufReader::with_capacity(1 << 20, self.open_blob(&digest)?);
+        Ok(match compression {
+            None => Box::new(file),
+            Some(LayerCompression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(file)),
+            Some(LayerCompression::Zstd) => Box::new(
+                zstd::stream::read::Decoder::with_buffer(file)
+                    .map_err(|source| OciError::io("read", self.blob_path(&digest), source))?,
+            ),
+        })
+    }
+}

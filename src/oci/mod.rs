@@ -1,0 +1,40 @@
+//! OCI images without Docker: digests, reproducible layers, image config and manifest, the
+//! store (an OCI image layout), and export to archives other tools load.
+//!
+//! Specs: the OCI image spec v1.1 (<https://github.com/opencontainers/image-spec/tree/v1.1.0>)
+//! for layers, config, manifest, index and layout; Docker's `docker save` format for
+//! docker-archive. This module knows nothing about Python.
+
+mod digest;
+mod error;
+mod export;
+mod image;
+mod index;
+mod json;
+mod layer;
+mod prune;
+mod reference;
+mod reproducible_tar;
+mod resolve;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use self::digest::{DiffId, Digest};
+pub use self::error::OciError;
+pub use self::export::{
+    export_docker_archive, export_oci_archive, export_oci_archive_with_compression,
+};
+pub use self::image::{HistoryEntry, ImageSpec, write_image};
+pub use self::index::ref_name;
+pub use self::layer::{
+    DEFAULT_MTIME, DEFAULT_ZSTD_LEVEL, Layer, LayerCompression, LayerWriter,
+    MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR,
+    MEDIA_TYPE_LAYER_ZSTD, SOURCE_DATE_EPOCH, source_date_epoch,
+};
+pub use self::prune::PruneReport;
+pub use self::reference::{REF_NAME_ANNOTATION, normalize_reference};
+pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
+pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};
+/// The `oci-spec` types this module's API uses.
+pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};

@@ -1,0 +1,298 @@
+//! The store: `$MLPACK_HOME`, which is itself an OCI image layout, so `skopeo`, `umoci` and
+//! `oras` read it as it is.
+//!
+//! Spec: <https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md>. The
+//! layout is `oci-layout`, `index.json` and `blobs/sha256/<hex>`; mlpack adds `tmp/` (blobs
+//! being written, renamed into `blobs/` once whole) and `.lock`. Every write is a temp file
+//! renamed into place, so a killed process leaves at most a stray file in `tmp/`, never a
+//! partial blob or `index.json`.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use tempfile::NamedTempFile;
+
+use super::digest::{Digest, DigestWriter};
+use super::error::OciError;
+
+/// Environment variable naming the store directory.
+pub const MLPACK_HOME: &str = "MLPACK_HOME";
+
+pub(crate) const OCI_LAYOUT_FILE: &str = "oci-layout";
+pub(crate) const INDEX_FILE: &str = "index.json";
+pub(crate) const OCI_LAYOUT_JSON: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+const BLOBS_DIR: &str = "blobs/sha256";
+const TEMP_DIR: &str = "tmp";
+const LOCK_FILE: &str = ".lock";
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+/// `$MLPACK_HOME`, else `$XDG_DATA_HOME/mlpack` (when absolute, as the XDG spec requires),
+/// else `~/.local/share/mlpack`.
+pub fn default_root() -> Result<PathBuf, OciError> {
+    if let Some(home) = std::env::var_os(MLPACK_HOME).filter(|home| !home.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from)
+        && xdg.is_absolute()
+    {
+        return Ok(xdg.join("mlpack"));
+    }
+    std::env::home_dir()
+        .filter(|home| !home.as_os_str().is_empty())
+        .map(|home| home.join(".local").join("share").join("mlpack"))
+        .ok_or(OciError::NoStoreDir)
+}
+
+/// An OCI image layout on disk, holding every image mlpack built or pulled.
+///
+/// Blob writes need no lock: they are atomic and content-addressed. A sequence that must not
+/// interleave with another process holds [`Store::lock`] throughout: a build, from its first
+/// blob to its [`Store::tag`], so that a concurrent [`Store::prune`] cannot delete its
+/// not-yet-tagged blobs. `tag`, `untag` and `prune` take the lock themselves; it is re-entrant
+/// within one `Store` (and its clones), so holding it around them is fine.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    held_lock: Arc<Mutex<Weak<LockFile>>>,
+}
+
+/// The store's exclusive lock (`flock` on `<root>/.lock`), released when the last clone of it
+/// is dropped.
+#[derive(Debug, Clone)]
+#[must_use = "the lock is released when this is dropped"]
+pub struct StoreLock {
+    _file: Arc<LockFile>,
+}
+
+/// The open lock file; closing it releases the `flock`.
+#[derive(Debug)]
+struct LockFile(#[expect(dead_code, reason = "held for its open file description")] fs_err::File);
+
+impl Store {
+    /// Open the store at `root`, creating an empty layout there if it has none.
+    pub fn open(root: &Path) -> Result<Self, OciError> {
+        let store = Self {
+            root: root.to_path_buf(),
+            held_lock: Arc::new(Mutex::new(Weak::new())),
+        };
+        for dir in [store.root.join(BLOBS_DIR), store.temp_dir()] {
+            fs_err::create_dir_all(&dir)
+                .map_err(|source| OciError::io("create the directory", &dir, source))?;
+        }
+        let layout = store.root.join(OCI_LAYOUT_FILE);
+        let index = store.root.join(INDEX_FILE);
+        if !layout.exists() || !index.exists() {
+            // Under the lock, so two processes opening a new store cannot both write an empty
+            // `index.json`, the second over the first's freshly tagged image.
+            let _lock = store.lock()?;
+            if !layout.exists() {
+                store.write_file_atomic(&layout, OCI_LAYOUT_JSON)?;
+            }
+            if !index.exists() {
+                store.write_index(&super::index::empty_index())?;
+            }
+        }
+        store.check_layout_version(&layout)?;
+        Ok(store)
+    }
+
+    /// Open the store at [`default_root`].
+    pub fn open_default() -> Result<Self, OciError> {
+        Self::open(&default_root()?)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Take the store's exclusive lock, waiting for another process to release it. Re-entrant:
+    /// while a lock from this store (or a clone) is alive, this returns another handle to it.
+    pub fn lock(&self) -> Result<StoreLock, OciError> {
+        let mut held = self
+            .held_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(file) = held.upgrade() {
+            return Ok(StoreLock { _file: file });
+        }
+        let path = self.root.join(LOCK_FILE);
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| OciError::io("open the lock file", &path, source))?;
+        file.lock()
+            .map_err(|source| OciError::io("lock", &path, source))?;
+        let file = Arc::new(LockFile(file));
+        *held = Arc::downgrade(&file);
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Where the blob with `digest` lives (whether or not it exists).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(BLOBS_DIR).join(digest.hex())
+    }
+
+    /// Whether the blob is present. Blobs only appear by rename once fully written, so a
+    /// present blob is whole (though not re-hashed here: see [`Store::read_blob`]).
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Read a (small, JSON) blob whole, checking that it still hashes to its digest.
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, OciError> {
+        let path = self.blob_path(digest);
+        let bytes = match fs_err::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(OciError::BlobNotFound {
+                    digest: digest.clone(),
+                    path,
+                });
+            }
+            Err(source) => return Err(OciError::io("read", path, source)),
+        };
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(OciError::BlobCorrupted {
+                digest: digest.clone(),
+                path,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Open a blob for streaming; the caller checks its digest if it needs to.
+    pub fn open_blob(&self, digest: &Digest) -> Result<fs_err::File, OciError> {
+        let path = self.blob_path(digest);
+        fs_err::File::open(&path).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                OciError::BlobNotFound {
+                    digest: digest.clone(),
+                    path,
+                }
+            } else {
+                OciError::io("open", path, source)
+            }
+        })
+    }
+
+    /// Store `bytes` as a blob and return its digest; writing an existing blob is a no-op.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest, OciError> {
+        let digest = Digest::of(bytes);
+        if self.has_blob(&digest) {
+            return Ok(digest);
+        }
+        let mut temp = self.temp_file()?;
+        temp.write_all(bytes)
+            .map_err(|source| OciError::io("write", temp.path(), source))?;
+        self.persist_blob(temp, &digest)?;
+        Ok(digest)
+    }
+
+    /// Stream `reader` into a blob; returns its digest and size. For blobs too big to hold in
+    /// memory (a pulled layer): the caller compares the digest with the one it expected.
+    pub fn write_blob_from(&self, reader: &mut impl Read) -> Result<(Digest, u64), OciError> {
+        let temp = self.temp_file()?;
+        let mut writer = DigestWriter::new(io::BufWriter::new(temp.as_file()));
+        io::copy(reader, &mut writer).map_err(|source| OciError::Write {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        let (buffered, digest, size) = writer.finish();
+        buffered.into_inner().map_err(|error| OciError::Write {
+            path: temp.path().to_path_buf(),
+            source: error.into_error(),
+        })?;
+        self.persist_blob(temp, &digest)?;
+        Ok((digest, size))
+    }
+
+    /// A new temp file in the store's `tmp/`, on the same file system as `blobs/` so it can be
+    /// renamed there. Removed when dropped unless persisted.
+    pub fn temp_file(&self) -> Result<NamedTempFile, OciError> {
+        let dir = self.temp_dir();
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(|source| OciError::io("create a temp file in", dir, source))
+    }
+
+    /// `<root>/tmp/`: for temp files and staging directories that must share a file system
+    /// with `blobs/`. [`Store::prune`] removes only its own temp files (`.tmp-*`) from it.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.root.join(TEMP_DIR)
+    }
+
+    pub(crate) fn blobs_dir(&self) -> PathBuf {
+        self.root.join(BLOBS_DIR)
+    }
+
+    /// Move a fully written temp file to `blobs/sha256/<hex>`, read-only. If the blob already
+    /// exists (another writer won), the temp file is dropped.
+    pub(crate) fn persist_blob(
+        &self,
+        temp: NamedTempFile,
+        digest: &Digest,
+    ) -> Result<(), OciError> {
+        let path = self.blob_path(digest);
+        if path.is_file() {
+            return Ok(());
+        }
+        let file = temp.as_file();
+        file.set_permissions(std::fs::Permissions::from_mode(0o444))
+            .and_then(|()| file.sync_all())
+            .map_err(|source| OciError::io("write", temp.path(), source))?;
+        temp.persist(&path)
+            .map_err(|error| OciError::io("move a new blob to", &path, error.error))?;
+        sync_dir(&self.blobs_dir())
+    }
+
+    /// Replace `path` (inside the store) with `bytes` in one rename.
+    pub(crate) fn write_file_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+        let mut temp = self.temp_file()?;
+        temp.write_all(bytes)
+            .and_then(|()| {
+                temp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644))
+            })
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|source| OciError::io("write", temp.path(), source))?;
+        temp.persist(path)
+            .map_err(|error| OciError::io("replace", path, error.error))?;
+        sync_dir(path.parent().unwrap_or(&self.root))
+    }
+
+    fn check_layout_version(&self, layout: &Path) -> Result<(), OciError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Layout {
+            image_layout_version: String,
+        }
+        let invalid = |message: String| OciError::InvalidLayout {
+            path: self.root.clone(),
+            message,
+        };
+        let bytes = fs_err::read(layout).map_err(|source| OciError::io("read", layout, source))?;
+        let parsed: Layout = serde_json::from_slice(&bytes)
+            .map_err(|error| invalid(format!("`{}` is not valid: {error}", layout.display())))?;
+        if !parsed.image_layout_version.starts_with("1.") {
+            return Err(invalid(format!(
+                "its layout version is `{}`; mlpack reads version 1",
+                parsed.image_layout_version
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Make a rename inside `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), OciError> {
+    fs_err::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| OciError::io("sync", dir, source))
+}

@@ -1,0 +1,397 @@
+//! `mlpack build` end to end: a real Debian base and real wheels, the image in the store,
+//! reproducible digests, what runs inside, and bad archives refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::TestContext;
+use crate::common::index::{TestIndex, Wheel};
+
+/// `mlpack ARGS` online, with the shared download cache; panics with the output on failure.
+fn mlpack_ok(context: &TestContext, args: &[&str]) -> String {
+    let mut command = context.mlpack(args);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    let rendered = context.render(&output);
+    assert!(output.status.success(), "{rendered}");
+    rendered
+}
+
+fn store(context: &TestContext) -> PathBuf {
+    context.temp.path().join("store")
+}
+
+fn manifest_digest(context: &TestContext, reference: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(store(context).join("index.json")).unwrap())
+            .unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == reference)
+        .map(|entry| entry["digest"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("`{reference}` is not in {index}"))
+}
+
+fn blob(context: &TestContext, digest: &str) -> Vec<u8> {
+    fs_err::read(
+        store(context)
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
+}
+
+/// Unpack the image's layers into `root`, in order (mlpack's layers carry no whiteouts).
+fn unpack(context: &TestContext, reference: &str, root: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(context, &manifest_digest(context, reference))).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let bytes = blob(context, layer["digest"].as_str().unwrap());
+        let reader: Box<dyn std::io::Read> =
+            if layer["mediaType"].as_str().unwrap().ends_with("zstd") {
+                Box::new(zstd::Decoder::new(&bytes[..]).unwrap())
+            } else {
+                Box::new(flate2::read::GzDecoder::new(&bytes[..]))
+            };
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        archive.set_unpack_xattrs(false);
+        archive.unpack(root).unwrap();
+    }
+}
+
+/// Run `command` inside the unpacked image with `chroot` (the tests run as root).
+fn chroot(root: &Path, command: &[&str]) -> std::process::Output {
+    Command::new("chroot")
+        .arg(root)
+        .args(command)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap()
+}
+
+/// A project whose Python packages come from an index the test serves.
+fn local_project(index: &TestIndex) -> TestContext {
+    index
+        .publish(&Wheel::new("alpha", "1.0", &[]))
+        .publish(&Wheel::new("beta", "2.0", &[]));
+    let context = TestContext::new();
+    context.write("mlpack.toml", &format!("[project]\nname = \"demo\"\n[python]\nversion = \"3.11\"\nindex-url = \"{}\"\nrequirements = [\"alpha\", \"beta\"]\n[train]\ncommand = [\"python3\", \"train.py\"]\n", index.url));
+    context.write(
+        "train.py",
+        "import alpha, beta\nprint('trained with', alpha.__version__, beta.__version__)\n",
+    );
+    context
+}
+
+#[test]
+fn a_small_project_builds_and_runs_inside_its_image() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let output = mlpack_ok(&context, &["build"]);
+    assert!(output.contains("Built `demo:latest`"), "{output}");
+    let lock = context.read("mlpack.lock");
+    assert!(
+        lock.contains("[base]\nimage = \"debian:bookworm\""),
+        "the base is pinned: {lock}"
+    );
+    assert!(
+        lock.contains("[[base.packages]]\nname = \"python3\""),
+        "{lock}"
+    );
+    let root = context.temp.path().join("rootfs");
+    unpack(&context, "demo:latest", &root);
+    let run = chroot(
+        &root,
+        &[
+            "/bin/sh",
+            "-c",
+            "cd /app && python3 train.py && dpkg -l python3 | tail -1",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.starts_with("trained with 1.0 2.0\n"), "{stdout}");
+    assert!(
+        stdout.contains("ii  python3"),
+        "dpkg knows the base's packages: {stdout}"
+    );
+    let config = image_config(&context, "demo:latest");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["python3", "train.py"])
+    );
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    assert!(
+        config["config"]["Labels"]["dev.mlpack.lock.sha256"]
+            .as_str()
+            .is_some_and(|hash| hash.len() == 64)
+    );
+}
+
+fn image_config(context: &TestContext, reference: &str) -> serde_json::Value {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(context, &manifest_digest(context, reference))).unwrap();
+    serde_json::from_slice(&blob(
+        context,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
+    let index = TestIndex::start();
+    let first = local_project(&index);
+    mlpack_ok(&first, &["build"]);
+    // The same project in another directory, another store, later: the same image.
+    let second = TestContext::new();
+    for file in ["mlpack.toml", "train.py", "mlpack.lock"] {
+        second.write(file, &first.read(file));
+    }
+    let mut command = second.mlpack(&["build"]);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", second.render(&output));
+    assert_eq!(
+        manifest_digest(&first, "demo:latest"),
+        manifest_digest(&second, "demo:latest")
+    );
+
+    first.write("train.py", "import alpha, beta\nprint('changed')\n");
+    let rebuilt = mlpack_ok(&first, &["--json", "build"]);
+    let report: serde_json::Value = serde_json::from_str(
+        rebuilt
+            .split("--- stdout\n")
+            .nth(1)
+            .unwrap()
+            .split("--- stderr")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let reused: Vec<bool> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["reused"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        reused,
+        [true, true, false],
+        "only the code layer is rebuilt: {report}"
+    );
+}
+
+#[test]
+fn a_malicious_wheel_is_refused_and_leaves_the_store_as_it_was() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let before = fs_err::read_to_string(store(&context).join("index.json")).unwrap();
+    index.publish_raw(
+        "evil",
+        "evil-1.0-py3-none-any.whl",
+        &crate::common::index::malicious_wheel("evil", "1.0", "../../../../etc/evil.py"),
+    );
+    context.write(
+        "mlpack.toml",
+        &context
+            .read("mlpack.toml")
+            .replace("[\"alpha\", \"beta\"]", "[\"alpha\", \"beta\", \"evil\"]"),
+    );
+    let mut command = context.mlpack(&["build"]);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    let rendered = context.render(&output);
+    assert_eq!(output.status.code(), Some(1), "{rendered}");
+    assert!(
+        rendered.contains("evil-1.0-py3-none-any.whl"),
+        "the error names the wheel: {rendered}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(store(&context).join("index.json")).unwrap(),
+        before
+    );
+    let leftovers: Vec<_> = fs_err::read_dir(store(&context).join("tmp"))
+        .unwrap()
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "nothing half-built is left: {leftovers:?}"
+    );
+    assert!(!Path::new("/etc/evil.py").exists());
+}
+
+#[test]
+fn a_corrupt_cached_wheel_is_fetched_again() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let cache = context.temp.path().join("private-cache");
+    let build = |context: &TestContext| {
+        let output = context
+            .mlpack(&["build"])
+            .env_remove("MLPACK_OFFLINE")
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", context.render(&output));
+    };
+    build(&context);
+    let wheel = walkdir::WalkDir::new(cache.join("mlpack/wheels-v1"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().starts_with("alpha-"))
+        .unwrap()
+        .into_path();
+    fs_err::write(&wheel, b"corrupt").unwrap();
+    // A new store: the layer must be made again from the wheel.
+    fs_err::remove_dir_all(store(&context)).unwrap();
+    build(&context);
+    assert_ne!(fs_err::read(&wheel).unwrap(), b"corrupt");
+}
+
+#[test]
+fn the_store_commands() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build", "-t", "demo:v1"]);
+    let images = mlpack_ok(&context, &["images"]);
+    assert!(images.contains("demo:v1"), "{images}");
+    let history = mlpack_ok(&context, &["history", "demo:v1"]);
+    assert!(
+        history.contains("mlpack build: base debian:bookworm"),
+        "{history}"
+    );
+    assert!(
+        history.contains("python packages: alpha, beta"),
+        "{history}"
+    );
+    assert!(history.contains("project code at /app"), "{history}");
+    mlpack_ok(&context, &["tag", "demo:v1", "demo:v2"]);
+    assert_eq!(
+        manifest_digest(&context, "demo:v1"),
+        manifest_digest(&context, "demo:v2")
+    );
+    let inspect: serde_json::Value = serde_json::from_str(
+        mlpack_ok(&context, &["inspect", "demo:v2"])
+            .split("--- stdout\n")
+            .nth(1)
+            .unwrap()
+            .split("--- stderr")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inspect["config"]["config"]["WorkingDir"], "/app");
+    mlpack_ok(&context, &["rmi", "demo:v1"]);
+    mlpack_ok(&context, &["rmi", "demo:v2"]);
+    let pruned = mlpack_ok(&context, &["prune"]);
+    assert!(pruned.contains("Removed "), "{pruned}");
+    insta::assert_snapshot!(context.run(&["inspect", "demo:v1"]).lines().take(4).collect::<Vec<_>>().join("\n"), @"");
+}
+
+#[test]
+fn a_python_the_base_cannot_provide_is_a_clear_error() {
+    let context = TestContext::new();
+    context.write("mlpack.toml", "[python]\nversion = \"3.13\"\n");
+    context.write("train.py", "print(1)\n");
+    let mut command = context.mlpack(&["build", "--offline"]);
+    let output = command.output().unwrap();
+    insta::assert_snapshot!(context.render(&output), @"");
+}
+
+/// Docker 20.10 (Debian bookworm's) loads the export and runs it.
+#[cfg(feature = "test-docker")]
+#[test]
+fn docker_loads_and_runs_the_export() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build", "-t", "mlpack-test-demo:latest"]);
+    let archive = context.temp.path().join("demo.tar");
+    mlpack_ok(
+        &context,
+        &[
+            "export",
+            "mlpack-test-demo:latest",
+            "-o",
+            archive.to_str().unwrap(),
+        ],
+    );
+    let load = Command::new("docker")
+        .args(["load", "-i"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let run = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mlpack-test-demo:latest",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "trained with 1.0 2.0\n"
+    );
+    let _ = Command::new("docker")
+        .args(["rmi", "mlpack-test-demo:latest"])
+        .output();
+}
+
+/// skopeo and umoci read the store and the oci-archive as they are.
+#[cfg(feature = "test-docker")]
+#[test]
+fn skopeo_and_umoci_read_the_store() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build", "--compression", "gzip"]);
+    let layout = format!("oci:{}:demo:latest", store(&context).display());
+    let inspect = Command::new("skopeo")
+        .args(["inspect", &layout])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let bundle = context.temp.path().join("bundle");
+    let umoci = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:demo:latest", store(&context).display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        umoci.status.success(),
+        "{}",
+        String::from_utf8_lossy(&umoci.stderr)
+    );
+    assert!(bundle.join("rootfs/app/train.py").is_file());
+    assert!(bundle.join("rootfs/usr/bin/python3").exists());
+}
