@@ -13,9 +13,18 @@
 #
 # Cold: an empty cache for each run (mlpack: a fresh XDG_CACHE_HOME; uv: a fresh
 # UV_CACHE_DIR; pip-compile: --rebuild, a fresh --cache-dir and a fresh PIP_CACHE_DIR).
-# Warm: the cache the last cold run filled, and no earlier output (mlpack.lock / out.txt are
-# deleted before every run, so no tool gets its previous pins as preferences). Warm time is
-# the median of BENCH_WARM_RUNS runs, cold time the median of BENCH_COLD_RUNS runs.
+# Warm: the cache the last cold run filled, and no earlier output (mlpack.lock, uv.txt and
+# pip-compile.txt are deleted before every run, so no tool gets its previous pins as
+# preferences). Warm time is the median of BENCH_WARM_RUNS runs, cold time the median of
+# BENCH_COLD_RUNS runs. The three tools' runs are interleaved, so that a busy machine or a
+# slow network hurts them alike. uv, pip-tools and the newest pip go into a throwaway
+# virtualenv.
+#
+# The package sets are compared by PEP 503 name and version (mlpack vs uv, mlpack vs
+# pip-compile), with what the index says about each differing release (sdist only, no wheel
+# for the target, pre-release, requires-python). When mlpack fails where uv does not, it is
+# run again with the roots pinned to uv's versions (and then with uv's pre-releases named
+# too), so the report shows what in uv's resolution mlpack refuses.
 #
 # The same upload cutoff for all three: mlpack and uv `--exclude-newer`, pip-compile (which
 # has no such flag) `--pip-args --uploaded-prior-to=` when the installed pip has that option
@@ -82,7 +91,7 @@ if [[ -n "${MLPACK:-}" ]]; then
   [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
 else
   MLPACK="$REPO/target/release/mlpack"
-  if [[ ! -x "$MLPACK" ]] || [[ -n "$(find "$REPO/src" "$REPO/data" "$REPO/Cargo.toml" \
+  if [[ ! -x "$MLPACK" ]] || [[ -n "$(find "$REPO/src" "$REPO/data" "$REPO/templates" "$REPO/Cargo.toml" \
       "$REPO/Cargo.lock" -newer "$MLPACK" -print -quit 2>/dev/null)" ]]; then
     command -v cargo >/dev/null || die "needs cargo to build mlpack (or set MLPACK)"
     log "building mlpack (cargo build --release)"

@@ -11,16 +11,14 @@ use crate::manifest::Manifest;
 
 pub(crate) const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// `SOURCE_DATE_EPOCH` as RFC 3339, else the Unix epoch: never the clock, so two builds at
-/// different times agree. Spec: <https://reproducible-builds.org/specs/source-date-epoch/>.
-pub(crate) fn created() -> String {
-    let seconds = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|value| value.trim().parse::<i64>().ok())
-        .unwrap_or(0);
-    jiff::Timestamp::from_second(seconds)
+/// `SOURCE_DATE_EPOCH` as RFC 3339, else the layers' fixed mtime: never the clock, so two
+/// builds at different times agree. Spec: <https://reproducible-builds.org/specs/source-date-epoch/>.
+pub(crate) fn created() -> Result<String, crate::oci::OciError> {
+    let seconds = crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME);
+    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+    Ok(jiff::Timestamp::from_second(seconds)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_string()
+        .to_string())
 }
 
 /// The commit checked out in `project` and whether the work tree differs from it; `None`

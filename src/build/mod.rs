@@ -95,7 +95,7 @@ pub enum BuildError {
     #[error(transparent)]
     Oci(#[from] OciError),
     #[error(transparent)]
-    Wheel(#[from] WheelError),
+    Wheel(#[from] Box<WheelError>),
     #[error(transparent)]
     Index(#[from] PypiError),
     #[error(transparent)]
@@ -142,6 +142,11 @@ impl BuildError {
     }
 }
 
+/// Check, before anything is locked or fetched, that the base can give the project its Python.
+pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
+    base::check_python(manifest)
+}
+
 /// Build the image for `lock` into `store` and tag it. Pins the base into the lock file first
 /// when it is not pinned for these inputs yet.
 pub fn build(
@@ -151,7 +156,7 @@ pub fn build(
     lock: &mut Lockfile,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
-    base::check_python(request.manifest)?;
+    check_base(request.manifest)?;
     let _lock = store.lock()?;
     let cache_dir = cache_dir()?;
     let http = reqwest::Client::builder()
@@ -165,7 +170,7 @@ pub fn build(
         base::debian_arch(lock.target.arch),
     )?;
     let pinned_base = pin_base(runtime, &http, request, &suite, &cache_dir, lock)?;
-    let writer = LayerWriter::new().compression(request.compression);
+    let writer = LayerWriter::from_env()?.compression(request.compression);
     let layers_cache = LayerCache::new(store);
     let mut layers = vec![base_layer(
         runtime,
@@ -235,7 +240,7 @@ type StagedLayer = (BuiltLayer, Layer);
 
 /// A fresh staging directory inside the store, so layer files and blobs share a filesystem.
 fn staging(store: &Store) -> Result<tempfile::TempDir, BuildError> {
-    let parent = store.root().join("tmp");
+    let parent = store.temp_dir();
     tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in(&parent)
@@ -255,15 +260,14 @@ fn cached_layer(
     stage: impl FnOnce(&Path) -> Result<(), BuildError>,
 ) -> Result<StagedLayer, BuildError> {
     let started = Instant::now();
-    let (layer, reused) = match cache.get(key, store) {
-        Some(layer) => (layer, true),
-        None => {
-            let dir = staging(store)?;
-            stage(dir.path())?;
-            let layer = writer.write_dir(store, dir.path())?;
-            cache.put(key, &layer);
-            (layer, false)
-        }
+    let (layer, reused) = if let Some(layer) = cache.get(key, store) {
+        (layer, true)
+    } else {
+        let dir = staging(store)?;
+        stage(dir.path())?;
+        let layer = writer.write_dir(store, dir.path())?;
+        cache.put(key, &layer);
+        (layer, false)
     };
     Ok((built(description, &layer, reused, started), layer))
 }
@@ -375,7 +379,7 @@ fn write_image(
     lock: &Lockfile,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let created = config::created();
+    let created = config::created()?;
     let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
         path: request.lock_path.to_path_buf(),
         source,

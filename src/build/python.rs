@@ -65,7 +65,7 @@ pub(crate) fn stage(
     staging: &Path,
 ) -> Result<(), BuildError> {
     for wheel in wheels {
-        installer.install(wheel, staging)?;
+        installer.install(wheel, staging).map_err(Box::new)?;
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ enum Compression {
 pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
     let loaded = Manifest::load(&project)?;
+    build::check_base(&loaded.manifest)?;
     let mut lock = ensure_locked(&project, &loaded, &args.resolver, args.locked, printer)?;
     let manifest = &loaded.manifest;
     let project_name = project_name(&project, manifest);

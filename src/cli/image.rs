@@ -40,7 +40,7 @@ pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
             .manifest
             .layers()
             .iter()
-            .map(|layer| layer.size())
+            .map(oci::Descriptor::size)
             .sum();
         let created = image.config.created().clone().unwrap_or_default();
         rows.push((reference, descriptor.digest().to_string(), created, size));

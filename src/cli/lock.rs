@@ -14,7 +14,6 @@ use crate::python::PythonVersion;
 use crate::resolve::Arch;
 
 #[derive(Debug, clap::Args)]
-#[expect(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
 pub(super) struct LockArgs {
     /// The project [default: the `-C` directory].
     dir: Option<PathBuf>,

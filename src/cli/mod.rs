@@ -207,5 +207,8 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::build::BuildError>()
                 .is_some_and(crate::build::BuildError::is_user_error)
+            || cause
+                .downcast_ref::<crate::oci::OciError>()
+                .is_some_and(crate::oci::OciError::is_user_error)
     })
 }

@@ -112,6 +112,19 @@ pub enum OciError {
 
 impl OciError {
     /// A suggestion for the user, without the `hint: ` prefix, where one helps.
+    /// Whether the user named something wrong (an image, a reference, a setting), rather than
+    /// the store or the disk failing.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Self::ImageNotFound { .. }
+                | Self::AmbiguousReference { .. }
+                | Self::InvalidReference { .. }
+                | Self::InvalidSourceDateEpoch { .. }
+                | Self::UnsupportedFileType { .. }
+        )
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::BlobCorrupted { .. } => Some(

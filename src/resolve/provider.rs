@@ -22,6 +22,16 @@ use super::tags::Tags;
 use super::{ResolveError, ResolveOptions, RootRequirement};
 use crate::pypi::{DistFile, IndexClient, PypiError, SharedMetadata};
 
+/// Whether a requirement's specifiers name a pre-release, which admits pre-releases (PEP 440).
+fn names_prerelease(requirement: &pep508_rs::Requirement) -> bool {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers
+            .iter()
+            .any(|specifier| specifier.version().any_prerelease()),
+        _ => false,
+    }
+}
+
 /// One package's dependencies while they are being gathered.
 type Constraints = BTreeMap<ResolvePackage, Ranges<Version>>;
 
@@ -44,8 +54,9 @@ pub(crate) struct Provider<'a> {
     candidates: RefCell<HashMap<PackageName, Arc<Candidates>>>,
     /// Discovery order, so ties in priority resolve breadth-first and deterministically.
     discovered: RefCell<HashMap<PackageName, usize>>,
-    /// Packages named by a root requirement that allows pre-releases.
-    explicit_prerelease: HashSet<PackageName>,
+    /// Packages some requirement names with a pre-release version (`==0.66b2`): PEP 440
+    /// admits pre-releases for them.
+    explicit_prerelease: RefCell<HashSet<PackageName>>,
     /// Packages named directly by a root requirement.
     direct: HashSet<PackageName>,
     pub(crate) unusable: RefCell<Unusable>,
@@ -64,12 +75,7 @@ impl<'a> Provider<'a> {
             .collect();
         let explicit_prerelease = roots
             .iter()
-            .filter(|root| match &root.requirement.version_or_url {
-                Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
-                    specifiers.iter().any(|s| s.version().any_prerelease())
-                }
-                _ => false,
-            })
+            .filter(|root| names_prerelease(&root.requirement))
             .map(|root| root.requirement.name.clone())
             .collect();
         Self {
@@ -81,7 +87,7 @@ impl<'a> Provider<'a> {
             markers: options.target.marker_environment(),
             candidates: RefCell::new(HashMap::new()),
             discovered: RefCell::new(HashMap::new()),
-            explicit_prerelease,
+            explicit_prerelease: RefCell::new(explicit_prerelease),
             direct,
             unusable: RefCell::new(Unusable::default()),
         }
@@ -131,7 +137,7 @@ impl<'a> Provider<'a> {
     }
 
     fn allows_prerelease(&self, name: &PackageName) -> bool {
-        self.options.prerelease || self.explicit_prerelease.contains(name)
+        self.options.prerelease || self.explicit_prerelease.borrow().contains(name)
     }
 
     /// The newest version in `range` with a wheel for the target; a preference (the current
@@ -248,7 +254,16 @@ impl<'a> Provider<'a> {
         extra: Option<&ExtraName>,
         version: &Version,
     ) -> Result<Dependencies<ResolvePackage, Ranges<Version>, String>, ResolveError> {
-        let metadata = self.metadata(name, version)?;
+        let metadata = match self.metadata(name, version) {
+            Ok(metadata) => metadata,
+            // A broken old release is one unusable version, not a failed resolution.
+            Err(ResolveError::Index(error @ PypiError::InvalidMetadata { .. })) => {
+                return Ok(Dependencies::Unavailable(format!(
+                    "because its metadata is invalid ({error})"
+                )));
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(requires_python) = &metadata.requires_python
             && let Ok(python) = self.options.target.python_full.parse::<Version>()
             && !requires_python.contains(&python)
@@ -301,6 +316,14 @@ impl<'a> Provider<'a> {
         })
     }
 
+    fn add_requirement_prerelease(&self, requirement: &pep508_rs::Requirement) {
+        if names_prerelease(requirement) {
+            self.explicit_prerelease
+                .borrow_mut()
+                .insert(requirement.name.clone());
+        }
+    }
+
     fn add_requirement(
         &self,
         constraints: &mut Constraints,
@@ -308,6 +331,7 @@ impl<'a> Provider<'a> {
         range: &Ranges<Version>,
     ) {
         self.discover(&requirement.name);
+        self.add_requirement_prerelease(requirement);
         let mut add = |package: ResolvePackage| {
             let merged = match constraints.get(&package) {
                 Some(existing) => existing.intersection(range),
@@ -368,8 +392,10 @@ impl DependencyProvider for Provider<'_> {
         };
         let candidates = self.candidates(name)?;
         let mut chosen = self.pick(name, range, &candidates, self.allows_prerelease(name));
-        // Pre-releases are allowed when only they satisfy an explicit requirement.
-        if chosen.is_none() && self.direct.contains(name) {
+        // Pre-releases are allowed when only they satisfy a requirement of the project, or
+        // when the project has nothing else (`opentelemetry-semantic-conventions`).
+        let only_prereleases = candidates.releases.keys().all(Version::any_prerelease);
+        if chosen.is_none() && (self.direct.contains(name) || only_prereleases) {
             chosen = self.pick(name, range, &candidates, true);
         }
         if chosen.is_none() {

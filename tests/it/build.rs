@@ -31,8 +31,10 @@ fn manifest_digest(context: &TestContext, reference: &str) -> String {
         .unwrap()
         .iter()
         .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == reference)
-        .map(|entry| entry["digest"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("`{reference}` is not in {index}"))
+        .map_or_else(
+            || panic!("`{reference}` is not in {index}"),
+            |entry| entry["digest"].as_str().unwrap().to_string(),
+        )
 }
 
 fn blob(context: &TestContext, digest: &str) -> Vec<u8> {
@@ -65,7 +67,7 @@ fn unpack(context: &TestContext, reference: &str, root: &Path) {
 
 /// Run `command` inside the unpacked image with `chroot` (the tests run as root).
 fn chroot(root: &Path, command: &[&str]) -> std::process::Output {
-    Command::new("chroot")
+    Command::new("/usr/sbin/chroot")
         .arg(root)
         .args(command)
         .env_clear()
@@ -299,7 +301,12 @@ fn the_store_commands() {
     mlpack_ok(&context, &["rmi", "demo:v2"]);
     let pruned = mlpack_ok(&context, &["prune"]);
     assert!(pruned.contains("Removed "), "{pruned}");
-    insta::assert_snapshot!(context.run(&["inspect", "demo:v1"]).lines().take(4).collect::<Vec<_>>().join("\n"), @"");
+    insta::assert_snapshot!(context.run(&["inspect", "demo:v1"]).lines().take(4).collect::<Vec<_>>().join("\n"), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no image `demo:v1` in the store
+    ");
 }
 
 #[test]
@@ -309,7 +316,14 @@ fn a_python_the_base_cannot_provide_is_a_clear_error() {
     context.write("train.py", "print(1)\n");
     let mut command = context.mlpack(&["build", "--offline"]);
     let output = command.output().unwrap();
-    insta::assert_snapshot!(context.render(&output), @"");
+    insta::assert_snapshot!(context.render(&output), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `debian:bookworm` provides Python 3.11, but the project asks for Python 3.13
+
+    hint: set `[base] image` to `debian:trixie`
+    ");
 }
 
 /// Docker 20.10 (Debian bookworm's) loads the export and runs it.

@@ -155,6 +155,35 @@ fn requires_python_and_prereleases() {
 }
 
 #[test]
+fn prereleases_a_dependency_pins_are_allowed() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("otel-sdk", "1.0", &["otel-semconv==0.5b1"]))
+        .publish(&Wheel::new("otel-semconv", "0.4b0", &[]))
+        .publish(&Wheel::new("otel-semconv", "0.5b1", &[]));
+    let context = project(&index, &["otel-sdk"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["otel-sdk 1.0", "otel-semconv 0.5b1"]);
+}
+
+#[test]
+fn a_release_with_broken_metadata_is_skipped() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("airy", "1.0", &[]))
+        .publish(&Wheel::new(
+            "airy",
+            "2.0",
+            &["azure-datalake-store (>=0.0.45azure-mgmt-datalake-store>=0.5.0) ; extra == 'all'"],
+        ));
+    let context = project(&index, &["airy"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["airy 1.0"]);
+}
+
+#[test]
 fn a_package_with_only_an_sdist_is_named() {
     let index = TestIndex::start();
     index.publish_sdist("delta", "1.0").publish(&Wheel {
@@ -223,7 +252,7 @@ fn a_wheel_whose_hash_differs_from_the_index_is_refused() {
     exit: 2
     --- stdout
     --- stderr
-    error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `d5ef0d170a2856a0a5a718167ce5b327e6f9a04872626c309d703ac9cf6e9cca`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`
+    error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `4d61a9fedeb307e120bbf2fc13e15f44357877fc88db670bd4a051d497dcc2ce`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`
 
     hint: the file changed on the index since it was listed; retry, and report it to the index if it persists
     ");

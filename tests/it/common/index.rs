@@ -227,6 +227,14 @@ pub(crate) fn malicious_wheel(name: &str, version: &str, escaping_path: &str) ->
     writer.finish().unwrap().into_inner()
 }
 
+/// A RECORD line: the path, its sha256 as URL-safe base64 without padding, its size.
+fn record_line(path: &str, contents: &str) -> String {
+    use base64::Engine as _;
+    let hash =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2_digest(contents.as_bytes()));
+    format!("{path},sha256={hash},{}\n", contents.len())
+}
+
 fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).to_vec()
@@ -252,7 +260,7 @@ fn build_wheel(wheel: &Wheel<'_>) -> Vec<u8> {
         let _ = writeln!(metadata, "Requires-Dist: {requirement}");
     }
     let module = wheel.name.replace('-', "_");
-    let files = [
+    let mut files = vec![
         (
             format!("{module}/__init__.py"),
             format!("__version__ = \"{}\"\n", wheel.version),
@@ -265,8 +273,15 @@ fn build_wheel(wheel: &Wheel<'_>) -> Vec<u8> {
                 wheel.tag
             ),
         ),
-        (format!("{dist_info}/RECORD"), String::new()),
     ];
+    let record: String = files
+        .iter()
+        .map(|(path, contents)| record_line(path, contents))
+        .collect();
+    files.push((
+        format!("{dist_info}/RECORD"),
+        format!("{record}{dist_info}/RECORD,,\n"),
+    ));
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
