@@ -30,7 +30,6 @@ use crate::python::PythonVersion;
 use crate::wheel::WheelError;
 
 /// What to build, and how.
-#[derive(Debug)]
 pub struct BuildRequest<'a> {
     pub project: &'a Path,
     pub manifest: &'a Manifest,
@@ -40,6 +39,22 @@ pub struct BuildRequest<'a> {
     pub reference: &'a str,
     pub compression: LayerCompression,
     pub offline: bool,
+    /// Told what the build is doing, for progress display.
+    pub reporter: &'a dyn BuildReporter,
+}
+
+/// What a build tells its user while it works; the CLI shows it as a progress line.
+pub trait BuildReporter: Sync {
+    /// The layer `layer` is now doing `phase` (`downloading`, `unpacking`, `compressing`).
+    fn phase(&self, layer: &str, phase: &str);
+}
+
+/// A reporter that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+impl BuildReporter for NoReporter {
+    fn phase(&self, _layer: &str, _phase: &str) {}
 }
 
 /// One layer of the built image.
@@ -157,40 +172,32 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     check_base(request.manifest)?;
+    // Held from the first blob to the tag, so a concurrent `mlpack prune` cannot remove
+    // blobs this build wrote but has not tagged yet.
     let _lock = store.lock()?;
-    let cache_dir = cache_dir()?;
     let http = reqwest::Client::builder()
         .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|source| PypiError::Client { source })?;
-    let client = IndexClient::builder().offline(request.offline).build()?;
-    let suite = Suite::for_image(
-        &request.manifest.base.image,
-        request.manifest.base.mirror.as_deref(),
-        base::debian_arch(lock.target.arch),
-    )?;
-    let pinned_base = pin_base(runtime, &http, request, &suite, &cache_dir, lock)?;
-    let writer = LayerWriter::from_env()?.compression(request.compression);
-    let layers_cache = LayerCache::new(store);
-    let mut layers = vec![base_layer(
+    let builder = Builder {
         runtime,
-        &http,
         store,
-        &writer,
-        &layers_cache,
-        &suite,
-        lock,
-        &cache_dir,
-    )?];
-    layers.extend(wheel_layers(
-        runtime,
-        &client,
-        store,
-        &writer,
-        &layers_cache,
-        lock,
-    )?);
-    layers.push(code_layer(store, &writer, request)?);
+        writer: LayerWriter::from_env()?.compression(request.compression),
+        cache: LayerCache::new(store),
+        suite: Suite::for_image(
+            &request.manifest.base.image,
+            request.manifest.base.mirror.as_deref(),
+            base::debian_arch(lock.target.arch),
+        )?,
+        client: IndexClient::builder().offline(request.offline).build()?,
+        http,
+        cache_dir: cache_dir()?,
+        reporter: request.reporter,
+    };
+    let pinned_base = builder.pin_base(request, lock)?;
+    let mut layers = vec![builder.base_layer(lock)?];
+    layers.extend(builder.wheel_layers(lock)?);
+    layers.push(builder.code_layer(request)?);
     let descriptor = write_image(store, request, lock, &layers)?;
     store.tag(request.reference, &descriptor)?;
     Ok(BuildReport {
@@ -211,65 +218,152 @@ fn cache_dir() -> Result<PathBuf, BuildError> {
     Ok(base.join("mlpack"))
 }
 
-/// Pin the base into the lock file unless it is pinned for these inputs already.
-fn pin_base(
-    runtime: &tokio::runtime::Runtime,
-    http: &reqwest::Client,
-    request: &BuildRequest<'_>,
-    suite: &Suite,
-    cache_dir: &Path,
-    lock: &mut Lockfile,
-) -> Result<bool, BuildError> {
-    let inputs = base::inputs_sha256(request.manifest, suite);
-    if lock
-        .base
-        .as_ref()
-        .is_some_and(|base| base.inputs_sha256 == inputs)
-    {
-        return Ok(false);
-    }
-    if request.offline {
-        return Err(BuildError::OfflineBase);
-    }
-    lock.base = Some(runtime.block_on(base::pin(http, request.manifest, suite, cache_dir))?);
-    lock.write(request.lock_path)?;
-    Ok(true)
-}
-
 type StagedLayer = (BuiltLayer, Layer);
 
-/// A fresh staging directory inside the store, so layer files and blobs share a filesystem.
-fn staging(store: &Store) -> Result<tempfile::TempDir, BuildError> {
-    let parent = store.temp_dir();
-    tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(&parent)
-        .map_err(|source| BuildError::Io {
-            path: parent,
-            source,
-        })
+/// The handles every step of one build shares.
+struct Builder<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    store: &'a Store,
+    writer: LayerWriter,
+    cache: LayerCache,
+    suite: Suite,
+    client: IndexClient,
+    http: reqwest::Client,
+    cache_dir: PathBuf,
+    reporter: &'a dyn BuildReporter,
 }
 
-/// Reuse the cached layer for `key`, or stage and write it.
-fn cached_layer(
-    store: &Store,
-    writer: &LayerWriter,
-    cache: &LayerCache,
-    key: &str,
-    description: String,
-    stage: impl FnOnce(&Path) -> Result<(), BuildError>,
-) -> Result<StagedLayer, BuildError> {
-    let started = Instant::now();
-    let (layer, reused) = if let Some(layer) = cache.get(key, store) {
-        (layer, true)
-    } else {
-        let dir = staging(store)?;
-        stage(dir.path())?;
-        let layer = writer.write_dir(store, dir.path())?;
-        cache.put(key, &layer);
-        (layer, false)
-    };
-    Ok((built(description, &layer, reused, started), layer))
+impl Builder<'_> {
+    /// Pin the base into the lock file unless it is pinned for these inputs already.
+    fn pin_base(
+        &self,
+        request: &BuildRequest<'_>,
+        lock: &mut Lockfile,
+    ) -> Result<bool, BuildError> {
+        let inputs = base::inputs_sha256(request.manifest, &self.suite);
+        if lock
+            .base
+            .as_ref()
+            .is_some_and(|base| base.inputs_sha256 == inputs)
+        {
+            return Ok(false);
+        }
+        if request.offline {
+            return Err(BuildError::OfflineBase);
+        }
+        self.reporter.phase("base", "resolving Debian packages");
+        lock.base = Some(self.runtime.block_on(base::pin(
+            &self.http,
+            request.manifest,
+            &self.suite,
+            &self.cache_dir,
+        ))?);
+        lock.write(request.lock_path)?;
+        Ok(true)
+    }
+
+    /// A fresh staging directory inside the store, so layer files and blobs share a filesystem.
+    fn staging(&self) -> Result<tempfile::TempDir, BuildError> {
+        let parent = self.store.temp_dir();
+        tempfile::Builder::new()
+            .prefix("build-")
+            .tempdir_in(&parent)
+            .map_err(|source| BuildError::Io {
+                path: parent,
+                source,
+            })
+    }
+
+    /// Reuse the cached layer for `key`, or stage and write it.
+    fn cached_layer(
+        &self,
+        key: &str,
+        description: String,
+        stage: impl FnOnce(&Path) -> Result<(), BuildError>,
+    ) -> Result<StagedLayer, BuildError> {
+        let started = Instant::now();
+        let (layer, reused) = if let Some(layer) = self.cache.get(key, self.store) {
+            (layer, true)
+        } else {
+            let dir = self.staging()?;
+            stage(dir.path())?;
+            self.reporter.phase(&description, "compressing");
+            let layer = self.writer.write_dir(self.store, dir.path())?;
+            self.cache.put(key, &layer);
+            (layer, false)
+        };
+        Ok((built(description, &layer, reused, started), layer))
+    }
+
+    fn base_layer(&self, lock: &Lockfile) -> Result<StagedLayer, BuildError> {
+        let Some(base) = &lock.base else {
+            return Err(BuildError::OfflineBase);
+        };
+        let mut hashes: Vec<String> = base
+            .packages
+            .iter()
+            .map(|package| package.sha256.clone())
+            .collect();
+        hashes.sort();
+        let key = cache::key("mlpack-base-v1", &hashes);
+        let description = format!(
+            "base {} ({} Debian packages)",
+            base.image,
+            base.packages.len()
+        );
+        self.cached_layer(&key, description.clone(), |dir| {
+            self.reporter.phase(&description, "downloading");
+            let debs = self.runtime.block_on(base::fetch(
+                &self.http,
+                &self.suite,
+                base,
+                &self.cache_dir,
+            ))?;
+            self.reporter.phase(&description, "unpacking");
+            base::stage(&self.suite, base, &debs, dir)
+        })
+    }
+
+    fn wheel_layers(&self, lock: &Lockfile) -> Result<Vec<StagedLayer>, BuildError> {
+        let python = lock.target.python.to_string();
+        let installer = python::installer(&python);
+        let mut layers = Vec::new();
+        for group in plan::wheel_groups(lock) {
+            let key = python::key(&group.packages, &python);
+            let names: Vec<&str> = group
+                .packages
+                .iter()
+                .map(|package| package.name.as_str())
+                .collect();
+            let description = format!("{}: {}", group.description, names.join(", "));
+            layers.push(self.cached_layer(&key, description.clone(), |dir| {
+                self.reporter.phase(&description, "downloading");
+                let wheels = self
+                    .runtime
+                    .block_on(python::fetch(&self.client, &group.packages))?;
+                self.reporter.phase(&description, "installing");
+                python::stage(&installer, &wheels, dir)
+            })?);
+        }
+        Ok(layers)
+    }
+
+    fn code_layer(&self, request: &BuildRequest<'_>) -> Result<StagedLayer, BuildError> {
+        let started = Instant::now();
+        let dir = self.staging()?;
+        let manifest = request.manifest;
+        let mut skip = vec![manifest.outputs.dir.clone()];
+        skip.extend(
+            manifest
+                .datasets
+                .iter()
+                .map(|dataset| dataset.source.get_ref().clone()),
+        );
+        let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
+        let layer = self.writer.write_dir(self.store, dir.path())?;
+        let description = format!("project code at {} ({files} files)", manifest.train.workdir);
+        Ok((built(description, &layer, false, started), layer))
+    }
 }
 
 fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> BuiltLayer {
@@ -281,96 +375,6 @@ fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> 
         reused,
         seconds: started.elapsed().as_secs_f64(),
     }
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the build's shared handles, threaded through one step"
-)]
-fn base_layer(
-    runtime: &tokio::runtime::Runtime,
-    http: &reqwest::Client,
-    store: &Store,
-    writer: &LayerWriter,
-    cache: &LayerCache,
-    suite: &Suite,
-    lock: &Lockfile,
-    cache_dir: &Path,
-) -> Result<StagedLayer, BuildError> {
-    let Some(base) = &lock.base else {
-        return Err(BuildError::OfflineBase);
-    };
-    let mut hashes: Vec<String> = base
-        .packages
-        .iter()
-        .map(|package| package.sha256.clone())
-        .collect();
-    hashes.sort();
-    let key = cache::key("mlpack-base-v1", &hashes);
-    let description = format!(
-        "base {} ({} Debian packages)",
-        base.image,
-        base.packages.len()
-    );
-    cached_layer(store, writer, cache, &key, description, |dir| {
-        let debs = runtime.block_on(base::fetch(http, suite, base, cache_dir))?;
-        base::stage(suite, base, &debs, dir)
-    })
-}
-
-fn wheel_layers(
-    runtime: &tokio::runtime::Runtime,
-    client: &IndexClient,
-    store: &Store,
-    writer: &LayerWriter,
-    cache: &LayerCache,
-    lock: &Lockfile,
-) -> Result<Vec<StagedLayer>, BuildError> {
-    let python = lock.target.python.to_string();
-    let installer = python::installer(&python);
-    let mut layers = Vec::new();
-    for group in plan::wheel_groups(lock) {
-        let key = python::key(&group.packages, &python);
-        let names: Vec<&str> = group
-            .packages
-            .iter()
-            .map(|package| package.name.as_str())
-            .collect();
-        let description = format!("{}: {}", group.description, names.join(", "));
-        layers.push(cached_layer(
-            store,
-            writer,
-            cache,
-            &key,
-            description,
-            |dir| {
-                let wheels = runtime.block_on(python::fetch(client, &group.packages))?;
-                python::stage(&installer, &wheels, dir)
-            },
-        )?);
-    }
-    Ok(layers)
-}
-
-fn code_layer(
-    store: &Store,
-    writer: &LayerWriter,
-    request: &BuildRequest<'_>,
-) -> Result<StagedLayer, BuildError> {
-    let started = Instant::now();
-    let dir = staging(store)?;
-    let manifest = request.manifest;
-    let mut skip = vec![manifest.outputs.dir.clone()];
-    skip.extend(
-        manifest
-            .datasets
-            .iter()
-            .map(|dataset| dataset.source.get_ref().clone()),
-    );
-    let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
-    let layer = writer.write_dir(store, dir.path())?;
-    let description = format!("project code at {} ({files} files)", manifest.train.workdir);
-    Ok((built(description, &layer, false, started), layer))
 }
 
 fn write_image(

@@ -163,7 +163,7 @@ mod tests {
             package("torch", 900 * mib),
             package("nvidia-cublas-cu12", 600 * mib),
             package("nvidia-cudnn-cu12", 700 * mib),
-            package("nvidia-nccl-cu12", 200 * mib),
+            package("nvidia-nccl-cu12", 300 * mib),
             package("triton", 150 * mib),
             package("filelock", mib),
             package("xgboost", 300 * mib),

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use super::lock::{ResolverArgs, ensure_locked};
 use super::{ExitStatus, Printer};
-use crate::build::{self, BuildRequest};
+use crate::build::{self, BuildReporter, BuildRequest};
 use crate::manifest::Manifest;
 use crate::oci::{LayerCompression, Store};
 
@@ -60,6 +60,7 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
         },
     };
     let store = Store::open_default()?;
+    let progress = Progress::new(printer);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -73,8 +74,11 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
         reference: &reference,
         compression,
         offline: args.resolver.offline,
+        reporter: &progress,
     };
-    let report = build::build(&runtime, &store, &request, &mut lock)?;
+    let report = build::build(&runtime, &store, &request, &mut lock);
+    progress.bar.finish_and_clear();
+    let report = report?;
     if printer.json {
         printer.json(&report)?;
     } else {
@@ -134,5 +138,31 @@ pub(super) fn human_size(bytes: u64) -> String {
         1_000..1_000_000 => format!("{:.1} kB", value / 1e3),
         1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
         _ => format!("{:.2} GB", value / 1e9),
+    }
+}
+
+/// A spinner on stderr naming the layer and what it is doing; hidden when stderr is not a
+/// terminal (CI logs) or with `-q`/`--json`.
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(printer: Printer) -> Self {
+        let bar = if printer.quiet || printer.json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        };
+        Self { bar }
+    }
+}
+
+impl BuildReporter for Progress {
+    fn phase(&self, layer: &str, phase: &str) {
+        let layer: String = layer.chars().take(60).collect();
+        self.bar.set_message(format!("{phase}: {layer}"));
     }
 }
