@@ -11,9 +11,10 @@ use crate::python::PythonVersion;
 
 use super::BuildError;
 
-/// What every base has: a shell and coreutils for debugging, the interpreter, CA certificates
-/// and time zones; `[base] packages` adds to it.
-/// `dash` is `/bin/sh`; nothing depends on it, so it is named.
+/// What every base has: a shell (`dash` is `/bin/sh`; nothing depends on it, so it is named)
+/// and coreutils for debugging, the interpreter, CA certificates and time zones, and the C++
+/// runtime, which the manylinux policy lets wheels expect from the system (numpy's
+/// `_multiarray_umath` needs `libstdc++.so.6`). `[base] packages` adds to it.
 pub(crate) const BASE_PACKAGES: &[&str] = &[
     "base-files",
     "base-passwd",
@@ -23,6 +24,7 @@ pub(crate) const BASE_PACKAGES: &[&str] = &[
     "python3",
     "ca-certificates",
     "tzdata",
+    "libstdc++6",
 ];
 
 /// Debian's architecture name for the image's.

@@ -39,6 +39,8 @@ pub struct BuildRequest<'a> {
     pub reference: &'a str,
     pub compression: LayerCompression,
     pub offline: bool,
+    /// Fail instead of pinning the base into `mlpack.lock` (for CI).
+    pub locked: bool,
     /// Told what the build is doing, for progress display.
     pub reporter: &'a dyn BuildReporter,
 }
@@ -97,6 +99,10 @@ pub enum BuildError {
         "the base's Debian packages are not pinned in `mlpack.lock` yet, and `--offline` forbids fetching the Debian index"
     )]
     OfflineBase,
+    #[error(
+        "the base's Debian packages in `mlpack.lock` are missing or were pinned for other inputs, and `--locked` forbids changing the lock"
+    )]
+    LockedBase,
     #[error("could not write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -133,6 +139,9 @@ impl BuildError {
             Self::OfflineBase => {
                 vec!["run `mlpack build` once without `--offline` to pin the base".to_string()]
             }
+            Self::LockedBase => {
+                vec!["run `mlpack build` without `--locked` and commit `mlpack.lock`".to_string()]
+            }
             Self::Debian(error) => error.hint().into_iter().collect(),
             Self::Oci(error) => error.hint().into_iter().collect(),
             Self::Wheel(error) => error.hint().into_iter().collect(),
@@ -149,6 +158,7 @@ impl BuildError {
             Self::UnknownBase { .. }
                 | Self::PythonMismatch { .. }
                 | Self::OfflineBase
+                | Self::LockedBase
                 | Self::Wheel(_)
         ) || matches!(
             self,
@@ -247,6 +257,9 @@ impl Builder<'_> {
             .is_some_and(|base| base.inputs_sha256 == inputs)
         {
             return Ok(false);
+        }
+        if request.locked {
+            return Err(BuildError::LockedBase);
         }
         if request.offline {
             return Err(BuildError::OfflineBase);

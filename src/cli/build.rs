@@ -74,6 +74,7 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
         reference: &reference,
         compression,
         offline: args.resolver.offline,
+        locked: args.locked,
         reporter: &progress,
     };
     let report = build::build(&runtime, &store, &request, &mut lock);

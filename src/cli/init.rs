@@ -120,7 +120,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
 }
 
 fn render(template: Template, project: &Path, report: &ScanReport) -> String {
-    let name = project_name(project);
+    let name = super::build::project_name(project, &Manifest::default());
     let (command, requirements) = train_command(project);
     let datasets = if project.join("data").exists() {
         "# Mounted read-only into the container for every run.\n[[datasets]]\nsource = \"data\"\ntarget = \"/data\"\nread-only = true\n"
@@ -134,29 +134,6 @@ fn render(template: Template, project: &Path, report: &ScanReport) -> String {
         .replace("{{command}}", &command)
         .replace("{{requirements}}", &requirements)
         .replace("{{datasets}}", datasets)
-}
-
-/// The directory's name, as a project name.
-fn project_name(project: &Path) -> String {
-    let absolute = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
-    let name: String = absolute
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if name.is_empty() {
-        "project".to_string()
-    } else {
-        name
-    }
 }
 
 /// The training command as TOML, and the requirements it needs beyond the code's imports.

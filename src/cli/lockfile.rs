@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::{ExitStatus, Printer, UserError};
-use crate::lock::{DEPENDENCY_OF, LOCK_FILE, LockGraph, Lockfile};
+use crate::lock::{LOCK_FILE, LockGraph, Lockfile};
 use crate::manifest::project_path;
 
 #[derive(Debug, clap::Args)]
@@ -51,13 +51,7 @@ pub(super) fn tree(args: &TreeArgs, directory: &Path, printer: Printer) -> Resul
     let mut text = String::new();
     let mut shown = HashSet::new();
     for root in graph.roots() {
-        let origins: Vec<&str> = lock
-            .package(root)
-            .into_iter()
-            .flat_map(|p| &p.why)
-            .filter(|why| !why.starts_with(DEPENDENCY_OF))
-            .map(String::as_str)
-            .collect();
+        let origins = graph.origins(root);
         let _ = writeln!(text, "{} ({})", label(&lock, root), origins.join("; "));
         write_children(
             &lock, &graph, root, "", 1, args.depth, &mut shown, &mut text,
@@ -143,13 +137,7 @@ pub(super) fn why(args: &WhyArgs, directory: &Path, printer: Printer) -> Result<
     let mut text = String::new();
     for path in &paths {
         let root = path[0];
-        let origins: Vec<&str> = lock
-            .package(root)
-            .into_iter()
-            .flat_map(|p| &p.why)
-            .filter(|why| !why.starts_with(DEPENDENCY_OF))
-            .map(String::as_str)
-            .collect();
+        let origins = graph.origins(root);
         let chain: Vec<String> = path.iter().map(|name| label(&lock, name)).collect();
         let _ = writeln!(text, "{}  ({})", chain.join(" -> "), origins.join("; "));
     }

@@ -44,6 +44,17 @@ impl<'a> LockGraph<'a> {
             .collect()
     }
 
+    /// Where the project asks for `name`: the `why` entries that name an origin, not a parent.
+    pub fn origins(&self, name: &str) -> Vec<&'a str> {
+        self.lock
+            .package(name)
+            .into_iter()
+            .flat_map(|package| &package.why)
+            .filter(|why| !why.starts_with(DEPENDENCY_OF))
+            .map(String::as_str)
+            .collect()
+    }
+
     pub fn children(&self, name: &str) -> &[&'a str] {
         self.children.get(name).map_or(&[], Vec::as_slice)
     }

@@ -377,6 +377,68 @@ fn docker_loads_and_runs_the_export() {
         .output();
 }
 
+/// The bundled iris example, from its checked-in lock: built, loaded into Docker, and
+/// scikit-learn imports inside.
+#[cfg(all(
+    feature = "test-docker",
+    feature = "test-pypi",
+    feature = "test-debian"
+))]
+#[test]
+fn the_iris_example_runs_in_docker() {
+    let context = TestContext::example("iris-sklearn");
+    let built = mlpack_ok(
+        &context,
+        &["build", "--locked", "-t", "mlpack-test-iris:latest"],
+    );
+    assert!(built.contains("Built `mlpack-test-iris:latest`"), "{built}");
+    let archive = context.temp.path().join("iris.tar");
+    mlpack_ok(
+        &context,
+        &[
+            "export",
+            "mlpack-test-iris:latest",
+            "-o",
+            archive.to_str().unwrap(),
+        ],
+    );
+    let load = Command::new("docker")
+        .args(["load", "-i"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let run = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mlpack-test-iris:latest",
+            "python3",
+            "-c",
+            "import sklearn, pandas; print(sklearn.__version__)",
+        ])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker")
+        .args(["rmi", "mlpack-test-iris:latest"])
+        .output();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(context.read("mlpack.lock").contains(&format!(
+        "name = \"scikit-learn\"\nversion = \"{}\"",
+        String::from_utf8_lossy(&run.stdout).trim()
+    )));
+}
+
 /// skopeo and umoci read the store and the oci-archive as they are.
 #[cfg(feature = "test-docker")]
 #[test]
