@@ -167,6 +167,14 @@ impl BuildError {
     }
 }
 
+/// The layer compression for the manifest's (or the command line's) choice.
+pub fn layer_compression(compression: crate::manifest::Compression) -> LayerCompression {
+    match compression {
+        crate::manifest::Compression::Zstd => LayerCompression::Zstd,
+        crate::manifest::Compression::Gzip => LayerCompression::Gzip,
+    }
+}
+
 /// Check, before anything is locked or fetched, that the base can give the project its Python.
 pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
     base::check_python(manifest)

@@ -8,7 +8,7 @@ use super::lock::{ResolverArgs, ensure_locked};
 use super::{ExitStatus, Printer};
 use crate::build::{self, BuildReporter, BuildRequest};
 use crate::manifest::Manifest;
-use crate::oci::{LayerCompression, Store};
+use crate::oci::Store;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct BuildArgs {
@@ -19,18 +19,12 @@ pub(super) struct BuildArgs {
     tag: Option<String>,
     /// How layers are compressed.
     #[arg(long, value_enum)]
-    compression: Option<Compression>,
+    compression: Option<crate::manifest::Compression>,
     /// Fail instead of writing `mlpack.lock` when it is missing or stale (for CI).
     #[arg(long)]
     locked: bool,
     #[command(flatten)]
     resolver: ResolverArgs,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Compression {
-    Zstd,
-    Gzip,
 }
 
 pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
@@ -51,14 +45,8 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
             manifest.image.tag.as_deref().unwrap_or("latest")
         )
     });
-    let compression = match args.compression {
-        Some(Compression::Gzip) => LayerCompression::Gzip,
-        Some(Compression::Zstd) => LayerCompression::Zstd,
-        None => match manifest.image.compression {
-            crate::manifest::Compression::Gzip => LayerCompression::Gzip,
-            crate::manifest::Compression::Zstd => LayerCompression::Zstd,
-        },
-    };
+    let compression =
+        build::layer_compression(args.compression.unwrap_or(manifest.image.compression));
     let store = Store::open_default()?;
     let progress = Progress::new(printer);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -175,7 +175,8 @@ impl Default for OutputsSection {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+/// How image layers are compressed (`[image] compression`, `mlpack build --compression`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Compression {
     #[default]

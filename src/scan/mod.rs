@@ -104,7 +104,7 @@ fn scan_file(root: &Path, path: &Path) -> FileScan {
         Err(error) => {
             scan.warnings.push(warn(format!(
                 "skipped: could not read it: {}",
-                io_reason(&error)
+                error.kind()
             )));
             return scan;
         }
@@ -324,10 +324,6 @@ fn relative_path(root: &Path, path: &Path) -> String {
         .map(|component| component.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-fn io_reason(error: &std::io::Error) -> String {
-    error.kind().to_string()
 }
 
 #[cfg(test)]
