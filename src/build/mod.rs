@@ -201,6 +201,11 @@ pub fn build(
         runtime,
         store,
         writer: LayerWriter::from_env()?.compression(request.compression),
+        layer_format: format!(
+            "{} mtime {}",
+            request.compression.media_type(),
+            crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
+        ),
         cache: LayerCache::new(store),
         suite: Suite::for_image(
             &request.manifest.base.image,
@@ -243,6 +248,9 @@ struct Builder<'a> {
     runtime: &'a tokio::runtime::Runtime,
     store: &'a Store,
     writer: LayerWriter,
+    /// What besides the inputs decides a layer's bytes: the compression and the mtime. Part
+    /// of every cache key, so a gzip build never reuses a zstd layer.
+    layer_format: String,
     cache: LayerCache,
     suite: Suite,
     client: IndexClient,
@@ -303,6 +311,11 @@ impl Builder<'_> {
         stage: impl FnOnce(&Path) -> Result<(), BuildError>,
     ) -> Result<StagedLayer, BuildError> {
         let started = Instant::now();
+        let key = cache::key(
+            "mlpack-layer-format-v1",
+            &[key.to_string(), self.layer_format.clone()],
+        );
+        let key = key.as_str();
         let (layer, reused) = if let Some(layer) = self.cache.get(key, self.store) {
             (layer, true)
         } else {

@@ -155,6 +155,23 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
     let index = TestIndex::start();
     let first = local_project(&index);
     mlpack_ok(&first, &["build"]);
+    // Another compression makes other layers, never the cached zstd ones.
+    mlpack_ok(
+        &first,
+        &["build", "--compression", "gzip", "-t", "demo:gzip"],
+    );
+    let gzip: serde_json::Value =
+        serde_json::from_slice(&blob(&first, &manifest_digest(&first, "demo:gzip"))).unwrap();
+    let media_types: Vec<&str> = gzip["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        media_types,
+        ["application/vnd.oci.image.layer.v1.tar+gzip"; 3]
+    );
     // The same project in another directory, another store, later: the same image.
     let second = TestContext::new();
     for file in ["mlpack.toml", "train.py", "mlpack.lock"] {
