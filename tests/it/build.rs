@@ -343,22 +343,14 @@ fn a_python_the_base_cannot_provide_is_a_clear_error() {
     ");
 }
 
-/// Docker 20.10 (Debian bookworm's) loads the export and runs it.
+/// Export `reference` from the store, `docker load` it, run `command` in it with no network,
+/// remove it from Docker, and return what the run printed.
 #[cfg(feature = "test-docker")]
-#[test]
-fn docker_loads_and_runs_the_export() {
-    let index = TestIndex::start();
-    let context = local_project(&index);
-    mlpack_ok(&context, &["build", "-t", "mlpack-test-demo:latest"]);
-    let archive = context.temp.path().join("demo.tar");
+fn run_in_docker(context: &TestContext, reference: &str, command: &[&str]) -> String {
+    let archive = context.temp.path().join("image.tar");
     mlpack_ok(
-        &context,
-        &[
-            "export",
-            "mlpack-test-demo:latest",
-            "-o",
-            archive.to_str().unwrap(),
-        ],
+        context,
+        &["export", reference, "-o", archive.to_str().unwrap()],
     );
     let load = Command::new("docker")
         .args(["load", "-i"])
@@ -371,27 +363,30 @@ fn docker_loads_and_runs_the_export() {
         String::from_utf8_lossy(&load.stderr)
     );
     let run = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "mlpack-test-demo:latest",
-        ])
+        .args(["run", "--rm", "--network", "none", reference])
+        .args(command)
         .output()
         .unwrap();
+    let _ = Command::new("docker").args(["rmi", reference]).output();
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// Docker 20.10 (Debian bookworm's) loads the export and runs its default command.
+#[cfg(feature = "test-docker")]
+#[test]
+fn docker_loads_and_runs_the_export() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build", "-t", "mlpack-test-demo:latest"]);
     assert_eq!(
-        String::from_utf8_lossy(&run.stdout),
+        run_in_docker(&context, "mlpack-test-demo:latest", &[]),
         "trained with 1.0 2.0\n"
     );
-    let _ = Command::new("docker")
-        .args(["rmi", "mlpack-test-demo:latest"])
-        .output();
 }
 
 /// The bundled iris example, from its checked-in lock: built, loaded into Docker, and
@@ -409,51 +404,20 @@ fn the_iris_example_runs_in_docker() {
         &["build", "--locked", "-t", "mlpack-test-iris:latest"],
     );
     assert!(built.contains("Built `mlpack-test-iris:latest`"), "{built}");
-    let archive = context.temp.path().join("iris.tar");
-    mlpack_ok(
+    let version = run_in_docker(
         &context,
+        "mlpack-test-iris:latest",
         &[
-            "export",
-            "mlpack-test-iris:latest",
-            "-o",
-            archive.to_str().unwrap(),
-        ],
-    );
-    let load = Command::new("docker")
-        .args(["load", "-i"])
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(
-        load.status.success(),
-        "{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
-    let run = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "mlpack-test-iris:latest",
             "python3",
             "-c",
             "import sklearn, pandas; print(sklearn.__version__)",
-        ])
-        .output()
-        .unwrap();
-    let _ = Command::new("docker")
-        .args(["rmi", "mlpack-test-iris:latest"])
-        .output();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    assert!(context.read("mlpack.lock").contains(&format!(
-        "name = \"scikit-learn\"\nversion = \"{}\"",
-        String::from_utf8_lossy(&run.stdout).trim()
-    )));
+    let locked = format!("name = \"scikit-learn\"\nversion = \"{}\"", version.trim());
+    assert!(
+        context.read("mlpack.lock").contains(&locked),
+        "the image has the locked scikit-learn, {version}"
+    );
 }
 
 /// skopeo and umoci read the store and the oci-archive as they are.
