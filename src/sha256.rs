@@ -1,5 +1,8 @@
 //! Lowercase hex sha256, the form indexes, lock files and OCI digests all write.
 
+use std::io::Read;
+use std::path::Path;
+
 use sha2::{Digest, Sha256};
 
 /// The sha256 of `bytes`, as 64 lowercase hex digits.
@@ -16,4 +19,19 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(out, "{byte:02x}");
             out
         })
+}
+
+/// The sha256 of the file at `path`, read in 1 MiB pieces (wheels can be gigabytes).
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex(&hasher.finalize()))
 }

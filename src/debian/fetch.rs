@@ -335,19 +335,7 @@ fn file_matches(path: &Path, expected: &FileEntry) -> bool {
     if metadata.len() != expected.size {
         return false;
     }
-    let Ok(mut file) = fs_err::File::open(path) else {
-        return false;
-    };
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 16];
-    loop {
-        match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => hasher.update(&buffer[..read]),
-            Err(_) => return false,
-        }
-    }
-    crate::sha256::hex(&hasher.finalize()) == expected.sha256
+    crate::sha256::file_sha256(path).is_ok_and(|actual| actual == expected.sha256)
 }
 
 fn check(

@@ -1,8 +1,8 @@
 //! Whole wheels for a build: downloaded once into the cache by their sha256, verified while
 //! streaming, re-verified when taken from the cache (a corrupt cached file is fetched again).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -25,7 +25,9 @@ impl IndexClient {
         let path = dir.join(safe_filename(&file.filename));
         let cached = path.clone();
         let want = expected.clone();
-        if blocking(move || file_sha256(&cached).is_ok_and(|actual| actual == want)).await {
+        if blocking(move || crate::sha256::file_sha256(&cached).is_ok_and(|actual| actual == want))
+            .await
+        {
             return Ok(path);
         }
         if self.inner.offline {
@@ -85,18 +87,4 @@ fn safe_filename(filename: &str) -> String {
         .filter(|name| !name.is_empty() && *name != "..")
         .unwrap_or("wheel.whl")
         .to_string()
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(crate::sha256::hex(&hasher.finalize()))
 }
