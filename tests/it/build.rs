@@ -18,6 +18,16 @@ fn mlpack_ok(context: &TestContext, args: &[&str]) -> String {
     rendered
 }
 
+/// The JSON document a rendered `mlpack --json …` run printed on stdout.
+fn stdout_json(rendered: &str) -> serde_json::Value {
+    let stdout = rendered
+        .split("--- stdout\n")
+        .nth(1)
+        .and_then(|rest| rest.split("--- stderr").next())
+        .unwrap();
+    serde_json::from_str(stdout).unwrap()
+}
+
 fn store(context: &TestContext) -> PathBuf {
     context.temp.path().join("store")
 }
@@ -189,16 +199,7 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
 
     first.write("train.py", "import alpha, beta\nprint('changed')\n");
     let rebuilt = mlpack_ok(&first, &["--json", "build"]);
-    let report: serde_json::Value = serde_json::from_str(
-        rebuilt
-            .split("--- stdout\n")
-            .nth(1)
-            .unwrap()
-            .split("--- stderr")
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let report: serde_json::Value = stdout_json(&rebuilt);
     let reused: Vec<bool> = report["layers"]
         .as_array()
         .unwrap()
@@ -303,16 +304,7 @@ fn the_store_commands() {
         manifest_digest(&context, "demo:v1"),
         manifest_digest(&context, "demo:v2")
     );
-    let inspect: serde_json::Value = serde_json::from_str(
-        mlpack_ok(&context, &["inspect", "demo:v2"])
-            .split("--- stdout\n")
-            .nth(1)
-            .unwrap()
-            .split("--- stderr")
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let inspect: serde_json::Value = stdout_json(&mlpack_ok(&context, &["inspect", "demo:v2"]));
     assert_eq!(inspect["config"]["config"]["WorkingDir"], "/app");
     mlpack_ok(&context, &["rmi", "demo:v1"]);
     mlpack_ok(&context, &["rmi", "demo:v2"]);
