@@ -1,0 +1,8 @@
+//! The machine's accelerators: NVIDIA driver detection, CUDA/driver compatibility tables, and
+//! what a container needs from the host to use its GPUs (device nodes, driver libraries).
+
+mod cuda;
+mod nvidia;
+
+pub use self::cuda::{CudaVersion, DriverVersion, max_cuda_for, min_driver_for};
+pub use self::nvidia::{GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus};
