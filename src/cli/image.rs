@@ -13,7 +13,7 @@ use crate::oci::{self, Store};
 #[derive(Debug, clap::Args)]
 pub(super) struct ImageArgs {
     /// The image: `NAME[:TAG]`, or a manifest digest (a unique prefix of 12 or more hex digits).
-    image: String,
+    pub(super) image: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@
 //! beyond turning arguments into a call of one module function and its result into output.
 
 mod build;
+mod container;
 mod export;
 mod image;
 mod init;
@@ -36,8 +37,8 @@ struct GlobalArgs {
     /// Print only results and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// Print more detail on stderr.
-    #[arg(short, long, global = true)]
+    /// Print more detail on stderr. (No `-v`: `run -v` mounts a volume, as in Docker.)
+    #[arg(long, global = true)]
     verbose: bool,
     /// The project directory.
     #[arg(
@@ -66,7 +67,7 @@ enum Command {
     Build(build::BuildArgs),
     /// List the images in the store.
     Images,
-    /// Show an image's manifest and config as JSON.
+    /// Show a container's or an image's configuration and state as JSON.
     Inspect(image::ImageArgs),
     /// Show an image's layers, their sizes and what each holds.
     History(image::ImageArgs),
@@ -80,6 +81,24 @@ enum Command {
     /// `requirements.txt` or a PEP 751 `pylock.toml`.
     #[command(visible_alias = "save")]
     Export(export::ExportArgs),
+    /// Run a command in a new container from an image, with mlpack's own runtime.
+    Run(Box<container::RunArgs>),
+    /// List containers.
+    Ps(container::PsArgs),
+    /// Print a container's output.
+    Logs(container::LogsArgs),
+    /// Stop running containers: SIGTERM, then SIGKILL after a grace period.
+    Stop(container::StopArgs),
+    /// Send a signal to running containers.
+    Kill(container::KillArgs),
+    /// Start a stopped container again, with the same configuration and files.
+    Start(container::StartArgs),
+    /// Remove containers.
+    Rm(container::RmArgs),
+    /// Run a command in a running container.
+    Exec(container::ExecArgs),
+    /// Save a container's changes as a new image.
+    Commit(container::CommitArgs),
 }
 
 /// How mlpack exits: documented in the README.
@@ -91,6 +110,8 @@ pub enum ExitStatus {
     Failure,
     /// Something unexpected failed (I/O, the network).
     Error,
+    /// A container's command exited with this status (`run`, `start -a`, `exec`).
+    Code(i32),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -99,6 +120,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => Self::SUCCESS,
             ExitStatus::Failure => Self::from(1),
             ExitStatus::Error => Self::from(2),
+            ExitStatus::Code(code) => Self::from(u8::try_from(code).unwrap_or(255)),
         }
     }
 }
@@ -129,6 +151,12 @@ impl UserError {
 /// Parse argv, run the command, and report any error with its causes and hint.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Like `docker run`, these exit with the command's status, so their own failures use
+    // the statuses no ordinary command does: 125, or 126/127 when the command cannot run.
+    let runs_a_command = matches!(
+        cli.command,
+        Command::Run(_) | Command::Exec(_) | Command::Start(_)
+    );
     let printer = Printer {
         json: cli.global.json,
         quiet: cli.global.quiet,
@@ -142,15 +170,29 @@ pub fn main() -> ExitCode {
         Command::Why(args) => lockfile::why(&args, &cli.global.directory, printer),
         Command::Build(args) => build::run(&args, &cli.global.directory, printer),
         Command::Images => image::images(printer),
-        Command::Inspect(args) => image::inspect(&args, printer),
+        Command::Inspect(args) => match container::inspect_container(&args.image, printer) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => image::inspect(&args, printer),
+            Err(error) => Err(error),
+        },
         Command::History(args) => image::history(&args, printer),
         Command::Tag(args) => image::tag(&args, printer),
         Command::Rmi(args) => image::rmi(&args, printer),
         Command::Prune => image::prune(printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
+        Command::Run(args) => container::run(&args, printer),
+        Command::Ps(args) => container::ps(&args, printer),
+        Command::Logs(args) => container::logs(&args),
+        Command::Stop(args) => container::stop(&args, printer),
+        Command::Kill(args) => container::kill(&args, printer),
+        Command::Start(args) => container::start(&args, printer),
+        Command::Rm(args) => container::rm(&args, printer),
+        Command::Exec(args) => container::exec(args),
+        Command::Commit(args) => container::commit(&args, printer),
     };
     match result {
         Ok(status) => status.into(),
+        Err(error) if runs_a_command => container_failure(&error).into(),
         Err(error) => report(&error).into(),
     }
 }
@@ -175,6 +217,17 @@ fn report(error: &anyhow::Error) -> ExitStatus {
     }
 }
 
+/// Report an error of `run`/`exec`/`start`: Docker's 126/127 when the command could not be
+/// executed, 125 for anything else.
+fn container_failure(error: &anyhow::Error) -> ExitStatus {
+    report(error);
+    let exec_status = error.chain().find_map(|cause| match cause.downcast_ref() {
+        Some(crate::runtime::RuntimeError::Exec { status, .. }) => Some(*status),
+        _ => None,
+    });
+    ExitStatus::Code(exec_status.unwrap_or(125))
+}
+
 /// The hints any error in the chain offers, outermost first.
 fn hints(error: &anyhow::Error) -> Vec<String> {
     let mut hints = Vec::new();
@@ -189,6 +242,8 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(build.hints());
         } else if let Some(oci) = cause.downcast_ref::<crate::oci::OciError>() {
             hints.extend(oci.hint());
+        } else if let Some(runtime) = cause.downcast_ref::<crate::runtime::RuntimeError>() {
+            hints.extend(runtime.hint());
         }
     }
     hints.dedup();
@@ -210,5 +265,8 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::oci::OciError>()
                 .is_some_and(crate::oci::OciError::is_user_error)
+            || cause
+                .downcast_ref::<crate::runtime::RuntimeError>()
+                .is_some_and(crate::runtime::RuntimeError::is_user_error)
     })
 }

@@ -21,7 +21,8 @@ mod openpgp;
 mod packages;
 mod relation;
 mod release;
-mod rootfs;
+// Shared with `runtime`, which unpacks image layers with the same path rules.
+pub(crate) mod rootfs;
 mod suite;
 mod version;
 

@@ -3,7 +3,7 @@
 //! `lstat`, symlinks are resolved by this code (an absolute target starts again at the root),
 //! and a path that climbs above the root is refused. Unpacked packages may hold any symlink,
 //! so everything that writes into a root (extraction, the dpkg database, the offline
-//! maintainer-script work) goes through here.
+//! maintainer-script work, and `runtime`'s unpacking of image layers) goes through here.
 
 use std::collections::VecDeque;
 use std::io;

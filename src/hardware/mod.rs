@@ -4,5 +4,9 @@
 mod cuda;
 mod nvidia;
 
-pub use self::cuda::{CudaVersion, DriverVersion, max_cuda_for, min_driver_for};
-pub use self::nvidia::{GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus};
+pub use self::cuda::{
+    CudaVersion, CudaVersionError, DriverVersion, DriverVersionError, max_cuda_for, min_driver_for,
+};
+pub use self::nvidia::{
+    GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus,
+};

@@ -15,7 +15,7 @@ use tempfile::NamedTempFile;
 
 use super::digest::{DiffId, Digest, DigestWriter};
 use super::error::OciError;
-use super::reproducible_tar::write_tree;
+use super::reproducible_tar::{TreeOptions, write_tree};
 use super::store::Store;
 
 /// The mtime of every entry when `SOURCE_DATE_EPOCH` is not set: 2000-01-01T00:00:00Z.
@@ -162,9 +162,39 @@ impl LayerWriter {
     /// headers for paths over 100 bytes. Whiteouts are ordinary `.wh.*` files the caller made.
     /// If the blob already exists, the new copy is dropped.
     pub fn write_dir(&self, store: &Store, root: &Path) -> Result<Layer, OciError> {
+        self.write_tree(store, root, TreeOptions::default())
+    }
+
+    /// Write an overlayfs upper dir as a layer: overlay whiteouts (0:0 char devices) become
+    /// `.wh.NAME` entries, opaque dirs (xattr `trusted.overlay.opaque` or
+    /// `user.overlay.opaque` = "y") get a `.wh..wh..opq` entry, and the paths in `exclude`
+    /// (relative, `/`-separated, e.g. "etc/resolv.conf", "data") are left out with everything
+    /// under them. Whiteouts are empty 0644 files, as `docker commit` writes them; the rest is
+    /// as [`LayerWriter::write_dir`] writes it (so every entry is owned by 0:0). An upper dir
+    /// written with overlayfs's `redirect_dir` or `metacopy` features is refused: a tar cannot
+    /// say what they record.
+    pub fn write_overlay_upper(
+        &self,
+        store: &Store,
+        upper: &Path,
+        exclude: &[String],
+    ) -> Result<Layer, OciError> {
+        let options = TreeOptions {
+            overlay_upper: true,
+            exclude,
+        };
+        self.write_tree(store, upper, options)
+    }
+
+    fn write_tree(
+        &self,
+        store: &Store,
+        root: &Path,
+        options: TreeOptions<'_>,
+    ) -> Result<Layer, OciError> {
         let temp = store.temp_file()?;
         let compressor = self.blob_compressor(&temp)?;
-        let tar = write_tree(root, self.mtime, DigestWriter::new(compressor))?;
+        let tar = write_tree(root, self.mtime, options, DigestWriter::new(compressor))?;
         let (compressor, diff_id, _) = tar.finish();
         let layer = self.finish_blob(&temp, compressor, diff_id)?;
         store.persist_blob(temp, &layer.digest)?;
@@ -338,5 +368,158 @@ impl Store {
                     .map_err(|source| OciError::io("read", self.blob_path(&digest), source))?,
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+
+    use super::*;
+    use crate::oci::tests::{layer_tar, list_tar, new_store};
+
+    /// The xattr overlayfs would have set, in the namespace this process may write.
+    fn overlay_xattr_name(name: &str) -> String {
+        let namespace = if nix::unistd::geteuid().is_root() {
+            "trusted"
+        } else {
+            "user"
+        };
+        format!("{namespace}.overlay.{name}")
+    }
+
+    #[expect(unsafe_code, reason = "setting an xattr needs `lsetxattr`")]
+    fn set_xattr(path: &Path, name: &str, value: &[u8]) {
+        let path = CString::new(path.as_os_str().as_bytes()).unwrap();
+        let name = CString::new(name).unwrap();
+        // SAFETY: the strings are NUL-terminated; `value` is readable for its length.
+        let result = unsafe {
+            libc::lsetxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        assert_eq!(result, 0, "{}", io::Error::last_os_error());
+    }
+
+    /// An upper dir as overlayfs leaves it after a container deleted `etc/gone`, replaced
+    /// `opaque/`, and wrote a few files, some of them in the runtime's mount points.
+    fn upper_dir(root: &Path) {
+        fs_err::create_dir_all(root.join("etc")).unwrap();
+        fs_err::write(root.join("etc/hostname"), "box\n").unwrap();
+        fs_err::write(root.join("etc/resolv.conf"), "nameserver 10.0.0.1\n").unwrap();
+        mknod(
+            &root.join("etc/gone"),
+            SFlag::S_IFCHR,
+            Mode::empty(),
+            makedev(0, 0),
+        )
+        .unwrap();
+        mknod(
+            &root.join("gone-too"),
+            SFlag::S_IFCHR,
+            Mode::empty(),
+            makedev(0, 0),
+        )
+        .unwrap();
+        fs_err::create_dir_all(root.join("data/shard")).unwrap();
+        fs_err::write(root.join("data/shard/0.bin"), "mounted data").unwrap();
+        fs_err::create_dir_all(root.join("opaque")).unwrap();
+        fs_err::write(root.join("opaque/new"), "only this\n").unwrap();
+        set_xattr(&root.join("opaque"), &overlay_xattr_name("opaque"), b"y");
+        // Not opaque: overlayfs's `x` marks a directory holding xwhiteouts.
+        fs_err::create_dir_all(root.join("merged")).unwrap();
+        set_xattr(&root.join("merged"), &overlay_xattr_name("opaque"), b"x");
+        fs_err::write(root.join("keep.txt"), "kept\n").unwrap();
+    }
+
+    fn names(store: &Store, layer: &Layer) -> Vec<(String, char)> {
+        list_tar(&layer_tar(store, layer), DEFAULT_MTIME)
+            .into_iter()
+            .map(|entry| (entry.path, entry.kind))
+            .collect()
+    }
+
+    #[test]
+    fn an_overlay_upper_dir_becomes_oci_whiteouts() {
+        let (_dir, store) = new_store();
+        let upper = tempfile::tempdir().unwrap();
+        upper_dir(upper.path());
+        let exclude = ["etc/resolv.conf", "/data/", "./missing"].map(str::to_string);
+        let layer = LayerWriter::new()
+            .write_overlay_upper(&store, upper.path(), &exclude)
+            .unwrap();
+        let listed = list_tar(&layer_tar(&store, &layer), DEFAULT_MTIME);
+        let whiteouts: Vec<_> = listed
+            .iter()
+            .filter(|entry| entry.path.contains(".wh."))
+            .map(|entry| (entry.kind, entry.mode, entry.size))
+            .collect();
+        assert_eq!(whiteouts, [('0', 0o644, 0); 3]);
+        let expected = [
+            ("etc/", '5'),
+            ("etc/.wh.gone", '0'),
+            ("etc/hostname", '0'),
+            (".wh.gone-too", '0'),
+            ("keep.txt", '0'),
+            ("merged/", '5'),
+            ("opaque/", '5'),
+            ("opaque/.wh..wh..opq", '0'),
+            ("opaque/new", '0'),
+        ];
+        let mut expected: Vec<(String, char)> = expected
+            .iter()
+            .map(|(path, kind)| ((*path).to_string(), *kind))
+            .collect();
+        expected.sort();
+        assert_eq!(names(&store, &layer), expected);
+    }
+
+    #[test]
+    fn write_dir_takes_an_upper_dir_as_it_is() {
+        let (_dir, store) = new_store();
+        let upper = tempfile::tempdir().unwrap();
+        upper_dir(upper.path());
+        let layer = LayerWriter::new().write_dir(&store, upper.path()).unwrap();
+        let listed = names(&store, &layer);
+        assert!(
+            listed.contains(&("etc/gone".to_string(), '3')),
+            "{listed:?}"
+        );
+        assert!(listed.contains(&("data/shard/0.bin".to_string(), '0')));
+        assert!(!listed.iter().any(|(path, _)| path.contains(".wh.")));
+    }
+
+    #[test]
+    fn overlay_features_a_tar_cannot_carry_are_refused() {
+        let (_dir, store) = new_store();
+        for (path, xattr) in [("moved", "redirect"), ("file", "metacopy")] {
+            let upper = tempfile::tempdir().unwrap();
+            let source = upper.path().join(path);
+            if xattr == "redirect" {
+                fs_err::create_dir(&source).unwrap();
+            } else {
+                fs_err::write(&source, "").unwrap();
+            }
+            set_xattr(&source, &overlay_xattr_name(xattr), b"/old");
+            let error = LayerWriter::new()
+                .write_overlay_upper(&store, upper.path(), &[])
+                .unwrap_err();
+            assert!(
+                matches!(error, OciError::UnsupportedFileType { .. }),
+                "{error}"
+            );
+        }
+        let error = OciError::UnsupportedFileType {
+            path: "/containers/abc/upper/moved".into(),
+            kind: "directory that overlayfs renamed with `redirect_dir=on`",
+        };
+        insta::assert_snapshot!(error, @"`/containers/abc/upper/moved` is a directory that overlayfs renamed with `redirect_dir=on`, which cannot be put in a layer");
     }
 }

@@ -14,9 +14,14 @@
 //!    extended header (not a GNU long-name entry).
 //! 6. A regular file with several links is written once, at the first of its paths in sort
 //!    order; its other paths are hard links to that one.
-//! 7. Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are ordinary files the caller created.
+//! 7. Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are ordinary files the caller created, or,
+//!    for an overlayfs upper dir ([`TreeOptions::overlay_upper`]), empty 0644 files written
+//!    for its whiteouts (0:0 character devices) and opaque directories (an `overlay.opaque`
+//!    xattr of `y`), as `docker commit` writes them.
+//! 8. Paths in [`TreeOptions::exclude`] are left out, with everything under them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -32,6 +37,32 @@ const USTAR_NAME_LEN: usize = 100;
 const USTAR_MAX_SIZE: u64 = 0o777_7777_7777;
 /// The name of a pax extended header entry (Python's `tarfile` writes the same).
 const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
+/// An OCI whiteout's prefix (layer.md, "Whiteouts").
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+/// The OCI opaque whiteout: the layers below have nothing in this directory.
+const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
+/// Where overlayfs keeps its xattrs: `trusted.` when root mounted it, `user.` when it was
+/// mounted with `userxattr` (rootless).
+const OVERLAY_XATTR_PREFIXES: [&str; 2] = ["trusted.overlay.", "user.overlay."];
+
+/// How [`write_tree`] reads the tree.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TreeOptions<'a> {
+    /// The tree is an overlayfs upper dir
+    /// (<https://docs.kernel.org/filesystems/overlayfs.html>): its whiteouts and opaque
+    /// directories become OCI ones, and what the tar format cannot say (a directory renamed
+    /// with `redirect_dir`, a file whose data `metacopy` left below) is refused.
+    pub(crate) overlay_upper: bool,
+    /// Paths left out, with everything under them: relative and `/`-separated (a leading or
+    /// trailing `/` or a leading `./` is ignored), such as `etc/resolv.conf`.
+    pub(crate) exclude: &'a [String],
+}
+
+/// [`TreeOptions`] as the walk uses them.
+struct Walk {
+    overlay_upper: bool,
+    exclude: HashSet<Vec<u8>>,
+}
 
 /// One entry to write, found by walking the tree.
 #[derive(Debug)]
@@ -47,6 +78,8 @@ struct TreeEntry {
     inode: Option<(u64, u64)>,
 }
 
+/// What an entry is. `Whiteout` is an OCI whiteout, written as an empty regular file; its
+/// source is the overlay whiteout or the opaque directory it stands for.
 #[derive(Debug)]
 enum EntryKind {
     Directory,
@@ -56,19 +89,34 @@ enum EntryKind {
     Fifo,
     CharDevice { major: u32, minor: u32 },
     BlockDevice { major: u32, minor: u32 },
+    Whiteout,
 }
 
 /// Write the tree at `root` as a tar stream to `out` (finished with the two zero blocks) and
 /// return `out`.
-pub(crate) fn write_tree<W: Write>(root: &Path, mtime: u64, out: W) -> Result<W, OciError> {
+pub(crate) fn write_tree<W: Write>(
+    root: &Path,
+    mtime: u64,
+    options: TreeOptions<'_>,
+    out: W,
+) -> Result<W, OciError> {
     let metadata = fs_err::metadata(root).map_err(|source| OciError::io("read", root, source))?;
     if !metadata.is_dir() {
         return Err(OciError::NotADirectory {
             path: root.to_path_buf(),
         });
     }
+    let walk = Walk {
+        overlay_upper: options.overlay_upper,
+        exclude: options
+            .exclude
+            .iter()
+            .map(|path| normalized_path(path).as_bytes().to_vec())
+            .filter(|path| !path.is_empty())
+            .collect(),
+    };
     let mut entries = Vec::new();
-    collect(root, &[], &mut entries)?;
+    collect(&walk, root, &[], &mut entries)?;
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     link_hard_links(&mut entries);
 
@@ -81,8 +129,19 @@ pub(crate) fn write_tree<W: Write>(root: &Path, mtime: u64, out: W) -> Result<W,
         .map_err(|source| OciError::io("finish the layer for", root, source))
 }
 
+/// `path` as the layer names it: no leading `./` or `/`, no trailing `/`.
+fn normalized_path(path: &str) -> &str {
+    let path = path.strip_prefix("./").unwrap_or(path);
+    path.trim_matches('/')
+}
+
 /// Append every entry below `dir` (whose name in the layer is `prefix`) to `entries`.
-fn collect(dir: &Path, prefix: &[u8], entries: &mut Vec<TreeEntry>) -> Result<(), OciError> {
+fn collect(
+    walk: &Walk,
+    dir: &Path,
+    prefix: &[u8],
+    entries: &mut Vec<TreeEntry>,
+) -> Result<(), OciError> {
     let listing = fs_err::read_dir(dir).map_err(|source| OciError::io("list", dir, source))?;
     for item in listing {
         let item = item.map_err(|source| OciError::io("list", dir, source))?;
@@ -94,6 +153,9 @@ fn collect(dir: &Path, prefix: &[u8], entries: &mut Vec<TreeEntry>) -> Result<()
             name.push(b'/');
         }
         name.extend_from_slice(item.file_name().as_bytes());
+        if walk.exclude.contains(&name) {
+            continue;
+        }
 
         let file_type = metadata.file_type();
         let kind = if file_type.is_dir() {
@@ -110,6 +172,15 @@ fn collect(dir: &Path, prefix: &[u8], entries: &mut Vec<TreeEntry>) -> Result<()
             }
         } else if file_type.is_fifo() {
             EntryKind::Fifo
+        } else if file_type.is_char_device() && walk.overlay_upper && metadata.rdev() == 0 {
+            // An overlay whiteout: `<dir>/.wh.<name>` in OCI's terms.
+            name.truncate(prefix.len());
+            if !name.is_empty() {
+                name.push(b'/');
+            }
+            name.extend_from_slice(WHITEOUT_PREFIX);
+            name.extend_from_slice(item.file_name().as_bytes());
+            EntryKind::Whiteout
         } else if file_type.is_char_device() {
             let (major, minor) = split_device(metadata.rdev());
             EntryKind::CharDevice { major, minor }
@@ -122,6 +193,9 @@ fn collect(dir: &Path, prefix: &[u8], entries: &mut Vec<TreeEntry>) -> Result<()
                 kind: "socket",
             });
         };
+        if walk.overlay_upper {
+            check_overlay_entry(&source, &kind)?;
+        }
         let inode =
             (file_type.is_file() && metadata.nlink() > 1).then(|| (metadata.dev(), metadata.ino()));
         let is_dir = matches!(kind, EntryKind::Directory);
@@ -133,10 +207,100 @@ fn collect(dir: &Path, prefix: &[u8], entries: &mut Vec<TreeEntry>) -> Result<()
             inode,
         });
         if is_dir {
-            collect(&source, &name, entries)?;
+            if walk.overlay_upper && is_opaque(&source)? {
+                let mut marker = name.clone();
+                marker.push(b'/');
+                marker.extend_from_slice(OPAQUE_WHITEOUT);
+                entries.push(TreeEntry {
+                    name: marker,
+                    source: source.clone(),
+                    kind: EntryKind::Whiteout,
+                    mode: 0o644,
+                    inode: None,
+                });
+            }
+            collect(walk, &source, &name, entries)?;
         }
     }
     Ok(())
+}
+
+/// Whether overlayfs marked the directory `path` opaque (it hides the lower layers' entries).
+fn is_opaque(path: &Path) -> Result<bool, OciError> {
+    let value = overlay_xattr(path, "opaque")
+        .map_err(|source| OciError::io("read the xattrs of", path, source))?;
+    Ok(value.as_deref() == Some(b"y"))
+}
+
+/// Refuse what overlayfs can leave in an upper dir that a tar walk would get wrong: a
+/// directory renamed in place (`redirect_dir=on`), whose old name's whiteout the walk cannot
+/// see, and a file whose data stayed in a lower layer (`metacopy=on`).
+fn check_overlay_entry(path: &Path, kind: &EntryKind) -> Result<(), OciError> {
+    let (xattr, refused) = match kind {
+        EntryKind::Directory => (
+            "redirect",
+            "directory that overlayfs renamed with `redirect_dir=on`",
+        ),
+        EntryKind::File { .. } => (
+            "metacopy",
+            "file whose data overlayfs left in a lower layer (`metacopy=on`)",
+        ),
+        _ => return Ok(()),
+    };
+    let value = overlay_xattr(path, xattr)
+        .map_err(|source| OciError::io("read the xattrs of", path, source))?;
+    match value {
+        Some(_) => Err(OciError::UnsupportedFileType {
+            path: path.to_path_buf(),
+            kind: refused,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The overlayfs xattr `name` (`opaque`, `redirect`, `metacopy`) of `path`, under either of
+/// [`OVERLAY_XATTR_PREFIXES`].
+fn overlay_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    for prefix in OVERLAY_XATTR_PREFIXES {
+        if let Some(value) = get_xattr(path, &format!("{prefix}{name}"))? {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+/// `lgetxattr(2)`: the xattr `name` of `path` itself (not of a symlink's target), or `None`
+/// where it has none or the file system keeps none. Unprivileged callers see no `trusted.*`
+/// xattrs, which is right: their overlay uses `user.*` ones.
+#[expect(unsafe_code, reason = "neither std nor nix wraps the xattr calls")]
+fn get_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let path = CString::new(path.as_os_str().as_bytes())?;
+    let name = CString::new(name)?;
+    // overlayfs's values are `y`, an empty `metacopy` or a redirect path: one retry with the
+    // most an xattr value may hold (`XATTR_SIZE_MAX`) covers any.
+    let mut value = vec![0_u8; 256];
+    loop {
+        // SAFETY: `path` and `name` are NUL-terminated and outlive the call; `value` is
+        // writable for `value.len()` bytes, and the kernel writes no more than that.
+        let length = unsafe {
+            libc::lgetxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        if let Ok(length) = usize::try_from(length) {
+            value.truncate(length);
+            return Ok(Some(value));
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::ENODATA | libc::EOPNOTSUPP) => return Ok(None),
+            Some(libc::ERANGE) if value.len() < 65536 => value.resize(65536, 0),
+            _ => return Err(error),
+        }
+    }
 }
 
 /// Turn every later path of a multiply-linked file into a hard link to its first path.
@@ -173,6 +337,7 @@ fn normalized_mode(kind: &EntryKind, mode: u32) -> u32 {
     match kind {
         EntryKind::Directory if mode & 0o1000 != 0 => mode & 0o7777,
         EntryKind::Directory => 0o755 | special,
+        EntryKind::Whiteout => 0o644,
         EntryKind::File { .. } | EntryKind::HardLink { .. } => {
             let permissions = if mode & 0o111 == 0 { 0o644 } else { 0o755 };
             permissions | special
@@ -213,7 +378,7 @@ fn append_entry<W: Write>(
     }
     let entry_type = match &entry.kind {
         EntryKind::Directory => EntryType::Directory,
-        EntryKind::File { .. } => EntryType::Regular,
+        EntryKind::File { .. } | EntryKind::Whiteout => EntryType::Regular,
         EntryKind::Symlink { target } => {
             set_long_field(
                 &mut header.as_old_mut().linkname,

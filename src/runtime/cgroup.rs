@@ -1,0 +1,813 @@
+//! Resource limits for `mlpack run --memory` and `--cpus`: one cgroup per container, at
+//! `mlpack/<id>` under cgroup v2, or under each v1 controller that a limit needs.
+//!
+//! Specs: <https://docs.kernel.org/admin-guide/cgroup-v2.html> (`memory.max`, `cpu.max`),
+//! <https://docs.kernel.org/admin-guide/cgroup-v1/memory.html> and
+//! <https://docs.kernel.org/scheduler/sched-bwc.html> (`cpu.cfs_quota_us`).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sched::{CpuSet, sched_getaffinity};
+use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
+use nix::unistd::Pid;
+
+/// Docker's floor for `--memory`: below it a container cannot even start its runtime.
+const MIN_MEMORY: u64 = 6 << 20;
+/// The CFS period mlpack uses, in microseconds: the kernel's and Docker's default.
+const CPU_PERIOD_US: u64 = 100_000;
+/// The kernel refuses a CFS quota under 1 ms, which is 0.01 CPUs at the period above.
+const MIN_CPUS: f64 = 0.01;
+/// How long `remove` waits for the kernel to let go of a cgroup whose tasks just exited.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The shared parent of every container's cgroup, like Docker's `docker`.
+const PARENT: &str = "mlpack";
+/// Where a v1 host may mount the CPU controller: alone, or co-mounted with `cpuacct`
+/// (systemd mounts `cpu,cpuacct` and links `cpu` to it).
+const V1_CPU_DIRS: [&str; 3] = ["cpu", "cpu,cpuacct", "cpuacct,cpu"];
+
+const MEMORY_FLAG: &str = "--memory";
+const CPUS_FLAG: &str = "--cpus";
+
+/// What `mlpack run` limits a container to; `None` means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Bytes of memory, swap excluded: the container gets no swap, so the limit is real.
+    pub memory: Option<u64>,
+    /// CPU time as a number of CPUs, like `docker run --cpus 1.5`.
+    pub cpus: Option<f64>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none() && self.cpus.is_none()
+    }
+
+    /// Checks the limits against Docker's rules and this host's CPUs, so a caller can refuse
+    /// them before it creates anything. [`Cgroup::create`] checks again.
+    pub fn validate(&self) -> Result<(), CgroupError> {
+        self.validate_for(host_cpus())
+    }
+
+    fn validate_for(&self, host_cpus: usize) -> Result<(), CgroupError> {
+        if let Some(cpus) = self.cpus {
+            #[expect(clippy::cast_precision_loss, reason = "CPU counts are far below 2^52")]
+            let max = host_cpus as f64;
+            if !(MIN_CPUS..=max).contains(&cpus) {
+                return Err(CgroupError::InvalidCpus { cpus, host_cpus });
+            }
+        }
+        if let Some(bytes) = self.memory
+            && bytes < MIN_MEMORY
+        {
+            return Err(CgroupError::MemoryTooLow { bytes });
+        }
+        Ok(())
+    }
+}
+
+/// The CFS quota in microseconds per [`CPU_PERIOD_US`] for a number of CPUs.
+fn cpu_quota_us(cpus: f64) -> u64 {
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "validated: 0.01 ≤ cpus ≤ host CPUs"
+    )]
+    let quota = (cpus * 100_000.0).round() as u64;
+    quota
+}
+
+/// The CPUs this process may run on: what Docker compares `--cpus` with (Go's
+/// `runtime.NumCPU` reads the affinity mask too).
+fn host_cpus() -> usize {
+    match sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+            .count()
+            .max(1),
+        Err(_) => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CgroupVersion {
+    /// One controller per mount under the root (also the "hybrid" layout, whose extra
+    /// cgroup2 mount at `unified` carries no memory or CPU controller).
+    V1,
+    /// The unified hierarchy: the root itself is a cgroup2 file system.
+    V2,
+}
+
+/// A container's cgroup(s), as created by [`Cgroup::create`]; kept in the container's state so
+/// that a later `mlpack rm` can remove them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Cgroup {
+    version: CgroupVersion,
+    /// One directory under v2; one per needed controller under v1 (memory first).
+    paths: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Detect the host's cgroup layout under `mount_root` (normally `/sys/fs/cgroup`).
+    pub fn detect(mount_root: &Path) -> Result<CgroupVersion, CgroupError> {
+        let stat = match statfs(mount_root) {
+            Ok(stat) => stat,
+            Err(nix::errno::Errno::ENOENT) => {
+                return Err(CgroupError::NoCgroup {
+                    mount_root: mount_root.to_path_buf(),
+                });
+            }
+            Err(errno) => {
+                return Err(CgroupError::io("inspect", mount_root, errno.into()));
+            }
+        };
+        if stat.filesystem_type() == CGROUP2_SUPER_MAGIC {
+            return Ok(CgroupVersion::V2);
+        }
+        // Not unified: a tmpfs with one mount per v1 controller. A hybrid host's
+        // `unified` cgroup2 mount is ignored: the memory and CPU controllers are bound to the
+        // v1 mounts, and a controller lives in one hierarchy at a time.
+        let has_v1_controller = std::iter::once("memory")
+            .chain(V1_CPU_DIRS)
+            .any(|name| mount_root.join(name).is_dir());
+        if has_v1_controller {
+            Ok(CgroupVersion::V1)
+        } else {
+            Err(CgroupError::NoCgroup {
+                mount_root: mount_root.to_path_buf(),
+            })
+        }
+    }
+
+    /// Create `mlpack/<container_id>` cgroup(s) and write the limits. Validates first (cpus
+    /// from 0.01 to the number of host CPUs, memory ≥ 6 MiB as Docker requires) so nothing is
+    /// created on bad input. With empty limits no controller is needed and nothing is created.
+    ///
+    /// On failure the container's directories made so far are removed again. The shared
+    /// `mlpack` parent and the controllers enabled in v2 `cgroup.subtree_control` files stay:
+    /// other containers may be using them at the same moment.
+    pub fn create(
+        mount_root: &Path,
+        container_id: &str,
+        limits: &Limits,
+    ) -> Result<Self, CgroupError> {
+        validate_id(container_id)?;
+        limits.validate()?;
+        let version = Self::detect(mount_root)?;
+        let mut made = Vec::new();
+        let result = match version {
+            CgroupVersion::V1 => create_v1(mount_root, container_id, limits, &mut made),
+            CgroupVersion::V2 => create_v2(mount_root, container_id, limits, &mut made),
+        };
+        match result {
+            Ok(paths) => Ok(Self { version, paths }),
+            Err(error) => {
+                // Nothing was moved into these, so `rmdir` succeeds at once; a failure here
+                // would hide the error that matters, so it is dropped.
+                for dir in made.iter().rev() {
+                    let _ = fs::remove_dir(dir);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Move process `pid`, all its threads, into every cgroup of the container; its children
+    /// born afterwards start there too.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in &self.paths {
+            let path = dir.join("cgroup.procs");
+            write_file(&path, &pid.to_string()).map_err(|source| CgroupError::AddProcess {
+                pid,
+                path,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Remove the container's cgroups; ones already gone count as removed. Tries every path
+    /// and returns the first error.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for dir in &self.paths {
+            if let Err(error) = remove_dir_waiting(dir) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    pub fn version(&self) -> CgroupVersion {
+        self.version
+    }
+
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+}
+
+/// The ID becomes a directory name, so it must not climb out of `mlpack/`.
+fn validate_id(id: &str) -> Result<(), CgroupError> {
+    if id.is_empty() || id == "." || id == ".." || id.contains(['/', '\0']) {
+        return Err(CgroupError::InvalidContainerId { id: id.to_string() });
+    }
+    Ok(())
+}
+
+/// v1: each limit in its own controller's hierarchy, `<controller>/mlpack/<id>`.
+fn create_v1(
+    mount_root: &Path,
+    id: &str,
+    limits: &Limits,
+    made: &mut Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, CgroupError> {
+    let mut paths = Vec::new();
+    if let Some(bytes) = limits.memory {
+        let controller = v1_controller(mount_root, MEMORY_FLAG, "memory", &["memory"])?;
+        let dir = make_container_dir(&controller, id, MEMORY_FLAG, made)?;
+        let bytes = bytes.to_string();
+        // `memsw` (memory + swap) must stay ≥ `limit_in_bytes`, so it is raised second.
+        // Equal values leave no room for swap, as the OOM test needs.
+        write_limit(MEMORY_FLAG, &dir.join("memory.limit_in_bytes"), &bytes)?;
+        let memsw = dir.join("memory.memsw.limit_in_bytes");
+        if memsw.exists() {
+            write_limit(MEMORY_FLAG, &memsw, &bytes)?;
+        }
+        paths.push(dir);
+    }
+    if let Some(cpus) = limits.cpus {
+        let controller = v1_controller(mount_root, CPUS_FLAG, "cpu", &V1_CPU_DIRS)?;
+        let dir = make_container_dir(&controller, id, CPUS_FLAG, made)?;
+        let period = CPU_PERIOD_US.to_string();
+        write_limit(CPUS_FLAG, &dir.join("cpu.cfs_period_us"), &period)?;
+        let quota = cpu_quota_us(cpus).to_string();
+        write_limit(CPUS_FLAG, &dir.join("cpu.cfs_quota_us"), &quota)?;
+        paths.push(dir);
+    }
+    Ok(paths)
+}
+
+/// The first of `candidates` mounted under `mount_root`.
+fn v1_controller(
+    mount_root: &Path,
+    flag: &'static str,
+    controller: &'static str,
+    candidates: &[&str],
+) -> Result<PathBuf, CgroupError> {
+    candidates
+        .iter()
+        .map(|name| mount_root.join(name))
+        .find(|path| path.is_dir())
+        .ok_or_else(|| CgroupError::ControllerMissing {
+            flag,
+            controller,
+            path: mount_root.join(candidates[0]),
+        })
+}
+
+/// v2: one directory, `mlpack/<id>`, with the controllers enabled on the way down (a cgroup
+/// only gets the controllers its parent lists in `cgroup.subtree_control`).
+fn create_v2(
+    mount_root: &Path,
+    id: &str,
+    limits: &Limits,
+    made: &mut Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, CgroupError> {
+    let mut needed = Vec::new();
+    if limits.memory.is_some() {
+        needed.push((MEMORY_FLAG, "memory"));
+    }
+    if limits.cpus.is_some() {
+        needed.push((CPUS_FLAG, "cpu"));
+    }
+    let Some(&(first_flag, _)) = needed.first() else {
+        return Ok(Vec::new());
+    };
+
+    let listing = mount_root.join("cgroup.controllers");
+    let available = fs::read_to_string(&listing)
+        .map_err(|source| CgroupError::limit(first_flag, "read", &listing, source))?;
+    for &(flag, controller) in &needed {
+        if !available.split_whitespace().any(|name| name == controller) {
+            return Err(CgroupError::ControllerMissing {
+                flag,
+                controller,
+                path: listing,
+            });
+        }
+    }
+
+    enable_controllers(mount_root, &needed)?;
+    let parent = mount_root.join(PARENT);
+    create_parent(&parent, first_flag)?;
+    // `mlpack` itself never holds a process, so the "no internal processes" rule lets it
+    // hand controllers down.
+    enable_controllers(&parent, &needed)?;
+    let dir = parent.join(id);
+    fs::create_dir(&dir)
+        .map_err(|source| CgroupError::limit(first_flag, "create", &dir, source))?;
+    made.push(dir.clone());
+
+    if let Some(bytes) = limits.memory {
+        write_limit(MEMORY_FLAG, &dir.join("memory.max"), &bytes.to_string())?;
+        // v2 counts swap apart from memory; without this the container would swap instead
+        // of meeting the OOM killer. The file is absent when swap accounting is off.
+        let swap = dir.join("memory.swap.max");
+        if swap.exists() {
+            write_limit(MEMORY_FLAG, &swap, "0")?;
+        }
+    }
+    if let Some(cpus) = limits.cpus {
+        let value = format!("{} {CPU_PERIOD_US}", cpu_quota_us(cpus));
+        write_limit(CPUS_FLAG, &dir.join("cpu.max"), &value)?;
+    }
+    Ok(vec![dir])
+}
+
+/// Enable each controller in `dir/cgroup.subtree_control` unless it already is; the file is
+/// written one controller at a time so that a refusal names its flag.
+fn enable_controllers(dir: &Path, needed: &[(&'static str, &str)]) -> Result<(), CgroupError> {
+    let path = dir.join("cgroup.subtree_control");
+    let Some(&(first_flag, _)) = needed.first() else {
+        return Ok(());
+    };
+    let enabled = fs::read_to_string(&path)
+        .map_err(|source| CgroupError::limit(first_flag, "read", &path, source))?;
+    for &(flag, controller) in needed {
+        if !enabled.split_whitespace().any(|name| name == controller) {
+            write_limit(flag, &path, &format!("+{controller}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `dir` may have been made by another container, or be made by one right now.
+fn create_parent(dir: &Path, flag: &'static str) -> Result<(), CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(CgroupError::limit(flag, "create", dir, source)),
+    }
+}
+
+/// Make `controller/mlpack/<id>` and record it in `made` for the rollback.
+fn make_container_dir(
+    controller: &Path,
+    id: &str,
+    flag: &'static str,
+    made: &mut Vec<PathBuf>,
+) -> Result<PathBuf, CgroupError> {
+    let parent = controller.join(PARENT);
+    create_parent(&parent, flag)?;
+    let dir = parent.join(id);
+    fs::create_dir(&dir).map_err(|source| CgroupError::limit(flag, "create", &dir, source))?;
+    made.push(dir.clone());
+    Ok(dir)
+}
+
+fn write_limit(flag: &'static str, path: &Path, value: &str) -> Result<(), CgroupError> {
+    write_file(path, value).map_err(|source| CgroupError::limit(flag, "write", path, source))
+}
+
+/// Cgroup files take one value per `write(2)` and cannot be created, so the file is opened
+/// without `O_CREAT` (a missing file means the kernel lacks the feature) and written at once.
+fn write_file(path: &Path, value: &str) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(value.as_bytes())
+}
+
+/// `rmdir` a cgroup. The kernel answers `EBUSY` while it still counts tasks, which lasts a
+/// moment after the last one is killed (until it is reaped and its css released), so this
+/// retries for up to [`REMOVE_TIMEOUT`].
+fn remove_dir_waiting(dir: &Path) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + REMOVE_TIMEOUT;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::ResourceBusy => {
+                if Instant::now() >= deadline {
+                    return Err(CgroupError::Busy {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(source) => return Err(CgroupError::io("remove", dir, source)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error(
+        "`{flag} {cpus}` is out of range: this host has {host_cpus} CPUs, so it must be from 0.01 to {host_cpus}",
+        flag = CPUS_FLAG
+    )]
+    InvalidCpus { cpus: f64, host_cpus: usize },
+
+    #[error(
+        "`{flag}` of {bytes} bytes is below the minimum of 6 MiB ({min} bytes)",
+        flag = MEMORY_FLAG,
+        min = MIN_MEMORY
+    )]
+    MemoryTooLow { bytes: u64 },
+
+    /// Container IDs are generated, so this is a bug rather than the user's input.
+    #[error("container ID `{id}` cannot name a cgroup directory")]
+    InvalidContainerId { id: String },
+
+    #[error(
+        "`{}` has no cgroup v2 file system and no cgroup v1 `memory` or `cpu` controller",
+        mount_root.display()
+    )]
+    NoCgroup { mount_root: PathBuf },
+
+    /// The host does not offer the controller a limit needs (`path` is the v1 mount point
+    /// that is missing, or the v2 `cgroup.controllers` that does not list it).
+    #[error(
+        "`{flag}` needs the cgroup `{controller}` controller, which `{}` does not provide",
+        path.display()
+    )]
+    ControllerMissing {
+        flag: &'static str,
+        controller: &'static str,
+        path: PathBuf,
+    },
+
+    /// Setting up a limit failed; `action` is a verb (`create`, `write`, `read`).
+    #[error("could not {action} `{}` for `{flag}`", path.display())]
+    Limit {
+        flag: &'static str,
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("could not move process {pid} into the container's cgroup (`{}`)", path.display())]
+    AddProcess {
+        pid: i32,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cgroup `{}` still has processes after 1 s", path.display())]
+    Busy { path: PathBuf },
+
+    #[error("could not {action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CgroupError {
+    /// Whether the user can fix this by changing the command or the host (a bad value, a
+    /// host without the controller or the permission), rather than something unexpected.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Self::InvalidCpus { .. }
+            | Self::MemoryTooLow { .. }
+            | Self::NoCgroup { .. }
+            | Self::ControllerMissing { .. } => true,
+            Self::Limit { source, .. } => is_denied(source),
+            Self::InvalidContainerId { .. }
+            | Self::AddProcess { .. }
+            | Self::Busy { .. }
+            | Self::Io { .. } => false,
+        }
+    }
+
+    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::InvalidCpus { host_cpus, .. } => Some(format!(
+                "`--cpus` is a number of CPUs' worth of time, like `--cpus 1.5`; the most is {host_cpus}"
+            )),
+            Self::MemoryTooLow { .. } => {
+                Some("give at least `6m`, like `--memory 512m`".to_string())
+            }
+            Self::NoCgroup { .. } => Some(
+                "drop `--memory` and `--cpus`, or boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this)"
+                    .to_string(),
+            ),
+            Self::ControllerMissing { flag, .. } => Some(no_permission_hint(flag)),
+            Self::Limit { flag, source, .. } if is_denied(source) => {
+                Some(no_permission_hint(flag))
+            }
+            Self::Limit { flag, source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                Some(format!(
+                    "this kernel does not offer the limit; drop `{flag}`"
+                ))
+            }
+            Self::Busy { path } => Some(format!(
+                "stop the processes listed in `{}` and remove the container again",
+                path.join("cgroup.procs").display()
+            )),
+            _ => None,
+        }
+    }
+
+    fn limit(flag: &'static str, action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Limit {
+            flag,
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A non-root user without delegation, or cgroups mounted read-only (as in most containers).
+fn is_denied(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+fn no_permission_hint(flag: &str) -> String {
+    format!(
+        "run as root, or on cgroup v2 in a delegated scope (`systemd-run --user --scope -p Delegate=yes mlpack run …`), or drop `{flag}`"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message and its hint, as the CLI prints them, with `root` shown as `[ROOT]`.
+    fn report(error: &CgroupError, root: &Path) -> String {
+        let mut text = error.to_string();
+        if let Some(hint) = error.hint() {
+            text = format!("{text}\n\nhint: {hint}");
+        }
+        text.replace(&root.display().to_string(), "[ROOT]")
+    }
+
+    fn validate(limits: Limits) -> String {
+        let error = limits.validate_for(4).unwrap_err();
+        assert!(error.is_user_error());
+        report(&error, Path::new("/"))
+    }
+
+    #[test]
+    fn refuses_cpus_out_of_range() {
+        insta::assert_snapshot!(validate(Limits { cpus: Some(0.0), memory: None }), @"
+        `--cpus 0` is out of range: this host has 4 CPUs, so it must be from 0.01 to 4
+
+        hint: `--cpus` is a number of CPUs' worth of time, like `--cpus 1.5`; the most is 4
+        ");
+        insta::assert_snapshot!(validate(Limits { cpus: Some(4.5), memory: None }), @"
+        `--cpus 4.5` is out of range: this host has 4 CPUs, so it must be from 0.01 to 4
+
+        hint: `--cpus` is a number of CPUs' worth of time, like `--cpus 1.5`; the most is 4
+        ");
+        for cpus in [-1.0, 0.001, f64::NAN, f64::INFINITY] {
+            let limits = Limits {
+                cpus: Some(cpus),
+                memory: None,
+            };
+            assert!(limits.validate_for(4).is_err(), "{cpus}");
+        }
+    }
+
+    #[test]
+    fn refuses_memory_below_docker_minimum() {
+        insta::assert_snapshot!(validate(Limits { memory: Some(1 << 20), cpus: None }), @"
+        `--memory` of 1048576 bytes is below the minimum of 6 MiB (6291456 bytes)
+
+        hint: give at least `6m`, like `--memory 512m`
+        ");
+    }
+
+    #[test]
+    fn accepts_limits_in_range() {
+        let limits = Limits {
+            memory: Some(6 << 20),
+            cpus: Some(4.0),
+        };
+        assert!(limits.validate_for(4).is_ok());
+        let limits = Limits {
+            memory: None,
+            cpus: Some(0.01),
+        };
+        assert!(limits.validate_for(1).is_ok());
+        assert!(Limits::default().validate_for(1).is_ok());
+        assert!(Limits::default().is_empty());
+    }
+
+    #[test]
+    fn quota_is_cpus_times_period() {
+        assert_eq!(cpu_quota_us(0.5), 50_000);
+        assert_eq!(cpu_quota_us(1.5), 150_000);
+        assert_eq!(cpu_quota_us(2.0), 200_000);
+        assert_eq!(cpu_quota_us(0.01), 1_000);
+        assert_eq!(cpu_quota_us(1.0 / 3.0), 33_333);
+        assert_eq!(cpu_quota_us(0.666_666), 66_667);
+    }
+
+    #[test]
+    fn refuses_ids_that_leave_the_parent() {
+        for id in ["", ".", "..", "a/b", "../x"] {
+            let error = Cgroup::create(Path::new("/nonexistent"), id, &Limits::default());
+            assert!(
+                matches!(error, Err(CgroupError::InvalidContainerId { .. })),
+                "{id}"
+            );
+        }
+    }
+
+    /// A v1 host as plain directories: the root is a tmpfs (here, whatever holds the
+    /// tempdir), with one directory per controller.
+    fn fake_v1(controllers: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for name in controllers {
+            fs::create_dir(root.path().join(name)).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn detects_v1_controller_mounts() {
+        for layout in [
+            &["memory", "cpu", "unified"][..],
+            &["cpu,cpuacct"],
+            &["memory"],
+        ] {
+            let root = fake_v1(layout);
+            assert_eq!(
+                Cgroup::detect(root.path()).unwrap(),
+                CgroupVersion::V1,
+                "{layout:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn directory_without_controllers_is_no_cgroup() {
+        let root = fake_v1(&["pids", "unified"]);
+        let error = Cgroup::detect(root.path()).unwrap_err();
+        assert!(error.is_user_error());
+        insta::assert_snapshot!(report(&error, root.path()), @"
+        `[ROOT]` has no cgroup v2 file system and no cgroup v1 `memory` or `cpu` controller
+
+        hint: drop `--memory` and `--cpus`, or boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this)
+        ");
+        let missing = root.path().join("missing");
+        assert!(matches!(
+            Cgroup::detect(&missing),
+            Err(CgroupError::NoCgroup { .. })
+        ));
+    }
+
+    /// Compares `detect` on the real `/sys/fs/cgroup` with what `/proc/self/mountinfo` says
+    /// is mounted there.
+    #[test]
+    #[expect(clippy::print_stderr, reason = "says why the test did nothing")]
+    fn detects_this_host() {
+        let root = Path::new("/sys/fs/cgroup");
+        let Ok(mountinfo) = fs::read_to_string("/proc/self/mountinfo") else {
+            eprintln!("skipped: no /proc/self/mountinfo");
+            return;
+        };
+        // Fields: ID, parent, major:minor, root, mount point, options, tags…, `-`, type, …
+        let mounts: Vec<(&str, &str)> = mountinfo
+            .lines()
+            .filter_map(|line| {
+                let point = line.split(' ').nth(4)?;
+                let fs_type = line.split(" - ").nth(1)?.split(' ').next()?;
+                Some((point, fs_type))
+            })
+            .collect();
+        // The last mount on a point hides the ones below it.
+        let unified = mounts
+            .iter()
+            .rev()
+            .find(|(point, _)| *point == "/sys/fs/cgroup")
+            .is_some_and(|(_, fs_type)| *fs_type == "cgroup2");
+        let v1 = mounts.iter().any(|(point, fs_type)| {
+            *fs_type == "cgroup"
+                && (point.ends_with("/memory")
+                    || point.ends_with("/cpu,cpuacct")
+                    || point.ends_with("/cpu"))
+        });
+        let detected = Cgroup::detect(root);
+        match (unified, v1) {
+            (true, _) => assert_eq!(detected.unwrap(), CgroupVersion::V2),
+            (false, true) => assert_eq!(detected.unwrap(), CgroupVersion::V1),
+            (false, false) => assert!(detected.is_err(), "{detected:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_controller_names_limit_and_mount() {
+        let root = fake_v1(&["cpu"]);
+        let limits = Limits {
+            memory: Some(64 << 20),
+            cpus: None,
+        };
+        let error = Cgroup::create(root.path(), "c1", &limits).unwrap_err();
+        assert!(error.is_user_error());
+        insta::assert_snapshot!(report(&error, root.path()), @"
+        `--memory` needs the cgroup `memory` controller, which `[ROOT]/memory` does not provide
+
+        hint: run as root, or on cgroup v2 in a delegated scope (`systemd-run --user --scope -p Delegate=yes mlpack run …`), or drop `--memory`
+        ");
+        assert!(!root.path().join("cpu/mlpack").exists());
+    }
+
+    /// In plain directories the limit files do not appear after `mkdir`, so writing the
+    /// first one fails the way a kernel without the feature would; the container's
+    /// directory must be gone afterwards.
+    #[test]
+    fn failed_create_leaves_no_container_dir() {
+        let root = fake_v1(&["memory", "cpu"]);
+        let limits = Limits {
+            memory: Some(64 << 20),
+            cpus: Some(0.01),
+        };
+        let error = Cgroup::create(root.path(), "c1", &limits).unwrap_err();
+        insta::assert_snapshot!(report(&error, root.path()), @"
+        could not write `[ROOT]/memory/mlpack/c1/memory.limit_in_bytes` for `--memory`
+
+        hint: this kernel does not offer the limit; drop `--memory`
+        ");
+        assert!(root.path().join("memory/mlpack").is_dir());
+        assert!(!root.path().join("memory/mlpack/c1").exists());
+        assert!(!root.path().join("cpu/mlpack").exists());
+    }
+
+    #[test]
+    fn removing_a_missing_cgroup_succeeds() {
+        let root = tempfile::tempdir().unwrap();
+        let cgroup = Cgroup {
+            version: CgroupVersion::V1,
+            paths: vec![root.path().join("memory/mlpack/gone")],
+        };
+        assert!(cgroup.remove().is_ok());
+    }
+
+    /// Creates a real cgroup; runs only as root on a v1 host whose memory controller is
+    /// writable (as in this project's CI), and skips elsewhere.
+    #[test]
+    #[expect(clippy::print_stderr, reason = "says why the test did nothing")]
+    fn creates_and_removes_a_real_v1_cgroup() {
+        let root = Path::new("/sys/fs/cgroup");
+        let memory = root.join("memory");
+        let writable = nix::unistd::access(&memory, nix::unistd::AccessFlags::W_OK).is_ok();
+        if !nix::unistd::geteuid().is_root() || !writable {
+            eprintln!("skipped: needs root and a writable `{}`", memory.display());
+            return;
+        }
+        if Cgroup::detect(root).ok() != Some(CgroupVersion::V1) {
+            eprintln!("skipped: `{}` is not cgroup v1", root.display());
+            return;
+        }
+        let id = format!(
+            "test-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.subsec_nanos())
+        );
+        let limits = Limits {
+            memory: Some(64 << 20),
+            cpus: Some(0.5),
+        };
+        let cgroup = Cgroup::create(root, &id, &limits).unwrap();
+        let read = |path: &Path| fs::read_to_string(path).unwrap().trim().to_string();
+        let [memory_dir, cpu_dir] = cgroup.paths() else {
+            panic!("expected a memory and a cpu cgroup: {cgroup:?}");
+        };
+        let checked = std::panic::catch_unwind(|| {
+            assert_eq!(read(&memory_dir.join("memory.limit_in_bytes")), "67108864");
+            let memsw = memory_dir.join("memory.memsw.limit_in_bytes");
+            if memsw.exists() {
+                assert_eq!(read(&memsw), "67108864");
+            }
+            assert_eq!(read(&cpu_dir.join("cpu.cfs_period_us")), "100000");
+            assert_eq!(read(&cpu_dir.join("cpu.cfs_quota_us")), "50000");
+        });
+        cgroup.remove().unwrap();
+        assert!(!memory_dir.exists() && !cpu_dir.exists());
+        if let Err(panic) = checked {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}

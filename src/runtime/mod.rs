@@ -8,9 +8,39 @@
 //! module knows nothing about Python or PyPI.
 
 mod cgroup;
+mod commit;
+mod config;
+mod container;
+mod error;
+mod exec;
+mod init;
+mod launch;
 mod layers;
+mod logs;
+mod mounts;
+mod network;
+mod process;
+mod relay;
+mod run;
+mod stop;
+mod supervisor;
+mod tty;
 mod user;
+mod workload;
 
 pub use self::cgroup::{Cgroup, CgroupError, CgroupVersion, Limits};
+pub use self::commit::commit;
+pub use self::config::{
+    BindMount, ContainerConfig, NetworkMode, parse_cpus, parse_env, parse_env_file,
+};
+pub use self::container::{Container, Containers, State, Status, short_id};
+pub use self::error::RuntimeError;
+pub use self::exec::{ExecRequest, exec};
+pub use self::launch::CUDA_LABEL;
 pub use self::layers::{LayerCache, LayerError};
+pub use self::logs::{LogEntry, LogReader, Stream};
+pub use self::process::ProcessId;
+pub use self::run::{RunRequest, create};
+pub use self::stop::{remove, signal, stop};
+pub use self::supervisor::{Attach, run, run_detached};
 pub use self::user::{ContainerUser, UserSpecError};

@@ -1,0 +1,462 @@
+//! Container commands with Docker's flags: `run`, `ps`, `logs`, `stop`, `kill`, `start`,
+//! `rm`, `exec`, `commit`, and `inspect` of a container.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::{ExitStatus, Printer};
+use crate::byte_size::ByteSize;
+use crate::hardware::GpuRequest;
+use crate::oci::Store;
+use crate::runtime::{
+    self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
+    RunRequest, Status, Stream, short_id,
+};
+
+#[derive(Debug, clap::Args)]
+#[expect(clippy::struct_excessive_bools, reason = "Docker's flags")]
+pub(super) struct RunArgs {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Run in the background and print the container ID.
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep stdin open and pass it to the command.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// A name for the container (default: the image's name and part of the ID).
+    #[arg(long)]
+    name: Option<String>,
+    /// Bind-mount a host path: `HOST:CONTAINER[:ro|rw]`.
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    volumes: Vec<String>,
+    /// Bind-mount a host path: `type=bind,source=HOST,target=CONTAINER[,readonly]`.
+    #[arg(long = "mount", value_name = "SPEC")]
+    mounts: Vec<String>,
+    /// Set an environment variable: `NAME=value`, or `NAME` to pass the host's value.
+    #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file, one `NAME=value` per line.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+    /// The working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// The user: `NAME`, `UID`, `NAME:GROUP` or `UID:GID`.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Replace the image's entrypoint (`""` clears it).
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// `host` (the default) or `none` (loopback only).
+    #[arg(long, value_enum)]
+    network: Option<NetworkMode>,
+    /// The container's hostname.
+    #[arg(long)]
+    hostname: Option<String>,
+    /// The size of `/dev/shm` (default: half the host's memory).
+    #[arg(long, value_name = "SIZE")]
+    shm_size: Option<ByteSize>,
+    /// A memory limit, like `4g`.
+    #[arg(short, long, value_name = "SIZE")]
+    memory: Option<ByteSize>,
+    /// A CPU limit, like `1.5`.
+    #[arg(long)]
+    cpus: Option<String>,
+    /// GPUs to pass in: `all`, a count, or `device=0,1`.
+    #[arg(long)]
+    gpus: Option<GpuRequest>,
+    /// The image: `NAME[:TAG]` or a digest.
+    image: String,
+    /// The command and its arguments (default: the image's).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PsArgs {
+    /// Show stopped containers too.
+    #[arg(short, long)]
+    all: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct LogsArgs {
+    /// Keep printing new output until the container stops.
+    #[arg(short, long)]
+    follow: bool,
+    /// Start from the last N lines.
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+    /// Prefix each line with its time.
+    #[arg(short, long)]
+    timestamps: bool,
+    container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct StopArgs {
+    /// Seconds to wait after SIGTERM before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    time: u64,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct KillArgs {
+    /// The signal to send.
+    #[arg(short, long, default_value = "SIGKILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct StartArgs {
+    /// Attach to its output and return its exit status.
+    #[arg(short, long)]
+    attach: bool,
+    container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct RmArgs {
+    /// Kill a running container first.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ExecArgs {
+    /// Keep stdin open and pass it to the command.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable.
+    #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// The working directory.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// The user.
+    #[arg(short, long)]
+    user: Option<String>,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct CommitArgs {
+    container: String,
+    /// The new image's `NAME[:TAG]`.
+    reference: String,
+}
+
+fn containers() -> Result<Containers> {
+    Ok(Containers::open(&Store::open_default()?)?)
+}
+
+pub(super) fn run(args: &RunArgs, printer: Printer) -> Result<ExitStatus> {
+    let request = run_request(args)?;
+    let containers = containers()?;
+    let mut container = runtime::create(&containers, request)?;
+    if args.detach {
+        if let Err(error) = runtime::run_detached(&containers, &mut container) {
+            let _ = containers.remove(&container);
+            return Err(error.into());
+        }
+        if printer.json {
+            printer
+                .json(&serde_json::json!({"id": container.id(), "name": container.config.name}))?;
+        } else {
+            printer.result(&format!("{}\n", container.id()))?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    match runtime::run(&containers, &mut container, Attach::Foreground) {
+        Ok(code) => Ok(ExitStatus::Code(code)),
+        Err(error) => {
+            let _ = containers.remove(&container);
+            Err(error.into())
+        }
+    }
+}
+
+fn run_request(args: &RunArgs) -> Result<RunRequest> {
+    let cwd = std::env::current_dir()?;
+    let mut mounts = Vec::new();
+    for volume in &args.volumes {
+        mounts.push(BindMount::parse_volume(volume, &cwd)?);
+    }
+    for mount in &args.mounts {
+        mounts.push(BindMount::parse_mount(mount, &cwd)?);
+    }
+    let mut env = Vec::new();
+    for file in &args.env_files {
+        env.extend(runtime::parse_env_file(file)?);
+    }
+    for entry in &args.env {
+        env.extend(runtime::parse_env(entry)?);
+    }
+    Ok(RunRequest {
+        image: args.image.clone(),
+        command: args.command.clone(),
+        entrypoint: args.entrypoint.clone(),
+        name: args.name.clone(),
+        env,
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+        mounts,
+        network: args.network,
+        hostname: args.hostname.clone(),
+        shm_size: args.shm_size.map(ByteSize::bytes),
+        limits: Limits {
+            memory: args.memory.map(ByteSize::bytes),
+            cpus: args.cpus.as_deref().map(runtime::parse_cpus).transpose()?,
+        },
+        gpus: args.gpus.clone(),
+        tty: args.tty,
+        interactive: args.interactive,
+        auto_remove: args.rm,
+    })
+}
+
+pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
+    let listed: Vec<Container> = containers()?
+        .list()?
+        .into_iter()
+        .rev()
+        .filter(|container| args.all || container.status() == Status::Running)
+        .collect();
+    if printer.json {
+        let rows: Vec<_> = listed.iter().map(summary).collect();
+        printer.json(&rows)?;
+        return Ok(ExitStatus::Success);
+    }
+    if printer.quiet {
+        let mut ids = String::new();
+        for container in &listed {
+            let _ = writeln!(ids, "{}", short_id(container.id()));
+        }
+        printer.result(&ids)?;
+        return Ok(ExitStatus::Success);
+    }
+    let mut text = format!(
+        "{:<12}  {:<24}  {:<24}  {:<20}  {:<24}  {}\n",
+        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"
+    );
+    for container in &listed {
+        let config = &container.config;
+        let image = config.image.reference.clone().unwrap_or_else(|| {
+            short_id(config.image.digest.trim_start_matches("sha256:")).to_string()
+        });
+        let _ = writeln!(
+            text,
+            "{:<12}  {:<24}  {:<24}  {:<20}  {:<24}  {}",
+            short_id(container.id()),
+            truncate(&image, 24),
+            truncate(&format!("\"{}\"", config.command.join(" ")), 24),
+            truncate(&config.created, 20),
+            container.status_text(),
+            config.name
+        );
+    }
+    printer.result(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width - 1).collect();
+    format!("{kept}…")
+}
+
+fn summary(container: &Container) -> serde_json::Value {
+    serde_json::json!({
+        "id": container.id(),
+        "name": container.config.name,
+        "image": container.config.image.reference,
+        "image_digest": container.config.image.digest,
+        "command": container.config.command,
+        "created": container.config.created,
+        "status": container.status(),
+        "exit_code": container.state.exit_code,
+    })
+}
+
+pub(super) fn logs(args: &LogsArgs) -> Result<ExitStatus> {
+    let mut container = containers()?.find(&args.container)?;
+    let mut reader = LogReader::open(&container.log_path())?;
+    let mut entries = reader.read_new()?;
+    if let Some(tail) = args.tail {
+        entries.drain(..entries.len().saturating_sub(tail));
+    }
+    print_entries(&entries, args.timestamps);
+    if !args.follow {
+        return Ok(ExitStatus::Success);
+    }
+    loop {
+        let running = container.is_running();
+        std::thread::sleep(Duration::from_millis(50));
+        print_entries(&reader.read_new()?, args.timestamps);
+        if !running {
+            break;
+        }
+        container.reload()?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_entries(entries: &[runtime::LogEntry], timestamps: bool) {
+    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
+    for entry in entries {
+        let out: &mut dyn std::io::Write = match entry.stream {
+            Stream::Stdout => &mut stdout,
+            Stream::Stderr => &mut stderr,
+        };
+        if timestamps {
+            let _ = write!(out, "{} ", entry.time);
+        }
+        let _ = out.write_all(entry.log.as_bytes());
+    }
+    let _ = stdout.flush();
+}
+
+pub(super) fn stop(args: &StopArgs, printer: Printer) -> Result<ExitStatus> {
+    let containers = containers()?;
+    for name in &args.containers {
+        let mut container = containers.find(name)?;
+        runtime::stop(&mut container, Duration::from_secs(args.time))?;
+        printer.result(&format!("{name}\n"))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
+    let name = args.signal.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    let signal = name
+        .parse::<nix::sys::signal::Signal>()
+        .or_else(|_| {
+            args.signal
+                .parse::<i32>()
+                .map_err(|_| nix::Error::EINVAL)
+                .and_then(nix::sys::signal::Signal::try_from)
+        })
+        .map_err(|_| {
+            super::UserError::new(format!("unknown signal `{}`", args.signal))
+                .hint("write a name like `SIGTERM` or `TERM`, or a number like `15`")
+        })?;
+    let containers = containers()?;
+    for container_name in &args.containers {
+        let container = containers.find(container_name)?;
+        if !container.is_running() {
+            return Err(runtime::RuntimeError::WrongStatus {
+                name: container.config.name.clone(),
+                status: container.status().to_string(),
+                action: "kill",
+                wanted: "running",
+            }
+            .into());
+        }
+        runtime::signal(&container, signal)?;
+        printer.result(&format!("{container_name}\n"))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn start(args: &StartArgs, printer: Printer) -> Result<ExitStatus> {
+    let containers = containers()?;
+    let mut container = containers.find(&args.container)?;
+    if container.is_running() {
+        return Ok(ExitStatus::Success);
+    }
+    if args.attach {
+        let code = runtime::run(&containers, &mut container, Attach::Foreground)?;
+        return Ok(ExitStatus::Code(code));
+    }
+    runtime::run_detached(&containers, &mut container)?;
+    printer.result(&format!("{}\n", args.container))?;
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn rm(args: &RmArgs, printer: Printer) -> Result<ExitStatus> {
+    let containers = containers()?;
+    for name in &args.containers {
+        let mut container = containers.find(name)?;
+        runtime::remove(&containers, &mut container, args.force)?;
+        printer.result(&format!("{name}\n"))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
+    let container = containers()?.find(&args.container)?;
+    let mut env = Vec::new();
+    for entry in &args.env {
+        env.extend(runtime::parse_env(entry)?);
+    }
+    let code = runtime::exec(
+        &container,
+        &ExecRequest {
+            command: args.command,
+            env,
+            workdir: args.workdir,
+            user: args.user,
+            tty: args.tty,
+            interactive: args.interactive,
+        },
+    )?;
+    Ok(ExitStatus::Code(code))
+}
+
+pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> {
+    let containers = containers()?;
+    let container = containers.find(&args.container)?;
+    let descriptor = runtime::commit(containers.store(), &container, &args.reference)?;
+    if printer.json {
+        printer.json(&serde_json::json!({"reference": args.reference, "digest": descriptor.digest().to_string()}))?;
+    } else {
+        printer.result(&format!("{}\n", descriptor.digest()))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `inspect NAME`: a container if one has that name or ID, else an image.
+pub(super) fn inspect_container(name: &str, printer: Printer) -> Result<Option<ExitStatus>> {
+    let containers = containers()?;
+    let container = match containers.find(name) {
+        Ok(container) => container,
+        Err(runtime::RuntimeError::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    printer.json(&serde_json::json!({
+        "id": container.id(),
+        "name": container.config.name,
+        "status": container.status(),
+        "config": container.config,
+        "state": container.state,
+        "dir": container.dir,
+    }))?;
+    Ok(Some(ExitStatus::Success))
+}

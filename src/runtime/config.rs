@@ -1,0 +1,320 @@
+//! A container's configuration: everything `mlpack run` decided before starting it, kept in
+//! `containers/<id>/config.json` so `start` can run it again the same way. Parsing of
+//! Docker-style flags (`-v`, `--mount`, `-e`, `--env-file`, `--cpus`) lives here too, so
+//! every value is checked before anything is created.
+//!
+//! Flag syntax follows `docker run` (<https://docs.docker.com/reference/cli/docker/container/run/>).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::cgroup::Limits;
+use super::error::RuntimeError;
+use crate::hardware::GpuRequest;
+
+/// The environment a command gets when neither the image nor the user sets `PATH`.
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    pub image: ImageInfo,
+    /// The full argv: entrypoint and command after `--entrypoint` and arguments applied.
+    pub command: Vec<String>,
+    /// `NAME=value`, image first, later entries win.
+    pub env: Vec<String>,
+    pub workdir: String,
+    /// The `-u` value, resolved against the container's `/etc/passwd` at start.
+    pub user: Option<String>,
+    pub hostname: String,
+    pub mounts: Vec<BindMount>,
+    pub network: NetworkMode,
+    /// Bytes for the `/dev/shm` tmpfs.
+    pub shm_size: u64,
+    pub limits: Limits,
+    pub gpus: Option<GpuRequest>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// The image a container runs, pinned by digest: the name may later point elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// What the user typed, normalised (`iris:latest`), if it was a name.
+    pub reference: Option<String>,
+    pub digest: String,
+    /// diffIDs, bottom layer first.
+    pub layers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A host path bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindMount {
+    pub source: PathBuf,
+    /// Absolute, inside the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network stack (the default: training jobs fetch data and log metrics).
+    Host,
+    /// A network namespace with only loopback.
+    None,
+}
+
+impl BindMount {
+    /// `-v HOST:CONTAINER[:ro|rw]`. Relative host paths are taken from `cwd`; named volumes
+    /// are not supported, so the host part must be a path.
+    pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
+        let invalid = |reason: &str| RuntimeError::invalid("volume", spec, reason);
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [source, target] => (*source, *target, None),
+            [source, target, mode] => (*source, *target, Some(*mode)),
+            _ => return Err(invalid("write it as HOST:CONTAINER or HOST:CONTAINER:ro")),
+        };
+        if !(source.starts_with('/') || source.starts_with('.')) {
+            return Err(invalid(
+                "the host part must be a path (start it with `/` or `./`); named volumes are not supported",
+            ));
+        }
+        let read_only = match mode {
+            None | Some("rw") => false,
+            Some("ro") => true,
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "unknown mode `{other}`; use `ro` or `rw`"
+                )));
+            }
+        };
+        Self::new(source, target, read_only, cwd).map_err(|reason| invalid(&reason))
+    }
+
+    /// `--mount type=bind,source=HOST,target=CONTAINER[,readonly]`.
+    pub fn parse_mount(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
+        let invalid = |reason: String| RuntimeError::invalid("mount", spec, reason);
+        let (mut source, mut target, mut read_only) = (None, None, false);
+        for field in spec.split(',') {
+            let (key, value) = field.split_once('=').unwrap_or((field, ""));
+            match (key, value) {
+                ("type", "bind") => {}
+                ("type", other) => {
+                    return Err(invalid(format!(
+                        "only `type=bind` is supported, not `{other}`"
+                    )));
+                }
+                ("source" | "src", value) => source = Some(value),
+                ("target" | "destination" | "dst", value) => target = Some(value),
+                ("readonly" | "ro", "" | "true" | "1") => read_only = true,
+                ("readonly" | "ro", "false" | "0") => read_only = false,
+                _ => return Err(invalid(format!("unknown field `{field}`"))),
+            }
+        }
+        let (Some(source), Some(target)) = (source, target) else {
+            return Err(invalid("it needs `source=` and `target=`".to_string()));
+        };
+        Self::new(source, target, read_only, cwd).map_err(invalid)
+    }
+
+    fn new(source: &str, target: &str, read_only: bool, cwd: &Path) -> Result<Self, String> {
+        if !target.starts_with('/') {
+            return Err("the container path must be absolute".to_string());
+        }
+        if target.split('/').any(|part| part == "..") {
+            return Err("the container path must not contain `..`".to_string());
+        }
+        if source.is_empty() {
+            return Err("the host path is empty".to_string());
+        }
+        Ok(Self {
+            source: cwd.join(source),
+            target: normalize_target(target),
+            read_only,
+        })
+    }
+
+    /// The host path, made absolute and checked to exist.
+    pub fn check_source(&self) -> Result<PathBuf, RuntimeError> {
+        fs_err::canonicalize(&self.source).map_err(|_| RuntimeError::MissingSource {
+            path: self.source.clone(),
+            target: self.target.clone(),
+        })
+    }
+}
+
+/// `/a//b/` → `/a/b`.
+fn normalize_target(target: &str) -> String {
+    let parts: Vec<&str> = target
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// `-e NAME=value`, or `-e NAME` to pass the host's value (dropped when the host has none,
+/// as Docker does).
+pub fn parse_env(spec: &str) -> Result<Option<String>, RuntimeError> {
+    let name = spec.split_once('=').map_or(spec, |(name, _)| name);
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(RuntimeError::invalid(
+            "environment variable",
+            spec,
+            "write it as NAME=value or NAME",
+        ));
+    }
+    if spec.contains('=') {
+        return Ok(Some(spec.to_string()));
+    }
+    Ok(std::env::var(name)
+        .ok()
+        .map(|value| format!("{name}={value}")))
+}
+
+/// `--env-file FILE`: one `NAME=value` or `NAME` per line; `#` comments and blank lines skipped.
+pub fn parse_env_file(path: &Path) -> Result<Vec<String>, RuntimeError> {
+    let text =
+        fs_err::read_to_string(path).map_err(|source| RuntimeError::io("read", path, source))?;
+    let mut env = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let entry = parse_env(line).map_err(|_| {
+            RuntimeError::invalid(
+                "environment file line",
+                &format!("{}:{}: {line}", path.display(), number + 1),
+                "write it as NAME=value or NAME",
+            )
+        })?;
+        env.extend(entry);
+    }
+    Ok(env)
+}
+
+/// `--cpus 1.5`: a positive number of CPUs.
+pub fn parse_cpus(spec: &str) -> Result<f64, RuntimeError> {
+    match spec.trim().parse::<f64>() {
+        Ok(cpus) if cpus.is_finite() && cpus > 0.0 => Ok(cpus),
+        _ => Err(RuntimeError::invalid(
+            "CPU count",
+            spec,
+            "write a positive number such as `2` or `0.5`",
+        )),
+    }
+}
+
+/// `env` with `overrides` applied: a later `NAME=` replaces an earlier one in place.
+pub(crate) fn merge_env(env: &mut Vec<String>, overrides: impl IntoIterator<Item = String>) {
+    for entry in overrides {
+        let name = entry
+            .split_once('=')
+            .map_or(entry.as_str(), |(name, _)| name);
+        let prefix = format!("{name}=");
+        match env
+            .iter_mut()
+            .find(|existing| existing.starts_with(&prefix))
+        {
+            Some(existing) => *existing = entry,
+            None => env.push(entry),
+        }
+    }
+}
+
+/// The value of `name` in `env`.
+pub(crate) fn env_value<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
+    env.iter().find_map(|entry| {
+        entry
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes() {
+        let cwd = Path::new("/work");
+        let volume = BindMount::parse_volume("./data:/data:ro", cwd).unwrap();
+        assert_eq!(volume.source, Path::new("/work/./data"));
+        assert_eq!(volume.target, "/data");
+        assert!(volume.read_only);
+        let volume = BindMount::parse_volume("/srv//out:/outputs/", cwd).unwrap();
+        assert_eq!(volume.target, "/outputs");
+        assert!(!volume.read_only);
+    }
+
+    #[test]
+    fn bad_volumes() {
+        let cwd = Path::new("/work");
+        let errors: Vec<String> = ["data:/data", "/a:b", "/a:/b:rx", "/a", "/a:/../etc"]
+            .iter()
+            .map(|spec| BindMount::parse_volume(spec, cwd).unwrap_err().to_string())
+            .collect();
+        insta::assert_snapshot!(errors.join("\n"), @r"
+        invalid volume `data:/data`: the host part must be a path (start it with `/` or `./`); named volumes are not supported
+        invalid volume `/a:b`: the container path must be absolute
+        invalid volume `/a:/b:rx`: unknown mode `rx`; use `ro` or `rw`
+        invalid volume `/a`: write it as HOST:CONTAINER or HOST:CONTAINER:ro
+        invalid volume `/a:/../etc`: the container path must not contain `..`
+        ");
+    }
+
+    #[test]
+    fn mounts() {
+        let cwd = Path::new("/work");
+        let mount =
+            BindMount::parse_mount("type=bind,source=/d,target=/data,readonly", cwd).unwrap();
+        assert_eq!(
+            mount,
+            BindMount {
+                source: PathBuf::from("/d"),
+                target: "/data".to_string(),
+                read_only: true
+            }
+        );
+        let error = BindMount::parse_mount("type=volume,src=x,dst=/x", cwd).unwrap_err();
+        insta::assert_snapshot!(error, @"invalid mount `type=volume,src=x,dst=/x`: only `type=bind` is supported, not `volume`");
+    }
+
+    #[test]
+    fn env_merging() {
+        let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        merge_env(&mut env, ["A=2".to_string(), "B=3".to_string()]);
+        assert_eq!(env, ["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!(env_value(&env, "A"), Some("2"));
+        assert_eq!(env_value(&env, "PAT"), None);
+    }
+
+    #[test]
+    fn env_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env");
+        fs_err::write(&path, "# comment\n\nA=1\nB=two words\n").unwrap();
+        assert_eq!(parse_env_file(&path).unwrap(), ["A=1", "B=two words"]);
+        fs_err::write(&path, "A=1\n=oops\n").unwrap();
+        let error = parse_env_file(&path).unwrap_err().to_string();
+        assert!(error.contains(":2: =oops"), "{error}");
+    }
+
+    #[test]
+    fn cpus() {
+        assert!((parse_cpus("1.5").unwrap() - 1.5).abs() < f64::EPSILON);
+        for bad in ["0", "-1", "x", "inf"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+    }
+}

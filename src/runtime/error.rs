@@ -1,0 +1,180 @@
+//! What can go wrong running a container. Messages name the container, mount, path or image
+//! they are about; a failure inside the container's init (after `pivot_root`, where nothing
+//! else can report it) travels back to `mlpack` as text over the sync pipe.
+
+use std::path::PathBuf;
+
+use super::cgroup::CgroupError;
+use super::layers::LayerError;
+use super::user::UserSpecError;
+use crate::hardware::HardwareError;
+use crate::oci::OciError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A system call or file operation failed; `action` is a verb phrase.
+    #[error("could not {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not {action}")]
+    Sys {
+        action: String,
+        #[source]
+        source: nix::Error,
+    },
+
+    /// A command-line value is malformed; `what` names the flag.
+    #[error("invalid {what} `{value}`: {reason}")]
+    InvalidOption {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("the host path `{path}` of the mount at `{target}` does not exist")]
+    MissingSource { path: PathBuf, target: String },
+
+    #[error("no container `{name}`")]
+    NotFound { name: String },
+
+    #[error("`{name}` matches more than one container: {matches}")]
+    Ambiguous { name: String, matches: String },
+
+    #[error("the name `{name}` is already used by container {id}")]
+    NameInUse { name: String, id: String },
+
+    #[error("container `{name}` is {status}; {action} needs a {wanted} container")]
+    WrongStatus {
+        name: String,
+        status: String,
+        action: &'static str,
+        wanted: &'static str,
+    },
+
+    #[error(
+        "the image needs CUDA {cuda}, which needs NVIDIA driver {needed} or newer; this host has {host}"
+    )]
+    DriverTooOld {
+        cuda: String,
+        needed: String,
+        host: String,
+    },
+
+    /// The container's init failed before the command started; the text comes from inside.
+    #[error("the container could not start: {message}")]
+    Init { message: String },
+
+    /// The command could not be executed inside the container (Docker's exit 126/127).
+    #[error("{message}")]
+    Exec { message: String, status: i32 },
+
+    #[error("invalid container state in `{path}`")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("the image has {count} layers; an overlay of more than {max} cannot be mounted")]
+    TooManyLayers { count: usize, max: usize },
+
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+
+    #[error(transparent)]
+    User(#[from] UserSpecError),
+
+    #[error(transparent)]
+    Hardware(#[from] HardwareError),
+
+    #[error(transparent)]
+    Oci(#[from] OciError),
+}
+
+impl RuntimeError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn sys(action: impl Into<String>, source: nix::Error) -> Self {
+        Self::Sys {
+            action: action.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidOption {
+            what,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the user can fix this by changing the command or the host.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Self::InvalidOption { .. }
+            | Self::MissingSource { .. }
+            | Self::NotFound { .. }
+            | Self::Ambiguous { .. }
+            | Self::NameInUse { .. }
+            | Self::WrongStatus { .. }
+            | Self::DriverTooOld { .. }
+            | Self::TooManyLayers { .. }
+            | Self::Exec { .. }
+            | Self::User(_) => true,
+            Self::Layer(error) => error.is_user_error(),
+            Self::Cgroup(error) => error.is_user_error(),
+            Self::Hardware(error) => error.is_user_error(),
+            Self::Oci(error) => error.is_user_error(),
+            Self::Io { .. } | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::MissingSource { .. } => {
+                Some("create the directory first, or fix the path before `:`".to_string())
+            }
+            Self::NotFound { .. } => Some("`mlpack ps -a` lists the containers".to_string()),
+            Self::Ambiguous { .. } => Some("give more of the ID, or the name".to_string()),
+            Self::NameInUse { name, .. } => Some(format!(
+                "remove it with `mlpack rm {name}`, or pick another `--name`"
+            )),
+            Self::DriverTooOld { .. } => Some(
+                "upgrade the host's NVIDIA driver, or lock an older CUDA with `[hardware] cuda` in mlpack.toml"
+                    .to_string(),
+            ),
+            Self::TooManyLayers { .. } => Some(
+                "squash the image's lower layers, or rebuild it with fewer layers".to_string(),
+            ),
+            Self::Init { message } if message.contains("Operation not permitted") => Some(
+                "the kernel refused a namespace or mount; `mlpack doctor` checks what this host allows"
+                    .to_string(),
+            ),
+            Self::Layer(error) => error.hint(),
+            Self::Cgroup(error) => error.hint(),
+            Self::User(error) => error.hint(),
+            Self::Hardware(error) => error.hint(),
+            Self::Oci(error) => error.hint(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The container's init: the process `clone` put in the new namespaces. It builds the root
+//! file system, `pivot_root`s into it, starts the command as its child and stays PID 1 to
+//! reap zombies and pass signals on, as tini does. Steps run top to bottom in kernel order
+//! (see each step for why); a failure is sent to the supervisor as text, because after
+//! `pivot_root` nothing else can report it.
+
+use std::io::{Read as _, Write as _};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use super::mounts::MountPlan;
+use super::process::exit_code;
+use super::user::ContainerUser;
+use super::workload::{self, Stdio, Workload};
+
+/// An overlay of unpacked layers.
+#[derive(Debug, Clone)]
+pub(crate) struct Overlay {
+    /// Holds the layer directories; lower dirs are given relative to it so that many layers
+    /// fit in the one page of mount options.
+    pub layers_root: PathBuf,
+    /// Directory names under `layers_root`, top layer first (overlayfs order).
+    pub lower: Vec<String>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub target: PathBuf,
+    /// Rootless: overlay keeps its whiteout and opaque marks in `user.*` xattrs.
+    pub userxattr: bool,
+}
+
+impl Overlay {
+    pub(crate) fn options(&self) -> String {
+        format!(
+            "lowerdir={},upperdir={},workdir={}{}",
+            self.lower.join(":"),
+            self.upper.display(),
+            self.work.display(),
+            if self.userxattr { ",userxattr" } else { "" }
+        )
+    }
+}
+
+/// Everything init needs, prepared by the supervisor before `clone`.
+pub(crate) struct InitContext<'a> {
+    pub overlay: Overlay,
+    pub plan: MountPlan,
+    pub hostname: &'a str,
+    pub new_network: bool,
+    pub user: Option<&'a str>,
+    pub command: &'a [String],
+    pub env: &'a [String],
+    pub workdir: &'a str,
+    /// Closed by the supervisor once uid maps and cgroups are in place.
+    pub go: OwnedFd,
+    /// Lines to the supervisor: `created\tPATH`, `error\tTEXT`, `exec\tSTATUS\tTEXT`.
+    pub report: OwnedFd,
+    pub stdio: InitStdio,
+}
+
+/// The command's stdio as init receives it.
+pub(crate) enum InitStdio {
+    /// Open a terminal inside the container and send its master over this socket.
+    Tty(OwnedFd),
+    Pipes {
+        /// `None`: the container's `/dev/null`.
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+}
+
+/// Run init; never returns.
+pub(crate) fn run(context: InitContext<'_>) -> ! {
+    let Ok(report) = context.report.try_clone() else {
+        super::process::exit_now(125)
+    };
+    let mut report = std::fs::File::from(report);
+    let code = match start(context) {
+        Ok(command) => {
+            // The supervisor reads until every copy of the report pipe is closed.
+            drop(report);
+            reap(command)
+        }
+        Err(message) => {
+            let _ = writeln!(report, "error\t{}", message.replace('\n', " "));
+            125
+        }
+    };
+    super::process::exit_now(code)
+}
+
+/// Build the container and start the command; its PID in the container.
+fn start(context: InitContext<'_>) -> Result<Pid, String> {
+    wait_for_supervisor(context.go)?;
+    make_mounts_private()?;
+    let sources = context.plan.open_sources()?;
+    mount_overlay(&context.overlay)?;
+    pivot_root(&context.overlay.target)?;
+    let mut created = context.plan.apply(&sources)?;
+    drop(sources);
+    nix::unistd::sethostname(context.hostname)
+        .map_err(|error| format!("set the hostname: {error}"))?;
+    if context.new_network {
+        super::network::loopback_up()?;
+    }
+    let user = ContainerUser::resolve(context.user, Path::new("/etc"))
+        .map_err(|error| error.to_string())?;
+    if !Path::new(context.workdir).exists() {
+        created.extend(create_workdir(context.workdir, &user)?);
+    }
+    let mut report = std::fs::File::from(context.report);
+    for path in &created {
+        let _ = writeln!(report, "created\t{path}");
+    }
+    let stdio = open_stdio(context.stdio)?;
+    // Block every signal before the fork so none arrives between it and `sigwait`; the
+    // command unblocks them before `execve`.
+    SigSet::all()
+        .thread_block()
+        .map_err(|error| format!("block signals: {error}"))?;
+    let workload = Workload {
+        command: context.command,
+        env: context.env,
+        workdir: context.workdir,
+        user: &user,
+    };
+    // SAFETY: init is single-threaded (cloned from a single-threaded supervisor).
+    #[expect(unsafe_code, reason = "fork(2)")]
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            let failure = workload::exec(&workload, stdio);
+            let _ = writeln!(report, "exec\t{}\t{}", failure.status, failure.message);
+            super::process::exit_now(failure.status)
+        }
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Err(error) => Err(format!("start the command: {error}")),
+    }
+}
+
+/// Wait for the supervisor's go byte: our uid map and cgroup are then set. Without a
+/// supervisor nobody would record the exit or drain the output, so init dies with it.
+fn wait_for_supervisor(go: OwnedFd) -> Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|error| format!("set the parent-death signal: {error}"))?;
+    let mut buffer = [0_u8; 1];
+    match std::fs::File::from(go).read(&mut buffer) {
+        Ok(1) => Ok(()),
+        Ok(_) => super::process::exit_now(125),
+        Err(error) => Err(format!("wait for the supervisor: {error}")),
+    }
+}
+
+/// Nothing mounted from here on may propagate back to the host.
+fn make_mounts_private() -> Result<(), String> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|error| format!("make mounts private: {error}"))
+}
+
+fn mount_overlay(overlay: &Overlay) -> Result<(), String> {
+    // Lower dirs are relative to the working directory at mount time.
+    std::env::set_current_dir(&overlay.layers_root)
+        .map_err(|error| format!("enter `{}`: {error}", overlay.layers_root.display()))?;
+    mount(
+        Some("overlay"),
+        &overlay.target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(overlay.options().as_str()),
+    )
+    .map_err(|error| {
+        format!(
+            "mount the image's overlay at `{}`: {error}",
+            overlay.target.display()
+        )
+    })
+}
+
+/// `pivot_root(".", ".")` and detach the old root, as runc does: no directory for the old
+/// root is needed inside the image.
+fn pivot_root(new_root: &Path) -> Result<(), String> {
+    let fail = |what: &str, error: nix::Error| format!("{what}: {error}");
+    std::env::set_current_dir(new_root).map_err(|error| format!("enter the root: {error}"))?;
+    nix::unistd::pivot_root(".", ".").map_err(|error| fail("pivot_root", error))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|error| fail("detach the host's root", error))?;
+    std::env::set_current_dir("/").map_err(|error| format!("enter the new root: {error}"))
+}
+
+/// Docker creates a missing working directory, owned by the command's user.
+fn create_workdir(workdir: &str, user: &ContainerUser) -> Result<Vec<String>, String> {
+    let relative = workdir.trim_start_matches('/');
+    let top = relative.split('/').next().unwrap_or_default();
+    let topmost_missing = !Path::new("/").join(top).exists();
+    fs_err::create_dir_all(workdir)
+        .map_err(|error| format!("create the working directory: {error}"))?;
+    let _ = nix::unistd::chown(
+        workdir,
+        Some(nix::unistd::Uid::from_raw(user.uid)),
+        Some(nix::unistd::Gid::from_raw(user.gid)),
+    );
+    Ok(if topmost_missing && !top.is_empty() {
+        vec![top.to_string()]
+    } else {
+        Vec::new()
+    })
+}
+
+fn open_stdio(stdio: InitStdio) -> Result<Stdio, String> {
+    match stdio {
+        InitStdio::Tty(socket) => super::tty::open_in_container(&socket).map(Stdio::Tty),
+        InitStdio::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            let input = match stdin {
+                Some(pipe) => pipe,
+                None => fs_err::File::open("/dev/null")
+                    .map(OwnedFd::from)
+                    .map_err(|error| format!("open /dev/null: {error}"))?,
+            };
+            Ok(Stdio::Fds {
+                stdin: input,
+                stdout,
+                stderr,
+            })
+        }
+    }
+}
+
+/// PID 1's loop: pass signals to the command, reap every child, and exit with the command's
+/// status. The kernel then kills whatever else is left in the namespace.
+fn reap(command: Pid) -> i32 {
+    let signals = SigSet::all();
+    loop {
+        let Ok(signal) = signals.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = kill(command, signal);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(status) if status.pid() == Some(command) => {
+                    return exit_code(status).unwrap_or(1);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}

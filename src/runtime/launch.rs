@@ -1,0 +1,257 @@
+//! Everything decided on the host before a container's init is cloned: the unpacked layers
+//! and their overlay, the mount plan, GPUs (after the driver-versus-CUDA check), the files
+//! bound over `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`, the namespaces, the
+//! final environment, the cgroup and, for rootless containers, the uid map.
+
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Pid, Uid};
+
+use super::cgroup::Cgroup;
+use super::config::{ContainerConfig, NetworkMode, merge_env};
+use super::container::{Container, Containers};
+use super::error::RuntimeError;
+use super::init::Overlay;
+use super::layers::LayerCache;
+use super::mounts::{MountPlan, MountRequest};
+use crate::hardware::{CudaVersion, GpuInjection, min_driver_for, plan_gpus};
+
+/// The label `mlpack build` writes with the CUDA version an image's wheels need.
+pub const CUDA_LABEL: &str = "dev.mlpack.cuda";
+
+/// Where the cgroup file systems are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The host CA bundle that a container with the host's network gets (Debian's path, which
+/// Python's `ssl` and `certifi`-less `requests` read).
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// One page of mount options; the kernel refuses more.
+const MAX_MOUNT_OPTIONS: usize = 4095;
+
+pub(crate) struct Launch {
+    pub overlay: Overlay,
+    pub plan: MountPlan,
+    pub env: Vec<String>,
+    pub new_network: bool,
+    rootless: bool,
+    id: String,
+    limits: super::cgroup::Limits,
+}
+
+impl Launch {
+    pub(crate) fn prepare(
+        containers: &Containers,
+        container: &Container,
+    ) -> Result<Self, RuntimeError> {
+        let config = &container.config;
+        let rootless = !Uid::effective().is_root();
+        let overlay = overlay(containers, container, rootless)?;
+        let gpus = check_gpus(config)?;
+        let new_network = config.network == NetworkMode::None;
+        let etc_files = write_etc_files(container)?;
+        let mut binds: Vec<(PathBuf, String, bool)> = Vec::new();
+        let mut devices = Vec::new();
+        let mut symlinks = Vec::new();
+        if let Some(gpus) = &gpus {
+            devices.clone_from(&gpus.devices);
+            for file in &gpus.mounts {
+                binds.push((
+                    file.host.clone(),
+                    file.container.to_string_lossy().into_owned(),
+                    file.read_only,
+                ));
+            }
+            for (link, target) in &gpus.symlinks {
+                symlinks.push((
+                    target.to_string_lossy().into_owned(),
+                    link.to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        for mount in &config.mounts {
+            binds.push((mount.check_source()?, mount.target.clone(), mount.read_only));
+        }
+        let ca_bundle =
+            (!new_network && Path::new(CA_BUNDLE).is_file()).then(|| PathBuf::from(CA_BUNDLE));
+        let plan = MountPlan::new(&MountRequest {
+            rootless,
+            new_network,
+            shm_size: config.shm_size,
+            etc_files,
+            ca_bundle,
+            devices,
+            binds,
+            symlinks,
+            host_dev: Path::new("/dev"),
+        });
+        Ok(Self {
+            overlay,
+            plan,
+            env: final_env(config, gpus.as_ref()),
+            new_network,
+            rootless,
+            id: config.id.clone(),
+            limits: config.limits,
+        })
+    }
+
+    /// The namespaces init is cloned into. Mount, PID, IPC and UTS always; network for
+    /// `--network none`; user when not root, which must come in the same `clone` so that the
+    /// other namespaces are owned by it.
+    pub(crate) fn clone_flags(&self) -> CloneFlags {
+        let mut flags = CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        if self.new_network {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        if self.rootless {
+            flags |= CloneFlags::CLONE_NEWUSER;
+        }
+        flags
+    }
+
+    pub(crate) fn create_cgroup(&self) -> Result<Option<Cgroup>, RuntimeError> {
+        if self.limits.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Cgroup::create(
+            Path::new(CGROUP_ROOT),
+            &self.id,
+            &self.limits,
+        )?))
+    }
+
+    /// Map the calling user to root in a rootless container's user namespace. An
+    /// unprivileged process may map only its own IDs, and only after denying `setgroups`
+    /// (`user_namespaces(7)`).
+    pub(crate) fn write_id_maps(&self, pid: Pid) -> Result<(), RuntimeError> {
+        if !self.rootless {
+            return Ok(());
+        }
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let (uid, gid) = (Uid::effective(), Gid::effective());
+        for (file, text) in [
+            ("setgroups", "deny".to_string()),
+            ("uid_map", format!("0 {uid} 1")),
+            ("gid_map", format!("0 {gid} 1")),
+        ] {
+            let path = proc.join(file);
+            fs_err::write(&path, text).map_err(|source| {
+                RuntimeError::io("write the user namespace map", &path, source)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Unpack the image's layers (once per store) and describe their overlay.
+fn overlay(
+    containers: &Containers,
+    container: &Container,
+    rootless: bool,
+) -> Result<Overlay, RuntimeError> {
+    let store = containers.store();
+    let image = store.resolve(&container.config.image.digest)?;
+    let cache = LayerCache::for_store(store);
+    let mut lower = Vec::new();
+    for (descriptor, diff_id) in image.layers()?.iter().rev() {
+        cache.ensure(store, descriptor, diff_id)?;
+        lower.push(diff_id.hex().to_string());
+    }
+    if lower.is_empty() {
+        let empty = cache.root().join("empty");
+        fs_err::create_dir_all(&empty)
+            .map_err(|source| RuntimeError::io("create the directory", &empty, source))?;
+        lower.push("empty".to_string());
+    }
+    let overlay = Overlay {
+        layers_root: cache.root().to_path_buf(),
+        lower,
+        upper: container.upper_dir(),
+        work: container.work_dir(),
+        target: container.rootfs(),
+        userxattr: rootless,
+    };
+    if overlay.options().len() > MAX_MOUNT_OPTIONS {
+        let fixed = overlay.options().len() - overlay.lower.join(":").len();
+        return Err(RuntimeError::TooManyLayers {
+            count: overlay.lower.len(),
+            max: (MAX_MOUNT_OPTIONS - fixed) / 65,
+        });
+    }
+    Ok(overlay)
+}
+
+/// With `--gpus`: what to bind in, after checking the host driver can run the image's CUDA.
+pub(crate) fn check_gpus(config: &ContainerConfig) -> Result<Option<GpuInjection>, RuntimeError> {
+    let Some(request) = &config.gpus else {
+        return Ok(None);
+    };
+    let injection = plan_gpus(Path::new("/"), request)?;
+    if let Some(cuda) = config.image.labels.get(CUDA_LABEL)
+        && let Ok(version) = cuda.parse::<CudaVersion>()
+        && let Some(needed) = min_driver_for(version)
+        && injection.driver < needed
+    {
+        return Err(RuntimeError::DriverTooOld {
+            cuda: cuda.clone(),
+            needed: needed.to_string(),
+            host: injection.driver.to_string(),
+        });
+    }
+    Ok(Some(injection))
+}
+
+/// The container's environment: the config's, plus `HOSTNAME`, `TERM` for a terminal, and
+/// the GPU library and binary directories in front of the image's paths.
+fn final_env(config: &ContainerConfig, gpus: Option<&GpuInjection>) -> Vec<String> {
+    let mut env = config.env.clone();
+    merge_env(&mut env, [format!("HOSTNAME={}", config.hostname)]);
+    if config.tty && super::config::env_value(&env, "TERM").is_none() {
+        env.push("TERM=xterm".to_string());
+    }
+    for (name, value) in gpus.map(|gpus| gpus.env.as_slice()).unwrap_or_default() {
+        let joined = match (name.as_str(), super::config::env_value(&env, name)) {
+            ("PATH" | "LD_LIBRARY_PATH", Some(existing)) if !existing.is_empty() => {
+                format!("{value}:{existing}")
+            }
+            _ => value.clone(),
+        };
+        merge_env(&mut env, [format!("{name}={joined}")]);
+    }
+    env
+}
+
+/// `hosts`, `hostname` and `resolv.conf` in the container's directory, to bind over the
+/// image's: the host's own with the host network, a loopback-only `hosts` without it.
+fn write_etc_files(container: &Container) -> Result<Vec<(PathBuf, &'static str)>, RuntimeError> {
+    let config = &container.config;
+    let hosts = match config.network {
+        NetworkMode::Host => fs_err::read_to_string("/etc/hosts").unwrap_or_default(),
+        NetworkMode::None => String::new(),
+    };
+    let hosts = format!(
+        "{hosts}127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+        config.hostname
+    );
+    let resolv = fs_err::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut files = Vec::new();
+    for (name, text, target) in [
+        ("hosts", hosts, "/etc/hosts"),
+        (
+            "hostname",
+            format!("{}\n", config.hostname),
+            "/etc/hostname",
+        ),
+        ("resolv.conf", resolv, "/etc/resolv.conf"),
+    ] {
+        let path = container.dir.join(name);
+        fs_err::write(&path, text).map_err(|source| RuntimeError::io("write", &path, source))?;
+        files.push((path, target));
+    }
+    Ok(files)
+}

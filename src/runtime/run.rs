@@ -1,0 +1,210 @@
+//! `mlpack run`: from the flags and the image's config to a container on disk. Everything is
+//! checked first (the image, its layers unpacked, mount sources, the name, GPUs against the
+//! driver), so bad input leaves nothing behind. Command and environment follow Docker's
+//! rules: `--entrypoint` replaces the image's entrypoint and clears its `Cmd`; arguments
+//! replace `Cmd`; `-e` overrides the image's variables.
+
+use std::collections::BTreeMap;
+
+use super::cgroup::Limits;
+use super::config::{BindMount, ContainerConfig, ImageInfo, NetworkMode, merge_env};
+use super::container::{Container, Containers, new_id};
+use super::error::RuntimeError;
+use super::launch::check_gpus;
+use super::layers::LayerCache;
+use crate::hardware::GpuRequest;
+use crate::oci::ResolvedImage;
+
+/// What `mlpack run` was asked, parsed and checked for syntax by the CLI.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub image: String,
+    /// Replaces the image's `Cmd` when not empty.
+    pub command: Vec<String>,
+    /// Replaces the image's entrypoint; `Some("")` clears it.
+    pub entrypoint: Option<String>,
+    pub name: Option<String>,
+    /// `NAME=value` entries, applied over the image's.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub mounts: Vec<BindMount>,
+    pub network: Option<NetworkMode>,
+    pub hostname: Option<String>,
+    pub shm_size: Option<u64>,
+    pub limits: Limits,
+    pub gpus: Option<GpuRequest>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+}
+
+/// Check the request and write the container's directory.
+pub fn create(containers: &Containers, request: RunRequest) -> Result<Container, RuntimeError> {
+    let store = containers.store();
+    let image = store.resolve(&request.image)?;
+    let id = new_id()?;
+    let name = match &request.name {
+        Some(name) => check_name(name)?,
+        None => default_name(&image, &id),
+    };
+    let config = config(request, &image, id, name)?;
+    for mount in &config.mounts {
+        mount.check_source()?;
+    }
+    check_gpus(&config)?;
+    let cache = LayerCache::for_store(store);
+    for (descriptor, diff_id) in image.layers()? {
+        cache.ensure(store, &descriptor, &diff_id)?;
+    }
+    containers.create(config)
+}
+
+fn config(
+    request: RunRequest,
+    image: &ResolvedImage,
+    id: String,
+    name: String,
+) -> Result<ContainerConfig, RuntimeError> {
+    let image_config = image.config.config().clone().unwrap_or_default();
+    let entrypoint = match &request.entrypoint {
+        Some(entrypoint) if entrypoint.is_empty() => Vec::new(),
+        Some(entrypoint) => vec![entrypoint.clone()],
+        None => image_config.entrypoint().clone().unwrap_or_default(),
+    };
+    let cmd = if !request.command.is_empty() {
+        request.command
+    } else if request.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        image_config.cmd().clone().unwrap_or_default()
+    };
+    let command: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if command.is_empty() {
+        return Err(RuntimeError::invalid(
+            "command",
+            "",
+            "the image has no command and none was given; add one after the image name",
+        ));
+    }
+    let mut env = image_config.env().clone().unwrap_or_default();
+    merge_env(&mut env, request.env);
+    if super::config::env_value(&env, "PATH").is_none() {
+        env.insert(0, format!("PATH={}", super::config::DEFAULT_PATH));
+    }
+    let workdir = request
+        .workdir
+        .or_else(|| image_config.working_dir().clone())
+        .filter(|dir| !dir.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    if !workdir.starts_with('/') {
+        return Err(RuntimeError::invalid(
+            "working directory",
+            &workdir,
+            "it must be an absolute path",
+        ));
+    }
+    let network = request.network.unwrap_or(NetworkMode::Host);
+    let hostname = match (request.hostname, network) {
+        (Some(hostname), _) => hostname,
+        (None, NetworkMode::Host) => nix::unistd::gethostname().map_or_else(
+            |_| id[..12].to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        ),
+        (None, NetworkMode::None) => id[..12].to_string(),
+    };
+    Ok(ContainerConfig {
+        image: ImageInfo {
+            reference: image.reference.clone(),
+            digest: image.manifest_digest()?.to_string(),
+            layers: image
+                .diff_ids()?
+                .iter()
+                .map(|diff_id| diff_id.as_str().to_string())
+                .collect(),
+            labels: image_config
+                .labels()
+                .clone()
+                .map(|labels| labels.into_iter().collect::<BTreeMap<_, _>>())
+                .unwrap_or_default(),
+        },
+        command,
+        env,
+        workdir,
+        user: request
+            .user
+            .or_else(|| image_config.user().clone())
+            .filter(|user| !user.is_empty()),
+        hostname,
+        mounts: request.mounts,
+        network,
+        shm_size: request.shm_size.unwrap_or_else(default_shm_size),
+        limits: request.limits,
+        gpus: request.gpus,
+        tty: request.tty,
+        interactive: request.interactive,
+        auto_remove: request.auto_remove,
+        created: jiff::Timestamp::now().to_string(),
+        id,
+        name,
+    })
+}
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn check_name(name: &str) -> Result<String, RuntimeError> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(RuntimeError::invalid(
+            "container name",
+            name,
+            "use letters, digits, `_`, `.` and `-`, starting with a letter or digit",
+        ))
+    }
+}
+
+/// `iris-3f2a1c`: the image's name and six digits of the ID.
+fn default_name(image: &ResolvedImage, id: &str) -> String {
+    let base = image
+        .reference
+        .as_deref()
+        .map(|reference| reference.rsplit('/').next().unwrap_or(reference))
+        .and_then(|reference| reference.split([':', '@']).next())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("container");
+    format!("{base}-{}", &id[..6])
+}
+
+/// Half the host's memory, which is also tmpfs's own default: PyTorch's `DataLoader` workers
+/// pass batches through `/dev/shm`, and Docker's 64 MiB default makes them crash.
+fn default_shm_size() -> u64 {
+    let total_kib = fs_err::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .unwrap_or(1 << 20);
+    total_kib * 1024 / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("train-1.a_b").is_ok());
+        insta::assert_snapshot!(check_name("-x").unwrap_err(), @"invalid container name `-x`: use letters, digits, `_`, `.` and `-`, starting with a letter or digit");
+    }
+}
