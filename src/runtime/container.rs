@@ -4,6 +4,7 @@
 //! gone (killed, or the host rebooted) reads as exited, never as a ghost.
 
 use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -272,6 +273,14 @@ impl Containers {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(source) => return Err(RuntimeError::io("remove", &container.dir, source)),
+        }
+        // overlayfs leaves its `work/work` directory with mode 0, which an unprivileged
+        // owner cannot list, and so cannot delete, until it is given back its permissions.
+        for internal in ["work/work", "work/index"] {
+            let path = doomed.join(internal);
+            if path.is_dir() {
+                let _ = fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
+            }
         }
         fs_err::remove_dir_all(&doomed)
             .map_err(|source| RuntimeError::io("remove", &doomed, source))

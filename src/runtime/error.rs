@@ -158,6 +158,11 @@ impl RuntimeError {
             Self::NameInUse { name, .. } => Some(format!(
                 "remove it with `mlpack rm {name}`, or pick another `--name`"
             )),
+            Self::WrongStatus { name, wanted, .. } => Some(if *wanted == "running" {
+                format!("start it with `mlpack start {name}`")
+            } else {
+                format!("stop it first with `mlpack stop {name}`, or add `-f`")
+            }),
             Self::DriverTooOld { .. } => Some(
                 "upgrade the host's NVIDIA driver, or lock an older CUDA with `[hardware] cuda` in mlpack.toml"
                     .to_string(),
@@ -165,8 +170,8 @@ impl RuntimeError {
             Self::TooManyLayers { .. } => Some(
                 "squash the image's lower layers, or rebuild it with fewer layers".to_string(),
             ),
-            Self::Init { message } if message.contains("Operation not permitted") => Some(
-                "the kernel refused a namespace or mount; `mlpack doctor` checks what this host allows"
+            Self::Init { message } if message.contains("EPERM") => Some(
+                "the kernel refused a namespace or mount: run as root, or check that this host allows user namespaces (`sysctl user.max_user_namespaces`)"
                     .to_string(),
             ),
             Self::Layer(error) => error.hint(),

@@ -100,6 +100,9 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
     make_mounts_private()?;
     let sources = context.plan.open_sources()?;
     mount_overlay(&context.overlay)?;
+    context
+        .plan
+        .apply_early(&context.overlay.target, &sources)?;
     pivot_root(&context.overlay.target)?;
     let mut created = context.plan.apply(&sources)?;
     drop(sources);

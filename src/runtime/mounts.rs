@@ -75,6 +75,10 @@ pub(crate) struct MountPlan {
     /// Host paths opened before `pivot_root` and bound from their descriptors after it.
     pub sources: Vec<PathBuf>,
     pub steps: Vec<MountStep>,
+    /// How many leading steps run before `pivot_root`, under the new root: the kernel mounts
+    /// a new `proc` or `sysfs` in a user namespace only while a full one is still visible in
+    /// the mount namespace (`mount_too_revealing` in fs/namespace.c), as runc also orders it.
+    pub early: usize,
 }
 
 /// What the plan is built from: all decided before the container starts.
@@ -101,6 +105,7 @@ impl MountPlan {
         let mut plan = Self {
             sources: Vec::new(),
             steps: Vec::new(),
+            early: 2,
         };
         plan.fs("proc", "/proc", &["nosuid", "nodev", "noexec"], "");
         plan.sys(request);
@@ -221,12 +226,22 @@ impl MountPlan {
             .collect()
     }
 
-    /// Apply every step; run after `pivot_root`, with the new root as `/`. Returns the paths
-    /// created in the root file system (mount points), relative, for `commit` to leave out.
+    /// Apply the early steps under `root`, the new root before `pivot_root`.
+    pub(crate) fn apply_early(&self, root: &Path, sources: &[OwnedFd]) -> Result<(), String> {
+        for step in &self.steps[..self.early] {
+            apply_step(step, root, sources, &mut Vec::new())
+                .map_err(|error| format!("{}: {error}", describe(step)))?;
+        }
+        Ok(())
+    }
+
+    /// Apply the other steps; run after `pivot_root`, with the new root as `/`. Returns the
+    /// paths created in the root file system (mount points), relative, for `commit` to
+    /// leave out.
     pub(crate) fn apply(&self, sources: &[OwnedFd]) -> Result<Vec<String>, String> {
         let mut created = Vec::new();
-        for step in &self.steps {
-            apply_step(step, sources, &mut created)
+        for step in &self.steps[self.early..] {
+            apply_step(step, Path::new("/"), sources, &mut created)
                 .map_err(|error| format!("{}: {error}", describe(step)))?;
         }
         Ok(created)
@@ -245,6 +260,7 @@ fn describe(step: &MountStep) -> String {
 
 fn apply_step(
     step: &MountStep,
+    root: &Path,
     sources: &[OwnedFd],
     created: &mut Vec<String>,
 ) -> Result<(), String> {
@@ -255,16 +271,11 @@ fn apply_step(
             flags,
             data,
         } => {
-            note_created(created, ensure_dir(Path::new(target))?);
+            let target = place(root, target)?;
+            note_created(created, ensure_dir(&target)?);
             let data = (!data.is_empty()).then_some(data.as_str());
-            mount(
-                Some(*fstype),
-                target.as_str(),
-                Some(*fstype),
-                ms_flags(flags),
-                data,
-            )
-            .map_err(|error| error.to_string())
+            mount(Some(*fstype), &target, Some(*fstype), ms_flags(flags), data)
+                .map_err(|error| error.to_string())
         }
         MountStep::Bind {
             source,
@@ -272,7 +283,7 @@ fn apply_step(
             read_only,
         } => {
             let fd = sources.get(*source).ok_or("missing source descriptor")?;
-            bind(fd, Path::new(target), *read_only, created)
+            bind(fd, &place(root, target)?, *read_only, created)
         }
         MountStep::Symlink { target, link } => {
             let link = Path::new(link);
@@ -289,6 +300,25 @@ fn apply_step(
         MountStep::Mask { path } => mask(Path::new(path)),
         MountStep::ReadOnly { path } => readonly_in_place(Path::new(path)),
     }
+}
+
+/// `target` under `root`. Under a root that is not yet `/`, a symlink in the image on the
+/// way would lead out of it, so none is followed.
+fn place(root: &Path, target: &str) -> Result<PathBuf, String> {
+    let path = root.join(target.trim_start_matches('/'));
+    if root != Path::new("/") {
+        let mut current = root.to_path_buf();
+        for component in Path::new(target.trim_start_matches('/')).components() {
+            current.push(component);
+            if current
+                .symlink_metadata()
+                .is_ok_and(|metadata| metadata.file_type().is_symlink())
+            {
+                return Err(format!("`{target}` is a symlink in the image"));
+            }
+        }
+    }
+    Ok(path)
 }
 
 fn ms_flags(names: &[&str]) -> MsFlags {

@@ -6,4 +6,6 @@ mod common;
 mod init;
 mod lock;
 mod manifest;
+#[cfg(feature = "test-root")]
+mod run;
 mod scan;
