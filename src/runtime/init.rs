@@ -126,9 +126,14 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
     SigSet::all()
         .thread_block()
         .map_err(|error| format!("block signals: {error}"))?;
+    // Docker sets HOME from the user's passwd entry when neither image nor flags do.
+    let mut env = context.env.to_vec();
+    if super::config::env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", user.home));
+    }
     let workload = Workload {
         command: context.command,
-        env: context.env,
+        env: &env,
         workdir: context.workdir,
         user: &user,
     };

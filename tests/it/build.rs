@@ -8,7 +8,7 @@ use crate::common::TestContext;
 use crate::common::index::{TestIndex, Wheel};
 
 /// `mlpack ARGS` online, with the shared download cache; panics with the output on failure.
-fn mlpack_ok(context: &TestContext, args: &[&str]) -> String {
+pub(crate) fn mlpack_ok(context: &TestContext, args: &[&str]) -> String {
     let mut command = context.mlpack(args);
     command.env_remove("MLPACK_OFFLINE");
     TestContext::shared_cache(&mut command);
@@ -88,7 +88,7 @@ fn chroot(root: &Path, command: &[&str]) -> std::process::Output {
 }
 
 /// A project whose Python packages come from an index the test serves.
-fn local_project(index: &TestIndex) -> TestContext {
+pub(crate) fn local_project(index: &TestIndex) -> TestContext {
     index
         .publish(&Wheel::new("alpha", "1.0", &[]))
         .publish(&Wheel::new("beta", "2.0", &[]));

@@ -570,3 +570,29 @@ fn rootless_run_for_an_unprivileged_user() {
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "0\nhi\n4\n");
 }
+
+/// Python in an image from `mlpack build`: its default command runs the training script, and
+/// the environment is the image's.
+#[cfg(feature = "test-debian")]
+#[test]
+fn python_runs_in_a_built_image() {
+    let index = crate::common::index::TestIndex::start();
+    let context = crate::build::local_project(&index);
+    crate::build::mlpack_ok(&context, &["build"]);
+    let (code, stdout, stderr) = mlpack(&context, &["run", "--rm", "demo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "trained with 1.0 2.0\n");
+    let (code, stdout, stderr) = mlpack(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "demo",
+            "python3",
+            "-c",
+            "import os, sys; print(sys.version_info[:2], os.getcwd(), os.environ['HOME'])",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "(3, 11) /app /root\n");
+}
