@@ -160,7 +160,7 @@ fn overlay(
     let mut lower = Vec::new();
     for (descriptor, diff_id) in image.layers()?.iter().rev() {
         cache.ensure(store, descriptor, diff_id)?;
-        lower.push(diff_id.hex().to_string());
+        lower.push(short_link(&cache, diff_id.hex())?);
     }
     if lower.is_empty() {
         let empty = cache.root().join("empty");
@@ -180,10 +180,37 @@ fn overlay(
         let fixed = overlay.options().len() - overlay.lower.join(":").len();
         return Err(RuntimeError::TooManyLayers {
             count: overlay.lower.len(),
-            max: (MAX_MOUNT_OPTIONS - fixed) / 65,
+            max: (MAX_MOUNT_OPTIONS - fixed) / (SHORT_LINK.len() + 1),
         });
     }
     Ok(overlay)
+}
+
+/// `l/<12 hex>`, as each lower dir is named in the overlay's options.
+const SHORT_LINK: &str = "l/0123456789ab";
+
+/// A short name for a layer directory: `layers/l/<first 12 hex digits>` links to it, so that
+/// some 250 layers fit in the one page of mount options where full diffIDs fit 60 (Docker's
+/// overlay2 driver shortens its lower dirs the same way). A prefix already taken by another
+/// layer falls back to the full name.
+fn short_link(cache: &LayerCache, hex: &str) -> Result<String, RuntimeError> {
+    let dir = cache.root().join("l");
+    let name = &hex[..12.min(hex.len())];
+    let link = dir.join(name);
+    let target = PathBuf::from("..").join(hex);
+    match fs_err::read_link(&link) {
+        Ok(existing) if existing == target => return Ok(format!("l/{name}")),
+        Ok(_) => return Ok(hex.to_string()),
+        Err(_) => {}
+    }
+    fs_err::create_dir_all(&dir)
+        .map_err(|source| RuntimeError::io("create the directory", &dir, source))?;
+    match std::os::unix::fs::symlink(&target, &link) {
+        Ok(()) => Ok(format!("l/{name}")),
+        // Another container made it meanwhile: check what it points to.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => short_link(cache, hex),
+        Err(source) => Err(RuntimeError::io("create the link", &link, source)),
+    }
 }
 
 /// With `--gpus`: what to bind in, after checking the host driver can run the image's CUDA.
