@@ -506,6 +506,11 @@ fn bad_input_is_refused_before_anything_starts() {
         assert!(code == 125 || code == 2, "{args:?}: {code} {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+    if !Path::new("/proc/driver/nvidia/version").exists() {
+        let (code, _, stderr) = mlpack(&context, &["run", "--gpus", "all", BUSYBOX, "true"]);
+        assert_eq!(code, 125);
+        assert!(stderr.contains("no NVIDIA driver found"), "{stderr}");
+    }
     assert!(containers_left(&context).is_empty());
 }
 
