@@ -17,4 +17,5 @@ pub mod runtime;
 pub mod scan;
 pub mod sha256;
 pub mod source;
+pub mod train;
 pub mod wheel;

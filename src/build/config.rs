@@ -23,7 +23,7 @@ pub(crate) fn created() -> Result<String, crate::oci::OciError> {
 
 /// The commit checked out in `project` and whether the work tree differs from it; `None`
 /// outside a git repository or without git.
-pub(crate) fn git_state(project: &Path) -> Option<(String, bool)> {
+pub fn git_state(project: &Path) -> Option<(String, bool)> {
     let run = |args: &[&str]| {
         let output = Command::new("git")
             .arg("-C")

@@ -9,6 +9,7 @@ mod base;
 mod cache;
 mod code;
 mod config;
+pub use self::config::git_state;
 mod plan;
 mod python;
 

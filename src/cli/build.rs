@@ -13,7 +13,7 @@ use crate::oci::Store;
 #[derive(Debug, clap::Args)]
 pub(super) struct BuildArgs {
     /// The project [default: the `-C` directory].
-    dir: Option<PathBuf>,
+    pub(super) dir: Option<PathBuf>,
     /// The image's name and tag [default: `[image] name`/`tag`, else the project's name and `latest`].
     #[arg(short, long, value_name = "NAME:TAG")]
     tag: Option<String>,
@@ -22,16 +22,55 @@ pub(super) struct BuildArgs {
     compression: Option<crate::manifest::Compression>,
     /// Fail instead of writing `mlpack.lock` when it is missing or stale (for CI).
     #[arg(long)]
-    locked: bool,
+    pub(super) locked: bool,
     #[command(flatten)]
     resolver: ResolverArgs,
 }
 
 pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
-    let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
+    let project = args.project(directory);
     let loaded = Manifest::load(&project)?;
+    let report = build_image(args, &project, &loaded, printer)?;
+    if printer.json {
+        printer.json(&report)?;
+    } else {
+        for layer in &report.layers {
+            let how = if layer.reused {
+                "cached".to_string()
+            } else {
+                format!("{:.2}s", layer.seconds)
+            };
+            printer.status(&format!(
+                "  {}  {:>9}  {how:>7}  {}",
+                &layer.digest[7..19],
+                human_size(layer.size),
+                layer.description
+            ));
+        }
+        printer.status(&format!(
+            "Built `{}` ({}) in {:.2}s",
+            report.reference, report.manifest_digest, report.seconds
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+impl BuildArgs {
+    pub(super) fn project(&self, directory: &Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| directory.to_path_buf())
+    }
+}
+
+/// Lock if needed, then build the project's image into the store and tag it.
+pub(super) fn build_image(
+    args: &BuildArgs,
+    project: &Path,
+    loaded: &crate::manifest::LoadedManifest,
+    printer: Printer,
+) -> Result<build::BuildReport> {
+    let project = project.to_path_buf();
     build::check_base(&loaded.manifest)?;
-    let mut lock = ensure_locked(&project, &loaded, &args.resolver, args.locked, printer)?;
+    let mut lock = ensure_locked(&project, loaded, &args.resolver, args.locked, printer)?;
     let manifest = &loaded.manifest;
     let project_name = project_name(&project, manifest);
     let reference = args.tag.clone().unwrap_or_else(|| {
@@ -67,29 +106,10 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
     };
     let report = build::build(&runtime, &store, &request, &mut lock);
     progress.bar.finish_and_clear();
-    let report = report?;
-    if printer.json {
-        printer.json(&report)?;
-    } else {
-        for layer in &report.layers {
-            let how = if layer.reused {
-                "cached".to_string()
-            } else {
-                format!("{:.2}s", layer.seconds)
-            };
-            printer.status(&format!(
-                "  {}  {:>9}  {how:>7}  {}",
-                &layer.digest[7..19],
-                human_size(layer.size),
-                layer.description
-            ));
-        }
-        printer.status(&format!(
-            "Built `{}` ({}) in {:.2}s",
-            report.reference, report.manifest_digest, report.seconds
-        ));
-    }
-    Ok(ExitStatus::Success)
+    // The async runtime's threads must be gone before a container is started from this
+    // process's children (`train`).
+    runtime.shutdown_background();
+    Ok(report?)
 }
 
 /// The project's name: `[project] name`, else its directory's.

@@ -9,7 +9,9 @@ mod init;
 mod lock;
 mod lockfile;
 mod printer;
+mod runs;
 mod scan;
+mod train;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,6 +83,11 @@ enum Command {
     /// `requirements.txt` or a PEP 751 `pylock.toml`.
     #[command(visible_alias = "save")]
     Export(export::ExportArgs),
+    /// Build the project's image if needed and run its `[train]` command with the datasets
+    /// mounted; outputs and a run record go to `outputs/<run-id>/`.
+    Train(Box<train::TrainArgs>),
+    /// List the project's training runs, or show one (`runs show ID`).
+    Runs(runs::RunsArgs),
     /// Run a command in a new container from an image, with mlpack's own runtime.
     Run(Box<container::RunArgs>),
     /// List containers.
@@ -155,7 +162,7 @@ pub fn main() -> ExitCode {
     // the statuses no ordinary command does: 125, or 126/127 when the command cannot run.
     let runs_a_command = matches!(
         cli.command,
-        Command::Run(_) | Command::Exec(_) | Command::Start(_)
+        Command::Run(_) | Command::Exec(_) | Command::Start(_) | Command::Train(_)
     );
     let printer = Printer {
         json: cli.global.json,
@@ -180,6 +187,8 @@ pub fn main() -> ExitCode {
         Command::Rmi(args) => image::rmi(&args, printer),
         Command::Prune => image::prune(printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
+        Command::Train(args) => train::run(&args, &cli.global.directory, printer),
+        Command::Runs(args) => runs::run(&args, &cli.global.directory, printer),
         Command::Run(args) => container::run(&args, printer),
         Command::Ps(args) => container::ps(&args, printer),
         Command::Logs(args) => container::logs(&args),

@@ -142,6 +142,13 @@ fn block_signals() -> Result<SignalFd, RuntimeError> {
     {
         set.add(signal);
     }
+    // A parent such as `mlpack train` may have left a signal ignored, and an ignored signal
+    // is dropped before a signalfd could see it.
+    for signal in FORWARDED_SIGNALS {
+        // SAFETY: restoring the default disposition installs no handler.
+        #[expect(unsafe_code, reason = "signal(2) is unsafe in nix")]
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+    }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
         .map_err(|error| RuntimeError::sys("block signals", error))?;
     SignalFd::with_flags(&set, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)

@@ -9,3 +9,5 @@ mod manifest;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
+#[cfg(all(feature = "test-root", feature = "test-debian"))]
+mod train;

@@ -1,0 +1,264 @@
+//! `mlpack train`: lock and build when the inputs changed (only changed layers), run the
+//! `[train]` command in the image with the datasets mounted and a fresh `outputs/<run-id>/`,
+//! tee the job's output to the terminal and `train.log`, and write `run.json`.
+//!
+//! The container is started by `mlpack run` in a child process: this process ran the build's
+//! async runtime and thread pools, and namespaces must be created from a process that never
+//! had other threads.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{SigHandler, Signal, signal};
+
+use super::build::{BuildArgs, build_image};
+use super::{ExitStatus, Printer, UserError};
+use crate::manifest::{Accelerator, LoadedManifest, Manifest};
+use crate::train::{
+    DatasetRecord, FingerprintCache, GitRecord, HostFacts, ImageRecord, RunRecord, TRAIN_LOG,
+};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct TrainArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Arguments for the training command (after `--`).
+    #[arg(last = true)]
+    extra: Vec<String>,
+}
+
+pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    let project = args.build.project(directory);
+    let loaded = Manifest::load(&project)?;
+    let manifest = &loaded.manifest;
+    let datasets = check_datasets(&project, &loaded)?;
+    let built = build_image(&args.build, &project, &loaded, printer)?;
+    printer.status(&format!(
+        "Built `{}` ({}) in {:.2}s",
+        built.reference, &built.manifest_digest, built.seconds
+    ));
+
+    let run_id = crate::train::new_run_id();
+    let outputs_root = project.join(&manifest.outputs.dir);
+    let run_dir = outputs_root.join(&run_id);
+    fs_err::create_dir_all(&run_dir)?;
+    let mut cache = FingerprintCache::open(&cache_dir());
+    let mut dataset_records = Vec::new();
+    for (source, host, target, read_only) in &datasets {
+        let fingerprint = cache
+            .fingerprint(host)
+            .with_context(|| format!("could not fingerprint the dataset `{}`", host.display()))?;
+        dataset_records.push(DatasetRecord {
+            source: source.clone(),
+            target: target.clone(),
+            read_only: *read_only,
+            sha256: fingerprint.sha256,
+            files: fingerprint.files,
+            bytes: fingerprint.bytes,
+        });
+    }
+    cache.save();
+
+    let mut command = manifest.train.command.args();
+    command.extend(args.extra.iter().cloned());
+    let started = jiff::Timestamp::now();
+    printer.status(&format!("Training run {run_id}: {}", command.join(" ")));
+    let exit_code = run_container(
+        &loaded,
+        &built.manifest_digest,
+        &datasets,
+        &run_dir,
+        &run_id,
+        &command,
+    )?;
+    let finished = jiff::Timestamp::now();
+
+    let record = RunRecord {
+        id: run_id.clone(),
+        started: started.to_string(),
+        finished: finished.to_string(),
+        seconds: (finished - started).as_secs_f64(),
+        exit_code,
+        command,
+        image: ImageRecord {
+            reference: built.reference.clone(),
+            digest: built.manifest_digest.clone(),
+            layers: built
+                .layers
+                .iter()
+                .map(|layer| layer.digest.clone())
+                .collect(),
+        },
+        lock_sha256: crate::sha256::file_sha256(&project.join(crate::lock::LOCK_FILE)).ok(),
+        git: crate::build::git_state(&project).map(|(commit, dirty)| GitRecord { commit, dirty }),
+        datasets: dataset_records,
+        outputs: crate::train::hash_outputs(&run_dir)?,
+        host: HostFacts::collect(),
+        metrics: crate::train::read_metrics(&run_dir),
+    };
+    let record_path = run_dir.join(crate::train::RUN_RECORD);
+    let mut json = serde_json::to_vec_pretty(&record)?;
+    json.push(b'\n');
+    fs_err::write(&record_path, json)?;
+    if printer.json {
+        printer.json(&record)?;
+    } else {
+        printer.status(&format!(
+            "Run {run_id} exited with {exit_code} after {:.1}s; record: {}",
+            record.seconds,
+            record_path.display()
+        ));
+    }
+    Ok(ExitStatus::Code(exit_code))
+}
+
+/// Each dataset as `(manifest source, host path, container target, read-only)`, checked to
+/// exist before anything is built.
+fn check_datasets(
+    project: &Path,
+    loaded: &LoadedManifest,
+) -> Result<Vec<(String, PathBuf, String, bool)>> {
+    let mut datasets = Vec::new();
+    for dataset in &loaded.manifest.datasets {
+        let source = dataset.source.get_ref();
+        let host = project.join(source);
+        if !host.exists() {
+            let location = loaded.location(&dataset.source);
+            return Err(UserError::new(format!(
+                "{location}: the dataset `{}` does not exist",
+                host.display()
+            ))
+            .hint("create it, or fix `source` in `[[datasets]]`")
+            .into());
+        }
+        datasets.push((
+            source.display().to_string(),
+            fs_err::canonicalize(&host)?,
+            dataset.target.get_ref().clone(),
+            dataset.read_only,
+        ));
+    }
+    Ok(datasets)
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("mlpack")
+}
+
+/// `mlpack run --rm` the job in a child, teeing its output into `train.log`; its exit code.
+fn run_container(
+    loaded: &LoadedManifest,
+    image: &str,
+    datasets: &[(String, PathBuf, String, bool)],
+    run_dir: &Path,
+    run_id: &str,
+    command: &[String],
+) -> Result<i32> {
+    let manifest = &loaded.manifest;
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--rm".into(),
+        "--name".into(),
+        format!("train-{run_id}"),
+    ];
+    for (_, host, target, read_only) in datasets {
+        let mode = if *read_only { "ro" } else { "rw" };
+        args.extend(["-v".into(), format!("{}:{target}:{mode}", host.display())]);
+    }
+    args.extend([
+        "-v".into(),
+        format!(
+            "{}:{}",
+            fs_err::canonicalize(run_dir)?.display(),
+            manifest.outputs.target
+        ),
+        "-w".into(),
+        manifest.train.workdir.clone(),
+    ]);
+    for (name, value) in &manifest.train.env {
+        args.extend(["-e".into(), format!("{name}={value}")]);
+    }
+    if let Some(size) = &manifest.train.shm_size {
+        args.extend(["--shm-size".into(), size.get_ref().clone()]);
+    }
+    if wants_gpus(manifest) {
+        args.extend(["--gpus".into(), "all".into()]);
+    }
+    args.push(image.to_string());
+    args.extend(command.iter().cloned());
+
+    let exe = std::env::current_exe().context("could not find the mlpack executable")?;
+    let mut child = Command::new(exe)
+        .args(&args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("could not start `mlpack run`")?;
+    // Ctrl-C reaches the child (the terminal signals the whole process group), which passes
+    // it to the job; this process waits for the job to end and still writes the record.
+    // SAFETY: ignoring a signal installs no handler.
+    #[expect(unsafe_code, reason = "signal(2) is unsafe in nix")]
+    let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) };
+    let log = Arc::new(Mutex::new(fs_err::File::create(run_dir.join(TRAIN_LOG))?));
+    let tees = [
+        child.stdout.take().map(|out| tee(out, log.clone(), false)),
+        child.stderr.take().map(|err| tee(err, log.clone(), true)),
+    ];
+    let status = child.wait()?;
+    for tee in tees.into_iter().flatten() {
+        let _ = tee.join();
+    }
+    Ok(status
+        .code()
+        .or_else(|| {
+            std::os::unix::process::ExitStatusExt::signal(&status).map(|signal| 128 + signal)
+        })
+        .unwrap_or(1))
+}
+
+/// Copy `from` to the terminal's stdout or stderr and to the log.
+fn tee(
+    mut from: impl Read + Send + 'static,
+    log: Arc<Mutex<fs_err::File>>,
+    stderr: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buffer = [0_u8; 16 * 1024];
+        while let Ok(read) = from.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            let bytes = &buffer[..read];
+            if stderr {
+                let _ = std::io::stderr().write_all(bytes);
+            } else {
+                let _ = std::io::stdout().write_all(bytes);
+                let _ = std::io::stdout().flush();
+            }
+            if let Ok(mut log) = log.lock() {
+                let _ = log.write_all(bytes);
+            }
+        }
+    })
+}
+
+/// `[hardware] accelerator`: `cuda` always asks for GPUs; `auto` when the host has a driver.
+fn wants_gpus(manifest: &Manifest) -> bool {
+    match manifest.hardware.accelerator {
+        Accelerator::Cuda => true,
+        Accelerator::Auto => crate::hardware::NvidiaDriver::detect()
+            .ok()
+            .flatten()
+            .is_some(),
+        Accelerator::Cpu => false,
+    }
+}

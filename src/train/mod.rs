@@ -1,0 +1,13 @@
+//! `mlpack train`'s record keeping: a fingerprint of every dataset (content hashes, cached by
+//! path, size, mtime and inode so unchanged data costs almost nothing to re-check) and the
+//! run record, `outputs/<run-id>/run.json`, that says exactly what produced a model. The
+//! build and the container run themselves are `build`'s and `runtime`'s.
+
+mod fingerprint;
+mod record;
+
+pub use self::fingerprint::{Fingerprint, FingerprintCache};
+pub use self::record::{
+    DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
+    hash_outputs, list_runs, new_run_id, read_metrics,
+};

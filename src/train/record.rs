@@ -1,0 +1,164 @@
+//! The run record, `outputs/<run-id>/run.json`: what ran (command, image digest and layers,
+//! lock hash, git state), on what (dataset fingerprints), where (host facts), with what result
+//! (exit status, the sha256 of every output file, the job's `metrics.json`).
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The record's file name in a run's directory.
+pub const RUN_RECORD: &str = "run.json";
+/// The log `train` tees the job's output into.
+pub const TRAIN_LOG: &str = "train.log";
+/// What the job may write to report its metrics.
+pub const METRICS: &str = "metrics.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub started: String,
+    pub finished: String,
+    pub seconds: f64,
+    pub exit_code: i32,
+    pub command: Vec<String>,
+    pub image: ImageRecord,
+    pub lock_sha256: Option<String>,
+    pub git: Option<GitRecord>,
+    pub datasets: Vec<DatasetRecord>,
+    /// Output file (relative to the run's directory) → sha256.
+    pub outputs: BTreeMap<String, String>,
+    pub host: HostFacts,
+    pub metrics: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub reference: String,
+    pub digest: String,
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GitRecord {
+    pub commit: String,
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    /// As the manifest names it, relative to the project.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    pub sha256: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    pub cpu: String,
+    pub cpus: usize,
+    pub memory_bytes: u64,
+    /// The NVIDIA driver version, when there is one.
+    pub gpu_driver: Option<String>,
+}
+
+impl HostFacts {
+    pub fn collect() -> Self {
+        let cpuinfo = fs_err::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = fs_err::read_to_string("/proc/meminfo").unwrap_or_default();
+        let uname = nix::sys::utsname::uname().ok();
+        Self {
+            hostname: nix::unistd::gethostname()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel: uname
+                .map(|uname| uname.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            cpu: cpuinfo
+                .lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+                .unwrap_or_default(),
+            cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            memory_bytes: meminfo
+                .lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .map_or(0, |kib| kib * 1024),
+            gpu_driver: crate::hardware::NvidiaDriver::detect()
+                .ok()
+                .flatten()
+                .map(|driver| driver.version.to_string()),
+        }
+    }
+}
+
+/// `20261127-211800-3f2a`: sortable by time, unique by the random suffix.
+pub fn new_run_id() -> String {
+    let now = jiff::Timestamp::now();
+    let mut random = [0_u8; 2];
+    let _ = fs_err::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut random));
+    format!(
+        "{}-{}",
+        now.strftime("%Y%m%d-%H%M%S"),
+        crate::sha256::hex(&random)
+    )
+}
+
+/// The sha256 of every file the job wrote in `run_dir`, except mlpack's own.
+pub fn hash_outputs(run_dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
+    let mut hashes = BTreeMap::new();
+    let mut pending = vec![run_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir)? {
+            let path = entry?.path();
+            let relative = path
+                .strip_prefix(run_dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let metadata = fs_err::symlink_metadata(&path)?;
+            if metadata.is_dir() {
+                pending.push(path);
+            } else if metadata.is_file() && relative != RUN_RECORD && relative != TRAIN_LOG {
+                hashes.insert(relative, crate::sha256::file_sha256(&path)?);
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+/// The job's `metrics.json`, if it wrote valid JSON there.
+pub fn read_metrics(run_dir: &Path) -> Option<serde_json::Value> {
+    let bytes = fs_err::read(run_dir.join(METRICS)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Every run under `outputs`, oldest first; directories without a readable record are skipped.
+pub fn list_runs(outputs: &Path) -> Vec<(PathBuf, RunRecord)> {
+    let mut runs: Vec<(PathBuf, RunRecord)> = fs_err::read_dir(outputs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let dir = entry.path();
+            let bytes = fs_err::read(dir.join(RUN_RECORD)).ok()?;
+            Some((dir, serde_json::from_slice(&bytes).ok()?))
+        })
+        .collect();
+    runs.sort_by(|a, b| a.1.started.cmp(&b.1.started).then(a.1.id.cmp(&b.1.id)));
+    runs
+}

@@ -1,0 +1,134 @@
+//! `mlpack train` end to end: a project built from a local index and the real Debian mirror,
+//! trained with its dataset mounted read-only, and the run record checked field by field.
+
+use crate::build::{local_project, mlpack_ok};
+use crate::common::TestContext;
+use crate::common::index::TestIndex;
+
+const TRAIN: &str = r#"import json, pathlib, sys
+rows = pathlib.Path("/data/rows.txt").read_text().split()
+try:
+    pathlib.Path("/data/new.txt").write_text("x")
+    print("dataset writable")
+except OSError as error:
+    print("dataset read-only:", error.strerror)
+out = pathlib.Path("/outputs")
+(out / "model.bin").write_text("weights " + " ".join(sys.argv[1:]))
+(out / "metrics.json").write_text(json.dumps({"rows": len(rows), "loss": 0.25}))
+print("trained on", len(rows), "rows")
+"#;
+
+fn project(index: &TestIndex) -> TestContext {
+    let context = local_project(index);
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!("{manifest}[[datasets]]\nsource = \"data\"\n"),
+    );
+    context.write("train.py", TRAIN);
+    context.write("data/rows.txt", "1\n2\n3\n");
+    context
+}
+
+fn runs(context: &TestContext) -> Vec<serde_json::Value> {
+    let mut records: Vec<serde_json::Value> = fs_err::read_dir(context.project.join("outputs"))
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path().join("run.json");
+            serde_json::from_str(&fs_err::read_to_string(path).unwrap()).unwrap()
+        })
+        .collect();
+    records.sort_by_key(|record| record["started"].as_str().unwrap().to_string());
+    records
+}
+
+#[test]
+fn train_mounts_data_records_the_run_and_reuses_the_image() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    let output = mlpack_ok(&context, &["train", "--", "--epochs", "3"]);
+    assert!(
+        output.contains("dataset read-only: Read-only file system"),
+        "{output}"
+    );
+    assert!(output.contains("trained on 3 rows"), "{output}");
+    assert!(!context.project.join("data/new.txt").exists());
+
+    let [record] = runs(&context).try_into().unwrap();
+    let id = record["id"].as_str().unwrap();
+    let dir = context.project.join("outputs").join(id);
+    assert_eq!(record["exit_code"], 0);
+    assert_eq!(
+        record["command"],
+        serde_json::json!(["python3", "train.py", "--epochs", "3"])
+    );
+    assert_eq!(
+        fs_err::read_to_string(dir.join("model.bin")).unwrap(),
+        "weights --epochs 3"
+    );
+    assert_eq!(
+        record["outputs"]["model.bin"],
+        mlpack::sha256::file_sha256(&dir.join("model.bin")).unwrap()
+    );
+    assert_eq!(
+        record["metrics"],
+        serde_json::json!({"rows": 3, "loss": 0.25})
+    );
+    assert_eq!(
+        record["lock_sha256"],
+        mlpack::sha256::file_sha256(&context.project.join("mlpack.lock")).unwrap()
+    );
+    let images = mlpack_ok(&context, &["--json", "images"]);
+    assert!(
+        images.contains(record["image"]["digest"].as_str().unwrap()),
+        "{images}"
+    );
+    assert_eq!(record["image"]["layers"].as_array().unwrap().len(), 3);
+    let dataset = &record["datasets"][0];
+    assert_eq!(dataset["source"], "data");
+    assert_eq!(dataset["target"], "/data");
+    assert_eq!(
+        (dataset["files"].as_u64(), dataset["bytes"].as_u64()),
+        (Some(1), Some(6))
+    );
+    assert!(record["host"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(
+        fs_err::read_to_string(dir.join("train.log"))
+            .unwrap()
+            .contains("trained on 3 rows")
+    );
+
+    // Same inputs: the image is reused. New data: a new fingerprint.
+    context.write("data/rows.txt", "1\n2\n3\n4\n");
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("trained on 4 rows"), "{output}");
+    let [first, second] = runs(&context).try_into().unwrap();
+    assert_eq!(first["image"]["digest"], second["image"]["digest"]);
+    assert_ne!(
+        first["datasets"][0]["sha256"],
+        second["datasets"][0]["sha256"]
+    );
+    let table = mlpack_ok(&context, &["runs"]);
+    assert!(table.contains(id) && table.contains("rows=4"), "{table}");
+}
+
+#[test]
+fn the_job_exit_status_is_mlpacks_and_a_missing_dataset_is_an_error() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    context.write("train.py", "import sys\nprint('failing')\nsys.exit(3)\n");
+    let mut command = context.mlpack(&["train"]);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", context.render(&output));
+    assert_eq!(runs(&context)[0]["exit_code"], 3);
+
+    fs_err::remove_dir_all(context.project.join("data")).unwrap();
+    let rendered = context.run(&["train"]);
+    assert!(rendered.starts_with("exit: 125"), "{rendered}");
+    assert!(
+        rendered.contains("mlpack.toml:") && rendered.contains("does not exist"),
+        "{rendered}"
+    );
+}
