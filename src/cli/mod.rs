@@ -86,7 +86,9 @@ enum Command {
     /// Build the project's image if needed and run its `[train]` command with the datasets
     /// mounted; outputs and a run record go to `outputs/<run-id>/`.
     Train(Box<train::TrainArgs>),
-    /// List the project's training runs, or show one (`runs show ID`).
+    /// Train again with a run's exact image, command and data (checked by fingerprint).
+    Reproduce(train::ReproduceArgs),
+    /// List the project's training runs; `runs show ID`, `runs diff A B`.
     Runs(runs::RunsArgs),
     /// Run a command in a new container from an image, with mlpack's own runtime.
     Run(Box<container::RunArgs>),
@@ -162,7 +164,11 @@ pub fn main() -> ExitCode {
     // the statuses no ordinary command does: 125, or 126/127 when the command cannot run.
     let runs_a_command = matches!(
         cli.command,
-        Command::Run(_) | Command::Exec(_) | Command::Start(_) | Command::Train(_)
+        Command::Run(_)
+            | Command::Exec(_)
+            | Command::Start(_)
+            | Command::Train(_)
+            | Command::Reproduce(_)
     );
     let printer = Printer {
         json: cli.global.json,
@@ -188,6 +194,7 @@ pub fn main() -> ExitCode {
         Command::Prune => image::prune(printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
         Command::Train(args) => train::run(&args, &cli.global.directory, printer),
+        Command::Reproduce(args) => train::reproduce(&args, &cli.global.directory, printer),
         Command::Runs(args) => runs::run(&args, &cli.global.directory, printer),
         Command::Run(args) => container::run(&args, printer),
         Command::Ps(args) => container::ps(&args, printer),

@@ -1,6 +1,7 @@
 //! `mlpack runs`: the project's training runs from their `outputs/<run-id>/run.json`, as a
 //! table, or one run's whole record.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -23,6 +24,31 @@ enum RunsCommand {
         /// A run ID, or a unique prefix of one.
         id: String,
     },
+    /// Say what changed between two runs: code, lock, data, command, metrics.
+    Diff { a: String, b: String },
+}
+
+/// The run whose ID is `id` or starts with it.
+pub(super) fn find_run(outputs: &Path, id: &str) -> Result<RunRecord> {
+    let runs = list_runs(outputs);
+    let matches: Vec<&RunRecord> = runs
+        .iter()
+        .map(|(_, record)| record)
+        .filter(|run| run.id.starts_with(id))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(
+            UserError::new(format!("no run `{id}` in `{}`", outputs.display()))
+                .hint("`mlpack runs` lists the runs")
+                .into(),
+        ),
+        _ => Err(
+            UserError::new(format!("`{id}` matches {} runs", matches.len()))
+                .hint("give more of the run ID")
+                .into(),
+        ),
+    }
 }
 
 pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
@@ -33,28 +59,16 @@ pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result
         .map(|(_, record)| record)
         .collect();
     match &args.command {
-        Some(RunsCommand::Show { id }) => {
-            let matches: Vec<&RunRecord> = runs
-                .iter()
-                .filter(|run| run.id.starts_with(id.as_str()))
-                .collect();
-            match matches.as_slice() {
-                [one] => printer.json(one)?,
-                [] => {
-                    return Err(UserError::new(format!(
-                        "no run `{id}` in `{}`",
-                        outputs.display()
-                    ))
-                    .hint("`mlpack runs` lists the runs")
-                    .into());
-                }
-                _ => {
-                    return Err(
-                        UserError::new(format!("`{id}` matches {} runs", matches.len()))
-                            .hint("give more of the run ID")
-                            .into(),
-                    );
-                }
+        Some(RunsCommand::Show { id }) => printer.json(&find_run(&outputs, id)?)?,
+        Some(RunsCommand::Diff { a, b }) => {
+            let (a, b) = (find_run(&outputs, a)?, find_run(&outputs, b)?);
+            let changes = diff(&a, &b);
+            if printer.json {
+                printer.json(&changes)?;
+            } else if changes.is_empty() {
+                printer.result("no differences in code, lock, data, command or metrics\n")?;
+            } else {
+                printer.result(&(changes.join("\n") + "\n"))?;
             }
         }
         None if printer.json => printer.json(&runs)?,
@@ -98,4 +112,70 @@ fn key_metrics(metrics: Option<&serde_json::Value>) -> String {
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One line per difference, `what: before -> after`.
+fn diff(a: &RunRecord, b: &RunRecord) -> Vec<String> {
+    let mut changes = Vec::new();
+    let mut compare = |what: &str, before: String, after: String| {
+        if before != after {
+            changes.push(format!("{what}: {before} -> {after}"));
+        }
+    };
+    let git = |run: &RunRecord| {
+        run.git.as_ref().map_or_else(
+            || "none".to_string(),
+            |git| {
+                let dirty = if git.dirty { " (dirty)" } else { "" };
+                format!("{}{dirty}", &git.commit[..12.min(git.commit.len())])
+            },
+        )
+    };
+    compare("code (git)", git(a), git(b));
+    compare("image", a.image.digest.clone(), b.image.digest.clone());
+    compare(
+        "lock",
+        a.lock_sha256.clone().unwrap_or_default(),
+        b.lock_sha256.clone().unwrap_or_default(),
+    );
+    compare("command", a.command.join(" "), b.command.join(" "));
+    let datasets = |run: &RunRecord| -> BTreeMap<String, String> {
+        run.datasets
+            .iter()
+            .map(|dataset| (dataset.source.clone(), dataset.sha256.clone()))
+            .collect()
+    };
+    let (data_a, data_b) = (datasets(a), datasets(b));
+    let short = |value: Option<&String>| {
+        value.map_or("absent".to_string(), |sha| {
+            sha[..12.min(sha.len())].to_string()
+        })
+    };
+    for source in data_a.keys().chain(data_b.keys()).collect::<BTreeSet<_>>() {
+        compare(
+            &format!("data `{source}`"),
+            short(data_a.get(source)),
+            short(data_b.get(source)),
+        );
+    }
+    compare("exit", a.exit_code.to_string(), b.exit_code.to_string());
+    let metrics = |run: &RunRecord| match &run.metrics {
+        Some(serde_json::Value::Object(map)) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let (metrics_a, metrics_b) = (metrics(a), metrics(b));
+    let show =
+        |value: Option<&serde_json::Value>| value.map_or("absent".to_string(), ToString::to_string);
+    for name in metrics_a
+        .keys()
+        .chain(metrics_b.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        compare(
+            &format!("metric `{name}`"),
+            show(metrics_a.get(name)),
+            show(metrics_b.get(name)),
+        );
+    }
+    changes
 }

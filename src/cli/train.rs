@@ -33,21 +33,98 @@ pub(super) struct TrainArgs {
 pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let project = args.build.project(directory);
     let loaded = Manifest::load(&project)?;
-    let manifest = &loaded.manifest;
     let datasets = check_datasets(&project, &loaded)?;
     let built = build_image(&args.build, &project, &loaded, printer)?;
     printer.status(&format!(
         "Built `{}` ({}) in {:.2}s",
         built.reference, &built.manifest_digest, built.seconds
     ));
+    let image = ImageRecord {
+        reference: built.reference.clone(),
+        digest: built.manifest_digest.clone(),
+        layers: built
+            .layers
+            .iter()
+            .map(|layer| layer.digest.clone())
+            .collect(),
+    };
+    let mut command = loaded.manifest.train.command.args();
+    command.extend(args.extra.iter().cloned());
+    start_run(&project, &loaded, &datasets, image, command, None, printer)
+}
 
+#[derive(Debug, clap::Args)]
+pub(super) struct ReproduceArgs {
+    /// The run to repeat: its ID or a unique prefix.
+    id: String,
+}
+
+/// `mlpack reproduce ID`: the same command in the same image (by digest) on the same data,
+/// refused when a dataset's fingerprint no longer matches the record's.
+pub(super) fn reproduce(
+    args: &ReproduceArgs,
+    directory: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let loaded = Manifest::load(directory)?;
+    let outputs = directory.join(&loaded.manifest.outputs.dir);
+    let original = super::runs::find_run(&outputs, &args.id)?;
+    let datasets = check_datasets(directory, &loaded)?;
+    let mut cache = FingerprintCache::open(&cache_dir());
+    for recorded in &original.datasets {
+        let Some((_, host, _, _)) = datasets
+            .iter()
+            .find(|(source, ..)| *source == recorded.source)
+        else {
+            return Err(UserError::new(format!(
+                "run {} used the dataset `{}`, which `mlpack.toml` no longer lists",
+                original.id, recorded.source
+            ))
+            .into());
+        };
+        let now = cache.fingerprint(host)?;
+        if now.sha256 != recorded.sha256 {
+            return Err(UserError::new(format!(
+                "the dataset `{}` changed since run {}: its fingerprint was {} and is now {} ({} files, {} bytes)",
+                recorded.source, original.id, &recorded.sha256[..12], &now.sha256[..12], now.files, now.bytes
+            ))
+            .hint("restore the data the run used, or start a new run with `mlpack train`")
+            .into());
+        }
+    }
+    cache.save();
+    crate::oci::Store::open_default()?
+        .resolve(&original.image.digest)
+        .with_context(|| format!("run {} used image {}", original.id, original.image.digest))?;
+    start_run(
+        directory,
+        &loaded,
+        &datasets,
+        original.image.clone(),
+        original.command.clone(),
+        Some(original.id.clone()),
+        printer,
+    )
+}
+
+/// Fingerprint the data, run the job, and write its record.
+fn start_run(
+    project: &Path,
+    loaded: &LoadedManifest,
+    datasets: &[(String, PathBuf, String, bool)],
+    image: ImageRecord,
+    command: Vec<String>,
+    reproduces: Option<String>,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let manifest = &loaded.manifest;
     let run_id = crate::train::new_run_id();
     let outputs_root = project.join(&manifest.outputs.dir);
     let run_dir = outputs_root.join(&run_id);
     fs_err::create_dir_all(&run_dir)?;
     let mut cache = FingerprintCache::open(&cache_dir());
     let mut dataset_records = Vec::new();
-    for (source, host, target, read_only) in &datasets {
+    for (source, host, target, read_only) in datasets {
         let fingerprint = cache
             .fingerprint(host)
             .with_context(|| format!("could not fingerprint the dataset `{}`", host.display()))?;
@@ -62,18 +139,9 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
     }
     cache.save();
 
-    let mut command = manifest.train.command.args();
-    command.extend(args.extra.iter().cloned());
     let started = jiff::Timestamp::now();
     printer.status(&format!("Training run {run_id}: {}", command.join(" ")));
-    let exit_code = run_container(
-        &loaded,
-        &built.manifest_digest,
-        &datasets,
-        &run_dir,
-        &run_id,
-        &command,
-    )?;
+    let exit_code = run_container(loaded, &image.digest, datasets, &run_dir, &run_id, &command)?;
     let finished = jiff::Timestamp::now();
 
     let record = RunRecord {
@@ -83,17 +151,10 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
         seconds: (finished - started).as_secs_f64(),
         exit_code,
         command,
-        image: ImageRecord {
-            reference: built.reference.clone(),
-            digest: built.manifest_digest.clone(),
-            layers: built
-                .layers
-                .iter()
-                .map(|layer| layer.digest.clone())
-                .collect(),
-        },
+        image,
+        reproduces,
         lock_sha256: crate::sha256::file_sha256(&project.join(crate::lock::LOCK_FILE)).ok(),
-        git: crate::build::git_state(&project).map(|(commit, dirty)| GitRecord { commit, dirty }),
+        git: crate::build::git_state(project).map(|(commit, dirty)| GitRecord { commit, dirty }),
         datasets: dataset_records,
         outputs: crate::train::hash_outputs(&run_dir)?,
         host: HostFacts::collect(),

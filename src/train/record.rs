@@ -24,6 +24,9 @@ pub struct RunRecord {
     pub exit_code: i32,
     pub command: Vec<String>,
     pub image: ImageRecord,
+    /// The run this one repeated (`mlpack reproduce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduces: Option<String>,
     pub lock_sha256: Option<String>,
     pub git: Option<GitRecord>,
     pub datasets: Vec<DatasetRecord>,

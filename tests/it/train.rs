@@ -110,6 +110,27 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
     );
     let table = mlpack_ok(&context, &["runs"]);
     assert!(table.contains(id) && table.contains("rows=4"), "{table}");
+    let second_id = second["id"].as_str().unwrap();
+    let diff = mlpack_ok(&context, &["runs", "diff", id, second_id]);
+    assert!(diff.contains("data `data`: "), "{diff}");
+    assert!(diff.contains("metric `rows`: 3 -> 4"), "{diff}");
+    assert!(
+        diff.contains("command: python3 train.py --epochs 3 -> python3 train.py"),
+        "{diff}"
+    );
+
+    // The first run's data is gone: reproducing it is refused; the second's is still there.
+    let refused = context.run(&["reproduce", id]);
+    assert!(refused.starts_with("exit: 125"), "{refused}");
+    assert!(
+        refused.contains(&format!("changed since run {id}")),
+        "{refused}"
+    );
+    let again = mlpack_ok(&context, &["reproduce", second_id]);
+    assert!(again.contains("trained on 4 rows"), "{again}");
+    let third = runs(&context).pop().unwrap();
+    assert_eq!(third["reproduces"], second_id);
+    assert_eq!(third["image"]["digest"], second["image"]["digest"]);
 }
 
 #[test]
