@@ -86,6 +86,8 @@ enum Command {
     /// Build the project's image if needed and run its `[train]` command with the datasets
     /// mounted; outputs and a run record go to `outputs/<run-id>/`.
     Train(Box<train::TrainArgs>),
+    /// Make a model image: a run's training image plus its outputs, serving by default.
+    Package(train::PackageArgs),
     /// Train again with a run's exact image, command and data (checked by fingerprint).
     Reproduce(train::ReproduceArgs),
     /// List the project's training runs; `runs show ID`, `runs diff A B`.
@@ -194,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Prune => image::prune(printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
         Command::Train(args) => train::run(&args, &cli.global.directory, printer),
+        Command::Package(args) => train::package(&args, &cli.global.directory, printer),
         Command::Reproduce(args) => train::reproduce(&args, &cli.global.directory, printer),
         Command::Runs(args) => runs::run(&args, &cli.global.directory, printer),
         Command::Run(args) => container::run(&args, printer),

@@ -323,3 +323,63 @@ fn wants_gpus(manifest: &Manifest) -> bool {
         Accelerator::Cpu => false,
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PackageArgs {
+    /// The run whose outputs to package [default: the latest run that exited 0].
+    id: Option<String>,
+    /// The model image's name [default: `<image name>-model:<run id>`].
+    #[arg(short, long, value_name = "NAME:TAG")]
+    tag: Option<String>,
+}
+
+/// `mlpack package`: the run's training image plus its outputs, serving by default.
+pub(super) fn package(
+    args: &PackageArgs,
+    directory: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let loaded = Manifest::load(directory)?;
+    let manifest = &loaded.manifest;
+    let outputs = directory.join(&manifest.outputs.dir);
+    let record = match &args.id {
+        Some(id) => super::runs::find_run(&outputs, id)?,
+        None => crate::train::list_runs(&outputs)
+            .into_iter()
+            .rev()
+            .map(|(_, record)| record)
+            .find(|record| record.exit_code == 0)
+            .ok_or_else(|| {
+                UserError::new(format!("no successful run in `{}`", outputs.display()))
+                    .hint("train one with `mlpack train`")
+            })?,
+    };
+    let reference = args.tag.clone().unwrap_or_else(|| {
+        let name = record.image.reference.split(':').next().unwrap_or("model");
+        format!("{name}-model:{}", record.id)
+    });
+    let cmd = manifest
+        .serve
+        .as_ref()
+        .or(manifest.predict.as_ref())
+        .map(|section| section.command.args());
+    let store = crate::oci::Store::open_default()?;
+    let descriptor = crate::train::package(
+        &store,
+        &outputs.join(&record.id),
+        &record,
+        &manifest.outputs.target,
+        cmd,
+        &reference,
+    )?;
+    if printer.json {
+        printer.json(&serde_json::json!({"reference": reference, "digest": descriptor.digest().to_string(), "run": record.id}))?;
+    } else {
+        printer.status(&format!(
+            "Packaged run {} as `{reference}` ({})",
+            record.id,
+            descriptor.digest()
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

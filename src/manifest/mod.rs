@@ -29,6 +29,9 @@ pub struct Manifest {
     pub base: BaseSection,
     pub hardware: HardwareSection,
     pub train: TrainSection,
+    /// The model image's default command (`mlpack package`); `[predict]` is its other name.
+    pub serve: Option<ServeSection>,
+    pub predict: Option<ServeSection>,
     pub datasets: Vec<Dataset>,
     pub outputs: OutputsSection,
     pub image: ImageSection,
@@ -137,6 +140,12 @@ impl Default for TrainSection {
             shm_size: None,
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ServeSection {
+    pub command: CommandLine,
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,6 +73,8 @@ const TOP: &[Key] = &[
             key("shm-size", VALUE),
         ]),
     ),
+    key("serve", Shape::Table(&[key("command", VALUE)])),
+    key("predict", Shape::Table(&[key("command", VALUE)])),
     key(
         "datasets",
         Shape::TableArray(&[

@@ -5,6 +5,7 @@
 //! for layers, config, manifest, index and layout; Docker's `docker save` format for
 //! docker-archive. This module knows nothing about Python.
 
+mod derive;
 mod digest;
 mod error;
 mod export;
@@ -20,6 +21,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use self::derive::{Derivation, created_now, derive_image};
 pub use self::digest::{DiffId, Digest};
 pub use self::error::OciError;
 pub use self::export::{

@@ -4,9 +4,11 @@
 //! build and the container run themselves are `build`'s and `runtime`'s.
 
 mod fingerprint;
+mod package;
 mod record;
 
 pub use self::fingerprint::{Fingerprint, FingerprintCache};
+pub use self::package::{RUN_LABEL, package};
 pub use self::record::{
     DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
     hash_outputs, list_runs, new_run_id, read_metrics,

@@ -18,6 +18,12 @@ out = pathlib.Path("/outputs")
 print("trained on", len(rows), "rows")
 "#;
 
+const PREDICT: &str = r#"import json, pathlib
+out = pathlib.Path("/outputs")
+run = json.loads((out / "run.json").read_text())
+print("predicting with", (out / "model.bin").read_text(), "(run " + run["id"] + ")")
+"#;
+
 fn project(index: &TestIndex) -> TestContext {
     let context = local_project(index);
     let manifest = context.read("mlpack.toml");
@@ -26,6 +32,7 @@ fn project(index: &TestIndex) -> TestContext {
         &format!("{manifest}[[datasets]]\nsource = \"data\"\n"),
     );
     context.write("train.py", TRAIN);
+    context.write("predict.py", PREDICT);
     context.write("data/rows.txt", "1\n2\n3\n");
     context
 }
@@ -131,6 +138,24 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
     let third = runs(&context).pop().unwrap();
     assert_eq!(third["reproduces"], second_id);
     assert_eq!(third["image"]["digest"], second["image"]["digest"]);
+
+    // The model image serves the run's outputs by default.
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!("{manifest}[serve]\ncommand = [\"python3\", \"predict.py\"]\n"),
+    );
+    let packaged = mlpack_ok(&context, &["package", second_id, "-t", "demo-model:v1"]);
+    assert!(packaged.contains("Packaged run"), "{packaged}");
+    let mut run = context.mlpack(&["run", "--rm", "demo-model:v1"]);
+    TestContext::shared_cache(&mut run);
+    let output = run.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("predicting with weights  (run {second_id})\n"),
+        "{}",
+        context.render(&output)
+    );
 }
 
 #[test]

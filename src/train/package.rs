@@ -1,0 +1,71 @@
+//! Model images (`mlpack package`): the training image plus one layer holding a run's outputs
+//! (the model files and `run.json`) at the path the job wrote them, with the manifest's
+//! `[serve]` (or `[predict]`) command as the default. It is what a team pushes to share a
+//! trained model; it runs with `mlpack run` and, exported, with Docker.
+
+use std::path::Path;
+
+use oci_spec::image::Descriptor;
+
+use super::record::{RunRecord, TRAIN_LOG};
+use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
+
+/// Label naming the run a model image holds.
+pub const RUN_LABEL: &str = "dev.mlpack.run.id";
+
+/// Write the model image for `record` (whose directory is `run_dir`) and tag it `reference`.
+/// `target` is where the job saw its outputs (`[outputs] target`).
+pub fn package(
+    store: &Store,
+    run_dir: &Path,
+    record: &RunRecord,
+    target: &str,
+    cmd: Option<Vec<String>>,
+    reference: &str,
+) -> Result<Descriptor, OciError> {
+    let reference = oci::normalize_reference(reference)?;
+    let base = store.resolve(&record.image.digest)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".tmp-package-")
+        .tempdir_in(store.temp_dir())
+        .map_err(|source| OciError::io("create a directory in", store.temp_dir(), source))?;
+    let inside = staging.path().join(target.trim_start_matches('/'));
+    copy_outputs(run_dir, &inside)?;
+    let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;
+    let derivation = Derivation {
+        cmd,
+        labels: [(RUN_LABEL.to_string(), record.id.clone())].into(),
+        created: oci::created_now()?,
+        history: Some(HistoryEntry {
+            created_by: format!("mlpack package {}", record.id),
+            comment: format!("outputs of training run {}", record.id),
+            empty_layer: false,
+        }),
+    };
+    let descriptor = oci::derive_image(store, &base, layer, derivation)?;
+    let _lock = store.lock()?;
+    store.tag(&reference, &descriptor)?;
+    Ok(descriptor)
+}
+
+/// The run's files and `run.json` (not its log) into `to`.
+fn copy_outputs(from: &Path, to: &Path) -> Result<(), OciError> {
+    fs_err::create_dir_all(to).map_err(|source| OciError::io("create", to, source))?;
+    let entries = fs_err::read_dir(from).map_err(|source| OciError::io("list", from, source))?;
+    for entry in entries {
+        let entry = entry.map_err(|source| OciError::io("list", from, source))?;
+        let (path, name) = (entry.path(), entry.file_name());
+        if name == TRAIN_LOG {
+            continue;
+        }
+        let metadata = fs_err::symlink_metadata(&path)
+            .map_err(|source| OciError::io("read", &path, source))?;
+        if metadata.is_dir() {
+            copy_outputs(&path, &to.join(&name))?;
+        } else if metadata.is_file() {
+            fs_err::copy(&path, to.join(&name))
+                .map_err(|source| OciError::io("copy", &path, source))?;
+        }
+    }
+    Ok(())
+}
