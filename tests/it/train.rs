@@ -178,3 +178,25 @@ fn the_job_exit_status_is_mlpacks_and_a_missing_dataset_is_an_error() {
         "{rendered}"
     );
 }
+
+/// The bundled iris example trains from its checked-in lock: the model and its metrics land
+/// in the run's directory, and the record has them.
+#[cfg(feature = "test-pypi")]
+#[test]
+fn the_iris_example_trains() {
+    let context = TestContext::example("iris-sklearn");
+    let output = mlpack_ok(&context, &["train", "--locked", "--", "--model", "logreg"]);
+    assert!(output.contains("\"model\": \"logreg\""), "{output}");
+    let [record] = runs(&context).try_into().unwrap();
+    let dir = context
+        .project
+        .join("outputs")
+        .join(record["id"].as_str().unwrap());
+    assert!(dir.join("model.joblib").is_file());
+    assert!(record["outputs"]["model.joblib"].is_string());
+    assert!(
+        record["metrics"]["accuracy"].as_f64().unwrap() > 0.8,
+        "{record}"
+    );
+    assert_eq!(record["datasets"][0]["files"], 1);
+}

@@ -1,0 +1,474 @@
+#!/usr/bin/env bash
+# Benchmark a warm `mlpack train` against the same training on the host and with docker.
+#
+#   bench/train.sh           # report (markdown) on stdout, progress on stderr
+#
+# Input: examples/ml/iris-sklearn, copied to a temporary directory (nothing is written into
+# the repository), with its checked-in mlpack.lock (Python packages and the base's Debian
+# packages pinned), so every mlpack command here runs with --locked. mlpack gets a throwaway
+# MLPACK_HOME and, unless BENCH_CACHE names one, a throwaway XDG_CACHE_HOME: the download
+# cache is not shared with the test suite's (target/mlpack-test-cache), because `mlpack
+# train` also writes its dataset fingerprint cache there and the tests may be writing to it
+# at the same time; the cost is an untimed first build that downloads ~100 MB.
+# `mlpack export --format requirements` turns the lock into a hash-pinned requirements.txt,
+# so all three install exactly the same wheels:
+#
+#   * mlpack: `mlpack train --locked DIR`, after one untimed `mlpack train --locked` that
+#     builds the image (Debian base + wheels; needs PyPI and the Debian mirror) and fills the
+#     fingerprint cache. Each run gets a new outputs/<run-id>/.
+#   * bare Python: a venv of the host's python3 (BENCH_PYTHON; must be 3.11, the lock's
+#     target) with `pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt`
+#     (pip byte-compiles on install), then `DATA_DIR=DIR/data OUTPUT_DIR=<new dir>
+#     VENV/bin/python train.py` in the project copy.
+#   * docker: `docker build --network host` of
+#         FROM bench-train-base:bookworm  # mmdebstrap minbase + python3, python3-pip, ca-certificates
+#         COPY bench-ca.crt ...           # the host's CA bundle (TLS-intercepting proxy here)
+#         RUN pip install --no-cache-dir --break-system-packages --no-deps --require-hashes -r requirements.txt
+#         WORKDIR /app
+#         COPY app/ /app                  # what mlpack's code layer holds (data/ is mounted)
+#         CMD ["python3", "train.py"]
+#     (bench/build.sh's Dockerfile plus the CMD), built once cold (untimed), then each run is
+#     `docker build` with its layer cache followed by `docker run --rm --network none
+#     -v DIR/data:/data:ro -v <new dir>:/outputs IMAGE`, timed together (from the start of the
+#     build to the exit of the run).
+#
+# Measured: wall time of each whole command, from start to exit, BENCH_RUNS (default 5) runs
+# per tool, interleaved (one run of each per iteration; the tool that goes first rotates),
+# median. For mlpack also its build step ("Built ... in Xs" on stderr) and the container's
+# time from run.json (`seconds`); CPU user+sys from /usr/bin/time. Every run's metrics.json
+# is checked (accuracy printed: the three should agree).
+#
+# Then where mlpack's overhead goes, mainly: images built by mlpack contain no .pyc files, so
+# every `mlpack train` (a fresh container upper dir each run) compiles every module it
+# imports, writes the .pyc files into the upper dir, and deletes them again at `--rm`.
+# BENCH_SPLIT_RUNS (default 3) runs each, interleaved, median:
+#   * imports: `python3 -c "import sklearn.ensemble, pandas"` under `mlpack run --rm IMAGE`
+#     (default, and `python3 -B`: compile but write nothing), under `docker run --rm --network
+#     none` (the docker image has pip's .pyc files), and in the venv: as installed, with an
+#     empty `-X pycache_prefix` (compile + write, like the container) and with an empty
+#     prefix plus PYTHONDONTWRITEBYTECODE=1 (compile only). Each prints the import's own time
+#     and the wall-clock instant it finished, so "tail" (python's exit + container teardown)
+#     is the time from there to the exit of the command;
+#   * train.py the same ways: `mlpack run --rm` with train's mounts and workdir (default and
+#     `-B`), and the venv with an empty pycache prefix (+ PYTHONDONTWRITEBYTECODE=1);
+#   * train.py three times in a row inside one mlpack container: the first compiles, the
+#     next ones use the .pyc files the first wrote into the upper dir; plus how many .pyc
+#     files the image holds before and the container after.
+#
+# Targets (from the issue): a warm `mlpack train` at most 0.3 s slower than bare Python, and
+# faster than `docker build && docker run`.
+#
+# Knobs (environment): BENCH_RUNS (5), BENCH_SPLIT_RUNS (3), BENCH_PYTHON (python3),
+# BENCH_CACHE (XDG_CACHE_HOME for mlpack, default throwaway), BENCH_MIRROR
+# (http://deb.debian.org/debian, mmdebstrap's mirror; mlpack uses the lock's), BENCH_KEEP=1
+# (keep the work directory), MLPACK (use this binary, do not build).
+#
+# Needs root (mmdebstrap, docker, mlpack's runtime). Installs mmdebstrap, time and jq with
+# apt-get when missing, and starts `dockerd --bridge=none --iptables=false` when no daemon
+# answers (stopped again at the end). The docker images it creates are removed at the end.
+# Exits non-zero only when setup fails; a failing run is reported, not fatal.
+set -euo pipefail
+
+RUNS="${BENCH_RUNS:-5}"
+SPLIT_RUNS="${BENCH_SPLIT_RUNS:-3}"
+PY="${BENCH_PYTHON:-python3}"
+MIRROR="${BENCH_MIRROR:-http://deb.debian.org/debian}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+EXAMPLE="$REPO/examples/ml/iris-sklearn"
+BASE_TAG=bench-train-base:bookworm
+DOCKER_TAG=bench-train-iris:docker
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench/train.sh: %s\n' "$*" >&2; exit 1; }
+
+[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
+[[ "$(id -u)" -eq 0 ]] || die "needs root (mmdebstrap, docker, mlpack run)"
+[[ -f "$EXAMPLE/mlpack.lock" ]] || die "no $EXAMPLE/mlpack.lock"
+for n in "$RUNS" "$SPLIT_RUNS"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS and BENCH_SPLIT_RUNS must be whole numbers >= 1"
+done
+
+# --- 1. tools ----------------------------------------------------------------------------
+missing=()
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+[[ -x /usr/bin/time ]] || missing+=(time)
+command -v jq >/dev/null || missing+=(jq)
+if ((${#missing[@]})); then
+  log "apt-get install -y ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
+    || die "apt-get install ${missing[*]} failed"
+fi
+for tool in docker "$PY" awk getent mmdebstrap jq; do
+  command -v "$tool" >/dev/null || die "needs $tool"
+done
+PY_VERSION="$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+[[ "$PY_VERSION" == 3.11.* ]] || die "$PY is Python $PY_VERSION; the lock's wheels are for 3.11 (set BENCH_PYTHON)"
+
+# Settings that would change what mlpack, pip or python do.
+unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER MLPACK_HOME PIP_FIND_LINKS PIP_NO_INDEX \
+  PIP_CONSTRAINT PIP_CACHE_DIR PIP_NO_CACHE_DIR PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX \
+  PYTHONPATH PYTHONHOME VIRTUAL_ENV
+
+DOCKERD_PID=""
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd --bridge=none --iptables=false"
+  dockerd --bridge=none --iptables=false >/tmp/bench-train-dockerd.log 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-train-dockerd.log)"
+fi
+
+if [[ -n "${MLPACK:-}" ]]; then
+  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
+else
+  MLPACK="$REPO/target/release/mlpack"
+  command -v cargo >/dev/null || [[ -x "$MLPACK" ]] || die "needs cargo to build mlpack (or set MLPACK)"
+  if command -v cargo >/dev/null; then
+    log "building mlpack (cargo build --release)"
+    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
+  fi
+fi
+
+# docker build does not read the host's /etc/hosts: pass the index hosts' addresses.
+ADD_HOSTS=()
+for host in pypi.org files.pythonhosted.org; do
+  ip="$(awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) { print $1; exit } }' /etc/hosts)"
+  [[ -n "$ip" ]] || ip="$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')"
+  [[ -n "$ip" ]] || die "cannot resolve $host"
+  ADD_HOSTS+=(--add-host "$host:$ip")
+done
+[[ -r /etc/ssl/certs/ca-certificates.crt ]] || die "no /etc/ssl/certs/ca-certificates.crt"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-train-bench.XXXXXX")"
+mkdir -p "$WORK/logs"
+HOME_DIR="$WORK/home"
+CACHE="${BENCH_CACHE:-$WORK/cache}"
+CACHE_NOTE="$([[ -n "${BENCH_CACHE:-}" ]] && echo "BENCH_CACHE=$BENCH_CACHE" || echo "throwaway")"
+IRIS="$WORK/iris"
+VENV="$WORK/venv"
+DOCKER_IDS=()
+cleanup() {
+  set +e
+  local id
+  for id in $(docker image inspect -f '{{.Id}}' "$DOCKER_TAG" "$BASE_TAG" 2>/dev/null); do DOCKER_IDS+=("$id"); done
+  docker rmi -f "$DOCKER_TAG" "$BASE_TAG" >/dev/null 2>&1
+  # Images our builds made that lost their tag (none expected: warm builds give the same ID).
+  for id in "${DOCKER_IDS[@]}"; do docker rmi "$id" >/dev/null 2>&1; done
+  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+}
+trap cleanup EXIT
+
+# --- 2. helpers --------------------------------------------------------------------------
+# timed NAME CMD...: runs CMD under /usr/bin/time -v, stdout in logs/NAME.out, stderr in
+# logs/NAME.err; sets T (wall seconds), T_END (EPOCHREALTIME at its exit) and RC.
+timed() {
+  local name="$1"; shift
+  local start="$EPOCHREALTIME"
+  set +e
+  /usr/bin/time -v -o "$WORK/logs/$name.rusage" "$@" >"$WORK/logs/$name.out" 2>"$WORK/logs/$name.err" </dev/null
+  RC=$?
+  set -e
+  T_END="$EPOCHREALTIME"
+  T="$(awk -v a="$start" -v b="$T_END" 'BEGIN { printf "%.3f", b - a }')"
+}
+cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
+median() { printf '%s\n' "$@" | { grep -v '^-\?$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+errline() { { grep -v '^\s*$' "$1" 2>/dev/null || true; } | tail -n 1 | cut -c1-300; }
+accuracy() { jq -r '.accuracy // "?"' "$1/metrics.json" 2>/dev/null || echo "no metrics.json"; }
+# rotate I ITEM...: the items, starting at index I modulo their count.
+rotate() { local i="$1"; shift; local n=$#; local items=("$@"); local k
+  for ((k = 0; k < n; k++)); do printf '%s\n' "${items[(i + k) % n]}"; done; }
+
+# --- 3. the inputs -----------------------------------------------------------------------
+log "work directory $WORK"
+cp -r "$EXAMPLE" "$IRIS"
+rm -rf "$IRIS/outputs"
+mkdir -p "$HOME_DIR" "$CACHE"
+M_ENV=(env MLPACK_HOME="$HOME_DIR" XDG_CACHE_HOME="$CACHE")
+
+log "mlpack: first (untimed) train --locked: builds the image"
+timed m-first "${M_ENV[@]}" "$MLPACK" train --locked "$IRIS"
+[[ "$RC" -eq 0 ]] || die "the first mlpack train --locked failed (exit $RC): $(errline "$WORK/logs/m-first.err")"
+M_FIRST_T="$T"
+M_FIRST_BUILD="$(sed -n 's/^Built .* in \([0-9.]*\)s$/\1/p' "$WORK/logs/m-first.err" | tail -n1)"
+FIRST_RUN_DIR="$IRIS/outputs/$(sed -n 's/^Training run \([^:]*\):.*/\1/p' "$WORK/logs/m-first.err" | tail -n1)"
+IMAGE_DIGEST="$(jq -r .image.digest "$FIRST_RUN_DIR/run.json")"
+IMAGE_REF="$(jq -r .image.reference "$FIRST_RUN_DIR/run.json")"
+log "mlpack: first train ${M_FIRST_T}s (build ${M_FIRST_BUILD}s), image $IMAGE_REF $IMAGE_DIGEST"
+
+"$MLPACK" -q export --format requirements --dir "$IRIS" -o "$WORK/requirements.txt" \
+  || die "mlpack export --format requirements failed"
+PKGS="$(grep -c '^[A-Za-z0-9]' "$WORK/requirements.txt")"
+PINS="$(grep -o '^[A-Za-z0-9._-]*==[^ ]*' "$WORK/requirements.txt" | grep -E '^(numpy|pandas|scikit-learn|scipy)==' | paste -sd' ')"
+
+log "venv: $PY -m venv + pip install --require-hashes ($PKGS packages)"
+timed venv "$PY" -m venv "$VENV"
+[[ "$RC" -eq 0 ]] || die "$PY -m venv failed: $(errline "$WORK/logs/venv.err")"
+VENV_T="$T"
+timed pip "$VENV/bin/pip" install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r "$WORK/requirements.txt"
+[[ "$RC" -eq 0 ]] || die "pip install --require-hashes failed: $(errline "$WORK/logs/pip.err")"
+PIP_T="$T"
+VENV_PYC="$(find "$VENV" -name '*.pyc' -type f | wc -l)"
+
+log "docker: mmdebstrap + import $BASE_TAG"
+timed d-mmdebstrap mmdebstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
+  bookworm "$WORK/base.tar" "$MIRROR"
+[[ "$RC" -eq 0 ]] || die "mmdebstrap failed: $(errline "$WORK/logs/d-mmdebstrap.err")"
+D_DEB_T="$T"
+timed d-import docker import "$WORK/base.tar" "$BASE_TAG"
+[[ "$RC" -eq 0 ]] || die "docker import failed: $(errline "$WORK/logs/d-import.err")"
+D_IMPORT_T="$T"
+rm -f "$WORK/base.tar"
+DOCKER_IDS+=("$(docker image inspect -f '{{.Id}}' "$BASE_TAG")")
+mkdir -p "$WORK/ctx/app"
+cp "$WORK/requirements.txt" "$WORK/ctx/requirements.txt"
+# The code as mlpack's code layer holds it: everything but the dataset (data/ is mounted).
+(cd "$EXAMPLE" && cp -r README.md mlpack.toml mlpack.lock ./*.py "$WORK/ctx/app/")
+cp /etc/ssl/certs/ca-certificates.crt "$WORK/ctx/bench-ca.crt"
+cat >"$WORK/ctx/Dockerfile" <<EOF
+FROM $BASE_TAG
+# This environment's egress goes through a TLS-intercepting proxy: trust its CA (host bundle).
+COPY bench-ca.crt /etc/ssl/certs/ca-certificates.crt
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --break-system-packages --no-deps --require-hashes -r /tmp/requirements.txt
+WORKDIR /app
+COPY app/ /app
+CMD ["python3", "train.py"]
+EOF
+DOCKER_BUILD=(docker build --network host "${ADD_HOSTS[@]}" -t "$DOCKER_TAG" "$WORK/ctx")
+log "docker: cold build (untimed)"
+timed d-cold "${DOCKER_BUILD[@]}"
+[[ "$RC" -eq 0 ]] || die "the cold docker build failed: $(errline "$WORK/logs/d-cold.err")"
+D_COLD_T="$T"
+DOCKER_IDS+=("$(docker image inspect -f '{{.Id}}' "$DOCKER_TAG")")
+D_STEPS="$(grep -c '^Step ' "$WORK/logs/d-cold.out" || true)"
+D_PYC="$(docker run --rm --network none "$DOCKER_TAG" python3 -c '
+import os
+print(sum(f.endswith(".pyc") for _, _, fs in os.walk("/usr/local/lib/python3.11/dist-packages") for f in fs))' 2>/dev/null || echo "?")"
+D_PY_VERSION="$(docker run --rm --network none "$DOCKER_TAG" python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || echo "?")"
+
+MLPACK_VERSION="$("$MLPACK" --version)"
+COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
+CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+CGROUP="$([[ -f /sys/fs/cgroup/cgroup.controllers ]] && echo v2 || echo v1)"
+echo "# mlpack train benchmark (warm)"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r), cgroup $CGROUP"
+echo "- mlpack: $MLPACK_VERSION ($MLPACK; source tree $COMMIT); MLPACK_HOME throwaway, XDG_CACHE_HOME $CACHE_NOTE"
+echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
+echo "- python: host venv $PY_VERSION ($(command -v "$PY")); mlpack's and docker's image: Debian's $D_PY_VERSION"
+echo "- input: examples/ml/iris-sklearn with its checked-in mlpack.lock, $PKGS packages ($PINS); everyone installs the hash-pinned requirements exported from it"
+echo "- untimed setup: first \`mlpack train --locked\` ${M_FIRST_T}s (its build ${M_FIRST_BUILD}s, downloads included); venv ${VENV_T}s + pip install ${PIP_T}s ($VENV_PYC .pyc files in the venv); docker base: mmdebstrap ${D_DEB_T}s + import ${D_IMPORT_T}s, cold \`docker build\` ${D_COLD_T}s ($D_STEPS steps; $D_PYC .pyc files in its site-packages)"
+echo "- runs: $RUNS per tool, interleaved (the first tool rotates per iteration); overhead split: $SPLIT_RUNS per variant, interleaved"
+echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# --- 4. the timed runs -------------------------------------------------------------------
+declare -a M_T M_BUILD M_RUN M_REST B_T D_PAIR D_B D_R
+ROWS=()
+FAILS=()
+ACCS=()
+run_mlpack() { # I
+  local i="$1" id dir
+  timed "m-train-$i" "${M_ENV[@]}" "$MLPACK" train --locked "$IRIS"
+  if [[ $RC -ne 0 ]]; then FAILS+=("mlpack run $i: exit $RC: $(errline "$WORK/logs/m-train-$i.err")"); R_M="FAIL"; return; fi
+  M_T+=("$T")
+  local built; built="$(sed -n 's/^Built .* in \([0-9.]*\)s$/\1/p' "$WORK/logs/m-train-$i.err" | tail -n1)"
+  id="$(sed -n 's/^Training run \([^:]*\):.*/\1/p' "$WORK/logs/m-train-$i.err" | tail -n1)"
+  dir="$IRIS/outputs/$id"
+  local secs; secs="$(jq -r '.seconds * 1000 | round / 1000' "$dir/run.json" 2>/dev/null || echo -)"
+  M_BUILD+=("${built:--}"); M_RUN+=("$secs")
+  M_REST+=("$(calc '%.3f' "$T - ${built:-0} - ${secs/-/0}")")
+  ACCS+=("mlpack $(accuracy "$dir")")
+  R_M="$T | ${built:--} | $secs | $(cpu "m-train-$i")"
+}
+run_bare() { # I
+  local i="$1" out="$WORK/bare-out/$1"
+  mkdir -p "$out"
+  timed "b-train-$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" "$VENV/bin/python" train.py
+  if [[ $RC -ne 0 ]]; then FAILS+=("bare run $i: exit $RC: $(errline "$WORK/logs/b-train-$i.err")"); R_B="FAIL"; return; fi
+  B_T+=("$T"); ACCS+=("bare $(accuracy "$out")")
+  R_B="$T | $(cpu "b-train-$i")"
+}
+run_docker() { # I
+  local i="$1" out="$WORK/docker-out/$1" start="$EPOCHREALTIME" tb cached
+  mkdir -p "$out"
+  timed "d-build-$i" "${DOCKER_BUILD[@]}"
+  if [[ $RC -ne 0 ]]; then FAILS+=("docker build $i: exit $RC: $(errline "$WORK/logs/d-build-$i.err")"); R_D="FAIL | | |"; return; fi
+  tb="$T"
+  cached="$(grep -c -e 'Using cache' -e 'CACHED' "$WORK/logs/d-build-$i.out" || true)"
+  timed "d-run-$i" docker run --rm --network none -v "$IRIS/data:/data:ro" -v "$out:/outputs" "$DOCKER_TAG"
+  if [[ $RC -ne 0 ]]; then FAILS+=("docker run $i: exit $RC: $(errline "$WORK/logs/d-run-$i.err")"); R_D="FAIL | $tb | |"; return; fi
+  D_B+=("$tb"); D_R+=("$T")
+  D_PAIR+=("$(awk -v a="$start" -v b="$T_END" 'BEGIN { printf "%.3f", b - a }')")
+  ACCS+=("docker $(accuracy "$out")")
+  R_D="${D_PAIR[-1]} | $tb ($cached cached) | $T"
+}
+
+for i in $(seq "$RUNS"); do
+  order=()
+  while read -r tool; do
+    "run_$tool" "$i"; order+=("$tool")
+  done < <(rotate "$((i - 1))" mlpack bare docker)
+  log "run $i/$RUNS ($(IFS=,; echo "${order[*]}")): mlpack $R_M; bare $R_B; docker $R_D"
+  ROWS+=("| $i | $(IFS=,; echo "${order[*]}") | $R_M | $R_B | $R_D |")
+done
+
+M_MED="$(median "${M_T[@]}")"; B_MED="$(median "${B_T[@]}")"; D_MED="$(median "${D_PAIR[@]}")"
+MB_MED="$(median "${M_BUILD[@]}")"; MR_MED="$(median "${M_RUN[@]}")"; MX_MED="$(median "${M_REST[@]}")"
+DB_MED="$(median "${D_B[@]}")"; DR_MED="$(median "${D_R[@]}")"
+
+# --- 5. where the overhead goes: bytecode ------------------------------------------------
+IMPORT_PY='import time; t = time.perf_counter(); import sklearn.ensemble, pandas; print("import %.3f end %.6f" % (time.perf_counter() - t, time.time()))'
+MOUNTS=(-v "$IRIS/data:/data:ro" -w /app)
+# split_run NAME CMD...: timed; records wall, and for the import variants python's own
+# import time and the tail (python's "end" instant to the command's exit).
+declare -A S_T S_IMP S_TAIL
+split_run() {
+  local name="$1" i="$2"; shift 2
+  timed "s-$name-$i" "$@"
+  if [[ $RC -ne 0 ]]; then FAILS+=("$name $i: exit $RC: $(errline "$WORK/logs/s-$name-$i.err")"); return; fi
+  S_T[$name]+="$T "
+  local line; line="$(grep '^import ' "$WORK/logs/s-$name-$i.out" | tail -n1)"
+  if [[ -n "$line" ]]; then
+    S_IMP[$name]+="$(awk '{print $2}' <<<"$line") "
+    S_TAIL[$name]+="$(awk -v e="$T_END" '{printf "%.3f", e - $4}' <<<"$line") "
+  fi
+}
+fresh() { mktemp -d "$WORK/pycache.XXXXXX"; }
+SPLIT=(mi-default mi-B di vi-warm vi-write vi-compile true mt-default mt-B vt-warm vt-write vt-compile)
+split_one() { # NAME I
+  local name="$1" i="$2" out="$WORK/split-out/$1-$2"
+  mkdir -p "$out"
+  case "$name" in
+    mi-default) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -c "$IMPORT_PY" ;;
+    mi-B) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -B -c "$IMPORT_PY" ;;
+    di) split_run "$name" "$i" docker run --rm --network none "$DOCKER_TAG" python3 -c "$IMPORT_PY" ;;
+    vi-warm) split_run "$name" "$i" "$VENV/bin/python" -c "$IMPORT_PY" ;;
+    vi-write) split_run "$name" "$i" "$VENV/bin/python" -X pycache_prefix="$(fresh)" -c "$IMPORT_PY" ;;
+    vi-compile) split_run "$name" "$i" env PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -X pycache_prefix="$(fresh)" -c "$IMPORT_PY" ;;
+    true) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" true ;;
+    mt-default) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 train.py ;;
+    mt-B) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 -B train.py ;;
+    vt-warm) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" "$VENV/bin/python" train.py ;;
+    vt-write) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
+    vt-compile) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
+  esac
+}
+for i in $(seq "$SPLIT_RUNS"); do
+  while read -r name; do split_one "$name" "$i"; done < <(rotate "$((i - 1))" "${SPLIT[@]}")
+  log "split $i/$SPLIT_RUNS: $(for n in "${SPLIT[@]}"; do printf '%s %s; ' "$n" "$(awk '{print $NF}' <<<"${S_T[$n]:-}")"; done)"
+done
+smed() { # NAME [T|IMP|TAIL]
+  local -n arr="S_${2:-T}"
+  # shellcheck disable=SC2086 # space-separated values
+  median ${arr[$1]:-}
+}
+
+# Three train.py in a row inside one mlpack container, and the .pyc files before and after.
+SEQ_PY='
+import os, subprocess, sys, time
+def pycs():
+    n = size = 0
+    for top in ("/usr", "/app"):
+        for d, _, files in os.walk(top):
+            for f in files:
+                if f.endswith(".pyc"):
+                    n += 1
+                    size += os.path.getsize(os.path.join(d, f))
+    return n, size
+print("pyc-before %d %d" % pycs())
+for i in range(3):
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "train.py"], stdout=subprocess.DEVNULL, check=True)
+    print("train%d %.3f" % (i + 1, time.perf_counter() - t))
+print("pyc-after %d %d" % pycs())
+'
+declare -a SEQ1 SEQ2 SEQ3
+for i in $(seq "$SPLIT_RUNS"); do
+  out="$WORK/split-out/seq-$i"; mkdir -p "$out"
+  timed "seq-$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 -c "$SEQ_PY"
+  if [[ $RC -ne 0 ]]; then FAILS+=("train.py x3 in one container $i: exit $RC: $(errline "$WORK/logs/seq-$i.err")"); continue; fi
+  SEQ1+=("$(awk '$1 == "train1" {print $2}' "$WORK/logs/seq-$i.out")")
+  SEQ2+=("$(awk '$1 == "train2" {print $2}' "$WORK/logs/seq-$i.out")")
+  SEQ3+=("$(awk '$1 == "train3" {print $2}' "$WORK/logs/seq-$i.out")")
+  PYC_BEFORE="$(awk '$1 == "pyc-before" {printf "%d files, %.1f MB", $2, $3 / 1e6}' "$WORK/logs/seq-$i.out")"
+  PYC_AFTER="$(awk '$1 == "pyc-after" {printf "%d files, %.1f MB", $2, $3 / 1e6}' "$WORK/logs/seq-$i.out")"
+  log "train.py x3 in one container: ${SEQ1[-1]} ${SEQ2[-1]} ${SEQ3[-1]} (.pyc: $PYC_AFTER)"
+done
+
+# --- 6. report ---------------------------------------------------------------------------
+verdict() { [[ "$1" == 1 ]] && echo "MET" || echo "**MISSED**"; }
+OVER="$(calc '%.3f' "$M_MED - $B_MED")"
+RATIO="$(awk -v m="$M_MED" -v d="$D_MED" 'BEGIN { if (m > 0) printf "%.2f", d / m; else print "-" }')"
+OVER_OK="$(awk -v o="$OVER" 'BEGIN { print (o <= 0.3) ? 1 : 0 }')"
+FASTER_OK="$(awk -v m="$M_MED" -v d="$D_MED" 'BEGIN { print (m > 0 && m < d) ? 1 : 0 }')"
+((${#M_T[@]} == RUNS && ${#B_T[@]} == RUNS && ${#D_PAIR[@]} == RUNS)) || { OVER_OK=0; FASTER_OK=0; }
+
+echo "### Summary (seconds, wall, median of $RUNS)"
+echo
+echo "| measurement | seconds | target | result |"
+echo "|---|---:|---|---|"
+echo "| \`mlpack train --locked\` (warm) | $M_MED | | |"
+echo "| bare \`python train.py\` (host venv) | $B_MED | | |"
+echo "| \`docker build\` + \`docker run\` (warm) | $D_MED | | |"
+echo "| mlpack train over bare Python | +$OVER | <= 0.3 s | $(verdict "$OVER_OK") |"
+echo "| docker pair / mlpack train | ${RATIO}x | > 1 (mlpack faster) | $(verdict "$FASTER_OK") |"
+echo
+echo "- mlpack train, median parts: build step (\"Built ... in\") $MB_MED s, container (run.json \`seconds\`) $MR_MED s, the rest (start, lock and fingerprint checks, record) $MX_MED s"
+echo "- docker, median parts: \`docker build\` (all cached) $DB_MED s, \`docker run\` $DR_MED s"
+echo "- accuracy in each run's metrics.json: $(printf '%s\n' "${ACCS[@]}" | sort | uniq -c | awk '{c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", "}')"
+echo
+echo "### Runs (seconds, wall; CPU user+sys from /usr/bin/time)"
+echo
+echo "| run | order | mlpack train | its build | its run.json seconds | its CPU | bare python | its CPU | docker build+run | docker build | docker run |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "### Where mlpack's overhead goes: .pyc files (seconds, median of $SPLIT_RUNS)"
+echo
+echo "\`import sklearn.ensemble, pandas\` (\"import\": python's own time for the import statement; \"tail\": from its end to the exit of the command, i.e. python's exit plus container teardown):"
+echo
+echo "| variant | wall | import | tail |"
+echo "|---|---:|---:|---:|"
+echo "| \`mlpack run --rm IMAGE true\` (container alone) | $(smed true) | - | - |"
+echo "| \`mlpack run --rm IMAGE python3 -c ...\` (no .pyc: compile, write, delete at --rm) | $(smed mi-default) | $(smed mi-default IMP) | $(smed mi-default TAIL) |"
+echo "| \`mlpack run --rm IMAGE python3 -B -c ...\` (compile, write nothing) | $(smed mi-B) | $(smed mi-B IMP) | $(smed mi-B TAIL) |"
+echo "| \`docker run --rm --network none IMAGE python3 -c ...\` (pip's .pyc in the image) | $(smed di) | $(smed di IMP) | $(smed di TAIL) |"
+echo "| venv, as installed (.pyc present) | $(smed vi-warm) | $(smed vi-warm IMP) | $(smed vi-warm TAIL) |"
+echo "| venv, empty \`-X pycache_prefix\` (compile + write) | $(smed vi-write) | $(smed vi-write IMP) | $(smed vi-write TAIL) |"
+echo "| venv, empty prefix + PYTHONDONTWRITEBYTECODE=1 (compile only) | $(smed vi-compile) | $(smed vi-compile IMP) | $(smed vi-compile TAIL) |"
+echo
+echo "\`train.py\` (wall):"
+echo
+echo "| variant | wall |"
+echo "|---|---:|"
+echo "| \`mlpack train --locked\` (from the runs above) | $M_MED |"
+echo "| \`mlpack run --rm\` with train's mounts, \`python3 train.py\` | $(smed mt-default) |"
+echo "| the same, \`python3 -B train.py\` | $(smed mt-B) |"
+echo "| venv \`python train.py\` (.pyc present) | $(smed vt-warm) |"
+echo "| venv, empty pycache prefix (compile + write) | $(smed vt-write) |"
+echo "| venv, empty prefix + PYTHONDONTWRITEBYTECODE=1 (compile only) | $(smed vt-compile) |"
+echo
+VT_WARM="$(smed vt-warm)"; VT_COMP="$(smed vt-compile)"; MT_DEF="$(smed mt-default)"; MT_B="$(smed mt-B)"
+if [[ "$VT_WARM$VT_COMP$MT_DEF$MT_B$M_MED$B_MED" != *-* ]]; then
+  echo "mlpack train − bare python = $OVER s, as a sum (medians of different runs, so only roughly additive):"
+  echo
+  echo "| part | seconds |"
+  echo "|---|---:|"
+  echo "| compiling the bytecode (venv compile-only − venv with .pyc) | $(calc '%.3f' "$VT_COMP - $VT_WARM") |"
+  echo "| writing the .pyc into the upper dir and deleting them at --rm (mlpack run default − \`-B\`) | $(calc '%.3f' "$MT_DEF - $MT_B") |"
+  echo "| container and the rest (mlpack run \`-B\` − venv compile-only) | $(calc '%.3f' "$MT_B - $VT_COMP") |"
+  echo "| \`mlpack train\` around \`mlpack run\` (train − mlpack run default) | $(calc '%.3f' "$M_MED - $MT_DEF") |"
+  echo
+fi
+echo "- \`train.py\` three times in a row inside one mlpack container (\`mlpack run --rm\`, python's own timing): first $(median "${SEQ1[@]}") s, second $(median "${SEQ2[@]}") s, third $(median "${SEQ3[@]}") s; .pyc files under /usr and /app before the first: ${PYC_BEFORE:-?}, after the third: ${PYC_AFTER:-?}"
+((${#FAILS[@]})) && printf -- '- FAILED: %s\n' "${FAILS[@]}"
+echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
