@@ -309,7 +309,7 @@ run_docker() { # I
   D_B+=("$tb"); D_R+=("$T")
   D_PAIR+=("$(awk -v a="$start" -v b="$T_END" 'BEGIN { printf "%.3f", b - a }')")
   ACCS+=("docker $(accuracy "$out")")
-  R_D="${D_PAIR[-1]} | $tb ($cached cached) | $T"
+  R_D="${D_PAIR[-1]} | $tb ($cached/$D_STEPS steps cached) | $T"
 }
 
 for i in $(seq "$RUNS"); do
@@ -336,7 +336,7 @@ split_run() {
   timed "s-$name-$i" "$@"
   if [[ $RC -ne 0 ]]; then FAILS+=("$name $i: exit $RC: $(errline "$WORK/logs/s-$name-$i.err")"); return; fi
   S_T[$name]+="$T "
-  local line; line="$(grep '^import ' "$WORK/logs/s-$name-$i.out" | tail -n1)"
+  local line; line="$({ grep '^import ' "$WORK/logs/s-$name-$i.out" || true; } | tail -n1)"
   if [[ -n "$line" ]]; then
     S_IMP[$name]+="$(awk '{print $2}' <<<"$line") "
     S_TAIL[$name]+="$(awk -v e="$T_END" '{printf "%.3f", e - $4}' <<<"$line") "

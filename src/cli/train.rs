@@ -205,6 +205,18 @@ fn check_datasets(
     Ok(datasets)
 }
 
+/// Where the job's bytecode cache is mounted.
+const PYCACHE_TARGET: &str = "/var/cache/mlpack/pycache";
+
+/// `$XDG_CACHE_HOME/mlpack/pycache/<image digest hex>`, created.
+fn pycache_dir(image: &str) -> Result<PathBuf> {
+    let dir = cache_dir()
+        .join("pycache")
+        .join(image.trim_start_matches("sha256:"));
+    fs_err::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 fn cache_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -253,6 +265,16 @@ fn run_container(
     if wants_gpus(manifest) {
         args.extend(["--gpus".into(), "all".into()]);
     }
+    // Images hold no bytecode and every run starts from a fresh upper dir, so without a
+    // shared cache each run would compile pandas, sklearn or torch again (seconds). Python
+    // 3.8+ keeps `.pyc` files under PYTHONPYCACHEPREFIX; one cache per image digest.
+    let pycache = pycache_dir(image)?;
+    args.extend([
+        "-v".into(),
+        format!("{}:{PYCACHE_TARGET}", pycache.display()),
+        "-e".into(),
+        format!("PYTHONPYCACHEPREFIX={PYCACHE_TARGET}"),
+    ]);
     args.push(image.to_string());
     args.extend(command.iter().cloned());
 
