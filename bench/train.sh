@@ -38,22 +38,28 @@
 # time from run.json (`seconds`); CPU user+sys from /usr/bin/time. Every run's metrics.json
 # is checked (accuracy printed: the three should agree).
 #
-# Then where mlpack's overhead goes, mainly: images built by mlpack contain no .pyc files, so
-# every `mlpack train` (a fresh container upper dir each run) compiles every module it
-# imports, writes the .pyc files into the upper dir, and deletes them again at `--rm`.
-# BENCH_SPLIT_RUNS (default 3) runs each, interleaved, median:
-#   * imports: `python3 -c "import sklearn.ensemble, pandas"` under `mlpack run --rm IMAGE`
-#     (default, and `python3 -B`: compile but write nothing), under `docker run --rm --network
-#     none` (the docker image has pip's .pyc files), and in the venv: as installed, with an
-#     empty `-X pycache_prefix` (compile + write, like the container) and with an empty
-#     prefix plus PYTHONDONTWRITEBYTECODE=1 (compile only). Each prints the import's own time
-#     and the wall-clock instant it finished, so "tail" (python's exit + container teardown)
-#     is the time from there to the exit of the command;
-#   * train.py the same ways: `mlpack run --rm` with train's mounts and workdir (default and
-#     `-B`), and the venv with an empty pycache prefix (+ PYTHONDONTWRITEBYTECODE=1);
-#   * train.py three times in a row inside one mlpack container: the first compiles, the
-#     next ones use the .pyc files the first wrote into the upper dir; plus how many .pyc
-#     files the image holds before and the container after.
+# Then where the time goes. Images built by mlpack contain no .pyc files and every container
+# starts from a fresh upper dir, so `mlpack train` mounts a bytecode cache per image digest,
+# $XDG_CACHE_HOME/mlpack/pycache/<digest> at /var/cache/mlpack/pycache with
+# PYTHONPYCACHEPREFIX pointing there (since 0c86e32); the untimed first train fills it.
+# BENCH_SPLIT_RUNS (default 3) runs of each variant, interleaved (rotating), median:
+#   * `python3 -c "import sklearn.ensemble, pandas"`: under `mlpack run --rm IMAGE` with
+#     that bytecode cache mounted as train mounts it, without it (compile, write the .pyc
+#     into the upper dir, delete them at --rm), and without it with `python3 -B` (compile,
+#     write nothing); under `docker run --rm --network none` (pip's .pyc in the image); in
+#     the venv as installed, with an empty `-X pycache_prefix` (compile + write) and with an
+#     empty prefix plus PYTHONDONTWRITEBYTECODE=1 (compile only). Each prints the import
+#     statement's own time and the instant it finished; "tail" is from there to the exit of
+#     the command (python's exit + container teardown);
+#   * `mlpack run --rm IMAGE true` (the container alone);
+#   * train.py the same ways: `mlpack run --rm` with train's mounts, workdir and bytecode
+#     cache, without the cache, without it and `-B`; the venv as installed, with an empty
+#     prefix, with an empty prefix + PYTHONDONTWRITEBYTECODE=1;
+#   * the first run of an image (what the cache does not cover): `mlpack train --locked`
+#     after deleting the image's bytecode cache directory, and after a code-only edit (a
+#     comment appended to train.py: new code layer, new digest, so a new, empty cache),
+#     against `docker build` + `docker run` after the same edit (interleaved).
+# Also: the .pyc files in mlpack's image and the size of the per-image bytecode cache.
 #
 # Targets (from the issue): a warm `mlpack train` at most 0.3 s slower than bare Python, and
 # faster than `docker build && docker run`.
@@ -118,8 +124,10 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-train-dockerd.log)"
 fi
 
+MLPACK_GIVEN=0
 if [[ -n "${MLPACK:-}" ]]; then
   [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
+  MLPACK_GIVEN=1
 else
   MLPACK="$REPO/target/release/mlpack"
   command -v cargo >/dev/null || [[ -x "$MLPACK" ]] || die "needs cargo to build mlpack (or set MLPACK)"
@@ -261,11 +269,11 @@ echo "# mlpack train benchmark (warm)"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r), cgroup $CGROUP"
-echo "- mlpack: $MLPACK_VERSION ($MLPACK; source tree $COMMIT); MLPACK_HOME throwaway, XDG_CACHE_HOME $CACHE_NOTE"
+echo "- mlpack: $MLPACK_VERSION ($MLPACK; $( ((MLPACK_GIVEN)) && echo "given with MLPACK, the repository is at $COMMIT" || echo "built from the source tree $COMMIT")); MLPACK_HOME throwaway, XDG_CACHE_HOME $CACHE_NOTE"
 echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
 echo "- python: host venv $PY_VERSION ($(command -v "$PY")); mlpack's and docker's image: Debian's $D_PY_VERSION"
 echo "- input: examples/ml/iris-sklearn with its checked-in mlpack.lock, $PKGS packages ($PINS); everyone installs the hash-pinned requirements exported from it"
-echo "- untimed setup: first \`mlpack train --locked\` ${M_FIRST_T}s (its build ${M_FIRST_BUILD}s, downloads included); venv ${VENV_T}s + pip install ${PIP_T}s ($VENV_PYC .pyc files in the venv); docker base: mmdebstrap ${D_DEB_T}s + import ${D_IMPORT_T}s, cold \`docker build\` ${D_COLD_T}s ($D_STEPS steps; $D_PYC .pyc files in its site-packages)"
+echo "- untimed setup: first \`mlpack train --locked\` ${M_FIRST_T}s (its build ${M_FIRST_BUILD}s, downloads included; it fills the bytecode cache); venv ${VENV_T}s + pip install ${PIP_T}s ($VENV_PYC .pyc files in the venv); docker base: mmdebstrap ${D_DEB_T}s + import ${D_IMPORT_T}s, cold \`docker build\` ${D_COLD_T}s ($D_STEPS steps; $D_PYC .pyc files in its site-packages)"
 echo "- runs: $RUNS per tool, interleaved (the first tool rotates per iteration); overhead split: $SPLIT_RUNS per variant, interleaved"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -325,10 +333,24 @@ M_MED="$(median "${M_T[@]}")"; B_MED="$(median "${B_T[@]}")"; D_MED="$(median "$
 MB_MED="$(median "${M_BUILD[@]}")"; MR_MED="$(median "${M_RUN[@]}")"; MX_MED="$(median "${M_REST[@]}")"
 DB_MED="$(median "${D_B[@]}")"; DR_MED="$(median "${D_R[@]}")"
 
-# --- 5. where the overhead goes: bytecode ------------------------------------------------
+# --- 5. where the time goes: bytecode ---------------------------------------------------
 IMPORT_PY='import time; t = time.perf_counter(); import sklearn.ensemble, pandas; print("import %.3f end %.6f" % (time.perf_counter() - t, time.time()))'
 MOUNTS=(-v "$IRIS/data:/data:ro" -w /app)
-# split_run NAME CMD...: timed; records wall, and for the import variants python's own
+# The bytecode cache as `mlpack train` mounts it (src/cli/train.rs: run_container).
+PYCACHE_DIR="$CACHE/mlpack/pycache/${IMAGE_DIGEST#sha256:}"
+[[ -d "$PYCACHE_DIR" ]] || die "no bytecode cache $PYCACHE_DIR after the first train (is this mlpack older than 0c86e32?)"
+PYCACHE=(-v "$PYCACHE_DIR:/var/cache/mlpack/pycache" -e PYTHONPYCACHEPREFIX=/var/cache/mlpack/pycache)
+PYCACHE_SIZE="$(find "$PYCACHE_DIR" -name '*.pyc' -type f | wc -l) files, $(du -sb "$PYCACHE_DIR" | awk '{printf "%.1f MB", $1 / 1e6}')"
+IMAGE_PYC="$("${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -B -c '
+import os
+n = size = 0
+for d, _, files in os.walk("/usr"):
+    for f in files:
+        if f.endswith(".pyc"):
+            n += 1
+            size += os.path.getsize(os.path.join(d, f))
+print("%d files, %.1f MB" % (n, size / 1e6))' 2>/dev/null </dev/null || echo "?")"
+# split_run NAME I CMD...: timed; records wall, and for the import variants python's own
 # import time and the tail (python's "end" instant to the command's exit).
 declare -A S_T S_IMP S_TAIL
 split_run() {
@@ -343,23 +365,27 @@ split_run() {
   fi
 }
 fresh() { mktemp -d "$WORK/pycache.XXXXXX"; }
-SPLIT=(mi-default mi-B di vi-warm vi-write vi-compile true mt-default mt-B vt-warm vt-write vt-compile)
+SPLIT=(mi-cache mi-none mi-B di vi-warm vi-write vi-compile true mt-cache mt-none mt-B vt-warm vt-write vt-compile)
 split_one() { # NAME I
   local name="$1" i="$2" out="$WORK/split-out/$1-$2"
   mkdir -p "$out"
+  local M_RUN=("${M_ENV[@]}" "$MLPACK" run --rm)
+  local V_TRAIN=(env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out")
   case "$name" in
-    mi-default) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -c "$IMPORT_PY" ;;
-    mi-B) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -B -c "$IMPORT_PY" ;;
+    mi-cache) split_run "$name" "$i" "${M_RUN[@]}" "${PYCACHE[@]}" "$IMAGE_DIGEST" python3 -c "$IMPORT_PY" ;;
+    mi-none) split_run "$name" "$i" "${M_RUN[@]}" "$IMAGE_DIGEST" python3 -c "$IMPORT_PY" ;;
+    mi-B) split_run "$name" "$i" "${M_RUN[@]}" "$IMAGE_DIGEST" python3 -B -c "$IMPORT_PY" ;;
     di) split_run "$name" "$i" docker run --rm --network none "$DOCKER_TAG" python3 -c "$IMPORT_PY" ;;
     vi-warm) split_run "$name" "$i" "$VENV/bin/python" -c "$IMPORT_PY" ;;
     vi-write) split_run "$name" "$i" "$VENV/bin/python" -X pycache_prefix="$(fresh)" -c "$IMPORT_PY" ;;
     vi-compile) split_run "$name" "$i" env PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -X pycache_prefix="$(fresh)" -c "$IMPORT_PY" ;;
-    true) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" true ;;
-    mt-default) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 train.py ;;
-    mt-B) split_run "$name" "$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 -B train.py ;;
-    vt-warm) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" "$VENV/bin/python" train.py ;;
-    vt-write) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
-    vt-compile) split_run "$name" "$i" env -C "$IRIS" DATA_DIR="$IRIS/data" OUTPUT_DIR="$out" PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
+    true) split_run "$name" "$i" "${M_RUN[@]}" "$IMAGE_DIGEST" true ;;
+    mt-cache) split_run "$name" "$i" "${M_RUN[@]}" "${MOUNTS[@]}" -v "$out:/outputs" "${PYCACHE[@]}" "$IMAGE_DIGEST" python3 train.py ;;
+    mt-none) split_run "$name" "$i" "${M_RUN[@]}" "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 train.py ;;
+    mt-B) split_run "$name" "$i" "${M_RUN[@]}" "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 -B train.py ;;
+    vt-warm) split_run "$name" "$i" "${V_TRAIN[@]}" "$VENV/bin/python" train.py ;;
+    vt-write) split_run "$name" "$i" "${V_TRAIN[@]}" "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
+    vt-compile) split_run "$name" "$i" "${V_TRAIN[@]}" PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -X pycache_prefix="$(fresh)" train.py ;;
   esac
 }
 for i in $(seq "$SPLIT_RUNS"); do
@@ -372,36 +398,47 @@ smed() { # NAME [T|IMP|TAIL]
   median ${arr[$1]:-}
 }
 
-# Three train.py in a row inside one mlpack container, and the .pyc files before and after.
-SEQ_PY='
-import os, subprocess, sys, time
-def pycs():
-    n = size = 0
-    for top in ("/usr", "/app"):
-        for d, _, files in os.walk(top):
-            for f in files:
-                if f.endswith(".pyc"):
-                    n += 1
-                    size += os.path.getsize(os.path.join(d, f))
-    return n, size
-print("pyc-before %d %d" % pycs())
-for i in range(3):
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "train.py"], stdout=subprocess.DEVNULL, check=True)
-    print("train%d %.3f" % (i + 1, time.perf_counter() - t))
-print("pyc-after %d %d" % pycs())
-'
-declare -a SEQ1 SEQ2 SEQ3
+# The first run of an image: the bytecode cache emptied; a code-only edit (mlpack: new code
+# layer, new digest, new cache; docker: the COPY layer again) for both tools.
+declare -a F_COLD F_EDIT F_EDIT_BUILD F_DOCKER F_DOCKER_BUILD F_DOCKER_RUN
+LAST_DIGEST="$IMAGE_DIGEST"
+first_mlpack() { # NAME I: mlpack train; appends its wall to the array NAME
+  local -n into="$1"
+  F_BUILT=""
+  timed "f-$1-$2" "${M_ENV[@]}" "$MLPACK" train --locked "$IRIS"
+  if [[ $RC -ne 0 ]]; then FAILS+=("$1 $2: exit $RC: $(errline "$WORK/logs/f-$1-$2.err")"); return; fi
+  into+=("$T")
+  local id; id="$(sed -n 's/^Training run \([^:]*\):.*/\1/p' "$WORK/logs/f-$1-$2.err" | tail -n1)"
+  LAST_DIGEST="$(jq -r .image.digest "$IRIS/outputs/$id/run.json")"
+  ACCS+=("mlpack $(accuracy "$IRIS/outputs/$id")")
+  F_BUILT="$(sed -n 's/^Built .* in \([0-9.]*\)s$/\1/p' "$WORK/logs/f-$1-$2.err" | tail -n1)"
+}
 for i in $(seq "$SPLIT_RUNS"); do
-  out="$WORK/split-out/seq-$i"; mkdir -p "$out"
-  timed "seq-$i" "${M_ENV[@]}" "$MLPACK" run --rm "${MOUNTS[@]}" -v "$out:/outputs" "$IMAGE_DIGEST" python3 -c "$SEQ_PY"
-  if [[ $RC -ne 0 ]]; then FAILS+=("train.py x3 in one container $i: exit $RC: $(errline "$WORK/logs/seq-$i.err")"); continue; fi
-  SEQ1+=("$(awk '$1 == "train1" {print $2}' "$WORK/logs/seq-$i.out")")
-  SEQ2+=("$(awk '$1 == "train2" {print $2}' "$WORK/logs/seq-$i.out")")
-  SEQ3+=("$(awk '$1 == "train3" {print $2}' "$WORK/logs/seq-$i.out")")
-  PYC_BEFORE="$(awk '$1 == "pyc-before" {printf "%d files, %.1f MB", $2, $3 / 1e6}' "$WORK/logs/seq-$i.out")"
-  PYC_AFTER="$(awk '$1 == "pyc-after" {printf "%d files, %.1f MB", $2, $3 / 1e6}' "$WORK/logs/seq-$i.out")"
-  log "train.py x3 in one container: ${SEQ1[-1]} ${SEQ2[-1]} ${SEQ3[-1]} (.pyc: $PYC_AFTER)"
+  rm -rf "$CACHE/mlpack/pycache/${LAST_DIGEST#sha256:}"
+  first_mlpack F_COLD "$i"
+  echo "# bench: code-only change $i" >>"$IRIS/train.py"
+  echo "# bench: code-only change $i" >>"$WORK/ctx/app/train.py"
+  for tool in $(rotate "$((i - 1))" mlpack docker); do
+    if [[ $tool == mlpack ]]; then
+      before="$LAST_DIGEST"
+      first_mlpack F_EDIT "$i"
+      F_EDIT_BUILD+=("${F_BUILT:--}")
+      [[ "$LAST_DIGEST" != "$before" ]] || FAILS+=("code edit $i: the image digest did not change")
+    else
+      out="$WORK/docker-out/edit-$i"; mkdir -p "$out"
+      start="$EPOCHREALTIME"
+      timed "f-d-build-$i" "${DOCKER_BUILD[@]}"
+      if [[ $RC -ne 0 ]]; then FAILS+=("docker build after the edit $i: exit $RC: $(errline "$WORK/logs/f-d-build-$i.err")"); continue; fi
+      DOCKER_IDS+=("$(docker image inspect -f '{{.Id}}' "$DOCKER_TAG")")
+      tb="$T"
+      timed "f-d-run-$i" docker run --rm --network none -v "$IRIS/data:/data:ro" -v "$out:/outputs" "$DOCKER_TAG"
+      if [[ $RC -ne 0 ]]; then FAILS+=("docker run after the edit $i: exit $RC: $(errline "$WORK/logs/f-d-run-$i.err")"); continue; fi
+      F_DOCKER_BUILD+=("$tb"); F_DOCKER_RUN+=("$T")
+      F_DOCKER+=("$(awk -v a="$start" -v b="$T_END" 'BEGIN { printf "%.3f", b - a }')")
+      ACCS+=("docker $(accuracy "$out")")
+    fi
+  done
+  log "first runs $i/$SPLIT_RUNS: mlpack, cache emptied ${F_COLD[-1]:-FAIL}; after a code edit: mlpack ${F_EDIT[-1]:-FAIL} (build ${F_EDIT_BUILD[-1]:--}), docker build+run ${F_DOCKER[-1]:-FAIL}"
 done
 
 # --- 6. report ---------------------------------------------------------------------------
@@ -424,7 +461,6 @@ echo "| docker pair / mlpack train | ${RATIO}x | > 1 (mlpack faster) | $(verdict
 echo
 echo "- mlpack train, median parts: build step (\"Built ... in\") $MB_MED s, container (run.json \`seconds\`) $MR_MED s, the rest (start, lock and fingerprint checks, record) $MX_MED s"
 echo "- docker, median parts: \`docker build\` (all cached) $DB_MED s, \`docker run\` $DR_MED s"
-echo "- accuracy in each run's metrics.json: $(printf '%s\n' "${ACCS[@]}" | sort | uniq -c | awk '{c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", "}')"
 echo
 echo "### Runs (seconds, wall; CPU user+sys from /usr/bin/time)"
 echo
@@ -432,16 +468,19 @@ echo "| run | order | mlpack train | its build | its run.json seconds | its CPU 
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "### Where mlpack's overhead goes: .pyc files (seconds, median of $SPLIT_RUNS)"
+echo "### Where the time goes (seconds, median of $SPLIT_RUNS)"
+echo
+echo "The image holds $IMAGE_PYC of .pyc under /usr (counted with \`python3 -B\`); this image's bytecode cache ($PYCACHE_DIR, filled by the first train) holds $PYCACHE_SIZE."
 echo
 echo "\`import sklearn.ensemble, pandas\` (\"import\": python's own time for the import statement; \"tail\": from its end to the exit of the command, i.e. python's exit plus container teardown):"
 echo
 echo "| variant | wall | import | tail |"
 echo "|---|---:|---:|---:|"
-echo "| \`mlpack run --rm IMAGE true\` (container alone) | $(smed true) | - | - |"
-echo "| \`mlpack run --rm IMAGE python3 -c ...\` (no .pyc: compile, write, delete at --rm) | $(smed mi-default) | $(smed mi-default IMP) | $(smed mi-default TAIL) |"
-echo "| \`mlpack run --rm IMAGE python3 -B -c ...\` (compile, write nothing) | $(smed mi-B) | $(smed mi-B IMP) | $(smed mi-B TAIL) |"
-echo "| \`docker run --rm --network none IMAGE python3 -c ...\` (pip's .pyc in the image) | $(smed di) | $(smed di IMP) | $(smed di TAIL) |"
+echo "| \`mlpack run --rm IMAGE true\` (the container alone) | $(smed true) | - | - |"
+echo "| \`mlpack run --rm\` + the image's bytecode cache, as train mounts it | $(smed mi-cache) | $(smed mi-cache IMP) | $(smed mi-cache TAIL) |"
+echo "| \`mlpack run --rm\`, no cache (compile, write into the upper dir, delete at --rm) | $(smed mi-none) | $(smed mi-none IMP) | $(smed mi-none TAIL) |"
+echo "| \`mlpack run --rm\`, no cache, \`python3 -B\` (compile, write nothing) | $(smed mi-B) | $(smed mi-B IMP) | $(smed mi-B TAIL) |"
+echo "| \`docker run --rm --network none\` (pip's .pyc in the image) | $(smed di) | $(smed di IMP) | $(smed di TAIL) |"
 echo "| venv, as installed (.pyc present) | $(smed vi-warm) | $(smed vi-warm IMP) | $(smed vi-warm TAIL) |"
 echo "| venv, empty \`-X pycache_prefix\` (compile + write) | $(smed vi-write) | $(smed vi-write IMP) | $(smed vi-write TAIL) |"
 echo "| venv, empty prefix + PYTHONDONTWRITEBYTECODE=1 (compile only) | $(smed vi-compile) | $(smed vi-compile IMP) | $(smed vi-compile TAIL) |"
@@ -450,25 +489,37 @@ echo "\`train.py\` (wall):"
 echo
 echo "| variant | wall |"
 echo "|---|---:|"
-echo "| \`mlpack train --locked\` (from the runs above) | $M_MED |"
-echo "| \`mlpack run --rm\` with train's mounts, \`python3 train.py\` | $(smed mt-default) |"
-echo "| the same, \`python3 -B train.py\` | $(smed mt-B) |"
+echo "| \`mlpack train --locked\` (warm; the runs above) | $M_MED |"
+echo "| \`mlpack run --rm\` with train's mounts and the image's bytecode cache | $(smed mt-cache) |"
+echo "| the same without the cache | $(smed mt-none) |"
+echo "| the same without the cache, \`python3 -B\` | $(smed mt-B) |"
 echo "| venv \`python train.py\` (.pyc present) | $(smed vt-warm) |"
 echo "| venv, empty pycache prefix (compile + write) | $(smed vt-write) |"
 echo "| venv, empty prefix + PYTHONDONTWRITEBYTECODE=1 (compile only) | $(smed vt-compile) |"
 echo
-VT_WARM="$(smed vt-warm)"; VT_COMP="$(smed vt-compile)"; MT_DEF="$(smed mt-default)"; MT_B="$(smed mt-B)"
-if [[ "$VT_WARM$VT_COMP$MT_DEF$MT_B$M_MED$B_MED" != *-* ]]; then
-  echo "mlpack train − bare python = $OVER s, as a sum (medians of different runs, so only roughly additive):"
+VT_WARM="$(smed vt-warm)"; VT_COMP="$(smed vt-compile)"; MT_CACHE="$(smed mt-cache)"; MT_NONE="$(smed mt-none)"; MT_B="$(smed mt-B)"
+if [[ "$VT_WARM$VT_COMP$MT_CACHE$MT_NONE$MT_B$M_MED$B_MED" != *-* ]]; then
+  echo "Differences of the medians above (different runs, so only roughly additive):"
   echo
   echo "| part | seconds |"
   echo "|---|---:|"
-  echo "| compiling the bytecode (venv compile-only − venv with .pyc) | $(calc '%.3f' "$VT_COMP - $VT_WARM") |"
-  echo "| writing the .pyc into the upper dir and deleting them at --rm (mlpack run default − \`-B\`) | $(calc '%.3f' "$MT_DEF - $MT_B") |"
-  echo "| container and the rest (mlpack run \`-B\` − venv compile-only) | $(calc '%.3f' "$MT_B - $VT_COMP") |"
-  echo "| \`mlpack train\` around \`mlpack run\` (train − mlpack run default) | $(calc '%.3f' "$M_MED - $MT_DEF") |"
+  echo "| warm \`mlpack train\` − bare python | $OVER |"
+  echo "| of which: \`mlpack train\` around its container (train − mlpack run with the cache) | $(calc '%.3f' "$M_MED - $MT_CACHE") |"
+  echo "| of which: the container, and Debian's python vs the host's (mlpack run with the cache − venv) | $(calc '%.3f' "$MT_CACHE - $VT_WARM") |"
+  echo "| what the bytecode cache saves per run (mlpack run without − with) | $(calc '%.3f' "$MT_NONE - $MT_CACHE") |"
+  echo "| of which: compiling (venv compile-only − venv as installed) | $(calc '%.3f' "$VT_COMP - $VT_WARM") |"
+  echo "| of which: writing the .pyc into the upper dir and deleting them at --rm (mlpack run without the cache − the same with \`-B\`) | $(calc '%.3f' "$MT_NONE - $MT_B") |"
   echo
 fi
-echo "- \`train.py\` three times in a row inside one mlpack container (\`mlpack run --rm\`, python's own timing): first $(median "${SEQ1[@]}") s, second $(median "${SEQ2[@]}") s, third $(median "${SEQ3[@]}") s; .pyc files under /usr and /app before the first: ${PYC_BEFORE:-?}, after the third: ${PYC_AFTER:-?}"
+echo "### The first run of an image (seconds, wall, median of $SPLIT_RUNS)"
+echo
+F_COLD_MED="$(median "${F_COLD[@]}")"; F_EDIT_MED="$(median "${F_EDIT[@]}")"; F_DOCKER_MED="$(median "${F_DOCKER[@]}")"
+echo "| variant | seconds | docker build+run after the same edit | docker / mlpack |"
+echo "|---|---:|---:|---:|"
+echo "| \`mlpack train --locked\`, the image's bytecode cache deleted first | $F_COLD_MED | | |"
+echo "| code-only edit (a comment appended to train.py), then \`mlpack train --locked\` (its build: $(median "${F_EDIT_BUILD[@]}") s) | $F_EDIT_MED | $F_DOCKER_MED (build $(median "${F_DOCKER_BUILD[@]}"), run $(median "${F_DOCKER_RUN[@]}")) | $(awk -v m="$F_EDIT_MED" -v d="$F_DOCKER_MED" 'BEGIN { if (m > 0 && d > 0) printf "%.2fx", d / m; else print "-" }') |"
+echo
+echo "- runs: cache deleted: ${F_COLD[*]:-none}; after an edit: mlpack ${F_EDIT[*]:-none}, docker ${F_DOCKER[*]:-none}"
+echo "- accuracy in every metrics.json of this benchmark: $(printf '%s\n' "${ACCS[@]}" | sort | uniq -c | awk '{c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", "}')"
 ((${#FAILS[@]})) && printf -- '- FAILED: %s\n' "${FAILS[@]}"
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

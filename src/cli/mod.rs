@@ -6,9 +6,11 @@ mod container;
 mod export;
 mod image;
 mod init;
+mod load;
 mod lock;
 mod lockfile;
 mod printer;
+mod registry;
 mod runs;
 mod scan;
 mod train;
@@ -83,6 +85,16 @@ enum Command {
     /// `requirements.txt` or a PEP 751 `pylock.toml`.
     #[command(visible_alias = "save")]
     Export(export::ExportArgs),
+    /// Load images from a docker-archive or oci-archive (`docker save`, `mlpack save`).
+    Load(load::LoadArgs),
+    /// Push an image to a registry.
+    Push(registry::PushArgs),
+    /// Pull an image from a registry into the store.
+    Pull(registry::PullArgs),
+    /// Save credentials for a registry (checked against it first).
+    Login(registry::LoginArgs),
+    /// Remove the saved credentials for a registry.
+    Logout(registry::LogoutArgs),
     /// Build the project's image if needed and run its `[train]` command with the datasets
     /// mounted; outputs and a run record go to `outputs/<run-id>/`.
     Train(Box<train::TrainArgs>),
@@ -195,6 +207,11 @@ pub fn main() -> ExitCode {
         Command::Rmi(args) => image::rmi(&args, printer),
         Command::Prune => image::prune(printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
+        Command::Load(args) => load::run(&args, printer),
+        Command::Push(args) => registry::push(&args, printer),
+        Command::Pull(args) => registry::pull(&args, printer),
+        Command::Login(args) => registry::login(&args, printer),
+        Command::Logout(args) => registry::logout(&args, printer),
         Command::Train(args) => train::run(&args, &cli.global.directory, printer),
         Command::Package(args) => train::package(&args, &cli.global.directory, printer),
         Command::Reproduce(args) => train::reproduce(&args, &cli.global.directory, printer),
@@ -263,6 +280,8 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(oci.hint());
         } else if let Some(runtime) = cause.downcast_ref::<crate::runtime::RuntimeError>() {
             hints.extend(runtime.hint());
+        } else if let Some(registry) = cause.downcast_ref::<crate::oci::registry::RegistryError>() {
+            hints.extend(registry.hint());
         }
     }
     hints.dedup();
@@ -287,5 +306,8 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::runtime::RuntimeError>()
                 .is_some_and(crate::runtime::RuntimeError::is_user_error)
+            || cause
+                .downcast_ref::<crate::oci::registry::RegistryError>()
+                .is_some_and(crate::oci::registry::RegistryError::is_user_error)
     })
 }

@@ -101,6 +101,35 @@ pub enum OciError {
     #[error("invalid image: {message}")]
     InvalidImageSpec { message: String },
 
+    /// A file given to `mlpack load` is not a tar of a docker-archive or of an OCI image
+    /// layout, or what it holds is not what those formats say.
+    #[error("`{path}` is not an image archive mlpack can load: {message}")]
+    InvalidArchive { path: PathBuf, message: String },
+
+    /// An entry of an archive being loaded is named outside the archive (`/etc/passwd`,
+    /// `../x`), or is a link that points outside it.
+    #[error("`{path}` has an entry `{entry}` that points outside the archive")]
+    UnsafeArchiveEntry { path: PathBuf, entry: String },
+
+    /// A document in an archive names an entry the archive does not have.
+    #[error("`{path}` has no entry `{entry}`, which {referenced_by} names")]
+    ArchiveEntryMissing {
+        path: PathBuf,
+        entry: String,
+        referenced_by: String,
+    },
+
+    /// An entry's content is not what the document naming it says (`what`: "the digest in
+    /// its descriptor"): the archive was damaged or changed after it was written.
+    #[error("`{entry}` in `{path}` does not match {what}: expected `{expected}`, found `{actual}`")]
+    ArchiveEntryMismatch {
+        path: PathBuf,
+        entry: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+
     /// Writing a layer, archive or JSON document into `path` failed part-way.
     #[error("could not write `{path}`")]
     Write {
@@ -122,6 +151,10 @@ impl OciError {
                 | Self::InvalidReference { .. }
                 | Self::InvalidSourceDateEpoch { .. }
                 | Self::UnsupportedFileType { .. }
+                | Self::InvalidArchive { .. }
+                | Self::UnsafeArchiveEntry { .. }
+                | Self::ArchiveEntryMissing { .. }
+                | Self::ArchiveEntryMismatch { .. }
         )
     }
 
@@ -159,6 +192,21 @@ impl OciError {
                 "point `MLPACK_HOME` at another directory, or move `{}` away",
                 path.display()
             )),
+            Self::InvalidArchive { .. } => Some(
+                "`mlpack load` reads the tar files `docker save`, `mlpack export` and `skopeo copy … oci-archive:FILE` write, plain or compressed with gzip, zstd or xz"
+                    .to_string(),
+            ),
+            Self::UnsafeArchiveEntry { .. } => Some(
+                "`docker save` and `mlpack export` never write such entries: check where the archive came from"
+                    .to_string(),
+            ),
+            Self::ArchiveEntryMissing { .. } => {
+                Some("the archive is incomplete: save or export the image again".to_string())
+            }
+            Self::ArchiveEntryMismatch { .. } => Some(
+                "the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged"
+                    .to_string(),
+            ),
             _ => None,
         }
     }

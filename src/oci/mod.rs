@@ -5,22 +5,26 @@
 //! for layers, config, manifest, index and layout; Docker's `docker save` format for
 //! docker-archive. This module knows nothing about Python.
 
+mod convert;
 mod derive;
 mod digest;
 mod error;
 mod export;
 mod image;
+mod import;
 mod index;
 mod json;
 mod layer;
 mod prune;
 mod reference;
+pub mod registry;
 mod reproducible_tar;
 mod resolve;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use self::convert::recompressed_image;
 pub use self::derive::{Derivation, created_now, derive_image};
 pub use self::digest::{DiffId, Digest};
 pub use self::error::OciError;
@@ -28,6 +32,7 @@ pub use self::export::{
     export_docker_archive, export_oci_archive, export_oci_archive_with_compression,
 };
 pub use self::image::{HistoryEntry, ImageSpec, write_image};
+pub use self::import::{LoadedImage, import_archive, import_archive_from};
 pub use self::index::ref_name;
 pub use self::layer::{
     DEFAULT_MTIME, DEFAULT_ZSTD_LEVEL, Layer, LayerCompression, LayerWriter,

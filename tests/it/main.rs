@@ -4,8 +4,11 @@
 mod build;
 mod common;
 mod init;
+mod load;
 mod lock;
 mod manifest;
+#[cfg(all(feature = "test-registry", feature = "test-root"))]
+mod registry;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;

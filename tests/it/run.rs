@@ -14,7 +14,7 @@ const BUSYBOX: &str = "busybox:test";
 
 /// Put a one-layer image with the host's static busybox (and its applets as links) in the
 /// test's store.
-fn busybox_image(context: &TestContext) -> &'static str {
+pub(crate) fn busybox_image(context: &TestContext) -> &'static str {
     let busybox = ["/usr/bin/busybox", "/bin/busybox"]
         .into_iter()
         .map(Path::new)
@@ -68,12 +68,12 @@ fn busybox_image(context: &TestContext) -> &'static str {
     BUSYBOX
 }
 
-fn store_dir(context: &TestContext) -> PathBuf {
+pub(crate) fn store_dir(context: &TestContext) -> PathBuf {
     context.temp.path().join("store")
 }
 
 /// `mlpack ARGS`: (exit code, stdout, stderr).
-fn mlpack(context: &TestContext, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn mlpack(context: &TestContext, args: &[&str]) -> (i32, String, String) {
     let output = context.mlpack(args).stdin(Stdio::null()).output().unwrap();
     (
         output.status.code().unwrap_or(-1),

@@ -2,6 +2,8 @@
 //! temporary project, and output with temporary paths masked for snapshots.
 
 pub(crate) mod index;
+#[cfg(feature = "test-registry")]
+pub(crate) mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,293 @@
+//! Registry commands: `push`, `pull`, `login`, `logout`. The protocol is `oci::registry`'s;
+//! this file turns flags into a client with the saved credentials, shows progress bars, and
+//! prints what moved.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{ExitStatus, Printer, UserError};
+use crate::oci::Store;
+use crate::oci::registry::{
+    self, CredentialStore, Credentials, RegistryClient, RemoteReference, TransferProgress,
+};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PushArgs {
+    /// The image in the store.
+    image: String,
+    /// Where to push it: `REGISTRY/REPOSITORY[:TAG]` [default: IMAGE, when it names a registry].
+    target: Option<String>,
+    /// Recompress the layers first; `gzip` for Docker before 23.0, which reads no zstd
+    /// layers (the pushed manifest's digest then differs from the local one).
+    #[arg(long, value_enum)]
+    compression: Option<crate::manifest::Compression>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PullArgs {
+    /// `REGISTRY/REPOSITORY[:TAG|@DIGEST]` (`python:3.11-slim` means Docker Hub).
+    reference: String,
+    /// The platform to pick from a multi-platform image [default: this machine's].
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct LoginArgs {
+    /// The registry: `host[:port]`.
+    registry: String,
+    #[arg(short, long)]
+    username: Option<String>,
+    /// The password (visible in `ps`; prefer `--password-stdin`).
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long, conflicts_with = "password")]
+    password_stdin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct LogoutArgs {
+    registry: String,
+}
+
+fn client_for(registry: &str, insecure: bool) -> Result<RegistryClient> {
+    let credentials = CredentialStore::open()?.get(registry)?;
+    Ok(RegistryClient::new(registry, insecure, credentials)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}
+
+pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = Store::open_default()?;
+    let mut image = store.resolve(&args.image)?;
+    if let Some(compression) = args.compression {
+        let compression = crate::build::layer_compression(compression);
+        image = crate::oci::recompressed_image(&store, &image, compression)?;
+    }
+    let target_text = args.target.as_deref().unwrap_or(&args.image);
+    let target = RemoteReference::from_str(target_text)?;
+    let client = client_for(&target.registry, target.is_insecure())?;
+    let progress = Bars::new(printer);
+    let report = runtime()?.block_on(registry::push(&client, &store, &image, &target, &progress));
+    progress.clear();
+    let report = report?;
+    if printer.json {
+        printer.json(&serde_json::json!({
+            "reference": target.to_string(),
+            "digest": report.manifest_digest.to_string(),
+            "blobs_uploaded": report.blobs_uploaded,
+            "blobs_mounted": report.blobs_mounted,
+            "blobs_skipped": report.blobs_skipped,
+            "bytes_uploaded": report.bytes_uploaded,
+        }))?;
+    } else {
+        printer.status(&format!(
+            "Pushed `{target}` ({}): {} blobs uploaded ({}), {} mounted, {} already there",
+            report.manifest_digest,
+            report.blobs_uploaded,
+            super::build::human_size(report.bytes_uploaded),
+            report.blobs_mounted,
+            report.blobs_skipped
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
+    let source = RemoteReference::from_str(&args.reference)?;
+    let (os, arch) = match &args.platform {
+        Some(platform) => platform.split_once('/').ok_or_else(|| {
+            UserError::new(format!("invalid platform `{platform}`"))
+                .hint("write it as OS/ARCH, like `linux/amd64` or `linux/arm64`")
+        })?,
+        None => ("linux", host_arch()),
+    };
+    let store = Store::open_default()?;
+    let client = client_for(&source.registry, source.is_insecure())?;
+    let local_name = source.to_string();
+    let progress = Bars::new(printer);
+    let report = runtime()?.block_on(registry::pull(
+        &client,
+        &store,
+        &source,
+        (os, arch),
+        &local_name,
+        &progress,
+    ));
+    progress.clear();
+    let report = report?;
+    if printer.json {
+        printer.json(&serde_json::json!({
+            "reference": local_name,
+            "digest": report.manifest_digest.to_string(),
+            "index_digest": report.index_digest.as_ref().map(ToString::to_string),
+            "blobs_downloaded": report.blobs_downloaded,
+            "blobs_present": report.blobs_present,
+            "bytes_downloaded": report.bytes_downloaded,
+        }))?;
+    } else {
+        printer.status(&format!(
+            "Pulled `{local_name}` ({}): {} blobs downloaded ({}), {} already in the store",
+            report.manifest_digest,
+            report.blobs_downloaded,
+            super::build::human_size(report.bytes_downloaded),
+            report.blobs_present
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The Go name of this machine's architecture, as image platforms name it.
+fn host_arch() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    }
+}
+
+pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {
+    let username = match &args.username {
+        Some(username) => username.clone(),
+        None => prompt("Username: ", true)?,
+    };
+    let password = match (&args.password, args.password_stdin) {
+        (Some(password), _) => password.clone(),
+        (None, true) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => prompt("Password: ", false)?,
+    };
+    if username.is_empty() || password.is_empty() {
+        return Err(UserError::new("a user name and a password are needed")
+            .hint("pass `-u USER --password-stdin`")
+            .into());
+    }
+    let credentials = Credentials { username, password };
+    let reference = RemoteReference::from_str(&format!("{}/x", args.registry))?;
+    let client = RegistryClient::new(
+        &reference.registry,
+        reference.is_insecure(),
+        Some(credentials.clone()),
+    )?;
+    runtime()?.block_on(client.check())?;
+    let store = CredentialStore::open()?;
+    store.save(&reference.registry, &credentials)?;
+    printer.status(&format!(
+        "Login succeeded; credentials saved in `{}`",
+        store.mlpack_file().display()
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn logout(args: &LogoutArgs, printer: Printer) -> Result<ExitStatus> {
+    let store = CredentialStore::open()?;
+    if store.remove(&args.registry)? {
+        printer.status(&format!("Removed the credentials for `{}`", args.registry));
+    } else {
+        printer.status(&format!("No credentials saved for `{}`", args.registry));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Ask on the terminal; without one, say which flag to use.
+fn prompt(question: &str, echo: bool) -> Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(UserError::new(format!(
+            "no terminal to ask for the {}",
+            question.trim_end_matches(": ").to_lowercase()
+        ))
+        .hint("pass `-u USER --password-stdin` and the password on stdin")
+        .into());
+    }
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{question}")?;
+    stderr.flush()?;
+    let saved = nix::sys::termios::tcgetattr(&stdin).ok();
+    if !echo && let Some(saved) = &saved {
+        let mut quiet = saved.clone();
+        quiet
+            .local_flags
+            .remove(nix::sys::termios::LocalFlags::ECHO);
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if !echo {
+        if let Some(saved) = &saved {
+            let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, saved);
+        }
+        writeln!(stderr)?;
+    }
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// One progress bar per blob, drawn only on a terminal and never with `-q` or `--json`.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<Vec<(String, ProgressBar)>>,
+}
+
+impl Bars {
+    fn new(printer: Printer) -> Self {
+        let target = if printer.quiet || printer.json {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with_bar(&self, digest: &str, action: impl FnOnce(&ProgressBar)) {
+        if let Ok(bars) = self.bars.lock()
+            && let Some((_, bar)) = bars.iter().find(|(name, _)| name == digest)
+        {
+            action(bar);
+        }
+    }
+
+    fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl TransferProgress for Bars {
+    fn start(&self, digest: &str, size: u64) {
+        let bar = self.multi.add(ProgressBar::new(size));
+        bar.set_style(
+            ProgressStyle::with_template("{msg:14} [{bar:30}] {bytes:>10}/{total_bytes:10}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let short = digest.trim_start_matches("sha256:");
+        bar.set_message(short[..12.min(short.len())].to_string());
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.push((digest.to_string(), bar));
+        }
+    }
+
+    fn advance(&self, digest: &str, bytes: u64) {
+        self.with_bar(digest, |bar| bar.inc(bytes));
+    }
+
+    fn finish(&self, digest: &str) {
+        self.with_bar(digest, ProgressBar::finish_and_clear);
+    }
+}

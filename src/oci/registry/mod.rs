@@ -1,0 +1,27 @@
+//! Pushing images from the store to a registry and pulling them into it, with the registry's
+//! token or basic authentication and the credentials of `mlpack login` or `docker login`.
+//!
+//! Specs: the OCI distribution spec (<https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md>)
+//! and Docker's token authentication (<https://distribution.github.io/distribution/spec/auth/token/>).
+
+mod auth;
+mod client;
+mod credentials;
+mod error;
+mod manifest;
+mod progress;
+mod pull;
+mod push;
+mod reference;
+
+pub use self::client::RegistryClient;
+pub use self::credentials::{CredentialStore, Credentials};
+pub use self::error::{ConnectFailure, RegistryError};
+pub use self::progress::{NoProgress, TransferProgress};
+pub use self::pull::{PullReport, pull};
+pub use self::push::{PushReport, push};
+pub use self::reference::RemoteReference;
+
+/// Environment variable listing registries reached over plain HTTP besides `localhost`:
+/// comma-separated `host[:port]` (a host without a port covers all its ports).
+pub const MLPACK_INSECURE_REGISTRIES: &str = "MLPACK_INSECURE_REGISTRIES";

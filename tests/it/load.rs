@@ -1,0 +1,305 @@
+//! `mlpack load` end to end: archives from `mlpack export` (both formats) and from Docker's
+//! `docker save` into a second store, the image there the same and runnable; damaged and
+//! foreign files refused with nothing tagged.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mlpack::oci::{HistoryEntry, ImageSpec, LayerWriter, Store, write_image};
+
+use crate::common::TestContext;
+
+const IMAGE: &str = "busybox:test";
+
+/// A tree with the host's static busybox and its applets as links, as `run.rs` makes it.
+fn busybox_root(context: &TestContext) -> PathBuf {
+    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|path| path.exists())
+        .expect("busybox is installed (Debian's busybox-static)");
+    let root = context.temp.path().join("busybox-root");
+    for dir in ["bin", "etc", "tmp", "root"] {
+        fs_err::create_dir_all(root.join(dir)).unwrap();
+    }
+    fs_err::copy(busybox, root.join("bin/busybox")).unwrap();
+    let applets = Command::new(busybox).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&applets.stdout).lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+        }
+    }
+    fs_err::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    fs_err::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    root
+}
+
+/// Put a one-layer busybox image named [`IMAGE`] in the test's store; its manifest digest.
+fn busybox_image(context: &TestContext) -> String {
+    let root = busybox_root(context);
+    let store = Store::open(&context.temp.path().join("store")).unwrap();
+    let layer = LayerWriter::new().write_dir(&store, &root).unwrap();
+    let descriptor = write_image(
+        &store,
+        &ImageSpec {
+            layers: vec![layer],
+            env: vec!["PATH=/bin".to_string()],
+            working_dir: String::new(),
+            cmd: vec!["sh".to_string()],
+            entrypoint: Vec::new(),
+            labels: std::collections::BTreeMap::new(),
+            created: "2000-01-01T00:00:00Z".to_string(),
+            architecture: if cfg!(target_arch = "aarch64") {
+                "arm64"
+            } else {
+                "amd64"
+            }
+            .to_string(),
+            os: "linux".to_string(),
+            history: vec![HistoryEntry {
+                created_by: "busybox".to_string(),
+                comment: String::new(),
+                empty_layer: false,
+            }],
+        },
+    )
+    .unwrap();
+    store.tag(IMAGE, &descriptor).unwrap();
+    descriptor.digest().to_string()
+}
+
+/// The second store, which archives are loaded into.
+fn other_store(context: &TestContext) -> PathBuf {
+    context.temp.path().join("other-store")
+}
+
+/// `mlpack ARGS` against the second store, stdin from `stdin` (or nothing): (code, stdout,
+/// stderr), the temp dir masked.
+fn in_other(context: &TestContext, args: &[&str], stdin: Option<&Path>) -> (i32, String, String) {
+    let mut command = context.mlpack(args);
+    command.env("MLPACK_HOME", other_store(context));
+    command.stdin(match stdin {
+        Some(path) => Stdio::from(fs_err::File::open(path).unwrap().into_file()),
+        None => Stdio::null(),
+    });
+    let output = command.output().unwrap();
+    let mask = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes).replace(&context.temp.path().display().to_string(), "[TEMP]")
+    };
+    (
+        output.status.code().unwrap_or(-1),
+        mask(&output.stdout),
+        mask(&output.stderr),
+    )
+}
+
+/// `mlpack export IMAGE --format FORMAT` from the first store; the archive's path.
+fn export(context: &TestContext, format: &str) -> PathBuf {
+    let archive = context.temp.path().join(format!("{format}.tar"));
+    let output = context
+        .mlpack(&[
+            "export",
+            IMAGE,
+            "--format",
+            format,
+            "-o",
+            archive.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", context.render(&output));
+    archive
+}
+
+/// The names in the second store's `index.json`.
+fn other_names(context: &TestContext) -> Vec<String> {
+    let store = Store::open(&other_store(context)).unwrap();
+    store
+        .images()
+        .unwrap()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn an_oci_export_loads_into_another_store_with_the_same_digest() {
+    let context = TestContext::new();
+    let digest = busybox_image(&context);
+    let archive = export(&context, "oci");
+    let (code, stdout, stderr) = in_other(
+        &context,
+        &["--json", "load", "-i", archive.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let loaded: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        loaded,
+        serde_json::json!([{"reference": "busybox:test", "digest": digest}])
+    );
+    let (code, stdout, _) = in_other(&context, &["--json", "inspect", IMAGE], None);
+    assert_eq!(code, 0);
+    let inspected: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(inspected["digest"], digest.as_str());
+}
+
+#[test]
+fn a_docker_export_loads_from_stdin() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let archive = export(&context, "docker");
+    let (code, stdout, stderr) = in_other(&context, &["load"], Some(&archive));
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @"Loaded image: busybox:test");
+    assert_eq!(other_names(&context), ["busybox:test"]);
+    // Loading it again changes nothing, and `-i -` is stdin too.
+    let before = fs_err::read(other_store(&context).join("index.json")).unwrap();
+    let (code, _, stderr) = in_other(&context, &["load", "-i", "-"], Some(&archive));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fs_err::read(other_store(&context).join("index.json")).unwrap(),
+        before
+    );
+}
+
+/// Flip one byte in the middle of the data of the archive's entry whose name ends with
+/// `suffix`.
+fn tamper(archive: &Path, suffix: &str) {
+    let bytes = fs_err::read(archive).unwrap();
+    let mut tar = tar::Archive::new(bytes.as_slice());
+    let (offset, size) = tar
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|entry| entry.path_bytes().ends_with(suffix.as_bytes()))
+        .map(|entry| (entry.raw_file_position(), entry.size()))
+        .unwrap();
+    let mut bytes = bytes.clone();
+    bytes[usize::try_from(offset + size / 2).unwrap()] ^= 0x01;
+    fs_err::write(archive, bytes).unwrap();
+}
+
+#[test]
+fn a_tampered_archive_is_refused_and_tags_nothing() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let archive = export(&context, "docker");
+    tamper(&archive, "/layer.tar");
+    let (code, stdout, stderr) =
+        in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    let stderr = mask_hex(&stderr);
+    insta::assert_snapshot!(stderr, @"
+    error: `[HEX]/layer.tar` in `[TEMP]/docker.tar` does not match the diffID its image config lists: expected `sha256:[HEX]`, found `sha256:[HEX]`
+
+    hint: the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged
+    ");
+    assert!(other_names(&context).is_empty());
+}
+
+/// `text` with every run of 64 lowercase hex digits replaced by `[HEX]`.
+fn mask_hex(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "[HEX]" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.len() == 64 { "[HEX]" } else { &run });
+    out
+}
+
+#[test]
+fn a_file_that_is_not_an_archive_is_a_clear_error() {
+    let context = TestContext::new();
+    let notes = context.temp.path().join("notes.txt");
+    fs_err::write(&notes, "not an image\n").unwrap();
+    let (code, _, stderr) = in_other(&context, &["load", "-i", notes.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stderr, @"
+    error: `[TEMP]/notes.txt` is not an image archive mlpack can load: it is not a tar file
+
+    hint: `mlpack load` reads the tar files `docker save`, `mlpack export` and `skopeo copy … oci-archive:FILE` write, plain or compressed with gzip, zstd or xz
+    ");
+    let (code, _, stderr) = in_other(&context, &["load", "-i", "missing.tar"], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stderr, @"
+    error: no file `missing.tar`
+
+    hint: name the archive `docker save` or `mlpack export` wrote
+    ");
+}
+
+/// Both export formats load into another store and run there.
+#[cfg(feature = "test-root")]
+#[test]
+fn a_loaded_image_runs() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    for format in ["oci", "docker"] {
+        let archive = export(&context, format);
+        let (code, _, stderr) =
+            in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+        assert_eq!(code, 0, "{stderr}");
+        let (code, stdout, stderr) = in_other(
+            &context,
+            &["run", "--rm", IMAGE, "sh", "-c", "echo ok"],
+            None,
+        );
+        assert_eq!((code, stdout.as_str()), (0, "ok\n"), "{format}: {stderr}");
+        let (code, _, stderr) = in_other(&context, &["rmi", IMAGE], None);
+        assert_eq!(code, 0, "{stderr}");
+    }
+}
+
+/// Docker's own `docker save` (of an image made with `docker import`) loads and runs.
+#[cfg(feature = "test-docker")]
+#[test]
+fn docker_save_loads_and_runs() {
+    let context = TestContext::new();
+    let root = busybox_root(&context);
+    let rootfs = context.temp.path().join("rootfs.tar");
+    let mut builder = tar::Builder::new(fs_err::File::create(&rootfs).unwrap());
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", &root).unwrap();
+    builder.into_inner().unwrap();
+    let name = format!("mlpack-test-load-{}:saved", std::process::id());
+    let docker = |args: &[&str]| {
+        let output = Command::new("docker").args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    docker(&[
+        "import",
+        "--change",
+        "ENV PATH=/bin",
+        rootfs.to_str().unwrap(),
+        &name,
+    ]);
+    let saved = context.temp.path().join("saved.tar");
+    docker(&["save", "-o", saved.to_str().unwrap(), &name]);
+    docker(&["rmi", &name]);
+
+    let (code, stdout, stderr) = in_other(&context, &["load", "-i", saved.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, format!("Loaded image: {name}\n"));
+    #[cfg(feature = "test-root")]
+    {
+        let (code, stdout, stderr) = in_other(
+            &context,
+            &["run", "--rm", &name, "sh", "-c", "echo ok"],
+            None,
+        );
+        assert_eq!((code, stdout.as_str()), (0, "ok\n"), "{stderr}");
+    }
+}

@@ -1,0 +1,220 @@
+//! `mlpack push`/`pull`/`login` against a real registry (Debian's `docker-registry` on
+//! 127.0.0.1), and interop with Docker and skopeo both ways.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use crate::common::TestContext;
+use crate::common::registry::{PASSWORD, TestRegistry, USER};
+use crate::run::{busybox_image, mlpack, store_dir};
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+fn ok(context: &TestContext, args: &[&str]) -> String {
+    let (code, stdout, stderr) = mlpack(context, args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stdout
+}
+
+fn local_digest(context: &TestContext, image: &str) -> String {
+    json(&ok(context, &["--json", "images"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["reference"] == image)
+        .map_or_else(
+            || panic!("no {image}"),
+            |entry| entry["digest"].as_str().unwrap().to_string(),
+        )
+}
+
+#[test]
+fn push_then_pull_gives_the_same_image_and_a_second_push_sends_nothing() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let remote = format!("{}/team/busybox:v1", registry.host);
+
+    let first = json(&ok(&context, &["--json", "push", image, &remote]));
+    assert!(first["blobs_uploaded"].as_u64().unwrap() >= 2, "{first}");
+    let again = json(&ok(&context, &["--json", "push", image, &remote]));
+    assert_eq!(again["blobs_uploaded"], 0, "{again}");
+    assert_eq!(again["bytes_uploaded"], 0, "{again}");
+
+    let other = TestContext::new();
+    let pulled = json(&ok(&other, &["--json", "pull", &remote]));
+    assert_eq!(pulled["digest"], first["digest"]);
+    assert_eq!(local_digest(&other, &remote), local_digest(&context, image));
+    let stdout = ok(&other, &["run", "--rm", &remote, "echo", "pulled"]);
+    assert_eq!(stdout, "pulled\n");
+    let again = json(&ok(&other, &["--json", "pull", &remote]));
+    assert_eq!(again["blobs_downloaded"], 0, "{again}");
+}
+
+#[test]
+fn a_blob_altered_on_the_registry_is_refused() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let remote = format!("{}/bb:v1", registry.host);
+    ok(&context, &["push", image, &remote]);
+    // The biggest blob on the registry's disk is the layer: flip one byte of it.
+    let layer = walkdir::WalkDir::new(&registry.storage)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_name() == "data")
+        .max_by_key(|entry| entry.metadata().unwrap().len())
+        .unwrap();
+    let mut bytes = fs_err::read(layer.path()).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs_err::write(layer.path(), bytes).unwrap();
+
+    let other = TestContext::new();
+    let (code, _, stderr) = mlpack(&other, &["pull", &remote]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("sha256"), "{stderr}");
+    let images = ok(&other, &["images"]);
+    assert!(
+        !images.contains("bb:v1"),
+        "nothing unverified is named: {images}"
+    );
+}
+
+#[test]
+fn login_with_a_wrong_password_is_refused_and_the_right_one_lets_push_work() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start_with_auth(context.temp.path());
+    let remote = format!("{}/private:v1", registry.host);
+
+    let (code, _, stderr) = mlpack(&context, &["push", image, &remote]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("mlpack login {}", registry.host)),
+        "{stderr}"
+    );
+
+    let login = |password: &str| {
+        let mut child = context
+            .mlpack(&["login", &registry.host, "-u", USER, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let wrong = login("not-the-password");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    let right = login(PASSWORD);
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    let auth = context.temp.path().join("home/.config/mlpack/auth.json");
+    let auth = if auth.exists() {
+        auth
+    } else {
+        context.temp.path().join("config/mlpack/auth.json")
+    };
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&fs_err::metadata(&auth).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    ok(&context, &["push", image, &remote]);
+    ok(&context, &["logout", &registry.host]);
+    let (code, _, _) = mlpack(&context, &["push", image, &remote]);
+    assert_eq!(code, 1);
+}
+
+#[cfg(feature = "test-docker")]
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[cfg(feature = "test-docker")]
+#[test]
+fn docker_pulls_what_mlpack_pushed_and_mlpack_pulls_what_docker_pushed() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let ours = format!("{}/from-mlpack:v1", registry.host);
+    // Debian's Docker (20.10) reads no zstd layers.
+    ok(&context, &["push", "--compression", "gzip", image, &ours]);
+    docker(&["pull", &ours]);
+    let stdout = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &ours,
+        "echo",
+        "in-docker",
+    ]);
+    assert_eq!(stdout, "in-docker\n");
+
+    let theirs = format!("{}/from-docker:v1", registry.host);
+    docker(&["tag", &ours, &theirs]);
+    docker(&["push", &theirs]);
+    let _ = Command::new("docker")
+        .args(["rmi", &ours, &theirs])
+        .output();
+    let other = TestContext::new();
+    ok(&other, &["pull", &theirs]);
+    let stdout = ok(&other, &["run", "--rm", &theirs, "echo", "in-mlpack"]);
+    assert_eq!(stdout, "in-mlpack\n");
+}
+
+#[test]
+fn skopeo_copies_both_ways() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let pushed = format!("{}/by-mlpack:v1", registry.host);
+    ok(&context, &["push", image, &pushed]);
+    let copy = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{pushed}"))
+        .arg(format!(
+            "oci:{}:copied",
+            context.temp.path().join("layout").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+
+    let by_skopeo = format!("{}/by-skopeo:v1", registry.host);
+    let copy = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:{image}", store_dir(&context).display()))
+        .arg(format!("docker://{by_skopeo}"))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    let other = TestContext::new();
+    ok(&other, &["pull", &by_skopeo]);
+    assert_eq!(
+        ok(&other, &["run", "--rm", &by_skopeo, "echo", "ok"]),
+        "ok\n"
+    );
+}
