@@ -141,7 +141,7 @@ fn start_run(
 
     let started = jiff::Timestamp::now();
     printer.status(&format!("Training run {run_id}: {}", command.join(" ")));
-    let exit_code = run_container(loaded, &image.digest, datasets, &run_dir, &run_id, &command)?;
+    let exit_code = run_container(loaded, &image, datasets, &run_dir, &run_id, &command)?;
     let finished = jiff::Timestamp::now();
 
     let record = RunRecord {
@@ -208,13 +208,32 @@ fn check_datasets(
 /// Where the job's bytecode cache is mounted.
 const PYCACHE_TARGET: &str = "/var/cache/mlpack/pycache";
 
-/// `$XDG_CACHE_HOME/mlpack/pycache/<image digest hex>`, created.
-fn pycache_dir(image: &str) -> Result<PathBuf> {
-    let dir = cache_dir()
-        .join("pycache")
-        .join(image.trim_start_matches("sha256:"));
-    fs_err::create_dir_all(&dir)?;
-    Ok(dir)
+/// Where `mlpack build` puts the project's code (its top layer).
+const CODE_DIR: &str = "app";
+
+/// Bytecode caches for a run, as `(host dir, container dir)`, in mount order. Images hold no
+/// `.pyc` and every run starts from a fresh upper dir, so without them each run compiles
+/// pandas or torch again (seconds). Python 3.8+ keeps bytecode under PYTHONPYCACHEPREFIX.
+///
+/// 1. The libraries' cache is shared by every image with the same layers below the code
+///    layer: the same files, so the same valid `.pyc`; a code edit keeps it warm.
+/// 2. The code's own cache, over `<prefix>/app`, is per image: every layer file carries the
+///    same fixed mtime, so an edited module of the same size would pass Python's mtime+size
+///    check and run stale bytecode if the cache outlived its image.
+fn pycache_mounts(image: &ImageRecord) -> Result<[(PathBuf, String); 2]> {
+    let below_code = image.layers.len().saturating_sub(1);
+    let libraries_key = crate::sha256::sha256_hex(image.layers[..below_code].join("\n").as_bytes());
+    let libraries = cache_dir().join("pycache").join(libraries_key);
+    let code = cache_dir()
+        .join("pycache-code")
+        .join(image.digest.trim_start_matches("sha256:"));
+    for dir in [&libraries, &code] {
+        fs_err::create_dir_all(dir)?;
+    }
+    Ok([
+        (libraries, PYCACHE_TARGET.to_string()),
+        (code, format!("{PYCACHE_TARGET}/{CODE_DIR}")),
+    ])
 }
 
 fn cache_dir() -> PathBuf {
@@ -229,7 +248,7 @@ fn cache_dir() -> PathBuf {
 /// `mlpack run --rm` the job in a child, teeing its output into `train.log`; its exit code.
 fn run_container(
     loaded: &LoadedManifest,
-    image: &str,
+    image: &ImageRecord,
     datasets: &[(String, PathBuf, String, bool)],
     run_dir: &Path,
     run_id: &str,
@@ -265,17 +284,11 @@ fn run_container(
     if wants_gpus(manifest) {
         args.extend(["--gpus".into(), "all".into()]);
     }
-    // Images hold no bytecode and every run starts from a fresh upper dir, so without a
-    // shared cache each run would compile pandas, sklearn or torch again (seconds). Python
-    // 3.8+ keeps `.pyc` files under PYTHONPYCACHEPREFIX; one cache per image digest.
-    let pycache = pycache_dir(image)?;
-    args.extend([
-        "-v".into(),
-        format!("{}:{PYCACHE_TARGET}", pycache.display()),
-        "-e".into(),
-        format!("PYTHONPYCACHEPREFIX={PYCACHE_TARGET}"),
-    ]);
-    args.push(image.to_string());
+    for (host, target) in pycache_mounts(image)? {
+        args.extend(["-v".into(), format!("{}:{target}", host.display())]);
+    }
+    args.extend(["-e".into(), format!("PYTHONPYCACHEPREFIX={PYCACHE_TARGET}")]);
+    args.push(image.digest.clone());
     args.extend(command.iter().cloned());
 
     let exe = std::env::current_exe().context("could not find the mlpack executable")?;
