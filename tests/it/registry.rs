@@ -218,3 +218,93 @@ fn skopeo_copies_both_ways() {
         "ok\n"
     );
 }
+
+/// An image with one big incompressible layer, so a pull takes long enough to interrupt.
+fn big_image(context: &TestContext) -> &'static str {
+    use mlpack::oci::{HistoryEntry, ImageSpec, LayerWriter, Store, write_image};
+    let root = context.temp.path().join("big-root");
+    fs_err::create_dir_all(&root).unwrap();
+    let mut random = vec![0_u8; 128 << 20];
+    std::io::Read::read_exact(
+        &mut fs_err::File::open("/dev/urandom").unwrap(),
+        &mut random,
+    )
+    .unwrap();
+    fs_err::write(root.join("weights.bin"), random).unwrap();
+    let store = Store::open(&store_dir(context)).unwrap();
+    let layer = LayerWriter::new()
+        .zstd_level(1)
+        .write_dir(&store, &root)
+        .unwrap();
+    let descriptor = write_image(
+        &store,
+        &ImageSpec {
+            layers: vec![layer],
+            env: Vec::new(),
+            working_dir: String::new(),
+            cmd: Vec::new(),
+            entrypoint: Vec::new(),
+            labels: std::collections::BTreeMap::new(),
+            created: "2000-01-01T00:00:00Z".to_string(),
+            architecture: "amd64".to_string(),
+            os: "linux".to_string(),
+            history: vec![HistoryEntry {
+                created_by: "weights".to_string(),
+                comment: String::new(),
+                empty_layer: false,
+            }],
+        },
+    )
+    .unwrap();
+    store.tag("big:test", &descriptor).unwrap();
+    "big:test"
+}
+
+#[test]
+fn a_pull_killed_midway_resumes() {
+    let context = TestContext::new();
+    let image = big_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let remote = format!("{}/big:v1", registry.host);
+    let pushed = json(&ok(&context, &["--json", "push", image, &remote]));
+    let total = pushed["bytes_uploaded"].as_u64().unwrap();
+
+    let other = TestContext::new();
+    let mut pull = other
+        .mlpack(&["pull", &remote])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = store_dir(&other).join("tmp");
+    let started = std::time::Instant::now();
+    let partial_size = || {
+        fs_err::read_dir(&tmp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("partial-"))
+            .map(|entry| entry.metadata().map_or(0, |metadata| metadata.len()))
+            .max()
+            .unwrap_or(0)
+    };
+    while partial_size() < 16 << 20 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "no partial download appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    pull.kill().unwrap();
+    pull.wait().unwrap();
+    let kept = partial_size();
+    assert!(kept > 0 && kept < total, "{kept} of {total}");
+
+    let resumed = json(&ok(&other, &["--json", "pull", &remote]));
+    let downloaded = resumed["bytes_downloaded"].as_u64().unwrap();
+    assert!(
+        downloaded <= total - kept + (1 << 20),
+        "resumed: {downloaded} downloaded of {total}, {kept} kept"
+    );
+    assert_eq!(resumed["digest"], pushed["digest"]);
+}
