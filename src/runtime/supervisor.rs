@@ -276,10 +276,8 @@ fn read_report(pipe: OwnedFd) -> Report {
             _ => {}
         }
     }
-    if text.is_empty() {
-        // Init died without a word: it was killed before it could report.
-        report.error = None;
-    }
+    // Init that died without a word (killed early) is no start error: the relay loop then
+    // reaps it and records how it ended.
     report
 }
 
