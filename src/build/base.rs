@@ -58,9 +58,8 @@ pub(crate) fn inputs_sha256(manifest: &Manifest, suite: &Suite) -> String {
 /// Check the interpreter the project asks for is the one the base ships.
 pub(crate) fn check_python(manifest: &Manifest) -> Result<(), BuildError> {
     let Some(shipped) = crate::manifest::base_python(&manifest.base.image) else {
-        return Err(BuildError::UnknownBase {
-            image: manifest.base.image.clone(),
-        });
+        // Not a Debian base: a registry image's interpreter is checked when it is pinned.
+        return Ok(());
     };
     let wanted = manifest.python_version();
     if wanted == shipped {

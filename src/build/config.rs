@@ -83,6 +83,12 @@ pub(crate) fn labels(
             lock.target.python_full.clone(),
         ),
     ]);
+    if let Some(image) = lock.image_base() {
+        labels.insert(
+            "org.opencontainers.image.base.digest".to_string(),
+            image.digest.clone(),
+        );
+    }
     if let Some(description) = &manifest.project.description {
         labels.insert(
             "org.opencontainers.image.description".to_string(),

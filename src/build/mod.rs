@@ -1,15 +1,20 @@
 //! `mlpack build`: from `mlpack.lock` to an OCI image in the store, without Docker.
 //!
-//! The layer plan (see [`plan`]): a Debian base pinned in the lock, the locked wheels in
-//! groups from least to most often changed, and the project's code at `/app`. Every layer but
-//! the code is cached by what went into it, so an unchanged group is never rebuilt, and every
-//! layer is a reproducible tar, so two machines building the same lock get the same digests.
+//! The layer plan (see [`plan`]): a base (a Debian base pinned in the lock, or a registry
+//! image's layers as they are), the locked wheels in groups from least to most often changed,
+//! and the project's code at `/app`. Every layer but the code is cached by what went into it,
+//! so an unchanged group is never rebuilt, and every layer is a reproducible tar, so two
+//! machines building the same lock get the same digests.
 
 mod base;
 mod cache;
 mod code;
 mod config;
 pub use self::config::git_state;
+mod image_base;
+pub use self::image_base::pin as pin_image_base;
+mod inspect;
+pub use self::inspect::InspectError;
 mod plan;
 mod python;
 
@@ -20,11 +25,12 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
-use crate::lock::{LockError, Lockfile};
+use crate::lock::{LockError, LockedImage, Lockfile};
 use crate::manifest::Manifest;
+use crate::oci::registry::RegistryError;
 use crate::oci::{
     self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
-    Store,
+    ResolvedImage, Store,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -86,9 +92,19 @@ pub struct BuildReport {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(
-        "`{image}` is not a base mlpack can build; use `debian:bookworm` (Python 3.11) or `debian:trixie` (Python 3.13)"
+        "`[base] packages` adds Debian packages, which needs a Debian base that mlpack builds, but `{image}` is an image from a registry"
     )]
-    UnknownBase { image: String },
+    PackagesOnImage { image: String },
+    #[error("the base image `{image}` is not pinned in `mlpack.lock`")]
+    UnpinnedImage { image: String },
+    #[error("the base image `{image}` is not in the store, and `--offline` forbids pulling it")]
+    OfflineImage { image: String },
+    #[error("the base image `{image}` is for `{found}`, but the target is `{wanted}`")]
+    ImageArch {
+        image: String,
+        found: String,
+        wanted: String,
+    },
     #[error("`{image}` provides Python {shipped}, but the project asks for Python {wanted}")]
     PythonMismatch {
         image: String,
@@ -122,6 +138,10 @@ pub enum BuildError {
     Index(#[from] PypiError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
 }
 
 impl BuildError {
@@ -143,6 +163,21 @@ impl BuildError {
             Self::LockedBase => {
                 vec!["run `mlpack build` without `--locked` and commit `mlpack.lock`".to_string()]
             }
+            Self::PackagesOnImage { .. } => vec![
+                "remove `[base] packages`, or build on `debian:bookworm` or `debian:trixie`"
+                    .to_string(),
+            ],
+            Self::UnpinnedImage { .. } => {
+                vec!["run `mlpack lock` to pin it, and commit `mlpack.lock`".to_string()]
+            }
+            Self::OfflineImage { image } => vec![format!(
+                "run `mlpack pull {image}`, or run once without `--offline`"
+            )],
+            Self::ImageArch { .. } => {
+                vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
+            }
+            Self::Registry(error) => error.hint().into_iter().collect(),
+            Self::Inspect(error) => error.hint().into_iter().collect(),
             Self::Debian(error) => error.hint().into_iter().collect(),
             Self::Oci(error) => error.hint().into_iter().collect(),
             Self::Wheel(error) => error.hint().into_iter().collect(),
@@ -156,15 +191,22 @@ impl BuildError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Self::UnknownBase { .. }
-                | Self::PythonMismatch { .. }
+            Self::PythonMismatch { .. }
+                | Self::PackagesOnImage { .. }
+                | Self::UnpinnedImage { .. }
+                | Self::OfflineImage { .. }
+                | Self::ImageArch { .. }
                 | Self::OfflineBase
                 | Self::LockedBase
                 | Self::Wheel(_)
         ) || matches!(
             self,
             Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
-        )
+        ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(
+                self,
+                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
+            )
     }
 }
 
@@ -176,8 +218,17 @@ pub fn layer_compression(compression: crate::manifest::Compression) -> LayerComp
     }
 }
 
-/// Check, before anything is locked or fetched, that the base can give the project its Python.
+/// Check, before anything is locked or fetched, that the base can give the project its Python
+/// (a Debian base), or that nothing asks a registry image for Debian packages.
 pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
+    if manifest.base.is_registry_image() {
+        if manifest.base.packages.is_empty() {
+            return Ok(());
+        }
+        return Err(BuildError::PackagesOnImage {
+            image: manifest.base.image.clone(),
+        });
+    }
     base::check_python(manifest)
 }
 
@@ -208,21 +259,32 @@ pub fn build(
             crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
         ),
         cache: LayerCache::new(store),
-        suite: Suite::for_image(
-            &request.manifest.base.image,
-            request.manifest.base.mirror.as_deref(),
-            base::debian_arch(lock.target.arch),
-        )?,
         client: IndexClient::builder().offline(request.offline).build()?,
         http,
         cache_dir: cache_dir()?,
         reporter: request.reporter,
     };
-    let pinned_base = builder.pin_base(request, lock)?;
-    let mut layers = vec![builder.base_layer(lock)?];
+    let (pinned_base, base_image, mut layers) = if request.manifest.base.is_registry_image() {
+        let image = lock
+            .image_base()
+            .filter(|image| image.image == request.manifest.base.image)
+            .ok_or_else(|| BuildError::UnpinnedImage {
+                image: request.manifest.base.image.clone(),
+            })?;
+        let (resolved, layers) = builder.image_layers(image, request.offline)?;
+        (false, Some(resolved), layers)
+    } else {
+        let suite = Suite::for_image(
+            &request.manifest.base.image,
+            request.manifest.base.mirror.as_deref(),
+            base::debian_arch(lock.target.arch),
+        )?;
+        let pinned = builder.pin_base(request, &suite, lock)?;
+        (pinned, None, vec![builder.base_layer(&suite, lock)?])
+    };
     layers.extend(builder.wheel_layers(lock)?);
     layers.push(builder.code_layer(request)?);
-    let descriptor = write_image(store, request, lock, &layers)?;
+    let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;
     store.tag(request.reference, &descriptor)?;
     Ok(BuildReport {
         reference: request.reference.to_string(),
@@ -253,7 +315,6 @@ struct Builder<'a> {
     /// of every cache key, so a gzip build never reuses a zstd layer.
     layer_format: String,
     cache: LayerCache,
-    suite: Suite,
     client: IndexClient,
     http: reqwest::Client,
     cache_dir: PathBuf,
@@ -265,12 +326,12 @@ impl Builder<'_> {
     fn pin_base(
         &self,
         request: &BuildRequest<'_>,
+        suite: &Suite,
         lock: &mut Lockfile,
     ) -> Result<bool, BuildError> {
-        let inputs = base::inputs_sha256(request.manifest, &self.suite);
+        let inputs = base::inputs_sha256(request.manifest, suite);
         if lock
-            .base
-            .as_ref()
+            .debian_base()
             .is_some_and(|base| base.inputs_sha256 == inputs)
         {
             return Ok(false);
@@ -282,12 +343,9 @@ impl Builder<'_> {
             return Err(BuildError::OfflineBase);
         }
         self.reporter.phase("base", "resolving Debian packages");
-        lock.base = Some(self.runtime.block_on(base::pin(
-            &self.http,
-            request.manifest,
-            &self.suite,
-            &self.cache_dir,
-        ))?);
+        lock.base = Some(crate::lock::PinnedBase::Debian(self.runtime.block_on(
+            base::pin(&self.http, request.manifest, suite, &self.cache_dir),
+        )?));
         lock.write(request.lock_path)?;
         Ok(true)
     }
@@ -330,8 +388,8 @@ impl Builder<'_> {
         Ok((built(description, &layer, reused, started), layer))
     }
 
-    fn base_layer(&self, lock: &Lockfile) -> Result<StagedLayer, BuildError> {
-        let Some(base) = &lock.base else {
+    fn base_layer(&self, suite: &Suite, lock: &Lockfile) -> Result<StagedLayer, BuildError> {
+        let Some(base) = lock.debian_base() else {
             return Err(BuildError::OfflineBase);
         };
         let mut hashes: Vec<String> = base
@@ -348,23 +406,42 @@ impl Builder<'_> {
         );
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.runtime.block_on(base::fetch(
-                &self.http,
-                &self.suite,
-                base,
-                &self.cache_dir,
-            ))?;
+            let debs =
+                self.runtime
+                    .block_on(base::fetch(&self.http, suite, base, &self.cache_dir))?;
             self.reporter.phase(&description, "unpacking");
-            base::stage(&self.suite, base, &debs, dir)
+            base::stage(suite, base, &debs, dir)
         })
     }
 
+    /// A registry image's layers, as they are (pulled by digest if the store lacks them).
+    fn image_layers(
+        &self,
+        image: &LockedImage,
+        offline: bool,
+    ) -> Result<(ResolvedImage, Vec<StagedLayer>), BuildError> {
+        let started = Instant::now();
+        self.reporter
+            .phase(&format!("base {}", image.image), "checking");
+        let resolved = image_base::ensure(self.runtime, self.store, image, offline)?;
+        let layers = image_base::layers(&resolved)?;
+        let count = layers.len();
+        let staged = layers
+            .into_iter()
+            .enumerate()
+            .map(|(index, layer)| {
+                let description = format!("base {} ({}/{count})", image.image, index + 1);
+                (built(description, &layer, true, started), layer)
+            })
+            .collect();
+        Ok((resolved, staged))
+    }
+
     fn wheel_layers(&self, lock: &Lockfile) -> Result<Vec<StagedLayer>, BuildError> {
-        let python = lock.target.python.to_string();
-        let installer = python::installer(&python);
+        let installer = python::installer(lock);
         let mut layers = Vec::new();
         for group in plan::wheel_groups(lock) {
-            let key = python::key(&group.packages, &python);
+            let key = python::key(&group.packages, &installer);
             let names: Vec<&str> = group
                 .packages
                 .iter()
@@ -412,10 +489,13 @@ fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> 
     }
 }
 
+/// Write the image's config and manifest: a registry base's config (environment, entrypoint,
+/// labels, history) under mlpack's, as a `FROM` would leave it.
 fn write_image(
     store: &Store,
     request: &BuildRequest<'_>,
     lock: &Lockfile,
+    base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
     let created = config::created()?;
@@ -424,31 +504,45 @@ fn write_image(
         source,
     })?;
     let git = config::git_state(request.project);
+    let base_config = base
+        .and_then(|image| image.config.config().clone())
+        .unwrap_or_default();
+    let mut labels: std::collections::BTreeMap<String, String> = base_config
+        .labels()
+        .clone()
+        .map(|labels| labels.into_iter().collect())
+        .unwrap_or_default();
+    labels.extend(config::labels(
+        request.manifest,
+        request.project_name,
+        lock,
+        &crate::sha256::sha256_hex(&lock_bytes),
+        git.as_ref(),
+        &created,
+    ));
+    let mut history = base
+        .map(|image| image_base::history(image, &request.manifest.base.image))
+        .unwrap_or_default();
+    let base_layers = history.iter().filter(|step| !step.empty_layer).count();
+    history.extend(layers[base_layers..].iter().map(|(built, _)| HistoryEntry {
+        created_by: format!("mlpack build: {}", built.description),
+        comment: String::new(),
+        empty_layer: false,
+    }));
     let spec = ImageSpec {
         layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
-        env: config::env(),
+        env: image_base::env(
+            &base_config.env().clone().unwrap_or_default(),
+            &config::env(),
+        ),
         working_dir: request.manifest.train.workdir.clone(),
         cmd: request.manifest.train.command.args(),
-        entrypoint: Vec::new(),
-        labels: config::labels(
-            request.manifest,
-            request.project_name,
-            lock,
-            &crate::sha256::sha256_hex(&lock_bytes),
-            git.as_ref(),
-            &created,
-        ),
+        entrypoint: base_config.entrypoint().clone().unwrap_or_default(),
+        labels,
         created: created.clone(),
         architecture: base::debian_arch(lock.target.arch).to_string(),
         os: "linux".to_string(),
-        history: layers
-            .iter()
-            .map(|(built, _)| HistoryEntry {
-                created_by: format!("mlpack build: {}", built.description),
-                comment: String::new(),
-                empty_layer: false,
-            })
-            .collect(),
+        history,
     };
     Ok(oci::write_image(store, &spec)?)
 }

@@ -3,28 +3,40 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lock::LockedPackage;
+use crate::lock::{LockedPackage, Lockfile};
 use crate::pypi::{DistFile, IndexClient};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::BuildError;
 
-/// The interpreter launchers and `#!python` scripts point at.
+/// The interpreter launchers and `#!python` scripts point at in a Debian base mlpack builds.
 pub(crate) const INTERPRETER: &str = "/usr/bin/python3";
 
-/// The installer for the image's interpreter (`3.11` → Debian's `/usr/local` scheme).
-pub(crate) fn installer(python: &str) -> WheelInstaller {
-    WheelInstaller {
-        scheme: InstallScheme::debian(python),
-        python: INTERPRETER.to_string(),
+/// The installer for the image's interpreter: Debian's `/usr/local` scheme (`3.11` →
+/// `dist-packages`) on a Debian base, else the scheme the registry image's inspection found.
+pub(crate) fn installer(lock: &Lockfile) -> WheelInstaller {
+    let python = lock.target.python.to_string();
+    match lock.image_base() {
+        Some(image) => WheelInstaller {
+            scheme: InstallScheme::with_prefix(&image.prefix, &image.site_packages, &python),
+            python: image.python.clone(),
+        },
+        None => WheelInstaller {
+            scheme: InstallScheme::debian(&python),
+            python: INTERPRETER.to_string(),
+        },
     }
 }
 
 /// The cache key of a group: its wheels' sha256s and where they are installed.
-pub(crate) fn key(packages: &[&LockedPackage], python: &str) -> String {
+pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> String {
+    let scheme = &installer.scheme;
     let mut parts = vec![
-        format!("python {python}"),
-        format!("interpreter {INTERPRETER}"),
+        format!("interpreter {}", installer.python),
+        format!(
+            "scheme {} {} {} {} {}",
+            scheme.purelib, scheme.platlib, scheme.scripts, scheme.data, scheme.headers
+        ),
     ];
     parts.extend(packages.iter().flat_map(|package| {
         package
@@ -32,7 +44,7 @@ pub(crate) fn key(packages: &[&LockedPackage], python: &str) -> String {
             .iter()
             .map(|wheel| wheel.hashes.sha256.clone())
     }));
-    super::cache::key("mlpack-wheels-v1", &parts)
+    super::cache::key("mlpack-wheels-v2", &parts)
 }
 
 /// Every wheel of `packages` on disk, downloads overlapping.

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};
-use crate::lock::{LockPlan, LockSettings, Lockfile, changes};
-use crate::manifest::Manifest;
+use crate::lock::{LOCK_FILE, LockPlan, LockSettings, LockedImage, Lockfile, changes};
+use crate::manifest::{LoadedManifest, Manifest, project_path};
 use crate::python::PythonVersion;
 use crate::resolve::Arch;
 
@@ -72,7 +72,31 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
         upgrade_packages: args.upgrade_package.clone(),
         ..args.resolver.settings()
     };
-    let plan = LockPlan::new(&project, &loaded, &settings)?;
+    let base = if args.check {
+        match pinned_in_lock(&project, &loaded, &args.resolver)? {
+            Pin::Pinned(image) => Some(*image),
+            Pin::Debian => None,
+            Pin::Unpinned => {
+                return Err(UserError::new(format!(
+                    "`{}` is out of date: it does not pin the base image `{}`",
+                    project_path(&project, Path::new(LOCK_FILE)).display(),
+                    loaded.manifest.base.image
+                ))
+                .hint("run `mlpack lock` and commit the new `mlpack.lock`")
+                .into());
+            }
+        }
+    } else {
+        base_image(
+            &project,
+            &loaded,
+            &args.resolver,
+            false,
+            args.upgrade,
+            printer,
+        )?
+    };
+    let plan = LockPlan::new(&project, &loaded, &settings, base)?;
     warn_unresolved(&plan, printer);
     if args.check {
         return check(&plan, printer);
@@ -109,7 +133,8 @@ pub(super) fn ensure_locked(
     printer: Printer,
 ) -> Result<Lockfile> {
     let settings = resolver.settings();
-    let plan = LockPlan::new(project, loaded, &settings)?;
+    let base = base_image(project, loaded, resolver, locked, false, printer)?;
+    let plan = LockPlan::new(project, loaded, &settings, base)?;
     if let (true, Some(lock)) = (plan.is_fresh(), &plan.existing) {
         return Ok(lock.clone());
     }
@@ -132,6 +157,81 @@ pub(super) fn ensure_locked(
         started.elapsed().as_secs_f64()
     ));
     Ok(lock)
+}
+
+/// What the existing lock says of a registry base.
+enum Pin {
+    /// The base is a Debian base mlpack builds.
+    Debian,
+    /// The lock pins `[base] image` for the target's architecture.
+    Pinned(Box<LockedImage>),
+    Unpinned,
+}
+
+fn pinned_in_lock(project: &Path, loaded: &LoadedManifest, resolver: &ResolverArgs) -> Result<Pin> {
+    let manifest = &loaded.manifest;
+    if !manifest.base.is_registry_image() {
+        return Ok(Pin::Debian);
+    }
+    let arch = resolver.arch.unwrap_or_else(Arch::host);
+    let existing = Lockfile::read(&project_path(project, Path::new(LOCK_FILE)))?;
+    Ok(existing
+        .as_ref()
+        .and_then(Lockfile::image_base)
+        .filter(|image| {
+            image.image == manifest.base.image && image.arch.parse::<Arch>() == Ok(arch)
+        })
+        .map_or(Pin::Unpinned, |image| Pin::Pinned(Box::new(image.clone()))))
+}
+
+/// The registry image `[base] image` names, pinned: the lock's pin while it names the same
+/// image for the same architecture (no network), else pulled and read anew (never with
+/// `--locked`; from the store only with `--offline`). `None` for a Debian base.
+fn base_image(
+    project: &Path,
+    loaded: &LoadedManifest,
+    resolver: &ResolverArgs,
+    locked: bool,
+    upgrade: bool,
+    printer: Printer,
+) -> Result<Option<LockedImage>> {
+    let image = &loaded.manifest.base.image;
+    match pinned_in_lock(project, loaded, resolver)? {
+        Pin::Debian => return Ok(None),
+        Pin::Pinned(pinned) if !upgrade => return Ok(Some(*pinned)),
+        Pin::Pinned(_) | Pin::Unpinned => {}
+    }
+    crate::build::check_base(&loaded.manifest)?;
+    if locked {
+        return Err(UserError::new(format!(
+            "`{}` does not pin the base image `{image}`, and `--locked` forbids changing it",
+            project_path(project, Path::new(LOCK_FILE)).display()
+        ))
+        .hint("run `mlpack lock` and commit `mlpack.lock`")
+        .into());
+    }
+    let store = crate::oci::Store::open_default()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let bars = super::registry::Bars::new(printer);
+    let pinned = crate::build::pin_image_base(
+        &runtime,
+        &store,
+        image,
+        resolver.arch.unwrap_or_else(Arch::host),
+        resolver.offline,
+        &bars,
+    );
+    bars.clear();
+    runtime.shutdown_background();
+    let pinned = pinned?;
+    printer.status(&format!(
+        "Pinned the base image `{image}` to {} (Python {} at `{}`, glibc {})",
+        pinned.digest, pinned.python_version, pinned.python, pinned.glibc
+    ));
+    Ok(Some(pinned))
 }
 
 fn warn_unresolved(plan: &LockPlan, printer: Printer) {

@@ -77,8 +77,16 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
     let target_text = args.target.as_deref().unwrap_or(&args.image);
     let target = RemoteReference::from_str(target_text)?;
     let client = client_for(&target.registry, target.is_insecure())?;
+    let mount_from = base_repository(&image, &target);
     let progress = Bars::new(printer);
-    let report = runtime()?.block_on(registry::push(&client, &store, &image, &target, &progress));
+    let report = runtime()?.block_on(registry::push_mounting(
+        &client,
+        &store,
+        &image,
+        &target,
+        mount_from.as_deref(),
+        &progress,
+    ));
     progress.clear();
     let report = report?;
     if printer.json {
@@ -101,6 +109,17 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// The repository of the registry image `image` was built on, when it is on `target`'s
+/// registry but another repository: the registry can take the base's layers from there
+/// without an upload. Only images built on a registry base (whose labels pin its digest).
+fn base_repository(image: &crate::oci::ResolvedImage, target: &RemoteReference) -> Option<String> {
+    let labels = image.config.config().as_ref()?.labels().as_ref()?;
+    labels.get("org.opencontainers.image.base.digest")?;
+    let base = RemoteReference::from_str(labels.get("org.opencontainers.image.base.name")?).ok()?;
+    (base.registry == target.registry && base.repository != target.repository)
+        .then_some(base.repository)
 }
 
 pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
@@ -237,13 +256,13 @@ fn prompt(question: &str, echo: bool) -> Result<String> {
 }
 
 /// One progress bar per blob, drawn only on a terminal and never with `-q` or `--json`.
-struct Bars {
+pub(super) struct Bars {
     multi: MultiProgress,
     bars: Mutex<Vec<(String, ProgressBar)>>,
 }
 
 impl Bars {
-    fn new(printer: Printer) -> Self {
+    pub(super) fn new(printer: Printer) -> Self {
         let target = if printer.quiet || printer.json {
             ProgressDrawTarget::hidden()
         } else {
@@ -263,7 +282,7 @@ impl Bars {
         }
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         let _ = self.multi.clear();
     }
 }

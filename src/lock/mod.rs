@@ -35,12 +35,47 @@ pub struct Lockfile {
     pub created_by: String,
     pub target: Target,
     pub inputs: Inputs,
-    /// The Debian packages of the base image, pinned by `mlpack build` the first time it
-    /// builds the base (and kept by `mlpack lock` while the base's inputs are unchanged).
+    /// The base: a Debian base's packages, pinned by `mlpack build` the first time it builds
+    /// the base (and kept by `mlpack lock` while the base's inputs are unchanged), or a
+    /// registry image, pinned by `mlpack lock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<LockedBase>,
+    pub base: Option<PinnedBase>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
+}
+
+/// The two kinds of base, told apart by their keys: an image has a `digest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PinnedBase {
+    Image(LockedImage),
+    Debian(LockedBase),
+}
+
+/// A base image from a registry, pinned by digest, with what mlpack read from its files: the
+/// interpreter and the C library that decide which wheels fit, and where packages go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedImage {
+    /// The reference as `[base] image` writes it (`127.0.0.1:5000/py:3.11`).
+    pub image: String,
+    /// The image manifest for the target's platform.
+    pub digest: String,
+    /// The index the tag named, when it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
+    /// The platform's architecture, as images name it (`amd64`).
+    pub arch: String,
+    /// The interpreter's path inside the image (`/usr/local/bin/python3`).
+    pub python: String,
+    /// `3.11.9`, or `3.11` when the image does not say its patch level.
+    pub python_version: String,
+    /// `2.36`.
+    pub glibc: String,
+    /// The install prefix: scripts go to `<prefix>/bin`, headers to `<prefix>/include`.
+    pub prefix: String,
+    /// Where packages are installed (`/usr/local/lib/python3.11/site-packages`).
+    pub site_packages: String,
 }
 
 /// A base built from Debian packages: the suite it came from and every package, as the
@@ -167,6 +202,16 @@ pub enum LockError {
     InvalidName { location: String, name: String },
     #[error("could not start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(
+        "the base image `{image}` provides Python {shipped}, but the project asks for Python {wanted}"
+    )]
+    BasePython {
+        image: String,
+        shipped: String,
+        wanted: crate::python::PythonVersion,
+    },
+    #[error("the base image `{image}` cannot be used: {message}")]
+    BaseImage { image: String, message: String },
 }
 
 impl LockError {
@@ -178,6 +223,9 @@ impl LockError {
             Self::Invalid { .. } | Self::Version { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
+            Self::BasePython { wanted, .. } => vec![format!(
+                "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
+            )],
             _ => Vec::new(),
         }
     }
@@ -232,6 +280,22 @@ impl Lockfile {
         let temporary = path.with_extension("lock.mlpack-tmp");
         fs_err::write(&temporary, self.to_toml()).map_err(error)?;
         fs_err::rename(&temporary, path).map_err(error)
+    }
+
+    /// The Debian base's pins, when the base is one.
+    pub fn debian_base(&self) -> Option<&LockedBase> {
+        match &self.base {
+            Some(PinnedBase::Debian(base)) => Some(base),
+            _ => None,
+        }
+    }
+
+    /// The registry image the base is, when it is one.
+    pub fn image_base(&self) -> Option<&LockedImage> {
+        match &self.base {
+            Some(PinnedBase::Image(image)) => Some(image),
+            _ => None,
+        }
     }
 
     pub fn package(&self, name: &str) -> Option<&LockedPackage> {

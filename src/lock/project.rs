@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use pep508_rs::PackageName;
 
-use super::{LOCK_FILE, LockError, LockInputs, Lockfile};
+use super::{LOCK_FILE, LockError, LockInputs, LockedImage, Lockfile, PinnedBase};
 use crate::manifest::{LoadedManifest, project_path};
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
@@ -37,16 +37,41 @@ pub struct LockPlan {
     /// The inputs' hash: equal to the existing lock's when nothing that matters changed.
     pub hash: String,
     pub existing: Option<Lockfile>,
+    /// The registry image the project builds on, pinned; `None` for a Debian base.
+    pub base_image: Option<LockedImage>,
 }
 
 impl LockPlan {
+    /// The plan for `project`; `base_image` is the pinned registry image when `[base] image`
+    /// names one (see [`Lockfile::image_base`]), whose interpreter and glibc are the target.
     pub fn new(
         project: &Path,
         loaded: &LoadedManifest,
         settings: &LockSettings,
+        base_image: Option<LockedImage>,
     ) -> Result<Self, LockError> {
         let manifest = &loaded.manifest;
-        let python = settings.python.unwrap_or_else(|| manifest.python_version());
+        let arch = settings.arch.unwrap_or_else(Arch::host);
+        let image_target = base_image
+            .as_ref()
+            .map(|image| image_target(image, arch))
+            .transpose()?;
+        let python = match &image_target {
+            Some(target) => {
+                let wanted = settings.python.or(manifest.python.version);
+                if let (Some(image), Some(wanted)) = (&base_image, wanted)
+                    && wanted != target.python
+                {
+                    return Err(LockError::BasePython {
+                        image: image.image.clone(),
+                        shipped: image.python_version.clone(),
+                        wanted,
+                    });
+                }
+                target.python
+            }
+            None => settings.python.unwrap_or_else(|| manifest.python_version()),
+        };
         let options = ScanOptions {
             python,
             pins: pins(loaded)?,
@@ -54,19 +79,21 @@ impl LockPlan {
         };
         let report = scan::scan(project, &options)?;
         let inputs = LockInputs::gather(project, loaded, &report)?;
-        let target = Target::for_base(
-            &manifest.base.image,
-            python,
-            settings.arch.unwrap_or_else(Arch::host),
-        );
+        let target =
+            image_target.unwrap_or_else(|| Target::for_base(&manifest.base.image, python, arch));
         let indexes = index_map(loaded)?;
-        let resolver_settings = [
+        let mut resolver_settings = vec![
             ("prerelease", settings.prerelease.to_string()),
             (
                 "exclude-newer",
                 settings.exclude_newer.clone().unwrap_or_default(),
             ),
         ];
+        // A Debian base is named by the target already (and adding it would make every
+        // existing lock stale); an image is named by its reference and digest.
+        if let Some(image) = &base_image {
+            resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
+        }
         let hash = inputs.hash(&target, &indexes, &resolver_settings);
         let lock_path = project_path(project, Path::new(LOCK_FILE));
         let existing = Lockfile::read(&lock_path)?;
@@ -77,6 +104,7 @@ impl LockPlan {
             indexes,
             hash,
             existing,
+            base_image,
         })
     }
 
@@ -129,13 +157,60 @@ impl LockPlan {
         })?;
         let mut lock =
             Lockfile::from_resolution(&resolution, &self.inputs, &self.target, self.hash.clone())?;
-        // The base's pins are `mlpack build`'s; it re-checks them against their own inputs.
-        lock.base = self
-            .existing
-            .as_ref()
-            .and_then(|existing| existing.base.clone());
+        // An image base was pinned by the caller. A Debian base's pins are `mlpack build`'s;
+        // it re-checks them against their own inputs.
+        lock.base = match &self.base_image {
+            Some(image) => Some(PinnedBase::Image(image.clone())),
+            None => self
+                .existing
+                .as_ref()
+                .and_then(Lockfile::debian_base)
+                .map(|base| PinnedBase::Debian(base.clone())),
+        };
         Ok(lock)
     }
+}
+
+/// The target a registry image gives: its interpreter's version (`3.11.9`, or `3.11` taken
+/// as `3.11.0`) and its glibc.
+fn image_target(image: &LockedImage, arch: Arch) -> Result<Target, LockError> {
+    let invalid = |message: String| LockError::BaseImage {
+        image: image.image.clone(),
+        message,
+    };
+    let mut parts = image.python_version.splitn(3, '.');
+    let minor = match (parts.next(), parts.next()) {
+        (Some(major), Some(minor)) => format!("{major}.{minor}"),
+        _ => {
+            return Err(invalid(format!(
+                "its Python version `{}` is not `MAJOR.MINOR[.PATCH]`",
+                image.python_version
+            )));
+        }
+    };
+    let python = PythonVersion::from_str(&minor).map_err(|error| invalid(error.to_string()))?;
+    let python_full = if parts.next().is_some() {
+        image.python_version.clone()
+    } else {
+        format!("{python}.0")
+    };
+    let glibc = image
+        .glibc
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)))
+        .ok_or_else(|| {
+            invalid(format!(
+                "its glibc version `{}` is not `MAJOR.MINOR`",
+                image.glibc
+            ))
+        })?;
+    Ok(Target {
+        python,
+        python_full,
+        implementation: "cpython".to_string(),
+        arch,
+        glibc,
+    })
 }
 
 /// `+ numpy 2.1.0`, `- six 1.16.0`, `~ torch 2.4.0 -> 2.5.1`: what a new lock changed.

@@ -133,7 +133,7 @@ fn the_base_round_trips() {
     let path = dir.path().join(LOCK_FILE);
     let mut lock = sample();
     lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
-    lock.base = Some(LockedBase {
+    lock.base = Some(PinnedBase::Debian(LockedBase {
         image: "debian:bookworm".to_string(),
         mirror: "http://deb.debian.org/debian".to_string(),
         suite: "bookworm".to_string(),
@@ -152,7 +152,7 @@ fn the_base_round_trips() {
             description: "GNU Bourne Again SHell".to_string(),
             ..LockedDeb::default()
         }],
-    });
+    }));
     lock.write(&path).unwrap();
     let text = fs_err::read_to_string(&path).unwrap();
     assert!(
@@ -200,4 +200,42 @@ fn the_graph_finds_roots_and_paths() {
         ]
     );
     assert!(graph.paths_to("nothing").is_empty());
+}
+
+#[test]
+fn an_image_base_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(LOCK_FILE);
+    let mut lock = sample();
+    lock.packages.sort_by(|a, b| a.name.cmp(&b.name));
+    lock.base = Some(PinnedBase::Image(LockedImage {
+        image: "127.0.0.1:5000/py:3.11".to_string(),
+        digest: format!("sha256:{}", "ab".repeat(32)),
+        index_digest: Some(format!("sha256:{}", "cd".repeat(32))),
+        arch: "amd64".to_string(),
+        python: "/usr/local/bin/python3".to_string(),
+        python_version: "3.11.9".to_string(),
+        glibc: "2.36".to_string(),
+        prefix: "/usr/local".to_string(),
+        site_packages: "/usr/local/lib/python3.11/site-packages".to_string(),
+    }));
+    lock.write(&path).unwrap();
+    let text = fs_err::read_to_string(&path).unwrap();
+    let base = text.split("\n[base]\n").nth(1).unwrap();
+    let base = base.split("\n\n").next().unwrap();
+    insta::assert_snapshot!(base, @r#"
+    image = "127.0.0.1:5000/py:3.11"
+    digest = "sha256:abababababababababababababababababababababababababababababababab"
+    index-digest = "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+    arch = "amd64"
+    python = "/usr/local/bin/python3"
+    python-version = "3.11.9"
+    glibc = "2.36"
+    prefix = "/usr/local"
+    site-packages = "/usr/local/lib/python3.11/site-packages"
+    "#);
+    let read = Lockfile::read(&path).unwrap().unwrap();
+    assert_eq!(read, lock);
+    assert!(read.debian_base().is_none());
+    assert_eq!(read.image_base().unwrap().glibc, "2.36");
 }

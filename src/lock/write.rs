@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{LockedBase, LockedDeb, Lockfile};
+use super::{LockedBase, LockedDeb, LockedImage, Lockfile, PinnedBase};
 
 impl Lockfile {
     pub fn to_toml(&self) -> String {
@@ -24,8 +24,10 @@ impl Lockfile {
         );
         let _ = writeln!(text, "\n[inputs]\nsha256 = {}", quote(&self.inputs.sha256));
         write_list(&mut text, "requirements", &self.inputs.requirements);
-        if let Some(base) = &self.base {
-            write_base(&mut text, base);
+        match &self.base {
+            Some(PinnedBase::Debian(base)) => write_base(&mut text, base),
+            Some(PinnedBase::Image(image)) => write_image(&mut text, image),
+            None => {}
         }
         let mut packages: Vec<_> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
@@ -85,6 +87,28 @@ fn write_base(text: &mut String, base: &LockedBase) {
         let table = toml::to_string(package).unwrap_or_default();
         let _ = write!(text, "\n[[base.packages]]\n{table}");
     }
+}
+
+fn write_image(text: &mut String, image: &LockedImage) {
+    let _ = write!(
+        text,
+        "\n[base]\nimage = {}\ndigest = {}\n",
+        quote(&image.image),
+        quote(&image.digest)
+    );
+    if let Some(index) = &image.index_digest {
+        let _ = writeln!(text, "index-digest = {}", quote(index));
+    }
+    let _ = write!(
+        text,
+        "arch = {}\npython = {}\npython-version = {}\nglibc = {}\nprefix = {}\nsite-packages = {}\n",
+        quote(&image.arch),
+        quote(&image.python),
+        quote(&image.python_version),
+        quote(&image.glibc),
+        quote(&image.prefix),
+        quote(&image.site_packages)
+    );
 }
 
 fn quote(value: &str) -> String {

@@ -78,6 +78,14 @@ pub struct BaseSection {
     pub mirror: Option<String>,
 }
 
+impl BaseSection {
+    /// Whether the base is an image from a registry, used as it is, rather than a Debian base
+    /// mlpack builds (`debian:bookworm`, `debian:12`, `debian:trixie`, `debian:13`).
+    pub fn is_registry_image(&self) -> bool {
+        base_python(&self.image).is_none()
+    }
+}
+
 impl Default for BaseSection {
     fn default() -> Self {
         Self {
@@ -228,7 +236,8 @@ impl LoadedManifest {
 }
 
 impl Manifest {
-    /// The interpreter the image will run: the manifest's, else the one the base ships.
+    /// The interpreter the image will run: the manifest's, else the one the base ships (for a
+    /// registry image, only its inspection knows: until then, the default).
     pub fn python_version(&self) -> PythonVersion {
         self.python
             .version

@@ -35,6 +35,24 @@ impl InstallScheme {
         }
     }
 
+    /// The scheme of an interpreter installed under `prefix` (`/usr/local` for python.org
+    /// builds): modules in `site_packages`, scripts in `<prefix>/bin`, headers in
+    /// `<prefix>/include/python<python>`.
+    pub fn with_prefix(prefix: &str, site_packages: &str, python: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        Self {
+            purelib: site_packages.to_string(),
+            platlib: site_packages.to_string(),
+            scripts: format!("{prefix}/bin"),
+            data: if prefix.is_empty() {
+                "/".to_string()
+            } else {
+                prefix.to_string()
+            },
+            headers: format!("{prefix}/include/python{python}"),
+        }
+    }
+
     /// The same scheme with every path checked (absolute, no `.` or `..`) and written in one
     /// form (`/a/b`, no trailing or doubled slashes), so paths can be joined and compared.
     pub(crate) fn normalized(&self) -> Result<Self, WheelError> {
@@ -115,6 +133,20 @@ mod tests {
         assert_eq!(scheme.scripts, "/usr/local/bin");
         assert_eq!(scheme.headers, "/usr/local/include/python3.11");
         assert_eq!(scheme.normalized().unwrap(), scheme);
+        assert_eq!(
+            InstallScheme::with_prefix("/usr/local", &scheme.purelib, "3.11"),
+            scheme
+        );
+        let python_org = InstallScheme::with_prefix(
+            "/usr/local",
+            "/usr/local/lib/python3.12/site-packages",
+            "3.12",
+        );
+        assert_eq!(
+            python_org.platlib,
+            "/usr/local/lib/python3.12/site-packages"
+        );
+        assert_eq!(python_org.scripts, "/usr/local/bin");
     }
 
     #[test]

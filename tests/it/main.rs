@@ -1,6 +1,12 @@
 //! End-to-end tests: the real `mlpack` binary against real projects (and, with the
 //! `test-pypi` feature, the real PyPI).
 
+#[cfg(all(
+    feature = "test-registry",
+    feature = "test-root",
+    feature = "test-debian"
+))]
+mod base_image;
 mod build;
 mod common;
 mod init;

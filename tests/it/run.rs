@@ -288,7 +288,7 @@ fn detached_logs_exec_stop_start_and_rm() {
             "sh",
             "-c",
             "echo started; echo oops >&2; echo run >> /runs; trap 'echo stopping; exit 3' TERM; \
-             while true; do sleep 0.05; done",
+             sleep 1000 & wait",
         ],
     );
     assert_eq!(code, 0, "{stderr}");

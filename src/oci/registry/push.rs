@@ -71,8 +71,8 @@ pub async fn push(
 
 /// [`push`], asking the registry to take blobs it lacks in `target`'s repository from
 /// `mount_from` (another repository of the same registry, which the credentials may pull
-/// from) before uploading them. Nothing records yet where a pulled base image came from, so
-/// [`push`] passes none.
+/// from) before uploading them. `mlpack push` passes the repository of the image's base when
+/// its labels name one on the same registry (`org.opencontainers.image.base.name`).
 pub(crate) async fn push_mounting(
     client: &RegistryClient,
     store: &Store,
