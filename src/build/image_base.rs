@@ -21,17 +21,6 @@ fn image_arch(arch: Arch) -> &'static str {
     super::base::debian_arch(arch)
 }
 
-/// The name a registry image gets in the store: its reference with its tag, or, when it
-/// names only a digest, a tag made from the digest (a name in the store carries no digest).
-fn local_name(source: &RemoteReference) -> String {
-    let tag = match (&source.tag, &source.digest) {
-        (Some(tag), _) => tag.clone(),
-        (None, Some(digest)) => format!("sha256-{}", &digest.hex()[..12]),
-        (None, None) => "latest".to_string(),
-    };
-    format!("{}/{}:{tag}", source.registry, source.repository)
-}
-
 /// A client for `source`'s registry with the saved credentials, if any.
 fn client(source: &RemoteReference) -> Result<RegistryClient, BuildError> {
     let credentials = CredentialStore::open()?.get(&source.registry)?;
@@ -53,7 +42,7 @@ pub fn pin(
     progress: &dyn TransferProgress,
 ) -> Result<LockedImage, BuildError> {
     let source = RemoteReference::from_str(image)?;
-    let local_name = local_name(&source);
+    let local_name = source.store_name();
     let (digest, index_digest) = if offline {
         let resolved = store
             .resolve(&local_name)
@@ -139,7 +128,7 @@ pub(crate) fn ensure(
         });
     }
     let mut source = RemoteReference::from_str(&image.image)?;
-    let local_name = local_name(&source);
+    let local_name = source.store_name();
     source.digest = Some(digest.clone());
     let client = client(&source)?;
     runtime.block_on(registry::pull(
@@ -237,7 +226,7 @@ mod tests {
 
     #[test]
     fn names_in_the_store() {
-        let name = |image: &str| local_name(&RemoteReference::from_str(image).unwrap());
+        let name = |image: &str| RemoteReference::from_str(image).unwrap().store_name();
         assert_eq!(
             name("python:3.12-slim"),
             "docker.io/library/python:3.12-slim"

@@ -133,7 +133,7 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
     };
     let store = Store::open_default()?;
     let client = client_for(&source.registry, source.is_insecure())?;
-    let local_name = source.to_string();
+    let local_name = source.store_name();
     let progress = Bars::new(printer);
     let report = runtime()?.block_on(registry::pull(
         &client,

@@ -48,6 +48,18 @@ impl RemoteReference {
     }
 
     /// What names the manifest in its URL: the digest if there is one, else the tag.
+    /// The name the image gets in the store: this reference with its tag, or, when it names
+    /// only a digest, a tag made from the digest (`repo:sha256-0123456789ab`), since a name in
+    /// the store carries no digest.
+    pub fn store_name(&self) -> String {
+        let tag = match (&self.tag, &self.digest) {
+            (Some(tag), _) => tag.clone(),
+            (None, Some(digest)) => format!("sha256-{}", &digest.hex()[..12]),
+            (None, None) => "latest".to_string(),
+        };
+        format!("{}/{}:{tag}", self.registry, self.repository)
+    }
+
     pub fn reference(&self) -> String {
         match (&self.digest, &self.tag) {
             (Some(digest), _) => digest.to_string(),
