@@ -90,6 +90,15 @@ fn sh(context: &TestContext, flags: &[&str], script: &str) -> (i32, String, Stri
     mlpack(context, &args)
 }
 
+/// `mlpack rm -f NAME` when dropped, so a failing test leaves no detached container running.
+struct RemoveOnDrop<'a>(&'a TestContext, &'a str);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.mlpack(&["rm", "-f", self.1]).output();
+    }
+}
+
 fn containers_left(context: &TestContext) -> Vec<String> {
     fs_err::read_dir(store_dir(context).join("containers"))
         .map(|entries| {
@@ -277,6 +286,7 @@ fn a_terminal_with_dash_t() {
 fn detached_logs_exec_stop_start_and_rm() {
     let context = TestContext::new();
     busybox_image(&context);
+    let _cleanup = RemoveOnDrop(&context, "job");
     let (code, id, stderr) = mlpack(
         &context,
         &[
@@ -359,7 +369,11 @@ fn detached_logs_exec_stop_start_and_rm() {
 fn a_dead_supervisor_reads_as_exited() {
     let context = TestContext::new();
     busybox_image(&context);
-    let (_, id, _) = mlpack(&context, &["run", "-d", BUSYBOX, "sleep", "60"]);
+    let (_, id, _) = mlpack(
+        &context,
+        &["run", "-d", "--name", "sleeper", BUSYBOX, "sleep", "60"],
+    );
+    let _cleanup = RemoveOnDrop(&context, "sleeper");
     let state_path = store_dir(&context)
         .join("containers")
         .join(id.trim())
