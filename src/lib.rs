@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod byte_size;
+pub mod certificates;
 pub mod cli;
 pub mod debian;
 pub mod hardware;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -123,32 +123,20 @@ fn http_client() -> Result<reqwest::Client, PypiError> {
         .connect_timeout(Duration::from_secs(10))
         // Per read, not for the whole transfer: a large wheel may take minutes to download.
         .read_timeout(Duration::from_secs(30));
-    // On Linux the platform verifier already reads `SSL_CERT_FILE` (through
-    // rustls-native-certs); on macOS and Windows it does not, so add its certificates as extra
-    // roots everywhere. Reading it here also turns a bad path into a clear error rather than
-    // a TLS failure later.
-    if let Some(path) = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from)
-        && !path.as_os_str().is_empty()
-    {
-        builder = builder.tls_certs_merge(read_certificates(&path)?);
+    let extra_roots = crate::certificates::ssl_cert_file().map_err(certificates_error)?;
+    if !extra_roots.is_empty() {
+        builder = builder.tls_certs_merge(extra_roots);
     }
     builder
         .build()
         .map_err(|source| PypiError::Client { source })
 }
 
-fn read_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, PypiError> {
-    let invalid = |message: String| PypiError::Certificates {
-        path: path.to_path_buf(),
-        message,
-    };
-    let pem = fs_err::read(path).map_err(|error| invalid(error.to_string()))?;
-    let certificates =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| invalid(error.to_string()))?;
-    if certificates.is_empty() {
-        return Err(invalid("no PEM certificates in it".to_string()));
+fn certificates_error(error: crate::certificates::CertificateError) -> PypiError {
+    PypiError::Certificates {
+        path: error.path,
+        message: error.message,
     }
-    Ok(certificates)
 }
 
 /// A client for simple-API indexes, cheap to clone (all clones share requests and caches).
@@ -406,7 +394,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("bundle.pem");
         fs_err::write(&path, "not a certificate\n").unwrap();
-        let error = read_certificates(&path).unwrap_err();
+        let error = certificates_error(crate::certificates::read_certificates(&path).unwrap_err());
         assert_eq!(
             error.to_string(),
             format!(
@@ -414,7 +402,10 @@ mod tests {
                 path.display()
             )
         );
-        let missing = read_certificates(&directory.path().join("missing.pem")).unwrap_err();
+        let missing = certificates_error(
+            crate::certificates::read_certificates(&directory.path().join("missing.pem"))
+                .unwrap_err(),
+        );
         assert!(matches!(missing, PypiError::Certificates { .. }));
     }
 

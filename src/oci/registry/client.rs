@@ -5,7 +5,6 @@
 //! <https://distribution.github.io/distribution/spec/auth/token/>.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -625,30 +624,17 @@ fn http_client(read_timeout: Option<Duration>) -> Result<reqwest::Client, Regist
     if let Some(timeout) = read_timeout {
         builder = builder.read_timeout(timeout);
     }
-    // As in `pypi::client`: the platform verifier reads `SSL_CERT_FILE` on Linux only, so
-    // add its certificates everywhere, and name a bad path here rather than fail TLS later.
-    if let Some(path) = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from)
-        && !path.as_os_str().is_empty()
-    {
-        builder = builder.tls_certs_merge(read_certificates(&path)?);
+    let extra_roots =
+        crate::certificates::ssl_cert_file().map_err(|error| RegistryError::Certificates {
+            path: error.path,
+            message: error.message,
+        })?;
+    if !extra_roots.is_empty() {
+        builder = builder.tls_certs_merge(extra_roots);
     }
     builder
         .build()
         .map_err(|source| RegistryError::Client { source })
-}
-
-fn read_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, RegistryError> {
-    let invalid = |message: String| RegistryError::Certificates {
-        path: path.to_path_buf(),
-        message,
-    };
-    let pem = fs_err::read(path).map_err(|error| invalid(error.to_string()))?;
-    let certificates =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| invalid(error.to_string()))?;
-    if certificates.is_empty() {
-        return Err(invalid("no PEM certificates in it".to_string()));
-    }
-    Ok(certificates)
 }
 
 /// Runs blocking work (file reads, hashing, the store's lock) on tokio's blocking pool.
