@@ -6,18 +6,7 @@ use crate::build::{local_project, mlpack_ok};
 use crate::common::TestContext;
 use crate::common::index::{TestIndex, Wheel};
 use crate::common::registry::TestRegistry;
-use crate::run::{busybox_image, mlpack, store_dir};
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
-}
-
-/// `mlpack ARGS` offline (the default of `TestContext`); its stdout, or a panic with stderr.
-fn ok(context: &TestContext, args: &[&str]) -> String {
-    let (code, stdout, stderr) = mlpack(context, args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    stdout
-}
+use crate::run::{busybox_image, json, mlpack, ok, store_dir};
 
 /// A blob of `context`'s store, as JSON.
 fn blob_json(context: &TestContext, digest: &str) -> serde_json::Value {

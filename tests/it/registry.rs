@@ -6,17 +6,7 @@ use std::process::{Command, Stdio};
 
 use crate::common::TestContext;
 use crate::common::registry::{PASSWORD, TestRegistry, USER};
-use crate::run::{busybox_image, mlpack, store_dir};
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
-}
-
-fn ok(context: &TestContext, args: &[&str]) -> String {
-    let (code, stdout, stderr) = mlpack(context, args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    stdout
-}
+use crate::run::{busybox_image, json, mlpack, ok, store_dir};
 
 fn local_digest(context: &TestContext, image: &str) -> String {
     json(&ok(context, &["--json", "images"]))

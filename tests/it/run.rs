@@ -82,6 +82,18 @@ pub(crate) fn mlpack(context: &TestContext, args: &[&str]) -> (i32, String, Stri
     )
 }
 
+/// `mlpack ARGS`'s stdout, or a panic with its stderr.
+pub(crate) fn ok(context: &TestContext, args: &[&str]) -> String {
+    let (code, stdout, stderr) = mlpack(context, args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stdout
+}
+
+/// A JSON document a command printed.
+pub(crate) fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
 /// `mlpack run --rm busybox sh -c SCRIPT` with `flags` before the image: (code, stdout, stderr).
 fn sh(context: &TestContext, flags: &[&str], script: &str) -> (i32, String, String) {
     let mut args = vec!["run", "--rm"];
