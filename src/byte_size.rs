@@ -62,6 +62,18 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// `1.2 MB`, as `docker images` shows sizes.
+pub fn human_size(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
+    let value = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", value / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
+        _ => format!("{:.2} GB", value / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

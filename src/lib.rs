@@ -7,6 +7,8 @@ pub mod byte_size;
 pub mod certificates;
 pub mod cli;
 pub mod debian;
+pub mod doctor;
+pub mod elf;
 pub mod hardware;
 pub mod lock;
 pub mod manifest;

@@ -107,7 +107,17 @@ pub(crate) async fn fetch(
     base: &LockedBase,
     cache_dir: &Path,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    let downloads = base.packages.iter().map(|package| {
+    fetch_debs(http, suite, &base.packages, cache_dir).await
+}
+
+/// The `.deb`s of `packages`, fetched and verified (from the cache when there), in order.
+pub(crate) async fn fetch_debs(
+    http: &reqwest::Client,
+    suite: &Suite,
+    packages: &[LockedDeb],
+    cache_dir: &Path,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let downloads = packages.iter().map(|package| {
         let package = deb_package(package);
         async move { debian::download(http, suite, &package, cache_dir).await }
     });
@@ -135,7 +145,7 @@ pub(crate) fn stage(
     Ok(())
 }
 
-fn locked_deb(package: DebPackage) -> LockedDeb {
+pub(crate) fn locked_deb(package: DebPackage) -> LockedDeb {
     LockedDeb {
         name: package.name,
         version: package.version,
@@ -157,7 +167,7 @@ fn locked_deb(package: DebPackage) -> LockedDeb {
     }
 }
 
-fn deb_package(package: &LockedDeb) -> DebPackage {
+pub(crate) fn deb_package(package: &LockedDeb) -> DebPackage {
     DebPackage {
         name: package.name.clone(),
         version: package.version.clone(),

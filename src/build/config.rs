@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::hardware::{CUDA_LABEL, DRIVER_LABEL};
 use crate::lock::Lockfile;
 use crate::manifest::Manifest;
 
@@ -39,17 +40,6 @@ pub fn git_state(project: &Path) -> Option<(String, bool)> {
     let commit = run(&["rev-parse", "HEAD"])?;
     let dirty = !run(&["status", "--porcelain"])?.is_empty();
     Some((commit, dirty))
-}
-
-/// The CUDA runtime the locked NVIDIA wheels provide (`12.8` from `nvidia-cuda-runtime-cu12`
-/// 12.8.90), which the image needs the host driver to support.
-pub(crate) fn cuda_version(lock: &Lockfile) -> Option<String> {
-    let runtime = lock
-        .packages
-        .iter()
-        .find(|package| package.name.starts_with("nvidia-cuda-runtime"))?;
-    let mut parts = runtime.version.split('.');
-    Some(format!("{}.{}", parts.next()?, parts.next()?))
 }
 
 /// The image's labels.
@@ -103,8 +93,11 @@ pub(crate) fn labels(
         labels.insert("dev.mlpack.git.commit".to_string(), commit.clone());
         labels.insert("dev.mlpack.git.dirty".to_string(), dirty.to_string());
     }
-    if let Some(cuda) = cuda_version(lock) {
-        labels.insert("dev.mlpack.cuda".to_string(), cuda);
+    if let Some(cuda) = crate::lock::cuda_release(lock) {
+        labels.insert(CUDA_LABEL.to_string(), cuda.to_string());
+        if let Some(driver) = crate::hardware::min_driver_for(cuda) {
+            labels.insert(DRIVER_LABEL.to_string(), driver.to_string());
+        }
     }
     labels.extend(manifest.image.labels.clone());
     labels

@@ -253,6 +253,51 @@ impl ImageTree {
         }
     }
 
+    /// The text of the file at `path` (relative to `/`, symlinks followed), if the tree kept
+    /// it (see [`keeps_text`]).
+    pub(crate) fn text_at(&self, path: &str) -> Option<&str> {
+        self.text(&self.resolve(path)?)
+    }
+
+    /// The file names the dynamic loader finds without help from the executable: those in
+    /// its default directories (`[usr/]lib`, `[usr/]lib64`, their `triplet` subdirectory),
+    /// `/usr/local/lib`, and the directories `/etc/ld.so.conf` and `ld.so.conf.d/*.conf`
+    /// list (which an image's `ld.so.cache` covers). Dangling symlinks do not count.
+    pub(crate) fn library_names(&self, triplet: &str) -> std::collections::BTreeSet<String> {
+        let mut directories: Vec<String> = ["lib", "usr/lib", "lib64", "usr/lib64"]
+            .iter()
+            .flat_map(|dir| [(*dir).to_string(), format!("{dir}/{triplet}")])
+            .chain(["usr/local/lib".to_string()])
+            .collect();
+        let configured = self
+            .nodes
+            .range("etc/ld.so.conf".to_string().."etc/ld.so.conf/".to_string())
+            .filter_map(|(path, _)| self.text(path))
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|line| line.starts_with('/'));
+        directories.extend(configured.filter_map(normalize));
+        let mut names = std::collections::BTreeSet::new();
+        for directory in directories {
+            let Some(real) = self.resolve(&directory) else {
+                continue;
+            };
+            let prefix = format!("{real}/");
+            let children = self
+                .nodes
+                .range(prefix.clone()..format!("{real}0"))
+                .filter_map(|(path, _)| path.strip_prefix(&prefix))
+                .filter(|name| !name.contains('/'));
+            for name in children {
+                let path = format!("{prefix}{name}");
+                if self.resolve(&path).is_some_and(|target| self.file(&target).is_some()) {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+        names
+    }
+
     /// Everything the build needs to know about the image `image` (named in errors).
     pub(crate) fn facts(&self, image: &str) -> Result<ImageFacts, InspectError> {
         let (python, resolved) = INTERPRETERS
@@ -401,6 +446,8 @@ impl ImageTree {
 fn keeps_text(path: &str) -> bool {
     path == "etc/debian_version"
         || path == "var/lib/dpkg/status"
+        || path == "etc/ld.so.conf"
+        || (path.starts_with("etc/ld.so.conf.d/") && path.ends_with(".conf"))
         || (path.ends_with("/patchlevel.h") && path.contains("/include/python3."))
 }
 

@@ -17,6 +17,7 @@ mod inspect;
 pub use self::inspect::InspectError;
 mod plan;
 mod python;
+mod system_libraries;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,7 +26,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
-use crate::lock::{LockError, LockedImage, Lockfile};
+use crate::lock::{LockError, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
@@ -87,6 +88,14 @@ pub struct BuildReport {
     pub seconds: f64,
     /// The base's Debian packages were pinned into `mlpack.lock` by this build.
     pub pinned_base: bool,
+    /// The system libraries were scanned for and pinned into `mlpack.lock` by this build
+    /// (else the lock's pins were current and no wheel was read).
+    pub pinned_system_libraries: bool,
+    /// Each library the wheels need that a Debian package in the system-libraries layer
+    /// provides (`libGL.so.1` for `opencv-python`, from `libgl1`).
+    pub system_libraries: Vec<NeededLibrary>,
+    /// Libraries the host's NVIDIA driver provides at run time with `--gpus`.
+    pub host_driver_libraries: Vec<NeededLibrary>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +129,23 @@ pub enum BuildError {
         "the base's Debian packages in `mlpack.lock` are missing or were pinned for other inputs, and `--locked` forbids changing the lock"
     )]
     LockedBase,
+    #[error(
+        "the system libraries in `mlpack.lock` are missing or were pinned for other wheels or another base, and `--locked` forbids changing the lock"
+    )]
+    LockedSystemLibraries,
+    #[error(
+        "the system libraries in `mlpack.lock` are missing or were pinned for other wheels or another base, and `--offline` forbids fetching the Debian index"
+    )]
+    OfflineSystemLibraries,
+    #[error("no Debian package ships {}", describe_libraries(libraries))]
+    UnresolvedLibraries { libraries: Vec<NeededLibrary> },
+    #[error(
+        "the base image `{image}` lacks {}, and mlpack adds Debian packages only to a Debian base it builds", describe_libraries(libraries)
+    )]
+    LibrariesOnImage {
+        image: String,
+        libraries: Vec<NeededLibrary>,
+    },
     #[error("could not write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -160,9 +186,19 @@ impl BuildError {
             Self::OfflineBase => {
                 vec!["run `mlpack build` once without `--offline` to pin the base".to_string()]
             }
-            Self::LockedBase => {
+            Self::LockedBase | Self::LockedSystemLibraries => {
                 vec!["run `mlpack build` without `--locked` and commit `mlpack.lock`".to_string()]
             }
+            Self::OfflineSystemLibraries => vec![
+                "run `mlpack build` once without `--offline` to pin the system libraries"
+                    .to_string(),
+            ],
+            Self::UnresolvedLibraries { .. } => vec![
+                "if a Debian package installs it elsewhere (through alternatives, say), add that package to `[base] packages`; else use a wheel that bundles it (a manylinux wheel repaired by auditwheel)".to_string(),
+            ],
+            Self::LibrariesOnImage { .. } => vec![
+                "use a base image that has these libraries installed, or build on `debian:bookworm` or `debian:trixie`, where mlpack adds them".to_string(),
+            ],
             Self::PackagesOnImage { .. } => vec![
                 "remove `[base] packages`, or build on `debian:bookworm` or `debian:trixie`"
                     .to_string(),
@@ -198,6 +234,10 @@ impl BuildError {
                 | Self::ImageArch { .. }
                 | Self::OfflineBase
                 | Self::LockedBase
+                | Self::LockedSystemLibraries
+                | Self::OfflineSystemLibraries
+                | Self::UnresolvedLibraries { .. }
+                | Self::LibrariesOnImage { .. }
                 | Self::Wheel(_)
         ) || matches!(
             self,
@@ -208,6 +248,20 @@ impl BuildError {
                 Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
             )
     }
+}
+
+/// `` `libGL.so.1` (needed by `cv2/cv2.abi3.so` in `opencv-python`) ``, joined with "and".
+fn describe_libraries(libraries: &[NeededLibrary]) -> String {
+    libraries
+        .iter()
+        .map(|library| {
+            format!(
+                "`{}` (needed by `{}` in `{}`)",
+                library.soname, library.file, library.wheel
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// The layer compression for the manifest's (or the command line's) choice.
@@ -264,7 +318,7 @@ pub fn build(
         cache_dir: cache_dir()?,
         reporter: request.reporter,
     };
-    let (pinned_base, base_image, mut layers) = if request.manifest.base.is_registry_image() {
+    let (pinned_base, base_image, suite, mut layers) = if request.manifest.base.is_registry_image() {
         let image = lock
             .image_base()
             .filter(|image| image.image == request.manifest.base.image)
@@ -272,7 +326,7 @@ pub fn build(
                 image: request.manifest.base.image.clone(),
             })?;
         let (resolved, layers) = builder.image_layers(image, request.offline)?;
-        (false, Some(resolved), layers)
+        (false, Some(resolved), None, layers)
     } else {
         let suite = Suite::for_image(
             &request.manifest.base.image,
@@ -280,8 +334,16 @@ pub fn build(
             base::debian_arch(lock.target.arch),
         )?;
         let pinned = builder.pin_base(request, &suite, lock)?;
-        (pinned, None, vec![builder.base_layer(&suite, lock)?])
+        let layer = builder.base_layer(&suite, lock)?;
+        (pinned, None, Some(suite), vec![layer])
     };
+    let pinned_system_libraries =
+        builder.pin_system_libraries(request, suite.as_ref(), &layers, lock)?;
+    if let Some(suite) = &suite
+        && let Some(layer) = builder.system_libraries_layer(suite, &layers, lock)?
+    {
+        layers.push(layer);
+    }
     layers.extend(builder.wheel_layers(lock)?);
     layers.push(builder.code_layer(request)?);
     let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;
@@ -292,6 +354,17 @@ pub fn build(
         layers: layers.into_iter().map(|(built, _)| built).collect(),
         seconds: started.elapsed().as_secs_f64(),
         pinned_base,
+        pinned_system_libraries,
+        system_libraries: lock
+            .system_libraries
+            .as_ref()
+            .map(|pins| pins.needed.clone())
+            .unwrap_or_default(),
+        host_driver_libraries: lock
+            .system_libraries
+            .as_ref()
+            .map(|pins| pins.host_driver.clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -545,4 +618,34 @@ fn write_image(
         history,
     };
     Ok(oci::write_image(store, &spec)?)
+}
+
+/// One Python layer as the plan has it, before anything is fetched.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedLayer {
+    /// `hardware libraries (1/2)`, `framework torch`, `python packages`.
+    pub description: String,
+    pub packages: Vec<String>,
+    /// The wheels' compressed size, as the index gave it.
+    pub wheel_bytes: u64,
+}
+
+/// The Python layers `lock` gives, in image order, for `mlpack build --dry-run`.
+pub fn planned_layers(lock: &Lockfile) -> Vec<PlannedLayer> {
+    plan::wheel_groups(lock)
+        .into_iter()
+        .map(|group| PlannedLayer {
+            description: group.description,
+            packages: group
+                .packages
+                .iter()
+                .map(|package| package.name.clone())
+                .collect(),
+            wheel_bytes: group
+                .packages
+                .iter()
+                .filter_map(|package| package.wheels.first().and_then(|wheel| wheel.size))
+                .sum(),
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@
 //! in [`FRAMEWORKS`], or any wheel over [`LARGE_WHEEL_BYTES`]), the other Python packages,
 //! and the project's code. Within a group, packages are sorted by name.
 
+use crate::hardware::is_hardware_wheel;
 use crate::lock::{LockedPackage, Lockfile};
 
 /// Frameworks that get a layer of their own whatever their size.
@@ -44,7 +45,7 @@ pub(crate) fn wheel_groups(lock: &Lockfile) -> Vec<WheelGroup<'_>> {
     };
     let (hardware, rest): (Vec<_>, Vec<_>) = packages
         .into_iter()
-        .partition(|package| is_hardware(&package.name));
+        .partition(|package| is_hardware_wheel(&package.name));
     let (frameworks, others): (Vec<_>, Vec<_>) = rest.into_iter().partition(|package| {
         FRAMEWORKS.contains(&package.name.as_str()) || size(package) >= LARGE_WHEEL_BYTES
     });
@@ -76,10 +77,6 @@ pub(crate) fn wheel_groups(lock: &Lockfile) -> Vec<WheelGroup<'_>> {
         });
     }
     groups
-}
-
-fn is_hardware(name: &str) -> bool {
-    name.starts_with("nvidia-") || name.starts_with("cuda-") || name == "triton"
 }
 
 /// Consecutive runs (in name order, so the split is stable) of at most `HARDWARE_LAYER_BYTES`;
@@ -141,7 +138,9 @@ mod tests {
                 sha256: String::new(),
                 requirements: Vec::new(),
             },
+            hardware: None,
             base: None,
+            system_libraries: None,
             packages,
         };
         wheel_groups(&lock)

@@ -1,5 +1,6 @@
 //! `mlpack build`: lock if needed, then build the image into the store and tag it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -23,6 +24,10 @@ pub(super) struct BuildArgs {
     /// Fail instead of writing `mlpack.lock` when it is missing or stale (for CI).
     #[arg(long)]
     pub(super) locked: bool,
+    /// Lock if needed and show the Python layers the image would get, without fetching or
+    /// writing anything else.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     resolver: ResolverArgs,
 }
@@ -30,6 +35,9 @@ pub(super) struct BuildArgs {
 pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let project = args.project(directory);
     let loaded = Manifest::load(&project)?;
+    if args.dry_run {
+        return dry_run(args, &project, &loaded, printer);
+    }
     let report = build_image(args, &project, &loaded, printer)?;
     if printer.json {
         printer.json(&report)?;
@@ -47,12 +55,88 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
                 layer.description
             ));
         }
+        for line in system_libraries(&report) {
+            printer.status(&line);
+        }
         printer.status(&format!(
             "Built `{}` ({}) in {:.2}s",
             report.reference, report.manifest_digest, report.seconds
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+fn dry_run(
+    args: &BuildArgs,
+    project: &Path,
+    loaded: &crate::manifest::LoadedManifest,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    build::check_base(&loaded.manifest)?;
+    let lock = ensure_locked(project, loaded, &args.resolver, args.locked, printer)?;
+    let layers = build::planned_layers(&lock);
+    if printer.json {
+        printer.json(&serde_json::json!({ "layers": layers }))?;
+        return Ok(ExitStatus::Success);
+    }
+    for layer in &layers {
+        printer.result(&format!(
+            "{:>9}  {}: {}\n",
+            human_size(layer.wheel_bytes),
+            layer.description,
+            layer.packages.join(", ")
+        ))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// What the system-libraries layer added and why, one Debian package per entry
+/// (`libgl1 (opencv-python needs libGL.so.1)`), and what the host driver is left to provide.
+fn system_libraries(report: &build::BuildReport) -> Vec<String> {
+    let how = if report.pinned_system_libraries {
+        "pinned into `mlpack.lock`"
+    } else {
+        "from `mlpack.lock`"
+    };
+    let mut lines = Vec::new();
+    let mut packages: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    for library in &report.system_libraries {
+        packages
+            .entry(&library.package)
+            .or_default()
+            .entry(&library.wheel)
+            .or_default()
+            .push(&library.soname);
+    }
+    if packages.is_empty() {
+        if report.pinned_system_libraries {
+            lines.push(format!("System libraries: none needed ({how})"));
+        }
+    } else {
+        let added: Vec<String> = packages
+            .iter()
+            .map(|(package, wheels)| {
+                let why: Vec<String> = wheels
+                    .iter()
+                    .map(|(wheel, sonames)| format!("{wheel} needs {}", sonames.join(", ")))
+                    .collect();
+                format!("{package} ({})", why.join("; "))
+            })
+            .collect();
+        lines.push(format!("System libraries ({how}): {}", added.join(", ")));
+    }
+    if !report.host_driver_libraries.is_empty() {
+        let driver: Vec<String> = report
+            .host_driver_libraries
+            .iter()
+            .map(|library| format!("{} ({})", library.soname, library.wheel))
+            .collect();
+        lines.push(format!(
+            "Provided by the host's NVIDIA driver with `--gpus`: {}",
+            driver.join(", ")
+        ));
+    }
+    lines
 }
 
 impl BuildArgs {
@@ -138,17 +222,7 @@ pub(super) fn project_name(project: &Path, manifest: &Manifest) -> String {
     }
 }
 
-/// `1.2 MB`, as `docker images` shows sizes.
-pub(super) fn human_size(bytes: u64) -> String {
-    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
-    let value = bytes as f64;
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} kB", value / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
-        _ => format!("{:.2} GB", value / 1e9),
-    }
-}
+pub(super) use crate::byte_size::human_size;
 
 /// A spinner on stderr naming the layer and what it is doing; hidden when stderr is not a
 /// terminal (CI logs) or with `-q`/`--json`.

@@ -121,6 +121,7 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
     for change in changes(plan.existing.as_ref(), &lock) {
         printer.status(&format!(" {change}"));
     }
+    report_hardware(&plan, &lock, printer);
     report(&plan, Some(&lock), Some(seconds), printer)
 }
 
@@ -156,6 +157,7 @@ pub(super) fn ensure_locked(
         plan.target.describe(),
         started.elapsed().as_secs_f64()
     ));
+    report_hardware(&plan, &lock, printer);
     Ok(lock)
 }
 
@@ -232,6 +234,12 @@ fn base_image(
         pinned.digest, pinned.python_version, pinned.python, pinned.glibc
     ));
     Ok(Some(pinned))
+}
+
+fn report_hardware(plan: &LockPlan, lock: &Lockfile, printer: Printer) {
+    if let Some(summary) = crate::lock::hardware_summary(&plan.hardware, lock) {
+        printer.status(&summary);
+    }
 }
 
 fn warn_unresolved(plan: &LockPlan, printer: Printer) {

@@ -3,6 +3,7 @@
 
 mod build;
 mod container;
+mod doctor;
 mod export;
 mod image;
 mod init;
@@ -122,6 +123,9 @@ enum Command {
     Exec(container::ExecArgs),
     /// Save a container's changes as a new image.
     Commit(container::CommitArgs),
+    /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
+    /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// How mlpack exits: documented in the README.
@@ -225,6 +229,7 @@ pub fn main() -> ExitCode {
         Command::Rm(args) => container::rm(&args, printer),
         Command::Exec(args) => container::exec(args),
         Command::Commit(args) => container::commit(&args, printer),
+        Command::Doctor(args) => doctor::run(&args, printer),
     };
     match result {
         Ok(status) => status.into(),

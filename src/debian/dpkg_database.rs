@@ -32,43 +32,94 @@ pub fn write_dpkg_database(
     installed: &[(DebPackage, Extracted)],
 ) -> Result<(), DebianError> {
     let root = Root::open(root)?;
+    let sorted = sorted(installed);
+    let paragraphs = sorted
+        .iter()
+        .map(|(package, extracted)| checked_paragraph(package, extracted))
+        .collect::<Result<Vec<_>, _>>()?;
+    for directory in ["info", "updates", "triggers", "alternatives"] {
+        let relative = format!("var/lib/dpkg/{directory}");
+        root.create_directory(&relative, 0o755)
+            .map_err(|error| root_error(&relative, error))?;
+    }
+    write(&root, "var/lib/dpkg/status", &paragraphs.join("\n"))?;
+    write(&root, "var/lib/dpkg/available", "")?;
+    // Without `info/format`, dpkg reads the database in its pre-multiarch layout and looks for
+    // `<name>.list` even for `Multi-Arch: same` packages.
+    write(&root, "var/lib/dpkg/info/format", "1\n")?;
+    write_info(&root, &sorted)
+}
+
+/// Writes, for a layer on top of a base whose `/var/lib/dpkg/status` is `base_status`, the
+/// status file with the base's packages and `installed` together (sorted by name, as dpkg
+/// keeps it) and the `info/` files of `installed`: the layer's status file replaces the
+/// base's, and the base's `info/` files stay as they are below it.
+pub fn write_dpkg_additions(
+    root: &Path,
+    base_status: &str,
+    installed: &[(DebPackage, Extracted)],
+) -> Result<(), DebianError> {
+    let root = Root::open(root)?;
+    let sorted = sorted(installed);
+    let mut paragraphs: Vec<(String, String)> = base_status
+        .split("\n\n")
+        .map(|paragraph| paragraph.trim_matches('\n'))
+        .filter(|paragraph| !paragraph.is_empty())
+        .map(|paragraph| (package_field(paragraph), format!("{paragraph}\n")))
+        .collect();
+    for (package, extracted) in &sorted {
+        paragraphs.push((package.name.clone(), checked_paragraph(package, extracted)?));
+    }
+    paragraphs.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let status: Vec<String> = paragraphs.into_iter().map(|(_, text)| text).collect();
+    root.create_directory("var/lib/dpkg/info", 0o755)
+        .map_err(|error| root_error("var/lib/dpkg/info", error))?;
+    write(&root, "var/lib/dpkg/status", &status.join("\n"))?;
+    write_info(&root, &sorted)
+}
+
+fn sorted(installed: &[(DebPackage, Extracted)]) -> Vec<&(DebPackage, Extracted)> {
     let mut sorted: Vec<&(DebPackage, Extracted)> = installed.iter().collect();
     sorted.sort_by(|(a, _), (b, _)| {
         a.name
             .cmp(&b.name)
             .then(a.architecture.cmp(&b.architecture))
     });
-    let mut status = String::new();
-    for (package, extracted) in &sorted {
-        if extracted.package != package.name || extracted.version != package.version {
-            return Err(DebianError::BadDeb {
-                deb: Path::new(&package.filename).to_path_buf(),
-                message: format!(
-                    "it contains `{}` {}, but the index lists it as `{}` {}",
-                    extracted.package, extracted.version, package.name, package.version
-                ),
-            });
-        }
-        if !status.is_empty() {
-            status.push('\n');
-        }
-        status.push_str(&status_paragraph(package, extracted));
+    sorted
+}
+
+/// The `Package` field of a status paragraph (empty when it has none, which sorts it first).
+fn package_field(paragraph: &str) -> String {
+    paragraph
+        .lines()
+        .find_map(|line| line.strip_prefix("Package:"))
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The status paragraph of `package`, once its `.deb` is known to be the package the index
+/// named.
+fn checked_paragraph(package: &DebPackage, extracted: &Extracted) -> Result<String, DebianError> {
+    if extracted.package != package.name || extracted.version != package.version {
+        return Err(DebianError::BadDeb {
+            deb: Path::new(&package.filename).to_path_buf(),
+            message: format!(
+                "it contains `{}` {}, but the index lists it as `{}` {}",
+                extracted.package, extracted.version, package.name, package.version
+            ),
+        });
     }
-    let write = |relative: &str, contents: &str| {
-        root.write(relative, contents.as_bytes(), 0o644)
-            .map_err(|error| root_error(relative, error))
-    };
-    for directory in ["info", "updates", "triggers", "alternatives"] {
-        let relative = format!("var/lib/dpkg/{directory}");
-        root.create_directory(&relative, 0o755)
-            .map_err(|error| root_error(&relative, error))?;
-    }
-    write("var/lib/dpkg/status", &status)?;
-    write("var/lib/dpkg/available", "")?;
-    // Without `info/format`, dpkg reads the database in its pre-multiarch layout and looks for
-    // `<name>.list` even for `Multi-Arch: same` packages.
-    write("var/lib/dpkg/info/format", "1\n")?;
-    for (package, extracted) in &sorted {
+    Ok(status_paragraph(package, extracted))
+}
+
+fn write(root: &Root, relative: &str, contents: &str) -> Result<(), DebianError> {
+    root.write(relative, contents.as_bytes(), 0o644)
+        .map_err(|error| root_error(relative, error))
+}
+
+/// `info/<name>.list`, `.md5sums` and `.conffiles` of each package.
+fn write_info(root: &Root, sorted: &[&(DebPackage, Extracted)]) -> Result<(), DebianError> {
+    for (package, extracted) in sorted {
         let name = if package.multi_arch == "same" {
             format!("{}:{}", package.name, package.architecture)
         } else {
@@ -78,14 +129,14 @@ pub fn write_dpkg_database(
         for path in &extracted.paths {
             let _ = writeln!(list, "{path}");
         }
-        write(&format!("var/lib/dpkg/info/{name}.list"), &list)?;
+        write(root, &format!("var/lib/dpkg/info/{name}.list"), &list)?;
         if let Some(md5sums) = &extracted.md5sums {
-            write(&format!("var/lib/dpkg/info/{name}.md5sums"), md5sums)?;
+            write(root, &format!("var/lib/dpkg/info/{name}.md5sums"), md5sums)?;
         }
         if !extracted.conffiles.is_empty() {
             let mut conffiles = extracted.conffiles.join("\n");
             conffiles.push('\n');
-            write(&format!("var/lib/dpkg/info/{name}.conffiles"), &conffiles)?;
+            write(root, &format!("var/lib/dpkg/info/{name}.conffiles"), &conffiles)?;
         }
     }
     Ok(())

@@ -10,6 +10,7 @@
 //!   `If-Modified-Since` on every fetch (one small request when nothing changed).
 //! - `index/…/Packages-<sha256>.xz` (or `.gz`): the compressed index the signed text names, so
 //!   a changed `InRelease` that names the same index downloads nothing more.
+//! - `index/…/Contents-<arch>-<sha256>.gz`: the file list `contents.rs` reads, kept the same way.
 //! - `debs/<sha256>.deb`: pool files, re-hashed before each use and fetched again if corrupt.
 //!
 //! Files are written to a temporary file and renamed into place, so a reader never sees half
@@ -45,21 +46,16 @@ pub async fn fetch_index(
     suite: &Suite,
     cache_dir: &Path,
 ) -> Result<PackageIndex, DebianError> {
-    let directory = cache_dir.join("index").join(suite.cache_key());
-    fs_err::create_dir_all(&directory)?;
-    let release_url = suite.dists_url("InRelease");
-    let verified = fetch_release(http, &release_url, &directory).await?;
+    let SignedRelease {
+        directory,
+        url: release_url,
+        release,
+        signer,
+    } = signed_release(http, suite, cache_dir).await?;
     let bad_release = |message: String| DebianError::BadRelease {
         url: release_url.clone(),
         message,
     };
-    let release = Release::parse(&verified.text).map_err(bad_release)?;
-    if release.codename != suite.codename {
-        return Err(bad_release(format!(
-            "it is signed for `{}`, not `{}`",
-            release.codename, suite.codename
-        )));
-    }
     let base = format!("main/binary-{}/Packages", suite.arch);
     let (path, compression) = [(".xz", Compression::Xz), (".gz", Compression::Gzip)]
         .into_iter()
@@ -79,19 +75,11 @@ pub async fn fetch_index(
         compression.extension()
     ));
     let authority = format!("the signed `{release_url}` (dated {})", release.date);
-    if !blocking({
-        let cached = cached.clone();
-        let entry = entry.clone();
-        move || file_matches(&cached, &entry)
-    })
-    .await
-    {
-        download_verified(http, &packages_url, &entry, &cached, &authority).await?;
-    }
-    remove_stale_indexes(&directory, &cached);
+    cached_index_file(http, &packages_url, &entry, &cached, &authority).await?;
+    remove_stale_indexes(&directory, &cached, "Packages-");
     let uncompressed = release.files.get(&base).cloned();
     let label = suite.to_string();
-    let (date, signer) = (release.date.clone(), verified.signer);
+    let date = release.date.clone();
     blocking(move || {
         let compressed = fs_err::read(&cached)?;
         let limit = uncompressed
@@ -121,6 +109,64 @@ pub async fn fetch_index(
         Ok(index)
     })
     .await
+}
+
+/// A suite's `InRelease`, verified, and the cache directory of its index files.
+pub(super) struct SignedRelease {
+    pub(super) directory: PathBuf,
+    pub(super) url: String,
+    pub(super) release: Release,
+    pub(super) signer: String,
+}
+
+/// Fetch (or revalidate) and verify `suite`'s `InRelease`, and check it is for `suite`.
+pub(super) async fn signed_release(
+    http: &reqwest::Client,
+    suite: &Suite,
+    cache_dir: &Path,
+) -> Result<SignedRelease, DebianError> {
+    let directory = cache_dir.join("index").join(suite.cache_key());
+    fs_err::create_dir_all(&directory)?;
+    let url = suite.dists_url("InRelease");
+    let verified = fetch_release(http, &url, &directory).await?;
+    let bad_release = |message: String| DebianError::BadRelease {
+        url: url.clone(),
+        message,
+    };
+    let release = Release::parse(&verified.text).map_err(bad_release)?;
+    if release.codename != suite.codename {
+        return Err(bad_release(format!(
+            "it is signed for `{}`, not `{}`",
+            release.codename, suite.codename
+        )));
+    }
+    Ok(SignedRelease {
+        directory,
+        url,
+        release,
+        signer: verified.signer,
+    })
+}
+
+/// Make `cached` hold the index file at `url` with the size and sha256 of `entry` (from the
+/// signed release text `authority` names), downloading it unless it already does.
+pub(super) async fn cached_index_file(
+    http: &reqwest::Client,
+    url: &str,
+    entry: &FileEntry,
+    cached: &Path,
+    authority: &str,
+) -> Result<(), DebianError> {
+    let matches = blocking({
+        let cached = cached.to_path_buf();
+        let entry = entry.clone();
+        move || file_matches(&cached, &entry)
+    })
+    .await;
+    if !matches {
+        download_verified(http, url, entry, cached, authority).await?;
+    }
+    Ok(())
 }
 
 /// Downloads `package`'s pool file into `cache_dir/debs/<sha256>.deb` unless a file with the
@@ -359,9 +405,9 @@ fn check(
     }
 }
 
-/// Removes cached `Packages-*` files other than `keep`: an index is only used while the signed
-/// text names it.
-fn remove_stale_indexes(directory: &Path, keep: &Path) {
+/// Removes cached `<prefix>*` files (`Packages-`, `Contents-`) other than `keep`: an index is
+/// only used while the signed text names it.
+pub(super) fn remove_stale_indexes(directory: &Path, keep: &Path, prefix: &str) {
     let Ok(entries) = fs_err::read_dir(directory) else {
         return;
     };
@@ -371,7 +417,7 @@ fn remove_stale_indexes(directory: &Path, keep: &Path) {
             && entry
                 .file_name()
                 .to_str()
-                .is_some_and(|name| name.starts_with("Packages-"));
+                .is_some_and(|name| name.starts_with(prefix));
         if stale {
             let _ = fs_err::remove_file(&path);
         }
@@ -433,7 +479,7 @@ impl Compression {
 }
 
 /// Runs blocking work (file I/O, decompression, parsing) on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => value,
         // A blocking task can't be cancelled, only panic: pass the panic on to the caller.

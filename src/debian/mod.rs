@@ -5,12 +5,14 @@
 //!
 //! The order a build follows: [`Suite::for_image`], [`fetch_index`] (signature and hashes as
 //! in [SecureApt]), [`PackageIndex::closure`], [`download`] each package, [`prepare_root`],
-//! [`extract`] each `.deb`, [`write_dpkg_database`], [`finish_base`].
+//! [`extract`] each `.deb`, [`write_dpkg_database`], [`finish_base`]. Libraries that wheels
+//! need are found with [`fetch_library_index`] and added on top with [`write_dpkg_additions`].
 //!
 //! [SecureApt]: https://wiki.debian.org/SecureApt
 
 mod alternatives;
 mod closure;
+mod contents;
 mod control;
 mod dpkg_database;
 mod error;
@@ -29,7 +31,8 @@ mod version;
 #[cfg(all(test, feature = "test-debian"))]
 mod real_tests;
 
-pub use dpkg_database::write_dpkg_database;
+pub use contents::{LibraryIndex, fetch_library_index};
+pub use dpkg_database::{write_dpkg_additions, write_dpkg_database};
 pub use error::DebianError;
 pub use extract::{Extracted, extract};
 pub use fetch::{download, fetch_index};

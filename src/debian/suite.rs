@@ -71,6 +71,16 @@ impl Suite {
         })
     }
 
+    /// The multiarch triplet of the architecture: where its libraries live
+    /// (`usr/lib/x86_64-linux-gnu`).
+    pub fn triplet(&self) -> &'static str {
+        if self.arch == "arm64" {
+            "aarch64-linux-gnu"
+        } else {
+            "x86_64-linux-gnu"
+        }
+    }
+
     /// The URL of `path` under the release's `dists/<codename>/` directory.
     pub(crate) fn dists_url(&self, path: &str) -> String {
         format!("{}/dists/{}/{path}", self.mirror, self.codename)

@@ -11,6 +11,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The image label naming the CUDA release an image's libraries are built for (`12.8`).
+pub const CUDA_LABEL: &str = "dev.mlpack.cuda";
+/// The image label naming the oldest driver that runs the image (`525.60.13`).
+pub const DRIVER_LABEL: &str = "dev.mlpack.cuda.driver-min";
+
 /// An NVIDIA driver version: `550.54.14`, `580.65.06`, or two parts like `570.26`.
 ///
 /// Versions compare by number, part by part (`535.104.05` > `535.54.03`); a two-part version
@@ -319,6 +324,16 @@ pub fn max_cuda_for(driver: &DriverVersion) -> Option<CudaVersion> {
         .iter()
         .filter(|(_, needed)| needed <= driver)
         .map(|(release, _)| *release)
+        .max()
+}
+
+/// The newest CUDA major `driver` runs every minor release of (by minor version
+/// compatibility): `12` for 550.54.14, `13` for 580.65.06; `None` below 450.80.02.
+pub fn newest_major_for(driver: &DriverVersion) -> Option<u32> {
+    MINOR_COMPATIBILITY_DRIVERS
+        .iter()
+        .filter(|(_, floor)| floor <= driver)
+        .map(|(major, _)| *major)
         .max()
 }
 

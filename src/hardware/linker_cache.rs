@@ -36,6 +36,20 @@ const LIBRARY_PREFIXES: [&str; 10] = [
     "libnvidia-opencl.so",
     "libnvidia-pkcs11.so",
 ];
+/// Driver libraries a CDI spec may mount besides [`LIBRARY_PREFIXES`] (graphics, video,
+/// ray tracing: `libnvidia-encode.so.1`, `libnvcuvid.so.1`, `libnvoptix.so.1`).
+const OTHER_DRIVER_PREFIXES: [&str; 3] = ["libnvidia-", "libnvcuvid.so", "libnvoptix.so"];
+
+/// Whether `soname` is one of the NVIDIA driver's libraries, which `--gpus` brings from the
+/// host at run time: an image must not ship its own (it would not match the host's kernel
+/// module).
+pub fn is_driver_library(soname: &str) -> bool {
+    LIBRARY_PREFIXES
+        .iter()
+        .chain(&OTHER_DRIVER_PREFIXES)
+        .any(|prefix| soname.starts_with(prefix))
+}
+
 const BINARIES: [&str; 5] = [
     "nvidia-smi",
     "nvidia-debugdump",

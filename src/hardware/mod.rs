@@ -8,10 +8,14 @@ mod linker_cache;
 mod nvidia;
 #[cfg(test)]
 mod tests;
+mod wheels;
 
 pub use self::cuda::{
-    CudaVersion, CudaVersionError, DriverVersion, DriverVersionError, max_cuda_for, min_driver_for,
+    CUDA_LABEL, CudaVersion, CudaVersionError, DRIVER_LABEL, DriverVersion, DriverVersionError,
+    max_cuda_for, min_driver_for, newest_major_for,
 };
+pub use self::linker_cache::is_driver_library;
 pub use self::nvidia::{
     GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus,
 };
+pub use self::wheels::{CUDA_RUNTIME_PACKAGES, is_hardware_wheel, library_name, runtime_release};

@@ -34,8 +34,12 @@ pub struct NvidiaDriver {
 
 impl NvidiaDriver {
     /// The driver of the machine mlpack runs on; `None` when no NVIDIA module is loaded.
+    /// Where `/sys` and `/proc` don't say (some containers and WSL hide them), `nvidia-smi`.
     pub fn detect() -> Result<Option<Self>, HardwareError> {
-        Self::detect_in(Path::new("/"))
+        match Self::detect_in(Path::new("/"))? {
+            Some(driver) => Ok(Some(driver)),
+            None => Ok(nvidia_smi_version().map(|version| Self { version })),
+        }
     }
 
     /// The driver of the file system tree at `root` (`/` on a real host, a fixture in tests):
@@ -56,6 +60,24 @@ impl NvidiaDriver {
         }
         Ok(None)
     }
+}
+
+/// The driver version `nvidia-smi` reports, if it is installed and finds a GPU.
+fn nvidia_smi_version() -> Option<DriverVersion> {
+    let output = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=driver_version", "--format=csv,noheader"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    smi_version(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The first line of `nvidia-smi --query-gpu=driver_version` (one line per GPU, all equal).
+fn smi_version(text: &str) -> Option<DriverVersion> {
+    text.lines().next()?.trim().parse().ok()
 }
 
 /// The version in the `NVRM version:` line: the first word after "Kernel Module" that parses
@@ -559,6 +581,17 @@ mod tests {
         NvidiaDriver::detect_in(root)
             .unwrap()
             .map(|driver| driver.version.to_string())
+    }
+
+    #[test]
+    fn nvidia_smi_output_gives_the_first_gpu_driver() {
+        let version = |text| smi_version(text).map(|version| version.to_string());
+        assert_eq!(
+            version("570.133.20\n570.133.20\n").as_deref(),
+            Some("570.133.20")
+        );
+        assert_eq!(version("NVIDIA-SMI has failed\n"), None);
+        assert_eq!(version(""), None);
     }
 
     #[test]

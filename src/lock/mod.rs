@@ -6,8 +6,10 @@
 //! <https://packaging.python.org/en/latest/specifications/pylock-toml/>.
 
 mod graph;
+mod hardware;
 mod inputs;
 mod project;
+mod system_libraries;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,8 +21,13 @@ use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 
 pub use self::graph::{DEPENDENCY_OF, LockGraph};
+pub use self::hardware::{
+    HardwareTarget, HardwareTargetError, LockedHardware, cuda_release, hardware_wheels,
+    summary as hardware_summary,
+};
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, changes};
+pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
 use crate::resolve::{Resolution, Target};
 
 /// The lock's file name in a project directory.
@@ -35,11 +42,18 @@ pub struct Lockfile {
     pub created_by: String,
     pub target: Target,
     pub inputs: Inputs,
+    /// What the lock was resolved for in hardware; absent for a CPU lock without CUDA wheels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<LockedHardware>,
     /// The base: a Debian base's packages, pinned by `mlpack build` the first time it builds
     /// the base (and kept by `mlpack lock` while the base's inputs are unchanged), or a
     /// registry image, pinned by `mlpack lock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<PinnedBase>,
+    /// Debian packages the wheels' shared objects need beyond the base, pinned by
+    /// `mlpack build` (see [`LockedSystemLibraries`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_libraries: Option<LockedSystemLibraries>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
 }
@@ -212,6 +226,8 @@ pub enum LockError {
     },
     #[error("the base image `{image}` cannot be used: {message}")]
     BaseImage { image: String, message: String },
+    #[error(transparent)]
+    Hardware(#[from] HardwareTargetError),
 }
 
 impl LockError {
@@ -223,6 +239,7 @@ impl LockError {
             Self::Invalid { .. } | Self::Version { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
+            Self::Hardware(error) => error.hint().into_iter().collect(),
             Self::BasePython { wanted, .. } => vec![format!(
                 "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
             )],
@@ -364,7 +381,9 @@ impl Lockfile {
                 sha256,
                 requirements: inputs.describe(),
             },
+            hardware: None,
             base: None,
+            system_libraries: None,
             packages,
         })
     }

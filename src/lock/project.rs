@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use pep508_rs::PackageName;
 
+use super::hardware::{HardwareTarget, LockedHardware};
 use super::{LOCK_FILE, LockError, LockInputs, LockedImage, Lockfile, PinnedBase};
 use crate::manifest::{LoadedManifest, project_path};
 use crate::pypi::{IndexClient, IndexMap};
@@ -39,6 +40,7 @@ pub struct LockPlan {
     pub existing: Option<Lockfile>,
     /// The registry image the project builds on, pinned; `None` for a Debian base.
     pub base_image: Option<LockedImage>,
+    pub hardware: HardwareTarget,
 }
 
 impl LockPlan {
@@ -82,6 +84,7 @@ impl LockPlan {
         let target =
             image_target.unwrap_or_else(|| Target::for_base(&manifest.base.image, python, arch));
         let indexes = index_map(loaded)?;
+        let hardware = HardwareTarget::decide(&manifest.hardware, host_driver)?;
         let mut resolver_settings = vec![
             ("prerelease", settings.prerelease.to_string()),
             (
@@ -94,6 +97,7 @@ impl LockPlan {
         if let Some(image) = &base_image {
             resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
         }
+        resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
         let hash = inputs.hash(&target, &indexes, &resolver_settings);
         let lock_path = project_path(project, Path::new(LOCK_FILE));
         let existing = Lockfile::read(&lock_path)?;
@@ -105,6 +109,7 @@ impl LockPlan {
             hash,
             existing,
             base_image,
+            hardware,
         })
     }
 
@@ -131,12 +136,16 @@ impl LockPlan {
             preferences,
             constraints: self.inputs.constraint_ranges(),
             prerelease: settings.prerelease,
+            limits: self.hardware.limits(),
         };
         let client = IndexClient::builder()
             .offline(settings.offline)
             .exclude_newer(settings.exclude_newer.clone())
             .build()?;
-        let roots = self.inputs.roots.clone();
+        // After hashing: `auto` adds the CUDA extras only on a host with a driver, and the
+        // lock must stay fresh on hosts without one.
+        let mut roots = self.inputs.roots.clone();
+        self.hardware.add_framework_extras(&mut roots);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -157,6 +166,7 @@ impl LockPlan {
         })?;
         let mut lock =
             Lockfile::from_resolution(&resolution, &self.inputs, &self.target, self.hash.clone())?;
+        lock.hardware = LockedHardware::new(&self.hardware, &lock);
         // An image base was pinned by the caller. A Debian base's pins are `mlpack build`'s;
         // it re-checks them against their own inputs.
         lock.base = match &self.base_image {
@@ -167,8 +177,23 @@ impl LockPlan {
                 .and_then(Lockfile::debian_base)
                 .map(|base| PinnedBase::Debian(base.clone())),
         };
+        // Likewise the system libraries: `mlpack build` re-checks their inputs hash (the
+        // wheels and the base) and pins them anew when it changed.
+        lock.system_libraries = self
+            .existing
+            .as_ref()
+            .and_then(|existing| existing.system_libraries.clone());
         Ok(lock)
     }
+}
+
+/// The host's NVIDIA driver, for `accelerator = "auto"`; a driver mlpack cannot read counts
+/// as none, so `auto` falls back to CPU as it says.
+fn host_driver() -> Option<crate::hardware::DriverVersion> {
+    crate::hardware::NvidiaDriver::detect()
+        .ok()
+        .flatten()
+        .map(|driver| driver.version)
 }
 
 /// The target a registry image gives: its interpreter's version (`3.11.9`, or `3.11` taken

@@ -35,7 +35,9 @@ fn sample() -> Lockfile {
             sha256: "cd".repeat(32),
             requirements: vec!["scikit-learn  # the import of `sklearn` at train.py:3".to_string()],
         },
+        hardware: None,
         base: None,
+        system_libraries: None,
         packages: vec![
             package(
                 "scikit-learn",

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{LockedBase, LockedDeb, LockedImage, Lockfile, PinnedBase};
+use super::hardware::accelerator_name;
+use super::{LockedBase, LockedDeb, LockedHardware, LockedImage, Lockfile, PinnedBase};
 
 impl Lockfile {
     pub fn to_toml(&self) -> String {
@@ -24,10 +25,16 @@ impl Lockfile {
         );
         let _ = writeln!(text, "\n[inputs]\nsha256 = {}", quote(&self.inputs.sha256));
         write_list(&mut text, "requirements", &self.inputs.requirements);
+        if let Some(hardware) = &self.hardware {
+            write_hardware(&mut text, hardware);
+        }
         match &self.base {
             Some(PinnedBase::Debian(base)) => write_base(&mut text, base),
             Some(PinnedBase::Image(image)) => write_image(&mut text, image),
             None => {}
+        }
+        if let Some(libraries) = &self.system_libraries {
+            super::system_libraries::write_system_libraries(&mut text, libraries);
         }
         let mut packages: Vec<_> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
@@ -71,6 +78,23 @@ impl Lockfile {
     }
 }
 
+fn write_hardware(text: &mut String, hardware: &LockedHardware) {
+    let _ = write!(
+        text,
+        "\n[hardware]\naccelerator = {}\n",
+        quote(&accelerator_name(hardware.accelerator))
+    );
+    if let Some(requested) = hardware.requested {
+        let _ = writeln!(text, "requested = {}", quote(&accelerator_name(requested)));
+    }
+    if let Some(cuda) = hardware.cuda {
+        let _ = writeln!(text, "cuda = {}", quote(&cuda.to_string()));
+    }
+    if let Some(driver) = &hardware.driver_min {
+        let _ = writeln!(text, "driver-min = {}", quote(&driver.to_string()));
+    }
+}
+
 fn write_base(text: &mut String, base: &LockedBase) {
     let _ = write!(
         text,
@@ -111,7 +135,7 @@ fn write_image(text: &mut String, image: &LockedImage) {
     );
 }
 
-fn quote(value: &str) -> String {
+pub(super) fn quote(value: &str) -> String {
     toml_edit::Value::from(value).to_string().trim().to_string()
 }
 
@@ -120,7 +144,7 @@ fn write_list(text: &mut String, key: &str, values: &[String]) {
     write_raw_list(text, key, &quoted);
 }
 
-fn write_raw_list(text: &mut String, key: &str, items: &[String]) {
+pub(super) fn write_raw_list(text: &mut String, key: &str, items: &[String]) {
     match items {
         [] => {
             let _ = writeln!(text, "{key} = []");

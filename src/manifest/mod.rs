@@ -344,6 +344,19 @@ impl Manifest {
                 Some("write `MAJOR.MINOR`, like `12.8`".to_string()),
             ));
         }
+        if let Some(cuda) = &self.hardware.cuda
+            && is_dotted_numbers(cuda.get_ref(), 2)
+            && self.hardware.accelerator == Accelerator::Cpu
+        {
+            problems.push(source.spanned_problem(
+                cuda,
+                format!(
+                    "`cuda = \"{}\"` asks for CUDA, but `accelerator` is `cpu` (the default)",
+                    cuda.get_ref()
+                ),
+                Some("add `accelerator = \"cuda\"` (or `\"auto\"`) to `[hardware]`".to_string()),
+            ));
+        }
         if let Some(driver) = &self.hardware.driver_min
             && !is_dotted_numbers(driver.get_ref(), 2)
             && !is_dotted_numbers(driver.get_ref(), 3)

@@ -124,6 +124,16 @@ fn invalid_values_are_located() {
 }
 
 #[test]
+fn a_cuda_release_needs_a_cuda_accelerator() {
+    let error = parse("[hardware]\ncuda = \"12.8\"\n").unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:2:8: `cuda = "12.8"` asks for CUDA, but `accelerator` is `cpu` (the default)
+        hint: add `accelerator = "cuda"` (or `"auto"`) to `[hardware]`
+    "#);
+}
+
+#[test]
 fn type_errors_are_located() {
     let error = parse("[python]\nversion = \"2.7\"\n").unwrap_err();
     insta::assert_snapshot!(error, @r"

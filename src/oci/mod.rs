@@ -23,6 +23,7 @@ mod resolve;
 mod store;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 pub use self::convert::recompressed_image;
 pub use self::derive::{Derivation, created_now, derive_image};
@@ -43,5 +44,6 @@ pub use self::prune::PruneReport;
 pub use self::reference::{REF_NAME_ANNOTATION, normalize_reference};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
 pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};
+pub use self::verify::{BlobProblem, ProblemKind, StoreCheck};
 /// The `oci-spec` types this module's API uses.
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};

@@ -16,8 +16,9 @@ use super::digest::{DiffId, Digest};
 use super::error::OciError;
 use super::store::{Store, TEMP_PREFIX};
 
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(super) const DOCKER_MANIFEST_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// What [`Store::prune`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,7 +94,10 @@ impl Store {
         Ok(())
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T, OciError> {
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        digest: &Digest,
+    ) -> Result<T, OciError> {
         let bytes = self.read_blob(digest)?;
         serde_json::from_slice(&bytes).map_err(|source| OciError::InvalidJson {
             what: format!("blob `{digest}`"),

@@ -47,6 +47,17 @@ pub struct ResolveOptions {
     pub constraints: HashMap<PackageName, Ranges<Version>>,
     /// Allow pre-releases of every package.
     pub prerelease: bool,
+    /// Limits with a reason: a version whose requirement on the package falls wholly outside
+    /// the limit cannot be used, and the conflict says why (the `[hardware]` CUDA target).
+    pub limits: HashMap<PackageName, Limit>,
+}
+
+/// A range a package must stay in, and why, in words that finish "… cannot be used because
+/// it needs `x` ==1, but {reason}".
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub range: Ranges<Version>,
+    pub reason: String,
 }
 
 /// One locked distribution.
@@ -133,11 +144,24 @@ pub fn resolve(
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
             let formatter = report::Formatter { roots };
-            let explanation = DefaultStringReporter::report_with_formatter(&tree, &formatter);
+            let clashes = report::library_clashes(&tree);
+            let mut explanation: Vec<String> =
+                clashes.iter().map(report::LibraryClash::explain).collect();
+            explanation.push(DefaultStringReporter::report_with_formatter(
+                &tree, &formatter,
+            ));
+            let mut hints = no_solution_hints(&provider, options);
+            hints.extend(clashes.iter().map(|clash| {
+                format!(
+                    "pick versions of {} built for the same {} (each release's notes name its CUDA libraries), or lock the frameworks in separate projects",
+                    clash.projects.join(" and "),
+                    clash.library
+                )
+            }));
             return Err(ResolveError::NoSolution {
                 target: options.target.describe(),
-                explanation,
-                hints: no_solution_hints(&provider, options),
+                explanation: explanation.join("\n\n"),
+                hints,
             });
         }
         Err(

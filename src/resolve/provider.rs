@@ -310,10 +310,18 @@ impl<'a> Provider<'a> {
                 ));
             }
         };
-        Ok(match self.options.constraints.get(&requirement.name) {
+        let range = match self.options.constraints.get(&requirement.name) {
             Some(constraint) => range.intersection(constraint),
             None => range,
-        })
+        };
+        match self.options.limits.get(&requirement.name) {
+            Some(limit) if range.intersection(&limit.range) == Ranges::empty() => Err(format!(
+                "because it needs `{}` {range}, but {}",
+                requirement.name, limit.reason
+            )),
+            Some(limit) => Ok(range.intersection(&limit.range)),
+            None => Ok(range),
+        }
     }
 
     fn add_requirement_prerelease(&self, requirement: &pep508_rs::Requirement) {

@@ -202,3 +202,117 @@ impl ReportFormatter<ResolvePackage, Ranges<Version>, String> for Formatter<'_> 
         )
     }
 }
+
+/// Two packages that need disjoint versions of one NVIDIA library: the conflict told in the
+/// terms that matter to an ML project (one image holds one cuDNN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LibraryClash {
+    /// `cuDNN`.
+    pub(crate) library: &'static str,
+    /// The distribution holding it, `nvidia-cudnn-cu12`.
+    pub(crate) distribution: String,
+    /// Who needs which versions, in the order the tree gives them.
+    pub(crate) needs: Vec<(String, String)>,
+    /// The projects behind them, `torch` and `tensorflow`, for the hint.
+    pub(crate) projects: Vec<String>,
+}
+
+impl LibraryClash {
+    pub(crate) fn explain(&self) -> String {
+        let needs: Vec<String> = self
+            .needs
+            .iter()
+            .map(|(dependent, range)| format!("{dependent} needs {range}"))
+            .collect();
+        format!(
+            "{} need different builds of {} (`{}`): {}. An image holds one build of each NVIDIA library, so the frameworks in it must be built against the same CUDA libraries.",
+            self.dependents().join(" and "),
+            self.library,
+            self.distribution,
+            needs.join("; ")
+        )
+    }
+
+    fn dependents(&self) -> Vec<String> {
+        self.needs
+            .iter()
+            .map(|(dependent, _)| dependent.clone())
+            .collect()
+    }
+}
+
+/// By NVIDIA distribution: each dependent, its versions, and the versions it needs.
+type LibraryNeeds =
+    std::collections::BTreeMap<String, Vec<(ResolvePackage, Ranges<Version>, Ranges<Version>)>>;
+
+/// The NVIDIA libraries that two packages in the derivation need in versions that share
+/// nothing, one clash per library.
+pub(crate) fn library_clashes(
+    tree: &pubgrub::DerivationTree<ResolvePackage, Ranges<Version>, String>,
+) -> Vec<LibraryClash> {
+    let mut needs = LibraryNeeds::new();
+    collect_library_needs(tree, &mut needs);
+    let mut clashes = Vec::new();
+    for (distribution, edges) in needs {
+        let Some(library) = crate::hardware::library_name(&distribution) else {
+            continue;
+        };
+        let disjoint = edges.iter().enumerate().find_map(|(index, first)| {
+            edges[index + 1..]
+                .iter()
+                .find(|second| {
+                    base_name(&first.0) != base_name(&second.0)
+                        && first.2.intersection(&second.2) == Ranges::empty()
+                })
+                .map(|second| [first, second])
+        });
+        if let Some(pair) = disjoint {
+            clashes.push(LibraryClash {
+                library,
+                distribution,
+                needs: pair
+                    .iter()
+                    .map(|(package, range, needed)| (term(package, range), needed.to_string()))
+                    .collect(),
+                projects: pair
+                    .iter()
+                    .filter_map(|(package, _, _)| base_name(package))
+                    .map(|name| format!("`{name}`"))
+                    .collect(),
+            });
+        }
+    }
+    clashes
+}
+
+fn collect_library_needs(
+    tree: &pubgrub::DerivationTree<ResolvePackage, Ranges<Version>, String>,
+    needs: &mut LibraryNeeds,
+) {
+    match tree {
+        pubgrub::DerivationTree::External(External::FromDependencyOf(
+            package @ ResolvePackage::Package { .. },
+            range,
+            ResolvePackage::Package { name, .. },
+            needed,
+        )) if crate::hardware::library_name(name.as_ref()).is_some() => {
+            needs.entry(name.to_string()).or_default().push((
+                package.clone(),
+                range.clone(),
+                needed.clone(),
+            ));
+        }
+        pubgrub::DerivationTree::External(_) => {}
+        pubgrub::DerivationTree::Derived(derived) => {
+            collect_library_needs(&derived.cause1, needs);
+            collect_library_needs(&derived.cause2, needs);
+        }
+    }
+}
+
+fn base_name(package: &ResolvePackage) -> Option<&pep508_rs::PackageName> {
+    match package {
+        ResolvePackage::Package { name, .. } => Some(name),
+        ResolvePackage::Root => None,
+    }
+}

@@ -5,6 +5,7 @@
 //! <https://docs.kernel.org/admin-guide/cgroup-v1/memory.html> and
 //! <https://docs.kernel.org/scheduler/sched-bwc.html> (`cpu.cfs_quota_us`).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -138,6 +139,34 @@ impl Cgroup {
             Err(CgroupError::NoCgroup {
                 mount_root: mount_root.to_path_buf(),
             })
+        }
+    }
+
+    /// The controllers under `mount_root` that [`Cgroup::create`] could use: v2's root
+    /// `cgroup.controllers`, or v1's mounted hierarchies by name (`cpu,cpuacct` gives both;
+    /// named ones such as `systemd` and the hybrid `unified` are listed too, so a caller
+    /// that wants controllers only keeps the names `/proc/cgroups` lists).
+    pub fn controllers(
+        mount_root: &Path,
+        version: CgroupVersion,
+    ) -> Result<BTreeSet<String>, CgroupError> {
+        match version {
+            CgroupVersion::V2 => {
+                let listing = mount_root.join("cgroup.controllers");
+                let text = fs::read_to_string(&listing)
+                    .map_err(|source| CgroupError::io("read", &listing, source))?;
+                Ok(text.split_whitespace().map(str::to_string).collect())
+            }
+            CgroupVersion::V1 => {
+                let entries = fs::read_dir(mount_root)
+                    .map_err(|source| CgroupError::io("list", mount_root, source))?;
+                Ok(entries
+                    .flatten()
+                    .filter(|entry| entry.path().is_dir())
+                    .filter_map(|entry| entry.file_name().into_string().ok())
+                    .flat_map(|name| name.split(',').map(str::to_string).collect::<Vec<_>>())
+                    .collect())
+            }
         }
     }
 
@@ -657,6 +686,23 @@ mod tests {
                 "{layout:?}"
             );
         }
+    }
+
+    #[test]
+    fn lists_v1_controllers_by_mount_name() {
+        let root = fake_v1(&["memory", "cpu,cpuacct", "pids", "unified"]);
+        fs::write(root.path().join("release_agent"), "").unwrap();
+        let controllers = Cgroup::controllers(root.path(), CgroupVersion::V1).unwrap();
+        assert_eq!(
+            controllers.into_iter().collect::<Vec<_>>(),
+            ["cpu", "cpuacct", "memory", "pids", "unified"]
+        );
+        fs::write(root.path().join("cgroup.controllers"), "cpu io memory\n").unwrap();
+        let controllers = Cgroup::controllers(root.path(), CgroupVersion::V2).unwrap();
+        assert_eq!(
+            controllers.into_iter().collect::<Vec<_>>(),
+            ["cpu", "io", "memory"]
+        );
     }
 
     #[test]

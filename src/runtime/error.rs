@@ -57,12 +57,14 @@ pub enum RuntimeError {
     },
 
     #[error(
-        "the image needs CUDA {cuda}, which needs NVIDIA driver {needed} or newer; this host has {host}"
+        "the image needs CUDA {cuda}, which needs NVIDIA driver {needed} or newer; this host has {host}{}",
+        supported.as_ref().map(|cuda| format!(", which runs CUDA {cuda} images")).unwrap_or_default()
     )]
     DriverTooOld {
         cuda: String,
         needed: String,
         host: String,
+        supported: Option<String>,
     },
 
     /// The container's init failed before the command started; the text comes from inside.

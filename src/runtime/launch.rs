@@ -15,10 +15,10 @@ use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::LayerCache;
 use super::mounts::{MountPlan, MountRequest};
-use crate::hardware::{CudaVersion, GpuInjection, min_driver_for, plan_gpus};
-
-/// The label `mlpack build` writes with the CUDA version an image's wheels need.
-pub const CUDA_LABEL: &str = "dev.mlpack.cuda";
+use crate::hardware::{
+    CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
+    newest_major_for, plan_gpus,
+};
 
 /// Where the cgroup file systems are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -219,18 +219,28 @@ pub(crate) fn check_gpus(config: &ContainerConfig) -> Result<Option<GpuInjection
         return Ok(None);
     };
     let injection = plan_gpus(Path::new("/"), request)?;
-    if let Some(cuda) = config.image.labels.get(CUDA_LABEL)
-        && let Ok(version) = cuda.parse::<CudaVersion>()
-        && let Some(needed) = min_driver_for(version)
+    let labels = &config.image.labels;
+    if let Some(cuda) = labels.get(CUDA_LABEL)
+        && let Some(needed) = needed_driver(cuda, labels.get(DRIVER_LABEL))
         && injection.driver < needed
     {
         return Err(RuntimeError::DriverTooOld {
             cuda: cuda.clone(),
             needed: needed.to_string(),
             host: injection.driver.to_string(),
+            supported: newest_major_for(&injection.driver).map(|major| format!("{major}.x")),
         });
     }
     Ok(Some(injection))
+}
+
+/// The oldest driver for an image's CUDA label: the newer of what NVIDIA's tables say the
+/// release needs and what the image's driver label says (a label from a newer mlpack may know
+/// a release these tables don't).
+fn needed_driver(cuda: &str, driver: Option<&String>) -> Option<DriverVersion> {
+    let from_table = cuda.parse::<CudaVersion>().ok().and_then(min_driver_for);
+    let from_label = driver.and_then(|driver| driver.parse::<DriverVersion>().ok());
+    from_table.into_iter().chain(from_label).max()
 }
 
 /// The container's environment: the config's, plus `HOSTNAME`, `TERM` for a terminal, and

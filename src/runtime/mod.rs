@@ -36,7 +36,6 @@ pub use self::config::{
 pub use self::container::{Container, Containers, State, Status, short_id};
 pub use self::error::RuntimeError;
 pub use self::exec::{ExecRequest, exec};
-pub use self::launch::CUDA_LABEL;
 pub use self::layers::{LayerCache, LayerError};
 pub use self::logs::{LogEntry, LogReader, Stream};
 pub use self::process::ProcessId;

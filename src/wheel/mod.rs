@@ -4,7 +4,8 @@
 //!
 //! Wheels are untrusted input: every entry is checked against `RECORD` (hash and size) as it is
 //! extracted, no entry may leave the tree, and no symlink already in the tree is followed. Start
-//! from [`WheelInstaller::install`].
+//! from [`WheelInstaller::install`]. [`shared_objects`] lists a wheel's native libraries, for
+//! the build to find the system libraries they need.
 //!
 //! [binary distribution format]: https://packaging.python.org/en/latest/specifications/binary-distribution-format/
 //! [entry points]: https://packaging.python.org/en/latest/specifications/entry-points/
@@ -17,6 +18,7 @@ mod install;
 mod record;
 mod scheme;
 mod scripts;
+mod shared_objects;
 mod tree;
 
 #[cfg(test)]
@@ -25,3 +27,4 @@ mod tests;
 pub use error::WheelError;
 pub use install::{InstalledWheel, WheelInstaller};
 pub use scheme::InstallScheme;
+pub use shared_objects::{SharedObject, shared_objects};

@@ -9,6 +9,9 @@
 mod base_image;
 mod build;
 mod common;
+mod doctor;
+#[cfg(feature = "test-pypi")]
+mod hardware;
 mod init;
 mod load;
 mod lock;
@@ -18,5 +21,7 @@ mod registry;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
+#[cfg(all(feature = "test-pypi", feature = "test-debian", feature = "test-root"))]
+mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod train;

@@ -116,6 +116,32 @@ impl CredentialStore {
         &self.mlpack_file
     }
 
+    /// Docker's `config.json`, if a home or `DOCKER_CONFIG` names one.
+    pub fn docker_config(&self) -> Option<&Path> {
+        self.docker_config.as_deref()
+    }
+
+    /// Which registries have saved credentials and where, for `mlpack doctor`: no secret is
+    /// decoded and no helper run.
+    pub fn saved(&self) -> Result<SavedCredentials, RegistryError> {
+        let mut saved = SavedCredentials::default();
+        if let Some(file) = read_config(&self.mlpack_file)? {
+            saved.mlpack = file.registries_with_credentials();
+        }
+        if let Some(path) = &self.docker_config
+            && let Some(file) = read_config(path)?
+        {
+            saved.docker_auths = file.registries_with_credentials();
+            saved.docker_helpers = file
+                .cred_helpers
+                .iter()
+                .map(|(key, helper)| (registry_key(key), helper.clone()))
+                .collect();
+            saved.docker_store = file.creds_store.filter(|store| !store.is_empty());
+        }
+        Ok(saved)
+    }
+
     /// The credentials for `registry` (`host[:port]`, `docker.io` for Docker Hub), if any.
     pub fn get(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
         let wanted = registry_key(registry);
@@ -301,6 +327,19 @@ impl CredentialStore {
     }
 }
 
+/// What [`CredentialStore::saved`] found: registry names as [`registry_key`] writes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedCredentials {
+    /// Registries in mlpack's own file.
+    pub mlpack: Vec<String>,
+    /// Registries with credentials in Docker's `auths`.
+    pub docker_auths: Vec<String>,
+    /// Docker's `credHelpers`: registry → helper name (`docker-credential-<name>`).
+    pub docker_helpers: BTreeMap<String, String>,
+    /// Docker's `credsStore`: the helper for every other registry.
+    pub docker_store: Option<String>,
+}
+
 /// A credential helper's answer to `get`.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -331,6 +370,22 @@ struct AuthEntry {
 }
 
 impl ConfigFile {
+    /// The registries whose `auths` entry holds credentials (Docker leaves empty entries
+    /// behind when a helper keeps the secret).
+    fn registries_with_credentials(&self) -> Vec<String> {
+        self.auths
+            .iter()
+            .filter(|(_, entry)| {
+                entry.auth.as_deref().is_some_and(|auth| !auth.is_empty())
+                    || entry
+                        .username
+                        .as_deref()
+                        .is_some_and(|name| !name.is_empty())
+            })
+            .map(|(key, _)| registry_key(key))
+            .collect()
+    }
+
     /// The `auths` entry for the registry `wanted` (a [`registry_key`]), if it holds
     /// credentials; an entry that cannot be decoded is an error naming the file.
     fn auths_entry(&self, wanted: &str, path: &Path) -> Result<Option<Credentials>, RegistryError> {
@@ -560,6 +615,18 @@ mod tests {
             store.get("docker.io").unwrap(),
             Some(credentials("mine", "minepw"))
         );
+        let saved = store.saved().unwrap();
+        assert_eq!(saved.mlpack, ["docker.io"]);
+        assert_eq!(
+            saved.docker_auths,
+            [
+                "bad.example.com",
+                "docker.io",
+                "plain.example.com",
+                "registry.example.com:5000"
+            ]
+        );
+        assert_eq!((saved.docker_helpers.len(), saved.docker_store), (0, None));
     }
 
     /// A fake `docker-credential-test`: knows `helped.example.com` and Docker Hub, fails for

@@ -15,7 +15,7 @@ mod push;
 mod reference;
 
 pub use self::client::RegistryClient;
-pub use self::credentials::{CredentialStore, Credentials};
+pub use self::credentials::{CredentialStore, Credentials, SavedCredentials};
 pub use self::error::{ConnectFailure, RegistryError};
 pub use self::progress::{NoProgress, TransferProgress};
 pub use self::pull::{PullReport, pull};

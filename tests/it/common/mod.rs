@@ -112,3 +112,9 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Whether this host has an NVIDIA driver loaded (then `accelerator = "auto"` means CUDA).
+pub(crate) fn has_nvidia_driver() -> bool {
+    Path::new("/sys/module/nvidia/version").exists()
+        || Path::new("/proc/driver/nvidia/version").exists()
+}

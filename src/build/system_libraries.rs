@@ -1,0 +1,488 @@
+//! The system-libraries layer: Debian packages for the libraries the wheels' shared objects
+//! need (`DT_NEEDED`) that neither the wheels nor the base provide, found from the suite's
+//! `Contents` index, pinned into `[system-libraries]` in `mlpack.lock`, and installed in a
+//! layer between the base and the wheels. Spec for what the loader searches: [ld.so(8)].
+//!
+//! A needed name counts as provided, in this order:
+//! 1. by the wheels: some shared object in any locked wheel has that file name or soname.
+//!    Whether the loader reaches it through `RPATH`/`RUNPATH` (`$ORIGIN/../opencv_python.libs`,
+//!    torch's `$ORIGIN/../../nvidia/cublas/lib`), because a library already loaded by soname
+//!    satisfies later requests (auditwheel's `<name>.libs`), or because Python code preloads
+//!    it with `ctypes` (torch's CUDA libraries), a Debian package would be the wrong fix, so
+//!    any wheel's copy is taken as reachable;
+//! 2. by the base: a file (or a symlink to one) of that name in the loader's directories
+//!    (see `ImageTree::library_names`);
+//! 3. by the dynamic loader itself (`ld-linux-x86-64.so.2`);
+//! 4. by the host's NVIDIA driver, which `mlpack run --gpus` mounts (`libcuda.so.1`): not in
+//!    the image, only reported.
+//!
+//! Anything else must come from a Debian package that ships it in a loader directory.
+//!
+//! [ld.so(8)]: https://manpages.debian.org/bookworm/manpages/ld.so.8.en.html
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
+
+use crate::debian::{self, DebPackage, Suite};
+use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
+use crate::oci::Layer;
+use crate::wheel::SharedObject;
+
+use super::inspect::{ImageTree, InspectError};
+use super::{BuildError, BuildRequest, Builder, StagedLayer, base, cache, python};
+
+/// Changes whenever the rules above change what a scan finds, so old pins are redone.
+const FORMAT: &str = "mlpack-system-libraries-v1";
+
+/// The dynamic loaders, which every dynamically linked object names and none ships.
+const LOADERS: &[&str] = &["ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"];
+
+/// The hash the pins are kept for: the scan's rules, the target, the base's pins (a Debian
+/// base's package sha256s, or an image's digest) and every locked wheel's sha256.
+pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
+    let mut parts = vec![format!("arch {}", lock.target.arch.as_str())];
+    if let Some(base) = lock.debian_base() {
+        let mut hashes: Vec<String> = base
+            .packages
+            .iter()
+            .map(|package| format!("deb {}", package.sha256))
+            .collect();
+        hashes.sort();
+        parts.extend(hashes);
+    }
+    if let Some(image) = lock.image_base() {
+        parts.push(format!("image {}", image.digest));
+    }
+    let mut wheels: Vec<String> = lock
+        .packages
+        .iter()
+        .flat_map(|package| &package.wheels)
+        .map(|wheel| format!("wheel {}", wheel.hashes.sha256))
+        .collect();
+    wheels.sort();
+    parts.extend(wheels);
+    cache::key(FORMAT, &parts)
+}
+
+/// The shared objects of one locked package's wheels.
+#[derive(Debug, Clone)]
+pub(crate) struct WheelScan {
+    pub(crate) package: String,
+    pub(crate) objects: Vec<SharedObject>,
+}
+
+/// What the wheels need beyond themselves and the base, each with the first (package, file)
+/// that needs it, in name order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub(crate) missing: Vec<NeededLibrary>,
+    pub(crate) host_driver: Vec<NeededLibrary>,
+}
+
+/// Apply the module's rules to `scans`, given the names the base's loader directories hold.
+pub(crate) fn needs(scans: &[WheelScan], base_libraries: &BTreeSet<String>) -> Needs {
+    let from_wheels: BTreeSet<&str> = scans
+        .iter()
+        .flat_map(|scan| &scan.objects)
+        .flat_map(SharedObject::names)
+        .collect();
+    // soname → the first (package, file) to need it, so the report is the same every time.
+    let mut first: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for scan in scans {
+        for object in &scan.objects {
+            for soname in &object.needed {
+                let candidate = (scan.package.as_str(), object.path.as_str());
+                first
+                    .entry(soname.as_str())
+                    .and_modify(|current| *current = (*current).min(candidate))
+                    .or_insert(candidate);
+            }
+        }
+    }
+    let mut needs = Needs::default();
+    for (soname, (package, file)) in first {
+        if from_wheels.contains(soname)
+            || base_libraries.contains(soname)
+            || LOADERS.contains(&soname)
+        {
+            continue;
+        }
+        let library = NeededLibrary {
+            soname: soname.to_string(),
+            wheel: package.to_string(),
+            file: file.to_string(),
+            package: String::new(),
+        };
+        if crate::hardware::is_driver_library(soname) {
+            needs.host_driver.push(library);
+        } else {
+            needs.missing.push(library);
+        }
+    }
+    needs
+}
+
+/// The base's file tree, from its layers in the store.
+fn base_tree(
+    store: &crate::oci::Store,
+    image: &str,
+    layers: &[Layer],
+) -> Result<ImageTree, BuildError> {
+    let mut tree = ImageTree::default();
+    for layer in layers {
+        let reader = store.open_layer(&layer.descriptor())?;
+        tree.apply_layer(reader)
+            .map_err(|source| InspectError::Read {
+                image: image.to_string(),
+                layer: layer.digest.to_string(),
+                source,
+            })?;
+    }
+    Ok(tree)
+}
+
+/// Where each missing library comes from, from the suite's `Contents` index; every library
+/// no package ships is an error, all named at once.
+fn choose_packages(
+    index: &debian::LibraryIndex,
+    missing: Vec<NeededLibrary>,
+) -> Result<Vec<NeededLibrary>, BuildError> {
+    let mut unresolved = Vec::new();
+    let mut chosen = Vec::new();
+    for mut library in missing {
+        match index.package_for(&library.soname) {
+            Some(package) => {
+                library.package = package.to_string();
+                chosen.push(library);
+            }
+            None => unresolved.push(library),
+        }
+    }
+    if unresolved.is_empty() {
+        Ok(chosen)
+    } else {
+        Err(BuildError::UnresolvedLibraries {
+            libraries: unresolved,
+        })
+    }
+}
+
+impl Builder<'_> {
+    /// Pin the system libraries into the lock unless they are pinned for these inputs
+    /// already (then nothing is read: no wheel, no index). `base_layers` are the image's
+    /// layers so far. Returns whether it pinned.
+    pub(super) fn pin_system_libraries(
+        &self,
+        request: &BuildRequest<'_>,
+        suite: Option<&Suite>,
+        base_layers: &[StagedLayer],
+        lock: &mut Lockfile,
+    ) -> Result<bool, BuildError> {
+        let inputs = inputs_sha256(lock);
+        if lock
+            .system_libraries
+            .as_ref()
+            .is_some_and(|pins| pins.inputs_sha256 == inputs)
+        {
+            return Ok(false);
+        }
+        if request.locked {
+            return Err(BuildError::LockedSystemLibraries);
+        }
+        if request.offline {
+            return Err(BuildError::OfflineSystemLibraries);
+        }
+        self.reporter.phase("system libraries", "scanning wheels");
+        let scans = self.scan_wheels(lock)?;
+        let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
+        let tree = base_tree(self.store, &request.manifest.base.image, &layers)?;
+        let triplet = match lock.target.arch {
+            crate::resolve::Arch::X86_64 => "x86_64-linux-gnu",
+            crate::resolve::Arch::Aarch64 => "aarch64-linux-gnu",
+        };
+        let Needs {
+            missing,
+            host_driver,
+        } = needs(&scans, &tree.library_names(triplet));
+        let (needed, packages) = match (missing.is_empty(), suite, lock.debian_base()) {
+            (true, _, _) => (Vec::new(), Vec::new()),
+            (false, Some(suite), Some(base)) => {
+                self.reporter
+                    .phase("system libraries", "finding Debian packages");
+                let have: BTreeSet<&str> = base.packages.iter().map(|p| p.name.as_str()).collect();
+                self.runtime.block_on(resolve(
+                    &self.http,
+                    suite,
+                    &self.cache_dir,
+                    missing,
+                    &have,
+                ))?
+            }
+            (false, _, _) => {
+                return Err(BuildError::LibrariesOnImage {
+                    image: request.manifest.base.image.clone(),
+                    libraries: missing,
+                });
+            }
+        };
+        lock.system_libraries = Some(LockedSystemLibraries {
+            inputs_sha256: inputs,
+            needed,
+            host_driver,
+            packages,
+        });
+        lock.write(request.lock_path)?;
+        Ok(true)
+    }
+
+    /// Every locked wheel's shared objects (fetched into the wheel cache first; most are
+    /// there already), scanned in parallel.
+    fn scan_wheels(&self, lock: &Lockfile) -> Result<Vec<WheelScan>, BuildError> {
+        let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
+        let paths = self
+            .runtime
+            .block_on(python::fetch(&self.client, &packages))?;
+        // `fetch` returns the wheels in the packages' order, each package's wheels in turn.
+        let owners = packages
+            .iter()
+            .flat_map(|package| package.wheels.iter().map(|_| package.name.clone()));
+        let jobs: Vec<(String, std::path::PathBuf)> = owners.zip(paths).collect();
+        let arch = lock.target.arch;
+        jobs.into_par_iter()
+            .map(|(package, path)| {
+                let objects = crate::wheel::shared_objects(&path, arch).map_err(Box::new)?;
+                Ok(WheelScan { package, objects })
+            })
+            .collect()
+    }
+
+    /// The layer of the pinned system libraries on a Debian base, or `None` when there are
+    /// none (then the image is what it was before this layer existed).
+    pub(super) fn system_libraries_layer(
+        &self,
+        suite: &Suite,
+        base_layers: &[StagedLayer],
+        lock: &Lockfile,
+    ) -> Result<Option<StagedLayer>, BuildError> {
+        let Some(pins) = lock
+            .system_libraries
+            .as_ref()
+            .filter(|pins| !pins.packages.is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut parts: Vec<String> = pins
+            .packages
+            .iter()
+            .map(|package| package.sha256.clone())
+            .collect();
+        parts.sort();
+        // The layer's dpkg status file includes the base's, so the base is part of the key.
+        parts.extend(
+            base_layers
+                .iter()
+                .map(|(_, layer)| layer.diff_id.digest().to_string()),
+        );
+        let key = cache::key("mlpack-system-libraries-layer-v1", &parts);
+        let mut names: Vec<&str> = pins
+            .needed
+            .iter()
+            .map(|library| library.package.as_str())
+            .collect();
+        names.dedup();
+        let description = format!(
+            "system libraries: {} ({} Debian packages)",
+            names.join(", "),
+            pins.packages.len()
+        );
+        let layer = self.cached_layer(&key, description.clone(), |dir| {
+            self.reporter.phase(&description, "downloading");
+            let debs = self.runtime.block_on(base::fetch_debs(
+                &self.http,
+                suite,
+                &pins.packages,
+                &self.cache_dir,
+            ))?;
+            self.reporter.phase(&description, "unpacking");
+            let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
+            let tree = base_tree(self.store, &suite.to_string(), &layers)?;
+            let status = tree.text_at("var/lib/dpkg/status").unwrap_or_default();
+            // The base's merged-`/usr` links, so that files a package still ships under
+            // `/lib` land in `/usr/lib`, as in the base, instead of a `lib` directory that
+            // would hide the base's link.
+            debian::prepare_root(dir, suite)?;
+            let mut installed = Vec::new();
+            for (package, deb) in pins.packages.iter().zip(&debs) {
+                let extracted = debian::extract(deb, dir)?;
+                installed.push((base::deb_package(package), extracted));
+            }
+            debian::write_dpkg_additions(dir, status, &installed)?;
+            Ok(())
+        })?;
+        Ok(Some(layer))
+    }
+}
+
+/// Choose a package for each missing library, and pin their closure less what the base has.
+async fn resolve(
+    http: &reqwest::Client,
+    suite: &Suite,
+    cache_dir: &std::path::Path,
+    missing: Vec<NeededLibrary>,
+    base_packages: &BTreeSet<&str>,
+) -> Result<(Vec<NeededLibrary>, Vec<LockedDeb>), BuildError> {
+    let contents = debian::fetch_library_index(http, suite, cache_dir).await?;
+    let needed = choose_packages(&contents, missing)?;
+    let roots: BTreeSet<String> = needed
+        .iter()
+        .map(|library| library.package.clone())
+        .collect();
+    let index = debian::fetch_index(http, suite, cache_dir).await?;
+    let roots: Vec<String> = roots.into_iter().collect();
+    let closure: Vec<DebPackage> = index.closure(&roots)?;
+    let packages = closure
+        .into_iter()
+        .filter(|package| !base_packages.contains(package.name.as_str()))
+        .map(base::locked_deb)
+        .collect();
+    Ok((needed, packages))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(path: &str, soname: Option<&str>, needed: &[&str]) -> SharedObject {
+        SharedObject {
+            path: path.to_string(),
+            soname: soname.map(str::to_string),
+            needed: needed.iter().map(|name| (*name).to_string()).collect(),
+        }
+    }
+
+    /// The shape of the real wheels: opencv-python bundles most of its libraries in
+    /// `opencv_python.libs` (found through `$ORIGIN`), torch finds CUDA in the nvidia wheels
+    /// through its `RPATH`, lightgbm needs the system's OpenMP.
+    fn scans() -> Vec<WheelScan> {
+        vec![
+            WheelScan {
+                package: "opencv-python".to_string(),
+                objects: vec![
+                    object(
+                        "cv2/cv2.abi3.so",
+                        None,
+                        &["libQt5Core-8a6fe3b6.so.5.15.19", "libz.so.1", "libc.so.6"],
+                    ),
+                    object(
+                        "opencv_python.libs/libQt5Core-8a6fe3b6.so.5.15.19",
+                        Some("libQt5Core-8a6fe3b6.so.5.15.19"),
+                        &["libglib-2.0.so.0", "libGL.so.1", "ld-linux-x86-64.so.2"],
+                    ),
+                    object(
+                        "cv2/qt/plugins/platforms/libqxcb.so",
+                        None,
+                        &["libGL.so.1", "libxcb.so.1"],
+                    ),
+                ],
+            },
+            WheelScan {
+                package: "torch".to_string(),
+                objects: vec![object(
+                    "torch/lib/libtorch_cuda.so",
+                    Some("libtorch_cuda.so"),
+                    &[
+                        "libcublas.so.12",
+                        "libcuda.so.1",
+                        "libnvidia-ml.so.1",
+                        "libc.so.6",
+                    ],
+                )],
+            },
+            WheelScan {
+                package: "nvidia-cublas-cu12".to_string(),
+                objects: vec![object(
+                    "nvidia/cublas/lib/libcublas.so.12",
+                    Some("libcublas.so.12"),
+                    &["libc.so.6"],
+                )],
+            },
+            WheelScan {
+                package: "lightgbm".to_string(),
+                objects: vec![object(
+                    "lightgbm/lib/lib_lightgbm.so",
+                    None,
+                    &["libgomp.so.1"],
+                )],
+            },
+        ]
+    }
+
+    fn library(soname: &str, wheel: &str, file: &str) -> NeededLibrary {
+        NeededLibrary {
+            soname: soname.to_string(),
+            wheel: wheel.to_string(),
+            file: file.to_string(),
+            package: String::new(),
+        }
+    }
+
+    #[test]
+    fn what_the_wheels_the_base_the_loader_and_the_driver_provide_is_not_needed() {
+        let base: BTreeSet<String> = ["libc.so.6", "libz.so.1", "libstdc++.so.6"]
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let needs = needs(&scans(), &base);
+        assert_eq!(
+            needs.missing,
+            [
+                library(
+                    "libGL.so.1",
+                    "opencv-python",
+                    "cv2/qt/plugins/platforms/libqxcb.so"
+                ),
+                library(
+                    "libglib-2.0.so.0",
+                    "opencv-python",
+                    "opencv_python.libs/libQt5Core-8a6fe3b6.so.5.15.19"
+                ),
+                library("libgomp.so.1", "lightgbm", "lightgbm/lib/lib_lightgbm.so"),
+                library(
+                    "libxcb.so.1",
+                    "opencv-python",
+                    "cv2/qt/plugins/platforms/libqxcb.so"
+                ),
+            ]
+        );
+        assert_eq!(
+            needs.host_driver,
+            [
+                library("libcuda.so.1", "torch", "torch/lib/libtorch_cuda.so"),
+                library("libnvidia-ml.so.1", "torch", "torch/lib/libtorch_cuda.so"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_library_no_package_ships_is_an_error_naming_the_wheel_and_file() {
+        let index = debian::LibraryIndex::parse(
+            "usr/lib/x86_64-linux-gnu/libGL.so.1 libs/libgl1\n".as_bytes(),
+            "x86_64-linux-gnu",
+        )
+        .unwrap();
+        let chosen = choose_packages(
+            &index,
+            vec![library("libGL.so.1", "opencv-python", "cv2/cv2.abi3.so")],
+        )
+        .unwrap();
+        assert_eq!(chosen[0].package, "libgl1");
+        let error = choose_packages(
+            &index,
+            vec![library("libfoo.so.3", "foo", "foo/_native.so")],
+        )
+        .unwrap_err();
+        insta::assert_snapshot!(error.to_string(), @"no Debian package ships `libfoo.so.3` (needed by `foo/_native.so` in `foo`)");
+        insta::assert_snapshot!(error.hints().join("\n"), @"if a Debian package installs it elsewhere (through alternatives, say), add that package to `[base] packages`; else use a wheel that bundles it (a manylinux wheel repaired by auditwheel)");
+    }
+}

@@ -1,0 +1,228 @@
+//! The store's integrity ([`Store::verify`]): corrupt and unreadable blobs fail the check,
+//! since `run` or `push` would stop on them; blobs an image names but the store lacks only
+//! warn, since the rest of the store is sound and the image may still run from its unpacked
+//! layers. `--repair` ([`Store::repair`]) deletes the corrupt blobs, which turns their images
+//! into the "missing" case, fixed by pulling or building them again.
+
+use std::collections::BTreeSet;
+
+use super::{Check, gib};
+use crate::oci::{self, BlobProblem, ProblemKind, Store, StoreCheck};
+
+const NAME: &str = "store";
+
+pub(super) fn check(repair: bool) -> Check {
+    let root = match oci::default_root() {
+        Ok(root) => root,
+        Err(error) => {
+            return Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default());
+        }
+    };
+    // Opening would create an empty store; a doctor only looks.
+    if !root.join("index.json").is_file() {
+        return Check::ok(NAME, format!("no store yet at `{}`", root.display()));
+    }
+    let result = Store::open(&root).and_then(|store| {
+        if repair {
+            store.repair()
+        } else {
+            store.verify()
+        }
+    });
+    match result {
+        Ok(check) => assess(&check, &root.display().to_string()),
+        Err(error) => Check::fail(
+            NAME,
+            format!("could not check the store `{}`: {error}", root.display()),
+            error.hint().unwrap_or_else(|| {
+                "check the store's permissions, or point `MLPACK_HOME` at another directory"
+                    .to_string()
+            }),
+        ),
+    }
+}
+
+/// The check's status, summary and hint from what verification found.
+fn assess(check: &StoreCheck, root: &str) -> Check {
+    let verified = format!(
+        "{} blobs ({}) of {} images verified in `{root}`",
+        check.blobs_checked,
+        gib(check.bytes_checked),
+        check.images
+    );
+    if check.problems.is_empty() {
+        return Check::ok(NAME, verified);
+    }
+    let details = check.problems.iter().map(describe).collect();
+    let count =
+        |wanted: fn(&BlobProblem) -> bool| check.problems.iter().filter(|p| wanted(p)).count();
+    let broken = count(|p| {
+        !p.removed
+            && matches!(
+                p.kind,
+                ProblemKind::Corrupt { .. }
+                    | ProblemKind::Unreadable { .. }
+                    | ProblemKind::Invalid { .. }
+            )
+    });
+    let removed = count(|p| p.removed);
+    let missing = count(|p| matches!(p.kind, ProblemKind::Missing));
+    let images = affected_images(check);
+    let rebuild = if images.is_empty() {
+        "nothing uses them".to_string()
+    } else {
+        format!(
+            "pull or build {} again (`mlpack pull REF`, `mlpack build`), or remove {} with `mlpack rmi`",
+            images.join(", "),
+            if images.len() == 1 { "it" } else { "them" }
+        )
+    };
+    if broken > 0 {
+        let unreadable = count(|p| matches!(p.kind, ProblemKind::Unreadable { .. }));
+        let hint = if unreadable == broken {
+            "give this user read access to the store's blobs, or run as the user who owns them"
+                .to_string()
+        } else {
+            format!(
+                "run `mlpack doctor --repair` to delete the corrupt blobs, then {rebuild}; if this happens again, check the disk"
+            )
+        };
+        return Check::fail(
+            NAME,
+            format!("{}: {verified}", plural(broken, "damaged blob")),
+            hint,
+        )
+        .details(details);
+    }
+    let summary = if removed > 0 {
+        format!("deleted {}; {verified}", plural(removed, "corrupt blob"))
+    } else {
+        format!("{}; {verified}", plural(missing, "missing blob"))
+    };
+    Check::warn(NAME, summary, rebuild).details(details)
+}
+
+/// The images that use a damaged or missing blob, quoted, sorted.
+fn affected_images(check: &StoreCheck) -> Vec<String> {
+    let images: BTreeSet<&String> = check
+        .problems
+        .iter()
+        .flat_map(|problem| &problem.images)
+        .collect();
+    images
+        .into_iter()
+        .map(|image| format!("`{image}`"))
+        .collect()
+}
+
+/// One line per problem: what, which blob, and who uses it.
+fn describe(problem: &BlobProblem) -> String {
+    let what = match &problem.kind {
+        ProblemKind::Corrupt { actual } if problem.removed => {
+            format!(
+                "deleted corrupt blob `{}` (it hashed to `{actual}`)",
+                problem.digest
+            )
+        }
+        ProblemKind::Corrupt { actual } => format!(
+            "corrupt blob `{}`: hashes to `{actual}` (`{}`)",
+            problem.digest,
+            problem.path.display()
+        ),
+        ProblemKind::Unreadable { message } => {
+            format!("unreadable blob `{}`: {message}", problem.digest)
+        }
+        ProblemKind::Invalid { message } => format!("invalid blob `{}`: {message}", problem.digest),
+        ProblemKind::Missing => format!("missing blob `{}`", problem.digest),
+    };
+    if problem.images.is_empty() {
+        format!("{what}; no image uses it")
+    } else {
+        let images: Vec<String> = problem
+            .images
+            .iter()
+            .map(|image| format!("`{image}`"))
+            .collect();
+        format!("{what}; used by {}", images.join(", "))
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::doctor::Status;
+    use crate::oci::Digest;
+
+    fn problem(kind: ProblemKind, removed: bool) -> BlobProblem {
+        let digest = Digest::of(b"layer");
+        BlobProblem {
+            path: PathBuf::from(format!("/store/blobs/sha256/{}", digest.hex())),
+            digest,
+            kind,
+            images: BTreeSet::from(["tiny:1".to_string()]),
+            removed,
+        }
+    }
+
+    fn check_with(problems: Vec<BlobProblem>) -> Check {
+        let check = StoreCheck {
+            blobs_checked: 3,
+            bytes_checked: 2048,
+            images: 1,
+            problems,
+        };
+        assess(&check, "/store")
+    }
+
+    #[test]
+    fn intact_store_is_ok() {
+        let check = check_with(Vec::new());
+        assert_eq!(check.status, Status::Ok);
+        assert_eq!(
+            check.summary,
+            "3 blobs (2.0 KiB) of 1 images verified in `/store`"
+        );
+    }
+
+    #[test]
+    fn corrupt_fails_repaired_and_missing_warn() {
+        let corrupt = ProblemKind::Corrupt {
+            actual: Digest::of(b"x"),
+        };
+        let check = check_with(vec![problem(corrupt.clone(), false)]);
+        assert_eq!(check.status, Status::Fail);
+        assert!(
+            check.summary.starts_with("1 damaged blob: "),
+            "{}",
+            check.summary
+        );
+        insta::assert_snapshot!(check.hint.unwrap(), @"run `mlpack doctor --repair` to delete the corrupt blobs, then pull or build `tiny:1` again (`mlpack pull REF`, `mlpack build`), or remove it with `mlpack rmi`; if this happens again, check the disk");
+
+        let repaired = check_with(vec![problem(corrupt, true)]);
+        assert_eq!(repaired.status, Status::Warn);
+        assert!(
+            repaired.summary.starts_with("deleted 1 corrupt blob; "),
+            "{}",
+            repaired.summary
+        );
+        assert!(repaired.details[0].starts_with("deleted corrupt blob `sha256:"));
+
+        let missing = check_with(vec![problem(ProblemKind::Missing, false)]);
+        assert_eq!(missing.status, Status::Warn);
+        assert!(
+            missing.details[0].ends_with("; used by `tiny:1`"),
+            "{:?}",
+            missing.details
+        );
+    }
+}

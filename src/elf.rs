@@ -1,0 +1,140 @@
+//! What the dynamic loader reads from a shared object: its `DT_NEEDED` libraries and its own
+//! `DT_SONAME`, with the ELF class and machine that say which loader can use it at all.
+//! Spec: the System V ABI's "Dynamic Section"
+//! (<https://refspecs.linuxfoundation.org/elf/gabi4+/ch5.dynamic.html#dynamic_section>).
+//!
+//! Anything that is not a well-formed ELF file with a dynamic section gives `None`: wheels
+//! ship odd files under `.so` names (linker scripts, test fixtures), and those are not errors.
+
+use object::elf::{DT_NEEDED, DT_SONAME, ELFCLASS32, ELFCLASS64, EM_AARCH64, EM_X86_64};
+use object::read::elf::FileHeader;
+use object::{Endianness, FileKind};
+
+/// The dynamic-linking facts of one shared object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamicInfo {
+    /// `e_machine` (`EM_X86_64` is 62).
+    pub machine: u16,
+    pub is_64: bool,
+    /// `DT_SONAME`, when the object has one.
+    pub soname: Option<String>,
+    /// `DT_NEEDED` entries, in the file's order.
+    pub needed: Vec<String>,
+}
+
+impl DynamicInfo {
+    /// Whether the loader for `arch` (64-bit) can load this object.
+    pub fn fits(&self, arch: crate::resolve::Arch) -> bool {
+        let machine = match arch {
+            crate::resolve::Arch::X86_64 => EM_X86_64,
+            crate::resolve::Arch::Aarch64 => EM_AARCH64,
+        };
+        self.is_64 && self.machine == machine
+    }
+}
+
+/// Whether `bytes` start like an ELF file (cheaper than a parse, for callers that must read
+/// the whole file first).
+pub fn has_magic(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
+/// The dynamic section of the ELF file in `bytes`, or `None` for anything else.
+pub fn dynamic_info(bytes: &[u8]) -> Option<DynamicInfo> {
+    match FileKind::parse(bytes).ok()? {
+        FileKind::Elf64 => read::<object::elf::FileHeader64<Endianness>>(bytes),
+        FileKind::Elf32 => read::<object::elf::FileHeader32<Endianness>>(bytes),
+        _ => None,
+    }
+}
+
+fn read<Elf: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Option<DynamicInfo> {
+    let header = Elf::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, bytes).ok()?;
+    let table = sections.dynamic_table(endian, bytes).ok()?;
+    if table.is_empty() {
+        // No dynamic section: a static binary or an object file, which the loader never opens.
+        return None;
+    }
+    let mut info = DynamicInfo {
+        machine: header.e_machine(endian),
+        is_64: match header.e_ident().class {
+            ELFCLASS64 => true,
+            ELFCLASS32 => false,
+            _ => return None,
+        },
+        soname: None,
+        needed: Vec::new(),
+    };
+    for entry in &table {
+        let tag = entry.tag;
+        if tag != DT_NEEDED && tag != DT_SONAME {
+            continue;
+        }
+        // A name that is not in the string table or not UTF-8 cannot be matched to a file.
+        let Some(name) = table
+            .string(entry)
+            .ok()
+            .and_then(|name| std::str::from_utf8(name).ok())
+        else {
+            continue;
+        };
+        if tag == DT_NEEDED {
+            info.needed.push(name.to_string());
+        } else {
+            info.soname = Some(name.to_string());
+        }
+    }
+    Some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host's own C library: a real shared object with a soname and a needed loader.
+    fn host_library() -> Option<Vec<u8>> {
+        [
+            "/lib/x86_64-linux-gnu/libm.so.6",
+            "/usr/lib/x86_64-linux-gnu/libm.so.6",
+            "/lib/aarch64-linux-gnu/libm.so.6",
+            "/usr/lib/aarch64-linux-gnu/libm.so.6",
+            "/lib64/libm.so.6",
+        ]
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+    }
+
+    #[test]
+    fn reads_a_real_shared_object() {
+        let Some(bytes) = host_library() else {
+            return;
+        };
+        let info = dynamic_info(&bytes).expect("libm is ELF");
+        assert!(has_magic(&bytes));
+        assert_eq!(info.soname.as_deref(), Some("libm.so.6"));
+        assert!(info.needed.iter().any(|name| name == "libc.so.6"));
+        assert!(info.is_64);
+        let arch = if cfg!(target_arch = "aarch64") {
+            crate::resolve::Arch::Aarch64
+        } else {
+            crate::resolve::Arch::X86_64
+        };
+        assert!(info.fits(arch));
+    }
+
+    #[test]
+    fn odd_files_are_skipped_not_errors() {
+        assert_eq!(
+            dynamic_info(b"/* GNU ld script */ GROUP ( libc.so.6 )"),
+            None
+        );
+        assert_eq!(dynamic_info(b"\x7fELF\x02\x01\x01"), None);
+        assert_eq!(dynamic_info(&[]), None);
+        // A truncated real library: the header parses, the sections do not.
+        if let Some(bytes) = host_library() {
+            assert_eq!(dynamic_info(&bytes[..200]), None);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The shared objects a wheel ships, read straight from its zip (no install needed): each
+//! one's path in the wheel, `DT_SONAME` and `DT_NEEDED` entries (see [`crate::elf`]).
+//! Which libraries those name and which the image lacks is decided by `build`.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::{Condvar, Mutex};
+
+use zip::ZipArchive;
+
+use super::WheelError;
+
+/// One shared object in a wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedObject {
+    /// The zip member (`cv2/qt/plugins/platforms/libqxcb.so`).
+    pub path: String,
+    pub soname: Option<String>,
+    pub needed: Vec<String>,
+}
+
+impl SharedObject {
+    /// The names the loader may know this object by: its file name and its soname.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let file_name = self.path.rsplit('/').next().unwrap_or(&self.path);
+        std::iter::once(file_name).chain(self.soname.as_deref())
+    }
+}
+
+/// How many uncompressed bytes of shared objects may be in memory at once across threads:
+/// torch's `libtorch_cuda.so` alone is over 1 GB, and every core scans a wheel.
+const MEMORY_BUDGET: u64 = 2 << 30;
+
+/// The shared objects in `wheel` that the loader of `arch` can load (other files, and ELF
+/// files for another machine, are skipped).
+pub fn shared_objects(
+    wheel: &Path,
+    arch: crate::resolve::Arch,
+) -> Result<Vec<SharedObject>, WheelError> {
+    let name = wheel.file_name().map_or_else(
+        || wheel.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let file = fs_err::File::open(wheel).map_err(|source| WheelError::Open {
+        wheel: name.clone(),
+        source,
+    })?;
+    let mut archive = ZipArchive::new(BufReader::new(file)).map_err(|source| WheelError::Zip {
+        wheel: name.clone(),
+        source,
+    })?;
+    let mut found = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|source| WheelError::Zip {
+            wheel: name.clone(),
+            source,
+        })?;
+        let path = entry
+            .name()
+            .map_err(|source| WheelError::Zip {
+                wheel: name.clone(),
+                source,
+            })?
+            .to_string();
+        if !entry.is_file() || !looks_like_shared_object(&path) {
+            continue;
+        }
+        let size = entry.size();
+        let _permit = BUDGET.acquire(size);
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 30));
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|source| WheelError::ReadEntry {
+                wheel: name.clone(),
+                entry: path.clone(),
+                source,
+            })?;
+        let Some(info) = crate::elf::dynamic_info(&bytes) else {
+            continue;
+        };
+        if info.fits(arch) {
+            found.push(SharedObject {
+                path,
+                soname: info.soname,
+                needed: info.needed,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// `libfoo.so`, `libfoo.so.1.2`, `_ext.cpython-311-x86_64-linux-gnu.so`.
+fn looks_like_shared_object(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
+static BUDGET: Budget = Budget {
+    used: Mutex::new(0),
+    freed: Condvar::new(),
+};
+
+/// A counting semaphore over bytes: a file larger than the whole budget waits until it is
+/// alone, so scanning stays within about [`MEMORY_BUDGET`] plus one file.
+struct Budget {
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+struct Permit {
+    bytes: u64,
+}
+
+impl Budget {
+    fn acquire(&'static self, bytes: u64) -> Permit {
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *used > 0 && *used + bytes > MEMORY_BUDGET {
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *used += bytes;
+        Permit { bytes }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut used = BUDGET
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used -= self.bytes;
+        BUDGET.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn host_library() -> Option<(Vec<u8>, crate::resolve::Arch)> {
+        let arch = if cfg!(target_arch = "aarch64") {
+            crate::resolve::Arch::Aarch64
+        } else {
+            crate::resolve::Arch::X86_64
+        };
+        [
+            "/lib/x86_64-linux-gnu/libm.so.6",
+            "/lib/aarch64-linux-gnu/libm.so.6",
+            "/lib64/libm.so.6",
+        ]
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+        .map(|bytes| (bytes, arch))
+    }
+
+    #[test]
+    fn lists_the_elf_members_and_skips_the_rest() {
+        let Some((libm, arch)) = host_library() else {
+            return;
+        };
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("demo-1.0-py3-none-linux_x86_64.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, bytes) in [
+            ("demo/_native.cpython-311-x86_64-linux-gnu.so", &libm[..]),
+            ("demo.libs/libm-1234abcd.so.6", &libm[..]),
+            ("demo/linker-script.so", b"GROUP ( libc.so.6 )"),
+            ("demo/__init__.py", b"import ctypes\n"),
+        ] {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        let found = shared_objects(&path, arch).unwrap();
+        let paths: Vec<&str> = found.iter().map(|object| object.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "demo/_native.cpython-311-x86_64-linux-gnu.so",
+                "demo.libs/libm-1234abcd.so.6"
+            ]
+        );
+        assert!(found[0].needed.iter().any(|name| name == "libc.so.6"));
+        let names: Vec<&str> = found[1].names().collect();
+        assert_eq!(names, ["libm-1234abcd.so.6", "libm.so.6"]);
+    }
+}
