@@ -7,6 +7,7 @@ pub mod byte_size;
 pub mod certificates;
 pub mod cli;
 pub mod debian;
+pub mod dirs;
 pub mod doctor;
 pub mod elf;
 pub mod hardware;

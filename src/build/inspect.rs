@@ -259,6 +259,14 @@ impl ImageTree {
         self.text(&self.resolve(path)?)
     }
 
+    /// Where the symlink at `path` points, if `path` is one.
+    pub(crate) fn link_target(&self, path: &str) -> Option<&str> {
+        match self.nodes.get(path) {
+            Some(Node::Symlink(target)) => Some(target),
+            _ => None,
+        }
+    }
+
     /// The file names the dynamic loader finds without help from the executable: those in
     /// its default directories (`[usr/]lib`, `[usr/]lib64`, their `triplet` subdirectory),
     /// `/usr/local/lib`, and the directories `/etc/ld.so.conf` and `ld.so.conf.d/*.conf`
@@ -279,9 +287,8 @@ impl ImageTree {
         directories.extend(configured.filter_map(normalize));
         let mut names = std::collections::BTreeSet::new();
         for directory in directories {
-            let Some(real) = self.resolve(&directory) else {
-                continue;
-            };
+            // A directory the tar never listed is there if files are in it.
+            let real = self.resolve(&directory).unwrap_or(directory);
             let prefix = format!("{real}/");
             let children = self
                 .nodes
@@ -290,7 +297,10 @@ impl ImageTree {
                 .filter(|name| !name.contains('/'));
             for name in children {
                 let path = format!("{prefix}{name}");
-                if self.resolve(&path).is_some_and(|target| self.file(&target).is_some()) {
+                if self
+                    .resolve(&path)
+                    .is_some_and(|target| self.file(&target).is_some())
+                {
                     names.insert(name.to_string());
                 }
             }
@@ -443,10 +453,16 @@ impl ImageTree {
 }
 
 /// Whether a file's text answers a question the facts ask.
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "`ldconfig` reads `*.conf` only"
+)]
 fn keeps_text(path: &str) -> bool {
     path == "etc/debian_version"
         || path == "var/lib/dpkg/status"
         || path == "etc/ld.so.conf"
+        || path == "etc/os-release"
+        || path == "usr/lib/os-release"
         || (path.starts_with("etc/ld.so.conf.d/") && path.ends_with(".conf"))
         || (path.ends_with("/patchlevel.h") && path.contains("/include/python3."))
 }
@@ -610,6 +626,33 @@ mod tests {
             Entry::File("usr/lib/x86_64-linux-gnu/libc.so.6", LIBC),
             Entry::File("etc/debian_version", b"12.7\n"),
         ])
+    }
+
+    #[test]
+    fn the_loader_finds_libraries_in_its_directories_and_ld_so_conf_ones() {
+        let upper = layer(&[
+            Entry::Link("usr/lib/x86_64-linux-gnu/libz.so.1", "libz.so.1.2.13"),
+            Entry::File("usr/lib/x86_64-linux-gnu/libz.so.1.2.13", b"\x7fELF"),
+            Entry::Link("usr/lib/x86_64-linux-gnu/libgone.so.1", "nowhere.so"),
+            Entry::File("usr/lib/x86_64-linux-gnu/deeper/libhidden.so.1", b""),
+            Entry::File("usr/local/lib/libpython3.11.so.1.0", b""),
+            Entry::File("opt/cuda/lib64/libcudart.so.12", b""),
+            Entry::File("opt/other/libnot.so.1", b""),
+            Entry::File("etc/ld.so.conf.d/cuda.conf", b"# CUDA\n/opt/cuda/lib64\n"),
+            Entry::File("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
+        ]);
+        let names = tree(&[debian_root(), upper]).library_names("x86_64-linux-gnu");
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "libc.so.6",
+                "libcudart.so.12",
+                "libpython3.11.so.1.0",
+                "libz.so.1",
+                "libz.so.1.2.13"
+            ]
+        );
     }
 
     #[test]

@@ -140,7 +140,8 @@ pub enum BuildError {
     #[error("no Debian package ships {}", describe_libraries(libraries))]
     UnresolvedLibraries { libraries: Vec<NeededLibrary> },
     #[error(
-        "the base image `{image}` lacks {}, and mlpack adds Debian packages only to a Debian base it builds", describe_libraries(libraries)
+        "the base image `{image}` lacks {}, and it is not a Debian release mlpack can add packages to",
+        describe_libraries(libraries)
     )]
     LibrariesOnImage {
         image: String,
@@ -197,7 +198,7 @@ impl BuildError {
                 "if a Debian package installs it elsewhere (through alternatives, say), add that package to `[base] packages`; else use a wheel that bundles it (a manylinux wheel repaired by auditwheel)".to_string(),
             ],
             Self::LibrariesOnImage { .. } => vec![
-                "use a base image that has these libraries installed, or build on `debian:bookworm` or `debian:trixie`, where mlpack adds them".to_string(),
+                "install them in the base image, or use a Debian bookworm or trixie image (`python:3.11-slim`) or `debian:bookworm` as the base, where mlpack adds them".to_string(),
             ],
             Self::PackagesOnImage { .. } => vec![
                 "remove `[base] packages`, or build on `debian:bookworm` or `debian:trixie`"
@@ -315,10 +316,11 @@ pub fn build(
         cache: LayerCache::new(store),
         client: IndexClient::builder().offline(request.offline).build()?,
         http,
-        cache_dir: cache_dir()?,
+        cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
         reporter: request.reporter,
     };
-    let (pinned_base, base_image, suite, mut layers) = if request.manifest.base.is_registry_image() {
+    let on_image = request.manifest.base.is_registry_image();
+    let (pinned_base, base_image, suite, mut layers) = if on_image {
         let image = lock
             .image_base()
             .filter(|image| image.image == request.manifest.base.image)
@@ -339,9 +341,7 @@ pub fn build(
     };
     let pinned_system_libraries =
         builder.pin_system_libraries(request, suite.as_ref(), &layers, lock)?;
-    if let Some(suite) = &suite
-        && let Some(layer) = builder.system_libraries_layer(suite, &layers, lock)?
-    {
+    if let Some(layer) = builder.system_libraries_layer(request, suite.as_ref(), &layers, lock)? {
         layers.push(layer);
     }
     layers.extend(builder.wheel_layers(lock)?);
@@ -366,15 +366,6 @@ pub fn build(
             .map(|pins| pins.host_driver.clone())
             .unwrap_or_default(),
     })
-}
-
-fn cache_dir() -> Result<PathBuf, BuildError> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
-        .ok_or(PypiError::NoCacheDir)?;
-    Ok(base.join("mlpack"))
 }
 
 type StagedLayer = (BuiltLayer, Layer);

@@ -205,26 +205,20 @@ impl Builder<'_> {
             missing,
             host_driver,
         } = needs(&scans, &tree.library_names(triplet));
-        let (needed, packages) = match (missing.is_empty(), suite, lock.debian_base()) {
-            (true, _, _) => (Vec::new(), Vec::new()),
-            (false, Some(suite), Some(base)) => {
-                self.reporter
-                    .phase("system libraries", "finding Debian packages");
-                let have: BTreeSet<&str> = base.packages.iter().map(|p| p.name.as_str()).collect();
-                self.runtime.block_on(resolve(
-                    &self.http,
-                    suite,
-                    &self.cache_dir,
-                    missing,
-                    &have,
-                ))?
-            }
-            (false, _, _) => {
+        let (needed, packages) = if missing.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let Some(suite) = base_suite(suite, &tree, request.manifest, lock) else {
                 return Err(BuildError::LibrariesOnImage {
                     image: request.manifest.base.image.clone(),
                     libraries: missing,
                 });
-            }
+            };
+            self.reporter
+                .phase("system libraries", "finding Debian packages");
+            let have = installed_packages(tree.text_at("var/lib/dpkg/status").unwrap_or_default());
+            self.runtime
+                .block_on(resolve(&self.http, &suite, &self.cache_dir, missing, &have))?
         };
         lock.system_libraries = Some(LockedSystemLibraries {
             inputs_sha256: inputs,
@@ -257,11 +251,13 @@ impl Builder<'_> {
             .collect()
     }
 
-    /// The layer of the pinned system libraries on a Debian base, or `None` when there are
-    /// none (then the image is what it was before this layer existed).
+    /// The layer of the pinned system libraries, or `None` when there are none (then the
+    /// image is what it was before this layer existed). `suite` is a Debian base's; an
+    /// image's comes from its `/etc/os-release`.
     pub(super) fn system_libraries_layer(
         &self,
-        suite: &Suite,
+        request: &BuildRequest<'_>,
+        suite: Option<&Suite>,
         base_layers: &[StagedLayer],
         lock: &Lockfile,
     ) -> Result<Option<StagedLayer>, BuildError> {
@@ -285,33 +281,36 @@ impl Builder<'_> {
                 .map(|(_, layer)| layer.diff_id.digest().to_string()),
         );
         let key = cache::key("mlpack-system-libraries-layer-v1", &parts);
-        let mut names: Vec<&str> = pins
+        let names: BTreeSet<&str> = pins
             .needed
             .iter()
             .map(|library| library.package.as_str())
             .collect();
-        names.dedup();
         let description = format!(
             "system libraries: {} ({} Debian packages)",
-            names.join(", "),
+            names.into_iter().collect::<Vec<_>>().join(", "),
             pins.packages.len()
         );
+        let image = &request.manifest.base.image;
         let layer = self.cached_layer(&key, description.clone(), |dir| {
+            let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
+            let tree = base_tree(self.store, image, &layers)?;
+            let suite = base_suite(suite, &tree, request.manifest, lock).ok_or_else(|| {
+                BuildError::LibrariesOnImage {
+                    image: image.clone(),
+                    libraries: pins.needed.clone(),
+                }
+            })?;
             self.reporter.phase(&description, "downloading");
             let debs = self.runtime.block_on(base::fetch_debs(
                 &self.http,
-                suite,
+                &suite,
                 &pins.packages,
                 &self.cache_dir,
             ))?;
             self.reporter.phase(&description, "unpacking");
-            let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
-            let tree = base_tree(self.store, &suite.to_string(), &layers)?;
             let status = tree.text_at("var/lib/dpkg/status").unwrap_or_default();
-            // The base's merged-`/usr` links, so that files a package still ships under
-            // `/lib` land in `/usr/lib`, as in the base, instead of a `lib` directory that
-            // would hide the base's link.
-            debian::prepare_root(dir, suite)?;
+            link_like_base(dir, &tree)?;
             let mut installed = Vec::new();
             for (package, deb) in pins.packages.iter().zip(&debs) {
                 let extracted = debian::extract(deb, dir)?;
@@ -324,13 +323,84 @@ impl Builder<'_> {
     }
 }
 
+/// The suite to take packages from: a Debian base's, else a registry image's when its
+/// `/etc/os-release` says it is a Debian release mlpack knows (`python:3.11-slim` is
+/// bookworm); `[base] mirror` applies to both.
+fn base_suite(
+    suite: Option<&Suite>,
+    tree: &ImageTree,
+    manifest: &crate::manifest::Manifest,
+    lock: &Lockfile,
+) -> Option<Suite> {
+    if let Some(suite) = suite {
+        return Some(suite.clone());
+    }
+    let release = tree.text_at("etc/os-release")?;
+    let field = |name: &str| {
+        release.lines().find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        })
+    };
+    if field("ID")? != "debian" {
+        return None;
+    }
+    Suite::for_image(
+        &format!("debian:{}", field("VERSION_CODENAME")?),
+        manifest.base.mirror.as_deref(),
+        base::debian_arch(lock.target.arch),
+    )
+    .ok()
+}
+
+/// The names of the packages dpkg's status file says are installed.
+fn installed_packages(status: &str) -> BTreeSet<String> {
+    status
+        .split("\n\n")
+        .filter(|paragraph| {
+            paragraph
+                .lines()
+                .any(|line| line.starts_with("Status:") && line.ends_with(" installed"))
+        })
+        .filter_map(|paragraph| {
+            let name = paragraph
+                .lines()
+                .find_map(|line| line.strip_prefix("Package:"))?;
+            Some(name.trim().to_string())
+        })
+        .collect()
+}
+
+/// The base's top-level links into `/usr` (merged `/usr`: `lib` → `usr/lib`), made again in
+/// `dir`, so that files a package still ships under `/lib` land in `/usr/lib` as in the base,
+/// instead of in a `lib` directory that would hide the base's link. A base with real
+/// directories there keeps them: the layer's merge into them.
+fn link_like_base(dir: &std::path::Path, tree: &ImageTree) -> Result<(), BuildError> {
+    for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+        let Some(target) = tree.link_target(name) else {
+            continue;
+        };
+        let relative = target.trim_start_matches('/');
+        // A link that leaves `/` (or is empty) is the image's oddity; it stays the image's.
+        if relative.is_empty() || relative.split('/').any(|part| part == "..") {
+            continue;
+        }
+        let io = |path: std::path::PathBuf| move |source| BuildError::Io { path, source };
+        let directory = dir.join(relative);
+        fs_err::create_dir_all(&directory).map_err(io(directory.clone()))?;
+        let link = dir.join(name);
+        fs_err::os::unix::fs::symlink(target, &link).map_err(io(link.clone()))?;
+    }
+    Ok(())
+}
+
 /// Choose a package for each missing library, and pin their closure less what the base has.
 async fn resolve(
     http: &reqwest::Client,
     suite: &Suite,
     cache_dir: &std::path::Path,
     missing: Vec<NeededLibrary>,
-    base_packages: &BTreeSet<&str>,
+    base_packages: &BTreeSet<String>,
 ) -> Result<(Vec<NeededLibrary>, Vec<LockedDeb>), BuildError> {
     let contents = debian::fetch_library_index(http, suite, cache_dir).await?;
     let needed = choose_packages(&contents, missing)?;
@@ -343,7 +413,7 @@ async fn resolve(
     let closure: Vec<DebPackage> = index.closure(&roots)?;
     let packages = closure
         .into_iter()
-        .filter(|package| !base_packages.contains(package.name.as_str()))
+        .filter(|package| !base_packages.contains(&package.name))
         .map(base::locked_deb)
         .collect();
     Ok((needed, packages))
@@ -462,6 +532,15 @@ mod tests {
                 library("libnvidia-ml.so.1", "torch", "torch/lib/libtorch_cuda.so"),
             ]
         );
+    }
+
+    #[test]
+    fn the_base_has_what_dpkg_says_is_installed() {
+        let status = "Package: bash\nStatus: install ok installed\n\n\
+                      Package: gone\nStatus: deinstall ok config-files\n\n\
+                      Package: libc6\nStatus: install ok installed\nArchitecture: amd64\n";
+        let names: Vec<String> = installed_packages(status).into_iter().collect();
+        assert_eq!(names, ["bash", "libc6"]);
     }
 
     #[test]

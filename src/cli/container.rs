@@ -164,6 +164,9 @@ pub(super) struct CommitArgs {
     container: String,
     /// The new image's `NAME[:TAG]`.
     reference: String,
+    /// Change the config with a Dockerfile instruction: `LABEL key=value` or `CMD [...]`.
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    changes: Vec<String>,
 }
 
 fn containers() -> Result<Containers> {
@@ -433,7 +436,12 @@ pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
 pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> {
     let containers = containers()?;
     let container = containers.find(&args.container)?;
-    let descriptor = runtime::commit(containers.store(), &container, &args.reference)?;
+    let changes = args
+        .changes
+        .iter()
+        .map(|change| change.parse())
+        .collect::<Result<Vec<runtime::ConfigChange>, _>>()?;
+    let descriptor = runtime::commit(containers.store(), &container, &args.reference, &changes)?;
     if printer.json {
         printer.json(&serde_json::json!({"reference": args.reference, "digest": descriptor.digest().to_string()}))?;
     } else {

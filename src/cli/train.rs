@@ -237,12 +237,7 @@ fn pycache_mounts(image: &ImageRecord) -> Result<[(PathBuf, String); 2]> {
 }
 
 fn cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("mlpack")
+    crate::dirs::cache_dir().unwrap_or_else(|| std::env::temp_dir().join("mlpack"))
 }
 
 /// `mlpack run --rm` the job in a child, teeing its output into `train.log`; its exit code.

@@ -70,6 +70,10 @@ impl LibraryIndex {
 
 /// The file name of `path` when it is a shared library in a directory the loader searches
 /// by default: `[usr/]lib/<name>` or `[usr/]lib/<triplet>/<name>`.
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "the loader matches names exactly"
+)]
 fn library_name<'a>(path: &'a str, triplet: &str) -> Option<&'a str> {
     let path = path.strip_prefix("usr/").unwrap_or(path);
     let rest = path.strip_prefix("lib/")?;

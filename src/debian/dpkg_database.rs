@@ -136,7 +136,11 @@ fn write_info(root: &Root, sorted: &[&(DebPackage, Extracted)]) -> Result<(), De
         if !extracted.conffiles.is_empty() {
             let mut conffiles = extracted.conffiles.join("\n");
             conffiles.push('\n');
-            write(root, &format!("var/lib/dpkg/info/{name}.conffiles"), &conffiles)?;
+            write(
+                root,
+                &format!("var/lib/dpkg/info/{name}.conffiles"),
+                &conffiles,
+            )?;
         }
     }
     Ok(())
@@ -284,6 +288,28 @@ mod tests {
             "1\n"
         );
         assert_eq!(fs_err::read_to_string(dpkg.join("available")).unwrap(), "");
+    }
+
+    #[test]
+    fn additions_keep_the_base_packages_in_the_status_file() {
+        let directory = tempfile::tempdir().unwrap();
+        let base = "Package: bash\nStatus: install ok installed\nVersion: 5.2\n\n\
+                    Package: zlib1g\nStatus: install ok installed\nVersion: 1.2\n";
+        let installed = [(package("libgl1", "same"), extracted("libgl1", ""))];
+        write_dpkg_additions(directory.path(), base, &installed).unwrap();
+        let dpkg = directory.path().join("var/lib/dpkg");
+        let status = fs_err::read_to_string(dpkg.join("status")).unwrap();
+        let names: Vec<&str> = status
+            .lines()
+            .filter_map(|line| line.strip_prefix("Package: "))
+            .collect();
+        assert_eq!(names, ["bash", "libgl1", "zlib1g"]);
+        assert!(status.contains("Version: 5.2\n\nPackage: libgl1\nStatus: install ok installed\n"));
+        assert!(dpkg.join("info/libgl1:amd64.list").is_file());
+        assert!(
+            !dpkg.join("info/bash.list").exists(),
+            "the base's lists stay below"
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub(super) fn free_space() -> Check {
             return Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default());
         }
     }
-    if let Some(cache) = cache_dir() {
+    if let Some(cache) = crate::dirs::cache_dir() {
         places.push(("cache", cache));
     }
     let mut measured: Vec<Place> = Vec::new();
@@ -143,14 +143,6 @@ fn measure(path: &Path) -> Result<(u64, u64), String> {
 
 /// `$XDG_CACHE_HOME/mlpack` (when absolute), else `~/.cache/mlpack`: where `build` keeps
 /// wheels and `.deb`s (the same rule as `build::cache_dir` and the index client's).
-fn cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| std::env::home_dir().map(|home| home.join(".cache")))
-        .map(|base| base.join("mlpack"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Check;
-use crate::hardware::{NvidiaDriver, max_cuda_for};
-
-/// CDI's static and dynamic spec directories, as `hardware/cdi.rs` reads them.
-const CDI_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
+use crate::hardware::{CDI_DIRS, NvidiaDriver, max_cuda_for};
 
 pub(super) fn check() -> Check {
     const NAME: &str = "gpu";

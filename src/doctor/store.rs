@@ -44,62 +44,75 @@ pub(super) fn check(repair: bool) -> Check {
 
 /// The check's status, summary and hint from what verification found.
 fn assess(check: &StoreCheck, root: &str) -> Check {
-    let verified = format!(
-        "{} blobs ({}) of {} images verified in `{root}`",
-        check.blobs_checked,
+    let checked = format!(
+        "{} ({}) of {} checked in `{root}`",
+        plural(check.blobs_checked, "blob"),
         gib(check.bytes_checked),
-        check.images
+        plural(check.images, "image")
     );
     if check.problems.is_empty() {
-        return Check::ok(NAME, verified);
+        return Check::ok(NAME, checked);
     }
-    let details = check.problems.iter().map(describe).collect();
-    let count =
-        |wanted: fn(&BlobProblem) -> bool| check.problems.iter().filter(|p| wanted(p)).count();
-    let broken = count(|p| {
-        !p.removed
-            && matches!(
-                p.kind,
-                ProblemKind::Corrupt { .. }
-                    | ProblemKind::Unreadable { .. }
-                    | ProblemKind::Invalid { .. }
-            )
-    });
+    let count = |wanted: fn(&BlobProblem) -> bool| {
+        check
+            .problems
+            .iter()
+            .filter(|problem| wanted(problem))
+            .count()
+    };
     let removed = count(|p| p.removed);
+    let corrupt = count(|p| !p.removed && matches!(p.kind, ProblemKind::Corrupt { .. }));
+    let unreadable = count(|p| matches!(p.kind, ProblemKind::Unreadable { .. }));
+    let invalid = count(|p| matches!(p.kind, ProblemKind::Invalid { .. }));
     let missing = count(|p| matches!(p.kind, ProblemKind::Missing));
-    let images = affected_images(check);
-    let rebuild = if images.is_empty() {
-        "nothing uses them".to_string()
+    let found: Vec<String> = [
+        (removed, "deleted ", "corrupt blob"),
+        (corrupt, "", "corrupt blob"),
+        (unreadable, "", "unreadable blob"),
+        (invalid, "", "invalid manifest"),
+        (missing, "", "missing blob"),
+    ]
+    .into_iter()
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, verb, noun)| format!("{verb}{}", plural(count, noun)))
+    .collect();
+    let summary = format!("{}; {checked}", found.join(", "));
+    let details = check.problems.iter().map(describe).collect();
+    let rebuild = rebuild_hint(&affected_images(check));
+    let (fail, hint) = if corrupt > 0 {
+        let then = rebuild.map_or_else(String::new, |rebuild| format!(", then {rebuild}"));
+        let hint = format!(
+            "run `mlpack doctor --repair` to delete the corrupt blobs{then}; if this happens again, check the disk"
+        );
+        (true, hint)
+    } else if unreadable > 0 {
+        let hint =
+            "give this user read access to the store's blobs, or run as the user who owns them";
+        (true, hint.to_string())
+    } else if let Some(rebuild) = rebuild {
+        // Invalid manifests fail (nothing can read those images); missing blobs only warn.
+        (invalid > 0, rebuild)
     } else {
-        format!(
-            "pull or build {} again (`mlpack pull REF`, `mlpack build`), or remove {} with `mlpack rmi`",
-            images.join(", "),
-            if images.len() == 1 { "it" } else { "them" }
-        )
+        // Only deleted blobs that no image used: nothing is left to do.
+        return Check::ok(NAME, summary).details(details);
     };
-    if broken > 0 {
-        let unreadable = count(|p| matches!(p.kind, ProblemKind::Unreadable { .. }));
-        let hint = if unreadable == broken {
-            "give this user read access to the store's blobs, or run as the user who owns them"
-                .to_string()
-        } else {
-            format!(
-                "run `mlpack doctor --repair` to delete the corrupt blobs, then {rebuild}; if this happens again, check the disk"
-            )
-        };
-        return Check::fail(
-            NAME,
-            format!("{}: {verified}", plural(broken, "damaged blob")),
-            hint,
-        )
-        .details(details);
+    if fail {
+        Check::fail(NAME, summary, hint).details(details)
+    } else {
+        Check::warn(NAME, summary, hint).details(details)
     }
-    let summary = if removed > 0 {
-        format!("deleted {}; {verified}", plural(removed, "corrupt blob"))
-    } else {
-        format!("{}; {verified}", plural(missing, "missing blob"))
-    };
-    Check::warn(NAME, summary, rebuild).details(details)
+}
+
+/// What to do about images that lost blobs; `None` when no image uses the damaged ones.
+fn rebuild_hint(images: &[String]) -> Option<String> {
+    if images.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "pull or build {} again (`mlpack pull REF`, `mlpack build`), or remove {} with `mlpack rmi`",
+        images.join(", "),
+        if images.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// The images that use a damaged or missing blob, quoted, sorted.
@@ -190,7 +203,7 @@ mod tests {
         assert_eq!(check.status, Status::Ok);
         assert_eq!(
             check.summary,
-            "3 blobs (2.0 KiB) of 1 images verified in `/store`"
+            "3 blobs (2.0 KiB) of 1 image checked in `/store`"
         );
     }
 
@@ -202,7 +215,7 @@ mod tests {
         let check = check_with(vec![problem(corrupt.clone(), false)]);
         assert_eq!(check.status, Status::Fail);
         assert!(
-            check.summary.starts_with("1 damaged blob: "),
+            check.summary.starts_with("1 corrupt blob; "),
             "{}",
             check.summary
         );
@@ -216,6 +229,15 @@ mod tests {
             repaired.summary
         );
         assert!(repaired.details[0].starts_with("deleted corrupt blob `sha256:"));
+
+        let mut unused = problem(
+            ProblemKind::Corrupt {
+                actual: Digest::of(b"x"),
+            },
+            true,
+        );
+        unused.images.clear();
+        assert_eq!(check_with(vec![unused]).status, Status::Ok);
 
         let missing = check_with(vec![problem(ProblemKind::Missing, false)]);
         assert_eq!(missing.status, Status::Warn);

@@ -18,7 +18,7 @@ use super::nvidia::{
 };
 
 /// CDI's static and dynamic spec directories; the later one wins for a device named in both.
-const CDI_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
+pub const CDI_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 const CDI_KIND: &str = "nvidia.com/gpu";
 
 /// Directories glibc's loader searches without `LD_LIBRARY_PATH` in Debian-family images

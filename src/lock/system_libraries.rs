@@ -80,3 +80,97 @@ fn inline_tables(libraries: &[NeededLibrary]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::Lockfile;
+
+    const LOCK: &str = r#"
+lock-version = "1.0"
+created-by = "mlpack test"
+
+[target]
+python = "3.11"
+python-full = "3.11.2"
+implementation = "cpython"
+arch = "x86_64"
+glibc = [2, 36]
+
+[inputs]
+sha256 = "00"
+requirements = []
+"#;
+
+    fn library(soname: &str, wheel: &str, package: &str) -> NeededLibrary {
+        NeededLibrary {
+            soname: soname.to_string(),
+            wheel: wheel.to_string(),
+            file: format!("{wheel}/_native.so"),
+            package: package.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_section_is_sorted_and_round_trips() {
+        let mut lock: Lockfile = toml::from_str(LOCK).unwrap();
+        lock.system_libraries = Some(LockedSystemLibraries {
+            inputs_sha256: "ab".repeat(32),
+            needed: vec![
+                library("libgomp.so.1", "lightgbm", "libgomp1"),
+                library("libGL.so.1", "opencv-python", "libgl1"),
+            ],
+            host_driver: vec![library("libcuda.so.1", "torch", "")],
+            packages: vec![
+                LockedDeb {
+                    name: "libgomp1".to_string(),
+                    version: "12.2.0-14".to_string(),
+                    sha256: "12".repeat(32),
+                    ..LockedDeb::default()
+                },
+                LockedDeb {
+                    name: "libgl1".to_string(),
+                    version: "1.6.0-1".to_string(),
+                    sha256: "34".repeat(32),
+                    ..LockedDeb::default()
+                },
+            ],
+        });
+        let text = lock.to_toml();
+        let section = text.split_once("\n[system-libraries]\n").unwrap().1;
+        insta::assert_snapshot!(section, @r#"
+        inputs-sha256 = "abababababababababababababababababababababababababababababababab"
+        needed = [
+            { soname = "libGL.so.1", wheel = "opencv-python", file = "opencv-python/_native.so", package = "libgl1" },
+            { soname = "libgomp.so.1", wheel = "lightgbm", file = "lightgbm/_native.so", package = "libgomp1" },
+        ]
+        host-driver = [
+            { soname = "libcuda.so.1", wheel = "torch", file = "torch/_native.so" },
+        ]
+
+        [[system-libraries.packages]]
+        name = "libgl1"
+        version = "1.6.0-1"
+        architecture = ""
+        filename = ""
+        sha256 = "3434343434343434343434343434343434343434343434343434343434343434"
+        size = 0
+
+        [[system-libraries.packages]]
+        name = "libgomp1"
+        version = "12.2.0-14"
+        architecture = ""
+        filename = ""
+        sha256 = "1212121212121212121212121212121212121212121212121212121212121212"
+        size = 0
+        "#);
+        let read: Lockfile = toml::from_str(&text).unwrap();
+        let (mut expected, read) = (
+            lock.system_libraries.unwrap(),
+            read.system_libraries.unwrap(),
+        );
+        expected.needed.sort();
+        expected.packages.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(read, expected);
+    }
+}

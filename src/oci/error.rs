@@ -161,7 +161,7 @@ impl OciError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::BlobCorrupted { .. } => Some(
-                "remove the file and rebuild or pull the image that uses it; check the disk if it happens again"
+                "`mlpack doctor --repair` removes it (and every other corrupt blob); then rebuild or pull the image that uses it, and check the disk if it happens again"
                     .to_string(),
             ),
             Self::BlobNotFound { .. } => {

@@ -181,11 +181,9 @@ impl Store {
 
     fn hash_blob(&self, digest: &Digest) -> Hashed {
         let path = self.blob_path(digest);
-        let result = fs_err::File::open(&path).and_then(|file| {
-            digest_reader(&mut BufReader::with_capacity(HASH_BUFFER, file)).map_err(|error| {
-                io::Error::new(error.kind(), format!("read `{}`: {error}", path.display()))
-            })
-        });
+        // `fs_err` names the path in open and read errors alike.
+        let result = fs_err::File::open(&path)
+            .and_then(|file| digest_reader(&mut BufReader::with_capacity(HASH_BUFFER, file)));
         match result {
             Ok((actual, size)) if actual == *digest => Hashed::Intact(size),
             Ok((actual, size)) => Hashed::Corrupt(actual, size),

@@ -81,7 +81,7 @@ impl IndexClientBuilder {
     pub fn build(self) -> Result<IndexClient, PypiError> {
         let cache_dir = match self.cache_dir {
             Some(dir) => dir,
-            None => default_cache_dir()?,
+            None => crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
         };
         let exclude_newer = self
             .exclude_newer
@@ -101,20 +101,6 @@ impl IndexClientBuilder {
             }),
         })
     }
-}
-
-/// `$XDG_CACHE_HOME/mlpack` (when set and absolute, as the XDG spec requires), else
-/// `~/.cache/mlpack`.
-fn default_cache_dir() -> Result<PathBuf, PypiError> {
-    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
-        && xdg.is_absolute()
-    {
-        return Ok(xdg.join("mlpack"));
-    }
-    std::env::home_dir()
-        .filter(|home| !home.as_os_str().is_empty())
-        .map(|home| home.join(".cache").join("mlpack"))
-        .ok_or(PypiError::NoCacheDir)
 }
 
 fn http_client() -> Result<reqwest::Client, PypiError> {

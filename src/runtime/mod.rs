@@ -29,7 +29,7 @@ mod user;
 mod workload;
 
 pub use self::cgroup::{Cgroup, CgroupError, CgroupVersion, Limits};
-pub use self::commit::commit;
+pub use self::commit::{ConfigChange, commit};
 pub use self::config::{
     BindMount, ContainerConfig, NetworkMode, parse_cpus, parse_env, parse_env_file,
 };

@@ -90,6 +90,10 @@ pub fn shared_objects(
 }
 
 /// `libfoo.so`, `libfoo.so.1.2`, `_ext.cpython-311-x86_64-linux-gnu.so`.
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "the loader and Python's importer match names exactly"
+)]
 fn looks_like_shared_object(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.ends_with(".so") || name.contains(".so.")

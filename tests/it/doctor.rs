@@ -11,9 +11,15 @@ use crate::common::TestContext;
 
 const IMAGE: &str = "tiny:1";
 
-/// `mlpack ARGS`: (exit code, stdout, stderr).
+/// `mlpack ARGS`: (exit code, stdout, stderr). Credentials come only from the test's HOME.
 fn doctor(context: &TestContext, args: &[&str]) -> (i32, String, String) {
-    let output = context.mlpack(args).stdin(Stdio::null()).output().unwrap();
+    let output = context
+        .mlpack(args)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -188,7 +194,7 @@ fn finds_repairs_and_reports_a_corrupt_blob() {
     );
     assert!(stdout.contains(&line), "{stdout}");
     assert!(
-        stdout.contains("✗ store            1 damaged blob: "),
+        stdout.contains("✗ store            1 corrupt blob; 3 blobs ("),
         "{stdout}"
     );
     assert!(
@@ -235,4 +241,41 @@ fn finds_repairs_and_reports_a_corrupt_blob() {
             "pull or build `{IMAGE}` again (`mlpack pull REF`, `mlpack build`), or remove it with `mlpack rmi`"
         )
     );
+}
+
+#[test]
+fn names_registries_and_warns_about_readable_passwords() {
+    let context = TestContext::new();
+    let file = context.temp.path().join("home/.config/mlpack/auth.json");
+    fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+    // `alice:secret`, base64.
+    fs_err::write(
+        &file,
+        r#"{"auths": {"ghcr.io": {"auth": "YWxpY2U6c2VjcmV0"}}}"#,
+    )
+    .unwrap();
+    fs_err::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, stdout, _) = doctor(&context, &["doctor", "--json"]);
+    assert!(
+        !stdout.contains("secret") && !stdout.contains("YWxpY2"),
+        "{stdout}"
+    );
+    let report = serde_json::from_str(&stdout).unwrap();
+    assert_consistent(code, &report);
+    let credentials = check(&report, "credentials");
+    assert_eq!(credentials["status"], "warn", "{credentials}");
+    assert_eq!(
+        credentials["hint"],
+        format!("make it private: `chmod 600 {}`", file.display())
+    );
+    assert_eq!(
+        credentials["details"],
+        serde_json::json!(["`mlpack login`: ghcr.io"])
+    );
+
+    fs_err::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, report) = doctor_json(&context, &[]);
+    let credentials = check(&report, "credentials");
+    assert_eq!(credentials["status"], "ok", "{credentials}");
+    assert_eq!(credentials["summary"], "saved for `ghcr.io`");
 }

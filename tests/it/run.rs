@@ -427,19 +427,24 @@ fn commit_makes_an_image_that_runs() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = mlpack(&context, &["commit", "c", "trained:v1"]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = mlpack(
+    let (code, _, stderr) = mlpack(
         &context,
         &[
-            "run",
-            "--rm",
-            "trained:v1",
-            "sh",
+            "commit",
+            "--change",
+            "LABEL stage=trained note=\"two words\"",
             "-c",
-            "cat /model.bin; ls /etc; ls / | grep -c hosts || true",
+            "CMD [\"sh\", \"-c\", \"cat /model.bin; ls /etc; ls / | grep -c hosts || true\"]",
+            "c",
+            "trained:v1",
         ],
     );
+    assert_eq!(code, 0, "{stderr}");
+    let config = json(&ok(&context, &["inspect", "trained:v1"]));
+    let labels = &config["config"]["config"]["Labels"];
+    assert_eq!(labels["stage"], "trained", "{config}");
+    assert_eq!(labels["note"], "two words", "{config}");
+    let (code, stdout, stderr) = mlpack(&context, &["run", "--rm", "trained:v1"]);
     assert_eq!(code, 0, "{stderr}");
     // `/etc/ssl` holds the bind-mounted host CA bundle again, as in any container.
     assert_eq!(

@@ -130,3 +130,50 @@ fn wheels_get_the_debian_libraries_they_need_and_import_in_the_image() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "4.11.0 4.6.0\n");
 }
+
+/// A Debian image from a registry (here one mlpack built, pushed to a local registry) gets
+/// the packages too, from the suite its `/etc/os-release` names, less what its dpkg status
+/// says is installed.
+#[cfg(feature = "test-registry")]
+#[test]
+fn a_debian_image_from_a_registry_gets_them_too() {
+    let index = crate::common::index::TestIndex::start();
+    let base = crate::build::local_project(&index);
+    mlpack_ok(&base, &["build"]);
+    let registry = crate::common::registry::TestRegistry::start(base.temp.path());
+    let remote = format!("{}/base/py:3.11", registry.host);
+    crate::run::ok(&base, &["push", "demo:latest", &remote]);
+
+    let app = TestContext::new();
+    app.write(
+        "mlpack.toml",
+        &format!(
+            "[project]\nname = \"app\"\n[base]\nimage = \"{remote}\"\n[python]\nrequirements = [\"lightgbm==4.6.0\", \"numpy==2.2.6\", \"scipy==1.15.3\"]\n"
+        ),
+    );
+    mlpack_ok(&app, &["lock"]);
+    let built = mlpack_ok(&app, &["build"]);
+    assert!(
+        built.contains("libgomp1 (lightgbm needs libgomp.so.1)"),
+        "{built}"
+    );
+    let lock = app.read("mlpack.lock");
+    assert!(lock.contains("package = \"libgomp1\" }"), "{lock}");
+    assert!(
+        lock.contains("\n[[system-libraries.packages]]\nname = \"libgomp1\"\n"),
+        "{lock}"
+    );
+    let (code, stdout, stderr) = crate::run::mlpack(
+        &app,
+        &[
+            "run",
+            "--rm",
+            "app",
+            "python3",
+            "-c",
+            "import lightgbm; print(lightgbm.__version__)",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "4.6.0\n");
+}
