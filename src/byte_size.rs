@@ -74,9 +74,29 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `1.5 GiB`: a size in binary units, as disk and memory thresholds are written.
+pub fn binary_size(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
+    let value = bytes as f64;
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..0x10_0000 => format!("{:.1} KiB", value / 1024.0),
+        0x10_0000..0x4000_0000 => format!("{:.1} MiB", value / f64::from(1 << 20)),
+        _ => format!("{:.1} GiB", value / f64::from(1 << 30)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_binary_units() {
+        assert_eq!(binary_size(512), "512 B");
+        assert_eq!(binary_size(1536), "1.5 KiB");
+        assert_eq!(binary_size(64 << 20), "64.0 MiB");
+        assert_eq!(binary_size(10 << 30), "10.0 GiB");
+    }
 
     #[test]
     fn parses_docker_sizes() {

@@ -26,7 +26,6 @@ use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
 use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
-use crate::oci::Layer;
 use crate::wheel::SharedObject;
 
 use super::inspect::{ImageTree, InspectError};
@@ -127,10 +126,10 @@ pub(crate) fn needs(scans: &[WheelScan], base_libraries: &BTreeSet<String>) -> N
 fn base_tree(
     store: &crate::oci::Store,
     image: &str,
-    layers: &[Layer],
+    layers: &[StagedLayer],
 ) -> Result<ImageTree, BuildError> {
     let mut tree = ImageTree::default();
-    for layer in layers {
+    for (_, layer) in layers {
         let reader = store.open_layer(&layer.descriptor())?;
         tree.apply_layer(reader)
             .map_err(|source| InspectError::Read {
@@ -195,8 +194,7 @@ impl Builder<'_> {
         }
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock)?;
-        let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
-        let tree = base_tree(self.store, &request.manifest.base.image, &layers)?;
+        let tree = base_tree(self.store, &request.manifest.base.image, base_layers)?;
         let triplet = match lock.target.arch {
             crate::resolve::Arch::X86_64 => "x86_64-linux-gnu",
             crate::resolve::Arch::Aarch64 => "aarch64-linux-gnu",
@@ -293,8 +291,7 @@ impl Builder<'_> {
         );
         let image = &request.manifest.base.image;
         let layer = self.cached_layer(&key, description.clone(), |dir| {
-            let layers: Vec<Layer> = base_layers.iter().map(|(_, layer)| layer.clone()).collect();
-            let tree = base_tree(self.store, image, &layers)?;
+            let tree = base_tree(self.store, image, base_layers)?;
             let suite = base_suite(suite, &tree, request.manifest, lock).ok_or_else(|| {
                 BuildError::LibrariesOnImage {
                     image: image.clone(),

@@ -287,6 +287,7 @@ fn report(
             "resolved": seconds.is_some(),
             "seconds": seconds,
             "packages": packages,
+            "hardware": lock.and_then(|lock| lock.hardware.as_ref()),
             "unresolved_imports": plan.inputs.unresolved,
         }))?;
     }

@@ -14,6 +14,8 @@ mod store;
 
 use serde::Serialize;
 
+use crate::byte_size::binary_size as gib;
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,34 +109,9 @@ pub fn run_checks(options: Options) -> Report {
     Report { checks, ok }
 }
 
-/// A size in binary units, as the thresholds are written (`1 GiB`, `10 GiB`).
-fn gib(bytes: u64) -> String {
-    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
-    let value = bytes as f64;
-    match bytes {
-        0..1024 => format!("{bytes} B"),
-        1024..0x10_0000 => format!("{:.1} KiB", value / 1024.0),
-        0x10_0000..0x4000_0000 => format!("{:.1} MiB", value / f64::from(1 << 20)),
-        _ => format!("{:.1} GiB", value / f64::from(1 << 30)),
-    }
-}
-
 /// Read a small kernel file; `None` if it does not exist or cannot be read.
 fn read_trimmed(path: &str) -> Option<String> {
     fs_err::read_to_string(path)
         .ok()
         .map(|text| text.trim().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_in_binary_units() {
-        assert_eq!(gib(512), "512 B");
-        assert_eq!(gib(1536), "1.5 KiB");
-        assert_eq!(gib(64 << 20), "64.0 MiB");
-        assert_eq!(gib(10 << 30), "10.0 GiB");
-    }
 }

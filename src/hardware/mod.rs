@@ -10,11 +10,11 @@ mod nvidia;
 mod tests;
 mod wheels;
 
+pub use self::cdi::CDI_DIRS;
 pub use self::cuda::{
     CUDA_LABEL, CudaVersion, CudaVersionError, DRIVER_LABEL, DriverVersion, DriverVersionError,
     max_cuda_for, min_driver_for, newest_major_for,
 };
-pub use self::cdi::CDI_DIRS;
 pub use self::linker_cache::is_driver_library;
 pub use self::nvidia::{
     GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus,
