@@ -195,14 +195,12 @@ impl Builder<'_> {
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock)?;
         let tree = base_tree(self.store, &request.manifest.base.image, base_layers)?;
-        let triplet = match lock.target.arch {
-            crate::resolve::Arch::X86_64 => "x86_64-linux-gnu",
-            crate::resolve::Arch::Aarch64 => "aarch64-linux-gnu",
-        };
+        // The multiarch directory: `x86_64-linux-gnu`, `aarch64-linux-gnu`.
+        let triplet = format!("{}-linux-gnu", lock.target.arch.as_str());
         let Needs {
             missing,
             host_driver,
-        } = needs(&scans, &tree.library_names(triplet));
+        } = needs(&scans, &tree.library_names(&triplet));
         let (needed, packages) = if missing.is_empty() {
             (Vec::new(), Vec::new())
         } else {
