@@ -158,7 +158,7 @@ timed() {
   RSS="$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/logs/$name.rusage")"
 }
 cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
-median() { printf '%s\n' "$@" | grep -v '^-\?$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { printf '%s\n' "$@" | { grep -v '^-\?$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 ratio() { if [[ "$1" == - || "$2" == - ]]; then echo -; else calc '%.2fx' "$2 / $1"; fi; } # ratio MLPACK OTHER
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
@@ -324,8 +324,8 @@ echo "- runs: median of $RUNS, mlpack and docker interleaved (which goes first a
 echo
 
 # --- 4. timed runs -----------------------------------------------------------------------
-declare -a M_SCAN M_PRESENT M_PINNED M_RESCAN M_WARM M_NET D_BUILD
-declare -a M_SCAN_SYS M_PRESENT_SYS M_PINNED_SYS M_NET_SYS M_SCAN_OUT M_PRESENT_OUT M_PINNED_OUT M_RESCAN_OUT M_WARM_OUT
+M_SCAN=(); M_PRESENT=(); M_PINNED=(); M_RESCAN=(); M_WARM=(); M_NET=(); D_BUILD=()
+M_SCAN_SYS=(); M_PRESENT_SYS=(); M_PINNED_SYS=(); M_NET_SYS=(); M_SCAN_OUT=(); M_PRESENT_OUT=(); M_PINNED_OUT=(); M_RESCAN_OUT=(); M_WARM_OUT=()
 RUN_ROWS=(); NOTES=(); FAILED=0; SAME_LOCK_ALL=1
 
 run_mlpack() { # RUN

@@ -1,13 +1,13 @@
 //! `mlpack doctor`: the host checks on this machine, and the store check finding, repairing and
 //! then reporting a corrupt blob in a store made here (no network, no root).
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use mlpack::oci::{Digest, HistoryEntry, ImageSpec, LayerWriter, Store, write_image};
+use mlpack::oci::{Digest, Store};
 
 use crate::common::TestContext;
+use crate::common::images::{one_layer_image, store_dir};
 
 const IMAGE: &str = "tiny:1";
 
@@ -65,33 +65,14 @@ fn assert_consistent(code: i32, report: &serde_json::Value) {
 /// A tagged one-layer image written straight into the test's store; returns the store and the
 /// layer's digest.
 fn tiny_image(context: &TestContext) -> (Store, Digest) {
-    let store = Store::open(&context.temp.path().join("store")).unwrap();
+    let store = Store::open(&store_dir(context)).unwrap();
     let tree = context.temp.path().join("tree");
     fs_err::create_dir_all(&tree).unwrap();
     fs_err::write(tree.join("model.txt"), "weights\n").unwrap();
-    let layer = LayerWriter::new().write_dir(&store, &tree).unwrap();
-    let digest = layer.digest.clone();
-    let descriptor = write_image(
-        &store,
-        &ImageSpec {
-            layers: vec![layer],
-            env: Vec::new(),
-            working_dir: String::new(),
-            cmd: vec!["true".to_string()],
-            entrypoint: Vec::new(),
-            labels: BTreeMap::new(),
-            created: "2000-01-01T00:00:00Z".to_string(),
-            architecture: "amd64".to_string(),
-            os: "linux".to_string(),
-            history: vec![HistoryEntry {
-                created_by: "test".to_string(),
-                comment: String::new(),
-                empty_layer: false,
-            }],
-        },
-    )
-    .unwrap();
-    store.tag(IMAGE, &descriptor).unwrap();
+    one_layer_image(&store, &tree, IMAGE, &["true"]);
+    let image = store.resolve(IMAGE).unwrap();
+    let (layer, _) = image.layers().unwrap().remove(0);
+    let digest = Digest::from_oci(layer.digest()).unwrap();
     (store, digest)
 }
 

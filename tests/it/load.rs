@@ -5,68 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mlpack::oci::{HistoryEntry, ImageSpec, LayerWriter, Store, write_image};
+use mlpack::oci::Store;
 
 use crate::common::TestContext;
+use crate::common::images::{BUSYBOX, busybox_root, install_busybox};
 
-const IMAGE: &str = "busybox:test";
-
-/// A tree with the host's static busybox and its applets as links, as `run.rs` makes it.
-fn busybox_root(context: &TestContext) -> PathBuf {
-    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|path| path.exists())
-        .expect("busybox is installed (Debian's busybox-static)");
-    let root = context.temp.path().join("busybox-root");
-    for dir in ["bin", "etc", "tmp", "root"] {
-        fs_err::create_dir_all(root.join(dir)).unwrap();
-    }
-    fs_err::copy(busybox, root.join("bin/busybox")).unwrap();
-    let applets = Command::new(busybox).arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&applets.stdout).lines() {
-        if applet != "busybox" {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-    }
-    fs_err::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    fs_err::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-    root
-}
-
-/// Put a one-layer busybox image named [`IMAGE`] in the test's store; its manifest digest.
-fn busybox_image(context: &TestContext) -> String {
-    let root = busybox_root(context);
-    let store = Store::open(&context.temp.path().join("store")).unwrap();
-    let layer = LayerWriter::new().write_dir(&store, &root).unwrap();
-    let descriptor = write_image(
-        &store,
-        &ImageSpec {
-            layers: vec![layer],
-            env: vec!["PATH=/bin".to_string()],
-            working_dir: String::new(),
-            cmd: vec!["sh".to_string()],
-            entrypoint: Vec::new(),
-            labels: std::collections::BTreeMap::new(),
-            created: "2000-01-01T00:00:00Z".to_string(),
-            architecture: if cfg!(target_arch = "aarch64") {
-                "arm64"
-            } else {
-                "amd64"
-            }
-            .to_string(),
-            os: "linux".to_string(),
-            history: vec![HistoryEntry {
-                created_by: "busybox".to_string(),
-                comment: String::new(),
-                empty_layer: false,
-            }],
-        },
-    )
-    .unwrap();
-    store.tag(IMAGE, &descriptor).unwrap();
-    descriptor.digest().to_string()
-}
+const IMAGE: &str = BUSYBOX;
 
 /// The second store, which archives are loaded into.
 fn other_store(context: &TestContext) -> PathBuf {
@@ -125,7 +69,7 @@ fn other_names(context: &TestContext) -> Vec<String> {
 #[test]
 fn an_oci_export_loads_into_another_store_with_the_same_digest() {
     let context = TestContext::new();
-    let digest = busybox_image(&context);
+    let digest = install_busybox(&context);
     let archive = export(&context, "oci");
     let (code, stdout, stderr) = in_other(
         &context,
@@ -147,7 +91,7 @@ fn an_oci_export_loads_into_another_store_with_the_same_digest() {
 #[test]
 fn a_docker_export_loads_from_stdin() {
     let context = TestContext::new();
-    busybox_image(&context);
+    install_busybox(&context);
     let archive = export(&context, "docker");
     let (code, stdout, stderr) = in_other(&context, &["load"], Some(&archive));
     assert_eq!(code, 0, "{stderr}");
@@ -183,7 +127,7 @@ fn tamper(archive: &Path, suffix: &str) {
 #[test]
 fn a_tampered_archive_is_refused_and_tags_nothing() {
     let context = TestContext::new();
-    busybox_image(&context);
+    install_busybox(&context);
     let archive = export(&context, "docker");
     tamper(&archive, "/layer.tar");
     let (code, stdout, stderr) =
@@ -242,7 +186,7 @@ fn a_file_that_is_not_an_archive_is_a_clear_error() {
 #[test]
 fn a_loaded_image_runs() {
     let context = TestContext::new();
-    busybox_image(&context);
+    install_busybox(&context);
     for format in ["oci", "docker"] {
         let archive = export(&context, format);
         let (code, _, stderr) =

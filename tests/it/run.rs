@@ -2,74 +2,18 @@
 //! cgroups. Most tests use a tiny image made here from the host's static busybox, so they
 //! need no network; one runs Python in an image from `mlpack build`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mlpack::oci::{HistoryEntry, ImageSpec, LayerWriter, Store, write_image};
-
 use crate::common::TestContext;
+pub(crate) use crate::common::images::store_dir;
+use crate::common::images::{BUSYBOX, install_busybox};
 
-const BUSYBOX: &str = "busybox:test";
-
-/// Put a one-layer image with the host's static busybox (and its applets as links) in the
-/// test's store.
+/// Put the busybox image in the test's store; its name.
 pub(crate) fn busybox_image(context: &TestContext) -> &'static str {
-    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|path| path.exists())
-        .expect("busybox is installed (Debian's busybox-static)");
-    let root = context.temp.path().join("busybox-root");
-    for dir in ["bin", "etc", "tmp", "root"] {
-        fs_err::create_dir_all(root.join(dir)).unwrap();
-    }
-    fs_err::copy(busybox, root.join("bin/busybox")).unwrap();
-    let applets = Command::new(busybox).arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&applets.stdout).lines() {
-        if applet != "busybox" {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-    }
-    fs_err::write(
-        root.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
-    )
-    .unwrap();
-    fs_err::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-    let store = Store::open(&store_dir(context)).unwrap();
-    let layer = LayerWriter::new().write_dir(&store, &root).unwrap();
-    let descriptor = write_image(
-        &store,
-        &ImageSpec {
-            layers: vec![layer],
-            env: vec!["PATH=/bin".to_string()],
-            working_dir: String::new(),
-            cmd: vec!["sh".to_string()],
-            entrypoint: Vec::new(),
-            labels: std::collections::BTreeMap::new(),
-            created: "2000-01-01T00:00:00Z".to_string(),
-            architecture: if cfg!(target_arch = "aarch64") {
-                "arm64"
-            } else {
-                "amd64"
-            }
-            .to_string(),
-            os: "linux".to_string(),
-            history: vec![HistoryEntry {
-                created_by: "busybox".to_string(),
-                comment: String::new(),
-                empty_layer: false,
-            }],
-        },
-    )
-    .unwrap();
-    store.tag(BUSYBOX, &descriptor).unwrap();
+    install_busybox(context);
     BUSYBOX
-}
-
-pub(crate) fn store_dir(context: &TestContext) -> PathBuf {
-    context.temp.path().join("store")
 }
 
 /// `mlpack ARGS`: (exit code, stdout, stderr).

@@ -1,6 +1,7 @@
 //! A hermetic environment for running the `mlpack` binary: its own HOME and XDG dirs, a
 //! temporary project, and output with temporary paths masked for snapshots.
 
+pub(crate) mod images;
 pub(crate) mod index;
 #[cfg(feature = "test-registry")]
 pub(crate) mod registry;
