@@ -611,32 +611,53 @@ fn write_image(
     Ok(oci::write_image(store, &spec)?)
 }
 
-/// One Python layer as the plan has it, before anything is fetched.
+/// One layer above the base as the plan has it, before anything is fetched.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedLayer {
-    /// `hardware libraries (1/2)`, `framework torch`, `python packages`.
+    /// `system libraries`, `hardware libraries (1/2)`, `framework torch`, `python packages`.
     pub description: String,
+    /// Debian packages for the system libraries, else distributions.
     pub packages: Vec<String>,
-    /// The wheels' compressed size, as the index gave it.
-    pub wheel_bytes: u64,
+    /// The `.deb`s' or wheels' compressed size, as the index gave it.
+    pub download_bytes: u64,
 }
 
-/// The Python layers `lock` gives, in image order, for `mlpack build --dry-run`.
+/// The layers between the base and the code that `lock` gives, in image order, for `mlpack
+/// build --dry-run`. The system libraries are known only where the lock pins them for its
+/// current wheels; otherwise the build finds them by scanning the wheels.
 pub fn planned_layers(lock: &Lockfile) -> Vec<PlannedLayer> {
-    plan::wheel_groups(lock)
-        .into_iter()
-        .map(|group| PlannedLayer {
+    let mut layers = Vec::new();
+    match &lock.system_libraries {
+        Some(pins) if pins.inputs_sha256 == system_libraries::inputs_sha256(lock) => {
+            if !pins.packages.is_empty() {
+                layers.push(PlannedLayer {
+                    description: "system libraries".to_string(),
+                    packages: pins.packages.iter().map(|deb| deb.name.clone()).collect(),
+                    download_bytes: pins.packages.iter().map(|deb| deb.size).sum(),
+                });
+            }
+        }
+        _ => layers.push(PlannedLayer {
+            description: "system libraries (not pinned for these wheels yet: the build scans them)"
+                .to_string(),
+            packages: Vec::new(),
+            download_bytes: 0,
+        }),
+    }
+    layers.extend(plan::wheel_groups(lock).into_iter().map(|group| {
+        PlannedLayer {
             description: group.description,
             packages: group
                 .packages
                 .iter()
                 .map(|package| package.name.clone())
                 .collect(),
-            wheel_bytes: group
+            download_bytes: group
                 .packages
                 .iter()
                 .filter_map(|package| package.wheels.first().and_then(|wheel| wheel.size))
                 .sum(),
-        })
-        .collect()
+        }
+    }));
+    layers
 }

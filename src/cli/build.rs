@@ -80,12 +80,17 @@ fn dry_run(
         return Ok(ExitStatus::Success);
     }
     for layer in &layers {
-        printer.result(&format!(
-            "{:>9}  {}: {}\n",
-            human_size(layer.wheel_bytes),
-            layer.description,
-            layer.packages.join(", ")
-        ))?;
+        let line = if layer.packages.is_empty() {
+            format!("{:>9}  {}\n", "?", layer.description)
+        } else {
+            format!(
+                "{:>9}  {}: {}\n",
+                human_size(layer.download_bytes),
+                layer.description,
+                layer.packages.join(", ")
+            )
+        };
+        printer.result(&line)?;
     }
     Ok(ExitStatus::Success)
 }

@@ -76,7 +76,7 @@ fn a_torch_lock_pins_cuda_and_puts_every_nvidia_wheel_in_the_hardware_layers() {
         if description.starts_with("hardware libraries") {
             assert!(packages.iter().all(|name| is_hardware(name)), "{layer}");
             assert!(
-                layer["wheel_bytes"].as_u64().unwrap() < 2_000_000_000,
+                layer["download_bytes"].as_u64().unwrap() < 2_000_000_000,
                 "{layer}"
             );
             in_hardware_layers.extend(packages);
