@@ -45,7 +45,9 @@
 # Checked: `python3 -c "import cv2, lightgbm; print(...)"` in mlpack's image (`mlpack run --rm`)
 # and in docker's (`docker run --rm --network none`), and in mlpack's image loaded into docker
 # (`mlpack export` + `docker load`); also, untimed, a docker image without the apt-get line
-# (BENCH_TRIAL=1, the default), to show the error a Docker user starts the trial loop from.
+# (BENCH_TRIAL=1, the default), to show the error a Docker user starts the trial loop from,
+# and that loop replayed in one container of it to count its rounds (import, install the
+# package that ships the library the error names, import again).
 # Sizes: mlpack's compressed (sum of the JSON report's layer sizes, zstd) and uncompressed
 # (`docker image inspect` Size after `mlpack export` + `docker load`); docker's uncompressed.
 #
@@ -353,7 +355,7 @@ run_mlpack() { # RUN
   mlpack_build "$name" "$home" "$CACHE" --locked
   M_WARM+=("$([[ $RC -eq 0 ]] && echo "$T" || echo -)"); [[ $RC -eq 0 ]] || FAILED=1
   M_WARM_OUT+=("$(outside_layers "$name")")
-  NOTES+=("- run $r, warm rebuild, pins reused: ${T}s, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
+  NOTES+=("- run $r, warm rebuild, pins reused: ${T}s, peak RSS ${RSS} MB, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
   log "run $r: mlpack scan + pin in a warm store ${M_RESCAN[-1]}s, warm rebuild with pins ${T}s"
   [[ "$r" -eq 1 ]] || rm -rf "$home"   # run 1's store is kept for the checks
 
@@ -364,7 +366,7 @@ run_mlpack() { # RUN
   M_PRESENT+=("$([[ $RC -eq 0 ]] && echo "$T" || echo -)"); [[ $RC -eq 0 ]] || FAILED=1
   M_PRESENT_SYS+=("$(syslib_seconds "$name")"); M_PRESENT_OUT+=("$(outside_layers "$name")")
   [[ "$(json_field "$name" '.layers[0].reused')" == true ]] || NOTES+=("- run $r: **the base layer was not reused** in the base-present row")
-  NOTES+=("- run $r, scan + pin, base in the store: ${T}s, CPU $(cpu "$name") s, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
+  NOTES+=("- run $r, scan + pin, base in the store: ${T}s, CPU $(cpu "$name") s, peak RSS ${RSS} MB, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
   rm -rf "$home"
   log "run $r: mlpack scan + pin, base in the store: ${T}s"
 
@@ -374,7 +376,7 @@ run_mlpack() { # RUN
   mlpack_build "$name" "$home" "$CACHE" --locked
   M_PINNED+=("$([[ $RC -eq 0 ]] && echo "$T" || echo -)"); [[ $RC -eq 0 ]] || FAILED=1
   M_PINNED_SYS+=("$(syslib_seconds "$name")"); M_PINNED_OUT+=("$(outside_layers "$name")")
-  NOTES+=("- run $r, pinned (--locked), fresh store: ${T}s, CPU $(cpu "$name") s, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
+  NOTES+=("- run $r, pinned (--locked), fresh store: ${T}s, CPU $(cpu "$name") s, peak RSS ${RSS} MB, pinned: $(json_field "$name" .pinned_system_libraries); $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
   rm -rf "$home"
   log "run $r: mlpack pinned, fresh store: ${T}s"
 
@@ -385,7 +387,7 @@ run_mlpack() { # RUN
     mlpack_build "$name" "$home" "$WORK/net-cache"
     M_NET+=("$([[ $RC -eq 0 ]] && echo "$T" || echo -)"); [[ $RC -eq 0 ]] || FAILED=1
     M_NET_SYS+=("$(syslib_seconds "$name")")
-    NOTES+=("- run $r, scan + pin, base in the store, empty download cache: ${T}s, CPU $(cpu "$name") s, downloaded $(du -sm "$WORK/net-cache" | cut -f1) MB into the cache; $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
+    NOTES+=("- run $r, scan + pin, base in the store, empty download cache: ${T}s, CPU $(cpu "$name") s, peak RSS ${RSS} MB, downloaded $(du -sm "$WORK/net-cache" | cut -f1) MB into the cache; $( [[ $RC -eq 0 ]] && layer_summary "$WORK/logs/$name.out" || errline "$WORK/logs/$name.err")")
     rm -rf "$home" "$WORK/net-cache"
     log "run $r: mlpack scan + pin, base in the store, empty download cache: ${T}s"
   fi
@@ -397,7 +399,7 @@ run_docker() { # RUN
   docker rmi -f "$D_TAG" >/dev/null 2>&1 || true
   docker_build "d-build-$r" "$D_TAG" "$WORK/ctx" --no-cache
   D_BUILD+=("$([[ $RC -eq 0 ]] && echo "$T" || echo -)"); [[ $RC -eq 0 ]] || FAILED=1
-  NOTES+=("- run $r, docker build --no-cache: ${T}s, exit $RC, $(grep -c '^Step ' "$WORK/logs/d-build-$r.out" || true) steps, apt-get: $(grep -Eo '[0-9]+ newly installed' "$WORK/logs/d-build-$r.out" | head -n1 || true), fetched $(grep -Eo '^Fetched [0-9.,]+ [kMG]?B' "$WORK/logs/d-build-$r.out" | awk '{print $2 " " $3}' | paste -sd+ - || true)")
+  NOTES+=("- run $r, docker build --no-cache: ${T}s, exit $RC, $(grep -c '^Step ' "$WORK/logs/d-build-$r.out" || true) steps, apt-get: $(grep -Eo '[0-9]+ newly installed' "$WORK/logs/d-build-$r.out" | head -n1 || true), fetched $(grep -Eo 'Fetched [0-9.,]+ [kMG]?B' "$WORK/logs/d-build-$r.out" | awk '{print $2 " " $3}' | paste -sd+ - || true) (lists + .debs), \"$(grep -Eo 'After this operation, .*' "$WORK/logs/d-build-$r.out" | head -n1 || true)\"")
   log "run $r: docker build --no-cache: ${T}s (exit $RC)"
 }
 
@@ -447,6 +449,9 @@ M_ADDED="$(awk '/^\[\[?[A-Za-z]/ { p = ($0 == "[[system-libraries.packages]]"); 
 ONLY_D="$(comm -23 <(echo "$D_ADDED") <(echo "$M_ADDED") | paste -sd' ' -)"
 ONLY_M="$(comm -13 <(echo "$D_ADDED") <(echo "$M_ADDED") | paste -sd' ' -)"
 D_ADDED_N="$(grep -c . <<<"$D_ADDED" || true)"
+# What apt leaves behind in docker's apt-get layer (the lists are removed by the RUN line).
+D_APT_CACHE="$(docker run --rm --network none "$D_TAG" sh -c 'du -sm /var/cache/apt /var/cache/apt/archives /var/lib/apt/lists 2>/dev/null' \
+  | awk '{ printf "%s%s %s MB", sep, $2, $1; sep = ", " }' || true)"
 
 TRIAL_NOTE=""
 if [[ "$TRIAL" == 1 ]]; then
@@ -454,6 +459,34 @@ if [[ "$TRIAL" == 1 ]]; then
   if [[ "$RC" -eq 0 ]]; then TRIAL_NOTE="$(docker_import_check "$D_TRIAL_TAG")"
   else TRIAL_NOTE="build failed: $(errline "$WORK/logs/d-trial.err")"; fi
   TRIAL_T="$T"
+  # The trial loop, replayed mechanically in one container of that image: import, take the
+  # library the error names, apt-get install the package that ships it (looked up in mlpack's
+  # answer, where a person would search), import again. It counts the rounds a Docker user
+  # goes through (each a rebuild for them); its time is not a person's and is not reported.
+  cat >"$WORK/ctx-trial/trial.sh" <<'TRIAL_EOF'
+apt-get update -qq >/dev/null 2>&1 || { echo "apt-get update failed"; exit 1; }
+rounds=0
+while ! err="$(python3 -c 'import cv2, lightgbm' 2>&1)"; do
+  lib="$(printf '%s\n' "$err" | sed -n 's/.*[ /]\([^ /:]*\.so[.0-9]*\): cannot open shared object file.*/\1/p' | head -n 1)"
+  pkg="$(printf '%s\n' "$MAP" | awk -v l="$lib" '$1 == l { print $2; exit }')"
+  if [ -z "$lib" ] || [ -z "$pkg" ] || [ "$rounds" -ge 30 ]; then
+    echo "stuck after $rounds rounds: $(printf '%s\n' "$err" | tail -n 1)"; exit 1
+  fi
+  rounds=$((rounds + 1))
+  printf 'round %d: %s -> %s\n' "$rounds" "$lib" "$pkg"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 \
+    || { echo "apt-get install $pkg failed"; exit 1; }
+done
+echo "imports after $rounds rounds"
+TRIAL_EOF
+  set +e
+  TRIAL_OUT="$(docker run --rm --network host "${ADD_HOSTS[@]}" -v "$WORK/ctx-trial/trial.sh:/trial.sh:ro" \
+    -e MAP="$(jq -r '.system_libraries[] | "\(.soname) \(.package)"' "$WORK/logs/setup.out")" \
+    "$D_TRIAL_TAG" sh /trial.sh 2>&1)"
+  set -e
+  TRIAL_ROUNDS="$(grep '^round ' <<<"$TRIAL_OUT" | sed 's/^round [0-9]*: //' | paste -sd';' - | sed 's/;/; /g')"
+  TRIAL_LOOP="$(tail -n 1 <<<"$TRIAL_OUT")${TRIAL_ROUNDS:+ ($TRIAL_ROUNDS)}"
+  log "trial loop: $TRIAL_LOOP"
   docker rmi -f "$D_TRIAL_TAG" >/dev/null 2>&1 || true
   log "docker image without apt-get: $TRIAL_NOTE"
 fi
@@ -475,7 +508,7 @@ echo "| **scan + pin alone** (the two rows above, difference of the medians) | |
 echo
 echo "- mlpack's seconds outside any layer (JSON \`seconds\` - the layers' seconds: lock checks, the scan + pin, the manifest), medians: scan + pin fresh store $MS_OUT, base in the store $MP_OUT, pinned $MPN_OUT; warm store: scan + pin $MR_OUT, pins reused $MW_OUT"
 echo "- every scan + pin rewrote the lock byte for byte as the first build had pinned it: $( ((SAME_LOCK_ALL)) && echo yes || echo "**no**")"
-echo "- the Docker user's package names: docker's timed build is given \`$PKGS\`, copied from mlpack's lock. Without mlpack, a Docker user finds them by trial: build, \`import cv2, lightgbm\`, read the \"cannot open shared object file\" error, find the package that ships that file (apt-file, packages.debian.org, a web search), add it to the apt-get line, rebuild, repeat. That loop is not timed here (it times a human)$( [[ -n "$TRIAL_NOTE" ]] && echo "; the first try, the same Dockerfile without the apt-get line (build ${TRIAL_T}s), gives: $TRIAL_NOTE")"
+echo "- the Docker user's package names: docker's timed build is given \`$PKGS\`, copied from mlpack's lock. Without mlpack, a Docker user finds them by trial: build, \`import cv2, lightgbm\`, read the \"cannot open shared object file\" error, find the package that ships that file (apt-file, packages.debian.org, a web search), add it to the apt-get line, rebuild, repeat. That loop is not timed here (it times a human)$( [[ -n "$TRIAL_NOTE" ]] && echo "; the first try, the same Dockerfile without the apt-get line (build ${TRIAL_T}s), gives: $TRIAL_NOTE. Replayed mechanically in one container of that image (each error's library looked up in mlpack's answer and apt-get installed, then import again): $TRIAL_LOOP; for a Docker user, each round is a search and a rebuild")"
 echo
 echo "### Runs (seconds, wall; the system-libraries layer's JSON seconds in parentheses)"
 echo
@@ -495,6 +528,7 @@ echo "| docker (\`docker run --network none\`) | - | $(mb "$D_UNCOMPRESSED") MB 
 echo
 echo "- mlpack's layers (docker history after load): $M_LAYER_SIZES"
 echo "- docker's layers: $D_LAYER_SIZES"
+echo "- apt's files left in docker's image: ${D_APT_CACHE:-?}"
 echo "- Debian packages added on top of the base: mlpack $SYS_N (its lock), docker's apt-get $D_ADDED_N (dpkg-query, image minus base); only in docker's: ${ONLY_D:-none}; only in mlpack's: ${ONLY_M:-none}"
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((FAILED == 0)) || log "some builds failed (see the report)"
