@@ -8,7 +8,7 @@
 
 use object::elf::{DT_NEEDED, DT_SONAME, ELFCLASS32, ELFCLASS64, EM_AARCH64, EM_X86_64};
 use object::read::elf::FileHeader;
-use object::{Endianness, FileKind};
+use object::{Endianness, FileKind, ReadRef};
 
 /// The dynamic-linking facts of one shared object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,20 +39,24 @@ pub fn has_magic(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
 }
 
-/// The dynamic section of the ELF file in `bytes`, or `None` for anything else.
-pub fn dynamic_info(bytes: &[u8]) -> Option<DynamicInfo> {
-    match FileKind::parse(bytes).ok()? {
-        FileKind::Elf64 => read::<object::elf::FileHeader64<Endianness>>(bytes),
-        FileKind::Elf32 => read::<object::elf::FileHeader32<Endianness>>(bytes),
+/// The dynamic section of the ELF file in `data` (bytes in memory, or a
+/// [`object::ReadCache`] over a file, which reads only the headers and the dynamic and string
+/// tables), or `None` for anything else.
+pub fn dynamic_info<'data, R: ReadRef<'data>>(data: R) -> Option<DynamicInfo> {
+    match FileKind::parse(data).ok()? {
+        FileKind::Elf64 => read::<object::elf::FileHeader64<Endianness>, R>(data),
+        FileKind::Elf32 => read::<object::elf::FileHeader32<Endianness>, R>(data),
         _ => None,
     }
 }
 
-fn read<Elf: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Option<DynamicInfo> {
-    let header = Elf::parse(bytes).ok()?;
+fn read<'data, Elf: FileHeader<Endian = Endianness>, R: ReadRef<'data>>(
+    data: R,
+) -> Option<DynamicInfo> {
+    let header = Elf::parse(data).ok()?;
     let endian = header.endian().ok()?;
-    let sections = header.sections(endian, bytes).ok()?;
-    let table = sections.dynamic_table(endian, bytes).ok()?;
+    let sections = header.sections(endian, data).ok()?;
+    let table = sections.dynamic_table(endian, data).ok()?;
     if table.is_empty() {
         // No dynamic section: a static binary or an object file, which the loader never opens.
         return None;
@@ -94,7 +98,7 @@ mod tests {
     use super::*;
 
     /// The host's own C library: a real shared object with a soname and a needed loader.
-    fn host_library() -> Option<Vec<u8>> {
+    fn host_library() -> Option<(&'static str, Vec<u8>)> {
         [
             "/lib/x86_64-linux-gnu/libm.so.6",
             "/usr/lib/x86_64-linux-gnu/libm.so.6",
@@ -103,15 +107,17 @@ mod tests {
             "/lib64/libm.so.6",
         ]
         .iter()
-        .find_map(|path| std::fs::read(path).ok())
+        .find_map(|path| Some((*path, std::fs::read(path).ok()?)))
     }
 
     #[test]
     fn reads_a_real_shared_object() {
-        let Some(bytes) = host_library() else {
+        let Some((path, bytes)) = host_library() else {
             return;
         };
-        let info = dynamic_info(&bytes).expect("libm is ELF");
+        let info = dynamic_info(bytes.as_slice()).expect("libm is ELF");
+        let file = object::ReadCache::new(std::fs::File::open(path).unwrap());
+        assert_eq!(dynamic_info(&file), Some(info.clone()), "read through a cache");
         assert!(has_magic(&bytes));
         assert_eq!(info.soname.as_deref(), Some("libm.so.6"));
         assert!(info.needed.iter().any(|name| name == "libc.so.6"));
@@ -127,13 +133,13 @@ mod tests {
     #[test]
     fn odd_files_are_skipped_not_errors() {
         assert_eq!(
-            dynamic_info(b"/* GNU ld script */ GROUP ( libc.so.6 )"),
+            dynamic_info(&b"/* GNU ld script */ GROUP ( libc.so.6 )"[..]),
             None
         );
-        assert_eq!(dynamic_info(b"\x7fELF\x02\x01\x01"), None);
-        assert_eq!(dynamic_info(&[]), None);
+        assert_eq!(dynamic_info(&b"\x7fELF\x02\x01\x01"[..]), None);
+        assert_eq!(dynamic_info(&[][..]), None);
         // A truncated real library: the header parses, the sections do not.
-        if let Some(bytes) = host_library() {
+        if let Some((_, bytes)) = host_library() {
             assert_eq!(dynamic_info(&bytes[..200]), None);
         }
     }

@@ -27,9 +27,12 @@ impl SharedObject {
     }
 }
 
-/// How many uncompressed bytes of shared objects may be in memory at once across threads:
-/// torch's `libtorch_cuda.so` alone is over 1 GB, and every core scans a wheel.
-const MEMORY_BUDGET: u64 = 2 << 30;
+/// Shared objects up to this size are read into memory; larger ones (torch's
+/// `libtorch_cuda.so` is over 1 GB) go through a temporary file, so a scan's memory stays
+/// near [`MEMORY_BUDGET`] whatever the wheels hold.
+const IN_MEMORY_BYTES: u64 = 32 << 20;
+/// How many uncompressed bytes of shared objects may be in memory at once across threads.
+const MEMORY_BUDGET: u64 = 128 << 20;
 
 /// The shared objects in `wheel` that the loader of `arch` can load (other files, and ELF
 /// files for another machine, are skipped).
@@ -65,17 +68,24 @@ pub fn shared_objects(
         if !entry.is_file() || !looks_like_shared_object(&path) {
             continue;
         }
-        let size = entry.size();
-        let _permit = BUDGET.acquire(size);
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 30));
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|source| WheelError::ReadEntry {
-                wheel: name.clone(),
-                entry: path.clone(),
-                source,
-            })?;
-        let Some(info) = crate::elf::dynamic_info(&bytes) else {
+        let read_error = |source| WheelError::ReadEntry {
+            wheel: name.clone(),
+            entry: path.clone(),
+            source,
+        };
+        let info = if entry.size() > IN_MEMORY_BYTES {
+            // A deflated member cannot be read out of order: unpacked to an unnamed temporary
+            // file, of which the parser reads only the headers and the dynamic tables.
+            let mut file = tempfile::tempfile().map_err(read_error)?;
+            std::io::copy(&mut entry, &mut file).map_err(read_error)?;
+            crate::elf::dynamic_info(&object::ReadCache::new(file))
+        } else {
+            let _permit = BUDGET.acquire(entry.size());
+            let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+            entry.read_to_end(&mut bytes).map_err(read_error)?;
+            crate::elf::dynamic_info(bytes.as_slice())
+        };
+        let Some(info) = info else {
             continue;
         };
         if info.fits(arch) {
