@@ -117,7 +117,11 @@ mod tests {
         };
         let info = dynamic_info(bytes.as_slice()).expect("libm is ELF");
         let file = object::ReadCache::new(std::fs::File::open(path).unwrap());
-        assert_eq!(dynamic_info(&file), Some(info.clone()), "read through a cache");
+        assert_eq!(
+            dynamic_info(&file),
+            Some(info.clone()),
+            "read through a cache"
+        );
         assert!(has_magic(&bytes));
         assert_eq!(info.soname.as_deref(), Some("libm.so.6"));
         assert!(info.needed.iter().any(|name| name == "libc.so.6"));
