@@ -115,7 +115,7 @@ fn the_container_sees_only_its_image_and_mounts() {
         &context,
         &["-e", "GREETING=hi", "-w", "/work", "--hostname", "trainer"],
         "ls /; echo ---; cat /proc/1/status | head -1; echo $$ $GREETING $(pwd) $(hostname); \
-         ls /proc | grep -c '^[0-9]'; ls /dev | tr '\\n' ' '; echo; \
+         set -- /proc/[0-9]*; echo $#; ls /dev | tr '\\n' ' '; echo; \
          cat /proc/self/status | grep CapEff; cat /proc/self/status | grep NoNewPrivs; \
          cat /proc/kcore | wc -c",
     );
@@ -132,7 +132,7 @@ fn the_container_sees_only_its_image_and_mounts() {
     ---
     Name:	mlpack
     2 hi /work trainer
-    4
+    2
     core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 
     CapEff:	00000000a80425fb
     NoNewPrivs:	1
@@ -538,7 +538,7 @@ fn rootless_run_for_an_unprivileged_user() {
             BUSYBOX,
             "sh",
             "-c",
-            "id -u; echo hi > /tmp/x; cat /tmp/x; ls /proc | grep -c '^[0-9]'",
+            "id -u; echo hi > /tmp/x; cat /tmp/x; set -- /proc/[0-9]*; echo $#",
         ])
         .current_dir(&home)
         .output()
@@ -548,7 +548,7 @@ fn rootless_run_for_an_unprivileged_user() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "0\nhi\n4\n");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "0\nhi\n2\n");
 }
 
 /// Python in an image from `mlpack build`: its default command runs the training script, and
