@@ -46,23 +46,23 @@
 #
 # Needs root (mmdebstrap, docker). Installs mmdebstrap, time and jq with apt-get when
 # missing, and starts `dockerd --bridge=none --iptables=false` when no daemon answers
-# (stopped again at the end). Docker images it creates are removed at the end.
+# (stopped again at the end). Docker images it creates are removed at the end. That setup,
+# the docker base (mmdebstrap + `docker import`), the Dockerfile with the CA bundle and the
+# timing helpers are bench/lib.sh's, shared with the other benchmarks.
 # Exits non-zero only when setup fails; a failing build or check is reported, not fatal.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 COLD_RUNS="${BENCH_COLD_RUNS:-3}"
 REBUILD_RUNS="${BENCH_REBUILD_RUNS:-3}"
 TORCH="${BENCH_TORCH:-1}"
 TORCH_MIN_FREE_GB="${BENCH_TORCH_MIN_FREE_GB:-20}"
 MIRROR="${BENCH_MIRROR:-http://deb.debian.org/debian}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXAMPLES="$REPO/examples/ml"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/build.sh: %s\n' "$*" >&2; exit 1; }
-
-[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
-[[ "$(id -u)" -eq 0 ]] || die "needs root (mmdebstrap, docker)"
+need_bash5
+need_root "mmdebstrap, docker"
 [[ -d "$EXAMPLES/iris-sklearn" ]] || die "no $EXAMPLES/iris-sklearn"
 
 # --- 1. tools ----------------------------------------------------------------------------
@@ -70,89 +70,34 @@ missing=()
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 [[ -x /usr/bin/time ]] || missing+=(time)
 command -v jq >/dev/null || missing+=(jq)
-if ((${#missing[@]})); then
-  log "apt-get install -y ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in docker python3 awk getent mmdebstrap jq; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
+apt_install "${missing[@]}"
+need_tools docker python3 awk getent mmdebstrap jq
 
 # Settings that would change what mlpack or pip does; caches are set per run.
 unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER MLPACK_HOME PIP_FIND_LINKS PIP_NO_INDEX \
   PIP_CONSTRAINT PIP_CACHE_DIR PIP_NO_CACHE_DIR
 
-DOCKERD_PID=""
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd --bridge=none --iptables=false"
-  dockerd --bridge=none --iptables=false >/tmp/bench-build-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-build-dockerd.log)"
-fi
-
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-else
-  MLPACK="$REPO/target/release/mlpack"
-  if [[ ! -x "$MLPACK" ]] || [[ -n "$(find "$REPO/src" "$REPO/data" "$REPO/templates" "$REPO/Cargo.toml" \
-      "$REPO/Cargo.lock" -newer "$MLPACK" -print -quit 2>/dev/null)" ]]; then
-    command -v cargo >/dev/null || die "needs cargo to build mlpack (or set MLPACK)"
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
+start_dockerd build
+mlpack_binary stale
 
 # docker build does not read the host's /etc/hosts: pass the index hosts' addresses.
-ADD_HOSTS=()
-for host in pypi.org files.pythonhosted.org; do
-  ip="$(awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) { print $1; exit } }' /etc/hosts)"
-  [[ -n "$ip" ]] || ip="$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')"
-  [[ -n "$ip" ]] || die "cannot resolve $host"
-  ADD_HOSTS+=(--add-host "$host:$ip")
-done
-[[ -r /etc/ssl/certs/ca-certificates.crt ]] || die "no /etc/ssl/certs/ca-certificates.crt"
+docker_hosts pypi.org files.pythonhosted.org
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-build-bench.XXXXXX")"
-mkdir -p "$WORK/logs"
-IMAGES_BEFORE="$WORK/images-before"
-docker images -aq --no-trunc | sort -u >"$IMAGES_BEFORE"
+make_work build
+snapshot_images
 OUR_TAGS=(bench-base:bookworm bench-iris:docker bench-mlpack-iris:latest
   bench-mlpack-iris-gz:latest bench-mlpack-iris-fix:latest)
 cleanup() {
   set +e
   docker rmi -f "${OUR_TAGS[@]}" >/dev/null 2>&1
-  # Untagged images left by our builds (intermediate and replaced ones): new since the
-  # start and dangling. Images another user tagged meanwhile are left alone.
-  local id
-  for id in $(comm -13 "$IMAGES_BEFORE" <(docker images -aq --no-trunc | sort -u)); do
-    [[ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" == 0 ]] \
-      && docker rmi "$id" >/dev/null 2>&1
-  done
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+  remove_new_untagged_images
+  remove_work
+  stop_dockerd
 }
 trap cleanup EXIT
 
 # --- 2. helpers --------------------------------------------------------------------------
-# timed NAME CMD...: runs CMD under /usr/bin/time -v, stdout in logs/NAME.out, stderr in
-# logs/NAME.err; sets T (wall seconds), RSS (peak RSS in MB) and RC.
-timed() {
-  local name="$1"; shift
-  local start="$EPOCHREALTIME"
-  set +e
-  /usr/bin/time -v -o "$WORK/logs/$name.rusage" "$@" >"$WORK/logs/$name.out" 2>"$WORK/logs/$name.err"
-  RC=$?
-  set -e
-  T="$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
-  RSS="$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/logs/$name.rusage")"
-}
-cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-errline() { { grep -v '^\s*$' "$1" 2>/dev/null || true; } | tail -n 1 | cut -c1-300; }
+# timed, cpu, median, calc, mb and errline are bench/lib.sh's.
 # layer_summary JSON: "base 3.04s (new), python 4.57s (new), code 0.00s (new)"
 layer_summary() {
   jq -r '[.layers[] | "\(.description | split(" ")[0]) \(.seconds * 100 | round / 100)s (\(if .reused then "reused" else "new" end))"] | join(", ")' "$1"
@@ -197,21 +142,7 @@ mkdir -p "$WORK/ctx/app"
 IRIS_PKGS="$(grep -c '^[A-Za-z0-9]' "$WORK/ctx/requirements.txt")"
 # The code as mlpack's code layer holds it: everything but the datasets (data/ is mounted).
 (cd "$WORK/iris" && cp -r README.md mlpack.toml mlpack.lock ./*.py "$WORK/ctx/app/")
-cp /etc/ssl/certs/ca-certificates.crt "$WORK/ctx/bench-ca.crt"
-cat >"$WORK/ctx/Dockerfile" <<'EOF'
-FROM bench-base:bookworm
-# This environment's egress goes through a TLS-intercepting proxy: trust its CA (host bundle).
-COPY bench-ca.crt /etc/ssl/certs/ca-certificates.crt
-ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY requirements.txt /tmp/requirements.txt
-RUN pip install --no-cache-dir --break-system-packages --no-deps --require-hashes -r /tmp/requirements.txt
-WORKDIR /app
-COPY app/ /app
-CMD ["python3", "train.py"]
-EOF
+docker_context "$WORK/ctx" bench-base:bookworm
 
 # A tiny project with the same base, to fill a store and cache with just the base.
 mkdir -p "$WORK/warm"
@@ -225,15 +156,13 @@ requirements = ["six"]
 EOF
 echo 'print("warm")' >"$WORK/warm/main.py"
 
-MLPACK_VERSION="$("$MLPACK" --version)"
-COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
-CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+host_facts
 echo "# mlpack build benchmark"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm)"
+echo "- machine: $(machine)"
 echo "- mlpack: $MLPACK_VERSION ($MLPACK; source tree $COMMIT)"
-echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null) (legacy builder unless buildx is installed), $(mmdebstrap --version)"
+echo "- docker: $(docker_versions) (legacy builder unless buildx is installed), $(mmdebstrap --version)"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- input: examples/ml/iris-sklearn, $IRIS_PKGS locked packages (\`mlpack lock\` ${IRIS_LOCK_T}s cold, then a first \`mlpack build\` that pins the base into the lock ${IRIS_PIN_T}s cold; neither is part of any time below, which are all \`build --locked\`); docker installs the exported hash-pinned requirements.txt (\`pip install --no-deps --require-hashes\`), so both install the same wheels"
 echo "- runs: cold: median of $COLD_RUNS (mlpack and docker interleaved), code-only rebuild: median of $REBUILD_RUNS"
@@ -274,16 +203,8 @@ run_mlpack_cold() { # RUN
 run_docker_cold() { # RUN
   local r="$1"
   docker rmi -f bench-iris:docker bench-base:bookworm >/dev/null 2>&1 || true
-  rm -f "$WORK/base.tar"
-  timed "d-mmdebstrap-$r" mmdebstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
-    bookworm "$WORK/base.tar" "$MIRROR"
-  [[ "$RC" -eq 0 ]] || die "mmdebstrap failed: $(errline "$WORK/logs/d-mmdebstrap-$r.err")"
-  DD_T="$T"
-  timed "d-import-$r" docker import "$WORK/base.tar" bench-base:bookworm
-  [[ "$RC" -eq 0 ]] || die "docker import failed: $(errline "$WORK/logs/d-import-$r.err")"
-  DI_T="$T"
-  BASE_TAR_BYTES="$(stat -c %s "$WORK/base.tar")"
-  rm -f "$WORK/base.tar"
+  make_base "-$r" bench-base:bookworm
+  DD_T="$D_DEB_T" DI_T="$D_IMPORT_T"
   docker_build "d-build-$r" --no-cache
   DB_T="$T" DB_RC="$RC"
   log "run $r: docker: mmdebstrap ${DD_T}s, import ${DI_T}s, build --no-cache ${DB_T}s (exit $DB_RC)"

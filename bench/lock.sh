@@ -42,8 +42,11 @@
 # MLPACK (use this binary, do not build).
 #
 # Exits non-zero only when setup fails (python, venv, pip, build); a failing or slow run of
-# a tool is reported, not fatal.
+# a tool is reported, not fatal. The mlpack binary and the work directory are set up by
+# bench/lib.sh, shared with the other benchmarks.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 EXCLUDE_NEWER="${BENCH_EXCLUDE_NEWER:-2026-11-20}"
 WARM_RUNS="${BENCH_WARM_RUNS:-3}"
@@ -51,15 +54,9 @@ COLD_RUNS="${BENCH_COLD_RUNS:-2}"
 SLOW_S="${BENCH_SLOW_S:-120}"
 PC_TIMEOUT="${BENCH_PIP_COMPILE_TIMEOUT:-600}"
 INPUTS="${BENCH_INPUTS:-iris-sklearn mnist-torch ml-large airflow}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/lock.sh: %s\n' "$*" >&2; exit 1; }
-
-for tool in python3 timeout awk; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
-[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
+need_tools python3 timeout awk
+need_bash5
 
 # A bare date means its first instant in UTC (what mlpack does with one); pass the same
 # instant to every tool.
@@ -77,27 +74,10 @@ unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER UV_CACHE_DIR UV_NO_CACHE UV_EXCLUDE_NE
   PIP_UPLOADED_PRIOR_TO
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-lock-bench.XXXXXX")"
-cleanup() {
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then
-    log "kept $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
+trap remove_work EXIT
 
 # --- 1. mlpack ------------------------------------------------------------------------
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-else
-  MLPACK="$REPO/target/release/mlpack"
-  if [[ ! -x "$MLPACK" ]] || [[ -n "$(find "$REPO/src" "$REPO/data" "$REPO/templates" "$REPO/Cargo.toml" \
-      "$REPO/Cargo.lock" -newer "$MLPACK" -print -quit 2>/dev/null)" ]]; then
-    command -v cargo >/dev/null || die "needs cargo to build mlpack (or set MLPACK)"
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
+mlpack_binary stale
 
 # --- 2. uv and pip-tools in a throwaway virtualenv ---------------------------------------
 log "creating virtualenv in $WORK/venv, installing uv and pip-tools"
@@ -150,7 +130,8 @@ echo
 RESULTS="$WORK/results.tsv"   # input tool phase run seconds rc
 : >"$RESULTS"
 
-# timed LOG CMD...: runs CMD with its output in LOG; sets T (seconds) and RC.
+# timed LOG CMD...: runs CMD with its output in LOG; sets T (seconds) and RC. (Not
+# bench/lib.sh's timed: no /usr/bin/time, stdout and stderr together in LOG.)
 timed() {
   local out="$1"; shift
   local start="$EPOCHREALTIME"

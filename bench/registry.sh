@@ -66,20 +66,19 @@
 # apt-get when missing, and starts `dockerd --bridge=none --iptables=false` when no daemon
 # answers (stopped again at the end). At the end it stops the registry, removes the work
 # directory and `docker rmi`s every tag it added. Exits non-zero only when setup fails.
+# That setup and the timing helpers are bench/lib.sh's, shared with the other benchmarks.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS="${BENCH_RUNS:-3}"
 TORCH="${BENCH_TORCH:-1}"
 TORCH_MIN_FREE_GB="${BENCH_TORCH_MIN_FREE_GB:-30}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${BENCH_CACHE:-$REPO/target/mlpack-test-cache}"
 EXAMPLES="$REPO/examples/ml"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/registry.sh: %s\n' "$*" >&2; exit 1; }
-
-[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
-[[ "$(id -u)" -eq 0 ]] || die "needs root (docker, mlpack run)"
+need_bash5
+need_root "docker, mlpack run"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a whole number >= 1"
 [[ -f "$EXAMPLES/iris-sklearn/mlpack.lock" ]] || die "no $EXAMPLES/iris-sklearn/mlpack.lock"
 
@@ -90,42 +89,16 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 [[ -x /usr/bin/time ]] || missing+=(time)
-if ((${#missing[@]})); then
-  log "apt-get install -y ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in docker skopeo jq curl python3 awk; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
+apt_install "${missing[@]}"
+need_tools docker skopeo jq curl python3 awk
 
 # Settings that would change what mlpack does; homes and caches are set per command.
 unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER MLPACK_HOME
 
-DOCKERD_PID=""
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd --bridge=none --iptables=false"
-  dockerd --bridge=none --iptables=false >/tmp/bench-registry-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-registry-dockerd.log)"
-fi
+start_dockerd registry
+mlpack_binary always
 
-MLPACK_GIVEN=0
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-  MLPACK_GIVEN=1
-else
-  MLPACK="$REPO/target/release/mlpack"
-  command -v cargo >/dev/null || [[ -x "$MLPACK" ]] || die "needs cargo to build mlpack (or set MLPACK)"
-  if command -v cargo >/dev/null; then
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-registry-bench.XXXXXX")"
-mkdir -p "$WORK/logs"
+make_work registry
 REG_ROOT="$WORK/registry"
 REG_PID=""
 R=""
@@ -139,39 +112,23 @@ cleanup() {
   tags="$(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null \
     | grep -E "^(bench-registry-(iris|torch):v1|${R:-none}/.*)$")"
   [[ -n "$tags" ]] && docker rmi $tags >/dev/null 2>&1
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+  remove_work
+  stop_dockerd
 }
 trap cleanup EXIT
 
 # --- 2. helpers --------------------------------------------------------------------------
-# timed NAME CMD...: runs CMD under /usr/bin/time -v, stdout in logs/NAME.out, stderr in
-# logs/NAME.err; sets T (wall seconds) and RC. `sync` first (not timed).
-timed() {
-  local name="$1"; shift
-  sync
-  local start="$EPOCHREALTIME"
-  set +e
-  /usr/bin/time -v -o "$WORK/logs/$name.rusage" "$@" >"$WORK/logs/$name.out" 2>"$WORK/logs/$name.err" </dev/null
-  RC=$?
-  set -e
-  T="$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
-}
-cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
+# timed (here: `sync` first, untimed, and stdin from /dev/null), cpu, median, calc, mb,
+# errline and rotate are bench/lib.sh's.
+TIMED_SYNC=1
+TIMED_STDIN=/dev/null
 rss() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/logs/$1.rusage"; }
-median() { printf '%s\n' "$@" | { grep -v '^-\?$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-errline() { { grep -v '^\s*$' "$1" 2>/dev/null || true; } | tail -n 1 | cut -c1-300; }
 count() { grep -c -e "$1" "$2" 2>/dev/null || true; }
 # ratio A B: B / A ("2.50x"), "-" unless both are numbers > 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", b / a; else print "-" }'; }
 # at_least A B X: 1 when B / A >= X.
 at_least() { awk -v a="$1" -v b="$2" -v x="$3" 'BEGIN { print (a + 0 > 0 && b + 0 > 0 && b / a >= x) ? 1 : 0 }'; }
 verdict() { [[ "$1" == 1 ]] && echo MET || echo "**MISSED**"; }
-# rotate I ITEM...: the items, starting at index I modulo their count.
-rotate() { local i="$1"; shift; local n=$#; local items=("$@"); local k
-  for ((k = 0; k < n; k++)); do printf '%s\n' "${items[(i + k) % n]}"; done; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # --- 3. the registry ---------------------------------------------------------------------
@@ -209,17 +166,14 @@ log "registry $R (docker-registry $REG_VERSION, storage $REG_ROOT)"
 wipe_registry() { rm -rf "$REG_ROOT/docker"; }
 reg_blob() { local hex="${1#sha256:}"; echo "$REG_ROOT/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"; }
 
-MLPACK_VERSION="$("$MLPACK" --version)"
-COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
-CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
-CGROUP="$([[ -f /sys/fs/cgroup/cgroup.controllers ]] && echo v2 || echo v1)"
+host_facts
 FS="$(findmnt -n -o FSTYPE,OPTIONS -T "$WORK" | awk '{print $1 " (" $2 ")"}')"
 echo "# mlpack registry benchmark (push / pull)"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r), cgroup $CGROUP; work directory on $FS"
-echo "- mlpack: $MLPACK_VERSION ($MLPACK; $( ((MLPACK_GIVEN)) && echo "given with MLPACK, the repository is at $COMMIT" || echo "built from the source tree $COMMIT"))"
-echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null), storage driver $(docker info -f '{{.Driver}}' 2>/dev/null), $(command -v unpigz >/dev/null && echo "unpigz installed (docker decompresses with it)" || echo "no unpigz (docker decompresses with Go's gzip)"); $(skopeo --version); registry: Debian docker-registry $REG_VERSION on $R (plain HTTP, filesystem storage)"
+echo "- machine: $(machine), kernel $(uname -r), cgroup $CGROUP; work directory on $FS"
+echo "- mlpack: $MLPACK_VERSION ($MLPACK; $(mlpack_origin))"
+echo "- docker: $(docker_versions), storage driver $(docker info -f '{{.Driver}}' 2>/dev/null), $(command -v unpigz >/dev/null && echo "unpigz installed (docker decompresses with it)" || echo "no unpigz (docker decompresses with Go's gzip)"); $(skopeo --version); registry: Debian docker-registry $REG_VERSION on $R (plain HTTP, filesystem storage)"
 echo "- runs: $RUNS per image, tools interleaved (the first rotates per run), median; the registry is emptied at the start of every run"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

@@ -40,18 +40,17 @@
 # with apt-get when missing, and starts `dockerd --bridge=none --iptables=false` when no
 # daemon answers (stopped again at the end). Removes bench-busybox:latest from docker at the
 # end. Exits non-zero only when setup fails; failing runs are reported, not fatal.
+# That setup is bench/lib.sh's, shared with the other benchmarks.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS="${BENCH_RUNS:-50}"
 WARMUP="${BENCH_WARMUP:-3}"
 SEQ="${BENCH_SEQ:-100}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE=bench-busybox:latest
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
-
-[[ "$(id -u)" -eq 0 ]] || die "needs root (docker, runc, mlpack run)"
+need_root "docker, runc, mlpack run"
 for n in "$RUNS" "$WARMUP" "$SEQ"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "BENCH_RUNS, BENCH_WARMUP and BENCH_SEQ must be whole numbers"
 done
@@ -61,14 +60,8 @@ done
 missing=()
 command -v skopeo >/dev/null || missing+=(skopeo)
 [[ -x /usr/bin/busybox || -x /bin/busybox ]] || missing+=(busybox-static)
-if ((${#missing[@]})); then
-  log "apt-get install -y ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in docker python3 skopeo tar; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
+apt_install "${missing[@]}"
+need_tools docker python3 skopeo tar
 BUSYBOX=/usr/bin/busybox
 [[ -x "$BUSYBOX" ]] || BUSYBOX=/bin/busybox
 ldd_out="$(LC_ALL=C ldd "$BUSYBOX" 2>&1 || true)"
@@ -78,25 +71,8 @@ ldd_out="$(LC_ALL=C ldd "$BUSYBOX" 2>&1 || true)"
 # Settings that would change what mlpack does.
 unset MLPACK_OFFLINE MLPACK_HOME
 
-DOCKERD_PID=""
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd --bridge=none --iptables=false"
-  dockerd --bridge=none --iptables=false >/tmp/bench-run-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-run-dockerd.log)"
-fi
-
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-else
-  MLPACK="$REPO/target/release/mlpack"
-  command -v cargo >/dev/null || [[ -x "$MLPACK" ]] || die "needs cargo to build mlpack (or set MLPACK)"
-  if command -v cargo >/dev/null; then
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
+start_dockerd run
+mlpack_binary always
 
 # The bare OCI runtimes installed here (crun is not installed by default; runc comes with
 # docker.io).
@@ -105,14 +81,14 @@ for rt in crun runc; do
   command -v "$rt" >/dev/null && RUNTIMES+=("$rt")
 done
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-run-bench.XXXXXX")"
+make_work run
 HOME_DIR="$WORK/home"
 IMPORTED=0
 cleanup() {
   set +e
   ((IMPORTED)) && docker rmi "$IMAGE" >/dev/null 2>&1
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+  remove_work
+  stop_dockerd
 }
 trap cleanup EXIT
 
@@ -165,15 +141,12 @@ PY
 done
 
 # --- 3. the header -----------------------------------------------------------------------
-MLPACK_VERSION="$("$MLPACK" --version)"
-COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
-CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
-CGROUP="$([[ -f /sys/fs/cgroup/cgroup.controllers ]] && echo v2 || echo v1)"
-DOCKER_V="client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null), runtime $(docker info -f '{{.DefaultRuntime}}' 2>/dev/null) $(docker info -f '{{.RuncCommit.ID}}' 2>/dev/null)"
+host_facts
+DOCKER_V="$(docker_versions), runtime $(docker info -f '{{.DefaultRuntime}}' 2>/dev/null) $(docker info -f '{{.RuncCommit.ID}}' 2>/dev/null)"
 echo "# mlpack run benchmark (container start latency)"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r), cgroup $CGROUP"
+echo "- machine: $(machine), kernel $(uname -r), cgroup $CGROUP"
 echo "- mlpack: $MLPACK_VERSION ($MLPACK; source tree $COMMIT)"
 echo "- docker: $DOCKER_V"
 if ((${#RUNTIMES[@]})); then

@@ -57,76 +57,43 @@
 #
 # Needs root (mmdebstrap, docker, mlpack run). Installs mmdebstrap, time and jq with apt-get when
 # missing, and starts `dockerd --bridge=none --iptables=false` when no daemon answers (stopped
-# again at the end). Docker images it creates are removed at the end.
+# again at the end). Docker images it creates are removed at the end. That setup, the docker
+# base (mmdebstrap + `docker import`), the Dockerfile with the CA bundle and the timing
+# helpers are bench/lib.sh's, shared with the other benchmarks.
 # Exits non-zero only when setup fails; a failing build or check is reported, not fatal.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS="${BENCH_RUNS:-3}"
 NETWORK="${BENCH_NETWORK:-1}"
 TRIAL="${BENCH_TRIAL:-1}"
 MIRROR="${BENCH_MIRROR:-http://deb.debian.org/debian}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/system-libraries.sh: %s\n' "$*" >&2; exit 1; }
-
-[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
-[[ "$(id -u)" -eq 0 ]] || die "needs root (mmdebstrap, docker, mlpack run)"
+need_bash5
+need_root "mmdebstrap, docker, mlpack run"
 
 # --- 1. tools ----------------------------------------------------------------------------
 missing=()
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 [[ -x /usr/bin/time ]] || missing+=(time)
 command -v jq >/dev/null || missing+=(jq)
-if ((${#missing[@]})); then
-  log "apt-get install -y ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in docker awk getent mmdebstrap jq; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
+apt_install "${missing[@]}"
+need_tools docker awk getent mmdebstrap jq
 
 # Settings that would change what mlpack or pip does; caches are set per run.
 unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER MLPACK_HOME PIP_FIND_LINKS PIP_NO_INDEX \
   PIP_CONSTRAINT PIP_CACHE_DIR PIP_NO_CACHE_DIR
 
-DOCKERD_PID=""
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd --bridge=none --iptables=false"
-  dockerd --bridge=none --iptables=false >/tmp/bench-syslibs-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-syslibs-dockerd.log)"
-fi
-
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-  MLPACK="$(cd "$(dirname "$MLPACK")" && pwd)/$(basename "$MLPACK")"
-else
-  MLPACK="$REPO/target/release/mlpack"
-  if [[ ! -x "$MLPACK" ]] || [[ -n "$(find "$REPO/src" "$REPO/data" "$REPO/templates" "$REPO/Cargo.toml" \
-      "$REPO/Cargo.lock" -newer "$MLPACK" -print -quit 2>/dev/null)" ]]; then
-    command -v cargo >/dev/null || die "needs cargo to build mlpack (or set MLPACK)"
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
+start_dockerd syslibs
+mlpack_binary stale
+if ((MLPACK_GIVEN)); then MLPACK="$(cd "$(dirname "$MLPACK")" && pwd)/$(basename "$MLPACK")"; fi
 
 # docker build does not read the host's /etc/hosts: pass the hosts' addresses.
-ADD_HOSTS=()
-for host in pypi.org files.pythonhosted.org deb.debian.org; do
-  ip="$(awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) { print $1; exit } }' /etc/hosts)"
-  [[ -n "$ip" ]] || ip="$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')"
-  [[ -n "$ip" ]] || die "cannot resolve $host"
-  ADD_HOSTS+=(--add-host "$host:$ip")
-done
-[[ -r /etc/ssl/certs/ca-certificates.crt ]] || die "no /etc/ssl/certs/ca-certificates.crt"
+docker_hosts pypi.org files.pythonhosted.org deb.debian.org
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-syslibs-bench.XXXXXX")"
-mkdir -p "$WORK/logs"
-IMAGES_BEFORE="$WORK/images-before"
-docker images -aq --no-trunc | sort -u >"$IMAGES_BEFORE"
+make_work syslibs
+snapshot_images
 BASE_TAG=bench-syslibs-base:bookworm
 D_TAG=bench-syslibs:docker
 D_TRIAL_TAG=bench-syslibs-noapt:docker
@@ -135,36 +102,15 @@ OUR_TAGS=("$BASE_TAG" "$D_TAG" "$D_TRIAL_TAG" "$M_TAG")
 cleanup() {
   set +e
   docker rmi -f "${OUR_TAGS[@]}" >/dev/null 2>&1
-  # Untagged images left by our builds: new since the start and dangling.
-  local id
-  for id in $(comm -13 "$IMAGES_BEFORE" <(docker images -aq --no-trunc | sort -u)); do
-    [[ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" == 0 ]] \
-      && docker rmi "$id" >/dev/null 2>&1
-  done
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+  remove_new_untagged_images
+  remove_work
+  stop_dockerd
 }
 trap cleanup EXIT
 
 # --- 2. helpers --------------------------------------------------------------------------
-# timed NAME CMD...: runs CMD under /usr/bin/time -v, stdout in logs/NAME.out, stderr in
-# logs/NAME.err; sets T (wall seconds), RSS (peak RSS in MB) and RC.
-timed() {
-  local name="$1"; shift
-  local start="$EPOCHREALTIME"
-  set +e
-  /usr/bin/time -v -o "$WORK/logs/$name.rusage" "$@" >"$WORK/logs/$name.out" 2>"$WORK/logs/$name.err"
-  RC=$?
-  set -e
-  T="$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
-  RSS="$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/logs/$name.rusage")"
-}
-cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
-median() { printf '%s\n' "$@" | { grep -v '^-\?$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+# timed, cpu, median, calc, mb and errline are bench/lib.sh's.
 ratio() { if [[ "$1" == - || "$2" == - ]]; then echo -; else calc '%.2fx' "$2 / $1"; fi; } # ratio MLPACK OTHER
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-errline() { { grep -v '^\s*$' "$1" 2>/dev/null || true; } | tail -n 1 | cut -c1-300; }
 # layer_summary JSON: "base 3.04s (new), system 2.10s (new), python 4.57s (new), code 0.00s (new)"
 layer_summary() {
   jq -r '[.layers[] | "\(.description | split(" ")[0] | rtrimstr(":")) \(.seconds * 100 | round / 100)s (\(if .reused then "reused" else "new" end))"] | join(", ")' "$1"
@@ -252,38 +198,13 @@ mkdir -p "$WORK/ctx/app" "$WORK/ctx-trial"
 "$MLPACK" -q export --format requirements --dir "$WORK/proj" -o "$WORK/ctx/requirements.txt" \
   || die "mlpack export --format requirements failed"
 cp "$WORK/proj/train.py" "$WORK/proj/mlpack.toml" "$WORK/proj/mlpack.lock" "$WORK/ctx/app/"
-cp /etc/ssl/certs/ca-certificates.crt "$WORK/ctx/bench-ca.crt"
-write_dockerfile() { # APT_LINE
-  cat <<EOF
-FROM $BASE_TAG
-# This environment's egress goes through a TLS-intercepting proxy: trust its CA (host bundle).
-COPY bench-ca.crt /etc/ssl/certs/ca-certificates.crt
-ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
-    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-$1
-COPY requirements.txt /tmp/requirements.txt
-RUN pip install --no-cache-dir --break-system-packages --no-deps --require-hashes -r /tmp/requirements.txt
-WORKDIR /app
-COPY app/ /app
-CMD ["python3", "train.py"]
-EOF
-}
-write_dockerfile "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PKGS \\
-    && rm -rf /var/lib/apt/lists/*" >"$WORK/ctx/Dockerfile"
+docker_context "$WORK/ctx" "$BASE_TAG" "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PKGS \\
+    && rm -rf /var/lib/apt/lists/*"
 cp -r "$WORK/ctx/." "$WORK/ctx-trial/"
-write_dockerfile "# (no apt-get line: the first try of a Docker user)" >"$WORK/ctx-trial/Dockerfile"
+docker_context "$WORK/ctx-trial" "$BASE_TAG" "# (no apt-get line: the first try of a Docker user)"
 
 log "docker base: mmdebstrap + import $BASE_TAG"
-timed d-mmdebstrap mmdebstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
-  bookworm "$WORK/base.tar" "$MIRROR"
-[[ "$RC" -eq 0 ]] || die "mmdebstrap failed: $(errline "$WORK/logs/d-mmdebstrap.err")"
-D_DEB_T="$T"
-timed d-import docker import "$WORK/base.tar" "$BASE_TAG"
-[[ "$RC" -eq 0 ]] || die "docker import failed: $(errline "$WORK/logs/d-import.err")"
-D_IMPORT_T="$T"
-rm -f "$WORK/base.tar"
+make_base "" "$BASE_TAG"
 D_BASE_SIZE="$(docker image inspect -f '{{.Size}}' "$BASE_TAG")"
 
 # A store holding only the base layer: a tiny project with the same base (its lock pinned
@@ -308,15 +229,13 @@ PROJ_BASE_DIGEST="$(jq -r '.layers[0].diff_id' "$WORK/logs/setup.out")"
 [[ "$TINY_BASE_DIGEST" == "$PROJ_BASE_DIGEST" ]] \
   || die "the tiny project's base layer differs from the project's ($TINY_BASE_DIGEST vs $PROJ_BASE_DIGEST)"
 
-MLPACK_VERSION="$("$MLPACK" --version)"
-COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
-CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+host_facts
 echo "# mlpack system-libraries benchmark"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r)"
+echo "- machine: $(machine), kernel $(uname -r)"
 echo "- mlpack: $MLPACK_VERSION ($MLPACK; source tree $COMMIT)"
-echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
+echo "- docker: $(docker_versions) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- input: \`requirements = [\"opencv-python\", \"lightgbm\"]\` on debian:bookworm, $LOCKED_PKGS locked packages ($LOCKED_VERSIONS); \`mlpack lock\` ${LOCK_T}s, then a first \`mlpack build\` ${SETUP_T}s with empty store and cache (pinned: $SETUP_PINNED; $SETUP_LAYERS); both untimed below"
 echo "- system libraries the wheels need ($NEEDED_LIBS libraries): $NEEDED_NOTE"

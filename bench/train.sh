@@ -27,7 +27,7 @@
 #         WORKDIR /app
 #         COPY app/ /app                  # what mlpack's code layer holds (data/ is mounted)
 #         CMD ["python3", "train.py"]
-#     (bench/build.sh's Dockerfile plus the CMD), built once cold (untimed), then each run is
+#     (bench/lib.sh's docker_context, as in build.sh), built once cold (untimed), then each run is
 #     `docker build` with its layer cache followed by `docker run --rm --network none
 #     -v DIR/data:/data:ro -v <new dir>:/outputs IMAGE`, timed together (from the start of the
 #     build to the exit of the run).
@@ -73,23 +73,23 @@
 # Needs root (mmdebstrap, docker, mlpack's runtime). Installs mmdebstrap, time and jq with
 # apt-get when missing, and starts `dockerd --bridge=none --iptables=false` when no daemon
 # answers (stopped again at the end). The docker images it creates are removed at the end.
+# That setup, the docker base (mmdebstrap + `docker import`), the Dockerfile with the CA
+# bundle and the timing helpers are bench/lib.sh's, shared with the other benchmarks.
 # Exits non-zero only when setup fails; a failing run is reported, not fatal.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS="${BENCH_RUNS:-5}"
 SPLIT_RUNS="${BENCH_SPLIT_RUNS:-3}"
 PY="${BENCH_PYTHON:-python3}"
 MIRROR="${BENCH_MIRROR:-http://deb.debian.org/debian}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXAMPLE="$REPO/examples/ml/iris-sklearn"
 BASE_TAG=bench-train-base:bookworm
 DOCKER_TAG=bench-train-iris:docker
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench/train.sh: %s\n' "$*" >&2; exit 1; }
-
-[[ "${BASH_VERSINFO[0]}" -ge 5 ]] || die "needs bash >= 5 (EPOCHREALTIME)"
-[[ "$(id -u)" -eq 0 ]] || die "needs root (mmdebstrap, docker, mlpack run)"
+need_bash5
+need_root "mmdebstrap, docker, mlpack run"
 [[ -f "$EXAMPLE/mlpack.lock" ]] || die "no $EXAMPLE/mlpack.lock"
 for n in "$RUNS" "$SPLIT_RUNS"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS and BENCH_SPLIT_RUNS must be whole numbers >= 1"
@@ -100,14 +100,8 @@ missing=()
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 [[ -x /usr/bin/time ]] || missing+=(time)
 command -v jq >/dev/null || missing+=(jq)
-if ((${#missing[@]})); then
-  log "apt-get install -y ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-fi
-for tool in docker "$PY" awk getent mmdebstrap jq; do
-  command -v "$tool" >/dev/null || die "needs $tool"
-done
+apt_install "${missing[@]}"
+need_tools docker "$PY" awk getent mmdebstrap jq
 PY_VERSION="$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 [[ "$PY_VERSION" == 3.11.* ]] || die "$PY is Python $PY_VERSION; the lock's wheels are for 3.11 (set BENCH_PYTHON)"
 
@@ -116,40 +110,13 @@ unset MLPACK_OFFLINE MLPACK_EXCLUDE_NEWER MLPACK_HOME PIP_FIND_LINKS PIP_NO_INDE
   PIP_CONSTRAINT PIP_CACHE_DIR PIP_NO_CACHE_DIR PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX \
   PYTHONPATH PYTHONHOME VIRTUAL_ENV
 
-DOCKERD_PID=""
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd --bridge=none --iptables=false"
-  dockerd --bridge=none --iptables=false >/tmp/bench-train-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up (see /tmp/bench-train-dockerd.log)"
-fi
-
-MLPACK_GIVEN=0
-if [[ -n "${MLPACK:-}" ]]; then
-  [[ -x "$MLPACK" ]] || die "MLPACK=$MLPACK is not an executable"
-  MLPACK_GIVEN=1
-else
-  MLPACK="$REPO/target/release/mlpack"
-  command -v cargo >/dev/null || [[ -x "$MLPACK" ]] || die "needs cargo to build mlpack (or set MLPACK)"
-  if command -v cargo >/dev/null; then
-    log "building mlpack (cargo build --release)"
-    (cd "$REPO" && cargo build --release >&2) || die "cargo build --release failed"
-  fi
-fi
+start_dockerd train
+mlpack_binary always
 
 # docker build does not read the host's /etc/hosts: pass the index hosts' addresses.
-ADD_HOSTS=()
-for host in pypi.org files.pythonhosted.org; do
-  ip="$(awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) { print $1; exit } }' /etc/hosts)"
-  [[ -n "$ip" ]] || ip="$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')"
-  [[ -n "$ip" ]] || die "cannot resolve $host"
-  ADD_HOSTS+=(--add-host "$host:$ip")
-done
-[[ -r /etc/ssl/certs/ca-certificates.crt ]] || die "no /etc/ssl/certs/ca-certificates.crt"
+docker_hosts pypi.org files.pythonhosted.org
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mlpack-train-bench.XXXXXX")"
-mkdir -p "$WORK/logs"
+make_work train
 HOME_DIR="$WORK/home"
 CACHE="${BENCH_CACHE:-$WORK/cache}"
 CACHE_NOTE="$([[ -n "${BENCH_CACHE:-}" ]] && echo "BENCH_CACHE=$BENCH_CACHE" || echo "throwaway")"
@@ -163,32 +130,16 @@ cleanup() {
   docker rmi -f "$DOCKER_TAG" "$BASE_TAG" >/dev/null 2>&1
   # Images our builds made that lost their tag (none expected: warm builds give the same ID).
   for id in "${DOCKER_IDS[@]}"; do docker rmi "$id" >/dev/null 2>&1; done
-  if [[ "${BENCH_KEEP:-}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null; fi
+  remove_work
+  stop_dockerd
 }
 trap cleanup EXIT
 
 # --- 2. helpers --------------------------------------------------------------------------
-# timed NAME CMD...: runs CMD under /usr/bin/time -v, stdout in logs/NAME.out, stderr in
-# logs/NAME.err; sets T (wall seconds), T_END (EPOCHREALTIME at its exit) and RC.
-timed() {
-  local name="$1"; shift
-  local start="$EPOCHREALTIME"
-  set +e
-  /usr/bin/time -v -o "$WORK/logs/$name.rusage" "$@" >"$WORK/logs/$name.out" 2>"$WORK/logs/$name.err" </dev/null
-  RC=$?
-  set -e
-  T_END="$EPOCHREALTIME"
-  T="$(awk -v a="$start" -v b="$T_END" 'BEGIN { printf "%.3f", b - a }')"
-}
-cpu() { awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f+%.1f", u, s}' "$WORK/logs/$1.rusage"; }
-median() { printf '%s\n' "$@" | { grep -v '^-\?$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-errline() { { grep -v '^\s*$' "$1" 2>/dev/null || true; } | tail -n 1 | cut -c1-300; }
+# timed (here with stdin from /dev/null), cpu, median, calc, errline and rotate are
+# bench/lib.sh's.
+TIMED_STDIN=/dev/null
 accuracy() { jq -r '.accuracy // "?"' "$1/metrics.json" 2>/dev/null || echo "no metrics.json"; }
-# rotate I ITEM...: the items, starting at index I modulo their count.
-rotate() { local i="$1"; shift; local n=$#; local items=("$@"); local k
-  for ((k = 0; k < n; k++)); do printf '%s\n' "${items[(i + k) % n]}"; done; }
 
 # --- 3. the inputs -----------------------------------------------------------------------
 log "work directory $WORK"
@@ -222,34 +173,13 @@ PIP_T="$T"
 VENV_PYC="$(find "$VENV" -name '*.pyc' -type f | wc -l)"
 
 log "docker: mmdebstrap + import $BASE_TAG"
-timed d-mmdebstrap mmdebstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
-  bookworm "$WORK/base.tar" "$MIRROR"
-[[ "$RC" -eq 0 ]] || die "mmdebstrap failed: $(errline "$WORK/logs/d-mmdebstrap.err")"
-D_DEB_T="$T"
-timed d-import docker import "$WORK/base.tar" "$BASE_TAG"
-[[ "$RC" -eq 0 ]] || die "docker import failed: $(errline "$WORK/logs/d-import.err")"
-D_IMPORT_T="$T"
-rm -f "$WORK/base.tar"
+make_base "" "$BASE_TAG"
 DOCKER_IDS+=("$(docker image inspect -f '{{.Id}}' "$BASE_TAG")")
 mkdir -p "$WORK/ctx/app"
 cp "$WORK/requirements.txt" "$WORK/ctx/requirements.txt"
 # The code as mlpack's code layer holds it: everything but the dataset (data/ is mounted).
 (cd "$EXAMPLE" && cp -r README.md mlpack.toml mlpack.lock ./*.py "$WORK/ctx/app/")
-cp /etc/ssl/certs/ca-certificates.crt "$WORK/ctx/bench-ca.crt"
-cat >"$WORK/ctx/Dockerfile" <<EOF
-FROM $BASE_TAG
-# This environment's egress goes through a TLS-intercepting proxy: trust its CA (host bundle).
-COPY bench-ca.crt /etc/ssl/certs/ca-certificates.crt
-ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
-    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY requirements.txt /tmp/requirements.txt
-RUN pip install --no-cache-dir --break-system-packages --no-deps --require-hashes -r /tmp/requirements.txt
-WORKDIR /app
-COPY app/ /app
-CMD ["python3", "train.py"]
-EOF
+docker_context "$WORK/ctx" "$BASE_TAG"
 DOCKER_BUILD=(docker build --network host "${ADD_HOSTS[@]}" -t "$DOCKER_TAG" "$WORK/ctx")
 log "docker: cold build (untimed)"
 timed d-cold "${DOCKER_BUILD[@]}"
@@ -262,16 +192,13 @@ import os
 print(sum(f.endswith(".pyc") for _, _, fs in os.walk("/usr/local/lib/python3.11/dist-packages") for f in fs))' 2>/dev/null || echo "?")"
 D_PY_VERSION="$(docker run --rm --network none "$DOCKER_TAG" python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || echo "?")"
 
-MLPACK_VERSION="$("$MLPACK" --version)"
-COMMIT="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
-CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
-CGROUP="$([[ -f /sys/fs/cgroup/cgroup.controllers ]] && echo v2 || echo v1)"
+host_facts
 echo "# mlpack train benchmark (warm)"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sm), kernel $(uname -r), cgroup $CGROUP"
-echo "- mlpack: $MLPACK_VERSION ($MLPACK; $( ((MLPACK_GIVEN)) && echo "given with MLPACK, the repository is at $COMMIT" || echo "built from the source tree $COMMIT")); MLPACK_HOME throwaway, XDG_CACHE_HOME $CACHE_NOTE"
-echo "- docker: client $(docker version -f '{{.Client.Version}}' 2>/dev/null), server $(docker version -f '{{.Server.Version}}' 2>/dev/null) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
+echo "- machine: $(machine), kernel $(uname -r), cgroup $CGROUP"
+echo "- mlpack: $MLPACK_VERSION ($MLPACK; $(mlpack_origin)); MLPACK_HOME throwaway, XDG_CACHE_HOME $CACHE_NOTE"
+echo "- docker: $(docker_versions) ($(docker buildx version >/dev/null 2>&1 && echo "buildx installed" || echo "legacy builder")), $(mmdebstrap --version)"
 echo "- python: host venv $PY_VERSION ($(command -v "$PY")); mlpack's and docker's image: Debian's $D_PY_VERSION"
 echo "- input: examples/ml/iris-sklearn with its checked-in mlpack.lock, $PKGS packages ($PINS); everyone installs the hash-pinned requirements exported from it"
 echo "- untimed setup: first \`mlpack train --locked\` ${M_FIRST_T}s (its build ${M_FIRST_BUILD}s, downloads included; it fills the bytecode cache); venv ${VENV_T}s + pip install ${PIP_T}s ($VENV_PYC .pyc files in the venv); docker base: mmdebstrap ${D_DEB_T}s + import ${D_IMPORT_T}s, cold \`docker build\` ${D_COLD_T}s ($D_STEPS steps; $D_PYC .pyc files in its site-packages)"
