@@ -338,7 +338,7 @@ fn a_python_the_base_cannot_provide_is_a_clear_error() {
 /// Export `reference` from the store, `docker load` it, run `command` in it with no network,
 /// remove it from Docker, and return what the run printed.
 #[cfg(feature = "test-docker")]
-fn run_in_docker(context: &TestContext, reference: &str, command: &[&str]) -> String {
+pub(crate) fn run_in_docker(context: &TestContext, reference: &str, command: &[&str]) -> String {
     let archive = context.temp.path().join("image.tar");
     mlpack_ok(
         context,

@@ -397,38 +397,12 @@ fn commit_makes_an_image_that_runs() {
     );
     #[cfg(feature = "test-docker")]
     {
-        let archive = context.temp.path().join("trained.tar");
-        let (code, _, stderr) = mlpack(
-            &context,
-            &["export", "trained:v1", "-o", archive.to_str().unwrap()],
-        );
-        assert_eq!(code, 0, "{stderr}");
-        let load = Command::new("docker")
-            .args(["load", "-i"])
-            .arg(&archive)
-            .output()
-            .unwrap();
-        assert!(
-            load.status.success(),
-            "{}",
-            String::from_utf8_lossy(&load.stderr)
-        );
-        let run = Command::new("docker")
-            .args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "trained:v1",
-                "sh",
-                "-c",
-                "cat /model.bin; ls /etc",
-            ])
-            .output()
-            .unwrap();
-        let _ = Command::new("docker").args(["rmi", "trained:v1"]).output();
         assert_eq!(
-            String::from_utf8_lossy(&run.stdout),
+            crate::build::run_in_docker(
+                &context,
+                "trained:v1",
+                &["sh", "-c", "cat /model.bin; ls /etc"]
+            ),
             "weights\nhostname\nhosts\nmtab\npasswd\nresolv.conf\n",
             "Docker adds its own files; mlpack's mount points (like /etc/ssl) are not in the layer"
         );

@@ -158,30 +158,8 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
     );
     #[cfg(feature = "test-docker")]
     {
-        let archive = context.temp.path().join("model.tar");
-        mlpack_ok(
-            &context,
-            &["export", "demo-model:v1", "-o", archive.to_str().unwrap()],
-        );
-        let load = std::process::Command::new("docker")
-            .args(["load", "-i"])
-            .arg(&archive)
-            .output()
-            .unwrap();
-        assert!(
-            load.status.success(),
-            "{}",
-            String::from_utf8_lossy(&load.stderr)
-        );
-        let run = std::process::Command::new("docker")
-            .args(["run", "--rm", "--network", "none", "demo-model:v1"])
-            .output()
-            .unwrap();
-        let _ = std::process::Command::new("docker")
-            .args(["rmi", "demo-model:v1"])
-            .output();
         assert_eq!(
-            String::from_utf8_lossy(&run.stdout),
+            crate::build::run_in_docker(&context, "demo-model:v1", &[]),
             format!("predicting with weights  (run {second_id})\n")
         );
     }
