@@ -146,7 +146,7 @@ impl HardwareTarget {
     pub fn settings(section: &HardwareSection) -> Vec<(&'static str, String)> {
         let mut settings = Vec::new();
         if section.accelerator != Accelerator::Cpu {
-            settings.push(("accelerator", accelerator_name(section.accelerator)));
+            settings.push(("accelerator", section.accelerator.as_str().to_string()));
         }
         if let Some(cuda) = &section.cuda {
             settings.push(("cuda", cuda.get_ref().clone()));
@@ -308,15 +308,6 @@ pub fn hardware_wheels(lock: &Lockfile) -> (usize, u64) {
         })
 }
 
-pub(crate) fn accelerator_name(accelerator: Accelerator) -> String {
-    match accelerator {
-        Accelerator::Cpu => "cpu",
-        Accelerator::Cuda => "cuda",
-        Accelerator::Auto => "auto",
-    }
-    .to_string()
-}
-
 /// What the lock's hardware comes to, for the person locking: the CUDA it holds and the
 /// driver that needs, or, for a CPU target that got CUDA wheels anyway (torch's Linux wheels
 /// on PyPI are CUDA builds), what they cost and how to avoid them.
@@ -326,17 +317,15 @@ pub fn summary(target: &HardwareTarget, lock: &Lockfile) -> Option<String> {
     match (target.accelerator, cuda) {
         (Accelerator::Cpu, _) if count > 0 => {
             let bringers = bringers(lock);
+            let named: Vec<String> = bringers.iter().map(|name| format!("`{name}`")).collect();
+            let quoted: Vec<String> = bringers.iter().map(|name| format!("\"{name}\"")).collect();
             Some(format!(
                 "warning: `[hardware] accelerator` is `cpu`, but {} from PyPI bring{} {count} CUDA wheels ({}) into the image\n  hint: for a CPU-only image, bind {} to a CPU wheel index in mlpack.toml: `[[python.indexes]]` with `url = \"https://download.pytorch.org/whl/cpu\"` and `packages = [{}]`",
-                bringers.join(", "),
+                named.join(", "),
                 if bringers.len() == 1 { "s" } else { "" },
                 crate::byte_size::human_size(bytes),
-                bringers.join(", "),
-                bringers
-                    .iter()
-                    .map(|name| format!("\"{}\"", name.trim_matches('`')))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                named.join(", "),
+                quoted.join(", "),
             ))
         }
         (Accelerator::Cuda, Some(cuda)) => Some(format!(
@@ -353,7 +342,7 @@ pub fn summary(target: &HardwareTarget, lock: &Lockfile) -> Option<String> {
 }
 
 /// The locked packages that depend on a hardware wheel without being one: `torch`.
-fn bringers(lock: &Lockfile) -> Vec<String> {
+fn bringers(lock: &Lockfile) -> Vec<&str> {
     lock.packages
         .iter()
         .filter(|package| !is_hardware_wheel(&package.name))
@@ -363,7 +352,7 @@ fn bringers(lock: &Lockfile) -> Vec<String> {
                 .iter()
                 .any(|dependency| is_hardware_wheel(&dependency.name))
         })
-        .map(|package| format!("`{}`", package.name))
+        .map(|package| package.name.as_str())
         .collect()
 }
 

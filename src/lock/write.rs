@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use super::hardware::accelerator_name;
 use super::{LockedBase, LockedDeb, LockedHardware, LockedImage, Lockfile, PinnedBase};
 
 impl Lockfile {
@@ -82,10 +81,10 @@ fn write_hardware(text: &mut String, hardware: &LockedHardware) {
     let _ = write!(
         text,
         "\n[hardware]\naccelerator = {}\n",
-        quote(&accelerator_name(hardware.accelerator))
+        quote(hardware.accelerator.as_str())
     );
     if let Some(requested) = hardware.requested {
-        let _ = writeln!(text, "requested = {}", quote(&accelerator_name(requested)));
+        let _ = writeln!(text, "requested = {}", quote(requested.as_str()));
     }
     if let Some(cuda) = hardware.cuda {
         let _ = writeln!(text, "cuda = {}", quote(&cuda.to_string()));

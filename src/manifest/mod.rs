@@ -105,6 +105,17 @@ pub enum Accelerator {
     Auto,
 }
 
+impl Accelerator {
+    /// As `mlpack.toml` and `mlpack.lock` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Auto => "auto",
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub struct HardwareSection {
