@@ -339,11 +339,12 @@ pub fn build(
         let layer = builder.base_layer(&suite, lock)?;
         (pinned, None, Some(suite), vec![layer])
     };
+    let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
     let pinned_system_libraries =
-        builder.pin_system_libraries(request, suite.as_ref(), &layers, lock)?;
-    if let Some(layer) = builder.system_libraries_layer(request, suite.as_ref(), &layers, lock)? {
-        layers.push(layer);
-    }
+        builder.pin_system_libraries(request, suite.as_ref(), &base, lock)?;
+    let system_libraries_layer =
+        builder.system_libraries_layer(request, suite.as_ref(), &base, lock)?;
+    layers.extend(system_libraries_layer);
     layers.extend(builder.wheel_layers(lock)?);
     layers.push(builder.code_layer(request)?);
     let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;

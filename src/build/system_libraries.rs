@@ -122,23 +122,45 @@ pub(crate) fn needs(scans: &[WheelScan], base_libraries: &BTreeSet<String>) -> N
     needs
 }
 
-/// The base's file tree, from its layers in the store.
-fn base_tree(
-    store: &crate::oci::Store,
-    image: &str,
-    layers: &[StagedLayer],
-) -> Result<ImageTree, BuildError> {
-    let mut tree = ImageTree::default();
-    for (_, layer) in layers {
-        let reader = store.open_layer(&layer.descriptor())?;
-        tree.apply_layer(reader)
-            .map_err(|source| InspectError::Read {
-                image: image.to_string(),
-                layer: layer.digest.to_string(),
-                source,
-            })?;
+/// The base's files, read from its layers the first time a step needs them (the scan, or
+/// staging the layer), so a build that does both reads the base once.
+pub(super) struct BaseTree<'a> {
+    store: &'a crate::oci::Store,
+    image: &'a str,
+    layers: &'a [StagedLayer],
+    tree: std::cell::OnceCell<ImageTree>,
+}
+
+impl<'a> BaseTree<'a> {
+    pub(super) fn new(
+        store: &'a crate::oci::Store,
+        image: &'a str,
+        layers: &'a [StagedLayer],
+    ) -> Self {
+        Self {
+            store,
+            image,
+            layers,
+            tree: std::cell::OnceCell::new(),
+        }
     }
-    Ok(tree)
+
+    fn get(&self) -> Result<&ImageTree, BuildError> {
+        if let Some(tree) = self.tree.get() {
+            return Ok(tree);
+        }
+        let mut tree = ImageTree::default();
+        for (_, layer) in self.layers {
+            let reader = self.store.open_layer(&layer.descriptor())?;
+            tree.apply_layer(reader)
+                .map_err(|source| InspectError::Read {
+                    image: self.image.to_string(),
+                    layer: layer.digest.to_string(),
+                    source,
+                })?;
+        }
+        Ok(self.tree.get_or_init(|| tree))
+    }
 }
 
 /// Where each missing library comes from, from the suite's `Contents` index; every library
@@ -169,13 +191,13 @@ fn choose_packages(
 
 impl Builder<'_> {
     /// Pin the system libraries into the lock unless they are pinned for these inputs
-    /// already (then nothing is read: no wheel, no index). `base_layers` are the image's
-    /// layers so far. Returns whether it pinned.
+    /// already (then nothing is read: no wheel, no index). `base` holds the image's layers
+    /// so far. Returns whether it pinned.
     pub(super) fn pin_system_libraries(
         &self,
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
-        base_layers: &[StagedLayer],
+        base: &BaseTree<'_>,
         lock: &mut Lockfile,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(lock);
@@ -194,7 +216,7 @@ impl Builder<'_> {
         }
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock)?;
-        let tree = base_tree(self.store, &request.manifest.base.image, base_layers)?;
+        let tree = base.get()?;
         // The multiarch directory: `x86_64-linux-gnu`, `aarch64-linux-gnu`.
         let triplet = format!("{}-linux-gnu", lock.target.arch.as_str());
         let Needs {
@@ -204,7 +226,7 @@ impl Builder<'_> {
         let (needed, packages) = if missing.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            let Some(suite) = base_suite(suite, &tree, request.manifest, lock) else {
+            let Some(suite) = base_suite(suite, tree, request.manifest, lock) else {
                 return Err(BuildError::LibrariesOnImage {
                     image: request.manifest.base.image.clone(),
                     libraries: missing,
@@ -254,7 +276,7 @@ impl Builder<'_> {
         &self,
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
-        base_layers: &[StagedLayer],
+        base: &BaseTree<'_>,
         lock: &Lockfile,
     ) -> Result<Option<StagedLayer>, BuildError> {
         let Some(pins) = lock
@@ -272,7 +294,7 @@ impl Builder<'_> {
         parts.sort();
         // The layer's dpkg status file includes the base's, so the base is part of the key.
         parts.extend(
-            base_layers
+            base.layers
                 .iter()
                 .map(|(_, layer)| layer.diff_id.digest().to_string()),
         );
@@ -289,8 +311,8 @@ impl Builder<'_> {
         );
         let image = &request.manifest.base.image;
         let layer = self.cached_layer(&key, description.clone(), |dir| {
-            let tree = base_tree(self.store, image, base_layers)?;
-            let suite = base_suite(suite, &tree, request.manifest, lock).ok_or_else(|| {
+            let tree = base.get()?;
+            let suite = base_suite(suite, tree, request.manifest, lock).ok_or_else(|| {
                 BuildError::LibrariesOnImage {
                     image: image.clone(),
                     libraries: pins.needed.clone(),
@@ -305,7 +327,7 @@ impl Builder<'_> {
             ))?;
             self.reporter.phase(&description, "unpacking");
             let status = tree.text_at("var/lib/dpkg/status").unwrap_or_default();
-            link_like_base(dir, &tree)?;
+            link_like_base(dir, tree)?;
             let mut installed = Vec::new();
             for (package, deb) in pins.packages.iter().zip(&debs) {
                 let extracted = debian::extract(deb, dir)?;
