@@ -114,8 +114,8 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Whether this host has an NVIDIA driver loaded (then `accelerator = "auto"` means CUDA).
+/// Whether this host has an NVIDIA driver (then `accelerator = "auto"` means CUDA), found
+/// the way `auto` finds it.
 pub(crate) fn has_nvidia_driver() -> bool {
-    Path::new("/sys/module/nvidia/version").exists()
-        || Path::new("/proc/driver/nvidia/version").exists()
+    matches!(mlpack::hardware::NvidiaDriver::detect(), Ok(Some(_)))
 }
