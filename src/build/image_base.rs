@@ -175,18 +175,7 @@ pub(crate) fn layers(resolved: &ResolvedImage) -> Result<Vec<Layer>, BuildError>
 /// history does not match its layers (or has none) gets a plain step per layer.
 pub(crate) fn history(resolved: &ResolvedImage, image: &str) -> Vec<HistoryEntry> {
     let layers = resolved.manifest.layers().len();
-    let steps: Vec<HistoryEntry> = resolved
-        .config
-        .history()
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .map(|entry| HistoryEntry {
-            created_by: entry.created_by().clone().unwrap_or_default(),
-            comment: entry.comment().clone().unwrap_or_default(),
-            empty_layer: entry.empty_layer().unwrap_or(false),
-        })
-        .collect();
+    let steps = resolved.history();
     if steps.iter().filter(|step| !step.empty_layer).count() == layers {
         return steps;
     }

@@ -43,18 +43,7 @@ pub fn derive_image(
     }
     layers.push(layer);
     let config = base.config.config().clone().unwrap_or_default();
-    let mut history: Vec<HistoryEntry> = base
-        .config
-        .history()
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .map(|entry| HistoryEntry {
-            created_by: entry.created_by().clone().unwrap_or_default(),
-            comment: entry.comment().clone().unwrap_or_default(),
-            empty_layer: entry.empty_layer().unwrap_or(false),
-        })
-        .collect();
+    let mut history = base.history();
     history.extend(derivation.history);
     let mut labels: BTreeMap<String, String> = config
         .labels()

@@ -13,6 +13,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest, MediaType};
 
 use super::digest::{DiffId, Digest};
 use super::error::OciError;
+use super::image::HistoryEntry;
 use super::index::{ref_name, without_ref_name};
 use super::reference::with_default_tag;
 use super::store::Store;
@@ -35,6 +36,21 @@ pub struct ResolvedImage {
 impl ResolvedImage {
     pub fn manifest_digest(&self) -> Result<Digest, OciError> {
         Digest::from_oci(self.manifest_descriptor.digest())
+    }
+
+    /// The config's history, as mlpack writes it into a derived image's config.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        self.config
+            .history()
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| HistoryEntry {
+                created_by: entry.created_by().clone().unwrap_or_default(),
+                comment: entry.comment().clone().unwrap_or_default(),
+                empty_layer: entry.empty_layer().unwrap_or(false),
+            })
+            .collect()
     }
 
     pub fn config_digest(&self) -> Result<Digest, OciError> {
