@@ -333,12 +333,16 @@ impl Lockfile {
                 parents.entry(dependency).or_default().insert(&package.name);
             }
         }
+        let markers = target.marker_environment();
         let mut packages = Vec::new();
         for package in &resolution.packages {
             let mut why: Vec<String> = inputs
                 .roots
                 .iter()
-                .filter(|root| root.requirement.name == package.name)
+                .filter(|root| {
+                    root.requirement.name == package.name
+                        && root.requirement.marker.evaluate(&markers, &[])
+                })
                 .map(|root| root.origin.clone())
                 .collect();
             why.extend(

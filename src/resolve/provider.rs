@@ -239,7 +239,13 @@ impl<'a> Provider<'a> {
 
     fn root_dependencies(&self) -> Dependencies<ResolvePackage, Ranges<Version>, String> {
         let mut constraints = Constraints::new();
-        for root in self.roots {
+        // The project's own requirements carry markers too (`tomli; python_version < "3.11"`):
+        // one that does not apply to the target is no requirement at all.
+        for root in self
+            .roots
+            .iter()
+            .filter(|root| root.requirement.marker.evaluate(&self.markers, &[]))
+        {
             match self.requirement_range(&root.requirement) {
                 Ok(range) => self.add_requirement(&mut constraints, &root.requirement, &range),
                 Err(reason) => return Dependencies::Unavailable(reason),

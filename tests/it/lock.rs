@@ -91,6 +91,28 @@ fn resolves_the_newest_fitting_versions_with_markers_and_extras() {
 }
 
 #[test]
+fn markers_on_the_projects_own_requirements_are_evaluated_for_the_target() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &[]))
+        .publish(&Wheel::new("tomli", "2.0", &[]))
+        .publish(&Wheel::new("six", "1.0", &[]))
+        .publish(&Wheel::new("linuxonly", "1.0", &[]));
+    let context = project(
+        &index,
+        &[
+            "alpha",
+            "tomli; python_version < \"3.11\"",
+            "six; sys_platform == \"win32\"",
+            "linuxonly; sys_platform == \"linux\"",
+        ],
+    );
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["alpha 1.0", "linuxonly 1.0"]);
+}
+
+#[test]
 fn a_conflict_names_the_requirements_behind_it() {
     let index = TestIndex::start();
     index
