@@ -122,6 +122,8 @@ mod tests {
                     sha256: String::new(),
                 },
             }],
+            sdist: None,
+            build: None,
         }
     }
 
@@ -142,6 +144,7 @@ mod tests {
             base: None,
             system_libraries: None,
             packages,
+            build_packages: Vec::new(),
         };
         wheel_groups(&lock)
             .into_iter()

@@ -66,7 +66,7 @@ pub(crate) async fn fetch(
             core_metadata: false,
         })
         .collect();
-    let fetches = files.iter().map(|file| client.fetch_wheel(file));
+    let fetches = files.iter().map(|file| client.fetch_file(file));
     Ok(futures::future::try_join_all(fetches).await?)
 }
 

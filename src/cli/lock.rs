@@ -48,6 +48,9 @@ pub(super) struct ResolverArgs {
     /// The target architecture (`x86_64` or `aarch64`) [default: this machine's].
     #[arg(long, value_name = "ARCH")]
     arch: Option<Arch>,
+    /// Refuse sdists: use only versions with a wheel for the target (also `[python] no-build`).
+    #[arg(long)]
+    no_build: bool,
 }
 
 impl ResolverArgs {
@@ -56,6 +59,7 @@ impl ResolverArgs {
             python: self.python,
             arch: self.arch,
             prerelease: self.prerelease,
+            no_build: self.no_build,
             exclude_newer: self.exclude_newer.clone(),
             offline: self.offline,
             upgrade: false,

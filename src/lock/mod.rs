@@ -21,6 +21,9 @@ use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 
 pub use self::graph::{DEPENDENCY_OF, LockGraph};
+
+/// How `why` names a build requirement: "build requirement of fvcore".
+pub const BUILD_REQUIREMENT_OF: &str = "build requirement of ";
 pub use self::hardware::{
     HardwareTarget, HardwareTargetError, LockedHardware, cuda_release, hardware_wheels,
     summary as hardware_summary,
@@ -28,7 +31,7 @@ pub use self::hardware::{
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, changes};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
-use crate::resolve::{Resolution, Target};
+use crate::resolve::{Resolution, ResolvedFile, Target};
 
 /// The lock's file name in a project directory.
 pub const LOCK_FILE: &str = "mlpack.lock";
@@ -56,6 +59,9 @@ pub struct Lockfile {
     pub system_libraries: Option<LockedSystemLibraries>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
+    /// The wheels of the sdists' build environments (never installed in the image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_packages: Vec<LockedPackage>,
 }
 
 /// The two kinds of base, told apart by their keys: an image has a `digest`.
@@ -163,7 +169,46 @@ pub struct LockedPackage {
     /// Why it is in the lock: root requirements' origins, or "dependency of X".
     #[serde(default)]
     pub why: Vec<String>,
+    /// The wheel for the target; empty when the package is built from its sdist.
+    #[serde(default)]
     pub wheels: Vec<LockedWheel>,
+    /// The sdist, for a package with no wheel for the target (PEP 751's `sdist`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<LockedWheel>,
+    /// How `mlpack build` builds the sdist into a wheel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<LockedBuild>,
+}
+
+/// An sdist's build: its PEP 517 backend, its build requirements pinned (each an entry of
+/// `[[build-packages]]`), and the wheel the last build made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedBuild {
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_path: Vec<String>,
+    /// `[build-system] requires`, as the sdist states it.
+    pub requires: Vec<String>,
+    /// The resolved build environment: `name==version` of `[[build-packages]]` entries.
+    pub environment: Vec<String>,
+    /// The wheel `mlpack build` made from the sdist, recorded by the build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheel: Option<BuiltWheel>,
+}
+
+/// A wheel built from an sdist: its name and sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltWheel {
+    pub name: String,
+    pub sha256: String,
+}
+
+impl LockedPackage {
+    /// The file its installation starts from: the wheel, else the sdist.
+    pub fn locked_file(&self) -> Option<&LockedWheel> {
+        self.wheels.first().or(self.sdist.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,10 +397,20 @@ impl Lockfile {
                     .flatten()
                     .map(|parent| format!("{DEPENDENCY_OF}{parent}")),
             );
-            let sha256 = package.wheel.sha256.clone().ok_or_else(|| MissingHash {
-                file: package.wheel.filename.clone(),
-                index: package.index.clone(),
-            })?;
+            let (wheels, sdist, build) = match &package.file {
+                ResolvedFile::Wheel(file) => (vec![locked_file(file, &package.index)?], None, None),
+                ResolvedFile::Sdist(file, build_system) => (
+                    Vec::new(),
+                    Some(locked_file(file, &package.index)?),
+                    Some(LockedBuild {
+                        backend: build_system.backend.clone(),
+                        backend_path: build_system.backend_path.clone(),
+                        requires: build_system.requires.clone(),
+                        environment: Vec::new(),
+                        wheel: None,
+                    }),
+                ),
+            };
             packages.push(LockedPackage {
                 name: package.name.to_string(),
                 version: package.version.to_string(),
@@ -369,12 +424,9 @@ impl Lockfile {
                     })
                     .collect(),
                 why,
-                wheels: vec![LockedWheel {
-                    name: package.wheel.filename.clone(),
-                    url: package.wheel.url.clone(),
-                    size: package.wheel.size,
-                    hashes: Hashes { sha256 },
-                }],
+                wheels,
+                sdist,
+                build,
             });
         }
         Ok(Self {
@@ -389,7 +441,80 @@ impl Lockfile {
             base: None,
             system_libraries: None,
             packages,
+            build_packages: Vec::new(),
         })
+    }
+
+    /// Pin the resolved build environment of the sdist `package` into its `[packages.build]`
+    /// and `[[build-packages]]` (shared by every sdist that needs the same wheel).
+    pub fn add_build_environment(
+        &mut self,
+        package: &PackageName,
+        environment: &Resolution,
+    ) -> Result<(), MissingHash> {
+        let mut pins = Vec::new();
+        for resolved in &environment.packages {
+            let ResolvedFile::Wheel(file) = &resolved.file else {
+                continue;
+            };
+            let name = resolved.name.to_string();
+            let version = resolved.version.to_string();
+            pins.push(format!("{name}=={version}"));
+            let why = format!("{BUILD_REQUIREMENT_OF}{package}");
+            if let Some(existing) = self
+                .build_packages
+                .iter_mut()
+                .find(|entry| entry.name == name && entry.version == version)
+            {
+                if !existing.why.contains(&why) {
+                    existing.why.push(why);
+                }
+                continue;
+            }
+            self.build_packages.push(LockedPackage {
+                name,
+                version,
+                index: resolved.index.clone(),
+                extras: resolved.extras.iter().map(ToString::to_string).collect(),
+                dependencies: resolved
+                    .dependencies
+                    .iter()
+                    .map(|name| Dependency {
+                        name: name.to_string(),
+                    })
+                    .collect(),
+                why: vec![why],
+                wheels: vec![locked_file(file, &resolved.index)?],
+                sdist: None,
+                build: None,
+            });
+        }
+        if let Some(build) = self
+            .packages
+            .iter_mut()
+            .find(|entry| entry.name == package.as_ref())
+            .and_then(|entry| entry.build.as_mut())
+        {
+            build.environment = pins;
+        }
+        self.build_packages
+            .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        Ok(())
+    }
+
+    /// The `[[build-packages]]` entries the sdist `package` builds with.
+    pub fn build_environment(&self, package: &LockedPackage) -> Vec<&LockedPackage> {
+        let Some(build) = &package.build else {
+            return Vec::new();
+        };
+        self.build_packages
+            .iter()
+            .filter(|entry| {
+                build
+                    .environment
+                    .contains(&format!("{}=={}", entry.name, entry.version))
+            })
+            .collect()
     }
 
     /// Locked versions, for the resolver to keep when they still fit.
@@ -404,6 +529,20 @@ impl Lockfile {
             })
             .collect()
     }
+}
+
+/// The lock's entry for an index file, which must carry a sha256.
+fn locked_file(file: &crate::pypi::DistFile, index: &str) -> Result<LockedWheel, MissingHash> {
+    let sha256 = file.sha256.clone().ok_or_else(|| MissingHash {
+        file: file.filename.clone(),
+        index: index.to_string(),
+    })?;
+    Ok(LockedWheel {
+        name: file.filename.clone(),
+        url: file.url.clone(),
+        size: file.size,
+        hashes: Hashes { sha256 },
+    })
 }
 
 /// A wheel the index lists without a sha256, so it cannot be pinned.

@@ -22,6 +22,8 @@ pub struct LockSettings {
     pub python: Option<PythonVersion>,
     pub arch: Option<Arch>,
     pub prerelease: bool,
+    /// Refuse sdists (with `[python] no-build`).
+    pub no_build: bool,
     pub exclude_newer: Option<String>,
     pub offline: bool,
     pub upgrade: bool,
@@ -41,6 +43,8 @@ pub struct LockPlan {
     /// The registry image the project builds on, pinned; `None` for a Debian base.
     pub base_image: Option<LockedImage>,
     pub hardware: HardwareTarget,
+    /// Refuse sdists: the flag or `[python] no-build`.
+    pub no_build: bool,
 }
 
 impl LockPlan {
@@ -98,6 +102,11 @@ impl LockPlan {
             resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
         }
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
+        let no_build = settings.no_build || manifest.python.no_build;
+        // Only when set, so locks written before sdists were built stay fresh.
+        if no_build {
+            resolver_settings.push(("no-build", "true".to_string()));
+        }
         let hash = inputs.hash(&target, &indexes, &resolver_settings);
         let lock_path = project_path(project, Path::new(LOCK_FILE));
         let existing = Lockfile::read(&lock_path)?;
@@ -110,6 +119,7 @@ impl LockPlan {
             existing,
             base_image,
             hardware,
+            no_build,
         })
     }
 
@@ -137,6 +147,7 @@ impl LockPlan {
             constraints: self.inputs.constraint_ranges(),
             prerelease: settings.prerelease,
             limits: self.hardware.limits(),
+            no_build: self.no_build,
         };
         let client = IndexClient::builder()
             .offline(settings.offline)
@@ -153,10 +164,16 @@ impl LockPlan {
         let handle = runtime.handle().clone();
         // PubGrub is synchronous: it runs on its own thread and blocks on this runtime, which
         // the main thread drives (running the prefetches too) until the answer arrives.
-        let resolution = runtime.block_on(async move {
+        let (resolution, environments) = runtime.block_on(async move {
             let (sender, receiver) = tokio::sync::oneshot::channel();
             std::thread::spawn(move || {
-                let _ = sender.send(resolve::resolve(client, handle, &roots, &options));
+                let resolved = resolve::resolve(client.clone(), handle.clone(), &roots, &options)
+                    .and_then(|resolution| {
+                        let environments =
+                            build_environments(&client, &handle, &resolution, &options)?;
+                        Ok((resolution, environments))
+                    });
+                let _ = sender.send(resolved);
             });
             receiver.await.unwrap_or_else(|_| {
                 Err(ResolveError::Internal(
@@ -166,6 +183,9 @@ impl LockPlan {
         })?;
         let mut lock =
             Lockfile::from_resolution(&resolution, &self.inputs, &self.target, self.hash.clone())?;
+        for (name, environment) in &environments {
+            lock.add_build_environment(name, environment)?;
+        }
         lock.hardware = LockedHardware::new(&self.hardware, &lock);
         // An image base was pinned by the caller. A Debian base's pins are `mlpack build`'s;
         // it re-checks them against their own inputs.
@@ -185,6 +205,41 @@ impl LockPlan {
             .and_then(|existing| existing.system_libraries.clone());
         Ok(lock)
     }
+}
+
+/// The build environment of every sdist in `resolution`: its `[build-system] requires`,
+/// resolved for the same target from wheels only (a build backend built from source would
+/// need a build of its own), without the project's constraints, as pip and uv isolate builds.
+fn build_environments(
+    client: &IndexClient,
+    runtime: &tokio::runtime::Handle,
+    resolution: &resolve::Resolution,
+    options: &ResolveOptions,
+) -> Result<Vec<(PackageName, resolve::Resolution)>, ResolveError> {
+    let options = ResolveOptions {
+        constraints: HashMap::new(),
+        limits: HashMap::new(),
+        no_build: true,
+        ..options.clone()
+    };
+    let mut environments = Vec::new();
+    for package in &resolution.packages {
+        let resolve::ResolvedFile::Sdist(_, build_system) = &package.file else {
+            continue;
+        };
+        let roots = build_system
+            .requires
+            .iter()
+            .filter_map(|requirement| requirement.parse().ok())
+            .map(|requirement| resolve::RootRequirement {
+                requirement,
+                origin: format!("the build requirements of `{}`", package.name),
+            })
+            .collect::<Vec<_>>();
+        let environment = resolve::resolve(client.clone(), runtime.clone(), &roots, &options)?;
+        environments.push((package.name.clone(), environment));
+    }
+    Ok(environments)
 }
 
 /// The host's NVIDIA driver, for `accelerator = "auto"`; a driver mlpack cannot read counts

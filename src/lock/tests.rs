@@ -23,6 +23,8 @@ fn package(name: &str, version: &str, dependencies: &[&str], why: &[&str]) -> Lo
                 sha256: "ab".repeat(32),
             },
         }],
+        sdist: None,
+        build: None,
     }
 }
 
@@ -58,6 +60,7 @@ fn sample() -> Lockfile {
                 &["dependency of scikit-learn"],
             ),
         ],
+        build_packages: Vec::new(),
     }
 }
 

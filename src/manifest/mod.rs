@@ -59,6 +59,8 @@ pub struct PythonSection {
     pub index_url: Option<String>,
     /// Import name → distribution, overriding the scan's mapping (`cv2 = "opencv-python"`).
     pub imports: BTreeMap<String, Spanned<String>>,
+    /// Refuse sdists: lock only versions with a wheel for the target.
+    pub no_build: bool,
 }
 
 /// An extra package index and the packages that come only from it (no dependency confusion:

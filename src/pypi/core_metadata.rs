@@ -105,6 +105,15 @@ fn headers(text: &str) -> Vec<Header<'_>> {
     found
 }
 
+/// Every value of the header `key` (compared case-insensitively), unfolded.
+pub(crate) fn header_values(text: &str, key: &str) -> Vec<String> {
+    headers(text)
+        .into_iter()
+        .filter(|header| header.key.eq_ignore_ascii_case(key))
+        .map(|header| header.value)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -377,7 +377,7 @@ pub(crate) fn identity_headers() -> HeaderMap {
     headers
 }
 
-fn is_wheel(filename: &str) -> bool {
+pub(crate) fn is_wheel(filename: &str) -> bool {
     std::path::Path::new(filename)
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))

@@ -206,14 +206,54 @@ fn a_release_with_broken_metadata_is_skipped() {
 }
 
 #[test]
-fn a_package_with_only_an_sdist_is_named() {
+fn a_package_with_only_an_sdist_is_locked_with_its_build_environment() {
     let index = TestIndex::start();
-    index.publish_sdist("delta", "1.0").publish(&Wheel {
+    index
+        .publish_sdist(
+            "delta",
+            "1.0",
+            &["beta>=1", "winonly; sys_platform == \"win32\""],
+        )
+        .publish(&Wheel {
+            tag: "cp311-cp311-win_amd64",
+            ..Wheel::new("delta", "1.0", &[])
+        })
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel::new("setuptools", "39.0", &[]))
+        .publish(&Wheel::new("setuptools", "70.0", &[]));
+    let context = project(&index, &["delta"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["beta 1.0", "delta 1.0"]);
+    let lock: toml::Table = toml::from_str(&context.read("mlpack.lock")).unwrap();
+    let delta = &lock["packages"].as_array().unwrap()[1];
+    assert_eq!(delta["wheels"].as_array().unwrap().len(), 0);
+    assert_eq!(delta["sdist"]["name"].as_str(), Some("delta-1.0.tar.gz"));
+    assert_eq!(
+        delta["build"]["backend"].as_str(),
+        Some("setuptools.build_meta")
+    );
+    assert_eq!(
+        delta["build"]["environment"].as_array().unwrap()[0].as_str(),
+        Some("setuptools==70.0")
+    );
+    let build_packages = lock["build-packages"].as_array().unwrap();
+    assert_eq!(build_packages.len(), 1);
+    assert_eq!(
+        build_packages[0]["why"].as_array().unwrap()[0].as_str(),
+        Some("build requirement of delta")
+    );
+}
+
+#[test]
+fn no_build_refuses_sdists_and_says_how_to_allow_them() {
+    let index = TestIndex::start();
+    index.publish_sdist("delta", "1.0", &[]).publish(&Wheel {
         tag: "cp311-cp311-win_amd64",
         ..Wheel::new("delta", "0.9", &[])
     });
     let context = project(&index, &["delta"]);
-    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock", "--no-build"])), @"
     exit: 1
     --- stdout
     --- stderr
@@ -221,7 +261,23 @@ fn a_package_with_only_an_sdist_is_named() {
 
     Because no version of `delta` can be used and `delta` at mlpack.toml:4 requires `delta`, the project's requirements cannot all be met.
 
-    hint: `delta` has no wheel for CPython 3.11 on manylinux_2_36 x86_64 in version(s) 1.0, 0.9 (only an sdist or wheels for other platforms); pin another version that has one, or allow building from source (not supported yet)
+    hint: `delta` has no wheel for CPython 3.11 on manylinux_2_36 x86_64 in version(s) 1.0, 0.9 (only an sdist, which `--no-build` refuses, or wheels for other platforms); pin another version that has one, or drop `--no-build` and `[python] no-build`
+    ");
+}
+
+#[test]
+fn an_sdist_that_is_not_an_archive_is_named() {
+    let index = TestIndex::start();
+    index.publish_garbage_sdist("delta", "1.0");
+    let context = project(&index, &["delta"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no set of packages satisfies the requirements on CPython 3.11 on manylinux_2_36 x86_64:
+
+    Because `delta` 1.0 is the only usable version and `delta` 1.0 cannot be used because its metadata is invalid (the sdist `delta-1.0.tar.gz` cannot be read: invalid gzip header), `delta` cannot be used.
+    And because `delta` at mlpack.toml:4 requires `delta`, the project's requirements cannot all be met.
     ");
 }
 
