@@ -17,6 +17,7 @@ mod inspect;
 pub use self::inspect::InspectError;
 mod plan;
 mod python;
+mod sdist;
 mod system_libraries;
 
 use std::path::{Path, PathBuf};
@@ -147,6 +148,10 @@ pub enum BuildError {
         image: String,
         libraries: Vec<NeededLibrary>,
     },
+    #[error(transparent)]
+    SdistBuild(Box<sdist::SdistBuildFailure>),
+    #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
+    Unbuilt { package: String },
     #[error("could not write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -213,6 +218,7 @@ impl BuildError {
             Self::ImageArch { .. } => {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
+            Self::SdistBuild(failure) => vec![failure.hint()],
             Self::Registry(error) => error.hint().into_iter().collect(),
             Self::Inspect(error) => error.hint().into_iter().collect(),
             Self::Debian(error) => error.hint().into_iter().collect(),
@@ -239,6 +245,7 @@ impl BuildError {
                 | Self::OfflineSystemLibraries
                 | Self::UnresolvedLibraries { .. }
                 | Self::LibrariesOnImage { .. }
+                | Self::SdistBuild(_)
                 | Self::Wheel(_)
         ) || matches!(
             self,
@@ -299,7 +306,7 @@ pub fn build(
     check_base(request.manifest)?;
     // Held from the first blob to the tag, so a concurrent `mlpack prune` cannot remove
     // blobs this build wrote but has not tagged yet.
-    let _lock = store.lock()?;
+    let mut store_lock = Some(store.lock()?);
     let http = reqwest::Client::builder()
         .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -340,15 +347,17 @@ pub fn build(
         (pinned, None, Some(suite), vec![layer])
     };
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
+    let built = builder.sdist_wheels(request, suite.as_ref(), &base, lock, &mut store_lock)?;
     let pinned_system_libraries =
-        builder.pin_system_libraries(request, suite.as_ref(), &base, lock)?;
+        builder.pin_system_libraries(request, suite.as_ref(), &base, &built, lock)?;
     let system_libraries_layer =
         builder.system_libraries_layer(request, suite.as_ref(), &base, lock)?;
     layers.extend(system_libraries_layer);
-    layers.extend(builder.wheel_layers(lock)?);
+    layers.extend(builder.wheel_layers(lock, &built)?);
     layers.push(builder.code_layer(request)?);
     let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;
     store.tag(request.reference, &descriptor)?;
+    drop(store_lock);
     Ok(BuildReport {
         reference: request.reference.to_string(),
         manifest_digest: descriptor.digest().to_string(),
@@ -502,11 +511,15 @@ impl Builder<'_> {
         Ok((resolved, staged))
     }
 
-    fn wheel_layers(&self, lock: &Lockfile) -> Result<Vec<StagedLayer>, BuildError> {
+    fn wheel_layers(
+        &self,
+        lock: &Lockfile,
+        built: &sdist::SdistWheels,
+    ) -> Result<Vec<StagedLayer>, BuildError> {
         let installer = python::installer(lock);
         let mut layers = Vec::new();
         for group in plan::wheel_groups(lock) {
-            let key = python::key(&group.packages, &installer);
+            let key = python::key(&group.packages, &installer, built);
             let names: Vec<&str> = group
                 .packages
                 .iter()
@@ -515,9 +528,9 @@ impl Builder<'_> {
             let description = format!("{}: {}", group.description, names.join(", "));
             layers.push(self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
-                let wheels = self
-                    .runtime
-                    .block_on(python::fetch(&self.client, &group.packages))?;
+                let wheels =
+                    self.runtime
+                        .block_on(python::fetch(&self.client, &group.packages, built))?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)
             })?);

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lock::{LockedPackage, Lockfile};
+use crate::lock::{LockedPackage, LockedWheel, Lockfile};
 use crate::pypi::{DistFile, IndexClient};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::BuildError;
+use super::sdist::SdistWheels;
 
 /// The interpreter launchers and `#!python` scripts point at in a Debian base mlpack builds.
 pub(crate) const INTERPRETER: &str = "/usr/bin/python3";
@@ -28,8 +29,13 @@ pub(crate) fn installer(lock: &Lockfile) -> WheelInstaller {
     }
 }
 
-/// The cache key of a group: its wheels' sha256s and where they are installed.
-pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> String {
+/// The cache key of a group: its wheels' sha256s (a built wheel's for an sdist) and where
+/// they are installed.
+pub(crate) fn key(
+    packages: &[&LockedPackage],
+    installer: &WheelInstaller,
+    built: &SdistWheels,
+) -> String {
     let scheme = &installer.scheme;
     let mut parts = vec![
         format!("interpreter {}", installer.python),
@@ -38,45 +44,69 @@ pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> St
             scheme.purelib, scheme.platlib, scheme.scripts, scheme.data, scheme.headers
         ),
     ];
-    parts.extend(packages.iter().flat_map(|package| {
-        package
-            .wheels
-            .iter()
-            .map(|wheel| wheel.hashes.sha256.clone())
-    }));
+    for package in packages {
+        parts.extend(
+            package
+                .wheels
+                .iter()
+                .map(|wheel| wheel.hashes.sha256.clone()),
+        );
+        parts.extend(built.get(&package.name).map(|wheel| wheel.sha256.clone()));
+    }
     super::cache::key("mlpack-wheels-v2", &parts)
 }
 
-/// Every wheel of `packages` on disk, downloads overlapping.
+/// The index file a lock entry names.
+pub(crate) fn dist_file(locked: &LockedWheel) -> DistFile {
+    DistFile {
+        filename: locked.name.clone(),
+        url: locked.url.clone(),
+        sha256: Some(locked.hashes.sha256.clone()),
+        size: locked.size,
+        requires_python: None,
+        yanked: None,
+        upload_time: None,
+        core_metadata: false,
+    }
+}
+
+/// Every wheel of `packages` on disk with the package it belongs to, in the packages' order:
+/// the index's (downloads overlapping) or the one built from the package's sdist.
 pub(crate) async fn fetch(
     client: &IndexClient,
     packages: &[&LockedPackage],
-) -> Result<Vec<PathBuf>, BuildError> {
-    let files: Vec<DistFile> = packages
-        .iter()
-        .flat_map(|package| package.wheels.iter())
-        .map(|wheel| DistFile {
-            filename: wheel.name.clone(),
-            url: wheel.url.clone(),
-            sha256: Some(wheel.hashes.sha256.clone()),
-            size: wheel.size,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            core_metadata: false,
-        })
-        .collect();
-    let fetches = files.iter().map(|file| client.fetch_file(file));
-    Ok(futures::future::try_join_all(fetches).await?)
+    built: &SdistWheels,
+) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    let fetches = packages.iter().flat_map(|package| {
+        let downloads = package.wheels.iter().map(move |wheel| {
+            let file = dist_file(wheel);
+            async move {
+                let path = client.fetch_file(&file).await?;
+                Ok::<_, BuildError>((package.name.clone(), path))
+            }
+        });
+        let from_sdist = package.sdist.as_ref().map(|_| async move {
+            let wheel = built
+                .get(&package.name)
+                .ok_or_else(|| BuildError::Unbuilt {
+                    package: package.name.clone(),
+                })?;
+            Ok((package.name.clone(), wheel.path.clone()))
+        });
+        downloads
+            .map(futures::future::Either::Left)
+            .chain(from_sdist.map(futures::future::Either::Right))
+    });
+    futures::future::try_join_all(fetches).await
 }
 
 /// Install `wheels` into `staging`.
 pub(crate) fn stage(
     installer: &WheelInstaller,
-    wheels: &[PathBuf],
+    wheels: &[(String, PathBuf)],
     staging: &Path,
 ) -> Result<(), BuildError> {
-    for wheel in wheels {
+    for (_, wheel) in wheels {
         installer.install(wheel, staging).map_err(Box::new)?;
     }
     Ok(())

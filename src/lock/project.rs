@@ -18,6 +18,10 @@ use crate::scan::{self, ScanOptions};
 
 /// How to lock, from the command line.
 #[derive(Debug, Clone, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each a flag of `mlpack lock`"
+)]
 pub struct LockSettings {
     pub python: Option<PythonVersion>,
     pub arch: Option<Arch>,

@@ -43,6 +43,9 @@ pub struct SdistInfo {
     /// The dependencies and `Requires-Python`, when the sdist states them reliably.
     pub metadata: Option<CoreMetadata>,
     pub build_system: BuildSystem,
+    /// It holds sources a compiler builds (C, C++, Cython, Fortran, CUDA, a `CMake` or Meson
+    /// project), so its build needs a toolchain.
+    pub native_sources: bool,
 }
 
 /// How to build an sdist: PEP 518's requirements and PEP 517's backend.
@@ -83,6 +86,27 @@ struct Members {
     setup_py: bool,
     egg_info: bool,
     requires_txt: Option<String>,
+    native_sources: bool,
+}
+
+/// File names that mean a compiler runs: sources by extension, build files by name.
+const NATIVE_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cpp", "cxx", "c++", "pyx", "f", "f90", "f95", "cu",
+];
+const NATIVE_BUILD_FILES: &[&str] = &["CMakeLists.txt", "meson.build"];
+
+fn is_native_source(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("");
+    NATIVE_BUILD_FILES.contains(&name)
+        || path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| {
+                NATIVE_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str())
+            })
 }
 
 /// Read the sdist at `path` (`.tar.gz` or `.zip`), named `filename` in errors.
@@ -101,11 +125,13 @@ pub(crate) fn read_sdist(path: &Path, filename: &str) -> Result<SdistInfo, PypiE
     Ok(SdistInfo {
         metadata,
         build_system,
+        native_sources: members.native_sources,
     })
 }
 
 /// Keep `contents` of the member at `path` (relative to the archive) if it says something.
 fn collect(members: &mut Members, path: &Path, contents: impl FnOnce() -> Option<String>) {
+    members.native_sources |= is_native_source(path);
     let parts: Vec<&str> = path
         .components()
         .filter_map(|component| match component {

@@ -17,10 +17,6 @@ use crate::pypi::{DistFile, ProjectFiles};
 
 /// One public version of a project.
 #[derive(Debug, Clone, Default)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "independent facts the error message reports"
-)]
 pub(crate) struct Release {
     /// The best-fitting wheel and its tag priority (lower is better).
     pub(crate) wheel: Option<(usize, DistFile)>,
@@ -67,10 +63,11 @@ impl Candidates {
             }
             match wheel {
                 None if file.yanked.is_none() => {
-                    let better = release
-                        .sdist
-                        .as_ref()
-                        .is_none_or(|best| best.filename.ends_with(".zip"));
+                    let better = release.sdist.as_ref().is_none_or(|best| {
+                        std::path::Path::new(&best.filename)
+                            .extension()
+                            .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"))
+                    });
                     if better {
                         release.sdist = Some(file.clone());
                     }

@@ -204,22 +204,17 @@ pub fn resolve(
     let markers = options.target.marker_environment();
     let mut packages = Vec::new();
     for (name, (version, extras)) in &versions {
-        let file = match provider.wheel(name, version) {
-            Some(wheel) => ResolvedFile::Wheel(wheel),
-            None => {
-                let sdist = provider.sdist(name, version);
-                let info = provider.sdist_info(name, version)?;
-                match (sdist, info) {
-                    (Some(sdist), Some(info)) => {
-                        ResolvedFile::Sdist(sdist, info.build_system.clone())
-                    }
-                    _ => {
-                        return Err(ResolveError::Internal(format!(
-                            "no wheel or sdist for `{name}` {version}"
-                        )));
-                    }
-                }
-            }
+        let file = if let Some(wheel) = provider.wheel(name, version) {
+            ResolvedFile::Wheel(wheel)
+        } else {
+            let sdist = provider.sdist(name, version);
+            let info = provider.sdist_info(name, version)?;
+            let (Some(sdist), Some(info)) = (sdist, info) else {
+                return Err(ResolveError::Internal(format!(
+                    "no wheel or sdist for `{name}` {version}"
+                )));
+            };
+            ResolvedFile::Sdist(sdist, info.build_system.clone())
         };
         let metadata = provider.metadata(name, version)?;
         let active: Vec<Vec<ExtraName>> = std::iter::once(Vec::new())
