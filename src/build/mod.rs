@@ -15,6 +15,7 @@ mod image_base;
 pub use self::image_base::pin as pin_image_base;
 mod inspect;
 pub use self::inspect::InspectError;
+pub use self::sdist::{SdistBuildFailure, SdistMetadata};
 mod plan;
 mod python;
 mod sdist;
@@ -27,7 +28,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
-use crate::lock::{LockError, LockedImage, Lockfile, NeededLibrary};
+use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
@@ -307,25 +308,13 @@ pub fn build(
     // Held from the first blob to the tag, so a concurrent `mlpack prune` cannot remove
     // blobs this build wrote but has not tagged yet.
     let mut store_lock = Some(store.lock()?);
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| PypiError::Client { source })?;
-    let builder = Builder {
+    let builder = Builder::new(
         runtime,
         store,
-        writer: LayerWriter::from_env()?.compression(request.compression),
-        layer_format: format!(
-            "{} mtime {}",
-            request.compression.media_type(),
-            crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
-        ),
-        cache: LayerCache::new(store),
-        client: IndexClient::builder().offline(request.offline).build()?,
-        http,
-        cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
-        reporter: request.reporter,
-    };
+        request.compression,
+        request.offline,
+        request.reporter,
+    )?;
     let on_image = request.manifest.base.is_registry_image();
     let (pinned_base, base_image, suite, mut layers) = if on_image {
         let image = lock
@@ -343,7 +332,8 @@ pub fn build(
             base::debian_arch(lock.target.arch),
         )?;
         let pinned = builder.pin_base(request, &suite, lock)?;
-        let layer = builder.base_layer(&suite, lock)?;
+        let layer =
+            builder.base_layer(&suite, lock.debian_base().ok_or(BuildError::OfflineBase)?)?;
         (pinned, None, Some(suite), vec![layer])
     };
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
@@ -395,7 +385,35 @@ struct Builder<'a> {
     reporter: &'a dyn BuildReporter,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(
+        runtime: &'a tokio::runtime::Runtime,
+        store: &'a Store,
+        compression: LayerCompression,
+        offline: bool,
+        reporter: &'a dyn BuildReporter,
+    ) -> Result<Self, BuildError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| PypiError::Client { source })?;
+        Ok(Self {
+            runtime,
+            store,
+            writer: LayerWriter::from_env()?.compression(compression),
+            layer_format: format!(
+                "{} mtime {}",
+                compression.media_type(),
+                crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
+            ),
+            cache: LayerCache::new(store),
+            client: IndexClient::builder().offline(offline).build()?,
+            http,
+            cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
+            reporter,
+        })
+    }
+
     /// Pin the base into the lock file unless it is pinned for these inputs already.
     fn pin_base(
         &self,
@@ -462,10 +480,7 @@ impl Builder<'_> {
         Ok((built(description, &layer, reused, started), layer))
     }
 
-    fn base_layer(&self, suite: &Suite, lock: &Lockfile) -> Result<StagedLayer, BuildError> {
-        let Some(base) = lock.debian_base() else {
-            return Err(BuildError::OfflineBase);
-        };
+    fn base_layer(&self, suite: &Suite, base: &LockedBase) -> Result<StagedLayer, BuildError> {
         let mut hashes: Vec<String> = base
             .packages
             .iter()

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lock::{LockedPackage, LockedWheel, Lockfile};
+use crate::lock::{LockedImage, LockedPackage, LockedWheel, Lockfile};
 use crate::pypi::{DistFile, IndexClient};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
@@ -12,6 +12,11 @@ use super::sdist::SdistWheels;
 
 /// The interpreter launchers and `#!python` scripts point at in a Debian base mlpack builds.
 pub(crate) const INTERPRETER: &str = "/usr/bin/python3";
+
+/// The image's interpreter: Debian's on a Debian base, else the registry image's.
+pub(crate) fn interpreter(image: Option<&LockedImage>) -> String {
+    image.map_or_else(|| INTERPRETER.to_string(), |image| image.python.clone())
+}
 
 /// The installer for the image's interpreter: Debian's `/usr/local` scheme (`3.11` →
 /// `dist-packages`) on a Debian base, else the scheme the registry image's inspection found.

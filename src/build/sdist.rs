@@ -18,13 +18,16 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use crate::debian::Suite;
-use crate::lock::{BuiltWheel, LockedDeb, LockedPackage, Lockfile};
-use crate::oci::{self, HistoryEntry, ImageSpec, StoreLock};
+use crate::lock::{
+    BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
+};
+use crate::manifest::Manifest;
+use crate::oci::{self, HistoryEntry, ImageSpec, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::system_libraries::{BaseTree, base_suite, installed_packages, stage_debs};
-use super::{BuildError, BuildRequest, Builder, StagedLayer, base, cache, python};
+use super::{BuildError, BuildReporter, BuildRequest, Builder, StagedLayer, base, cache, python};
 
 /// The frontend that runs inside the build container.
 const FRONTEND: &str = include_str!("sdist_frontend.py");
@@ -76,11 +79,51 @@ struct Sdist<'a> {
     key: String,
 }
 
-/// One sdist to build, and the temporary image it builds in.
-struct Job<'a> {
-    sdist: Sdist<'a>,
+/// What the frontend does in a build container.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Build the wheel.
+    Wheel,
+    /// Compute the metadata (`prepare_metadata_for_build_wheel`).
+    Metadata,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Wheel => "wheel",
+            Self::Metadata => "metadata",
+        }
+    }
+}
+
+/// One build container to run: the sdist, its backend, and the temporary image.
+struct Job {
+    name: String,
+    version: String,
+    /// The sdist on the host, and its file name.
+    path: PathBuf,
+    filename: String,
+    backend: String,
+    backend_path: Vec<String>,
     image: String,
     python: String,
+}
+
+/// A finished container run: its exit status, and its work dir (holding `out/` and the log).
+struct Run {
+    status: std::process::ExitStatus,
+    work: tempfile::TempDir,
+}
+
+impl Run {
+    fn out(&self) -> PathBuf {
+        self.work.path().join("out")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.work.path().join("build.log")
+    }
 }
 
 impl Builder<'_> {
@@ -104,24 +147,27 @@ impl Builder<'_> {
             .filter(|package| package.sdist.is_some())
         {
             let sdist = self.sdist(package, lock, base)?;
-            match cached_wheel(&self.wheel_dir(&sdist.key))? {
-                Some(wheel) => {
-                    wheels.insert(package.name.clone(), wheel);
-                }
-                None => jobs.push(self.prepare(request, suite, base, lock, sdist)?),
+            if let Some(wheel) = cached_wheel(&self.wheel_dir(&sdist.key))? {
+                wheels.insert(package.name.clone(), wheel);
+            } else {
+                let job = self.prepare(request, suite, base, lock, &sdist)?;
+                jobs.push((sdist.key, job));
             }
         }
         if jobs.is_empty() {
             return Self::record(request, lock, wheels);
         }
         drop(store_lock.take());
-        let results: Vec<_> = jobs.iter().map(|job| self.run_job(job)).collect();
+        let results: Vec<_> = jobs
+            .iter()
+            .map(|(key, job)| self.build_wheel(job, key))
+            .collect();
         *store_lock = Some(self.store.lock()?);
-        for job in &jobs {
+        for (_, job) in &jobs {
             self.store.untag(&job.image)?;
         }
-        for (job, result) in jobs.iter().zip(results) {
-            wheels.insert(job.sdist.package.name.clone(), result?);
+        for ((_, job), result) in jobs.iter().zip(results) {
+            wheels.insert(job.name.clone(), result?);
         }
         Self::record(request, lock, wheels)
     }
@@ -181,25 +227,60 @@ impl Builder<'_> {
         self.cache_dir.join("sdist-wheels-v1").join(key)
     }
 
-    /// The build container's image: the base, the toolchain when needed, and the build
-    /// environment; tagged under a temporary name.
-    fn prepare<'a>(
+    /// The build container of a locked sdist: the base, the toolchain when it has native
+    /// sources, and its build environment.
+    fn prepare(
         &self,
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
         lock: &Lockfile,
-        sdist: Sdist<'a>,
-    ) -> Result<Job<'a>, BuildError> {
+        sdist: &Sdist<'_>,
+    ) -> Result<Job, BuildError> {
         let mut layers: Vec<oci::Layer> =
             base.layers.iter().map(|(_, layer)| layer.clone()).collect();
         if sdist.info.native_sources
-            && let Some((_, layer)) = self.toolchain_layer(request, suite, base, lock)?
+            && let Some((_, layer)) = self.toolchain_layer(request.manifest, suite, base, lock)?
         {
             layers.push(layer);
         }
-        layers.push(self.environment_layer(sdist.package, lock)?.1);
-        let installer = python::installer(lock);
+        let python = python::installer(lock).python;
+        let package = sdist.package;
+        let environment = lock.build_environment(package);
+        layers.push(
+            self.environment_layer(&package.name, &environment, &python)?
+                .1,
+        );
+        let build = package.build.as_ref();
+        Ok(Job {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            path: sdist.path.clone(),
+            filename: package
+                .sdist
+                .as_ref()
+                .map_or_else(String::new, |file| file.name.clone()),
+            backend: build.map_or_else(
+                || sdist.info.build_system.backend.clone(),
+                |build| build.backend.clone(),
+            ),
+            backend_path: build.map_or_else(
+                || sdist.info.build_system.backend_path.clone(),
+                |build| build.backend_path.clone(),
+            ),
+            image: self.container_image(layers, lock.target.arch, &sdist.key)?,
+            python,
+        })
+    }
+
+    /// A temporary image of `layers` with the build environment's variables, tagged so a
+    /// concurrent `prune` keeps it while the container runs.
+    fn container_image(
+        &self,
+        layers: Vec<oci::Layer>,
+        arch: crate::resolve::Arch,
+        key: &str,
+    ) -> Result<String, BuildError> {
         let spec = ImageSpec {
             history: layers
                 .iter()
@@ -227,24 +308,21 @@ impl Builder<'_> {
             entrypoint: Vec::new(),
             labels: BTreeMap::new(),
             created: super::config::created()?,
-            architecture: base::debian_arch(lock.target.arch).to_string(),
+            architecture: base::debian_arch(arch).to_string(),
             os: "linux".to_string(),
         };
         let descriptor = oci::write_image(self.store, &spec)?;
-        let image = format!("mlpack-sdist-build:{}", &sdist.key[..16]);
+        let image = format!("mlpack-sdist-build:{}", &key[..16]);
         self.store.tag(&image, &descriptor)?;
-        Ok(Job {
-            sdist,
-            image,
-            python: installer.python,
-        })
+        Ok(image)
     }
 
-    /// The locked build environment of `package`, installed under `/mlpack/build-env`.
+    /// The build environment of `name`, installed under `/mlpack/build-env` for `python`.
     fn environment_layer(
         &self,
-        package: &LockedPackage,
-        lock: &Lockfile,
+        name: &str,
+        environment: &[&LockedPackage],
+        python: &str,
     ) -> Result<StagedLayer, BuildError> {
         let installer = WheelInstaller {
             scheme: InstallScheme {
@@ -254,17 +332,16 @@ impl Builder<'_> {
                 data: BUILD_ENV.to_string(),
                 headers: format!("{BUILD_ENV}/include"),
             },
-            python: python::installer(lock).python,
+            python: python.to_string(),
         };
-        let environment = lock.build_environment(package);
         let none = SdistWheels::new();
-        let key = python::key(&environment, &installer, &none);
-        let description = format!("build environment of {}", package.name);
+        let key = python::key(environment, &installer, &none);
+        let description = format!("build environment of {name}");
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
             let wheels = self
                 .runtime
-                .block_on(python::fetch(&self.client, &environment, &none))?;
+                .block_on(python::fetch(&self.client, environment, &none))?;
             python::stage(&installer, &wheels, dir)
         })
     }
@@ -273,13 +350,13 @@ impl Builder<'_> {
     /// mlpack cannot add Debian packages to (its own compiler, if any, is used).
     fn toolchain_layer(
         &self,
-        request: &BuildRequest<'_>,
+        manifest: &crate::manifest::Manifest,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
         lock: &Lockfile,
     ) -> Result<Option<StagedLayer>, BuildError> {
         let tree = base.get()?;
-        let Some(suite) = base_suite(suite, tree, request.manifest, lock) else {
+        let Some(suite) = base_suite(suite, tree, manifest, lock) else {
             return Ok(None);
         };
         // A registry image's interpreter brings its own headers; Debian's needs its -dev.
@@ -322,41 +399,23 @@ impl Builder<'_> {
         Ok(Some(layer))
     }
 
-    /// Build one sdist in its container; the wheel lands in the cache only when the build
-    /// succeeded, so a failed build leaves the cache as it was.
-    fn run_job(&self, job: &Job<'_>) -> Result<SdistWheel, BuildError> {
-        let package = job.sdist.package;
-        let description = format!("sdist {} {}", package.name, package.version);
-        self.reporter.phase(&description, "building");
-        let parent = self.cache_dir.join("sdist-wheels-v1");
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BuildError::Io { path, source }
-        };
-        fs_err::create_dir_all(&parent).map_err(io(&parent))?;
-        let work = tempfile::Builder::new()
-            .prefix(".build-")
-            .tempdir_in(&parent)
-            .map_err(io(&parent))?;
-        let out = work.path().join("out");
-        fs_err::create_dir(&out).map_err(io(&out))?;
-        let frontend = work.path().join("frontend.py");
-        fs_err::write(&frontend, FRONTEND).map_err(io(&frontend))?;
-        let log_path = work.path().join("build.log");
-        let status = self.run_container(job, &frontend, &out, &log_path)?;
-        if !status.success() {
-            return Err(self.failure(job, &log_path, status));
-        }
-        let Some(built) = cached_wheel(&out)? else {
-            return Err(self.failure(job, &log_path, status));
+    /// Build one sdist's wheel in its container; the wheel lands in the cache only when the
+    /// build succeeded, so a failed build leaves the cache as it was.
+    fn build_wheel(&self, job: &Job, key: &str) -> Result<SdistWheel, BuildError> {
+        let run = self.run_frontend(job, Mode::Wheel)?;
+        let out = run.out();
+        let built = match cached_wheel(&out)? {
+            Some(built) if run.status.success() => built,
+            _ => return Err(self.failure(job, &run)),
         };
         let file_name = built
             .path
             .file_name()
             .map(PathBuf::from)
             .unwrap_or_default();
-        fs_err::rename(&log_path, out.join("build.log")).map_err(io(&log_path))?;
-        let dir = self.wheel_dir(&job.sdist.key);
+        let log = run.log();
+        fs_err::rename(&log, out.join("build.log")).map_err(io_error(&log))?;
+        let dir = self.wheel_dir(key);
         // Another build of the same sdist may have finished first: its wheel is as good.
         if fs_err::rename(&out, &dir).is_err() && !dir.is_dir() {
             return Err(BuildError::Io {
@@ -370,79 +429,72 @@ impl Builder<'_> {
         })
     }
 
-    /// `mlpack run` the frontend in the build container, its output into `log`.
-    fn run_container(
-        &self,
-        job: &Job<'_>,
-        frontend: &Path,
-        out: &Path,
-        log: &Path,
-    ) -> Result<std::process::ExitStatus, BuildError> {
-        let sdist = &job.sdist;
-        let filename = sdist
-            .package
-            .sdist
-            .as_ref()
-            .map_or("sdist.tar.gz", |file| file.name.as_str());
-        let inside = format!("/mlpack/sdist/{filename}");
-        let build = sdist.package.build.as_ref();
-        let backend = build.map_or(sdist.info.build_system.backend.as_str(), |build| {
-            build.backend.as_str()
-        });
-        let backend_path = build.map_or(&sdist.info.build_system.backend_path, |build| {
-            &build.backend_path
-        });
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BuildError::Io { path, source }
+    /// `mlpack run` the frontend in the job's container (no network, the sdist read-only),
+    /// its output into the run's log.
+    fn run_frontend(&self, job: &Job, mode: Mode) -> Result<Run, BuildError> {
+        self.reporter.phase(
+            &format!("sdist {} {}", job.name, job.version),
+            mode.as_str(),
+        );
+        let parent = self.cache_dir.join("sdist-wheels-v1");
+        fs_err::create_dir_all(&parent).map_err(io_error(&parent))?;
+        let work = tempfile::Builder::new()
+            .prefix(".build-")
+            .tempdir_in(&parent)
+            .map_err(io_error(&parent))?;
+        let run = Run {
+            status: std::process::ExitStatus::default(),
+            work,
         };
-        let log_file = fs_err::File::create(log).map_err(io(log))?;
-        let log_copy = log_file.try_clone().map_err(io(log))?;
-        let exe = std::env::current_exe().map_err(io(Path::new("/proc/self/exe")))?;
-        Command::new(exe)
+        let out = run.out();
+        fs_err::create_dir(&out).map_err(io_error(&out))?;
+        let frontend = run.work.path().join("frontend.py");
+        fs_err::write(&frontend, FRONTEND).map_err(io_error(&frontend))?;
+        let log = run.log();
+        let log_file = fs_err::File::create(&log).map_err(io_error(&log))?;
+        let log_copy = log_file.try_clone().map_err(io_error(&log))?;
+        let inside = format!("/mlpack/sdist/{}", job.filename);
+        let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
+        let status = Command::new(exe)
             .env("MLPACK_HOME", self.store.root())
             .args(["run", "--rm", "--network", "none", "-v"])
-            .arg(format!("{}:{inside}:ro", sdist.path.display()))
+            .arg(format!("{}:{inside}:ro", job.path.display()))
             .arg("-v")
             .arg(format!("{}:/mlpack/frontend.py:ro", frontend.display()))
             .arg("-v")
             .arg(format!("{}:/mlpack/out", out.display()))
             .arg(&job.image)
-            .args([
-                job.python.as_str(),
-                "/mlpack/frontend.py",
-                &inside,
-                "/mlpack/out",
-            ])
-            .arg(backend)
-            .args(backend_path)
+            .args([job.python.as_str(), "/mlpack/frontend.py", mode.as_str()])
+            .args([inside.as_str(), "/mlpack/out", job.backend.as_str()])
+            .args(&job.backend_path)
             .stdin(Stdio::null())
             .stdout(log_file.into_parts().0)
             .stderr(log_copy.into_parts().0)
             .status()
-            .map_err(io(log))
+            .map_err(io_error(&log))?;
+        Ok(Run { status, ..run })
     }
 
     /// The error for a failed build: the package, the backend, and the log's last lines; the
     /// whole log is kept where the error says.
-    fn failure(&self, job: &Job<'_>, log: &Path, status: std::process::ExitStatus) -> BuildError {
-        let package = job.sdist.package;
+    fn failure(&self, job: &Job, run: &Run) -> BuildError {
         let kept = self
             .cache_dir
             .join("sdist-logs")
-            .join(format!("{}-{}.log", package.name, package.version));
+            .join(format!("{}-{}.log", job.name, job.version));
+        let log = run.log();
         let kept = fs_err::create_dir_all(kept.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| fs_err::copy(log, &kept))
-            .map_or_else(|_| log.to_path_buf(), |_| kept);
+            .and_then(|()| fs_err::copy(&log, &kept))
+            .map_or(log.clone(), |_| kept);
         BuildError::SdistBuild(Box::new(SdistBuildFailure {
-            package: package.name.clone(),
-            version: package.version.clone(),
-            backend: job.sdist.info.build_system.backend.clone(),
-            status: status.code().map_or_else(
+            package: job.name.clone(),
+            version: job.version.clone(),
+            backend: job.backend.clone(),
+            status: run.status.code().map_or_else(
                 || "a signal".to_string(),
                 |code| format!("exit status {code}"),
             ),
-            tail: log_tail(log),
+            tail: log_tail(&log),
             log: kept,
         }))
     }
@@ -478,6 +530,114 @@ impl Builder<'_> {
         }
         Ok(wheels)
     }
+}
+
+/// Computes sdists' metadata for `mlpack lock` with the same containers as the build: the
+/// project's base (pinned for the purpose, not written to the lock) and the sdist's build
+/// environment, without a toolchain (a backend computes metadata without compiling).
+pub struct SdistMetadata<'a> {
+    pub store: &'a Store,
+    pub manifest: &'a Manifest,
+    pub offline: bool,
+    pub reporter: &'a dyn BuildReporter,
+}
+
+impl MetadataBuilder for SdistMetadata<'_> {
+    fn prepare_metadata(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        request: &MetadataRequest<'_>,
+    ) -> Result<String, LockError> {
+        self.prepare(runtime, request)
+            .map_err(|error| LockError::SdistMetadata {
+                package: request.sdist.name.to_string(),
+                version: request.sdist.version.to_string(),
+                hints: error.hints(),
+                message: error.to_string(),
+            })
+    }
+}
+
+impl SdistMetadata<'_> {
+    fn prepare(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        request: &MetadataRequest<'_>,
+    ) -> Result<String, BuildError> {
+        let builder = Builder::new(
+            runtime,
+            self.store,
+            oci::LayerCompression::Zstd,
+            self.offline,
+            self.reporter,
+        )?;
+        let sdist = request.sdist;
+        let mut store_lock = Some(self.store.lock()?);
+        let mut layers: Vec<oci::Layer> = self
+            .base_layers(&builder, request)?
+            .into_iter()
+            .map(|(_, layer)| layer)
+            .collect();
+        let python = python::interpreter(request.base_image);
+        let environment: Vec<&LockedPackage> = request.environment.iter().collect();
+        layers.push(
+            builder
+                .environment_layer(sdist.name.as_ref(), &environment, &python)?
+                .1,
+        );
+        let path = runtime.block_on(builder.client.fetch_file(&sdist.file))?;
+        let sha256 = sdist.file.sha256.clone().unwrap_or_default();
+        let key = cache::key("mlpack-sdist-metadata-v1", &[sha256]);
+        let job = Job {
+            name: sdist.name.to_string(),
+            version: sdist.version.to_string(),
+            path,
+            filename: sdist.file.filename.clone(),
+            backend: sdist.build_system.backend.clone(),
+            backend_path: sdist.build_system.backend_path.clone(),
+            image: builder.container_image(layers, request.target.arch, &key)?,
+            python,
+        };
+        drop(store_lock.take());
+        let run = builder.run_frontend(&job, Mode::Metadata);
+        store_lock = Some(self.store.lock()?);
+        self.store.untag(&job.image)?;
+        drop(store_lock);
+        let run = run?;
+        let metadata = run.out().join("METADATA");
+        match fs_err::read(&metadata) {
+            Ok(bytes) if run.status.success() => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            _ => Err(builder.failure(&job, &run)),
+        }
+    }
+
+    /// The base's layers: a registry image's as they are, or a Debian base pinned afresh.
+    fn base_layers(
+        &self,
+        builder: &Builder<'_>,
+        request: &MetadataRequest<'_>,
+    ) -> Result<Vec<StagedLayer>, BuildError> {
+        if let Some(image) = request.base_image {
+            return Ok(builder.image_layers(image, self.offline)?.1);
+        }
+        let suite = Suite::for_image(
+            &self.manifest.base.image,
+            self.manifest.base.mirror.as_deref(),
+            base::debian_arch(request.target.arch),
+        )?;
+        let pinned = builder.runtime.block_on(base::pin(
+            &builder.http,
+            self.manifest,
+            &suite,
+            &builder.cache_dir,
+        ))?;
+        Ok(vec![builder.base_layer(&suite, &pinned)?])
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + use<> {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io { path, source }
 }
 
 /// The one wheel in `dir`, with its sha256, if there is one.

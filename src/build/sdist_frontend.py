@@ -1,11 +1,13 @@
 """mlpack's PEP 517 build frontend: one sdist into one wheel, inside the build container.
 
-Run by `mlpack build` as `python3 frontend.py SDIST OUT_DIR BACKEND [BACKEND_PATH...]`, with the
+Run by mlpack as `python3 frontend.py MODE SDIST OUT_DIR BACKEND [BACKEND_PATH...]`, with the
 build environment on PYTHONPATH, no network, and the sdist mounted read-only. It unpacks the
 sdist into a private directory (nothing outside it can be written), imports the backend,
-checks that what `get_requires_for_build_wheel` asks for is installed, and calls
-`build_wheel`. The wheel's file name is the last line of stdout. Exit status 3 means the
-backend asked for requirements the build environment lacks.
+checks that what `get_requires_for_build_wheel` asks for is installed, and then, for MODE
+`wheel`, calls `build_wheel` (the wheel lands in OUT_DIR); for MODE `metadata`, writes the
+`METADATA` that `prepare_metadata_for_build_wheel` computes (or, for a backend without that
+hook, the built wheel's) to OUT_DIR/METADATA. Exit status 3 means the backend asked for
+requirements the build environment lacks.
 """
 
 import importlib
@@ -73,8 +75,28 @@ def missing_requirements(backend):
     return missing
 
 
+def metadata(backend, out):
+    scratch = "/tmp/mlpack-metadata"
+    os.makedirs(scratch)
+    prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+    if prepare is not None:
+        dist_info = prepare(scratch, {})
+        with open(os.path.join(scratch, dist_info, "METADATA"), "rb") as source:
+            text = source.read()
+    else:
+        wheel = backend.build_wheel(scratch, {}, None)
+        with zipfile.ZipFile(os.path.join(scratch, wheel)) as archive:
+            name = next(
+                entry for entry in archive.namelist()
+                if entry.count("/") == 1 and entry.endswith(".dist-info/METADATA")
+            )
+            text = archive.read(name)
+    with open(os.path.join(out, "METADATA"), "wb") as target:
+        target.write(text)
+
+
 def main():
-    sdist, out, spec, *backend_path = sys.argv[1:]
+    mode, sdist, out, spec, *backend_path = sys.argv[1:]
     source = unpack(sdist)
     os.chdir(source)
     backend = load_backend(spec, source, backend_path)
@@ -86,8 +108,10 @@ def main():
             file=sys.stderr,
         )
         sys.exit(3)
-    wheel = backend.build_wheel(out, {}, None)
-    print(wheel)
+    if mode == "metadata":
+        metadata(backend, out)
+    else:
+        print(backend.build_wheel(out, {}, None))
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
         return report(&plan, plan.existing.as_ref(), None, printer);
     }
     let started = Instant::now();
-    let lock = plan.resolve(&settings)?;
+    let lock = resolve(&plan, &settings, &loaded.manifest)?;
     lock.write(&plan.lock_path)?;
     let seconds = started.elapsed().as_secs_f64();
     printer.status(&format!(
@@ -127,6 +127,19 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
     }
     report_hardware(&plan, &lock, printer);
     report(&plan, Some(&lock), Some(seconds), printer)
+}
+
+/// Resolve `plan`; an sdist that does not state its dependencies has its backend compute
+/// them in a build container (from the store).
+fn resolve(plan: &LockPlan, settings: &LockSettings, manifest: &Manifest) -> Result<Lockfile> {
+    let store = crate::oci::Store::open_default()?;
+    let metadata = crate::build::SdistMetadata {
+        store: &store,
+        manifest,
+        offline: settings.offline,
+        reporter: &crate::build::NoReporter,
+    };
+    Ok(plan.resolve(settings, Some(&metadata))?)
 }
 
 /// Lock `project` if its lock is missing or stale; the lock to build from.
@@ -153,7 +166,7 @@ pub(super) fn ensure_locked(
     }
     warn_unresolved(&plan, printer);
     let started = Instant::now();
-    let lock = plan.resolve(&settings)?;
+    let lock = resolve(&plan, &settings, &loaded.manifest)?;
     lock.write(&plan.lock_path)?;
     printer.status(&format!(
         "Resolved {} packages for {} in {:.2}s",

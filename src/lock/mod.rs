@@ -29,7 +29,7 @@ pub use self::hardware::{
     summary as hardware_summary,
 };
 pub use self::inputs::{InputError, LockInputs};
-pub use self::project::{LockPlan, LockSettings, changes};
+pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
@@ -273,6 +273,13 @@ pub enum LockError {
     BaseImage { image: String, message: String },
     #[error(transparent)]
     Hardware(#[from] HardwareTargetError),
+    #[error("could not learn the dependencies of `{package}` {version} from its sdist: {message}")]
+    SdistMetadata {
+        package: String,
+        version: String,
+        message: String,
+        hints: Vec<String>,
+    },
 }
 
 impl LockError {
@@ -285,6 +292,7 @@ impl LockError {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hint().into_iter().collect(),
+            Self::SdistMetadata { hints, .. } => hints.clone(),
             Self::BasePython { wanted, .. } => vec![format!(
                 "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
             )],
@@ -453,41 +461,21 @@ impl Lockfile {
         environment: &Resolution,
     ) -> Result<(), MissingHash> {
         let mut pins = Vec::new();
-        for resolved in &environment.packages {
-            let ResolvedFile::Wheel(file) = &resolved.file else {
-                continue;
-            };
-            let name = resolved.name.to_string();
-            let version = resolved.version.to_string();
-            pins.push(format!("{name}=={version}"));
+        for mut entry in locked_packages(environment)? {
+            pins.push(format!("{}=={}", entry.name, entry.version));
             let why = format!("{BUILD_REQUIREMENT_OF}{package}");
             if let Some(existing) = self
                 .build_packages
                 .iter_mut()
-                .find(|entry| entry.name == name && entry.version == version)
+                .find(|existing| existing.name == entry.name && existing.version == entry.version)
             {
                 if !existing.why.contains(&why) {
                     existing.why.push(why);
                 }
                 continue;
             }
-            self.build_packages.push(LockedPackage {
-                name,
-                version,
-                index: resolved.index.clone(),
-                extras: resolved.extras.iter().map(ToString::to_string).collect(),
-                dependencies: resolved
-                    .dependencies
-                    .iter()
-                    .map(|name| Dependency {
-                        name: name.to_string(),
-                    })
-                    .collect(),
-                why: vec![why],
-                wheels: vec![locked_file(file, &resolved.index)?],
-                sdist: None,
-                build: None,
-            });
+            entry.why = vec![why];
+            self.build_packages.push(entry);
         }
         if let Some(build) = self
             .packages
@@ -529,6 +517,34 @@ impl Lockfile {
             })
             .collect()
     }
+}
+
+/// The wheel-only resolution of a build environment as lock entries (no `why`).
+pub fn locked_packages(resolution: &Resolution) -> Result<Vec<LockedPackage>, MissingHash> {
+    let mut packages = Vec::new();
+    for resolved in &resolution.packages {
+        let ResolvedFile::Wheel(file) = &resolved.file else {
+            continue;
+        };
+        packages.push(LockedPackage {
+            name: resolved.name.to_string(),
+            version: resolved.version.to_string(),
+            index: resolved.index.clone(),
+            extras: resolved.extras.iter().map(ToString::to_string).collect(),
+            dependencies: resolved
+                .dependencies
+                .iter()
+                .map(|name| Dependency {
+                    name: name.to_string(),
+                })
+                .collect(),
+            why: Vec::new(),
+            wheels: vec![locked_file(file, &resolved.index)?],
+            sdist: None,
+            build: None,
+        });
+    }
+    Ok(packages)
 }
 
 /// The lock's entry for an index file, which must carry a sha256.

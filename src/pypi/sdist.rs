@@ -22,7 +22,7 @@
 //! [PEP 518]: https://peps.python.org/pep-0518/
 
 use std::io::Read;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -75,6 +75,42 @@ impl IndexClient {
         })
         .await
         .cloned()
+    }
+}
+
+impl IndexClient {
+    /// The metadata a build backend computed for the sdist `file` on the target `target`
+    /// (`cp311-x86_64`), stored by [`Self::store_built_metadata`].
+    pub fn built_metadata(&self, file: &DistFile, target: &str) -> Option<CoreMetadata> {
+        let text = super::cache::read_metadata(&self.built_metadata_path(file, target))?;
+        parse_core_metadata(&text, &file.filename).ok()
+    }
+
+    /// Keep what the backend computed for the sdist `file` on `target`; the sdist's sha256
+    /// names it, so it is never stale.
+    pub fn store_built_metadata(
+        &self,
+        file: &DistFile,
+        target: &str,
+        text: &str,
+    ) -> Result<CoreMetadata, PypiError> {
+        let metadata = parse_core_metadata(text, &file.filename)?;
+        super::cache::write_atomic(&self.built_metadata_path(file, target), text.as_bytes())?;
+        Ok(metadata)
+    }
+
+    fn built_metadata_path(&self, file: &DistFile, target: &str) -> PathBuf {
+        let metadata = self.inner.cache.metadata_path(file);
+        let name = metadata
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.inner
+            .cache
+            .root()
+            .join("sdist-metadata-v1")
+            .join(target)
+            .join(name)
     }
 }
 

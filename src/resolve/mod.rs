@@ -52,6 +52,19 @@ pub struct ResolveOptions {
     pub limits: HashMap<PackageName, Limit>,
     /// Refuse sdists: only versions with a wheel for the target are used (uv's `--no-build`).
     pub no_build: bool,
+    /// Stop at the first sdist whose metadata needs its backend, with
+    /// [`ResolveError::DynamicMetadata`], so the caller can build it; else such a version is
+    /// unusable.
+    pub build_metadata: bool,
+}
+
+/// An sdist whose metadata its build backend must compute.
+#[derive(Debug, Clone)]
+pub struct DynamicSdist {
+    pub name: PackageName,
+    pub version: Version,
+    pub file: DistFile,
+    pub build_system: BuildSystem,
 }
 
 /// A range a package must stay in, and why, in words that finish "… cannot be used because
@@ -116,9 +129,10 @@ pub enum ResolveError {
         explanation: String,
         hints: Vec<String>,
     },
-    /// An sdist whose dependencies only its build backend can tell.
-    #[error("the sdist of `{name}` {version} does not state its dependencies")]
-    DynamicMetadata { name: PackageName, version: Version },
+    /// An sdist whose dependencies only its build backend can tell (and `build_metadata` is
+    /// set: the caller builds its metadata and resolves again).
+    #[error("the sdist of `{}` {} does not state its dependencies", .0.name, .0.version)]
+    DynamicMetadata(Box<DynamicSdist>),
     #[error("internal resolver error: {0}")]
     Internal(String),
 }
@@ -148,7 +162,7 @@ impl ResolveError {
                 "check the spelling of `{name}`, or pin the import's distribution in mlpack.toml under `[python.imports]`"
             )],
             Self::NoSolution { hints, .. } => hints.clone(),
-            Self::Internal(_) | Self::DynamicMetadata { .. } => Vec::new(),
+            Self::Internal(_) | Self::DynamicMetadata(_) => Vec::new(),
         }
     }
 }

@@ -19,7 +19,7 @@ use tokio::runtime::Handle;
 use super::candidates::{Candidates, Release};
 use super::package::ResolvePackage;
 use super::tags::Tags;
-use super::{ResolveError, ResolveOptions, RootRequirement};
+use super::{DynamicSdist, ResolveError, ResolveOptions, RootRequirement};
 use crate::pypi::{DistFile, IndexClient, PypiError, SdistInfo, SharedMetadata};
 
 /// Whether a requirement's specifiers name a pre-release, which admits pre-releases (PEP 440).
@@ -164,13 +164,24 @@ impl<'a> Provider<'a> {
         let info = self.sdist_info(name, version)?.ok_or_else(|| {
             ResolveError::Internal(format!("no wheel or sdist recorded for `{name}` {version}"))
         })?;
-        info.metadata
-            .clone()
-            .map(Arc::new)
-            .ok_or_else(|| ResolveError::DynamicMetadata {
-                name: name.clone(),
-                version: version.clone(),
-            })
+        if let Some(metadata) = &info.metadata {
+            return Ok(Arc::new(metadata.clone()));
+        }
+        let file = self.sdist(name, version).ok_or_else(|| {
+            ResolveError::Internal(format!("no sdist recorded for `{name}` {version}"))
+        })?;
+        if let Some(metadata) = self
+            .client
+            .built_metadata(&file, &self.options.target.interpreter_key())
+        {
+            return Ok(Arc::new(metadata));
+        }
+        Err(ResolveError::DynamicMetadata(Box::new(DynamicSdist {
+            name: name.clone(),
+            version: version.clone(),
+            file,
+            build_system: info.build_system.clone(),
+        })))
     }
 
     fn allows_prerelease(&self, name: &PackageName) -> bool {
@@ -308,7 +319,10 @@ impl<'a> Provider<'a> {
                     "because its metadata is invalid ({error})"
                 )));
             }
-            Err(ResolveError::DynamicMetadata { .. }) => {
+            Err(error @ ResolveError::DynamicMetadata(_)) if self.options.build_metadata => {
+                return Err(error);
+            }
+            Err(ResolveError::DynamicMetadata(_)) => {
                 return Ok(Dependencies::Unavailable(
                     "because it has no wheel for the target and its sdist does not state its dependencies (its build backend computes them)".to_string(),
                 ));
