@@ -295,14 +295,12 @@ fn stated_metadata(members: &Members, filename: &str) -> Result<Option<CoreMetad
         }
         return Ok(Some(metadata));
     }
-    if let Some(stated) = members
-        .pyproject
-        .as_deref()
-        .and_then(|text| project_table(text, &metadata))
-    {
+    let pyproject = members.pyproject.as_deref();
+    if let Some(stated) = pyproject.and_then(|text| project_table(text, &metadata)) {
         return Ok(Some(stated));
     }
-    Ok((!members.setup_py).then_some(metadata))
+    let dynamic = pyproject.is_some_and(declares_dynamic_dependencies);
+    Ok((!members.setup_py && !dynamic).then_some(metadata))
 }
 
 /// PEP 643: Metadata-Version 2.2 or newer, and neither field we read marked `Dynamic`.
@@ -374,6 +372,25 @@ fn section_marker(header: &str) -> Result<MarkerTree, String> {
 fn extra_marker(extra: &str) -> Result<MarkerTree, String> {
     let name = ExtraName::from_str(extra).map_err(|error| format!("extra `{extra}`: {error}"))?;
     MarkerTree::from_str(&format!("extra == '{name}'")).map_err(|error| error.to_string())
+}
+
+/// Whether `[project]` says a backend computes the dependencies (`dynamic`).
+fn declares_dynamic_dependencies(pyproject: &str) -> bool {
+    let Ok(table) = toml::from_str::<toml::Table>(pyproject) else {
+        return false;
+    };
+    table
+        .get("project")
+        .and_then(|project| project.get("dynamic"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|fields| {
+            fields.iter().any(|field| {
+                matches!(
+                    field.as_str(),
+                    Some("dependencies" | "optional-dependencies" | "requires-python")
+                )
+            })
+        })
 }
 
 /// PEP 621's `[project]`, when it states the dependencies (not `dynamic`); `base` gives the

@@ -127,25 +127,33 @@ impl TestIndex {
         for requirement in requires {
             let _ = writeln!(pkg_info, "Requires-Dist: {requirement}");
         }
+        let pyproject = "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+        self.publish_sdist_files(
+            name,
+            version,
+            &[("PKG-INFO", &pkg_info), ("pyproject.toml", pyproject)],
+        )
+    }
+
+    /// Publish an sdist holding `files` (paths below its `name-version/` directory).
+    pub(crate) fn publish_sdist_files(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(&str, &str)],
+    ) -> &Self {
         let top = format!("{name}-{version}");
-        let members = [
-            (format!("{top}/PKG-INFO"), pkg_info),
-            (
-                format!("{top}/pyproject.toml"),
-                "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n".to_string(),
-            ),
-        ];
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),
             flate2::Compression::default(),
         ));
-        for (path, text) in &members {
+        for (path, text) in files {
             let mut header = tar::Header::new_gnu();
             header.set_size(text.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
             builder
-                .append_data(&mut header, path, text.as_bytes())
+                .append_data(&mut header, format!("{top}/{path}"), text.as_bytes())
                 .unwrap();
         }
         let bytes = builder.into_inner().unwrap().finish().unwrap();
