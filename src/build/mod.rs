@@ -684,7 +684,7 @@ pub fn planned_layers(lock: &Lockfile) -> Vec<PlannedLayer> {
             download_bytes: group
                 .packages
                 .iter()
-                .filter_map(|package| package.wheels.first().and_then(|wheel| wheel.size))
+                .filter_map(|package| package.locked_file().and_then(|file| file.size))
                 .sum(),
         }
     }));

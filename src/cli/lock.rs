@@ -295,7 +295,7 @@ fn report(
         let packages: Vec<_> = lock
             .iter()
             .flat_map(|lock| &lock.packages)
-            .map(|p| serde_json::json!({"name": p.name, "version": p.version, "wheel": p.wheels.first().map(|w| &w.name)}))
+            .map(|p| serde_json::json!({"name": p.name, "version": p.version, "wheel": p.wheels.first().map(|w| &w.name), "sdist": p.sdist.as_ref().map(|s| &s.name)}))
             .collect();
         printer.json(&serde_json::json!({
             "lock": plan.lock_path,

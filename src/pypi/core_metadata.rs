@@ -177,7 +177,8 @@ fn is_header_line(line: &str) -> bool {
 
 /// Every value of the header `key` (compared case-insensitively), unfolded.
 pub(crate) fn header_values(text: &str, key: &str) -> Vec<String> {
-    headers(text)
+    split_message(text)
+        .0
         .into_iter()
         .filter(|header| header.key.eq_ignore_ascii_case(key))
         .map(|header| header.value)

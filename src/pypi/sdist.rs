@@ -94,7 +94,7 @@ impl IndexClient {
         target: &str,
         text: &str,
     ) -> Result<CoreMetadata, PypiError> {
-        let metadata = parse_core_metadata(text, &file.filename)?;
+        let metadata = parse_core_metadata(text.as_bytes(), &file.filename)?;
         super::cache::write_atomic(&self.built_metadata_path(file, target), text.as_bytes())?;
         Ok(metadata)
     }
@@ -276,7 +276,7 @@ fn stated_metadata(members: &Members, filename: &str) -> Result<Option<CoreMetad
     let Some(pkg_info) = &members.pkg_info else {
         return Ok(None);
     };
-    let mut metadata = parse_core_metadata(pkg_info, filename)?;
+    let mut metadata = parse_core_metadata(pkg_info.as_bytes(), filename)?;
     if is_static(pkg_info) {
         return Ok(Some(metadata));
     }
@@ -499,7 +499,7 @@ mod tests {
 
     #[test]
     fn pyproject_project_states_dependencies_unless_dynamic() {
-        let base = parse_core_metadata("Name: demo\nVersion: 1.0\n", "demo.tar.gz").unwrap();
+        let base = parse_core_metadata(b"Name: demo\nVersion: 1.0\n", "demo.tar.gz").unwrap();
         let stated = project_table(
             "[project]\nname = \"demo\"\ndependencies = [\"numpy>=1\"]\nrequires-python = \">=3.9\"\n[project.optional-dependencies]\nplot = [\"matplotlib; python_version >= '3.9'\"]\n",
             &base,
