@@ -144,6 +144,7 @@ fn start_run(
     let exit_code = run_container(loaded, &image, datasets, &run_dir, &run_id, &command)?;
     let finished = jiff::Timestamp::now();
 
+    let outputs = crate::train::read_outputs(&run_dir);
     let record = RunRecord {
         id: run_id.clone(),
         started: started.to_string(),
@@ -156,14 +157,19 @@ fn start_run(
         lock_sha256: crate::sha256::file_sha256(&project.join(crate::lock::LOCK_FILE)).ok(),
         git: crate::build::git_state(project).map(|(commit, dirty)| GitRecord { commit, dirty }),
         datasets: dataset_records,
-        outputs: crate::train::hash_outputs(&run_dir)?,
+        outputs: outputs.hashes,
+        outputs_skipped: outputs.skipped,
         host: HostFacts::collect(),
-        metrics: crate::train::read_metrics(&run_dir),
+        metrics: outputs.metrics,
+        metrics_skipped: outputs.metrics_skipped,
     };
-    let record_path = run_dir.join(crate::train::RUN_RECORD);
     let mut json = serde_json::to_vec_pretty(&record)?;
     json.push(b'\n');
-    fs_err::write(&record_path, json)?;
+    let record_path = crate::train::write_replacing(&run_dir, crate::train::RUN_RECORD, &json)
+        .with_context(|| format!("could not write the record of run {run_id}"))?;
+    for (name, why) in &record.outputs_skipped {
+        printer.status(&format!("warning: the output `{name}` is {why}"));
+    }
     if printer.json {
         printer.json(&record)?;
     } else {
