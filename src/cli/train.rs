@@ -121,13 +121,10 @@ fn start_run(
     let run_id = crate::train::new_run_id();
     let outputs_root = project.join(&manifest.outputs.dir);
     let run_dir = outputs_root.join(&run_id);
-    fs_err::create_dir_all(&run_dir)?;
     let mut cache = FingerprintCache::open(&cache_dir());
     let mut dataset_records = Vec::new();
     for (source, host, target, read_only) in datasets {
-        let fingerprint = cache
-            .fingerprint(host)
-            .with_context(|| format!("could not fingerprint the dataset `{}`", host.display()))?;
+        let fingerprint = cache.fingerprint(host)?;
         dataset_records.push(DatasetRecord {
             source: source.clone(),
             target: target.clone(),
@@ -135,9 +132,12 @@ fn start_run(
             sha256: fingerprint.sha256,
             files: fingerprint.files,
             bytes: fingerprint.bytes,
+            links: fingerprint.links,
         });
     }
     cache.save();
+    // After the fingerprints: a dataset refused leaves no empty run directory behind.
+    fs_err::create_dir_all(&run_dir)?;
 
     let started = jiff::Timestamp::now();
     printer.status(&format!("Training run {run_id}: {}", command.join(" ")));

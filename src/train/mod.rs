@@ -8,7 +8,7 @@ mod outputs;
 mod package;
 mod record;
 
-pub use self::fingerprint::{Fingerprint, FingerprintCache};
+pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
 pub use self::outputs::{Outputs, read_outputs, write_replacing};
 pub use self::package::{RUN_LABEL, package};
 pub use self::record::{

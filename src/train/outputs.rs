@@ -118,7 +118,10 @@ fn visit(path: &Path, budget: &mut u64) -> Visit {
         return Visit::Skipped(not_a_file(path, kind));
     }
     let limit = HASH_LIMIT.min(*budget);
-    match open_regular(path).and_then(|file| hash_capped(file, limit)) {
+    match open_regular(path)
+        .map_err(Unread::Io)
+        .and_then(|file| hash_capped(file, limit))
+    {
         Ok((sha256, size)) => {
             *budget -= size;
             Visit::Hashed(sha256)
@@ -169,22 +172,18 @@ fn read_metrics(path: &Path) -> Result<Option<serde_json::Value>, String> {
         Err(error) => return Err(format!("not read: {error}")),
     }
     let mut bytes = Vec::new();
-    let read = open_regular(path).and_then(|file| {
-        file.take(METRICS_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(Unread::Io)
-    });
-    match read {
-        Ok(_) if bytes.len() as u64 > METRICS_LIMIT => Err(format!(
+    open_regular(path)
+        .and_then(|file| file.take(METRICS_LIMIT + 1).read_to_end(&mut bytes))
+        .map_err(|error| format!("not read: {error}"))?;
+    if bytes.len() as u64 > METRICS_LIMIT {
+        return Err(format!(
             "not read: larger than {}",
             crate::byte_size::binary_size(METRICS_LIMIT)
-        )),
-        Ok(_) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|error| format!("not valid JSON: {error}")),
-        Err(Unread::TooLarge) => Err("not read: too large".to_string()),
-        Err(Unread::Io(error)) => Err(format!("not read: {error}")),
+        ));
     }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|error| format!("not valid JSON: {error}"))
 }
 
 enum Unread {
@@ -195,15 +194,13 @@ enum Unread {
 /// Open `path` only if it is a regular file now: `O_NOFOLLOW` refuses a link swapped in since
 /// it was listed, `O_NONBLOCK` keeps a FIFO from blocking the open, and `fstat` on the open
 /// file decides.
-fn open_regular(path: &Path) -> Result<File, Unread> {
+pub(super) fn open_regular(path: &Path) -> io::Result<File> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(Unread::Io)?;
-    let metadata = file.metadata().map_err(Unread::Io)?;
-    if !metadata.is_file() {
-        return Err(Unread::Io(io::Error::other("not a regular file")));
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
     }
     Ok(file)
 }

@@ -66,6 +66,17 @@ pub struct DatasetRecord {
     pub sha256: String,
     pub files: u64,
     pub bytes: u64,
+    /// Symlinks in the dataset, fingerprinted as links (never followed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub links: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -303,3 +303,48 @@ fn outputs_the_job_leaves_are_read_with_limits() {
         serde_json::json!({"metrics.json": "a FIFO, not read"})
     );
 }
+
+/// Links in a dataset are fingerprinted as the container sees them: a dangling one is fine,
+/// one that leads out of the dataset (`etc -> /etc`) is refused, naming it. A dataset
+/// `source` that is itself a link is resolved on the host: its target is what is mounted.
+#[test]
+fn dataset_links_are_fingerprinted_as_links() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    std::os::unix::fs::symlink("missing.txt", context.project.join("data/dangling")).unwrap();
+    std::os::unix::fs::symlink("rows.txt", context.project.join("data/alias")).unwrap();
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("trained on 3 rows"), "{output}");
+    let dataset = runs(&context)[0]["datasets"][0].clone();
+    assert_eq!(
+        (&dataset["files"], &dataset["links"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "{dataset}"
+    );
+
+    std::os::unix::fs::symlink("/etc", context.project.join("data/etc")).unwrap();
+    let refused = context.run_online(&["train"]);
+    assert!(refused.starts_with("exit: 125"), "{refused}");
+    assert!(
+        refused.contains(
+            "error: `etc` in the dataset `[TEMP]/project/data` is a symlink to `/etc`, which leads out of the dataset"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("hint: make the link relative"),
+        "{refused}"
+    );
+    assert_eq!(runs(&context).len(), 1, "no run started");
+
+    let elsewhere = context.temp.path().join("elsewhere");
+    fs_err::create_dir(&elsewhere).unwrap();
+    fs_err::write(elsewhere.join("rows.txt"), "1\n2\n3\n4\n").unwrap();
+    fs_err::remove_dir_all(context.project.join("data")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, context.project.join("data")).unwrap();
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("trained on 4 rows"), "{output}");
+    let record = runs(&context).pop().unwrap();
+    assert_eq!(record["datasets"][0]["source"], "data");
+    assert_eq!(record["datasets"][0]["files"], 1);
+}
