@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::lock::{LockedPackage, Lockfile};
-use crate::pypi::{DistFile, IndexClient};
+use crate::pypi::{DistFile, IndexClient, PypiError};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::BuildError;
@@ -47,27 +47,47 @@ pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> St
     super::cache::key("mlpack-wheels-v2", &parts)
 }
 
-/// Every wheel of `packages` on disk, downloads overlapping.
+/// Every wheel of `packages` on disk, downloads overlapping. Each is checked against the
+/// sha256 the lock pins, so a mismatch names the lock's entry.
 pub(crate) async fn fetch(
     client: &IndexClient,
     packages: &[&LockedPackage],
 ) -> Result<Vec<PathBuf>, BuildError> {
-    let files: Vec<DistFile> = packages
+    let fetches = packages
         .iter()
-        .flat_map(|package| package.wheels.iter())
-        .map(|wheel| DistFile {
-            filename: wheel.name.clone(),
-            url: wheel.url.clone(),
-            sha256: Some(wheel.hashes.sha256.clone()),
-            size: wheel.size,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            core_metadata: false,
-        })
-        .collect();
-    let fetches = files.iter().map(|file| client.fetch_wheel(file));
-    Ok(futures::future::try_join_all(fetches).await?)
+        .flat_map(|package| package.wheels.iter().map(move |wheel| (package, wheel)))
+        .map(|(package, wheel)| async move {
+            let file = DistFile {
+                filename: wheel.name.clone(),
+                url: wheel.url.clone(),
+                sha256: Some(wheel.hashes.sha256.clone()),
+                size: wheel.size,
+                requires_python: None,
+                yanked: None,
+                upload_time: None,
+                core_metadata: false,
+            };
+            client
+                .fetch_wheel(&file)
+                .await
+                .map_err(|error| match error {
+                    PypiError::HashMismatch {
+                        url,
+                        expected,
+                        actual,
+                    } => BuildError::LockHashMismatch {
+                        entry: format!(
+                            "the wheel `{}` of `{}` {}",
+                            wheel.name, package.name, package.version
+                        ),
+                        url,
+                        expected: format!("sha256 `{expected}`"),
+                        actual: format!("sha256 `{actual}`"),
+                    },
+                    error => BuildError::Index(error),
+                })
+        });
+    futures::future::try_join_all(fetches).await
 }
 
 /// Install `wheels` into `staging`.
