@@ -18,10 +18,10 @@ use crate::source::excerpt;
 
 /// The longest key or string: far above any real command line, path or label, far below
 /// what could hurt (`MAX_ARG_STRLEN`, one argument's limit in Linux, is 128 KiB).
-pub(super) const STRING_LIMIT: usize = 32 * 1024;
+const STRING_LIMIT: usize = 32 * 1024;
 /// The longest name (`[project] name`, `[image] name`): a tag's limit in the OCI distribution
 /// spec, and plenty for a name.
-pub(super) const NAME_LIMIT: usize = 128;
+const NAME_LIMIT: usize = 128;
 
 /// Rules 1 to 3, on the parsed document (so before, and whatever, deserializing finds).
 pub(super) fn check_document(table: &Table, source: &Source<'_>, problems: &mut Vec<Problem>) {
