@@ -161,6 +161,17 @@ pub enum BuildError {
     },
     #[error("could not list the files of `{}`: {message}", path.display())]
     Walk { path: PathBuf, message: String },
+    /// A download differs from what `mlpack.lock` pins for it.
+    #[error(
+        "the lock's hash disagrees with the file: `mlpack.lock` pins {entry} at {expected}, but the file from `{url}` has {actual}"
+    )]
+    LockHashMismatch {
+        /// The lock's entry: `` the wheel `x.whl` of `x` 1.0 ``.
+        entry: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error(transparent)]
     Debian(#[from] DebianError),
     #[error(transparent)]
@@ -210,6 +221,9 @@ impl BuildError {
                 "remove `[base] packages`, or build on `debian:bookworm` or `debian:trixie`"
                     .to_string(),
             ],
+            Self::LockHashMismatch { .. } => vec![
+                "if `mlpack.lock` was edited (by hand or in a merge), restore it from version control, or delete it and run `mlpack lock`; if not, the file changed where it is served since it was locked".to_string(),
+            ],
             Self::UnpinnedImage { .. } => {
                 vec!["run `mlpack lock` to pin it, and commit `mlpack.lock`".to_string()]
             }
@@ -247,6 +261,7 @@ impl BuildError {
                 | Self::UnresolvedLibraries { .. }
                 | Self::LibrariesOnImage { .. }
                 | Self::SdistBuild(_)
+                | Self::LockHashMismatch { .. }
                 | Self::Wheel(_)
         ) || matches!(
             self,

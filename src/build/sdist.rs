@@ -182,11 +182,14 @@ impl Builder<'_> {
         let locked = package.sdist.as_ref().ok_or_else(|| BuildError::Unbuilt {
             package: package.name.clone(),
         })?;
-        let file = python::dist_file(locked);
+        let entry = format!(
+            "the sdist `{}` of `{}` {}",
+            locked.name, package.name, package.version
+        );
         let (path, info) = self.runtime.block_on(async {
-            let path = self.client.fetch_file(&file).await?;
-            let info = self.client.sdist_info(&file).await?;
-            Ok::<_, crate::pypi::PypiError>((path, info))
+            let path = python::fetch_locked(&self.client, locked, entry).await?;
+            let info = self.client.sdist_info(&python::dist_file(locked)).await?;
+            Ok::<_, BuildError>((path, info))
         })?;
         let installer = python::installer(lock);
         let mut parts = vec![

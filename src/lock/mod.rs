@@ -288,7 +288,11 @@ impl LockError {
         match self {
             Self::Resolve(error) => error.hints(),
             Self::Index(error) => error.hint().into_iter().collect(),
-            Self::Invalid { .. } | Self::Version { .. } => {
+            Self::Invalid { .. } => vec![
+                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
+                    .to_string(),
+            ],
+            Self::Version { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hint().into_iter().collect(),
@@ -317,8 +321,8 @@ impl LockError {
 impl Lockfile {
     /// Read the lock at `path`; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(text) => text,
+        let bytes = match fs_err::read(path) {
+            Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
                 return Err(LockError::Read {
@@ -327,9 +331,26 @@ impl Lockfile {
                 });
             }
         };
-        let lock: Self = toml::from_str(&text).map_err(|error| LockError::Invalid {
+        let invalid = |message: String| LockError::Invalid {
             path: path.to_path_buf(),
-            message: error.message().to_string(),
+            message,
+        };
+        let at = |text: &str, offset: usize, message: &str| {
+            let position = crate::source::LineIndex::new(text).position(text, offset);
+            invalid(format!(
+                "line {}, column {}: {message}",
+                position.line, position.column
+            ))
+        };
+        // Not UTF-8 is the lock's fault, not the disk's: a garbage file is the user's to fix.
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let valid = error.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&error.as_bytes()[..valid]);
+            at(&prefix, valid, "not UTF-8 text")
+        })?;
+        let lock: Self = toml::from_str(&text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            at(&text, offset, error.message().trim())
         })?;
         if lock.lock_version.split('.').next() != LOCK_VERSION.split('.').next() {
             return Err(LockError::Version {

@@ -573,3 +573,38 @@ mod pypi {
         assert!(target.join("requests").join("__init__.py").is_file());
     }
 }
+
+/// A lock that is garbage (not UTF-8, or not TOML) is the user's to fix: exit 1, a message
+/// that says the lock is invalid and where, and how to write it anew.
+#[test]
+fn a_garbage_lock_is_a_user_error_that_says_how_to_fix_it() {
+    let index = TestIndex::start();
+    let context = project(&index, &["beta"]);
+    fs_err::write(
+        context.project.join("mlpack.lock"),
+        b"lock-version = \"1.0\"\n\xff\xfe\x00garbage",
+    )
+    .unwrap();
+    for command in [&["build"][..], &["lock", "--check"], &["tree"]] {
+        insta::allow_duplicates! { insta::assert_snapshot!(context.run(command), @r"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: `mlpack.lock` is not a valid mlpack lock: line 2, column 1: not UTF-8 text
+
+        hint: restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew
+        ") };
+    }
+    context.write(
+        "mlpack.lock",
+        "lock-version = \"1.0\"\n[[packages]\nname = \"x\"\n",
+    );
+    insta::assert_snapshot!(context.run(&["build"]), @r"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `mlpack.lock` is not a valid mlpack lock: line 2, column 12: unclosed array table, expected `]`
+
+    hint: restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew
+    ");
+}
