@@ -9,6 +9,8 @@
 mod base_image;
 mod build;
 mod common;
+#[cfg(feature = "test-pypi")]
+mod differential;
 mod doctor;
 #[cfg(feature = "test-pypi")]
 mod hardware;
