@@ -98,6 +98,17 @@ pub struct BuildReport {
     pub system_libraries: Vec<NeededLibrary>,
     /// Libraries the host's NVIDIA driver provides at run time with `--gpus`.
     pub host_driver_libraries: Vec<NeededLibrary>,
+    /// The wheels built from sdists (or taken from the cache of built wheels).
+    pub sdists: Vec<BuiltSdist>,
+}
+
+/// A wheel made from a package's sdist.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltSdist {
+    pub package: String,
+    pub wheel: String,
+    /// How long its build took; `None` when the cached wheel was used.
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -380,6 +391,18 @@ pub fn build(
             .as_ref()
             .map(|pins| pins.host_driver.clone())
             .unwrap_or_default(),
+        sdists: built
+            .iter()
+            .map(|(package, wheel)| BuiltSdist {
+                package: package.clone(),
+                wheel: wheel
+                    .path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                seconds: wheel.seconds,
+            })
+            .collect(),
     })
 }
 

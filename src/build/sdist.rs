@@ -41,6 +41,8 @@ const LOG_TAIL_LINES: usize = 25;
 pub(crate) struct SdistWheel {
     pub(crate) path: PathBuf,
     pub(crate) sha256: String,
+    /// How long this build took to make it; `None` when it came from the cache.
+    pub(crate) seconds: Option<f64>,
 }
 
 /// The built wheels, by package name.
@@ -405,6 +407,7 @@ impl Builder<'_> {
     /// Build one sdist's wheel in its container; the wheel lands in the cache only when the
     /// build succeeded, so a failed build leaves the cache as it was.
     fn build_wheel(&self, job: &Job, key: &str) -> Result<SdistWheel, BuildError> {
+        let started = std::time::Instant::now();
         let run = self.run_frontend(job, Mode::Wheel)?;
         let out = run.out();
         let built = match cached_wheel(&out)? {
@@ -429,6 +432,7 @@ impl Builder<'_> {
         Ok(SdistWheel {
             path: dir.join(file_name),
             sha256: built.sha256,
+            seconds: Some(started.elapsed().as_secs_f64()),
         })
     }
 
@@ -655,7 +659,11 @@ fn cached_wheel(dir: &Path) -> Result<Option<SdistWheel>, BuildError> {
                 path: path.clone(),
                 source,
             })?;
-            return Ok(Some(SdistWheel { path, sha256 }));
+            return Ok(Some(SdistWheel {
+                path,
+                sha256,
+                seconds: None,
+            }));
         }
     }
     Ok(None)

@@ -55,6 +55,16 @@ pub(super) fn run(args: &BuildArgs, directory: &Path, printer: Printer) -> Resul
                 layer.description
             ));
         }
+        for sdist in &report.sdists {
+            let how = sdist.seconds.map_or_else(
+                || "cached".to_string(),
+                |seconds| format!("built in {seconds:.2}s"),
+            );
+            printer.status(&format!(
+                "Sdist `{}`: `{}` ({how})",
+                sdist.package, sdist.wheel
+            ));
+        }
         for line in system_libraries(&report) {
             printer.status(&line);
         }

@@ -94,6 +94,7 @@ impl LockPlan {
         let indexes = index_map(loaded)?;
         let hardware = HardwareTarget::decide(&manifest.hardware, host_driver)?;
         let mut resolver_settings = vec![
+            ("resolver", RESOLVER_REVISION.to_string()),
             ("prerelease", settings.prerelease.to_string()),
             (
                 "exclude-newer",
@@ -218,6 +219,12 @@ impl LockPlan {
         Ok(lock)
     }
 }
+
+/// Part of the inputs' hash: a lock written by a resolver that reads metadata differently is
+/// stale. Revision 2 parses core metadata as `email.parser` does (revision 1 lost every
+/// `Requires-Dist` after a blank continuation line), evaluates the project's own markers, and
+/// locks sdists.
+const RESOLVER_REVISION: &str = "2";
 
 /// How many sdists' metadata one lock may build before it gives up: each build restarts the
 /// resolution, and a resolution that keeps finding new ones is going nowhere.
