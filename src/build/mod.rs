@@ -339,6 +339,7 @@ pub fn build(
         store,
         request.compression,
         request.offline,
+        request.project,
         request.reporter,
     )?;
     let on_image = request.manifest.base.is_registry_image();
@@ -429,6 +430,7 @@ impl<'a> Builder<'a> {
         store: &'a Store,
         compression: LayerCompression,
         offline: bool,
+        project: &Path,
         reporter: &'a dyn BuildReporter,
     ) -> Result<Self, BuildError> {
         let http = reqwest::Client::builder()
@@ -445,7 +447,10 @@ impl<'a> Builder<'a> {
                 crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
             ),
             cache: LayerCache::new(store),
-            client: IndexClient::builder().offline(offline).build()?,
+            client: IndexClient::builder()
+                .offline(offline)
+                .base_dir(project.to_path_buf())
+                .build()?,
             http,
             cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
             reporter,

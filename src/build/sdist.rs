@@ -544,6 +544,8 @@ impl Builder<'_> {
 /// environment, without a toolchain (a backend computes metadata without compiling).
 pub struct SdistMetadata<'a> {
     pub store: &'a Store,
+    /// What relative direct references are relative to.
+    pub project: &'a Path,
     pub manifest: &'a Manifest,
     pub offline: bool,
     pub reporter: &'a dyn BuildReporter,
@@ -576,6 +578,7 @@ impl SdistMetadata<'_> {
             self.store,
             oci::LayerCompression::Zstd,
             self.offline,
+            self.project,
             self.reporter,
         )?;
         let sdist = request.sdist;

@@ -135,6 +135,7 @@ fn resolve(plan: &LockPlan, settings: &LockSettings, manifest: &Manifest) -> Res
     let store = crate::oci::Store::open_default()?;
     let metadata = crate::build::SdistMetadata {
         store: &store,
+        project: plan.lock_path.parent().unwrap_or(Path::new(".")),
         manifest,
         offline: settings.offline,
         reporter: &crate::build::NoReporter,

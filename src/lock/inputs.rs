@@ -62,14 +62,19 @@ impl LockInputs {
                 requirement.get_ref(),
                 format!("`{}` at {location}", requirement.get_ref()),
                 &location,
+                project,
             )?);
         }
         for constraint in &python.constraints {
-            constraints.push(parse(constraint.get_ref(), &loaded.location(constraint))?);
+            constraints.push(parse(
+                constraint.get_ref(),
+                &loaded.location(constraint),
+                project,
+            )?);
         }
         if let Some(file) = &python.requirements_file {
             let path = project.join(file.get_ref());
-            read_requirements_file(&path, &mut roots, &mut constraints)?;
+            read_requirements_file(&path, &mut roots, &mut constraints, project)?;
         }
         let explicit: Vec<PackageName> = roots
             .iter()
@@ -138,11 +143,25 @@ impl LockInputs {
     }
 
     /// The root requirements as the lock lists them: `requirement  # origin`.
+    /// The project directories that root requirements name (`mylib @ ./libs/mylib`).
+    pub fn local_directories(&self) -> Vec<(PackageName, PathBuf)> {
+        self.roots
+            .iter()
+            .filter_map(|root| match &root.requirement.version_or_url {
+                Some(pep508_rs::VersionOrUrl::Url(url)) => {
+                    let path = url.to_url().to_file_path().ok()?;
+                    path.is_dir().then(|| (root.requirement.name.clone(), path))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn describe(&self) -> Vec<String> {
         let mut lines: Vec<String> = self
             .roots
             .iter()
-            .map(|root| format!("{}  # {}", root.requirement, root.origin))
+            .map(|root| format!("{}  # {}", portable(&root.requirement), root.origin))
             .collect();
         lines.extend(
             self.constraints
@@ -159,7 +178,7 @@ impl LockInputs {
         let mut lines: Vec<String> = self
             .roots
             .iter()
-            .map(|root| format!("requirement {}", root.requirement))
+            .map(|root| format!("requirement {}", portable(&root.requirement)))
             .collect();
         lines.extend(
             self.constraints
@@ -193,17 +212,38 @@ impl LockInputs {
     }
 }
 
-fn parse(text: &str, location: &str) -> Result<Requirement, InputError> {
-    Requirement::from_str(text).map_err(|error| InputError::Invalid {
+/// A requirement; a relative path in a direct reference (`mylib @ ./libs/mylib`) is relative
+/// to the project directory.
+fn parse(text: &str, location: &str, project: &Path) -> Result<Requirement, InputError> {
+    let base = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    Requirement::parse(text, base).map_err(|error| InputError::Invalid {
         location: location.to_string(),
         text: text.to_string(),
         message: error.message.to_string(),
     })
 }
 
-fn root(text: &str, origin: String, location: &str) -> Result<RootRequirement, InputError> {
+/// The requirement as the user wrote its URL: a path relative to the project stays relative,
+/// so the lock and its inputs' hash are the same on every machine.
+pub(crate) fn portable(requirement: &Requirement) -> String {
+    let text = requirement.to_string();
+    match &requirement.version_or_url {
+        Some(pep508_rs::VersionOrUrl::Url(url)) => match url.given() {
+            Some(given) => text.replacen(&url.to_string(), given, 1),
+            None => text,
+        },
+        _ => text,
+    }
+}
+
+fn root(
+    text: &str,
+    origin: String,
+    location: &str,
+    project: &Path,
+) -> Result<RootRequirement, InputError> {
     Ok(RootRequirement {
-        requirement: parse(text, location)?,
+        requirement: parse(text, location, project)?,
         origin,
     })
 }
@@ -214,6 +254,7 @@ fn read_requirements_file(
     path: &Path,
     roots: &mut Vec<RootRequirement>,
     constraints: &mut Vec<Requirement>,
+    project: &Path,
 ) -> Result<(), InputError> {
     let text = fs_err::read_to_string(path).map_err(|source| InputError::Read {
         path: path.to_path_buf(),
@@ -227,7 +268,7 @@ fn read_requirements_file(
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("toml"))
     {
-        return read_pyproject(path, &name, &text, roots);
+        return read_pyproject(path, &name, &text, roots, project);
     }
     let base = path.parent().unwrap_or(Path::new("."));
     for (index, line) in text.lines().enumerate() {
@@ -240,13 +281,13 @@ fn read_requirements_file(
             .strip_prefix("-r ")
             .or_else(|| line.strip_prefix("--requirement "))
         {
-            read_requirements_file(&base.join(include.trim()), roots, constraints)?;
+            read_requirements_file(&base.join(include.trim()), roots, constraints, project)?;
         } else if let Some(file) = line
             .strip_prefix("-c ")
             .or_else(|| line.strip_prefix("--constraint "))
         {
             let mut ignored = Vec::new();
-            read_requirements_file(&base.join(file.trim()), &mut ignored, constraints)?;
+            read_requirements_file(&base.join(file.trim()), &mut ignored, constraints, project)?;
             constraints.extend(ignored.into_iter().map(|root| root.requirement));
         } else if line.starts_with('-') {
             return Err(InputError::Invalid {
@@ -255,7 +296,12 @@ fn read_requirements_file(
                 message: "pip options are not supported in a requirements file mlpack locks; set indexes in mlpack.toml".to_string(),
             });
         } else {
-            roots.push(root(line, format!("`{line}` at {location}"), &location)?);
+            roots.push(root(
+                line,
+                format!("`{line}` at {location}"),
+                &location,
+                project,
+            )?);
         }
     }
     Ok(())
@@ -266,6 +312,7 @@ fn read_pyproject(
     name: &str,
     text: &str,
     roots: &mut Vec<RootRequirement>,
+    project: &Path,
 ) -> Result<(), InputError> {
     let invalid = |message: String| InputError::Invalid {
         location: name.to_string(),
@@ -284,7 +331,12 @@ fn read_pyproject(
             .as_str()
             .ok_or_else(|| invalid("`[project] dependencies` must be strings".to_string()))?;
         let location = format!("{name} [project.dependencies]");
-        roots.push(root(text, format!("`{text}` in {location}"), &location)?);
+        roots.push(root(
+            text,
+            format!("`{text}` in {location}"),
+            &location,
+            project,
+        )?);
     }
     Ok(())
 }

@@ -309,7 +309,12 @@ impl LockError {
         match self {
             // Only a cache miss under `--offline` is the user's doing among index failures.
             Self::Resolve(crate::resolve::ResolveError::Index(error)) | Self::Index(error) => {
-                matches!(error, crate::pypi::PypiError::Offline { .. })
+                matches!(
+                    error,
+                    crate::pypi::PypiError::Offline { .. }
+                        | crate::pypi::PypiError::DirectHashMismatch { .. }
+                        | crate::pypi::PypiError::InvalidUrl { .. }
+                )
             }
             Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
             Self::Read { .. } | Self::Write { .. } | Self::Runtime(_) => false,

@@ -107,6 +107,14 @@ impl LockPlan {
             resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
         }
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
+        // A local library's content decides its metadata: an edit makes the lock stale.
+        for (name, dir) in inputs.local_directories() {
+            let digest = crate::pypi::directory_digest(&dir).map_err(|source| LockError::Read {
+                path: dir.clone(),
+                source,
+            })?;
+            resolver_settings.push(("directory", format!("{name} {digest}")));
+        }
         let no_build = settings.no_build || manifest.python.no_build;
         // Only when set, so locks written before sdists were built stay fresh.
         if no_build {
@@ -161,10 +169,13 @@ impl LockPlan {
             no_build: self.no_build,
             build_metadata: metadata.is_some(),
         };
-        let client = IndexClient::builder()
+        let mut client = IndexClient::builder()
             .offline(settings.offline)
-            .exclude_newer(settings.exclude_newer.clone())
-            .build()?;
+            .exclude_newer(settings.exclude_newer.clone());
+        if let Some(project) = self.lock_path.parent() {
+            client = client.base_dir(project.to_path_buf());
+        }
+        let client = client.build()?;
         // After hashing: `auto` adds the CUDA extras only on a host with a driver, and the
         // lock must stay fresh on hosts without one.
         let mut roots = self.inputs.roots.clone();

@@ -326,8 +326,9 @@ impl Manifest {
             .iter()
             .chain(&self.python.constraints)
         {
+            let base = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
             if let Err(error) =
-                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement.get_ref())
+                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::parse(requirement.get_ref(), base)
             {
                 problems.push(source.spanned_problem(
                     requirement,

@@ -34,6 +34,7 @@ pub struct IndexClientBuilder {
     offline: bool,
     exclude_newer: Option<String>,
     concurrency: usize,
+    base_dir: Option<PathBuf>,
 }
 
 impl Default for IndexClientBuilder {
@@ -43,6 +44,7 @@ impl Default for IndexClientBuilder {
             offline: false,
             exclude_newer: None,
             concurrency: 32,
+            base_dir: None,
         }
     }
 }
@@ -67,6 +69,14 @@ impl IndexClientBuilder {
     #[must_use]
     pub fn exclude_newer(mut self, cutoff: Option<String>) -> Self {
         self.exclude_newer = cutoff;
+        self
+    }
+
+    /// What relative paths in direct references (`mylib @ ./libs/mylib`) are relative to: the
+    /// project. Default: the working directory.
+    #[must_use]
+    pub fn base_dir(mut self, dir: PathBuf) -> Self {
+        self.base_dir = Some(dir);
         self
     }
 
@@ -99,6 +109,7 @@ impl IndexClientBuilder {
                 metadata: Mutex::new(HashMap::new()),
                 sdists: Mutex::new(HashMap::new()),
                 metadata_hosts: Mutex::new(HashMap::new()),
+                base_dir: self.base_dir.unwrap_or_else(|| PathBuf::from(".")),
             }),
         })
     }
@@ -143,6 +154,8 @@ pub(crate) struct Inner {
     /// Per host, whether a `.metadata` request has been answered (`true`) or, with none
     /// answered yet, refused with 404 (`false`). See `metadata.rs`.
     pub(crate) metadata_hosts: Mutex<HashMap<String, bool>>,
+    /// What relative direct references are relative to.
+    pub(crate) base_dir: PathBuf,
 }
 
 impl fmt::Debug for IndexClient {

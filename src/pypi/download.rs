@@ -22,6 +22,14 @@ impl IndexClient {
             url: redact(&file.url),
             message: "no sha256 to verify the download against".to_string(),
         })?;
+        if !(file.url.starts_with("https://") || file.url.starts_with("http://")) {
+            // A direct reference to a local file or directory (`mylib @ ./libs/mylib`).
+            let location = self.locate(&file.url)?;
+            let name = file.filename.trim_end_matches(".tar.gz");
+            return self
+                .local_direct_file(name, location, &expected, &file.url)
+                .await;
+        }
         let kind = if super::metadata::is_wheel(&file.filename) {
             "wheels-v1"
         } else {

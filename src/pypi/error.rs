@@ -47,6 +47,15 @@ pub enum PypiError {
     #[error("`{filename}` is not a wheel, so its metadata cannot be read without building it")]
     NotAWheel { filename: String },
 
+    /// A direct reference's file whose sha256 is not the one its URL (`#sha256=`) or the lock
+    /// names.
+    #[error("the sha256 of `{url}` is `{actual}`, but the requirement says `{expected}`")]
+    DirectHashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
     /// An sdist that cannot be read as one (not a `.tar.gz` or `.zip`, bad `pyproject.toml`).
     #[error("the sdist `{filename}` cannot be read: {message}")]
     InvalidSdist { filename: String, message: String },
@@ -111,6 +120,9 @@ impl PypiError {
                         .to_string(),
                 )
             }
+            Self::DirectHashMismatch { .. } => Some(
+                "check that the file is the one you meant, then put its sha256 in the URL (`#sha256=…`)".to_string(),
+            ),
             Self::HashMismatch { .. } => Some(
                 "the file changed on the index since it was listed; retry, and report it to the index if it persists"
                     .to_string(),

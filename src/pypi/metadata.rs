@@ -376,14 +376,17 @@ pub(crate) fn identity_headers() -> HeaderMap {
     headers
 }
 
-pub(crate) fn is_wheel(filename: &str) -> bool {
+pub fn is_wheel(filename: &str) -> bool {
     std::path::Path::new(filename)
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
 }
 
 /// `METADATA` from a whole wheel on disk.
-fn metadata_from_archive(file: impl Read + Seek, filename: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn metadata_from_archive(
+    file: impl Read + Seek,
+    filename: &str,
+) -> Result<Vec<u8>, String> {
     let mut archive = zip::ZipArchive::new(file).map_err(|error| error.to_string())?;
     let names = archive
         .file_names()

@@ -13,6 +13,7 @@ mod auth;
 mod cache;
 mod client;
 mod core_metadata;
+mod direct;
 mod download;
 mod error;
 mod exclude_newer;
@@ -27,8 +28,10 @@ mod zip_directory;
 mod tests;
 
 pub use client::{IndexClient, IndexClientBuilder};
+pub use direct::directory_digest;
 pub use error::PypiError;
 pub use http::RequestStats;
+pub use metadata::is_wheel;
 pub use sdist::{BuildSystem, SdistInfo};
 pub use types::*;
 

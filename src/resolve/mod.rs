@@ -28,6 +28,9 @@ use self::provider::Provider;
 pub use self::target::{Arch, Target};
 use crate::pypi::{BuildSystem, DistFile, IndexClient, IndexMap, PypiError};
 
+/// What the lock names as the index of a package from a direct reference (`name @ URL`).
+pub const DIRECT_INDEX: &str = "direct";
+
 /// A requirement of the project itself, and where it came from, in words: "the import of
 /// `sklearn` at train.py:3", "`torch>=2` at mlpack.toml:6".
 #[derive(Debug, Clone)]
@@ -251,7 +254,11 @@ pub fn resolve(
             name: name.clone(),
             version: version.clone(),
             requires_python: file.file().requires_python.clone(),
-            index: options.indexes.index_for(name).to_string(),
+            index: if provider.is_direct(name) {
+                DIRECT_INDEX.to_string()
+            } else {
+                options.indexes.index_for(name).to_string()
+            },
             file,
             extras: extras.clone(),
             dependencies,

@@ -59,6 +59,9 @@ pub(crate) struct Provider<'a> {
     explicit_prerelease: RefCell<HashSet<PackageName>>,
     /// Packages named directly by a root requirement.
     direct: HashSet<PackageName>,
+    /// Packages a root requirement names by URL (`name @ URL`), and their one file: they
+    /// never come from an index.
+    direct_files: RefCell<HashMap<PackageName, DistFile>>,
     pub(crate) unusable: RefCell<Unusable>,
 }
 
@@ -89,6 +92,7 @@ impl<'a> Provider<'a> {
             discovered: RefCell::new(HashMap::new()),
             explicit_prerelease: RefCell::new(explicit_prerelease),
             direct,
+            direct_files: RefCell::new(HashMap::new()),
             unusable: RefCell::new(Unusable::default()),
         }
     }
@@ -156,6 +160,13 @@ impl<'a> Provider<'a> {
         version: &Version,
     ) -> Result<SharedMetadata, ResolveError> {
         if let Some(file) = self.wheel(name, version) {
+            if self.is_direct(name) {
+                return self
+                    .runtime
+                    .block_on(self.client.direct_wheel_metadata(&file))
+                    .map(Arc::new)
+                    .map_err(ResolveError::Index);
+            }
             return self
                 .runtime
                 .block_on(self.client.metadata(&file))
@@ -248,6 +259,9 @@ impl<'a> Provider<'a> {
     }
 
     fn discover(&self, name: &PackageName) {
+        if self.is_direct(name) {
+            return;
+        }
         let mut discovered = self.discovered.borrow_mut();
         let next = discovered.len();
         if discovered.contains_key(name) {
@@ -286,7 +300,53 @@ impl<'a> Provider<'a> {
         });
     }
 
-    fn root_dependencies(&self) -> Dependencies<ResolvePackage, Ranges<Version>, String> {
+    /// Whether `name` comes from a direct reference.
+    pub(crate) fn is_direct(&self, name: &PackageName) -> bool {
+        self.direct_files.borrow().contains_key(name)
+    }
+
+    /// The one version a direct reference (`name @ URL`) offers: its file is fetched (or a
+    /// directory packed) and read, and becomes the package's only candidate.
+    fn direct_range(
+        &self,
+        requirement: &pep508_rs::Requirement,
+        url: &pep508_rs::VerbatimUrl,
+    ) -> Result<Ranges<Version>, ResolveError> {
+        let name = &requirement.name;
+        // As the user wrote it, so a path relative to the project stays relative in the lock.
+        let given = url.given().map_or_else(|| url.to_string(), str::to_string);
+        let file = self
+            .runtime
+            .block_on(self.client.direct_file(name, &given))?;
+        let wheel = crate::pypi::is_wheel(&file.filename);
+        let release = Release {
+            wheel: wheel.then(|| (0, file.clone())),
+            sdist: (!wheel).then(|| file.clone()),
+            ..Release::default()
+        };
+        self.direct_files
+            .borrow_mut()
+            .insert(name.clone(), file.clone());
+        // The version is the file's own: read its metadata through the one candidate.
+        let mut candidates = Candidates::default();
+        candidates
+            .releases
+            .insert(Version::new([0]), release.clone());
+        self.candidates
+            .borrow_mut()
+            .insert(name.clone(), Arc::new(candidates));
+        let version = self.metadata(name, &Version::new([0]))?.version.clone();
+        let mut candidates = Candidates::default();
+        candidates.releases.insert(version.clone(), release);
+        self.candidates
+            .borrow_mut()
+            .insert(name.clone(), Arc::new(candidates));
+        Ok(Ranges::singleton(version))
+    }
+
+    fn root_dependencies(
+        &self,
+    ) -> Result<Dependencies<ResolvePackage, Ranges<Version>, String>, ResolveError> {
         let mut constraints = Constraints::new();
         // The project's own requirements carry markers too (`tomli; python_version < "3.11"`):
         // one that does not apply to the target is no requirement at all.
@@ -295,12 +355,17 @@ impl<'a> Provider<'a> {
             .iter()
             .filter(|root| root.requirement.marker.evaluate(&self.markers, &[]))
         {
+            if let Some(VersionOrUrl::Url(url)) = &root.requirement.version_or_url {
+                let range = self.direct_range(&root.requirement, url)?;
+                self.add_requirement(&mut constraints, &root.requirement, &range);
+                continue;
+            }
             match self.requirement_range(&root.requirement) {
                 Ok(range) => self.add_requirement(&mut constraints, &root.requirement, &range),
-                Err(reason) => return Dependencies::Unavailable(reason),
+                Err(reason) => return Ok(Dependencies::Unavailable(reason)),
             }
         }
-        Dependencies::Available(constraints.into_iter().collect())
+        Ok(Dependencies::Available(constraints.into_iter().collect()))
     }
 
     fn package_dependencies(
@@ -483,7 +548,7 @@ impl DependencyProvider for Provider<'_> {
         version: &Version,
     ) -> Result<Dependencies<ResolvePackage, Ranges<Version>, String>, ResolveError> {
         match package {
-            ResolvePackage::Root => Ok(self.root_dependencies()),
+            ResolvePackage::Root => self.root_dependencies(),
             ResolvePackage::Package { name, extra } => {
                 self.package_dependencies(name, extra.as_ref(), version)
             }

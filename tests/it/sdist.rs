@@ -272,3 +272,85 @@ fn real_sdists_from_pypi_build_and_import_with_a_c_extension() {
     );
     assert!(ran.contains("imported True"), "{ran}");
 }
+
+#[test]
+fn direct_references_to_a_project_directory_and_a_url_are_locked_and_built() {
+    let index = TestIndex::start();
+    index.publish(&Wheel::new("beta", "1.0", &[]));
+    publish_intree(&index, &[]);
+    let server = index.url.trim_end_matches("/simple");
+    let context = TestContext::new();
+    // `locallib` is a directory of the project whose backend computes its dependencies.
+    for (path, text) in [
+        (
+            "libs/locallib/pyproject.toml",
+            PYPROJECT.replace("intree", "locallib").as_str(),
+        ),
+        (
+            "libs/locallib/locallib_backend.py",
+            BACKEND.replace("\"intree\"", "\"locallib\"").as_str(),
+        ),
+        ("libs/locallib/locallib/__init__.py", "ANSWER = 7\n"),
+        ("libs/locallib/deps.txt", "beta>=1\n"),
+    ] {
+        context.write(path, text);
+    }
+    let sdist = mlpack_private_download(&context, &format!("{server}/files/intree-1.0.tar.gz"));
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "[project]\nname = \"direct\"\n[python]\nversion = \"3.11\"\nindex-url = \"{}\"\nrequirements = [\"locallib @ ./libs/locallib\", \"intree @ {server}/files/intree-1.0.tar.gz#sha256={}\"]\n",
+            index.url,
+            mlpack::sha256::sha256_hex(&sdist)
+        ),
+    );
+    private_ok(&context, &["lock"]);
+    let lock = lock_table(&context);
+    let local = locked_package(&lock, "locallib");
+    assert_eq!(local["index"].as_str(), Some("direct"));
+    assert_eq!(local["sdist"]["url"].as_str(), Some("./libs/locallib"));
+    assert_eq!(local["dependencies"][0]["name"].as_str(), Some("beta"));
+    assert_eq!(
+        locked_package(&lock, "intree")["index"].as_str(),
+        Some("direct")
+    );
+    private_ok(&context, &["build"]);
+    let ran = private_ok(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "direct",
+            "python3",
+            "-c",
+            "import locallib, intree, beta; print('sum', locallib.ANSWER + intree.ANSWER)",
+        ],
+    );
+    assert!(ran.contains("sum 49"), "{ran}");
+    // An edit to the local library makes the lock stale; a wrong hash in the URL is refused.
+    context.write("libs/locallib/locallib/__init__.py", "ANSWER = 8\n");
+    let check = mlpack_private(&context, &["lock", "--check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", context.render(&check));
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "[python]\nversion = \"3.11\"\nindex-url = \"{}\"\nrequirements = [\"intree @ {server}/files/intree-1.0.tar.gz#sha256={}\"]\n",
+            index.url,
+            "0".repeat(64)
+        ),
+    );
+    let refused = mlpack_private(&context, &["lock"]);
+    let rendered = context.render(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{rendered}");
+    assert!(rendered.contains("intree-1.0.tar.gz"), "{rendered}");
+}
+
+/// The bytes at `url` (the test's own index).
+fn mlpack_private_download(_context: &TestContext, url: &str) -> Vec<u8> {
+    let output = std::process::Command::new("curl")
+        .args(["-sf", url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "curl {url}");
+    output.stdout
+}
