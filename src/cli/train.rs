@@ -164,6 +164,14 @@ fn start_run(
     let mut json = serde_json::to_vec_pretty(&record)?;
     json.push(b'\n');
     fs_err::write(&record_path, json)?;
+    // Kept by `mlpack prune` for `reproduce` and `package`, after a newer build takes the name.
+    crate::gc::RunRoot {
+        run: run_id.clone(),
+        image: record.image.digest.parse()?,
+        project: fs_err::canonicalize(project)?,
+        record: fs_err::canonicalize(&record_path)?,
+    }
+    .save(&crate::oci::Store::open_default()?)?;
     if printer.json {
         printer.json(&record)?;
     } else {

@@ -21,6 +21,8 @@ mod registry;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
+#[cfg(feature = "test-root")]
+mod store;
 #[cfg(all(feature = "test-pypi", feature = "test-debian", feature = "test-root"))]
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]

@@ -193,7 +193,7 @@ fn an_interrupted_write_leaves_no_blob() {
     fs_err::write(temp.path(), b"half a layer").unwrap();
     let (_, kept) = temp.keep().unwrap();
     assert!(!store.has_blob(&Digest::of(b"half a layer")));
-    let report = store.prune().unwrap();
+    let report = store.prune(&[]).unwrap();
     assert_eq!(report.temp_files_removed, 1);
     assert!(!kept.exists());
 }

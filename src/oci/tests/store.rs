@@ -269,35 +269,42 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
 #[test]
 fn prune_removes_what_no_image_reaches() {
     let (_dir, store) = new_store();
-    let (iris_layers, _) = tagged_image(&store, "iris", "print('iris')\n");
+    let (iris_layers, iris_manifest) = tagged_image(&store, "iris", "print('iris')\n");
     let (mnist_layers, mnist) = tagged_image(&store, "mnist", "print('mnist')\n");
     // The base layer is shared; the app layers differ.
     assert_eq!(iris_layers[0], mnist_layers[0]);
     assert_ne!(iris_layers[1], mnist_layers[1]);
     let stray = store.write_blob(b"nobody points here").unwrap();
 
-    let report = store.prune().unwrap();
+    let report = store.prune(&[]).unwrap();
     assert_eq!(report.blobs_removed, 1);
     assert!(!store.has_blob(&stray));
-    assert_eq!(report.live_diff_ids.len(), 3);
+    assert_eq!(report.live_images.len(), 2);
 
+    // An untagged image that a root names (a container's, a run's) stays, whole.
     store.untag("iris").unwrap();
-    let report = store.prune().unwrap();
+    let iris = Digest::from_oci(iris_manifest.digest()).unwrap();
+    let report = store.prune(std::slice::from_ref(&iris)).unwrap();
+    assert_eq!(report.blobs_removed, 0);
+    assert_eq!(report.live_images.len(), 2);
+    assert!(store.resolve(iris.as_str()).is_ok());
+
+    let report = store.prune(&[]).unwrap();
     // iris's manifest, config and app layer.
     assert_eq!(report.blobs_removed, 3);
     assert!(report.bytes_freed > 0);
     assert!(!store.has_blob(&iris_layers[1].digest));
     assert!(store.has_blob(&iris_layers[0].digest));
-    let live: Vec<_> = report.live_diff_ids.into_iter().collect();
-    let mut expected = vec![
-        mnist_layers[0].diff_id.clone(),
-        mnist_layers[1].diff_id.clone(),
-    ];
-    expected.sort();
-    assert_eq!(live, expected);
+    assert_eq!(
+        report.live_images,
+        [vec![
+            mnist_layers[0].diff_id.clone(),
+            mnist_layers[1].diff_id.clone(),
+        ]]
+    );
     assert_eq!(store.resolve("mnist").unwrap().manifest_descriptor, mnist);
 
     // Prune while holding the lock: re-entrant, no deadlock.
     let _lock = store.lock().unwrap();
-    assert_eq!(store.prune().unwrap().blobs_removed, 0);
+    assert_eq!(store.prune(&[]).unwrap().blobs_removed, 0);
 }
