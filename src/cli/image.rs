@@ -171,18 +171,31 @@ pub(super) fn prune(args: &PruneArgs, printer: Printer) -> Result<ExitStatus> {
     let report = gc::prune(&store, gc::PruneOptions { runs: args.runs })?;
     if printer.json {
         printer.json(&report)?;
-    } else {
-        printer.status(&format!(
-            "Removed {} blobs{}, freed {}",
-            report.blobs_removed,
-            if report.run_roots_removed == 0 {
-                String::new()
-            } else {
-                format!(" and {} run roots", report.run_roots_removed)
-            },
-            human_size(report.bytes_freed)
-        ));
+        return Ok(ExitStatus::Success);
     }
+    let parts: Vec<String> = [
+        (report.blobs_removed, "blob", "blobs"),
+        (report.layers_removed, "unpacked layer", "unpacked layers"),
+        (report.caches_removed, "bytecode cache", "bytecode caches"),
+        (
+            report.temp_removed,
+            "temp file or tree",
+            "temp files and trees",
+        ),
+        (report.run_roots_removed, "run root", "run roots"),
+    ]
+    .into_iter()
+    .filter(|(count, one, _)| *count > 0 || *one == "blob")
+    .map(|(count, one, many)| match count {
+        1 => format!("1 {one}"),
+        _ => format!("{count} {many}"),
+    })
+    .collect();
+    printer.status(&format!(
+        "Removed {}; freed {}",
+        parts.join(", "),
+        human_size(report.bytes_freed)
+    ));
     Ok(ExitStatus::Success)
 }
 

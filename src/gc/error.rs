@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::oci::OciError;
-use crate::runtime::RuntimeError;
+use crate::runtime::{LayerError, RuntimeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
@@ -38,6 +38,9 @@ pub enum GcError {
 
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }
 
 impl GcError {
@@ -59,6 +62,7 @@ impl GcError {
             Self::ImageInUse { .. } => true,
             Self::Oci(error) => error.is_user_error(),
             Self::Runtime(error) => error.is_user_error(),
+            Self::Layer(error) => error.is_user_error(),
             Self::Io { .. } | Self::InvalidRoot { .. } => false,
         }
     }
@@ -74,6 +78,7 @@ impl GcError {
             ),
             Self::Oci(error) => error.hint(),
             Self::Runtime(error) => error.hint(),
+            Self::Layer(error) => error.hint(),
             Self::Io { .. } => None,
         }
     }

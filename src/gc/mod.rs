@@ -8,6 +8,7 @@
 //! only removes the name), and `rmi`, `prune` and container creation each hold the store lock
 //! while they look at the roots, so none of them acts on what another is changing.
 
+mod caches;
 mod error;
 mod prune;
 mod remove;

@@ -15,7 +15,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest,
 
 use super::digest::{DiffId, Digest};
 use super::error::OciError;
-use super::store::{Store, TEMP_PREFIX};
+use super::store::{PARTIAL_PREFIX, Store, TEMP_PREFIX};
 
 pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub(super) const DOCKER_MANIFEST_LIST: &str =
@@ -25,12 +25,23 @@ pub(super) const DOCKER_MANIFEST_LIST: &str =
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
     pub blobs_removed: usize,
-    /// Bytes of blobs and stale temp files removed.
+    /// Bytes of blobs, stale temp files and partial downloads removed.
     pub bytes_freed: u64,
+    /// Stale temp files and partial downloads removed.
     pub temp_files_removed: usize,
-    /// The diffIDs of every live image's layers, bottom first (the `layers/` directories to
-    /// keep are named by these and by their chain IDs).
-    pub live_images: Vec<Vec<DiffId>>,
+    /// Every image kept, once each.
+    pub live_images: Vec<LiveImage>,
+}
+
+/// An image [`Store::prune`] kept, for those who keep caches of images to prune theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveImage {
+    pub manifest: Digest,
+    /// The layers' (compressed) digests, bottom first.
+    pub layers: Vec<Digest>,
+    /// The layers' diffIDs, bottom first (the `layers/` directories to keep are named by
+    /// these and by their chain IDs).
+    pub diff_ids: Vec<DiffId>,
 }
 
 impl Store {
@@ -62,7 +73,7 @@ impl Store {
         &self,
         descriptor: &Descriptor,
         live: &mut BTreeSet<Digest>,
-        images: &mut Vec<Vec<DiffId>>,
+        images: &mut Vec<LiveImage>,
     ) -> Result<(), OciError> {
         let Ok(digest) = Digest::from_oci(descriptor.digest()) else {
             // Another algorithm: not in `blobs/sha256/`, so nothing to keep.
@@ -82,11 +93,17 @@ impl Store {
                 if self.has_blob(&config_digest) {
                     let config: ImageConfiguration = self.parse(&config_digest)?;
                     let diff_ids = config.rootfs().diff_ids().iter();
-                    images.push(
-                        diff_ids
+                    images.push(LiveImage {
+                        manifest: digest.clone(),
+                        layers: manifest
+                            .layers()
+                            .iter()
+                            .filter_map(|layer| Digest::from_oci(layer.digest()).ok())
+                            .collect(),
+                        diff_ids: diff_ids
                             .filter_map(|id| DiffId::from_str(id).ok())
                             .collect(),
-                    );
+                    });
                 }
             }
             for layer in manifest.layers() {
@@ -137,11 +154,16 @@ impl Store {
         Ok(())
     }
 
+    /// Temp files an older mlpack wrote straight into `tmp/`, and the partial downloads of
+    /// interrupted pulls (a pull holds the store lock, so none is in progress). Temp trees
+    /// are [`Store::leftovers`]'s.
     fn remove_temp_files(&self, report: &mut PruneReport) -> Result<(), OciError> {
         let dir = self.temp_dir();
         for item in fs_err::read_dir(&dir).map_err(|source| OciError::io("list", &dir, source))? {
             let item = item.map_err(|source| OciError::io("list", &dir, source))?;
-            if item.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let is_file = item.file_type().is_ok_and(|kind| kind.is_file());
+            if is_file && (name.starts_with(TEMP_PREFIX) || name.starts_with(PARTIAL_PREFIX)) {
                 report.bytes_freed += remove_file(&item.path())?;
                 report.temp_files_removed += 1;
             }

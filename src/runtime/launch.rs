@@ -13,7 +13,7 @@ use super::config::{ContainerConfig, NetworkMode, merge_env};
 use super::container::{Container, Containers};
 use super::error::RuntimeError;
 use super::init::Overlay;
-use super::layers::LayerCache;
+use super::layers::{LayerCache, SHORT_LINKS_DIR};
 use super::mounts::{MountPlan, MountRequest};
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
@@ -194,7 +194,7 @@ const SHORT_LINK: &str = "l/0123456789ab";
 /// overlay2 driver shortens its lower dirs the same way). A prefix already taken by another
 /// layer falls back to the full name.
 fn short_link(cache: &LayerCache, hex: &str) -> Result<String, RuntimeError> {
-    let dir = cache.root().join("l");
+    let dir = cache.root().join(SHORT_LINKS_DIR);
     let name = &hex[..12.min(hex.len())];
     let link = dir.join(name);
     let target = PathBuf::from("..").join(hex);

@@ -4,7 +4,7 @@
 //! as overlayfs reads them (<https://docs.kernel.org/filesystems/overlayfs.html>). A layer is
 //! untrusted input: [`Unpacker`] lists the rules that keep every write inside its directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CString, OsStr};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -20,12 +20,16 @@ use oci_spec::image::Descriptor;
 use sha2::{Digest as _, Sha256};
 
 use crate::debian::rootfs::{Root, RootError};
-use crate::oci::{DiffId, Digest, OciError, Store};
+use crate::oci::{
+    DiffId, Digest, Leftover, OciError, Store, TempTree, leftovers, remove_tree, tree_size,
+};
 
 /// The cache's directory under the store root.
 const LAYERS_DIR: &str = "layers";
 /// Layers being unpacked: `layers/.tmp-<random>/`, renamed to `layers/<hex>/` when whole.
 const TEMP_PREFIX: &str = ".tmp-";
+/// Short names for the layer directories, made by `launch` for the overlay's options.
+pub(crate) const SHORT_LINKS_DIR: &str = "l";
 /// `.wh.<name>` deletes `<name>` of the layers below (layer.md, "Whiteouts").
 const WHITEOUT_PREFIX: &str = ".wh.";
 /// `.wh..wh..opq` hides everything the layers below have in its directory; after
@@ -68,6 +72,45 @@ impl LayerCache {
         self.root.join(diff_id.hex())
     }
 
+    /// The temp trees of layers whose unpacking was killed: listed, or removed (`remove`)
+    /// and listed.
+    pub fn leftovers(&self, remove: bool) -> Result<Vec<Leftover>, OciError> {
+        leftovers(&self.root, TEMP_PREFIX, remove)
+            .map_err(|source| OciError::io("clean up the temp trees in", &self.root, source))
+    }
+
+    /// Delete every unpacked layer whose directory name (64 hex digits) `keep` lacks, and
+    /// the short links (`l/`) left pointing nowhere; returns how many layers went and their
+    /// bytes. The caller holds the store lock, and `keep` names every layer that an image
+    /// or container of the store has, so no container loses a lower dir it mounts.
+    pub fn prune(&self, keep: &BTreeSet<String>) -> Result<(usize, u64), LayerError> {
+        let entries = match fs_err::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(error) => return Err(io_error("list", &self.root)(error)),
+        };
+        let (mut removed, mut bytes) = (0, 0);
+        for entry in entries {
+            let entry = entry.map_err(io_error("list", &self.root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_layer = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_layer || keep.contains(&name) {
+                continue;
+            }
+            let path = entry.path();
+            bytes += tree_size(&path);
+            remove_tree(&path).map_err(io_error("remove", &path))?;
+            removed += 1;
+        }
+        let links = self.root.join(SHORT_LINKS_DIR);
+        for link in fs_err::read_dir(&links).into_iter().flatten().flatten() {
+            if !link.path().exists() {
+                let _ = fs_err::remove_file(link.path());
+            }
+        }
+        Ok((removed, bytes))
+    }
+
     /// Whether the layer is unpacked. Its directory only appears by rename once the layer is
     /// whole and checked, so a present one is complete.
     pub fn is_unpacked(&self, diff_id: &DiffId) -> bool {
@@ -92,7 +135,8 @@ impl LayerCache {
         }
         let digest = Digest::from_oci(layer.digest())?;
         fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
-        let temp = TempTree::new(&self.root)?;
+        let temp = TempTree::new_in(&self.root, TEMP_PREFIX)
+            .map_err(io_error("create a temp directory in", &self.root))?;
         let mut reader = HashingReader::new(store.open_layer(layer)?);
         Unpacker::new(temp.path(), digest.clone())?.unpack(&mut reader)?;
         // The diffID covers the whole stream: the end-of-archive blocks and any padding after
@@ -108,7 +152,7 @@ impl LayerCache {
                 actual,
             });
         }
-        temp.persist(&target)
+        persist(temp, &target)
     }
 }
 
@@ -234,75 +278,23 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// A directory being unpacked, removed when dropped unless persisted. Not `tempfile`'s
-/// `TempDir`: its removal gives up on directories that already have a mode like 0555.
-struct TempTree {
-    path: PathBuf,
-    persisted: bool,
-}
-
-impl TempTree {
-    fn new(parent: &Path) -> Result<Self, LayerError> {
-        let dir = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(parent)
-            .map_err(io_error("create a temp directory in", parent))?;
-        Ok(Self {
-            path: dir.keep(),
-            persisted: false,
-        })
+/// Rename the unpacked tree to `target`, or, if another process put one there first, drop
+/// this one and use that. The file system is synced first: the rename must not outlive a
+/// crash that loses the files, since a present directory is taken to be complete.
+fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
+    let synced = fs_err::File::open(temp.path())
+        .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
+    synced.map_err(io_error("sync", temp.path()))?;
+    match temp.persist(target) {
+        Ok(()) => Ok(target.to_path_buf()),
+        // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
+        Err(_) if target.is_dir() => Ok(target.to_path_buf()),
+        Err(source) => Err(LayerError::Io {
+            action: "move an unpacked layer to",
+            path: target.to_path_buf(),
+            source,
+        }),
     }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Rename the tree to `target`, or, if another process put one there first, drop this one
-    /// and use that. The file system is synced first: the rename must not outlive a crash
-    /// that loses the files, since a present directory is taken to be complete.
-    fn persist(mut self, target: &Path) -> Result<PathBuf, LayerError> {
-        let synced = fs_err::File::open(&self.path)
-            .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
-        synced.map_err(io_error("sync", &self.path))?;
-        match fs_err::rename(&self.path, target) {
-            Ok(()) => {
-                self.persisted = true;
-                Ok(target.to_path_buf())
-            }
-            // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
-            Err(_) if target.is_dir() => Ok(target.to_path_buf()),
-            Err(source) => Err(LayerError::Io {
-                action: "move an unpacked layer to",
-                path: target.to_path_buf(),
-                source,
-            }),
-        }
-    }
-}
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        if !self.persisted {
-            // Best effort: a leftover `.tmp-*` directory is garbage, not a broken layer.
-            let _ = remove_tree(&self.path);
-        }
-    }
-}
-
-/// Remove `path` and everything under it, never following a symlink. A directory is first
-/// made writable by its owner: unpacked directories may already have their final mode.
-fn remove_tree(path: &Path) -> io::Result<()> {
-    let metadata = fs_err::symlink_metadata(path)?;
-    if !metadata.is_dir() {
-        return fs_err::remove_file(path);
-    }
-    if metadata.permissions().mode() & 0o700 != 0o700 {
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
-    }
-    for entry in fs_err::read_dir(path)? {
-        remove_tree(&entry?.path())?;
-    }
-    fs_err::remove_dir(path)
 }
 
 /// Owner, mode and times taken from a tar header, applied once the node is written.
@@ -1230,7 +1222,7 @@ mod tests {
         let target = dir.path().join("layer");
         fs_err::create_dir(&target).unwrap();
         fs_err::write(target.join("theirs"), "").unwrap();
-        let temp = TempTree::new(dir.path()).unwrap();
+        let temp = TempTree::new_in(dir.path(), TEMP_PREFIX).unwrap();
         let temp_path = temp.path().to_path_buf();
         fs_err::create_dir(temp_path.join("readonly")).unwrap();
         fs_err::write(temp_path.join("readonly/ours"), "").unwrap();
@@ -1239,7 +1231,7 @@ mod tests {
             std::fs::Permissions::from_mode(0o555),
         )
         .unwrap();
-        assert_eq!(temp.persist(&target).unwrap(), target);
+        assert_eq!(persist(temp, &target).unwrap(), target);
         assert_eq!(listing(&target), ["theirs"]);
         assert_eq!(listing(dir.path()), ["layer"]);
     }

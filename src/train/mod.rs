@@ -5,6 +5,7 @@
 
 mod fingerprint;
 mod package;
+pub mod pycache;
 mod record;
 
 pub use self::fingerprint::{Fingerprint, FingerprintCache};

@@ -2,7 +2,7 @@
 //! they free.
 
 use crate::common::TestContext;
-use crate::common::images::BUSYBOX;
+use crate::common::images::{BUSYBOX, install_busybox, store_dir};
 use crate::run::{busybox_image, json, mlpack, ok};
 
 /// `rmi` refuses the last name of an image a container uses, whatever the container's state;
@@ -58,4 +58,86 @@ fn mask_ids(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `prune` also removes what only a removed image used: its unpacked layer and the short link
+/// to it, its bytecode caches; and partial downloads and the temp trees of killed processes.
+/// What a kept image has stays.
+#[test]
+fn prune_removes_unused_layers_caches_partial_downloads_and_dead_temp_trees() {
+    let context = TestContext::new();
+    let digest = install_busybox(&context);
+    let store = store_dir(&context);
+    ok(&context, &["run", "--rm", BUSYBOX, "true"]);
+    let layer_dirs = || -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(store.join("layers"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.len() == 64)
+            .collect();
+        names.sort();
+        names
+    };
+    let [layer] = layer_dirs().try_into().unwrap();
+
+    // Bytecode caches: the busybox image's (one layer, so no layers below its code) and
+    // another image's, long gone.
+    let cache = context.temp.path().join("cache/mlpack");
+    let image = mlpack::oci::Store::open(&store)
+        .unwrap()
+        .resolve(BUSYBOX)
+        .unwrap();
+    let layers = [image.manifest.layers()[0].digest().to_string()];
+    let (libraries, code) = mlpack::train::pycache::dirs(&cache, &digest, &layers);
+    let gone_libraries = cache.join("pycache").join("0".repeat(64));
+    let gone_code = cache.join("pycache-code").join("1".repeat(64));
+    for dir in [&libraries, &code, &gone_libraries, &gone_code] {
+        fs_err::create_dir_all(dir.join("app")).unwrap();
+        fs_err::write(dir.join("app/train.cpython-311.pyc"), "bytecode").unwrap();
+    }
+    // An interrupted pull's download, and a layer whose unpacking was killed.
+    fs_err::write(
+        store
+            .join("tmp")
+            .join(format!("partial-{}", "2".repeat(64))),
+        "half",
+    )
+    .unwrap();
+    let killed = store.join("layers/.tmp-killed");
+    fs_err::create_dir_all(killed.join("tree/usr")).unwrap();
+    fs_err::write(killed.join("owner"), "4242\n").unwrap();
+
+    let pruned = json(&ok(&context, &["--json", "prune"]));
+    assert_eq!(
+        (
+            &pruned["blobs_removed"],
+            &pruned["layers_removed"],
+            &pruned["caches_removed"],
+            &pruned["temp_removed"]
+        ),
+        (&0.into(), &0.into(), &2.into(), &2.into()),
+        "{pruned}"
+    );
+    assert!(libraries.exists() && code.exists());
+    assert!(!gone_libraries.exists() && !gone_code.exists() && !killed.exists());
+    assert_eq!(layer_dirs(), std::slice::from_ref(&layer));
+
+    ok(&context, &["rmi", BUSYBOX]);
+    let pruned = json(&ok(&context, &["--json", "prune"]));
+    assert_eq!(
+        (
+            &pruned["blobs_removed"],
+            &pruned["layers_removed"],
+            &pruned["caches_removed"]
+        ),
+        (&3.into(), &1.into(), &2.into()),
+        "{pruned}"
+    );
+    assert!(
+        pruned["bytes_freed"].as_u64().unwrap() > 1_000_000,
+        "busybox: {pruned}"
+    );
+    assert_eq!(layer_dirs(), Vec::<String>::new());
+    let links: Vec<_> = fs_err::read_dir(store.join("layers/l")).unwrap().collect();
+    assert!(links.is_empty(), "{links:?}");
 }

@@ -295,16 +295,69 @@ fn prune_removes_what_no_image_reaches() {
     assert!(report.bytes_freed > 0);
     assert!(!store.has_blob(&iris_layers[1].digest));
     assert!(store.has_blob(&iris_layers[0].digest));
+    let [mnist_image] = report.live_images.try_into().unwrap();
     assert_eq!(
-        report.live_images,
-        [vec![
+        mnist_image.diff_ids,
+        [
             mnist_layers[0].diff_id.clone(),
             mnist_layers[1].diff_id.clone(),
-        ]]
+        ]
+    );
+    assert_eq!(
+        mnist_image.layers,
+        [
+            mnist_layers[0].digest.clone(),
+            mnist_layers[1].digest.clone()
+        ]
+    );
+    assert_eq!(
+        mnist_image.manifest,
+        Digest::from_oci(mnist.digest()).unwrap()
     );
     assert_eq!(store.resolve("mnist").unwrap().manifest_descriptor, mnist);
 
     // Prune while holding the lock: re-entrant, no deadlock.
     let _lock = store.lock().unwrap();
     assert_eq!(store.prune(&[]).unwrap().blobs_removed, 0);
+}
+
+#[test]
+fn open_removes_the_temp_trees_of_dead_processes_only() {
+    let (dir, store) = new_store();
+    let live = store.temp_tree("build-").unwrap();
+    fs_err::write(live.path().join("layer-file"), "x").unwrap();
+    // What a killed build leaves: an `owner` file nobody holds a lock on.
+    let dead = store.temp_dir().join("build-dead");
+    fs_err::create_dir_all(dead.join("tree/usr")).unwrap();
+    fs_err::write(dead.join("owner"), "4242\n").unwrap();
+    // Temp files live in this process's own tree, removed with the last handle on the store.
+    let temp = store.temp_file().unwrap();
+    let files_tree = temp
+        .path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert_eq!(files_tree.parent().unwrap(), store.temp_dir());
+
+    let listed = Store::inspect(store.root())
+        .unwrap()
+        .leftovers(false)
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].path, dead);
+    assert!(dead.exists(), "inspect changes nothing");
+    let reopened = Store::open(store.root()).unwrap();
+    assert!(!dead.exists());
+    assert!(live.path().join("layer-file").exists());
+    assert!(temp.path().exists());
+    drop((temp, live, reopened, store));
+    assert!(!files_tree.exists());
+    assert_eq!(
+        fs_err::read_dir(dir.path().join("store/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
