@@ -158,9 +158,10 @@ fn overlay(
     let image = store.resolve(&container.config.image.digest)?;
     let cache = LayerCache::for_store(store);
     let mut lower = Vec::new();
-    for (descriptor, diff_id) in image.layers()?.iter().rev() {
-        cache.ensure(store, descriptor, diff_id)?;
-        lower.push(short_link(&cache, diff_id.hex())?);
+    // A directory is named by a diffID or a chain ID: 64 hex digits either way.
+    for dir in cache.ensure_image(store, &image)?.iter().rev() {
+        let hex = dir.file_name().unwrap_or_default().to_string_lossy();
+        lower.push(short_link(&cache, &hex)?);
     }
     if lower.is_empty() {
         let empty = cache.root().join("empty");

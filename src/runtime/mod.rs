@@ -17,6 +17,7 @@ mod init;
 mod launch;
 mod layers;
 mod logs;
+mod merged_view;
 mod mounts;
 mod network;
 mod process;

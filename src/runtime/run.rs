@@ -54,10 +54,7 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
         mount.check_source()?;
     }
     check_gpus(&config)?;
-    let cache = LayerCache::for_store(store);
-    for (descriptor, diff_id) in image.layers()? {
-        cache.ensure(store, &descriptor, &diff_id)?;
-    }
+    LayerCache::for_store(store).ensure_image(store, &image)?;
     // `rmi` and `prune` look at the containers under the store lock: the image must still be
     // there under the same lock, or one of them may have removed it since it was resolved
     // above, seeing no container that used it.

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use mlpack::oci::Store;
 
 use crate::common::TestContext;
-use crate::common::images::{BUSYBOX, busybox_root, install_busybox};
+use crate::common::images::{
+    BUSYBOX, Entry, busybox_root, docker_archive, install_busybox, layer_tar, tree_tar,
+};
 
 const IMAGE: &str = BUSYBOX;
 
@@ -246,4 +248,51 @@ fn docker_save_loads_and_runs() {
         );
         assert_eq!((code, stdout.as_str()), (0, "ok\n"), "{stderr}");
     }
+}
+
+/// A layer that hard-links files of the layer below, as Docker accepts (it applies a layer on
+/// the merged view of those below): it loads and runs, both names the same file.
+#[cfg(feature = "test-root")]
+#[test]
+fn a_hard_link_to_a_file_of_a_lower_layer_loads_and_runs() {
+    let context = TestContext::new();
+    let root = busybox_root(&context);
+    fs_err::create_dir(root.join("data")).unwrap();
+    fs_err::write(root.join("data/file"), "from the layer below\n").unwrap();
+    let linked = layer_tar(&[
+        Entry::Dir("data/"),
+        Entry::HardLink("data/one", "data/file"),
+        Entry::HardLink("data/two", "./data/file"),
+    ]);
+    let archive = context.temp.path().join("linked.tar");
+    docker_archive(&archive, "linked:test", &[tree_tar(&root), linked]);
+    let (code, _, stderr) = in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = in_other(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "linked:test",
+            "sh",
+            "-c",
+            "cat /data/one /data/file; [ /data/one -ef /data/two ] && echo same",
+        ],
+        None,
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "from the layer below\nfrom the layer below\nsame\n"),
+        "{stderr}"
+    );
+    // The linking layer is unpacked under its chain ID; `prune` keeps it with its image.
+    let prune = |context: &TestContext| {
+        let (code, stdout, stderr) = in_other(context, &["--json", "prune"], None);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["layers_removed"].clone()
+    };
+    assert_eq!(prune(&context), 0);
+    let (code, _, stderr) = in_other(&context, &["rmi", "linked:test"], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(prune(&context), 2);
 }

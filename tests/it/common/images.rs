@@ -83,3 +83,77 @@ pub(crate) fn install_busybox(context: &TestContext) -> String {
     let store = Store::open(&store_dir(context)).unwrap();
     one_layer_image(&store, &root, BUSYBOX, &["sh"])
 }
+
+/// One entry of a layer made by [`layer_tar`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Entry<'a> {
+    Dir(&'a str),
+    HardLink(&'a str, &'a str),
+}
+
+/// An uncompressed layer of `entries`, names written as given (`tar::Builder` refuses `..`
+/// and absolute ones), root-owned, mode 0755 (directories) or 0644.
+pub(crate) fn layer_tar(entries: &[Entry<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_ustar();
+        let (name, link, data, kind, mode) = match *entry {
+            Entry::Dir(name) => (name, "", "", tar::EntryType::Directory, 0o755),
+            Entry::HardLink(name, target) => (name, target, "", tar::EntryType::Link, 0o644),
+        };
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        builder.append(&header, data.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// The tree at `root` as an uncompressed layer, symlinks kept as symlinks.
+pub(crate) fn tree_tar(root: &Path) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", root).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Write a docker-archive (`docker save`'s format) to `path`: one image named `name` with
+/// `layers` (uncompressed, bottom first), `PATH=/bin` and `sh` as its command.
+pub(crate) fn docker_archive(path: &Path, name: &str, layers: &[Vec<u8>]) {
+    let sha256 = |bytes: &[u8]| mlpack::oci::Digest::of(bytes);
+    let config = serde_json::json!({
+        "architecture": if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" },
+        "os": "linux",
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": layers.iter().map(|layer| sha256(layer).to_string()).collect::<Vec<_>>(),
+        },
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_name = format!("{}.json", sha256(&config).hex());
+    let layer_names: Vec<String> = (0..layers.len())
+        .map(|index| format!("{index}/layer.tar"))
+        .collect();
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": [name],
+        "Layers": layer_names,
+    }]);
+    let mut archive = tar::Builder::new(fs_err::File::create(path).unwrap());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        archive.append_data(&mut header, name, bytes).unwrap();
+    };
+    for (name, layer) in layer_names.iter().zip(layers) {
+        add(name, layer);
+    }
+    add(&config_name, &config);
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    archive.into_inner().unwrap();
+}
