@@ -20,6 +20,7 @@ mod reference;
 pub mod registry;
 mod reproducible_tar;
 mod resolve;
+mod snapshot;
 mod store;
 mod temp;
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use self::layer::{
 pub use self::prune::{LiveImage, PruneReport};
 pub use self::reference::{REF_NAME_ANNOTATION, normalize_reference};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
+pub use self::snapshot::StoreSnapshot;
 pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};
 pub use self::temp::{Leftover, TempTree, UNOWNED_GRACE, leftovers, remove_tree, tree_size};
 pub use self::verify::{BlobProblem, ProblemKind, StoreCheck};

@@ -9,7 +9,8 @@ use mlpack::oci::Store;
 
 use crate::common::TestContext;
 use crate::common::images::{
-    BUSYBOX, Entry, busybox_root, docker_archive, install_busybox, layer_tar, tree_tar,
+    BUSYBOX, Entry, busybox_root, docker_archive, escaping_layers, install_busybox, layer_tar,
+    snapshot_tree, tree_tar,
 };
 
 const IMAGE: &str = BUSYBOX;
@@ -143,6 +144,44 @@ fn a_tampered_archive_is_refused_and_tags_nothing() {
     hint: the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged
     ");
     assert!(other_names(&context).is_empty());
+}
+
+/// A layer that tries to write outside its directory (`..`, an absolute path, a symlink out
+/// of the layer) is refused by `load`, which unpacks what it loads, and the store is as it
+/// was: no name, blob or unpacked layer of the image is left.
+#[test]
+fn layers_that_escape_are_refused_at_load_and_change_nothing() {
+    let context = TestContext::new();
+    install_busybox(&context);
+    let good = export(&context, "docker");
+    let (code, _, stderr) = in_other(&context, &["load", "-i", good.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    let outside = context.temp.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
+    let base = layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/hostname", "base\n")]);
+    for (case, evil) in escaping_layers(&outside) {
+        let before = snapshot_tree(&other_store(&context));
+        let archive = context.temp.path().join(format!("{case}.tar"));
+        docker_archive(&archive, &format!("evil:{case}"), &[base.clone(), evil]);
+        let (code, stdout, stderr) =
+            in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{case}: {stderr}");
+        assert!(stderr.contains("has an unsafe entry"), "{case}: {stderr}");
+        if case == "dot-dot" {
+            insta::assert_snapshot!(mask_hex(&stderr), @"
+            error: refused the image `evil:dot-dot`; the store is as it was before
+              caused by: layer `sha256:[HEX]` has an unsafe entry `../../../escape`: it has a `..` component
+
+            hint: mlpack refuses layers that could write outside their own directory; use an image from a source you trust
+            ");
+        }
+        assert_eq!(snapshot_tree(&other_store(&context)), before, "{case}");
+        assert!(
+            fs_err::read_dir(&outside).unwrap().next().is_none(),
+            "{case}"
+        );
+    }
+    assert_eq!(other_names(&context), ["busybox:test"]);
 }
 
 /// `text` with every run of 64 lowercase hex digits replaced by `[HEX]`.
