@@ -296,6 +296,55 @@ fn a_killed_build_leaves_nothing_behind_and_the_next_gives_the_same_image() {
     }
 }
 
+/// Two builds of one project and a stream of prunes, all at once on a fresh store: every
+/// command succeeds, the image is the one a lone build makes, and the store is sound with
+/// nothing left in `tmp/` (a build's live temp trees are never taken for dead ones).
+#[test]
+fn concurrent_builds_and_prunes_leave_a_sound_store() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let digest = manifest_digest(&context, "demo:latest");
+    fs_err::remove_dir_all(store(&context)).unwrap();
+    let build = || {
+        let mut command = context.mlpack(&["build"]);
+        command.env_remove("MLPACK_OFFLINE");
+        TestContext::shared_cache(&mut command);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut builds = [build(), build()];
+    let mut prune_count = 0;
+    while builds
+        .iter_mut()
+        .any(|build| build.try_wait().unwrap().is_none())
+    {
+        // In the test's own cache: a prune of the shared one would take other tests' bytecode.
+        let pruned = context.run(&["prune"]);
+        assert!(pruned.starts_with("exit: 0"), "{pruned}");
+        prune_count += 1;
+    }
+    for build in builds {
+        let output = build.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", context.render(&output));
+    }
+    assert!(prune_count > 0);
+    assert_eq!(manifest_digest(&context, "demo:latest"), digest);
+    let output = context.mlpack(&["--json", "doctor"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "store")
+        .unwrap();
+    assert_eq!(check["status"], "ok", "{check}");
+    assert_eq!(temp_entries(&context), Vec::<String>::new());
+}
+
 #[test]
 fn a_malicious_wheel_is_refused_and_leaves_the_store_as_it_was() {
     let index = TestIndex::start();

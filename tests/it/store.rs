@@ -141,3 +141,53 @@ fn prune_removes_unused_layers_caches_partial_downloads_and_dead_temp_trees() {
     let links: Vec<_> = fs_err::read_dir(store.join("layers/l")).unwrap().collect();
     assert!(links.is_empty(), "{links:?}");
 }
+
+/// `run` and `rmi` of the same image at once, again and again: each time exactly one wins.
+/// Either the container is created and `rmi` is refused naming it, or the name is removed
+/// and `run` fails to find the image; never a container whose image is gone.
+#[test]
+fn run_and_rmi_at_once_have_one_clear_outcome() {
+    let context = TestContext::new();
+    let digest = install_busybox(&context);
+    let spawn = |args: &[&str]| {
+        context
+            .mlpack(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..8 {
+        // The only name of the image, so that `rmi` removes the last one.
+        ok(&context, &["tag", &digest, "race"]);
+        ok(&context, &["rmi", BUSYBOX]);
+        let name = format!("racer-{round}");
+        let run = spawn(&["run", "--name", &name, "race", "true"]);
+        let rmi = spawn(&["rmi", "race"]);
+        let run = run.wait_with_output().unwrap();
+        let rmi = rmi.wait_with_output().unwrap();
+        let (run_code, rmi_code) = (run.status.code(), rmi.status.code());
+        let run_stderr = String::from_utf8_lossy(&run.stderr);
+        let rmi_stderr = String::from_utf8_lossy(&rmi.stderr);
+        match (run_code, rmi_code) {
+            (Some(0), Some(1)) => {
+                assert!(rmi_stderr.contains(&format!("`{name}`")), "{rmi_stderr}");
+                ok(&context, &["rm", &name]);
+                ok(&context, &["rmi", "race"]);
+            }
+            (Some(125), Some(0)) => {
+                assert!(run_stderr.contains("no image `race`"), "{run_stderr}");
+            }
+            outcome => panic!("round {round}: {outcome:?}\nrun: {run_stderr}\nrmi: {rmi_stderr}"),
+        }
+        ok(&context, &["tag", &digest, BUSYBOX]);
+    }
+    // Whichever won, the store holds together: every blob is there, nothing is left over.
+    let pruned = json(&ok(&context, &["--json", "prune"]));
+    assert_eq!(pruned["blobs_removed"], 0, "{pruned}");
+    assert_eq!(
+        json(&ok(&context, &["--json", "ps", "-a"])),
+        serde_json::json!([])
+    );
+}
