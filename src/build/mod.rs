@@ -33,7 +33,7 @@ use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
     self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
-    ResolvedImage, Store,
+    ResolvedImage, Store, TempTree,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -485,16 +485,10 @@ impl<'a> Builder<'a> {
         Ok(true)
     }
 
-    /// A fresh staging directory inside the store, so layer files and blobs share a filesystem.
-    fn staging(&self) -> Result<tempfile::TempDir, BuildError> {
-        let parent = self.store.temp_dir();
-        tempfile::Builder::new()
-            .prefix("build-")
-            .tempdir_in(&parent)
-            .map_err(|source| BuildError::Io {
-                path: parent,
-                source,
-            })
+    /// A fresh staging tree inside the store, so layer files and blobs share a file system;
+    /// owned by this process, so a killed build's tree is removed by the next store open.
+    fn staging(&self) -> Result<TempTree, BuildError> {
+        Ok(self.store.temp_tree("build-")?)
     }
 
     /// Reuse the cached layer for `key`, or stage and write it.

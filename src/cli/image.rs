@@ -8,12 +8,31 @@ use anyhow::Result;
 
 use super::build::human_size;
 use super::{ExitStatus, Printer};
+use crate::gc;
 use crate::oci::{self, Store};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ImageArgs {
     /// The image: `NAME[:TAG]`, or a manifest digest (a unique prefix of 12 or more hex digits).
     pub(super) image: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct RmiArgs {
+    /// The image: `NAME[:TAG]` removes that name; a digest (or a unique prefix) removes all
+    /// of the image's names.
+    image: String,
+    /// Remove the last name even when containers use the image (they keep it until removed).
+    #[arg(short, long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PruneArgs {
+    /// Also let go of the images kept only for recorded training runs (`mlpack reproduce`
+    /// needs them).
+    #[arg(long)]
+    runs: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,30 +156,63 @@ pub(super) fn tag(args: &TagArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn rmi(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn rmi(args: &RmiArgs, printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
-    let reference = oci::normalize_reference(&args.image)?;
-    if store.untag(&reference)?.is_none() {
-        store.resolve(&args.image)?;
+    let removed = gc::remove_image(&store, &args.image, args.force)?;
+    let names = removed
+        .untagged
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.is_empty() {
+        printer.status(&format!(
+            "`{}` has no name; `mlpack prune` removes it once nothing uses it",
+            removed.digest
+        ));
+    } else if removed.kept_for.is_empty() {
+        printer.status(&format!(
+            "Untagged {names}; `mlpack prune` frees its layers once nothing else uses them"
+        ));
+    } else {
+        printer.status(&format!(
+            "Untagged {names}; the image stays for {}",
+            removed.kept_for.join(", ")
+        ));
     }
-    printer.status(&format!(
-        "Untagged `{reference}`; `mlpack prune` frees its layers once nothing else uses them"
-    ));
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn prune(printer: Printer) -> Result<ExitStatus> {
+pub(super) fn prune(args: &PruneArgs, printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
-    let report = store.prune()?;
+    let report = gc::prune(&store, gc::PruneOptions { runs: args.runs })?;
     if printer.json {
-        printer.json(&serde_json::json!({"blobs_removed": report.blobs_removed, "bytes_freed": report.bytes_freed}))?;
-    } else {
-        printer.status(&format!(
-            "Removed {} blobs, freed {}",
-            report.blobs_removed,
-            human_size(report.bytes_freed)
-        ));
+        printer.json(&report)?;
+        return Ok(ExitStatus::Success);
     }
+    let parts: Vec<String> = [
+        (report.blobs_removed, "blob", "blobs"),
+        (report.layers_removed, "unpacked layer", "unpacked layers"),
+        (report.caches_removed, "bytecode cache", "bytecode caches"),
+        (
+            report.temp_removed,
+            "temp file or tree",
+            "temp files and trees",
+        ),
+        (report.run_roots_removed, "run root", "run roots"),
+    ]
+    .into_iter()
+    .filter(|(count, one, _)| *count > 0 || *one == "blob")
+    .map(|(count, one, many)| match count {
+        1 => format!("1 {one}"),
+        _ => format!("{count} {many}"),
+    })
+    .collect();
+    printer.status(&format!(
+        "Removed {}; freed {}",
+        parts.join(", "),
+        human_size(report.bytes_freed)
+    ));
     Ok(ExitStatus::Success)
 }
 

@@ -1,5 +1,6 @@
 //! `mlpack load`: the images of a docker-archive or oci-archive into the store, named as the
-//! archive names them, as `docker load` does.
+//! archive names them and unpacked, as `docker load` does (an image whose layers are refused
+//! leaves the store as it was).
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -9,6 +10,7 @@ use anyhow::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::oci::{self, LoadedImage, Store};
+use crate::runtime::Admission;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct LoadArgs {
@@ -20,6 +22,7 @@ pub(super) struct LoadArgs {
 
 pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
+    let admission = Admission::begin(&store)?;
     let loaded = match args.input.as_deref().filter(|path| *path != Path::new("-")) {
         Some(path) if !path.exists() => {
             return Err(UserError::new(format!("no file `{}`", path.display()))
@@ -39,6 +42,18 @@ pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
             oci::import_archive_from(&store, stdin.lock(), Path::new("stdin"))?
         }
     };
+    let images: Vec<(String, oci::Digest)> = loaded
+        .iter()
+        .map(|image| {
+            let name = image
+                .references
+                .first()
+                .unwrap_or(&image.digest.to_string())
+                .clone();
+            (name, image.digest.clone())
+        })
+        .collect();
+    admission.check(&images)?;
     report(&loaded, printer)?;
     Ok(ExitStatus::Success)
 }

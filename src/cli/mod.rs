@@ -78,10 +78,11 @@ enum Command {
     History(image::ImageArgs),
     /// Give an image another name.
     Tag(image::TagArgs),
-    /// Remove an image's name from the store.
-    Rmi(image::ImageArgs),
-    /// Delete blobs no image in the store uses, and say how much that freed.
-    Prune,
+    /// Remove an image's name from the store (refused while a container uses the image).
+    Rmi(image::RmiArgs),
+    /// Delete what no image name, container or recorded run needs, and say how much that
+    /// freed.
+    Prune(image::PruneArgs),
     /// Write an image as a docker-archive or oci-archive, or the lock as a hash-pinned
     /// `requirements.txt` or a PEP 751 `pylock.toml`.
     #[command(visible_alias = "save")]
@@ -209,7 +210,7 @@ pub fn main() -> ExitCode {
         Command::History(args) => image::history(&args, printer),
         Command::Tag(args) => image::tag(&args, printer),
         Command::Rmi(args) => image::rmi(&args, printer),
-        Command::Prune => image::prune(printer),
+        Command::Prune(args) => image::prune(&args, printer),
         Command::Export(args) => export::run(&args, &cli.global.directory, printer),
         Command::Load(args) => load::run(&args, printer),
         Command::Push(args) => registry::push(&args, printer),
@@ -285,6 +286,8 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(oci.hint());
         } else if let Some(runtime) = cause.downcast_ref::<crate::runtime::RuntimeError>() {
             hints.extend(runtime.hint());
+        } else if let Some(gc) = cause.downcast_ref::<crate::gc::GcError>() {
+            hints.extend(gc.hint());
         } else if let Some(registry) = cause.downcast_ref::<crate::oci::registry::RegistryError>() {
             hints.extend(registry.hint());
         } else if let Some(fingerprint) = cause.downcast_ref::<crate::train::FingerprintError>() {
@@ -313,6 +316,9 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::runtime::RuntimeError>()
                 .is_some_and(crate::runtime::RuntimeError::is_user_error)
+            || cause
+                .downcast_ref::<crate::gc::GcError>()
+                .is_some_and(crate::gc::GcError::is_user_error)
             || cause
                 .downcast_ref::<crate::oci::registry::RegistryError>()
                 .is_some_and(crate::oci::registry::RegistryError::is_user_error)

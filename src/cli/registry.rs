@@ -14,6 +14,7 @@ use crate::oci::Store;
 use crate::oci::registry::{
     self, CredentialStore, Credentials, RegistryClient, RemoteReference, TransferProgress,
 };
+use crate::runtime::Admission;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct PushArgs {
@@ -135,6 +136,8 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
     let client = client_for(&source.registry, source.is_insecure())?;
     let local_name = source.store_name();
     let progress = Bars::new(printer);
+    // Unpacked once pulled, as `docker pull` does: a layer refused then leaves nothing.
+    let admission = Admission::begin(&store)?;
     let report = runtime()?.block_on(registry::pull(
         &client,
         &store,
@@ -145,6 +148,7 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
     ));
     progress.clear();
     let report = report?;
+    admission.check(&[(local_name.clone(), report.manifest_digest.clone())])?;
     if printer.json {
         printer.json(&serde_json::json!({
             "reference": local_name,

@@ -170,6 +170,14 @@ fn start_run(
     for (name, why) in &record.outputs_skipped {
         printer.status(&format!("warning: the output `{name}` is {why}"));
     }
+    // Kept by `mlpack prune` for `reproduce` and `package`, after a newer build takes the name.
+    crate::gc::RunRoot {
+        run: run_id.clone(),
+        image: record.image.digest.parse()?,
+        project: fs_err::canonicalize(project)?,
+        record: fs_err::canonicalize(&record_path)?,
+    }
+    .save(&crate::oci::Store::open_default()?)?;
     if printer.json {
         printer.json(&record)?;
     } else {
@@ -217,22 +225,10 @@ const PYCACHE_TARGET: &str = "/var/cache/mlpack/pycache";
 /// Where `mlpack build` puts the project's code (its top layer).
 const CODE_DIR: &str = "app";
 
-/// Bytecode caches for a run, as `(host dir, container dir)`, in mount order. Images hold no
-/// `.pyc` and every run starts from a fresh upper dir, so without them each run compiles
-/// pandas or torch again (seconds). Python 3.8+ keeps bytecode under PYTHONPYCACHEPREFIX.
-///
-/// 1. The libraries' cache is shared by every image with the same layers below the code
-///    layer: the same files, so the same valid `.pyc`; a code edit keeps it warm.
-/// 2. The code's own cache, over `<prefix>/app`, is per image: every layer file carries the
-///    same fixed mtime, so an edited module of the same size would pass Python's mtime+size
-///    check and run stale bytecode if the cache outlived its image.
+/// Bytecode caches for a run, as `(host dir, container dir)`, in mount order: the
+/// libraries' first, then the code's over `<prefix>/app` (see [`crate::train::pycache`]).
 fn pycache_mounts(image: &ImageRecord) -> Result<[(PathBuf, String); 2]> {
-    let below_code = image.layers.len().saturating_sub(1);
-    let libraries_key = crate::sha256::sha256_hex(image.layers[..below_code].join("\n").as_bytes());
-    let libraries = cache_dir().join("pycache").join(libraries_key);
-    let code = cache_dir()
-        .join("pycache-code")
-        .join(image.digest.trim_start_matches("sha256:"));
+    let (libraries, code) = crate::train::pycache::dirs(&cache_dir(), &image.digest, &image.layers);
     for dir in [&libraries, &code] {
         fs_err::create_dir_all(dir)?;
     }

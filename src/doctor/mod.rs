@@ -1,7 +1,8 @@
 //! `mlpack doctor`: checks that this host can build and run images, and says what to fix.
 //!
 //! Each check reads the host (`/proc`, `/sys`, the store) and never changes it, except the
-//! store check under `--repair`, which deletes corrupt blobs. A check that cannot look
+//! store check under `--repair`, which deletes corrupt blobs and the temp trees of killed
+//! processes. A check that cannot look
 //! reports that as its finding instead of failing the whole run, so one unreadable file
 //! never hides the other answers.
 
@@ -86,7 +87,7 @@ pub struct Report {
 /// What `mlpack doctor` was asked to do.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// Delete corrupt blobs from the store.
+    /// Delete corrupt blobs, and the temp trees of killed processes, from the store.
     pub repair: bool,
 }
 

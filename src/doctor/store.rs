@@ -2,12 +2,14 @@
 //! since `run` or `push` would stop on them; blobs an image names but the store lacks only
 //! warn, since the rest of the store is sound and the image may still run from its unpacked
 //! layers. `--repair` ([`Store::repair`]) deletes the corrupt blobs, which turns their images
-//! into the "missing" case, fixed by pulling or building them again.
+//! into the "missing" case, fixed by pulling or building them again. Temp trees that killed
+//! processes left ([`oci::temp`](crate::oci::TempTree)) warn; `--repair` removes them.
 
 use std::collections::BTreeSet;
 
-use super::{Check, gib};
-use crate::oci::{self, BlobProblem, ProblemKind, Store, StoreCheck};
+use super::{Check, Status, gib};
+use crate::oci::{self, BlobProblem, Leftover, OciError, ProblemKind, Store, StoreCheck};
+use crate::runtime::LayerCache;
 
 const NAME: &str = "store";
 
@@ -22,15 +24,20 @@ pub(super) fn check(repair: bool) -> Check {
     if !root.join("index.json").is_file() {
         return Check::ok(NAME, format!("no store yet at `{}`", root.display()));
     }
-    let result = Store::open(&root).and_then(|store| {
-        if repair {
-            store.repair()
+    let result = Store::inspect(&root).and_then(|store| {
+        let check = if repair {
+            store.repair()?
         } else {
-            store.verify()
-        }
+            store.verify()?
+        };
+        Ok((check, leftovers(&store, repair)?))
     });
     match result {
-        Ok(check) => assess(&check, &root.display().to_string()),
+        Ok((check, leftovers)) => with_leftovers(
+            assess(&check, &root.display().to_string()),
+            &leftovers,
+            repair,
+        ),
         Err(error) => Check::fail(
             NAME,
             format!("could not check the store `{}`: {error}", root.display()),
@@ -40,6 +47,44 @@ pub(super) fn check(repair: bool) -> Check {
             }),
         ),
     }
+}
+
+/// The temp trees killed processes left in `tmp/` and `layers/`: listed, or removed and
+/// listed with `repair`.
+fn leftovers(store: &Store, repair: bool) -> Result<Vec<Leftover>, OciError> {
+    let layers = LayerCache::for_store(store).leftovers(repair)?;
+    Ok([store.leftovers(repair)?, layers].concat())
+}
+
+/// `check` with the leftover temp trees added: a warning while they are there, a note once
+/// `--repair` removed them.
+fn with_leftovers(mut check: Check, leftovers: &[Leftover], removed: bool) -> Check {
+    if leftovers.is_empty() {
+        return check;
+    }
+    let bytes = leftovers.iter().map(|leftover| leftover.bytes).sum();
+    let what = format!(
+        "{} ({}) left by killed mlpack processes",
+        plural(leftovers.len(), "temp tree"),
+        gib(bytes)
+    );
+    let verb = if removed { "removed " } else { "" };
+    check.summary = format!("{}; {verb}{what}", check.summary);
+    check.details.extend(leftovers.iter().map(|leftover| {
+        format!(
+            "{verb}`{}` ({})",
+            leftover.path.display(),
+            gib(leftover.bytes)
+        )
+    }));
+    if !removed && check.status == Status::Ok {
+        check.status = Status::Warn;
+        check.hint = Some(
+            "`mlpack doctor --repair` or `mlpack prune` removes them (any mlpack command removes those in `tmp/`)"
+                .to_string(),
+        );
+    }
+    check
 }
 
 /// The check's status, summary and hint from what verification found.
@@ -173,7 +218,6 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::doctor::Status;
     use crate::oci::Digest;
 
     fn problem(kind: ProblemKind, removed: bool) -> BlobProblem {
@@ -245,6 +289,27 @@ mod tests {
             missing.details[0].ends_with("; used by `tiny:1`"),
             "{:?}",
             missing.details
+        );
+    }
+
+    #[test]
+    fn temp_trees_of_killed_processes_warn_until_removed() {
+        let leftovers = [Leftover {
+            path: PathBuf::from("/store/tmp/build-abc"),
+            bytes: 3 << 20,
+        }];
+        let check = with_leftovers(check_with(Vec::new()), &leftovers, false);
+        assert_eq!(check.status, Status::Warn);
+        insta::assert_snapshot!(check.summary, @"3 blobs (2.0 KiB) of 1 image checked in `/store`; 1 temp tree (3.0 MiB) left by killed mlpack processes");
+        assert_eq!(check.details, ["`/store/tmp/build-abc` (3.0 MiB)"]);
+        insta::assert_snapshot!(check.hint.unwrap(), @"`mlpack doctor --repair` or `mlpack prune` removes them (any mlpack command removes those in `tmp/`)");
+
+        let repaired = with_leftovers(check_with(Vec::new()), &leftovers, true);
+        assert_eq!(repaired.status, Status::Ok);
+        assert!(
+            repaired
+                .summary
+                .ends_with("; removed 1 temp tree (3.0 MiB) left by killed mlpack processes")
         );
     }
 }

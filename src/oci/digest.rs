@@ -190,6 +190,22 @@ pub(crate) fn digest_reader(reader: &mut impl io::Read) -> io::Result<(Digest, u
     Ok((digest, len))
 }
 
+/// The chain ID of each layer of a stack, bottom first: the image spec's `ChainID(L₀) =
+/// DiffID(L₀)` and `ChainID(L₀|…|Lₙ) = Digest(ChainID(L₀|…|Lₙ₋₁) + " " + DiffID(Lₙ))`
+/// (<https://github.com/opencontainers/image-spec/blob/v1.1.0/config.md#layer-chainid>): a
+/// name for a layer as it lies on the layers below it.
+pub fn chain_ids(diff_ids: &[DiffId]) -> Vec<Digest> {
+    let mut chain: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        let next = match chain.last() {
+            None => diff_id.digest().clone(),
+            Some(below) => Digest::of(format!("{below} {diff_id}").as_bytes()),
+        };
+        chain.push(next);
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +243,16 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<Digest>("\"sha256:00\"").is_err());
+    }
+
+    #[test]
+    fn chain_ids_follow_the_spec() {
+        let a = DiffId::new(Digest::of(b"a"));
+        let b = DiffId::new(Digest::of(b"b"));
+        let chain = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(chain[0], *a.digest());
+        assert_eq!(chain[1], Digest::of(format!("{a} {b}").as_bytes()));
+        assert!(chain_ids(&[]).is_empty());
     }
 
     #[test]

@@ -20,14 +20,16 @@ mod reference;
 pub mod registry;
 mod reproducible_tar;
 mod resolve;
+mod snapshot;
 mod store;
+mod temp;
 #[cfg(test)]
 mod tests;
 mod verify;
 
 pub use self::convert::recompressed_image;
 pub use self::derive::{Derivation, created_now, derive_image};
-pub use self::digest::{DiffId, Digest};
+pub use self::digest::{DiffId, Digest, chain_ids};
 pub use self::error::OciError;
 pub use self::export::{
     export_docker_archive, export_oci_archive, export_oci_archive_with_compression,
@@ -40,10 +42,12 @@ pub use self::layer::{
     MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR,
     MEDIA_TYPE_LAYER_ZSTD, SOURCE_DATE_EPOCH, source_date_epoch,
 };
-pub use self::prune::PruneReport;
+pub use self::prune::{LiveImage, PruneReport};
 pub use self::reference::{REF_NAME_ANNOTATION, normalize_reference};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
+pub use self::snapshot::StoreSnapshot;
 pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};
+pub use self::temp::{Leftover, TempTree, UNOWNED_GRACE, leftovers, remove_tree, tree_size};
 pub use self::verify::{BlobProblem, ProblemKind, StoreCheck};
 /// The `oci-spec` types this module's API uses.
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};

@@ -1,10 +1,11 @@
-//! Garbage collection: delete the blobs no image in `index.json` reaches.
+//! Garbage collection: delete the blobs that neither `index.json` nor a GC root reaches.
 //!
 //! Reachability follows descriptors as the image spec defines them: an index's `manifests[]`
 //! (<https://github.com/opencontainers/image-spec/blob/v1.1.0/image-index.md>), a manifest's
 //! `config` and `layers[]` (<https://github.com/opencontainers/image-spec/blob/v1.1.0/manifest.md>).
-//! The unpacked `layers/<diffid>/` directories belong to the runtime, so the report hands back
-//! the live diffIDs for it to prune those itself.
+//! The roots beyond `index.json` (the images containers and recorded runs use) are the
+//! caller's to find, and the unpacked `layers/` directories belong to the runtime: the report
+//! hands back the live images' diffIDs for it to prune those itself.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -14,7 +15,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest,
 
 use super::digest::{DiffId, Digest};
 use super::error::OciError;
-use super::store::{Store, TEMP_PREFIX};
+use super::store::{PARTIAL_PREFIX, Store, TEMP_PREFIX};
 
 pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub(super) const DOCKER_MANIFEST_LIST: &str =
@@ -24,25 +25,43 @@ pub(super) const DOCKER_MANIFEST_LIST: &str =
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
     pub blobs_removed: usize,
-    /// Bytes of blobs and stale temp files removed.
+    /// Bytes of blobs, stale temp files and partial downloads removed.
     pub bytes_freed: u64,
+    /// Stale temp files and partial downloads removed.
     pub temp_files_removed: usize,
-    /// The diffIDs of every layer of every image still in the store: the `layers/<diffid>/`
-    /// directories to keep.
-    pub live_diff_ids: BTreeSet<DiffId>,
+    /// Every image kept, once each.
+    pub live_images: Vec<LiveImage>,
+}
+
+/// An image [`Store::prune`] kept, for those who keep caches of images to prune theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveImage {
+    pub manifest: Digest,
+    /// The layers' (compressed) digests, bottom first.
+    pub layers: Vec<Digest>,
+    /// The layers' diffIDs, bottom first (the `layers/` directories to keep are named by
+    /// these and by their chain IDs).
+    pub diff_ids: Vec<DiffId>,
 }
 
 impl Store {
-    /// Delete every blob that no entry of `index.json` reaches, and every temp file left by
-    /// an interrupted write. Takes the store lock, so it waits for a build in another process
-    /// to finish; a write in progress in this process, on another thread, would lose its temp
-    /// file, so don't prune while writing.
-    pub fn prune(&self) -> Result<PruneReport, OciError> {
+    /// Delete every blob that neither an entry of `index.json` nor one of the image manifests
+    /// `roots` reaches, and every temp file left by an interrupted write. Takes the store
+    /// lock, so it waits for a build in another process to finish; a write in progress in
+    /// this process, on another thread, would lose its temp file, so don't prune while
+    /// writing. A caller that finds `roots` under the store lock holds it around this call,
+    /// so that no new root appears in between.
+    pub fn prune(&self, roots: &[Digest]) -> Result<PruneReport, OciError> {
         let _lock = self.lock()?;
         let mut live = BTreeSet::new();
         let mut report = PruneReport::default();
         for entry in self.read_index()?.manifests() {
-            self.mark(entry, &mut live, &mut report.live_diff_ids)?;
+            self.mark(entry, &mut live, &mut report.live_images)?;
+        }
+        for root in roots {
+            // Docker's schema 2 manifest has the OCI manifest's shape: one media type fits both.
+            let descriptor = Descriptor::new(MediaType::ImageManifest, 0, root.to_oci());
+            self.mark(&descriptor, &mut live, &mut report.live_images)?;
         }
         self.remove_dead_blobs(&live, &mut report)?;
         self.remove_temp_files(&mut report)?;
@@ -54,7 +73,7 @@ impl Store {
         &self,
         descriptor: &Descriptor,
         live: &mut BTreeSet<Digest>,
-        diff_ids: &mut BTreeSet<DiffId>,
+        images: &mut Vec<LiveImage>,
     ) -> Result<(), OciError> {
         let Ok(digest) = Digest::from_oci(descriptor.digest()) else {
             // Another algorithm: not in `blobs/sha256/`, so nothing to keep.
@@ -73,22 +92,29 @@ impl Store {
                 live.insert(config_digest.clone());
                 if self.has_blob(&config_digest) {
                     let config: ImageConfiguration = self.parse(&config_digest)?;
-                    for diff_id in config.rootfs().diff_ids() {
-                        if let Ok(diff_id) = DiffId::from_str(diff_id) {
-                            diff_ids.insert(diff_id);
-                        }
-                    }
+                    let diff_ids = config.rootfs().diff_ids().iter();
+                    images.push(LiveImage {
+                        manifest: digest.clone(),
+                        layers: manifest
+                            .layers()
+                            .iter()
+                            .filter_map(|layer| Digest::from_oci(layer.digest()).ok())
+                            .collect(),
+                        diff_ids: diff_ids
+                            .filter_map(|id| DiffId::from_str(id).ok())
+                            .collect(),
+                    });
                 }
             }
             for layer in manifest.layers() {
-                self.mark(layer, live, diff_ids)?;
+                self.mark(layer, live, images)?;
             }
         } else if matches!(descriptor.media_type(), MediaType::ImageIndex)
             || media_type == DOCKER_MANIFEST_LIST
         {
             let index: ImageIndex = self.parse(&digest)?;
             for manifest in index.manifests() {
-                self.mark(manifest, live, diff_ids)?;
+                self.mark(manifest, live, images)?;
             }
         }
         Ok(())
@@ -128,11 +154,16 @@ impl Store {
         Ok(())
     }
 
+    /// Temp files an older mlpack wrote straight into `tmp/`, and the partial downloads of
+    /// interrupted pulls (a pull holds the store lock, so none is in progress). Temp trees
+    /// are [`Store::leftovers`]'s.
     fn remove_temp_files(&self, report: &mut PruneReport) -> Result<(), OciError> {
         let dir = self.temp_dir();
         for item in fs_err::read_dir(&dir).map_err(|source| OciError::io("list", &dir, source))? {
             let item = item.map_err(|source| OciError::io("list", &dir, source))?;
-            if item.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let is_file = item.file_type().is_ok_and(|kind| kind.is_file());
+            if is_file && (name.starts_with(TEMP_PREFIX) || name.starts_with(PARTIAL_PREFIX)) {
                 report.bytes_freed += remove_file(&item.path())?;
                 report.temp_files_removed += 1;
             }

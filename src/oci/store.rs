@@ -3,9 +3,10 @@
 //!
 //! Spec: <https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md>. The
 //! layout is `oci-layout`, `index.json` and `blobs/sha256/<hex>`; mlpack adds `tmp/` (blobs
-//! being written, renamed into `blobs/` once whole) and `.lock`. Every write is a temp file
-//! renamed into place, so a killed process leaves at most a stray file in `tmp/`, never a
-//! partial blob or `index.json`.
+//! being written, renamed into `blobs/` once whole; staging trees) and `.lock`. Every write is
+//! a temp file renamed into place, so a killed process leaves at most a stray temp tree in
+//! `tmp/` (which the next [`Store::open`] removes, see [`super::temp`]), never a partial blob
+//! or `index.json`.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +17,7 @@ use tempfile::NamedTempFile;
 
 use super::digest::{Digest, DigestWriter};
 use super::error::OciError;
+use super::temp::{self, Leftover, TempTree};
 
 /// Environment variable naming the store directory.
 pub const MLPACK_HOME: &str = "MLPACK_HOME";
@@ -27,6 +29,10 @@ const BLOBS_DIR: &str = "blobs/sha256";
 const TEMP_DIR: &str = "tmp";
 const LOCK_FILE: &str = ".lock";
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+/// A pull's download in `tmp/`, kept when it fails so that the next pull resumes it.
+pub(crate) const PARTIAL_PREFIX: &str = "partial-";
+/// The tree in `tmp/` that holds one process's temp files.
+const FILES_TREE_PREFIX: &str = "files-";
 
 /// `$MLPACK_HOME`, else `$XDG_DATA_HOME/mlpack` (when absolute, as the XDG spec requires),
 /// else `~/.local/share/mlpack`.
@@ -56,6 +62,8 @@ pub fn default_root() -> Result<PathBuf, OciError> {
 pub struct Store {
     root: PathBuf,
     held_lock: Arc<Mutex<Weak<LockFile>>>,
+    /// This process's tree for temp files, made when first needed.
+    files: Arc<Mutex<Option<TempTree>>>,
 }
 
 /// The store's exclusive lock (`flock` on `<root>/.lock`), released when the last clone of it
@@ -71,12 +79,10 @@ pub struct StoreLock {
 struct LockFile(#[expect(dead_code, reason = "held for its open file description")] fs_err::File);
 
 impl Store {
-    /// Open the store at `root`, creating an empty layout there if it has none.
+    /// Open the store at `root`, creating an empty layout there if it has none, and removing
+    /// the temp trees that processes killed before they could left in `tmp/`.
     pub fn open(root: &Path) -> Result<Self, OciError> {
-        let store = Self {
-            root: root.to_path_buf(),
-            held_lock: Arc::new(Mutex::new(Weak::new())),
-        };
+        let store = Self::at(root);
         for dir in [store.root.join(BLOBS_DIR), store.temp_dir()] {
             fs_err::create_dir_all(&dir)
                 .map_err(|source| OciError::io("create the directory", &dir, source))?;
@@ -95,7 +101,42 @@ impl Store {
             }
         }
         store.check_layout_version(&layout)?;
+        // Best effort: a tree that cannot be removed stays, and `mlpack doctor` reports it.
+        let _ = store.leftovers(true);
         Ok(store)
+    }
+
+    /// Open an existing store without changing anything in it, for `mlpack doctor`, which
+    /// reports what [`Store::open`] would clean up.
+    pub fn inspect(root: &Path) -> Result<Self, OciError> {
+        let store = Self::at(root);
+        store.check_layout_version(&store.root.join(OCI_LAYOUT_FILE))?;
+        Ok(store)
+    }
+
+    fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            held_lock: Arc::new(Mutex::new(Weak::new())),
+            files: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The temp trees in `tmp/` that no live process owns: listed, or removed (`remove`) and
+    /// listed. See [`super::temp`].
+    pub fn leftovers(&self, remove: bool) -> Result<Vec<Leftover>, OciError> {
+        let dir = self.temp_dir();
+        temp::leftovers(&dir, "", remove)
+            .map_err(|source| OciError::io("clean up temp trees in", dir, source))
+    }
+
+    /// A new staging tree in `tmp/`, named `<prefix><random>`, on the file system of
+    /// `blobs/`; removed when dropped, and by the next [`Store::open`] if this process is
+    /// killed first.
+    pub fn temp_tree(&self, prefix: &str) -> Result<TempTree, OciError> {
+        let dir = self.temp_dir();
+        TempTree::new_in(&dir, prefix)
+            .map_err(|source| OciError::io("create a temp tree in", dir, source))
     }
 
     /// Open the store at [`default_root`].
@@ -212,18 +253,23 @@ impl Store {
         Ok((digest, size))
     }
 
-    /// A new temp file in the store's `tmp/`, on the same file system as `blobs/` so it can be
-    /// renamed there. Removed when dropped unless persisted.
+    /// A new temp file in this process's tree in `tmp/`, on the same file system as `blobs/`
+    /// so it can be renamed there. Removed when dropped unless persisted, and with the tree
+    /// if this process is killed.
     pub fn temp_file(&self) -> Result<NamedTempFile, OciError> {
-        let dir = self.temp_dir();
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        let tree = match &mut *files {
+            Some(tree) => tree,
+            empty => empty.insert(self.temp_tree(FILES_TREE_PREFIX)?),
+        };
         tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(|source| OciError::io("create a temp file in", dir, source))
+            .tempfile_in(tree.path())
+            .map_err(|source| OciError::io("create a temp file in", tree.path(), source))
     }
 
-    /// `<root>/tmp/`: for temp files and staging directories that must share a file system
-    /// with `blobs/`. [`Store::prune`] removes only its own temp files (`.tmp-*`) from it.
+    /// `<root>/tmp/`: for temp trees and files that must share a file system with `blobs/`,
+    /// and for pulls' resumable `partial-*` downloads.
     pub fn temp_dir(&self) -> PathBuf {
         self.root.join(TEMP_DIR)
     }

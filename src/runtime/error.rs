@@ -85,6 +85,14 @@ pub enum RuntimeError {
     #[error("the image has {count} layers; an overlay of more than {max} cannot be mounted")]
     TooManyLayers { count: usize, max: usize },
 
+    /// An image `load` or `pull` brought in could not be unpacked; the store was put back.
+    #[error("refused the image `{image}`; the store is as it was before")]
+    Refused {
+        image: String,
+        #[source]
+        source: Box<RuntimeError>,
+    },
+
     #[error(transparent)]
     Layer(#[from] LayerError),
 
@@ -142,6 +150,7 @@ impl RuntimeError {
             | Self::TooManyLayers { .. }
             | Self::Exec { .. }
             | Self::User(_) => true,
+            Self::Refused { source, .. } => source.is_user_error(),
             Self::Layer(error) => error.is_user_error(),
             Self::Cgroup(error) => error.is_user_error(),
             Self::Hardware(error) => error.is_user_error(),
@@ -176,6 +185,7 @@ impl RuntimeError {
                 "the kernel refused a namespace or mount: run as root, or check that this host allows user namespaces (`sysctl user.max_user_namespaces`)"
                     .to_string(),
             ),
+            Self::Refused { source, .. } => source.hint(),
             Self::Layer(error) => error.hint(),
             Self::Cgroup(error) => error.hint(),
             Self::User(error) => error.hint(),

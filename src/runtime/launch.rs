@@ -13,7 +13,7 @@ use super::config::{ContainerConfig, NetworkMode, merge_env};
 use super::container::{Container, Containers};
 use super::error::RuntimeError;
 use super::init::Overlay;
-use super::layers::LayerCache;
+use super::layers::{LayerCache, SHORT_LINKS_DIR};
 use super::mounts::{MountPlan, MountRequest};
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
@@ -158,9 +158,10 @@ fn overlay(
     let image = store.resolve(&container.config.image.digest)?;
     let cache = LayerCache::for_store(store);
     let mut lower = Vec::new();
-    for (descriptor, diff_id) in image.layers()?.iter().rev() {
-        cache.ensure(store, descriptor, diff_id)?;
-        lower.push(short_link(&cache, diff_id.hex())?);
+    // A directory is named by a diffID or a chain ID: 64 hex digits either way.
+    for dir in cache.ensure_image(store, &image)?.iter().rev() {
+        let hex = dir.file_name().unwrap_or_default().to_string_lossy();
+        lower.push(short_link(&cache, &hex)?);
     }
     if lower.is_empty() {
         let empty = cache.root().join("empty");
@@ -194,7 +195,7 @@ const SHORT_LINK: &str = "l/0123456789ab";
 /// overlay2 driver shortens its lower dirs the same way). A prefix already taken by another
 /// layer falls back to the full name.
 fn short_link(cache: &LayerCache, hex: &str) -> Result<String, RuntimeError> {
-    let dir = cache.root().join("l");
+    let dir = cache.root().join(SHORT_LINKS_DIR);
     let name = &hex[..12.min(hex.len())];
     let link = dir.join(name);
     let target = PathBuf::from("..").join(hex);

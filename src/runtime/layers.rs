@@ -4,11 +4,11 @@
 //! as overlayfs reads them (<https://docs.kernel.org/filesystems/overlayfs.html>). A layer is
 //! untrusted input: [`Unpacker`] lists the rules that keep every write inside its directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{CString, OsStr};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use fs_err::os::unix::fs::OpenOptionsExt;
@@ -19,13 +19,19 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::image::Descriptor;
 use sha2::{Digest as _, Sha256};
 
+use super::merged_view::{Found, MergedView, get_xattr};
 use crate::debian::rootfs::{Root, RootError};
-use crate::oci::{DiffId, Digest, OciError, Store};
+use crate::oci::{
+    DiffId, Digest, Leftover, OciError, ResolvedImage, Store, TempTree, chain_ids, leftovers,
+    remove_tree, tree_size,
+};
 
 /// The cache's directory under the store root.
 const LAYERS_DIR: &str = "layers";
 /// Layers being unpacked: `layers/.tmp-<random>/`, renamed to `layers/<hex>/` when whole.
 const TEMP_PREFIX: &str = ".tmp-";
+/// Short names for the layer directories, made by `launch` for the overlay's options.
+pub(crate) const SHORT_LINKS_DIR: &str = "l";
 /// `.wh.<name>` deletes `<name>` of the layers below (layer.md, "Whiteouts").
 const WHITEOUT_PREFIX: &str = ".wh.";
 /// `.wh..wh..opq` hides everything the layers below have in its directory; after
@@ -68,33 +74,111 @@ impl LayerCache {
         self.root.join(diff_id.hex())
     }
 
-    /// Whether the layer is unpacked. Its directory only appears by rename once the layer is
-    /// whole and checked, so a present one is complete.
-    pub fn is_unpacked(&self, diff_id: &DiffId) -> bool {
+    /// The temp trees of layers whose unpacking was killed: listed, or removed (`remove`)
+    /// and listed.
+    pub fn leftovers(&self, remove: bool) -> Result<Vec<Leftover>, OciError> {
+        leftovers(&self.root, TEMP_PREFIX, remove)
+            .map_err(|source| OciError::io("clean up the temp trees in", &self.root, source))
+    }
+
+    /// Delete every unpacked layer whose directory name (64 hex digits) `keep` lacks, and
+    /// the short links (`l/`) left pointing nowhere; returns how many layers went and their
+    /// bytes. The caller holds the store lock, and `keep` names every layer that an image
+    /// or container of the store has, so no container loses a lower dir it mounts.
+    pub fn prune(&self, keep: &BTreeSet<String>) -> Result<(usize, u64), LayerError> {
+        let entries = match fs_err::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(error) => return Err(io_error("list", &self.root)(error)),
+        };
+        let (mut removed, mut bytes) = (0, 0);
+        for entry in entries {
+            let entry = entry.map_err(io_error("list", &self.root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_layer = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_layer || keep.contains(&name) {
+                continue;
+            }
+            let path = entry.path();
+            bytes += tree_size(&path);
+            remove_tree(&path).map_err(io_error("remove", &path))?;
+            removed += 1;
+        }
+        let links = self.root.join(SHORT_LINKS_DIR);
+        for link in fs_err::read_dir(&links).into_iter().flatten().flatten() {
+            if !link.path().exists() {
+                let _ = fs_err::remove_file(link.path());
+            }
+        }
+        Ok((removed, bytes))
+    }
+
+    /// Whether the layer is unpacked on its own. Its directory only appears by rename once
+    /// the layer is whole and checked, so a present one is complete.
+    #[cfg(test)]
+    fn is_unpacked(&self, diff_id: &DiffId) -> bool {
         self.path(diff_id).is_dir()
     }
 
-    /// Unpack the layer (if not already) and return its directory.
-    ///
-    /// The blob `layer` is read from `store`, decompressed, and unpacked into a temp dir while
-    /// its uncompressed bytes are hashed; only when they hash to `diff_id` is the temp dir
-    /// renamed into place. If another process unpacked the same layer meanwhile, its copy is
-    /// used and this one dropped.
-    pub fn ensure(
+    /// Unpack every layer of `image` that is not unpacked yet, bottom first, each on the
+    /// ones below it; returns their directories, bottom first.
+    pub fn ensure_image(
+        &self,
+        store: &Store,
+        image: &ResolvedImage,
+    ) -> Result<Vec<PathBuf>, LayerError> {
+        let layers = image.layers()?;
+        let diff_ids: Vec<DiffId> = layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
+        let mut dirs = Vec::with_capacity(layers.len());
+        for ((descriptor, diff_id), chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
+            let dir = self.ensure_on(store, descriptor, diff_id, &chain_id, &dirs)?;
+            dirs.push(dir);
+        }
+        Ok(dirs)
+    }
+
+    /// Unpack a bottom layer (if not already) and return its directory.
+    #[cfg(test)]
+    fn ensure(
         &self,
         store: &Store,
         layer: &Descriptor,
         diff_id: &DiffId,
     ) -> Result<PathBuf, LayerError> {
-        let target = self.path(diff_id);
-        if self.is_unpacked(diff_id) {
-            return Ok(target);
+        self.ensure_on(store, layer, diff_id, diff_id.digest(), &[])
+    }
+
+    /// Unpack the layer (if not already) on the unpacked layers `below` (bottom first), and
+    /// return its directory: `<diffID hex>/`, or `<chain ID hex>/` when the layer hard-links
+    /// files of the layers below, which makes its content theirs too.
+    ///
+    /// The blob `layer` is read from `store`, decompressed, and unpacked into a temp dir while
+    /// its uncompressed bytes are hashed; only when they hash to `diff_id` is the temp dir
+    /// renamed into place. If another process unpacked the same layer meanwhile, its copy is
+    /// used and this one dropped.
+    fn ensure_on(
+        &self,
+        store: &Store,
+        layer: &Descriptor,
+        diff_id: &DiffId,
+        chain_id: &Digest,
+        below: &[PathBuf],
+    ) -> Result<PathBuf, LayerError> {
+        let on_its_own = self.path(diff_id);
+        let on_these = self.root.join(chain_id.hex());
+        for dir in [&on_its_own, &on_these] {
+            if dir.is_dir() {
+                return Ok(dir.clone());
+            }
         }
         let digest = Digest::from_oci(layer.digest())?;
         fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
-        let temp = TempTree::new(&self.root)?;
+        let temp = TempTree::new_in(&self.root, TEMP_PREFIX)
+            .map_err(io_error("create a temp directory in", &self.root))?;
         let mut reader = HashingReader::new(store.open_layer(layer)?);
-        Unpacker::new(temp.path(), digest.clone())?.unpack(&mut reader)?;
+        let lower: Vec<PathBuf> = below.iter().rev().cloned().collect();
+        let linked_below =
+            Unpacker::new(temp.path(), digest.clone(), &lower)?.unpack(&mut reader)?;
         // The diffID covers the whole stream: the end-of-archive blocks and any padding after
         // them, which the tar reader stops short of.
         let actual = reader.finish().map_err(|source| LayerError::Unreadable {
@@ -108,7 +192,7 @@ impl LayerCache {
                 actual,
             });
         }
-        temp.persist(&target)
+        persist(temp, if linked_below { &on_these } else { &on_its_own })
     }
 }
 
@@ -234,75 +318,23 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// A directory being unpacked, removed when dropped unless persisted. Not `tempfile`'s
-/// `TempDir`: its removal gives up on directories that already have a mode like 0555.
-struct TempTree {
-    path: PathBuf,
-    persisted: bool,
-}
-
-impl TempTree {
-    fn new(parent: &Path) -> Result<Self, LayerError> {
-        let dir = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(parent)
-            .map_err(io_error("create a temp directory in", parent))?;
-        Ok(Self {
-            path: dir.keep(),
-            persisted: false,
-        })
+/// Rename the unpacked tree to `target`, or, if another process put one there first, drop
+/// this one and use that. The file system is synced first: the rename must not outlive a
+/// crash that loses the files, since a present directory is taken to be complete.
+fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
+    let synced = fs_err::File::open(temp.path())
+        .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
+    synced.map_err(io_error("sync", temp.path()))?;
+    match temp.persist(target) {
+        Ok(()) => Ok(target.to_path_buf()),
+        // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
+        Err(_) if target.is_dir() => Ok(target.to_path_buf()),
+        Err(source) => Err(LayerError::Io {
+            action: "move an unpacked layer to",
+            path: target.to_path_buf(),
+            source,
+        }),
     }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Rename the tree to `target`, or, if another process put one there first, drop this one
-    /// and use that. The file system is synced first: the rename must not outlive a crash
-    /// that loses the files, since a present directory is taken to be complete.
-    fn persist(mut self, target: &Path) -> Result<PathBuf, LayerError> {
-        let synced = fs_err::File::open(&self.path)
-            .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
-        synced.map_err(io_error("sync", &self.path))?;
-        match fs_err::rename(&self.path, target) {
-            Ok(()) => {
-                self.persisted = true;
-                Ok(target.to_path_buf())
-            }
-            // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
-            Err(_) if target.is_dir() => Ok(target.to_path_buf()),
-            Err(source) => Err(LayerError::Io {
-                action: "move an unpacked layer to",
-                path: target.to_path_buf(),
-                source,
-            }),
-        }
-    }
-}
-
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        if !self.persisted {
-            // Best effort: a leftover `.tmp-*` directory is garbage, not a broken layer.
-            let _ = remove_tree(&self.path);
-        }
-    }
-}
-
-/// Remove `path` and everything under it, never following a symlink. A directory is first
-/// made writable by its owner: unpacked directories may already have their final mode.
-fn remove_tree(path: &Path) -> io::Result<()> {
-    let metadata = fs_err::symlink_metadata(path)?;
-    if !metadata.is_dir() {
-        return fs_err::remove_file(path);
-    }
-    if metadata.permissions().mode() & 0o700 != 0o700 {
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
-    }
-    for entry in fs_err::read_dir(path)? {
-        remove_tree(&entry?.path())?;
-    }
-    fs_err::remove_dir(path)
 }
 
 /// Owner, mode and times taken from a tar header, applied once the node is written.
@@ -330,8 +362,12 @@ struct Attributes {
 /// 4. Whatever this layer already has at the path is removed first (the later entry wins),
 ///    except a directory where a directory goes. New files are created with `O_EXCL`, so a
 ///    symlink that appeared there is never written through.
-/// 5. Symlinks may point anywhere: they are resolved inside the container, later. Hard links
-///    must name a regular file or symlink already in the layer.
+/// 5. Symlinks may point anywhere: they are resolved inside the container, later. A hard
+///    link's target is looked up as Docker applies a layer, in the merged view of this layer
+///    over the layers below ([`MergedView`]), and must be a regular file or symlink there,
+///    inside the image. One in this layer is linked; one below is copied into this layer
+///    (with its owner, mode, time and file capability), as overlayfs copies a file up before
+///    linking it, and later links to the same file link to that copy.
 /// 6. Device nodes are created only by root (others cannot); a container gets its `/dev` at
 ///    run time anyway. FIFOs are always created.
 /// 7. As root, owners come from the header (chown first, since it clears setuid bits and
@@ -351,10 +387,18 @@ struct Unpacker {
     directories: BTreeMap<PathBuf, Attributes>,
     /// The entry being unpacked, as the archive names it, for errors.
     entry: String,
+    /// This layer's directory and then the layers below, topmost first: the merged view
+    /// hard links are resolved in.
+    layers: Vec<PathBuf>,
+    /// Files of the layers below copied into this layer for a hard link: each one's real
+    /// path below, and its copy's path and inode (a later entry may have replaced it).
+    copies: HashMap<PathBuf, (PathBuf, u64)>,
 }
 
 impl Unpacker {
-    fn new(dir: &Path, digest: Digest) -> Result<Self, LayerError> {
+    /// An unpacker into the empty directory `dir`, over the unpacked layers `lower`
+    /// (nearest first).
+    fn new(dir: &Path, digest: Digest, lower: &[PathBuf]) -> Result<Self, LayerError> {
         let root_path = fs_err::canonicalize(dir).map_err(io_error("open", dir))?;
         let root = Root::open(&root_path).map_err(io_error("open", &root_path))?;
         // The layer's root is `/` in the container; a temp dir starts out 0700.
@@ -366,6 +410,9 @@ impl Unpacker {
                 mtime: None,
             },
         )]);
+        let layers = std::iter::once(root_path.clone())
+            .chain(lower.iter().cloned())
+            .collect();
         Ok(Self {
             root,
             root_path,
@@ -373,10 +420,13 @@ impl Unpacker {
             privileged: nix::unistd::geteuid().is_root(),
             directories,
             entry: String::new(),
+            layers,
+            copies: HashMap::new(),
         })
     }
 
-    fn unpack(mut self, reader: &mut impl Read) -> Result<(), LayerError> {
+    /// Unpack the layer; returns whether a hard link copied a file of the layers below.
+    fn unpack(mut self, reader: &mut impl Read) -> Result<bool, LayerError> {
         let mut archive = tar::Archive::new(reader);
         let entries = archive.entries().map_err(|error| self.unreadable(error))?;
         for entry in entries {
@@ -384,7 +434,9 @@ impl Unpacker {
             self.entry = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             self.unpack_entry(&mut entry)?;
         }
-        self.finish_directories()
+        let linked_below = !self.copies.is_empty();
+        self.finish_directories()?;
+        Ok(linked_below)
     }
 
     fn unpack_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
@@ -640,30 +692,76 @@ impl Unpacker {
         Self::set_attributes(path, attributes, false)
     }
 
-    /// Rule 5: a hard link only to a file or symlink this layer already holds.
+    /// Rule 5: a hard link to a file or symlink of the merged view.
     fn hard_link(&mut self, path: &Path, target: &str) -> Result<(), LayerError> {
         let components = self.components(target, &format!("its hard link target `{target}`"))?;
-        let Some((name, parents)) = components.split_last() else {
+        if components.is_empty() {
             return Err(self.refuse("a hard link to the layer's root"));
-        };
-        let source = self
-            .root
-            .directory(parents, false)
-            .map_err(|error| self.root_error(error))?
-            .join(name);
-        let linkable = fs_err::symlink_metadata(&source)
-            .is_ok_and(|metadata| metadata.is_file() || metadata.is_symlink());
-        if !linkable {
-            return Err(self.refuse(&format!(
-                "its hard link target `{target}` is not a file or symlink earlier in the layer"
-            )));
         }
+        let found = MergedView::new(&self.layers)
+            .find(&components)
+            .map_err(|reason| self.refuse(&format!("its hard link target `{target}`: {reason}")))?;
+        let linkable = |source: &Path| {
+            fs_err::symlink_metadata(source)
+                .is_ok_and(|metadata| metadata.is_file() || metadata.is_symlink())
+        };
+        let (layer, source) = match found {
+            Found::Entry { layer, path } if linkable(&path) => (layer, path),
+            _ => {
+                return Err(self.refuse(&format!(
+                    "its hard link target `{target}` is not a file or symlink earlier in the layer or in the layers below"
+                )));
+            }
+        };
         if source == path {
             return Ok(());
         }
+        let copy = self.copies.get(&source).filter(|(copy, inode)| {
+            fs_err::symlink_metadata(copy).is_ok_and(|metadata| metadata.ino() == *inode)
+        });
+        let existing = match copy {
+            _ if layer == 0 => Some(source.clone()),
+            Some((copy, _)) => Some(copy.clone()),
+            None => None,
+        };
         self.make_room(path, false)?;
-        // `link(2)` (here `linkat` without `AT_SYMLINK_FOLLOW`) links a symlink itself.
-        fs_err::hard_link(&source, path).map_err(io_error("create", path))
+        if let Some(existing) = existing {
+            // `link(2)` (here `linkat` without `AT_SYMLINK_FOLLOW`) links a symlink itself.
+            return fs_err::hard_link(&existing, path).map_err(io_error("create", path));
+        }
+        self.copy_up(&source, path)?;
+        let inode = fs_err::symlink_metadata(path)
+            .map_err(io_error("inspect", path))?
+            .ino();
+        self.copies.insert(source, (path.to_path_buf(), inode));
+        Ok(())
+    }
+
+    /// Copy the file or symlink `source` of a layer below to `path` in this one, with its
+    /// owner (as root), mode, time and file capability, as overlayfs copies a file up.
+    fn copy_up(&mut self, source: &Path, path: &Path) -> Result<(), LayerError> {
+        let metadata = fs_err::symlink_metadata(source).map_err(io_error("inspect", source))?;
+        let attributes = Attributes {
+            mode: metadata.mode() & 0o7777,
+            owner: self
+                .privileged
+                .then(|| (Uid::from_raw(metadata.uid()), Gid::from_raw(metadata.gid()))),
+            mtime: Some(TimeSpec::new(metadata.mtime(), metadata.mtime_nsec())),
+        };
+        if metadata.is_symlink() {
+            let target = fs_err::read_link(source).map_err(io_error("read", source))?;
+            return self.symlink(path, target.as_os_str(), attributes);
+        }
+        let capability = self
+            .privileged
+            .then(|| get_xattr(source, CAPABILITY_XATTR).ok())
+            .flatten();
+        let mut content = fs_err::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(source)
+            .map_err(io_error("open", source))?;
+        self.file(path, attributes, capability.as_deref(), &mut content)
     }
 
     /// A FIFO or device node.
@@ -809,7 +907,7 @@ fn parse_pax_time(value: &str) -> Option<TimeSpec> {
 
 /// `lsetxattr(2)`: sets `name` on `path` itself, never on what a symlink there points to.
 #[expect(unsafe_code, reason = "neither std nor nix wraps the xattr calls")]
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+pub(super) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let path = CString::new(path.as_os_str().as_bytes())?;
     let name = CString::new(name)?;
     // SAFETY: `path` and `name` are NUL-terminated and outlive the call; `value` is valid for
@@ -1192,6 +1290,106 @@ mod tests {
         }
     }
 
+    /// `upper` unpacked on `lower` (both stored in `store`): its directory.
+    fn on_lower(
+        store: &Store,
+        lower: (Descriptor, DiffId),
+        upper: &(Descriptor, DiffId),
+    ) -> Result<PathBuf, LayerError> {
+        let cache = LayerCache::for_store(store);
+        let below = cache.ensure(store, &lower.0, &lower.1).unwrap();
+        let chain = chain_ids(&[lower.1, upper.1.clone()]).pop().unwrap();
+        cache.ensure_on(store, &upper.0, &upper.1, &chain, &[below])
+    }
+
+    fn lower_layer(store: &Store) -> (Descriptor, DiffId) {
+        TestTar::new()
+            .dir("usr/", 0o755)
+            .dir("usr/bin/", 0o755)
+            .file("usr/bin/tool", 0o4755, "#!/bin/sh\necho tool\n")
+            .symlink("bin", "usr/bin")
+            .symlink("usr/bin/alias", "tool")
+            .symlink("escape", "../../outside")
+            .store(store)
+    }
+
+    #[test]
+    fn hard_links_to_the_layers_below_copy_the_file_up() {
+        let (_dir, store) = new_store();
+        let upper = TestTar::new()
+            .hard_link("opt/one", "usr/bin/tool")
+            .hard_link("opt/two", "./usr/bin/tool")
+            // Through a symlink of the layer below, to the same file.
+            .hard_link("opt/three", "bin/tool")
+            .hard_link("opt/alias", "usr/bin/alias")
+            .store(&store);
+        let root = on_lower(&store, lower_layer(&store), &upper).unwrap();
+        // Its content depends on the layer below: named by its chain ID, not its diffID.
+        let cache = LayerCache::for_store(&store);
+        assert!(!cache.is_unpacked(&upper.1));
+        assert_ne!(root.file_name().unwrap(), upper.1.hex());
+
+        assert_eq!(
+            fs_err::read_to_string(root.join("opt/one")).unwrap(),
+            "#!/bin/sh\necho tool\n"
+        );
+        assert_eq!(mode(&root.join("opt/one")), 0o4755);
+        let inode = |path: &str| fs_err::symlink_metadata(root.join(path)).unwrap().ino();
+        assert_eq!(inode("opt/one"), inode("opt/two"));
+        assert_eq!(inode("opt/one"), inode("opt/three"));
+        assert_eq!(
+            fs_err::read_link(root.join("opt/alias")).unwrap(),
+            Path::new("tool")
+        );
+        assert_eq!(
+            fs_err::symlink_metadata(root.join("opt/one"))
+                .unwrap()
+                .mtime(),
+            i64::try_from(MTIME).unwrap()
+        );
+        if nix::unistd::geteuid().is_root() {
+            let metadata = fs_err::metadata(root.join("opt/one")).unwrap();
+            assert_eq!((metadata.uid(), metadata.gid()), (1000, 2000));
+        }
+        assert!(!root.join("usr").exists(), "only the links are copied");
+    }
+
+    #[test]
+    fn hard_links_below_that_are_missing_or_leave_the_image_are_refused() {
+        let cases = [
+            (
+                "absent",
+                TestTar::new().hard_link("link", "usr/bin/missing"),
+            ),
+            (
+                "whited out",
+                TestTar::new()
+                    .file("usr/bin/.wh.tool", 0o644, "")
+                    .hard_link("link", "usr/bin/tool"),
+            ),
+            ("a directory", TestTar::new().hard_link("link", "usr/bin")),
+            (
+                "through a symlink out",
+                TestTar::new().hard_link("link", "escape/file"),
+            ),
+        ];
+        for (case, tar) in cases {
+            let (_dir, store) = new_store();
+            let lower = lower_layer(&store);
+            let upper = tar.store(&store);
+            let error = on_lower(&store, lower, &upper).unwrap_err();
+            assert!(
+                matches!(error, LayerError::UnsafeEntry { .. }),
+                "{case}: {error}"
+            );
+            let left: Vec<String> = listing(LayerCache::for_store(&store).root())
+                .into_iter()
+                .filter(|name| name.starts_with(TEMP_PREFIX))
+                .collect();
+            assert!(left.is_empty(), "{case}: {left:?}");
+        }
+    }
+
     #[test]
     fn a_wrong_diff_id_leaves_nothing() {
         let (_dir, store) = new_store();
@@ -1230,7 +1428,7 @@ mod tests {
         let target = dir.path().join("layer");
         fs_err::create_dir(&target).unwrap();
         fs_err::write(target.join("theirs"), "").unwrap();
-        let temp = TempTree::new(dir.path()).unwrap();
+        let temp = TempTree::new_in(dir.path(), TEMP_PREFIX).unwrap();
         let temp_path = temp.path().to_path_buf();
         fs_err::create_dir(temp_path.join("readonly")).unwrap();
         fs_err::write(temp_path.join("readonly/ours"), "").unwrap();
@@ -1239,7 +1437,7 @@ mod tests {
             std::fs::Permissions::from_mode(0o555),
         )
         .unwrap();
-        assert_eq!(temp.persist(&target).unwrap(), target);
+        assert_eq!(persist(temp, &target).unwrap(), target);
         assert_eq!(listing(&target), ["theirs"]);
         assert_eq!(listing(dir.path()), ["layer"]);
     }

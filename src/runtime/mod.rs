@@ -7,6 +7,7 @@
 //! (<https://github.com/opencontainers/runtime-spec/blob/v1.2.0/config-linux.md>). This
 //! module knows nothing about Python or PyPI.
 
+mod admit;
 mod cgroup;
 mod commit;
 mod config;
@@ -17,6 +18,7 @@ mod init;
 mod launch;
 mod layers;
 mod logs;
+mod merged_view;
 mod mounts;
 mod network;
 mod process;
@@ -28,6 +30,7 @@ mod tty;
 mod user;
 mod workload;
 
+pub use self::admit::Admission;
 pub use self::cgroup::{Cgroup, CgroupError, CgroupVersion, Limits};
 pub use self::commit::{ConfigChange, commit};
 pub use self::config::{

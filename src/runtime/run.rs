@@ -42,7 +42,8 @@ pub struct RunRequest {
 /// Check the request and write the container's directory.
 pub fn create(containers: &Containers, request: RunRequest) -> Result<Container, RuntimeError> {
     let store = containers.store();
-    let image = store.resolve(&request.image)?;
+    let wanted = request.image.clone();
+    let image = store.resolve(&wanted)?;
     let id = new_id()?;
     let name = match &request.name {
         Some(name) => check_name(name)?,
@@ -53,10 +54,13 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
         mount.check_source()?;
     }
     check_gpus(&config)?;
-    let cache = LayerCache::for_store(store);
-    for (descriptor, diff_id) in image.layers()? {
-        cache.ensure(store, &descriptor, &diff_id)?;
-    }
+    LayerCache::for_store(store).ensure_image(store, &image)?;
+    // `rmi` and `prune` look at the containers under the store lock: the image must still be
+    // there under the same lock, or one of them may have removed it since it was resolved
+    // above, seeing no container that used it.
+    let _lock = store.lock()?;
+    store.resolve(&wanted)?;
+    store.resolve(&config.image.digest)?;
     containers.create(config)
 }
 

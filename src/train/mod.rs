@@ -6,6 +6,7 @@
 mod fingerprint;
 mod outputs;
 mod package;
+pub mod pycache;
 mod record;
 
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};

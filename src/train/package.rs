@@ -25,10 +25,7 @@ pub fn package(
 ) -> Result<Descriptor, OciError> {
     let reference = oci::normalize_reference(reference)?;
     let base = store.resolve(&record.image.digest)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".tmp-package-")
-        .tempdir_in(store.temp_dir())
-        .map_err(|source| OciError::io("create a directory in", store.temp_dir(), source))?;
+    let staging = store.temp_tree("package-")?;
     let inside = staging.path().join(target.trim_start_matches('/'));
     copy_outputs(run_dir, &inside)?;
     let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;

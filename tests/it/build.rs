@@ -213,6 +213,138 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
     );
 }
 
+/// What is in the store's `tmp/`, by name.
+fn temp_entries(context: &TestContext) -> Vec<String> {
+    fs_err::read_dir(store(context).join("tmp"))
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a build has got as far as a test waits for.
+type Reached = fn(&TestContext) -> bool;
+
+/// A build killed with SIGKILL while staging a layer, or after writing one, leaves its temp
+/// trees; `doctor` reports them, the next build removes them and gives the same digest.
+#[test]
+fn a_killed_build_leaves_nothing_behind_and_the_next_gives_the_same_image() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let digest = manifest_digest(&context, "demo:latest");
+    let points: [(&str, Reached); 2] = [
+        ("while staging the first layer", |context| {
+            temp_entries(context)
+                .iter()
+                .any(|name| name.starts_with("build-"))
+        }),
+        ("after writing the first blob", |context| {
+            fs_err::read_dir(store(context).join("blobs/sha256"))
+                .is_ok_and(|mut blobs| blobs.next().is_some())
+        }),
+    ];
+    for (point, reached) in points {
+        // A fresh store, so the build has every layer to make (downloads stay cached).
+        fs_err::remove_dir_all(store(&context)).unwrap();
+        let mut command = context.mlpack(&["build"]);
+        command.env_remove("MLPACK_OFFLINE");
+        TestContext::shared_cache(&mut command);
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(5);
+        while !reached(&context) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{point}: the build ended first"
+            );
+            assert!(std::time::Instant::now() < deadline, "{point}: not reached");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            !temp_entries(&context).is_empty(),
+            "{point}: nothing was left to clean"
+        );
+
+        let output = context.mlpack(&["--json", "doctor"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["name"] == "store")
+            .unwrap();
+        assert_eq!(check["status"], "warn", "{point}: {check}");
+        assert!(
+            check["summary"]
+                .as_str()
+                .unwrap()
+                .contains("left by killed mlpack processes"),
+            "{point}: {check}"
+        );
+
+        mlpack_ok(&context, &["build"]);
+        assert_eq!(manifest_digest(&context, "demo:latest"), digest, "{point}");
+        assert_eq!(temp_entries(&context), Vec::<String>::new(), "{point}");
+    }
+}
+
+/// Two builds of one project and a stream of prunes, all at once on a fresh store: every
+/// command succeeds, the image is the one a lone build makes, and the store is sound with
+/// nothing left in `tmp/` (a build's live temp trees are never taken for dead ones).
+#[test]
+fn concurrent_builds_and_prunes_leave_a_sound_store() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let digest = manifest_digest(&context, "demo:latest");
+    fs_err::remove_dir_all(store(&context)).unwrap();
+    let build = || {
+        let mut command = context.mlpack(&["build"]);
+        command.env_remove("MLPACK_OFFLINE");
+        TestContext::shared_cache(&mut command);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut builds = [build(), build()];
+    let mut prune_count = 0;
+    while builds
+        .iter_mut()
+        .any(|build| build.try_wait().unwrap().is_none())
+    {
+        // In the test's own cache: a prune of the shared one would take other tests' bytecode.
+        let pruned = context.run(&["prune"]);
+        assert!(pruned.starts_with("exit: 0"), "{pruned}");
+        prune_count += 1;
+    }
+    for build in builds {
+        let output = build.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", context.render(&output));
+    }
+    assert!(prune_count > 0);
+    assert_eq!(manifest_digest(&context, "demo:latest"), digest);
+    let output = context.mlpack(&["--json", "doctor"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "store")
+        .unwrap();
+    assert_eq!(check["status"], "ok", "{check}");
+    assert_eq!(temp_entries(&context), Vec::<String>::new());
+}
+
 #[test]
 fn a_malicious_wheel_is_refused_and_leaves_the_store_as_it_was() {
     let index = TestIndex::start();
@@ -371,8 +503,12 @@ fn the_store_commands() {
     assert_eq!(inspect["config"]["config"]["WorkingDir"], "/app");
     mlpack_ok(&context, &["rmi", "demo:v1"]);
     mlpack_ok(&context, &["rmi", "demo:v2"]);
-    let pruned = mlpack_ok(&context, &["prune"]);
-    assert!(pruned.contains("Removed "), "{pruned}");
+    // In the test's own cache: a prune of the shared one would take other tests' bytecode.
+    let pruned = context.run(&["prune"]);
+    assert!(
+        pruned.starts_with("exit: 0") && pruned.contains("Removed "),
+        "{pruned}"
+    );
     insta::assert_snapshot!(context.run(&["inspect", "demo:v1"]).lines().take(4).collect::<Vec<_>>().join("\n"), @"
     exit: 1
     --- stdout

@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 use mlpack::oci::Store;
 
 use crate::common::TestContext;
-use crate::common::images::{BUSYBOX, busybox_root, install_busybox};
+use crate::common::images::{
+    BUSYBOX, Entry, busybox_root, docker_archive, escaping_layers, install_busybox, layer_tar,
+    snapshot_tree, tree_tar,
+};
 
 const IMAGE: &str = BUSYBOX;
 
@@ -141,6 +144,44 @@ fn a_tampered_archive_is_refused_and_tags_nothing() {
     hint: the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged
     ");
     assert!(other_names(&context).is_empty());
+}
+
+/// A layer that tries to write outside its directory (`..`, an absolute path, a symlink out
+/// of the layer) is refused by `load`, which unpacks what it loads, and the store is as it
+/// was: no name, blob or unpacked layer of the image is left.
+#[test]
+fn layers_that_escape_are_refused_at_load_and_change_nothing() {
+    let context = TestContext::new();
+    install_busybox(&context);
+    let good = export(&context, "docker");
+    let (code, _, stderr) = in_other(&context, &["load", "-i", good.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    let outside = context.temp.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
+    let base = layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/hostname", "base\n")]);
+    for (case, evil) in escaping_layers(&outside) {
+        let before = snapshot_tree(&other_store(&context));
+        let archive = context.temp.path().join(format!("{case}.tar"));
+        docker_archive(&archive, &format!("evil:{case}"), &[base.clone(), evil]);
+        let (code, stdout, stderr) =
+            in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{case}: {stderr}");
+        assert!(stderr.contains("has an unsafe entry"), "{case}: {stderr}");
+        if case == "dot-dot" {
+            insta::assert_snapshot!(mask_hex(&stderr), @"
+            error: refused the image `evil:dot-dot`; the store is as it was before
+              caused by: layer `sha256:[HEX]` has an unsafe entry `../../../escape`: it has a `..` component
+
+            hint: mlpack refuses layers that could write outside their own directory; use an image from a source you trust
+            ");
+        }
+        assert_eq!(snapshot_tree(&other_store(&context)), before, "{case}");
+        assert!(
+            fs_err::read_dir(&outside).unwrap().next().is_none(),
+            "{case}"
+        );
+    }
+    assert_eq!(other_names(&context), ["busybox:test"]);
 }
 
 /// `text` with every run of 64 lowercase hex digits replaced by `[HEX]`.
@@ -311,4 +352,51 @@ fn a_manifest_lying_about_a_blob_size_is_refused_when_read() {
         inspected.contains("hint: `mlpack doctor` says whether the blob is damaged"),
         "{inspected}"
     );
+}
+
+/// A layer that hard-links files of the layer below, as Docker accepts (it applies a layer on
+/// the merged view of those below): it loads and runs, both names the same file.
+#[cfg(feature = "test-root")]
+#[test]
+fn a_hard_link_to_a_file_of_a_lower_layer_loads_and_runs() {
+    let context = TestContext::new();
+    let root = busybox_root(&context);
+    fs_err::create_dir(root.join("data")).unwrap();
+    fs_err::write(root.join("data/file"), "from the layer below\n").unwrap();
+    let linked = layer_tar(&[
+        Entry::Dir("data/"),
+        Entry::HardLink("data/one", "data/file"),
+        Entry::HardLink("data/two", "./data/file"),
+    ]);
+    let archive = context.temp.path().join("linked.tar");
+    docker_archive(&archive, "linked:test", &[tree_tar(&root), linked]);
+    let (code, _, stderr) = in_other(&context, &["load", "-i", archive.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = in_other(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "linked:test",
+            "sh",
+            "-c",
+            "cat /data/one /data/file; [ /data/one -ef /data/two ] && echo same",
+        ],
+        None,
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "from the layer below\nfrom the layer below\nsame\n"),
+        "{stderr}"
+    );
+    // The linking layer is unpacked under its chain ID; `prune` keeps it with its image.
+    let prune = |context: &TestContext| {
+        let (code, stdout, stderr) = in_other(context, &["--json", "prune"], None);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["layers_removed"].clone()
+    };
+    assert_eq!(prune(&context), 0);
+    let (code, _, stderr) = in_other(&context, &["rmi", "linked:test"], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(prune(&context), 2);
 }

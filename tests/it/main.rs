@@ -25,6 +25,8 @@ mod run;
 mod scan;
 #[cfg(all(feature = "test-debian", feature = "test-root"))]
 mod sdist;
+#[cfg(feature = "test-root")]
+mod store;
 #[cfg(all(feature = "test-pypi", feature = "test-debian", feature = "test-root"))]
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]

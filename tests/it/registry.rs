@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use crate::common::TestContext;
+use crate::common::images::{Entry, escaping_layers, image_of_layers, layer_tar, snapshot_tree};
 use crate::common::registry::{PASSWORD, TestRegistry, USER};
 use crate::run::{busybox_image, json, mlpack, ok, store_dir};
 
@@ -347,4 +348,45 @@ fn a_pull_killed_midway_resumes() {
         "resumed: {downloaded} downloaded of {total}, {kept} kept"
     );
     assert_eq!(resumed["digest"], pushed["digest"]);
+}
+
+/// A layer that tries to write outside its directory (`..`, an absolute path, a symlink out
+/// of the layer) is refused by `pull`, which unpacks what it pulls, and the store is as it
+/// was: no name, blob or unpacked layer of the image is left.
+#[test]
+fn layers_that_escape_are_refused_at_pull_and_change_nothing() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    // The images are made in another store and pushed from there: `push` does not unpack.
+    let source_dir = context.temp.path().join("source-store");
+    let source = mlpack::oci::Store::open(&source_dir).unwrap();
+    let outside = context.temp.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
+    let base = layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/hostname", "base\n")]);
+    for (case, evil) in escaping_layers(&outside) {
+        let name = format!("evil:{case}");
+        image_of_layers(&source, &name, &[base.clone(), evil]);
+        let remote = format!("{}/{name}", registry.host);
+        let pushed = context
+            .mlpack(&["push", &name, &remote])
+            .env("MLPACK_HOME", &source_dir)
+            .output()
+            .unwrap();
+        assert!(pushed.status.success(), "{}", context.render(&pushed));
+
+        let before = snapshot_tree(&store_dir(&context));
+        let (code, stdout, stderr) = mlpack(&context, &["pull", &remote]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{case}: {stderr}");
+        assert!(
+            stderr.contains(&format!("refused the image `{remote}`"))
+                && stderr.contains("has an unsafe entry"),
+            "{case}: {stderr}"
+        );
+        assert_eq!(snapshot_tree(&store_dir(&context)), before, "{case}");
+        assert!(
+            fs_err::read_dir(&outside).unwrap().next().is_none(),
+            "{case}"
+        );
+    }
 }

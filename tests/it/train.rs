@@ -348,3 +348,56 @@ fn dataset_links_are_fingerprinted_as_links() {
     assert_eq!(record["datasets"][0]["source"], "data");
     assert_eq!(record["datasets"][0]["files"], 1);
 }
+
+/// `mlpack prune` in the test's own cache (pruning the shared one would take other tests'
+/// bytecode caches); its JSON report.
+fn prune(context: &TestContext, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json", "prune"];
+    all.extend_from_slice(args);
+    let output = context.mlpack(&all).output().unwrap();
+    assert!(output.status.success(), "{}", context.render(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A run's image outlives its name: `prune` keeps it for `reproduce`, until the run's outputs
+/// are deleted, or `prune --runs`.
+#[test]
+fn prune_keeps_the_images_of_recorded_runs() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    mlpack_ok(&context, &["train"]);
+    context.write("train.py", &format!("{TRAIN}print('second version')\n"));
+    mlpack_ok(&context, &["train"]);
+    let [first, second] = runs(&context).try_into().unwrap();
+    assert_ne!(first["image"]["digest"], second["image"]["digest"]);
+    let first_id = first["id"].as_str().unwrap();
+
+    let pruned = prune(&context, &[]);
+    assert_eq!(pruned["run_roots_removed"], 0, "{pruned}");
+    let again = mlpack_ok(&context, &["reproduce", first_id]);
+    assert!(
+        again.contains("trained on 3 rows") && !again.contains("second version"),
+        "{again}"
+    );
+
+    // The runs of the first image deleted (the first and its reproduction): the image goes.
+    for run in runs(&context) {
+        if run["image"]["digest"] == first["image"]["digest"] {
+            let dir = context
+                .project
+                .join("outputs")
+                .join(run["id"].as_str().unwrap());
+            fs_err::remove_dir_all(dir).unwrap();
+        }
+    }
+    let pruned = prune(&context, &[]);
+    assert_eq!(pruned["run_roots_removed"], 2, "{pruned}");
+    // Its manifest, config and code layer; the base and packages are the second's too.
+    assert_eq!(pruned["blobs_removed"], 3, "{pruned}");
+    let pruned = prune(&context, &["--runs"]);
+    assert_eq!(
+        (&pruned["run_roots_removed"], &pruned["blobs_removed"]),
+        (&1.into(), &0.into()),
+        "{pruned}"
+    );
+}

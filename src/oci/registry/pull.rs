@@ -21,7 +21,7 @@ use tempfile::{NamedTempFile, TempPath};
 use super::super::Descriptor;
 use super::super::digest::Digest;
 use super::super::reference::normalize_reference;
-use super::super::store::Store;
+use super::super::store::{PARTIAL_PREFIX, Store};
 use super::client::{Access, ReadError, RegistryClient, blocking, build_request, read_limited};
 use super::error::RegistryError;
 use super::manifest::{
@@ -327,7 +327,7 @@ async fn download_blob(
     progress.start(blob.digest.as_str(), blob.size);
     let partial = store
         .temp_dir()
-        .join(format!("partial-{}", blob.digest.hex()));
+        .join(format!("{PARTIAL_PREFIX}{}", blob.digest.hex()));
     let mut received = 0;
     let mut attempt = 1;
     loop {

@@ -2,6 +2,7 @@ use std::io::Read;
 
 use super::{
     FIRST, LONG_FILE, Listed, SECOND, layer_tar, list_tar, make_tree, new_store, raw_headers,
+    temp_files,
 };
 use crate::oci::layer::parse_source_date_epoch;
 use crate::oci::{DEFAULT_MTIME, Digest, LayerCompression, LayerWriter, OciError};
@@ -162,7 +163,7 @@ fn sockets_and_non_directories_are_refused() {
     let error = LayerWriter::new().write_dir(&store, &file).unwrap_err();
     assert!(matches!(error, OciError::NotADirectory { .. }), "{error}");
     // Nothing was left behind in the store's temp directory.
-    assert_eq!(fs_err::read_dir(store.temp_dir()).unwrap().count(), 0);
+    assert_eq!(temp_files(&store), Vec::<std::path::PathBuf>::new());
 }
 
 /// A reader that fails after `.0` bytes, like a download cut off part-way.
@@ -186,16 +187,24 @@ fn an_interrupted_write_leaves_no_blob() {
     assert!(store.write_blob_from(&mut Failing(100_000)).is_err());
     let partial = Digest::of(&vec![b'a'; 100_000]);
     assert!(!store.has_blob(&partial));
-    assert_eq!(fs_err::read_dir(store.temp_dir()).unwrap().count(), 0);
+    assert_eq!(temp_files(&store), Vec::<std::path::PathBuf>::new());
 
-    // A killed process: its temp file stays in `tmp/`, never under `blobs/`.
+    // A killed process's temp file stays in its tree in `tmp/` (removed with the tree by the
+    // next `Store::open`), never under `blobs/`.
     let temp = store.temp_file().unwrap();
     fs_err::write(temp.path(), b"half a layer").unwrap();
     let (_, kept) = temp.keep().unwrap();
     assert!(!store.has_blob(&Digest::of(b"half a layer")));
-    let report = store.prune().unwrap();
-    assert_eq!(report.temp_files_removed, 1);
-    assert!(!kept.exists());
+    assert_eq!(temp_files(&store), [kept]);
+
+    // An older mlpack wrote temp files straight into `tmp/`; an interrupted pull leaves its
+    // partial download: `prune` removes both.
+    for name in [".tmp-old", "partial-0123"] {
+        fs_err::write(store.temp_dir().join(name), b"stray").unwrap();
+    }
+    let report = store.prune(&[]).unwrap();
+    assert_eq!(report.temp_files_removed, 2);
+    assert_eq!(report.bytes_freed, 10);
 }
 
 #[test]

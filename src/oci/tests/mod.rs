@@ -21,6 +21,29 @@ pub(super) fn new_store() -> (TempDir, Store) {
     (dir, store)
 }
 
+/// The temp files (`.tmp-*`) anywhere under the store's `tmp/`: none once every write is
+/// done.
+pub(super) fn temp_files(store: &Store) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![store.temp_dir()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// A tar entry as a test looks at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Listed {

@@ -269,37 +269,97 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
 #[test]
 fn prune_removes_what_no_image_reaches() {
     let (_dir, store) = new_store();
-    let (iris_layers, _) = tagged_image(&store, "iris", "print('iris')\n");
+    let (iris_layers, iris_manifest) = tagged_image(&store, "iris", "print('iris')\n");
     let (mnist_layers, mnist) = tagged_image(&store, "mnist", "print('mnist')\n");
     // The base layer is shared; the app layers differ.
     assert_eq!(iris_layers[0], mnist_layers[0]);
     assert_ne!(iris_layers[1], mnist_layers[1]);
     let stray = store.write_blob(b"nobody points here").unwrap();
 
-    let report = store.prune().unwrap();
+    let report = store.prune(&[]).unwrap();
     assert_eq!(report.blobs_removed, 1);
     assert!(!store.has_blob(&stray));
-    assert_eq!(report.live_diff_ids.len(), 3);
+    assert_eq!(report.live_images.len(), 2);
 
+    // An untagged image that a root names (a container's, a run's) stays, whole.
     store.untag("iris").unwrap();
-    let report = store.prune().unwrap();
+    let iris = Digest::from_oci(iris_manifest.digest()).unwrap();
+    let report = store.prune(std::slice::from_ref(&iris)).unwrap();
+    assert_eq!(report.blobs_removed, 0);
+    assert_eq!(report.live_images.len(), 2);
+    assert!(store.resolve(iris.as_str()).is_ok());
+
+    let report = store.prune(&[]).unwrap();
     // iris's manifest, config and app layer.
     assert_eq!(report.blobs_removed, 3);
     assert!(report.bytes_freed > 0);
     assert!(!store.has_blob(&iris_layers[1].digest));
     assert!(store.has_blob(&iris_layers[0].digest));
-    let live: Vec<_> = report.live_diff_ids.into_iter().collect();
-    let mut expected = vec![
-        mnist_layers[0].diff_id.clone(),
-        mnist_layers[1].diff_id.clone(),
-    ];
-    expected.sort();
-    assert_eq!(live, expected);
+    let [mnist_image] = report.live_images.try_into().unwrap();
+    assert_eq!(
+        mnist_image.diff_ids,
+        [
+            mnist_layers[0].diff_id.clone(),
+            mnist_layers[1].diff_id.clone(),
+        ]
+    );
+    assert_eq!(
+        mnist_image.layers,
+        [
+            mnist_layers[0].digest.clone(),
+            mnist_layers[1].digest.clone()
+        ]
+    );
+    assert_eq!(
+        mnist_image.manifest,
+        Digest::from_oci(mnist.digest()).unwrap()
+    );
     assert_eq!(store.resolve("mnist").unwrap().manifest_descriptor, mnist);
 
     // Prune while holding the lock: re-entrant, no deadlock.
     let _lock = store.lock().unwrap();
-    assert_eq!(store.prune().unwrap().blobs_removed, 0);
+    assert_eq!(store.prune(&[]).unwrap().blobs_removed, 0);
+}
+
+#[test]
+fn open_removes_the_temp_trees_of_dead_processes_only() {
+    let (dir, store) = new_store();
+    let live = store.temp_tree("build-").unwrap();
+    fs_err::write(live.path().join("layer-file"), "x").unwrap();
+    // What a killed build leaves: an `owner` file nobody holds a lock on.
+    let dead = store.temp_dir().join("build-dead");
+    fs_err::create_dir_all(dead.join("tree/usr")).unwrap();
+    fs_err::write(dead.join("owner"), "4242\n").unwrap();
+    // Temp files live in this process's own tree, removed with the last handle on the store.
+    let temp = store.temp_file().unwrap();
+    let files_tree = temp
+        .path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert_eq!(files_tree.parent().unwrap(), store.temp_dir());
+
+    let listed = Store::inspect(store.root())
+        .unwrap()
+        .leftovers(false)
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].path, dead);
+    assert!(dead.exists(), "inspect changes nothing");
+    let reopened = Store::open(store.root()).unwrap();
+    assert!(!dead.exists());
+    assert!(live.path().join("layer-file").exists());
+    assert!(temp.path().exists());
+    drop((temp, live, reopened, store));
+    assert!(!files_tree.exists());
+    assert_eq!(
+        fs_err::read_dir(dir.path().join("store/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 /// A manifest whose descriptors give sizes its blobs do not have, tagged as another tool might.

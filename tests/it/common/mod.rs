@@ -22,7 +22,8 @@ impl TestContext {
         Self { temp, project }
     }
 
-    /// A context whose project is a copy of `examples/ml/NAME`.
+    /// A context whose project is a copy of `examples/ml/NAME`, less what git ignores there:
+    /// the `outputs/` and bytecode the README's commands leave in the example.
     pub(crate) fn example(name: &str) -> Self {
         let context = Self::new();
         copy_tree(
@@ -102,11 +103,18 @@ pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Copy `from` to `to`, skipping what the repository's `.gitignore` files name (read even
+/// outside a git checkout).
 fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+    let walk = ignore::WalkBuilder::new(from)
+        .hidden(false)
+        .require_git(false)
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .build();
+    for entry in walk {
         let entry = entry.unwrap();
         let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
+        if entry.file_type().is_some_and(|kind| kind.is_dir()) {
             fs_err::create_dir_all(&target).unwrap();
         } else {
             fs_err::copy(entry.path(), &target).unwrap();
@@ -118,4 +126,29 @@ fn copy_tree(from: &Path, to: &Path) {
 /// the way `auto` finds it.
 pub(crate) fn has_nvidia_driver() -> bool {
     matches!(mlpack::hardware::NvidiaDriver::detect(), Ok(Some(_)))
+}
+
+#[test]
+fn an_example_is_copied_without_what_git_ignores() {
+    let from = tempfile::tempdir().unwrap();
+    for (path, contents) in [
+        (".gitignore", "outputs/\n__pycache__/\n"),
+        (".mlpackignore", "notes/\n"),
+        ("train.py", "print(1)\n"),
+        ("outputs/20260101-000000-aaaa/run.json", "{}"),
+        ("__pycache__/train.cpython-311.pyc", ""),
+    ] {
+        let path = from.path().join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, contents).unwrap();
+    }
+    let to = tempfile::tempdir().unwrap();
+    copy_tree(from.path(), to.path());
+    let mut copied: Vec<String> = walkdir::WalkDir::new(to.path())
+        .min_depth(1)
+        .into_iter()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    copied.sort();
+    assert_eq!(copied, [".gitignore", ".mlpackignore", "train.py"]);
 }

@@ -1,0 +1,87 @@
+//! Images that come from outside (`mlpack load`, `mlpack pull`) are unpacked before the
+//! command ends, as Docker's `load` and `pull` unpack them: a layer the unpacker refuses (an
+//! entry with `..`, an absolute path, a write through a symlink, a hard link that leaves the
+//! image; see [`super::layers`]) is refused at the door rather than at the first `run`, and
+//! the store is put back as it was, with no name, blob or unpacked layer of the image left.
+
+use std::collections::BTreeSet;
+
+use super::error::RuntimeError;
+use super::layers::LayerCache;
+use crate::oci::{Digest, Store, StoreLock, StoreSnapshot, remove_tree};
+
+/// The store as it was before images were brought in, held under the store lock until
+/// [`Admission::check`].
+#[derive(Debug)]
+#[must_use = "`check` unpacks what was brought in, or puts the store back"]
+pub struct Admission {
+    store: Store,
+    cache: LayerCache,
+    snapshot: StoreSnapshot,
+    /// The names in `layers/` before.
+    layers: BTreeSet<String>,
+    _lock: StoreLock,
+}
+
+impl Admission {
+    /// Take the store lock and remember the store as it is.
+    pub fn begin(store: &Store) -> Result<Self, RuntimeError> {
+        let lock = store.lock()?;
+        let cache = LayerCache::for_store(store);
+        Ok(Self {
+            snapshot: store.snapshot()?,
+            layers: names(&cache)?,
+            store: store.clone(),
+            cache,
+            _lock: lock,
+        })
+    }
+
+    /// Unpack each image brought in, `(name for messages, manifest digest)`; when one is
+    /// refused, put the store back and say why.
+    pub fn check(self, images: &[(String, Digest)]) -> Result<(), RuntimeError> {
+        for (name, digest) in images {
+            let unpacked = self
+                .store
+                .resolve(digest.as_str())
+                .map_err(RuntimeError::from)
+                .and_then(|image| Ok(self.cache.ensure_image(&self.store, &image)?));
+            if let Err(error) = unpacked {
+                self.restore()?;
+                return Err(RuntimeError::Refused {
+                    image: name.clone(),
+                    source: Box::new(error),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&self) -> Result<(), RuntimeError> {
+        self.store.restore(&self.snapshot)?;
+        for name in names(&self.cache)?.difference(&self.layers) {
+            let path = self.cache.root().join(name);
+            remove_tree(&path).map_err(|source| RuntimeError::io("remove", &path, source))?;
+        }
+        Ok(())
+    }
+}
+
+/// The unpacked layers' directory names.
+fn names(cache: &LayerCache) -> Result<BTreeSet<String>, RuntimeError> {
+    let root = cache.root();
+    let entries = match fs_err::read_dir(root) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(source) => return Err(RuntimeError::io("list", root, source)),
+    };
+    let mut names = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| RuntimeError::io("list", root, source))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() == 64 {
+            names.insert(name);
+        }
+    }
+    Ok(names)
+}
