@@ -38,6 +38,8 @@ pub(crate) struct Launch {
     rootless: bool,
     id: String,
     limits: super::cgroup::Limits,
+    /// Host device nodes bound in (GPUs), which the device allow-list must let through.
+    devices: Vec<PathBuf>,
 }
 
 impl Launch {
@@ -81,7 +83,7 @@ impl Launch {
             shm_size: config.shm_size,
             etc_files,
             ca_bundle,
-            devices,
+            devices: devices.clone(),
             binds,
             symlinks,
             host_dev: Path::new("/dev"),
@@ -94,6 +96,7 @@ impl Launch {
             rootless,
             id: config.id.clone(),
             limits: config.limits,
+            devices,
         })
     }
 
@@ -114,14 +117,25 @@ impl Launch {
         flags
     }
 
+    /// The container's cgroup: its limits, and, as root, Docker's device allow-list. A
+    /// rootless container gets no device cgroup (its user may not make one), and needs
+    /// none: a user namespace may not create device nodes, and its layers hold none.
     pub(crate) fn create_cgroup(&self) -> Result<Option<Cgroup>, RuntimeError> {
-        if self.limits.is_empty() {
+        let devices = if self.rootless {
+            Vec::new()
+        } else {
+            super::devices::rules_with(&self.devices).map_err(|(path, source)| {
+                RuntimeError::io("inspect the device node", path, source)
+            })?
+        };
+        if self.limits.is_empty() && devices.is_empty() {
             return Ok(None);
         }
         Ok(Some(Cgroup::create(
             Path::new(CGROUP_ROOT),
             &self.id,
             &self.limits,
+            &devices,
         )?))
     }
 

@@ -11,6 +11,7 @@ mod cgroup;
 mod commit;
 mod config;
 mod container;
+mod devices;
 mod error;
 mod exec;
 mod init;

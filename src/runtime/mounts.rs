@@ -109,10 +109,12 @@ impl MountPlan {
         };
         plan.fs("proc", "/proc", &["nosuid", "nodev", "noexec"], "");
         plan.sys(request);
+        // `nodev`, unlike Docker's: every node a container needs is bound in (its own
+        // mount keeps the host's flags), so a node made here with `mknod` opens nothing.
         plan.fs(
             "tmpfs",
             "/dev",
-            &["nosuid", "strictatime"],
+            &["nosuid", "nodev", "strictatime"],
             "mode=755,size=65536k",
         );
         for device in DEVICES {

@@ -1,0 +1,58 @@
+//! What a container must not reach on its host, each checked from inside as an attacker
+//! would try it (issue 14): host devices, the kernel's keyrings and new namespaces (seccomp),
+//! the host's terminal, setuid files and the store, the host's traffic.
+
+use crate::common::TestContext;
+use crate::common::images::{busybox_root, one_layer_image, store_dir};
+use crate::run::{busybox_image, sh};
+
+/// `mknod` works (Docker keeps `CAP_MKNOD`), but the node opens nothing the device allow-list
+/// does not name; in `/dev` (`nodev`) not even an allowed one.
+#[test]
+fn host_devices_are_out_of_reach() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let (code, stdout, stderr) = sh(
+        &context,
+        &[],
+        "mknod /tmp/k c 1 11 && echo made; echo mlpack-isolation-test > /tmp/k && echo wrote; \
+         echo x > /dev/null && echo null-ok; \
+         mknod /dev/n c 1 3 && echo made-in-dev; echo x > /dev/n && echo wrote-in-dev; \
+         grep ' /dev ' /proc/self/mountinfo | grep -c nodev",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "made\nnull-ok\nmade-in-dev\n1\n", "{stderr}");
+    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+}
+
+/// An image that ships a `kmsg` node gives no access to the host's kernel log: the node is
+/// not unpacked (and would not open).
+#[test]
+fn a_device_node_in_a_layer_gives_no_access() {
+    let context = TestContext::new();
+    let root = busybox_root(&context);
+    nix::sys::stat::mknod(
+        &root.join("kmsg"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 11),
+    )
+    .unwrap();
+    let store = mlpack::oci::Store::open(&store_dir(&context)).unwrap();
+    one_layer_image(&store, &root, "devices:test", &["sh"]);
+    let (code, stdout, stderr) = crate::run::mlpack(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "devices:test",
+            "sh",
+            "-c",
+            "if [ -c /kmsg ]; then echo node; echo mlpack-isolation-test > /kmsg && echo wrote; \
+             else echo no-node; fi",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "no-node\n", "{stderr}");
+}
