@@ -187,12 +187,14 @@ fn run_command(container: &Container, request: &ExecRequest, tty_socket: Option<
         },
     };
     let workdir = request.workdir.as_deref().unwrap_or(&config.workdir);
+    let capabilities = super::capabilities::for_network(config.network);
     let failure = workload::exec(
         &Workload {
             command: &request.command,
             env: &env,
             workdir,
             user: &user,
+            capabilities: &capabilities,
         },
         stdio,
     );

@@ -52,6 +52,7 @@ pub(crate) struct InitContext<'a> {
     pub hostname: &'a str,
     pub new_network: bool,
     pub user: Option<&'a str>,
+    pub capabilities: &'a [caps::Capability],
     pub command: &'a [String],
     pub env: &'a [String],
     pub workdir: &'a str,
@@ -136,6 +137,7 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
         env: &env,
         workdir: context.workdir,
         user: &user,
+        capabilities: context.capabilities,
     };
     // SAFETY: init is single-threaded (cloned from a single-threaded supervisor).
     #[expect(unsafe_code, reason = "fork(2)")]

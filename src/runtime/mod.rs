@@ -7,6 +7,7 @@
 //! (<https://github.com/opencontainers/runtime-spec/blob/v1.2.0/config-linux.md>). This
 //! module knows nothing about Python or PyPI.
 
+mod capabilities;
 mod cgroup;
 mod commit;
 mod config;

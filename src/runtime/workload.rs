@@ -17,25 +17,6 @@ use nix::unistd::{Gid, Uid};
 use super::config::{DEFAULT_PATH, env_value};
 use super::user::ContainerUser;
 
-/// Docker's default capability set
-/// (<https://github.com/moby/moby/blob/v27.0.0/oci/caps/defaults.go>).
-const DEFAULT_CAPABILITIES: [Capability; 14] = [
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FSETID,
-    Capability::CAP_FOWNER,
-    Capability::CAP_MKNOD,
-    Capability::CAP_NET_RAW,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETUID,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SYS_CHROOT,
-    Capability::CAP_KILL,
-    Capability::CAP_AUDIT_WRITE,
-];
-
 /// Where the command's stdin, stdout and stderr come from.
 pub(crate) enum Stdio {
     /// Keep what this process has.
@@ -56,6 +37,8 @@ pub(crate) struct Workload<'a> {
     pub env: &'a [String],
     pub workdir: &'a str,
     pub user: &'a ContainerUser,
+    /// The bounding set, and the effective and permitted sets of a root user.
+    pub capabilities: &'a [Capability],
 }
 
 /// Why the command did not start, with Docker's exit status for it.
@@ -85,7 +68,7 @@ pub(crate) fn exec(workload: &Workload<'_>, stdio: Stdio) -> ExecFailure {
             workload.workdir
         ));
     }
-    if let Err(message) = drop_privileges(workload.user) {
+    if let Err(message) = drop_privileges(workload.user, workload.capabilities) {
         return fail(message);
     }
     let program = match find_program(workload.command, workload.env) {
@@ -155,8 +138,8 @@ fn dup_stdio(stdin: &impl AsFd, stdout: &impl AsFd, stderr: &impl AsFd) -> Resul
         .map_err(|error| format!("set up stdio: {error}"))
 }
 
-fn drop_privileges(user: &ContainerUser) -> Result<(), String> {
-    let keep: CapsHashSet = DEFAULT_CAPABILITIES.into_iter().collect();
+fn drop_privileges(user: &ContainerUser, capabilities: &[Capability]) -> Result<(), String> {
+    let keep: CapsHashSet = capabilities.iter().copied().collect();
     let last_cap = fs_err::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|text| text.trim().parse::<u8>().ok())

@@ -56,3 +56,74 @@ fn a_device_node_in_a_layer_gives_no_access() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "no-node\n", "{stderr}");
 }
+
+/// The busybox image plus `/bin/probe` (`probe.c`, built static here), tagged `probe:test`.
+fn probe_image(context: &TestContext) -> &'static str {
+    let root = busybox_root(context);
+    let built = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(root.join("bin/probe"))
+        .arg(crate::common::repo_root().join("tests/it/probe.c"))
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "gcc (with libc6-dev) builds the probe: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let store = mlpack::oci::Store::open(&store_dir(context)).unwrap();
+    one_layer_image(&store, &root, "probe:test", &["probe"]);
+    "probe:test"
+}
+
+/// `mlpack run --rm FLAGS probe:test probe WHAT...` for each `WHAT`: what the probes printed.
+fn probe(context: &TestContext, flags: &[&str], probes: &[&str]) -> String {
+    let script: Vec<String> = probes.iter().map(|what| format!("probe {what}")).collect();
+    let mut args = flags.to_vec();
+    args.push("probe:test");
+    let (_, stdout, stderr) = crate::run::mlpack(
+        context,
+        &[
+            &["run", "--rm"],
+            &args[..],
+            &["sh", "-c", &script.join("; ")],
+        ]
+        .concat(),
+    );
+    assert!(!stdout.is_empty(), "{stderr}");
+    stdout
+}
+
+/// With the host's network a packet socket would see the host's traffic: `CAP_NET_RAW` goes.
+/// In a network of its own the container keeps Docker's set.
+#[test]
+fn no_raw_sockets_on_the_host_network() {
+    let context = TestContext::new();
+    probe_image(&context);
+    assert_eq!(
+        probe(&context, &["--network", "host"], &["raw", "packet"]),
+        "raw: Operation not permitted\npacket: Operation not permitted\n"
+    );
+    assert_eq!(
+        probe(&context, &["--network", "none"], &["raw", "packet"]),
+        "raw: ok\npacket: ok\n"
+    );
+    let capabilities = |network: &str| {
+        let (_, stdout, _) = crate::run::mlpack(
+            &context,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                network,
+                "probe:test",
+                "grep",
+                "CapEff",
+                "/proc/self/status",
+            ],
+        );
+        stdout
+    };
+    assert_eq!(capabilities("host"), "CapEff:\t00000000a80405fb\n");
+    assert_eq!(capabilities("none"), "CapEff:\t00000000a80425fb\n");
+}

@@ -134,7 +134,7 @@ fn the_container_sees_only_its_image_and_mounts() {
     2 hi /work trainer
     2
     core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 
-    CapEff:	00000000a80425fb
+    CapEff:	00000000a80405fb
     NoNewPrivs:	1
     0
     ");
