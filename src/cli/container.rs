@@ -14,7 +14,7 @@ use crate::hardware::GpuRequest;
 use crate::oci::Store;
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
-    RunRequest, Status, Stream, short_id,
+    RunRequest, Seccomp, Status, Stream, short_id,
 };
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +74,10 @@ pub(super) struct RunArgs {
     /// GPUs to pass in: `all`, a count, or `device=0,1`.
     #[arg(long)]
     gpus: Option<GpuRequest>,
+    /// `seccomp=unconfined`, `seccomp=FILE` (a profile in Docker's JSON format), or
+    /// `no-new-privileges` (always on).
+    #[arg(long = "security-opt", value_name = "OPTION")]
+    security_opts: Vec<String>,
     /// The image: `NAME[:TAG]` or a digest.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -215,6 +219,14 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
     for entry in &args.env {
         env.extend(runtime::parse_env(entry)?);
     }
+    let mut seccomp = Seccomp::Default;
+    for spec in &args.security_opts {
+        if let Some(chosen) =
+            Seccomp::from_security_opt(spec, &cwd).map_err(runtime::RuntimeError::from)?
+        {
+            seccomp = chosen;
+        }
+    }
     Ok(RunRequest {
         image: args.image.clone(),
         command: args.command.clone(),
@@ -231,6 +243,7 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
             memory: args.memory.map(ByteSize::bytes),
             cpus: args.cpus.as_deref().map(runtime::parse_cpus).transpose()?,
         },
+        seccomp,
         gpus: args.gpus.clone(),
         tty: args.tty,
         interactive: args.interactive,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cgroup::Limits;
 use super::error::RuntimeError;
+use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
 
 /// The environment a command gets when neither the image nor the user sets `PATH`.
@@ -36,6 +37,9 @@ pub struct ContainerConfig {
     /// Bytes for the `/dev/shm` tmpfs.
     pub shm_size: u64,
     pub limits: Limits,
+    /// Containers created before seccomp existed get the default profile.
+    #[serde(default)]
+    pub seccomp: Seccomp,
     pub gpus: Option<GpuRequest>,
     pub tty: bool,
     pub interactive: bool,

@@ -188,6 +188,10 @@ fn run_command(container: &Container, request: &ExecRequest, tty_socket: Option<
     };
     let workdir = request.workdir.as_deref().unwrap_or(&config.workdir);
     let capabilities = super::capabilities::for_network(config.network);
+    let seccomp = config
+        .seccomp
+        .compile(&capabilities)
+        .unwrap_or_else(|error| fail(126, &error.to_string()));
     let failure = workload::exec(
         &Workload {
             command: &request.command,
@@ -195,6 +199,7 @@ fn run_command(container: &Container, request: &ExecRequest, tty_socket: Option<
             workdir,
             user: &user,
             capabilities: &capabilities,
+            seccomp: &seccomp,
         },
         stdio,
     );

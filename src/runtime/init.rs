@@ -53,6 +53,7 @@ pub(crate) struct InitContext<'a> {
     pub new_network: bool,
     pub user: Option<&'a str>,
     pub capabilities: &'a [caps::Capability],
+    pub seccomp: &'a [seccompiler::BpfProgram],
     pub command: &'a [String],
     pub env: &'a [String],
     pub workdir: &'a str,
@@ -138,6 +139,7 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
         workdir: context.workdir,
         user: &user,
         capabilities: context.capabilities,
+        seccomp: context.seccomp,
     };
     // SAFETY: init is single-threaded (cloned from a single-threaded supervisor).
     #[expect(unsafe_code, reason = "fork(2)")]

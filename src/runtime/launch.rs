@@ -36,6 +36,8 @@ pub(crate) struct Launch {
     pub env: Vec<String>,
     pub new_network: bool,
     pub capabilities: Vec<caps::Capability>,
+    /// Installed last before `execve`.
+    pub seccomp: Vec<seccompiler::BpfProgram>,
     rootless: bool,
     id: String,
     limits: super::cgroup::Limits,
@@ -89,12 +91,14 @@ impl Launch {
             symlinks,
             host_dev: Path::new("/dev"),
         });
+        let capabilities = super::capabilities::for_network(config.network);
         Ok(Self {
             overlay,
             plan,
             env: final_env(config, gpus.as_ref()),
             new_network,
-            capabilities: super::capabilities::for_network(config.network),
+            seccomp: config.seccomp.compile(&capabilities)?,
+            capabilities,
             rootless,
             id: config.id.clone(),
             limits: config.limits,

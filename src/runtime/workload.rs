@@ -39,6 +39,8 @@ pub(crate) struct Workload<'a> {
     pub user: &'a ContainerUser,
     /// The bounding set, and the effective and permitted sets of a root user.
     pub capabilities: &'a [Capability],
+    /// Seccomp filters, installed last.
+    pub seccomp: &'a [seccompiler::BpfProgram],
 }
 
 /// Why the command did not start, with Docker's exit status for it.
@@ -82,6 +84,10 @@ pub(crate) fn exec(workload: &Workload<'_>, stdio: Stdio) -> ExecFailure {
     let Ok(env) = c_strings(workload.env) else {
         return fail("the environment contains a NUL byte".to_string());
     };
+    // Last: from here on the profile decides, and Docker's lets `execve` through.
+    if let Err(message) = super::seccomp::install(workload.seccomp) {
+        return fail(message);
+    }
     let error = nix::unistd::execve(&program, &args, &env)
         .err()
         .unwrap_or(nix::Error::UnknownErrno);

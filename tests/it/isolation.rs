@@ -127,3 +127,50 @@ fn no_raw_sockets_on_the_host_network() {
     assert_eq!(capabilities("host"), "CapEff:\t00000000a80405fb\n");
     assert_eq!(capabilities("none"), "CapEff:\t00000000a80425fb\n");
 }
+
+/// Docker's seccomp profile: the kernel's keyrings (shared with the host) and new user and
+/// mount namespaces are refused; `--security-opt seccomp=unconfined` lets them through, and a
+/// profile file of one's own applies as written.
+#[test]
+fn seccomp_keeps_keyrings_and_namespaces_out_of_reach() {
+    let context = TestContext::new();
+    probe_image(&context);
+    let probes = ["keyctl", "add_key", "request_key", "unshare"];
+    assert_eq!(
+        probe(&context, &[], &probes),
+        "keyctl: Operation not permitted\nadd_key: Operation not permitted\n\
+         request_key: Operation not permitted\nunshare: Operation not permitted\n"
+    );
+    assert_eq!(
+        probe(&context, &["--security-opt", "seccomp=unconfined"], &probes),
+        "keyctl: ok\nadd_key: ok\nrequest_key: ok\nunshare: ok\nmount: ok\n"
+    );
+    let profile = context.temp.path().join("profile.json");
+    fs_err::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+    )
+    .unwrap();
+    let own = format!("seccomp={}", profile.display());
+    assert_eq!(
+        probe(
+            &context,
+            &["--security-opt", &own],
+            &["keyctl", "request_key"]
+        ),
+        "keyctl: Function not implemented\nrequest_key: ok\n"
+    );
+    let (code, _, stderr) = crate::run::mlpack(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=missing.json",
+            "probe:test",
+        ],
+    );
+    assert_eq!(code, 125, "{stderr}");
+    assert!(stderr.contains("missing.json"), "{stderr}");
+}
