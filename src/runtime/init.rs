@@ -15,8 +15,9 @@ use nix::unistd::{ForkResult, Pid};
 
 use super::mounts::MountPlan;
 use super::process::exit_code;
+use super::stdio::ContainerStdio;
 use super::user::ContainerUser;
-use super::workload::{self, Stdio, Workload};
+use super::workload::{self, Workload};
 
 /// An overlay of unpacked layers.
 #[derive(Debug, Clone)]
@@ -61,19 +62,7 @@ pub(crate) struct InitContext<'a> {
     pub go: OwnedFd,
     /// Lines to the supervisor: `created\tPATH`, `error\tTEXT`, `exec\tSTATUS\tTEXT`.
     pub report: OwnedFd,
-    pub stdio: InitStdio,
-}
-
-/// The command's stdio as init receives it.
-pub(crate) enum InitStdio {
-    /// Open a terminal inside the container and send its master over this socket.
-    Tty(OwnedFd),
-    Pipes {
-        /// `None`: the container's `/dev/null`.
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
+    pub stdio: ContainerStdio,
 }
 
 /// Run init; never returns.
@@ -122,7 +111,7 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
     for path in &created {
         let _ = writeln!(report, "created\t{path}");
     }
-    let stdio = open_stdio(context.stdio)?;
+    let stdio = context.stdio.open()?;
     // Block every signal before the fork so none arrives between it and `sigwait`; the
     // command unblocks them before `execve`.
     SigSet::all()
@@ -225,29 +214,6 @@ fn create_workdir(workdir: &str, user: &ContainerUser) -> Result<Vec<String>, St
     } else {
         Vec::new()
     })
-}
-
-fn open_stdio(stdio: InitStdio) -> Result<Stdio, String> {
-    match stdio {
-        InitStdio::Tty(socket) => super::tty::open_in_container(&socket).map(Stdio::Tty),
-        InitStdio::Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } => {
-            let input = match stdin {
-                Some(pipe) => pipe,
-                None => fs_err::File::open("/dev/null")
-                    .map(OwnedFd::from)
-                    .map_err(|error| format!("open /dev/null: {error}"))?,
-            };
-            Ok(Stdio::Fds {
-                stdin: input,
-                stdout,
-                stderr,
-            })
-        }
-    }
 }
 
 /// PID 1's loop: pass signals to the command, reap every child, and exit with the command's

@@ -25,6 +25,7 @@ mod process;
 mod relay;
 mod run;
 mod seccomp;
+mod stdio;
 mod stop;
 mod supervisor;
 mod tty;

@@ -19,8 +19,6 @@ use super::user::ContainerUser;
 
 /// Where the command's stdin, stdout and stderr come from.
 pub(crate) enum Stdio {
-    /// Keep what this process has.
-    Inherit,
     /// A terminal: the pty's slave becomes stdio and the controlling terminal.
     Tty(OwnedFd),
     /// Pipes (or `/dev/null` for stdin).
@@ -115,7 +113,6 @@ fn reset_signals() -> Result<(), String> {
 
 fn set_stdio(stdio: Stdio) -> Result<(), String> {
     match stdio {
-        Stdio::Inherit => Ok(()),
         Stdio::Tty(slave) => {
             // SAFETY: TIOCSCTTY takes an int argument; 0 means do not steal the terminal.
             #[expect(unsafe_code, reason = "TIOCSCTTY has no wrapper")]

@@ -174,3 +174,130 @@ fn seccomp_keeps_keyrings_and_namespaces_out_of_reach() {
     assert_eq!(code, 125, "{stderr}");
     assert!(stderr.contains("missing.json"), "{stderr}");
 }
+
+/// What the descriptors 0-2 of a command are, `pipe` for any pipe.
+const STDIO_KINDS: &str = "for fd in 0 1 2; do readlink /proc/self/fd/$fd | sed 's/:.*//'; done";
+
+/// `mlpack ARGS` with stdin from `input` and stdout and stderr to the host file `output`:
+/// its exit code and what it wrote there.
+fn with_host_files(
+    context: &TestContext,
+    args: &[&str],
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> (i32, String) {
+    let file = fs_err::File::create(output).unwrap();
+    let status = context
+        .mlpack(args)
+        .stdin(fs_err::File::open(input).unwrap().into_parts().0)
+        .stdout(file.file().try_clone().unwrap())
+        .stderr(file.into_parts().0)
+        .status()
+        .unwrap();
+    (
+        status.code().unwrap_or(-1),
+        fs_err::read_to_string(output).unwrap(),
+    )
+}
+
+/// The container's processes (by PID namespace), less its init and `command`: what `exec`
+/// left running.
+fn left_behind(init: i64, command: &str) -> Vec<String> {
+    let namespace = fs_err::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    fs_err::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()) && *pid != init.to_string())
+        .filter(|pid| {
+            fs_err::read_link(format!("/proc/{pid}/ns/pid")).ok() == Some(namespace.clone())
+                && fs_err::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+                    != format!("{}\0", command.replace(' ', "\0")).into_bytes()
+        })
+        .collect()
+}
+
+/// `exec` and `run` give the command pipes, never the caller's terminal or files: a process
+/// left behind by `exec` holds only a pipe whose other end is gone.
+#[test]
+fn no_host_descriptor_crosses_into_the_container() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let _cleanup = crate::run::RemoveOnDrop(&context, "fds");
+    let (code, id, stderr) = crate::run::mlpack(
+        &context,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "fds",
+            crate::common::images::BUSYBOX,
+            "sleep",
+            "1000",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let input = context.temp.path().join("host-input");
+    fs_err::write(&input, "typed at the host\n").unwrap();
+    let output = context.temp.path().join("host-output");
+
+    let started = std::time::Instant::now();
+    let script = format!("{STDIO_KINDS}; sleep 30 &");
+    let (code, written) = with_host_files(
+        &context,
+        &["exec", "fds", "sh", "-c", &script],
+        &input,
+        &output,
+    );
+    assert_eq!(code, 0, "{written}");
+    assert_eq!(written, "/dev/null\npipe\npipe\n");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "exec returns when its command does"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(
+            store_dir(&context)
+                .join("containers")
+                .join(id.trim())
+                .join("state.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let left = left_behind(state["init"]["pid"].as_i64().unwrap(), "sleep 1000");
+    assert_eq!(left.len(), 1, "the background sleep is still there");
+    for fd in ["0", "1", "2"] {
+        let target = fs_err::read_link(format!("/proc/{}/fd/{fd}", left[0])).unwrap();
+        let target = target.to_string_lossy();
+        assert!(
+            target.starts_with("pipe:") || target == "/dev/null",
+            "fd {fd} of the leftover process is {target}"
+        );
+    }
+
+    let script = format!("{STDIO_KINDS}; cat");
+    let (code, written) = with_host_files(
+        &context,
+        &["exec", "-i", "fds", "sh", "-c", &script],
+        &input,
+        &output,
+    );
+    assert_eq!(code, 0, "{written}");
+    assert_eq!(written, "pipe\npipe\npipe\ntyped at the host\n");
+
+    let (code, written) = with_host_files(
+        &context,
+        &[
+            "run",
+            "--rm",
+            crate::common::images::BUSYBOX,
+            "sh",
+            "-c",
+            STDIO_KINDS,
+        ],
+        &input,
+        &output,
+    );
+    assert_eq!(code, 0, "{written}");
+    assert_eq!(written, "/dev/null\npipe\npipe\n");
+}
