@@ -35,10 +35,11 @@ pub(super) struct RunArgs {
     /// A name for the container (default: the image's name and part of the ID).
     #[arg(long)]
     name: Option<String>,
-    /// Bind-mount a host path: `HOST:CONTAINER[:ro|rw]`.
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    /// Bind-mount a host path: `HOST:CONTAINER[:OPTIONS]`, options `ro` or `rw`, `suid`,
+    /// `dev` (binds are `nosuid,nodev` unless asked).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:OPTIONS]")]
     volumes: Vec<String>,
-    /// Bind-mount a host path: `type=bind,source=HOST,target=CONTAINER[,readonly]`.
+    /// Bind-mount a host path: `type=bind,source=HOST,target=CONTAINER[,readonly][,suid][,dev]`.
     #[arg(long = "mount", value_name = "SPEC")]
     mounts: Vec<String>,
     /// Set an environment variable: `NAME=value`, or `NAME` to pass the host's value.

@@ -14,7 +14,7 @@ use super::container::{Container, Containers};
 use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::LayerCache;
-use super::mounts::{MountPlan, MountRequest};
+use super::mounts::{BindOptions, MountPlan, MountRequest};
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
     newest_major_for, plan_gpus,
@@ -56,7 +56,7 @@ impl Launch {
         let gpus = check_gpus(config)?;
         let new_network = config.network == NetworkMode::None;
         let etc_files = write_etc_files(container)?;
-        let mut binds: Vec<(PathBuf, String, bool)> = Vec::new();
+        let mut binds: Vec<(PathBuf, String, BindOptions)> = Vec::new();
         let mut devices = Vec::new();
         let mut symlinks = Vec::new();
         if let Some(gpus) = &gpus {
@@ -65,7 +65,7 @@ impl Launch {
                 binds.push((
                     file.host.clone(),
                     file.container.to_string_lossy().into_owned(),
-                    file.read_only,
+                    BindOptions::files(file.read_only),
                 ));
             }
             for (link, target) in &gpus.symlinks {
@@ -76,7 +76,12 @@ impl Launch {
             }
         }
         for mount in &config.mounts {
-            binds.push((mount.check_source()?, mount.target.clone(), mount.read_only));
+            let options = BindOptions {
+                read_only: mount.read_only,
+                nosuid: !mount.suid,
+                nodev: !mount.dev,
+            };
+            binds.push((mount.check_source()?, mount.target.clone(), options));
         }
         let ca_bundle =
             (!new_network && Path::new(CA_BUNDLE).is_file()).then(|| PathBuf::from(CA_BUNDLE));

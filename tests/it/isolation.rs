@@ -301,3 +301,96 @@ fn no_host_descriptor_crosses_into_the_container() {
     assert_eq!(code, 0, "{written}");
     assert_eq!(written, "/dev/null\npipe\npipe\n");
 }
+
+/// Bind mounts are `nosuid,nodev` unless `-v …:suid,dev` asks otherwise: a device node left
+/// in a volume opens nothing, even one the device allow-list names.
+#[test]
+fn volumes_are_nosuid_and_nodev_unless_asked() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let outputs = context.temp.path().join("outputs");
+    fs_err::create_dir_all(&outputs).unwrap();
+    let volume = format!("{}:/outputs", outputs.display());
+    let (_, stdout, stderr) = sh(
+        &context,
+        &["-v", &volume],
+        "grep ' /outputs ' /proc/self/mountinfo | grep -o nosuid,nodev; \
+         mknod /outputs/null c 1 3 && echo made; echo x > /outputs/null && echo wrote",
+    );
+    assert_eq!(stdout, "nosuid,nodev\nmade\n", "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    let volume = format!("{}:/outputs:suid,dev", outputs.display());
+    let (_, stdout, stderr) = sh(
+        &context,
+        &["-v", &volume],
+        "grep ' /outputs ' /proc/self/mountinfo | grep -c nosuid; echo x > /outputs/null && echo wrote",
+    );
+    assert_eq!(stdout, "0\nwrote\n", "{stderr}");
+}
+
+/// A container's upper dir and the unpacked layers hold setuid binaries as the image or the
+/// container made them: no other host user may reach them.
+#[test]
+fn other_host_users_cannot_reach_container_files() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let _cleanup = crate::run::RemoveOnDrop(&context, "upper");
+    let (code, id, stderr) = crate::run::mlpack(
+        &context,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "upper",
+            crate::common::images::BUSYBOX,
+            "sh",
+            "-c",
+            "cp /bin/busybox /tmp/root-shell; chmod 4755 /tmp/root-shell; sleep 1000",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let store = store_dir(&context);
+    let planted = store
+        .join("containers")
+        .join(id.trim())
+        .join("upper/tmp/root-shell");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !planted.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(planted.exists(), "the container wrote its setuid copy");
+    // Only the store's own directories may stand in the way: open the path up to it.
+    let mut dir = store.parent().map(std::path::Path::to_path_buf);
+    while let Some(path) = dir {
+        let _ = std::process::Command::new("chmod")
+            .arg("o+x")
+            .arg(&path)
+            .status();
+        dir = path.parent().map(std::path::Path::to_path_buf);
+    }
+    let user = "mlpack-rootless";
+    let _ = std::process::Command::new("useradd")
+        .args(["--create-home", user])
+        .output();
+    for path in [planted.clone(), store.join("layers")] {
+        let output = std::process::Command::new("setpriv")
+            .args([
+                "--reuid",
+                user,
+                "--regid",
+                user,
+                "--init-groups",
+                "--reset-env",
+            ])
+            .arg("ls")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success()
+                && String::from_utf8_lossy(&output.stderr).contains("Permission denied"),
+            "{user} reached `{}`",
+            path.display()
+        );
+    }
+}
