@@ -85,7 +85,23 @@ pub(crate) fn run(context: InitContext<'_>) -> ! {
     super::process::exit_now(code)
 }
 
-/// Build the container and start the command; its PID in the container.
+/// Build the container and start the command; its PID in the container. Each step needs
+/// the ones before it:
+///
+/// 1. The supervisor writes the uid map and moves this process into the container's cgroup
+///    (device allow-list, limits) before anything else runs, so that every mount and open
+///    below happens under them; runc's init also waits for its cgroup.
+/// 2. Mounts turn private before the first new one, so none propagates to the host.
+/// 3. Bind sources are cloned (`open_tree`) while the host's tree is still reachable.
+/// 4. The overlay, then `/proc` and `/sys` under it, before `pivot_root`: the kernel mounts
+///    them in a user namespace only while full ones are visible (`mount_too_revealing`).
+/// 5. `pivot_root`, then the rest of the plan: `/dev`, its nodes and file systems, binds,
+///    the masked and read-only paths last, so no later mount uncovers them.
+/// 6. Hostname and loopback, while this process still has every capability.
+/// 7. The user and working directory, looked up in the image's own `/etc`.
+/// 8. The command, forked, so that init stays PID 1 to reap and pass signals on. The
+///    command then drops capabilities, sets `no_new_privs` and installs the seccomp filter
+///    just before `execve` ([`workload::exec`]).
 fn start(context: InitContext<'_>) -> Result<Pid, String> {
     wait_for_supervisor(context.go)?;
     make_mounts_private()?;

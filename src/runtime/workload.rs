@@ -1,9 +1,11 @@
 //! The last steps before the user's command runs, shared by `run` (a child of the container's
 //! init) and `exec` (a process that joined the container's namespaces): session and stdio,
-//! working directory, user, capabilities, `no_new_privs`, closing inherited descriptors, and
-//! `execve`. The order is runc's (`libcontainer/init_linux.go`): the bounding set is reduced
-//! while `CAP_SETPCAP` is still held, the user is changed before the capability sets are
-//! settled, and `no_new_privs` comes last before `execve`.
+//! working directory, user, capabilities, `no_new_privs`, closing inherited descriptors, the
+//! seccomp filter and `execve`. The order is runc's (`libcontainer/init_linux.go`): the
+//! bounding set is reduced while `CAP_SETPCAP` is still held, the user is changed before the
+//! capability sets are settled, `no_new_privs` comes next (the kernel takes a filter from a
+//! process without `CAP_SYS_ADMIN` only under it), and the filter last, so that the profile
+//! judges the command's calls and none of the setup's.
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
