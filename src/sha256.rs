@@ -23,14 +23,20 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The sha256 of the file at `path`, read in 1 MiB pieces (wheels can be gigabytes).
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = fs_err::File::open(path)?;
+    reader_sha256(&mut fs_err::File::open(path)?)
+}
+
+/// The sha256 of everything `reader` gives, read in 1 MiB pieces.
+pub fn reader_sha256(reader: &mut impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
         hasher.update(&buffer[..read]);
     }
     Ok(hex(&hasher.finalize()))

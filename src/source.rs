@@ -1,4 +1,5 @@
-//! Byte offsets to `line:column` positions, for messages that point into a user's file.
+//! Byte offsets to `line:column` positions, for messages that point into a user's file, and
+//! short excerpts of what the user wrote, for messages that quote it.
 
 /// The start offset of every line of a text, so an offset maps to a position in `O(log n)`.
 #[derive(Debug, Clone)]
@@ -41,6 +42,22 @@ fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
         .filter_map(|(offset, byte)| (byte == b'\n').then_some(offset))
 }
 
+/// At most the first 40 characters of a user's value, control characters escaped, with `…`
+/// and its length when cut: for messages that quote a value that may be huge or hostile.
+pub fn excerpt(value: &str) -> String {
+    const SHOWN: usize = 40;
+    let shown: String = value
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if value.chars().nth(SHOWN).is_some() {
+        format!("{shown}… ({} bytes)", value.len())
+    } else {
+        shown
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +70,15 @@ mod tests {
         assert_eq!(index.position(text, 4), Position { line: 2, column: 2 });
         assert_eq!(index.position(text, 7), Position { line: 3, column: 1 });
         assert_eq!(index.position(text, 8), Position { line: 4, column: 1 });
+    }
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt("iris"), "iris");
+        assert_eq!(
+            excerpt(&"x".repeat(2_000_000)),
+            format!("{}… (2000000 bytes)", "x".repeat(40))
+        );
+        assert_eq!(excerpt("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::debian::{self, DebPackage, Suite};
+use crate::debian::{self, DebPackage, DebianError, Suite};
 use crate::lock::{LockedBase, LockedDeb};
 use crate::manifest::Manifest;
 use crate::python::PythonVersion;
@@ -117,12 +117,37 @@ pub(crate) async fn fetch_debs(
     packages: &[LockedDeb],
     cache_dir: &Path,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    let downloads = packages.iter().map(|package| {
-        let package = deb_package(package);
-        async move { debian::download(http, suite, &package, cache_dir).await }
+    let downloads = packages.iter().map(|locked| {
+        let package = deb_package(locked);
+        async move {
+            debian::download(http, suite, &package, cache_dir)
+                .await
+                .map_err(|error| lock_mismatch(error, locked))
+        }
     });
     // Polled together so the downloads overlap; the order of the result is the lock's.
-    Ok(futures::future::try_join_all(downloads).await?)
+    futures::future::try_join_all(downloads).await
+}
+
+/// A `.deb` that differs from what the lock pins is named as the lock's entry: the lock is
+/// what the file was checked against.
+fn lock_mismatch(error: DebianError, locked: &LockedDeb) -> BuildError {
+    match error {
+        DebianError::HashMismatch {
+            url,
+            expected_size,
+            expected_sha256,
+            actual_size,
+            actual_sha256,
+            ..
+        } => BuildError::LockHashMismatch {
+            entry: format!("the Debian package `{}` {}", locked.name, locked.version),
+            url,
+            expected: format!("{expected_size} bytes with sha256 `{expected_sha256}`"),
+            actual: format!("{actual_size} bytes with sha256 `{actual_sha256}`"),
+        },
+        error => BuildError::Debian(error),
+    }
 }
 
 /// Unpack the pinned packages into `staging` and finish them into a working root: the

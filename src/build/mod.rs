@@ -15,8 +15,10 @@ mod image_base;
 pub use self::image_base::pin as pin_image_base;
 mod inspect;
 pub use self::inspect::InspectError;
+pub use self::sdist::{SdistBuildFailure, SdistMetadata};
 mod plan;
 mod python;
+mod sdist;
 mod system_libraries;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
-use crate::lock::{LockError, LockedImage, Lockfile, NeededLibrary};
+use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
@@ -147,6 +149,10 @@ pub enum BuildError {
         image: String,
         libraries: Vec<NeededLibrary>,
     },
+    #[error(transparent)]
+    SdistBuild(Box<sdist::SdistBuildFailure>),
+    #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
+    Unbuilt { package: String },
     #[error("could not write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -155,6 +161,17 @@ pub enum BuildError {
     },
     #[error("could not list the files of `{}`: {message}", path.display())]
     Walk { path: PathBuf, message: String },
+    /// A download differs from what `mlpack.lock` pins for it.
+    #[error(
+        "the lock's hash disagrees with the file: `mlpack.lock` pins {entry} at {expected}, but the file from `{url}` has {actual}"
+    )]
+    LockHashMismatch {
+        /// The lock's entry: `` the wheel `x.whl` of `x` 1.0 ``.
+        entry: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error(transparent)]
     Debian(#[from] DebianError),
     #[error(transparent)]
@@ -204,6 +221,9 @@ impl BuildError {
                 "remove `[base] packages`, or build on `debian:bookworm` or `debian:trixie`"
                     .to_string(),
             ],
+            Self::LockHashMismatch { .. } => vec![
+                "if `mlpack.lock` was edited (by hand or in a merge), restore it from version control, or delete it and run `mlpack lock`; if not, the file changed where it is served since it was locked".to_string(),
+            ],
             Self::UnpinnedImage { .. } => {
                 vec!["run `mlpack lock` to pin it, and commit `mlpack.lock`".to_string()]
             }
@@ -213,6 +233,7 @@ impl BuildError {
             Self::ImageArch { .. } => {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
+            Self::SdistBuild(failure) => vec![failure.hint()],
             Self::Registry(error) => error.hint().into_iter().collect(),
             Self::Inspect(error) => error.hint().into_iter().collect(),
             Self::Debian(error) => error.hint().into_iter().collect(),
@@ -239,6 +260,8 @@ impl BuildError {
                 | Self::OfflineSystemLibraries
                 | Self::UnresolvedLibraries { .. }
                 | Self::LibrariesOnImage { .. }
+                | Self::SdistBuild(_)
+                | Self::LockHashMismatch { .. }
                 | Self::Wheel(_)
         ) || matches!(
             self,
@@ -299,26 +322,14 @@ pub fn build(
     check_base(request.manifest)?;
     // Held from the first blob to the tag, so a concurrent `mlpack prune` cannot remove
     // blobs this build wrote but has not tagged yet.
-    let _lock = store.lock()?;
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| PypiError::Client { source })?;
-    let builder = Builder {
+    let mut store_lock = Some(store.lock()?);
+    let builder = Builder::new(
         runtime,
         store,
-        writer: LayerWriter::from_env()?.compression(request.compression),
-        layer_format: format!(
-            "{} mtime {}",
-            request.compression.media_type(),
-            crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
-        ),
-        cache: LayerCache::new(store),
-        client: IndexClient::builder().offline(request.offline).build()?,
-        http,
-        cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
-        reporter: request.reporter,
-    };
+        request.compression,
+        request.offline,
+        request.reporter,
+    )?;
     let on_image = request.manifest.base.is_registry_image();
     let (pinned_base, base_image, suite, mut layers) = if on_image {
         let image = lock
@@ -336,19 +347,22 @@ pub fn build(
             base::debian_arch(lock.target.arch),
         )?;
         let pinned = builder.pin_base(request, &suite, lock)?;
-        let layer = builder.base_layer(&suite, lock)?;
+        let layer =
+            builder.base_layer(&suite, lock.debian_base().ok_or(BuildError::OfflineBase)?)?;
         (pinned, None, Some(suite), vec![layer])
     };
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
+    let built = builder.sdist_wheels(request, suite.as_ref(), &base, lock, &mut store_lock)?;
     let pinned_system_libraries =
-        builder.pin_system_libraries(request, suite.as_ref(), &base, lock)?;
+        builder.pin_system_libraries(request, suite.as_ref(), &base, &built, lock)?;
     let system_libraries_layer =
         builder.system_libraries_layer(request, suite.as_ref(), &base, lock)?;
     layers.extend(system_libraries_layer);
-    layers.extend(builder.wheel_layers(lock)?);
+    layers.extend(builder.wheel_layers(lock, &built)?);
     layers.push(builder.code_layer(request)?);
     let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;
     store.tag(request.reference, &descriptor)?;
+    drop(store_lock);
     Ok(BuildReport {
         reference: request.reference.to_string(),
         manifest_digest: descriptor.digest().to_string(),
@@ -386,7 +400,35 @@ struct Builder<'a> {
     reporter: &'a dyn BuildReporter,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(
+        runtime: &'a tokio::runtime::Runtime,
+        store: &'a Store,
+        compression: LayerCompression,
+        offline: bool,
+        reporter: &'a dyn BuildReporter,
+    ) -> Result<Self, BuildError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| PypiError::Client { source })?;
+        Ok(Self {
+            runtime,
+            store,
+            writer: LayerWriter::from_env()?.compression(compression),
+            layer_format: format!(
+                "{} mtime {}",
+                compression.media_type(),
+                crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
+            ),
+            cache: LayerCache::new(store),
+            client: IndexClient::builder().offline(offline).build()?,
+            http,
+            cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
+            reporter,
+        })
+    }
+
     /// Pin the base into the lock file unless it is pinned for these inputs already.
     fn pin_base(
         &self,
@@ -453,10 +495,7 @@ impl Builder<'_> {
         Ok((built(description, &layer, reused, started), layer))
     }
 
-    fn base_layer(&self, suite: &Suite, lock: &Lockfile) -> Result<StagedLayer, BuildError> {
-        let Some(base) = lock.debian_base() else {
-            return Err(BuildError::OfflineBase);
-        };
+    fn base_layer(&self, suite: &Suite, base: &LockedBase) -> Result<StagedLayer, BuildError> {
         let mut hashes: Vec<String> = base
             .packages
             .iter()
@@ -502,11 +541,15 @@ impl Builder<'_> {
         Ok((resolved, staged))
     }
 
-    fn wheel_layers(&self, lock: &Lockfile) -> Result<Vec<StagedLayer>, BuildError> {
+    fn wheel_layers(
+        &self,
+        lock: &Lockfile,
+        built: &sdist::SdistWheels,
+    ) -> Result<Vec<StagedLayer>, BuildError> {
         let installer = python::installer(lock);
         let mut layers = Vec::new();
         for group in plan::wheel_groups(lock) {
-            let key = python::key(&group.packages, &installer);
+            let key = python::key(&group.packages, &installer, built);
             let names: Vec<&str> = group
                 .packages
                 .iter()
@@ -515,9 +558,9 @@ impl Builder<'_> {
             let description = format!("{}: {}", group.description, names.join(", "));
             layers.push(self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
-                let wheels = self
-                    .runtime
-                    .block_on(python::fetch(&self.client, &group.packages))?;
+                let wheels =
+                    self.runtime
+                        .block_on(python::fetch(&self.client, &group.packages, built))?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)
             })?);
@@ -656,7 +699,7 @@ pub fn planned_layers(lock: &Lockfile) -> Vec<PlannedLayer> {
             download_bytes: group
                 .packages
                 .iter()
-                .filter_map(|package| package.wheels.first().and_then(|wheel| wheel.size))
+                .filter_map(|package| package.locked_file().and_then(|file| file.size))
                 .sum(),
         }
     }));

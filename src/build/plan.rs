@@ -38,9 +38,8 @@ pub(crate) fn wheel_groups(lock: &Lockfile) -> Vec<WheelGroup<'_>> {
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     let size = |package: &LockedPackage| {
         package
-            .wheels
-            .first()
-            .and_then(|wheel| wheel.size)
+            .locked_file()
+            .and_then(|file| file.size)
             .unwrap_or(0)
     };
     let (hardware, rest): (Vec<_>, Vec<_>) = packages
@@ -122,6 +121,8 @@ mod tests {
                     sha256: String::new(),
                 },
             }],
+            sdist: None,
+            build: None,
         }
     }
 
@@ -142,6 +143,7 @@ mod tests {
             base: None,
             system_libraries: None,
             packages,
+            build_packages: Vec::new(),
         };
         wheel_groups(&lock)
             .into_iter()

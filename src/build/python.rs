@@ -3,14 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lock::{LockedPackage, Lockfile};
-use crate::pypi::{DistFile, IndexClient};
+use crate::lock::{LockedImage, LockedPackage, LockedWheel, Lockfile};
+use crate::pypi::{DistFile, IndexClient, PypiError};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::BuildError;
+use super::sdist::SdistWheels;
 
 /// The interpreter launchers and `#!python` scripts point at in a Debian base mlpack builds.
 pub(crate) const INTERPRETER: &str = "/usr/bin/python3";
+
+/// The image's interpreter: Debian's on a Debian base, else the registry image's.
+pub(crate) fn interpreter(image: Option<&LockedImage>) -> String {
+    image.map_or_else(|| INTERPRETER.to_string(), |image| image.python.clone())
+}
 
 /// The installer for the image's interpreter: Debian's `/usr/local` scheme (`3.11` →
 /// `dist-packages`) on a Debian base, else the scheme the registry image's inspection found.
@@ -28,8 +34,13 @@ pub(crate) fn installer(lock: &Lockfile) -> WheelInstaller {
     }
 }
 
-/// The cache key of a group: its wheels' sha256s and where they are installed.
-pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> String {
+/// The cache key of a group: its wheels' sha256s (a built wheel's for an sdist) and where
+/// they are installed.
+pub(crate) fn key(
+    packages: &[&LockedPackage],
+    installer: &WheelInstaller,
+    built: &SdistWheels,
+) -> String {
     let scheme = &installer.scheme;
     let mut parts = vec![
         format!("interpreter {}", installer.python),
@@ -38,45 +49,95 @@ pub(crate) fn key(packages: &[&LockedPackage], installer: &WheelInstaller) -> St
             scheme.purelib, scheme.platlib, scheme.scripts, scheme.data, scheme.headers
         ),
     ];
-    parts.extend(packages.iter().flat_map(|package| {
-        package
-            .wheels
-            .iter()
-            .map(|wheel| wheel.hashes.sha256.clone())
-    }));
+    for package in packages {
+        parts.extend(
+            package
+                .wheels
+                .iter()
+                .map(|wheel| wheel.hashes.sha256.clone()),
+        );
+        parts.extend(built.get(&package.name).map(|wheel| wheel.sha256.clone()));
+    }
     super::cache::key("mlpack-wheels-v2", &parts)
 }
 
-/// Every wheel of `packages` on disk, downloads overlapping.
+/// The index file a lock entry names.
+pub(crate) fn dist_file(locked: &LockedWheel) -> DistFile {
+    DistFile {
+        filename: locked.name.clone(),
+        url: locked.url.clone(),
+        sha256: Some(locked.hashes.sha256.clone()),
+        size: locked.size,
+        requires_python: None,
+        yanked: None,
+        upload_time: None,
+        core_metadata: false,
+    }
+}
+
+/// Every wheel of `packages` on disk with the package it belongs to, in the packages' order:
+/// the index's (downloads overlapping) or the one built from the package's sdist.
 pub(crate) async fn fetch(
     client: &IndexClient,
     packages: &[&LockedPackage],
-) -> Result<Vec<PathBuf>, BuildError> {
-    let files: Vec<DistFile> = packages
-        .iter()
-        .flat_map(|package| package.wheels.iter())
-        .map(|wheel| DistFile {
-            filename: wheel.name.clone(),
-            url: wheel.url.clone(),
-            sha256: Some(wheel.hashes.sha256.clone()),
-            size: wheel.size,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            core_metadata: false,
+    built: &SdistWheels,
+) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    let fetches = packages.iter().flat_map(|package| {
+        let downloads = package.wheels.iter().map(move |wheel| async move {
+            let entry = format!(
+                "the wheel `{}` of `{}` {}",
+                wheel.name, package.name, package.version
+            );
+            let path = fetch_locked(client, wheel, entry).await?;
+            Ok::<_, BuildError>((package.name.clone(), path))
+        });
+        let from_sdist = package.sdist.as_ref().map(|_| async move {
+            let wheel = built
+                .get(&package.name)
+                .ok_or_else(|| BuildError::Unbuilt {
+                    package: package.name.clone(),
+                })?;
+            Ok((package.name.clone(), wheel.path.clone()))
+        });
+        downloads
+            .map(futures::future::Either::Left)
+            .chain(from_sdist.map(futures::future::Either::Right))
+    });
+    futures::future::try_join_all(fetches).await
+}
+
+/// The file a lock entry names, checked against the sha256 the lock pins, so a mismatch
+/// names the lock's `entry` (`the wheel … of numpy 2.1.0`) rather than the index.
+pub(crate) async fn fetch_locked(
+    client: &IndexClient,
+    locked: &LockedWheel,
+    entry: String,
+) -> Result<PathBuf, BuildError> {
+    client
+        .fetch_file(&dist_file(locked))
+        .await
+        .map_err(|error| match error {
+            PypiError::HashMismatch {
+                url,
+                expected,
+                actual,
+            } => BuildError::LockHashMismatch {
+                entry,
+                url,
+                expected: format!("sha256 `{expected}`"),
+                actual: format!("sha256 `{actual}`"),
+            },
+            error => BuildError::Index(error),
         })
-        .collect();
-    let fetches = files.iter().map(|file| client.fetch_wheel(file));
-    Ok(futures::future::try_join_all(fetches).await?)
 }
 
 /// Install `wheels` into `staging`.
 pub(crate) fn stage(
     installer: &WheelInstaller,
-    wheels: &[PathBuf],
+    wheels: &[(String, PathBuf)],
     staging: &Path,
 ) -> Result<(), BuildError> {
-    for wheel in wheels {
+    for (_, wheel) in wheels {
         installer.install(wheel, staging).map_err(Box::new)?;
     }
     Ok(())

@@ -29,6 +29,7 @@ use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
 use crate::wheel::SharedObject;
 
 use super::inspect::{ImageTree, InspectError};
+use super::sdist::SdistWheels;
 use super::{BuildError, BuildRequest, Builder, StagedLayer, base, cache, python};
 
 /// Changes whenever the rules above change what a scan finds, so old pins are redone.
@@ -53,11 +54,18 @@ pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
     if let Some(image) = lock.image_base() {
         parts.push(format!("image {}", image.digest));
     }
+    let built = lock
+        .packages
+        .iter()
+        .filter_map(|package| package.build.as_ref()?.wheel.as_ref())
+        .map(|wheel| &wheel.sha256);
     let mut wheels: Vec<String> = lock
         .packages
         .iter()
         .flat_map(|package| &package.wheels)
-        .map(|wheel| format!("wheel {}", wheel.hashes.sha256))
+        .map(|wheel| &wheel.hashes.sha256)
+        .chain(built)
+        .map(|sha256| format!("wheel {sha256}"))
         .collect();
     wheels.sort();
     parts.extend(wheels);
@@ -127,7 +135,7 @@ pub(crate) fn needs(scans: &[WheelScan], base_libraries: &BTreeSet<String>) -> N
 pub(super) struct BaseTree<'a> {
     store: &'a crate::oci::Store,
     image: &'a str,
-    layers: &'a [StagedLayer],
+    pub(super) layers: &'a [StagedLayer],
     tree: std::cell::OnceCell<ImageTree>,
 }
 
@@ -145,7 +153,7 @@ impl<'a> BaseTree<'a> {
         }
     }
 
-    fn get(&self) -> Result<&ImageTree, BuildError> {
+    pub(super) fn get(&self) -> Result<&ImageTree, BuildError> {
         if let Some(tree) = self.tree.get() {
             return Ok(tree);
         }
@@ -198,6 +206,7 @@ impl Builder<'_> {
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
+        built: &SdistWheels,
         lock: &mut Lockfile,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(lock);
@@ -215,7 +224,7 @@ impl Builder<'_> {
             return Err(BuildError::OfflineSystemLibraries);
         }
         self.reporter.phase("system libraries", "scanning wheels");
-        let scans = self.scan_wheels(lock)?;
+        let scans = self.scan_wheels(lock, built)?;
         let tree = base.get()?;
         // The multiarch directory: `x86_64-linux-gnu`, `aarch64-linux-gnu`.
         let triplet = format!("{}-linux-gnu", lock.target.arch.as_str());
@@ -250,16 +259,15 @@ impl Builder<'_> {
 
     /// Every locked wheel's shared objects (fetched into the wheel cache first; most are
     /// there already), scanned in parallel.
-    fn scan_wheels(&self, lock: &Lockfile) -> Result<Vec<WheelScan>, BuildError> {
+    fn scan_wheels(
+        &self,
+        lock: &Lockfile,
+        built: &SdistWheels,
+    ) -> Result<Vec<WheelScan>, BuildError> {
         let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
-        let paths = self
+        let jobs = self
             .runtime
-            .block_on(python::fetch(&self.client, &packages))?;
-        // `fetch` returns the wheels in the packages' order, each package's wheels in turn.
-        let owners = packages
-            .iter()
-            .flat_map(|package| package.wheels.iter().map(|_| package.name.clone()));
-        let jobs: Vec<(String, std::path::PathBuf)> = owners.zip(paths).collect();
+            .block_on(python::fetch(&self.client, &packages, built))?;
         let arch = lock.target.arch;
         jobs.into_par_iter()
             .map(|(package, path)| {
@@ -326,24 +334,35 @@ impl Builder<'_> {
                 &self.cache_dir,
             ))?;
             self.reporter.phase(&description, "unpacking");
-            let status = tree.text_at("var/lib/dpkg/status").unwrap_or_default();
-            link_like_base(dir, tree)?;
-            let mut installed = Vec::new();
-            for (package, deb) in pins.packages.iter().zip(&debs) {
-                let extracted = debian::extract(deb, dir)?;
-                installed.push((base::deb_package(package), extracted));
-            }
-            debian::write_dpkg_additions(dir, status, &installed)?;
-            Ok(())
+            stage_debs(dir, tree, &pins.packages, &debs)
         })?;
         Ok(Some(layer))
     }
 }
 
+/// Unpack `packages` (their `.deb`s in `debs`) into `dir` as a layer over the base `tree`:
+/// the base's `/usr` links first, then the files, then dpkg's status with the base's.
+pub(super) fn stage_debs(
+    dir: &std::path::Path,
+    tree: &ImageTree,
+    packages: &[LockedDeb],
+    debs: &[std::path::PathBuf],
+) -> Result<(), BuildError> {
+    let status = tree.text_at("var/lib/dpkg/status").unwrap_or_default();
+    link_like_base(dir, tree)?;
+    let mut installed = Vec::new();
+    for (package, deb) in packages.iter().zip(debs) {
+        let extracted = debian::extract(deb, dir)?;
+        installed.push((base::deb_package(package), extracted));
+    }
+    debian::write_dpkg_additions(dir, status, &installed)?;
+    Ok(())
+}
+
 /// The suite to take packages from: a Debian base's, else a registry image's when its
 /// `/etc/os-release` says it is a Debian release mlpack knows (`python:3.11-slim` is
 /// bookworm); `[base] mirror` applies to both.
-fn base_suite(
+pub(super) fn base_suite(
     suite: Option<&Suite>,
     tree: &ImageTree,
     manifest: &crate::manifest::Manifest,
@@ -371,7 +390,7 @@ fn base_suite(
 }
 
 /// The names of the packages dpkg's status file says are installed.
-fn installed_packages(status: &str) -> BTreeSet<String> {
+pub(super) fn installed_packages(status: &str) -> BTreeSet<String> {
     status
         .split("\n\n")
         .filter(|paragraph| {

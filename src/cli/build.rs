@@ -201,7 +201,9 @@ pub(super) fn build_image(
     Ok(report?)
 }
 
-/// The project's name: `[project] name`, else its directory's.
+/// The project's name: `[project] name`, else its directory's, made a valid image name (the
+/// manifest checks a `[project] name`; a directory name like `_scratch` or `My..Data` is
+/// reduced to its letters and digits joined by `-`).
 pub(super) fn project_name(project: &Path, manifest: &Manifest) -> String {
     if let Some(name) = &manifest.project.name {
         return name.clone();
@@ -220,10 +222,19 @@ pub(super) fn project_name(project: &Path, manifest: &Manifest) -> String {
             }
         })
         .collect();
+    if crate::oci::normalize_reference(&name).is_ok() && name.len() <= 128 {
+        return name;
+    }
+    let words: Vec<&str> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let name: String = words.join("-").chars().take(128).collect();
+    let name = name.trim_end_matches('-');
     if name.is_empty() {
         "project".to_string()
     } else {
-        name
+        name.to_string()
     }
 }
 

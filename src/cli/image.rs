@@ -31,22 +31,39 @@ pub(super) enum ImageFormat {
     Oci,
 }
 
+/// `mlpack images`: every tagged image with its size, the sum of its layers' descriptors
+/// (checked against the blobs when the image is read). An image that cannot be read is listed
+/// without a size, with a warning, rather than hiding the others.
 pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
     let mut rows = Vec::new();
     for (reference, descriptor) in store.images()? {
-        let image = store.resolve(&reference)?;
-        let size: u64 = image
-            .manifest
-            .layers()
-            .iter()
-            .map(oci::Descriptor::size)
-            .sum();
-        let created = image.config.created().clone().unwrap_or_default();
-        rows.push((reference, descriptor.digest().to_string(), created, size));
+        let digest = descriptor.digest().to_string();
+        match store.resolve(&reference) {
+            Ok(image) => {
+                let size: u64 = image
+                    .manifest
+                    .layers()
+                    .iter()
+                    .map(oci::Descriptor::size)
+                    .sum();
+                let created = image.config.created().clone().unwrap_or_default();
+                rows.push((reference, digest, created, Ok(size)));
+            }
+            Err(error) => {
+                printer.status(&format!("warning: `{reference}` cannot be read: {error}"));
+                rows.push((reference, digest, String::new(), Err(error.to_string())));
+            }
+        }
     }
     if printer.json {
-        let images: Vec<_> = rows.iter().map(|(reference, digest, created, size)| serde_json::json!({"reference": reference, "digest": digest, "created": created, "size": size})).collect();
+        let images: Vec<_> = rows
+            .iter()
+            .map(|(reference, digest, created, size)| match size {
+                Ok(size) => serde_json::json!({"reference": reference, "digest": digest, "created": created, "size": size}),
+                Err(error) => serde_json::json!({"reference": reference, "digest": digest, "size": null, "error": error}),
+            })
+            .collect();
         printer.json(&images)?;
         return Ok(ExitStatus::Success);
     }
@@ -55,11 +72,11 @@ pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
         "IMAGE", "DIGEST", "CREATED", "SIZE"
     );
     for (reference, digest, created, size) in rows {
+        let size = size.map_or_else(|_| "?".to_string(), human_size);
         let _ = writeln!(
             text,
-            "{reference:<40} {:<19} {created:<22} {:>10}",
+            "{reference:<40} {:<19} {created:<22} {size:>10}",
             &digest[..digest.len().min(19)],
-            human_size(size)
         );
     }
     printer.result(&text)?;

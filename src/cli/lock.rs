@@ -48,6 +48,9 @@ pub(super) struct ResolverArgs {
     /// The target architecture (`x86_64` or `aarch64`) [default: this machine's].
     #[arg(long, value_name = "ARCH")]
     arch: Option<Arch>,
+    /// Refuse sdists: use only versions with a wheel for the target (also `[python] no-build`).
+    #[arg(long)]
+    no_build: bool,
 }
 
 impl ResolverArgs {
@@ -56,6 +59,7 @@ impl ResolverArgs {
             python: self.python,
             arch: self.arch,
             prerelease: self.prerelease,
+            no_build: self.no_build,
             exclude_newer: self.exclude_newer.clone(),
             offline: self.offline,
             upgrade: false,
@@ -110,7 +114,7 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
         return report(&plan, plan.existing.as_ref(), None, printer);
     }
     let started = Instant::now();
-    let lock = plan.resolve(&settings)?;
+    let lock = resolve(&plan, &settings, &loaded.manifest)?;
     lock.write(&plan.lock_path)?;
     let seconds = started.elapsed().as_secs_f64();
     printer.status(&format!(
@@ -123,6 +127,19 @@ pub(super) fn run(args: &LockArgs, directory: &Path, printer: Printer) -> Result
     }
     report_hardware(&plan, &lock, printer);
     report(&plan, Some(&lock), Some(seconds), printer)
+}
+
+/// Resolve `plan`; an sdist that does not state its dependencies has its backend compute
+/// them in a build container (from the store).
+fn resolve(plan: &LockPlan, settings: &LockSettings, manifest: &Manifest) -> Result<Lockfile> {
+    let store = crate::oci::Store::open_default()?;
+    let metadata = crate::build::SdistMetadata {
+        store: &store,
+        manifest,
+        offline: settings.offline,
+        reporter: &crate::build::NoReporter,
+    };
+    Ok(plan.resolve(settings, Some(&metadata))?)
 }
 
 /// Lock `project` if its lock is missing or stale; the lock to build from.
@@ -149,7 +166,7 @@ pub(super) fn ensure_locked(
     }
     warn_unresolved(&plan, printer);
     let started = Instant::now();
-    let lock = plan.resolve(&settings)?;
+    let lock = resolve(&plan, &settings, &loaded.manifest)?;
     lock.write(&plan.lock_path)?;
     printer.status(&format!(
         "Resolved {} packages for {} in {:.2}s",
@@ -278,7 +295,7 @@ fn report(
         let packages: Vec<_> = lock
             .iter()
             .flat_map(|lock| &lock.packages)
-            .map(|p| serde_json::json!({"name": p.name, "version": p.version, "wheel": p.wheels.first().map(|w| &w.name)}))
+            .map(|p| serde_json::json!({"name": p.name, "version": p.version, "wheel": p.wheels.first().map(|w| &w.name), "sdist": p.sdist.as_ref().map(|s| &s.name)}))
             .collect();
         printer.json(&serde_json::json!({
             "lock": plan.lock_path,

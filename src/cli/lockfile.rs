@@ -182,8 +182,8 @@ fn requirements_txt(lock: &Lockfile) -> String {
     );
     for package in &lock.packages {
         let _ = write!(text, "{}=={}", package.name, package.version);
-        for wheel in &package.wheels {
-            let _ = write!(text, " \\\n    --hash=sha256:{}", wheel.hashes.sha256);
+        for file in package.wheels.iter().chain(&package.sdist) {
+            let _ = write!(text, " \\\n    --hash=sha256:{}", file.hashes.sha256);
         }
         text.push('\n');
     }
@@ -208,22 +208,28 @@ fn pylock(lock: &Lockfile) -> String {
         table["name"] = toml_edit::value(&package.name);
         table["version"] = toml_edit::value(&package.version);
         table["index"] = toml_edit::value(&package.index);
-        let mut wheels = toml_edit::Array::new();
-        for wheel in &package.wheels {
-            let mut inline = toml_edit::InlineTable::new();
-            inline.insert("name", wheel.name.as_str().into());
-            inline.insert("url", wheel.url.as_str().into());
-            if let Some(size) = wheel.size.and_then(|size| i64::try_from(size).ok()) {
-                inline.insert("size", size.into());
-            }
-            let mut hashes = toml_edit::InlineTable::new();
-            hashes.insert("sha256", wheel.hashes.sha256.as_str().into());
-            inline.insert("hashes", toml_edit::Value::InlineTable(hashes));
-            wheels.push(inline);
+        if let Some(sdist) = &package.sdist {
+            table["sdist"] = toml_edit::value(file_table(sdist));
+        } else {
+            let wheels: toml_edit::Array = package.wheels.iter().map(file_table).collect();
+            table["wheels"] = toml_edit::value(wheels);
         }
-        table["wheels"] = toml_edit::value(wheels);
         packages.push(table);
     }
     document["packages"] = toml_edit::Item::ArrayOfTables(packages);
     document.to_string()
+}
+
+/// PEP 751's file table: `{ name, url, size, hashes = { sha256 } }`.
+fn file_table(file: &crate::lock::LockedWheel) -> toml_edit::InlineTable {
+    let mut inline = toml_edit::InlineTable::new();
+    inline.insert("name", file.name.as_str().into());
+    inline.insert("url", file.url.as_str().into());
+    if let Some(size) = file.size.and_then(|size| i64::try_from(size).ok()) {
+        inline.insert("size", size.into());
+    }
+    let mut hashes = toml_edit::InlineTable::new();
+    hashes.insert("sha256", file.hashes.sha256.as_str().into());
+    inline.insert("hashes", toml_edit::Value::InlineTable(hashes));
+    inline
 }

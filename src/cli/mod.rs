@@ -287,6 +287,8 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(runtime.hint());
         } else if let Some(registry) = cause.downcast_ref::<crate::oci::registry::RegistryError>() {
             hints.extend(registry.hint());
+        } else if let Some(fingerprint) = cause.downcast_ref::<crate::train::FingerprintError>() {
+            hints.extend(fingerprint.hint());
         }
     }
     hints.dedup();

@@ -121,13 +121,10 @@ fn start_run(
     let run_id = crate::train::new_run_id();
     let outputs_root = project.join(&manifest.outputs.dir);
     let run_dir = outputs_root.join(&run_id);
-    fs_err::create_dir_all(&run_dir)?;
     let mut cache = FingerprintCache::open(&cache_dir());
     let mut dataset_records = Vec::new();
     for (source, host, target, read_only) in datasets {
-        let fingerprint = cache
-            .fingerprint(host)
-            .with_context(|| format!("could not fingerprint the dataset `{}`", host.display()))?;
+        let fingerprint = cache.fingerprint(host)?;
         dataset_records.push(DatasetRecord {
             source: source.clone(),
             target: target.clone(),
@@ -135,15 +132,19 @@ fn start_run(
             sha256: fingerprint.sha256,
             files: fingerprint.files,
             bytes: fingerprint.bytes,
+            links: fingerprint.links,
         });
     }
     cache.save();
+    // After the fingerprints: a dataset refused leaves no empty run directory behind.
+    fs_err::create_dir_all(&run_dir)?;
 
     let started = jiff::Timestamp::now();
     printer.status(&format!("Training run {run_id}: {}", command.join(" ")));
     let exit_code = run_container(loaded, &image, datasets, &run_dir, &run_id, &command)?;
     let finished = jiff::Timestamp::now();
 
+    let outputs = crate::train::read_outputs(&run_dir);
     let record = RunRecord {
         id: run_id.clone(),
         started: started.to_string(),
@@ -156,14 +157,19 @@ fn start_run(
         lock_sha256: crate::sha256::file_sha256(&project.join(crate::lock::LOCK_FILE)).ok(),
         git: crate::build::git_state(project).map(|(commit, dirty)| GitRecord { commit, dirty }),
         datasets: dataset_records,
-        outputs: crate::train::hash_outputs(&run_dir)?,
+        outputs: outputs.hashes,
+        outputs_skipped: outputs.skipped,
         host: HostFacts::collect(),
-        metrics: crate::train::read_metrics(&run_dir),
+        metrics: outputs.metrics,
+        metrics_skipped: outputs.metrics_skipped,
     };
-    let record_path = run_dir.join(crate::train::RUN_RECORD);
     let mut json = serde_json::to_vec_pretty(&record)?;
     json.push(b'\n');
-    fs_err::write(&record_path, json)?;
+    let record_path = crate::train::write_replacing(&run_dir, crate::train::RUN_RECORD, &json)
+        .with_context(|| format!("could not write the record of run {run_id}"))?;
+    for (name, why) in &record.outputs_skipped {
+        printer.status(&format!("warning: the output `{name}` is {why}"));
+    }
     if printer.json {
         printer.json(&record)?;
     } else {

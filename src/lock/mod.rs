@@ -21,14 +21,17 @@ use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 
 pub use self::graph::{DEPENDENCY_OF, LockGraph};
+
+/// How `why` names a build requirement: "build requirement of fvcore".
+pub const BUILD_REQUIREMENT_OF: &str = "build requirement of ";
 pub use self::hardware::{
     HardwareTarget, HardwareTargetError, LockedHardware, cuda_release, hardware_wheels,
     summary as hardware_summary,
 };
 pub use self::inputs::{InputError, LockInputs};
-pub use self::project::{LockPlan, LockSettings, changes};
+pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
-use crate::resolve::{Resolution, Target};
+use crate::resolve::{Resolution, ResolvedFile, Target};
 
 /// The lock's file name in a project directory.
 pub const LOCK_FILE: &str = "mlpack.lock";
@@ -56,6 +59,9 @@ pub struct Lockfile {
     pub system_libraries: Option<LockedSystemLibraries>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
+    /// The wheels of the sdists' build environments (never installed in the image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_packages: Vec<LockedPackage>,
 }
 
 /// The two kinds of base, told apart by their keys: an image has a `digest`.
@@ -163,7 +169,46 @@ pub struct LockedPackage {
     /// Why it is in the lock: root requirements' origins, or "dependency of X".
     #[serde(default)]
     pub why: Vec<String>,
+    /// The wheel for the target; empty when the package is built from its sdist.
+    #[serde(default)]
     pub wheels: Vec<LockedWheel>,
+    /// The sdist, for a package with no wheel for the target (PEP 751's `sdist`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<LockedWheel>,
+    /// How `mlpack build` builds the sdist into a wheel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<LockedBuild>,
+}
+
+/// An sdist's build: its PEP 517 backend, its build requirements pinned (each an entry of
+/// `[[build-packages]]`), and the wheel the last build made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedBuild {
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_path: Vec<String>,
+    /// `[build-system] requires`, as the sdist states it.
+    pub requires: Vec<String>,
+    /// The resolved build environment: `name==version` of `[[build-packages]]` entries.
+    pub environment: Vec<String>,
+    /// The wheel `mlpack build` made from the sdist, recorded by the build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheel: Option<BuiltWheel>,
+}
+
+/// A wheel built from an sdist: its name and sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltWheel {
+    pub name: String,
+    pub sha256: String,
+}
+
+impl LockedPackage {
+    /// The file its installation starts from: the wheel, else the sdist.
+    pub fn locked_file(&self) -> Option<&LockedWheel> {
+        self.wheels.first().or(self.sdist.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +273,13 @@ pub enum LockError {
     BaseImage { image: String, message: String },
     #[error(transparent)]
     Hardware(#[from] HardwareTargetError),
+    #[error("could not learn the dependencies of `{package}` {version} from its sdist: {message}")]
+    SdistMetadata {
+        package: String,
+        version: String,
+        message: String,
+        hints: Vec<String>,
+    },
 }
 
 impl LockError {
@@ -236,10 +288,15 @@ impl LockError {
         match self {
             Self::Resolve(error) => error.hints(),
             Self::Index(error) => error.hint().into_iter().collect(),
-            Self::Invalid { .. } | Self::Version { .. } => {
+            Self::Invalid { .. } => vec![
+                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
+                    .to_string(),
+            ],
+            Self::Version { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hint().into_iter().collect(),
+            Self::SdistMetadata { hints, .. } => hints.clone(),
             Self::BasePython { wanted, .. } => vec![format!(
                 "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
             )],
@@ -264,8 +321,8 @@ impl LockError {
 impl Lockfile {
     /// Read the lock at `path`; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(text) => text,
+        let bytes = match fs_err::read(path) {
+            Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
                 return Err(LockError::Read {
@@ -274,9 +331,26 @@ impl Lockfile {
                 });
             }
         };
-        let lock: Self = toml::from_str(&text).map_err(|error| LockError::Invalid {
+        let invalid = |message: String| LockError::Invalid {
             path: path.to_path_buf(),
-            message: error.message().to_string(),
+            message,
+        };
+        let at = |text: &str, offset: usize, message: &str| {
+            let position = crate::source::LineIndex::new(text).position(text, offset);
+            invalid(format!(
+                "line {}, column {}: {message}",
+                position.line, position.column
+            ))
+        };
+        // Not UTF-8 is the lock's fault, not the disk's: a garbage file is the user's to fix.
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let valid = error.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&error.as_bytes()[..valid]);
+            at(&prefix, valid, "not UTF-8 text")
+        })?;
+        let lock: Self = toml::from_str(&text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            at(&text, offset, error.message().trim())
         })?;
         if lock.lock_version.split('.').next() != LOCK_VERSION.split('.').next() {
             return Err(LockError::Version {
@@ -333,12 +407,16 @@ impl Lockfile {
                 parents.entry(dependency).or_default().insert(&package.name);
             }
         }
+        let markers = target.marker_environment();
         let mut packages = Vec::new();
         for package in &resolution.packages {
             let mut why: Vec<String> = inputs
                 .roots
                 .iter()
-                .filter(|root| root.requirement.name == package.name)
+                .filter(|root| {
+                    root.requirement.name == package.name
+                        && root.requirement.marker.evaluate(&markers, &[])
+                })
                 .map(|root| root.origin.clone())
                 .collect();
             why.extend(
@@ -348,10 +426,20 @@ impl Lockfile {
                     .flatten()
                     .map(|parent| format!("{DEPENDENCY_OF}{parent}")),
             );
-            let sha256 = package.wheel.sha256.clone().ok_or_else(|| MissingHash {
-                file: package.wheel.filename.clone(),
-                index: package.index.clone(),
-            })?;
+            let (wheels, sdist, build) = match &package.file {
+                ResolvedFile::Wheel(file) => (vec![locked_file(file, &package.index)?], None, None),
+                ResolvedFile::Sdist(file, build_system) => (
+                    Vec::new(),
+                    Some(locked_file(file, &package.index)?),
+                    Some(LockedBuild {
+                        backend: build_system.backend.clone(),
+                        backend_path: build_system.backend_path.clone(),
+                        requires: build_system.requires.clone(),
+                        environment: Vec::new(),
+                        wheel: None,
+                    }),
+                ),
+            };
             packages.push(LockedPackage {
                 name: package.name.to_string(),
                 version: package.version.to_string(),
@@ -365,12 +453,9 @@ impl Lockfile {
                     })
                     .collect(),
                 why,
-                wheels: vec![LockedWheel {
-                    name: package.wheel.filename.clone(),
-                    url: package.wheel.url.clone(),
-                    size: package.wheel.size,
-                    hashes: Hashes { sha256 },
-                }],
+                wheels,
+                sdist,
+                build,
             });
         }
         Ok(Self {
@@ -385,7 +470,60 @@ impl Lockfile {
             base: None,
             system_libraries: None,
             packages,
+            build_packages: Vec::new(),
         })
+    }
+
+    /// Pin the resolved build environment of the sdist `package` into its `[packages.build]`
+    /// and `[[build-packages]]` (shared by every sdist that needs the same wheel).
+    pub fn add_build_environment(
+        &mut self,
+        package: &PackageName,
+        environment: &Resolution,
+    ) -> Result<(), MissingHash> {
+        let mut pins = Vec::new();
+        for mut entry in locked_packages(environment)? {
+            pins.push(format!("{}=={}", entry.name, entry.version));
+            let why = format!("{BUILD_REQUIREMENT_OF}{package}");
+            if let Some(existing) = self
+                .build_packages
+                .iter_mut()
+                .find(|existing| existing.name == entry.name && existing.version == entry.version)
+            {
+                if !existing.why.contains(&why) {
+                    existing.why.push(why);
+                }
+                continue;
+            }
+            entry.why = vec![why];
+            self.build_packages.push(entry);
+        }
+        if let Some(build) = self
+            .packages
+            .iter_mut()
+            .find(|entry| entry.name == package.as_ref())
+            .and_then(|entry| entry.build.as_mut())
+        {
+            build.environment = pins;
+        }
+        self.build_packages
+            .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        Ok(())
+    }
+
+    /// The `[[build-packages]]` entries the sdist `package` builds with.
+    pub fn build_environment(&self, package: &LockedPackage) -> Vec<&LockedPackage> {
+        let Some(build) = &package.build else {
+            return Vec::new();
+        };
+        self.build_packages
+            .iter()
+            .filter(|entry| {
+                build
+                    .environment
+                    .contains(&format!("{}=={}", entry.name, entry.version))
+            })
+            .collect()
     }
 
     /// Locked versions, for the resolver to keep when they still fit.
@@ -400,6 +538,48 @@ impl Lockfile {
             })
             .collect()
     }
+}
+
+/// The wheel-only resolution of a build environment as lock entries (no `why`).
+pub fn locked_packages(resolution: &Resolution) -> Result<Vec<LockedPackage>, MissingHash> {
+    let mut packages = Vec::new();
+    for resolved in &resolution.packages {
+        let ResolvedFile::Wheel(file) = &resolved.file else {
+            continue;
+        };
+        packages.push(LockedPackage {
+            name: resolved.name.to_string(),
+            version: resolved.version.to_string(),
+            index: resolved.index.clone(),
+            extras: resolved.extras.iter().map(ToString::to_string).collect(),
+            dependencies: resolved
+                .dependencies
+                .iter()
+                .map(|name| Dependency {
+                    name: name.to_string(),
+                })
+                .collect(),
+            why: Vec::new(),
+            wheels: vec![locked_file(file, &resolved.index)?],
+            sdist: None,
+            build: None,
+        });
+    }
+    Ok(packages)
+}
+
+/// The lock's entry for an index file, which must carry a sha256.
+fn locked_file(file: &crate::pypi::DistFile, index: &str) -> Result<LockedWheel, MissingHash> {
+    let sha256 = file.sha256.clone().ok_or_else(|| MissingHash {
+        file: file.filename.clone(),
+        index: index.to_string(),
+    })?;
+    Ok(LockedWheel {
+        name: file.filename.clone(),
+        url: file.url.clone(),
+        size: file.size,
+        hashes: Hashes { sha256 },
+    })
 }
 
 /// A wheel the index lists without a sha256, so it cannot be pinned.

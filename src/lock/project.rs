@@ -9,19 +9,25 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
-use super::{LOCK_FILE, LockError, LockInputs, LockedImage, Lockfile, PinnedBase};
+use super::{LOCK_FILE, LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
 use crate::manifest::{LoadedManifest, project_path};
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
-use crate::resolve::{self, Arch, ResolveError, ResolveOptions, Target};
+use crate::resolve::{self, Arch, DynamicSdist, ResolveError, ResolveOptions, Target};
 use crate::scan::{self, ScanOptions};
 
 /// How to lock, from the command line.
 #[derive(Debug, Clone, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each a flag of `mlpack lock`"
+)]
 pub struct LockSettings {
     pub python: Option<PythonVersion>,
     pub arch: Option<Arch>,
     pub prerelease: bool,
+    /// Refuse sdists (with `[python] no-build`).
+    pub no_build: bool,
     pub exclude_newer: Option<String>,
     pub offline: bool,
     pub upgrade: bool,
@@ -41,6 +47,8 @@ pub struct LockPlan {
     /// The registry image the project builds on, pinned; `None` for a Debian base.
     pub base_image: Option<LockedImage>,
     pub hardware: HardwareTarget,
+    /// Refuse sdists: the flag or `[python] no-build`.
+    pub no_build: bool,
 }
 
 impl LockPlan {
@@ -98,6 +106,11 @@ impl LockPlan {
             resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
         }
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
+        let no_build = settings.no_build || manifest.python.no_build;
+        // Only when set, so locks written before sdists were built stay fresh.
+        if no_build {
+            resolver_settings.push(("no-build", "true".to_string()));
+        }
         let hash = inputs.hash(&target, &indexes, &resolver_settings);
         let lock_path = project_path(project, Path::new(LOCK_FILE));
         let existing = Lockfile::read(&lock_path)?;
@@ -110,6 +123,7 @@ impl LockPlan {
             existing,
             base_image,
             hardware,
+            no_build,
         })
     }
 
@@ -121,8 +135,14 @@ impl LockPlan {
     }
 
     /// Resolve anew, keeping the existing lock's versions where they still fit (unless told to
-    /// upgrade), and carry over the base's pins.
-    pub fn resolve(&self, settings: &LockSettings) -> Result<Lockfile, LockError> {
+    /// upgrade), and carry over the base's pins. An sdist that does not state its
+    /// dependencies has them computed by `metadata` (its build backend, run by `build`), and
+    /// the resolution starts again with them; without `metadata` such a version is unusable.
+    pub fn resolve(
+        &self,
+        settings: &LockSettings,
+        metadata: Option<&dyn MetadataBuilder>,
+    ) -> Result<Lockfile, LockError> {
         let mut preferences = match (&self.existing, settings.upgrade) {
             (Some(lock), false) => lock.preferences(),
             _ => HashMap::new(),
@@ -137,6 +157,8 @@ impl LockPlan {
             constraints: self.inputs.constraint_ranges(),
             prerelease: settings.prerelease,
             limits: self.hardware.limits(),
+            no_build: self.no_build,
+            build_metadata: metadata.is_some(),
         };
         let client = IndexClient::builder()
             .offline(settings.offline)
@@ -150,22 +172,32 @@ impl LockPlan {
             .enable_all()
             .build()
             .map_err(LockError::Runtime)?;
-        let handle = runtime.handle().clone();
-        // PubGrub is synchronous: it runs on its own thread and blocks on this runtime, which
-        // the main thread drives (running the prefetches too) until the answer arrives.
-        let resolution = runtime.block_on(async move {
-            let (sender, receiver) = tokio::sync::oneshot::channel();
-            std::thread::spawn(move || {
-                let _ = sender.send(resolve::resolve(client, handle, &roots, &options));
-            });
-            receiver.await.unwrap_or_else(|_| {
-                Err(ResolveError::Internal(
-                    "the resolver thread stopped".to_string(),
-                ))
-            })
-        })?;
+        let mut built = 0;
+        let (resolution, environments) = loop {
+            let attempt = {
+                let (client, roots, options) = (client.clone(), roots.clone(), options.clone());
+                on_solver_thread(&runtime, move |handle| {
+                    let resolution =
+                        resolve::resolve(client.clone(), handle.clone(), &roots, &options)?;
+                    let environments = build_environments(&client, handle, &resolution, &options)?;
+                    Ok((resolution, environments))
+                })
+            };
+            match (attempt, metadata) {
+                (Err(ResolveError::DynamicMetadata(sdist)), Some(builder))
+                    if built < MAX_METADATA_BUILDS =>
+                {
+                    built += 1;
+                    self.build_metadata(&runtime, &client, &options, &sdist, builder)?;
+                }
+                (attempt, _) => break attempt?,
+            }
+        };
         let mut lock =
             Lockfile::from_resolution(&resolution, &self.inputs, &self.target, self.hash.clone())?;
+        for (name, environment) in &environments {
+            lock.add_build_environment(name, environment)?;
+        }
         lock.hardware = LockedHardware::new(&self.hardware, &lock);
         // An image base was pinned by the caller. A Debian base's pins are `mlpack build`'s;
         // it re-checks them against their own inputs.
@@ -185,6 +217,139 @@ impl LockPlan {
             .and_then(|existing| existing.system_libraries.clone());
         Ok(lock)
     }
+}
+
+/// How many sdists' metadata one lock may build before it gives up: each build restarts the
+/// resolution, and a resolution that keeps finding new ones is going nowhere.
+const MAX_METADATA_BUILDS: usize = 32;
+
+/// Runs an sdist's build backend to learn its metadata; `build` implements it with mlpack's
+/// runtime, so that `lock` needs no container code of its own.
+pub trait MetadataBuilder {
+    /// The core metadata (`METADATA` text) the backend of `request.sdist` computes.
+    fn prepare_metadata(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        request: &MetadataRequest<'_>,
+    ) -> Result<String, LockError>;
+}
+
+/// One sdist whose metadata is needed, with what its build needs.
+pub struct MetadataRequest<'a> {
+    pub sdist: &'a DynamicSdist,
+    /// The locked build environment.
+    pub environment: &'a [LockedPackage],
+    pub target: &'a Target,
+    /// The registry image the project builds on; `None` for a Debian base.
+    pub base_image: Option<&'a LockedImage>,
+}
+
+impl LockPlan {
+    /// Build the metadata of `sdist` (its build environment resolved first) and keep it in
+    /// the index cache, where the next resolution finds it.
+    fn build_metadata(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        client: &IndexClient,
+        options: &ResolveOptions,
+        sdist: &DynamicSdist,
+        builder: &dyn MetadataBuilder,
+    ) -> Result<(), LockError> {
+        let requires = sdist.build_system.requires.clone();
+        let name = sdist.name.clone();
+        let environment = {
+            let (client, options) = (client.clone(), options.clone());
+            on_solver_thread(runtime, move |handle| {
+                build_environment(&client, handle, &name, &requires, &options)
+            })?
+        };
+        let environment = super::locked_packages(&environment)?;
+        let text = builder.prepare_metadata(
+            runtime,
+            &MetadataRequest {
+                sdist,
+                environment: &environment,
+                target: &self.target,
+                base_image: self.base_image.as_ref(),
+            },
+        )?;
+        client.store_built_metadata(&sdist.file, &self.target.interpreter_key(), &text)?;
+        Ok(())
+    }
+}
+
+/// Run `work` on a thread of its own, which blocks on `runtime` while this thread drives it:
+/// PubGrub is synchronous, and the index client's requests (and the prefetches) need the
+/// runtime driven until the answer arrives.
+fn on_solver_thread<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    work: impl FnOnce(&tokio::runtime::Handle) -> Result<T, ResolveError> + Send + 'static,
+) -> Result<T, ResolveError> {
+    let handle = runtime.handle().clone();
+    runtime.block_on(async move {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(work(&handle));
+        });
+        receiver.await.unwrap_or_else(|_| {
+            Err(ResolveError::Internal(
+                "the resolver thread stopped".to_string(),
+            ))
+        })
+    })
+}
+
+/// The build environment of every sdist in `resolution`: its `[build-system] requires`,
+/// resolved for the same target from wheels only (a build backend built from source would
+/// need a build of its own), without the project's constraints, as pip and uv isolate builds.
+fn build_environments(
+    client: &IndexClient,
+    runtime: &tokio::runtime::Handle,
+    resolution: &resolve::Resolution,
+    options: &ResolveOptions,
+) -> Result<Vec<(PackageName, resolve::Resolution)>, ResolveError> {
+    let mut environments = Vec::new();
+    for package in &resolution.packages {
+        let resolve::ResolvedFile::Sdist(_, build_system) = &package.file else {
+            continue;
+        };
+        let environment = build_environment(
+            client,
+            runtime,
+            &package.name,
+            &build_system.requires,
+            options,
+        )?;
+        environments.push((package.name.clone(), environment));
+    }
+    Ok(environments)
+}
+
+/// One sdist's build environment: `requires`, from wheels only, without the project's
+/// constraints.
+fn build_environment(
+    client: &IndexClient,
+    runtime: &tokio::runtime::Handle,
+    name: &PackageName,
+    requires: &[String],
+    options: &ResolveOptions,
+) -> Result<resolve::Resolution, ResolveError> {
+    let options = ResolveOptions {
+        constraints: HashMap::new(),
+        limits: HashMap::new(),
+        no_build: true,
+        build_metadata: false,
+        ..options.clone()
+    };
+    let roots = requires
+        .iter()
+        .filter_map(|requirement| requirement.parse().ok())
+        .map(|requirement| resolve::RootRequirement {
+            requirement,
+            origin: format!("the build requirements of `{name}`"),
+        })
+        .collect::<Vec<_>>();
+    resolve::resolve(client.clone(), runtime.clone(), &roots, &options)
 }
 
 /// The host's NVIDIA driver, for `accelerator = "auto"`; a driver mlpack cannot read counts

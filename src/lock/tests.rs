@@ -23,6 +23,8 @@ fn package(name: &str, version: &str, dependencies: &[&str], why: &[&str]) -> Lo
                 sha256: "ab".repeat(32),
             },
         }],
+        sdist: None,
+        build: None,
     }
 }
 
@@ -58,6 +60,7 @@ fn sample() -> Lockfile {
                 &["dependency of scikit-learn"],
             ),
         ],
+        build_packages: Vec::new(),
     }
 }
 
@@ -172,7 +175,25 @@ fn bad_locks_are_clear_errors() {
     fs_err::write(&path, "lock-version = \"1.0\"\n").unwrap();
     let error = Lockfile::read(&path).unwrap_err().to_string();
     assert!(
-        error.ends_with("is not a valid mlpack lock: missing field `created-by`"),
+        error.ends_with("is not a valid mlpack lock: line 1, column 1: missing field `created-by`"),
+        "{error}"
+    );
+    fs_err::write(&path, "lock-version = \"1.0\"\n[[packages]\n").unwrap();
+    let error = Lockfile::read(&path).unwrap_err();
+    assert!(error.is_user_error());
+    assert!(
+        error
+            .to_string()
+            .ends_with("line 2, column 12: unclosed array table, expected `]`"),
+        "{error}"
+    );
+    fs_err::write(&path, b"lock-version = \"1.0\"\n\xff\xfe").unwrap();
+    let error = Lockfile::read(&path).unwrap_err();
+    assert!(error.is_user_error(), "garbage is the lock's fault");
+    assert!(
+        error
+            .to_string()
+            .ends_with("is not a valid mlpack lock: line 2, column 1: not UTF-8 text"),
         "{error}"
     );
     fs_err::write(

@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{LockedBase, LockedDeb, LockedHardware, LockedImage, Lockfile, PinnedBase};
+use super::{
+    LockedBase, LockedDeb, LockedHardware, LockedImage, LockedPackage, LockedWheel, Lockfile,
+    PinnedBase,
+};
 
 impl Lockfile {
     pub fn to_toml(&self) -> String {
@@ -38,43 +41,74 @@ impl Lockfile {
         let mut packages: Vec<_> = self.packages.iter().collect();
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         for package in packages {
-            let _ = write!(
-                text,
-                "\n[[packages]]\nname = {}\nversion = {}\nindex = {}\n",
-                quote(&package.name),
-                quote(&package.version),
-                quote(&package.index)
-            );
-            if !package.extras.is_empty() {
-                write_list(&mut text, "extras", &package.extras);
-            }
-            let dependencies: Vec<String> = package
-                .dependencies
-                .iter()
-                .map(|dependency| format!("{{ name = {} }}", quote(&dependency.name)))
-                .collect();
-            write_raw_list(&mut text, "dependencies", &dependencies);
-            write_list(&mut text, "why", &package.why);
-            let wheels: Vec<String> = package
-                .wheels
-                .iter()
-                .map(|wheel| {
-                    let size = wheel
-                        .size
-                        .map(|size| format!(", size = {size}"))
-                        .unwrap_or_default();
-                    format!(
-                        "{{ name = {}, url = {}{size}, hashes = {{ sha256 = {} }} }}",
-                        quote(&wheel.name),
-                        quote(&wheel.url),
-                        quote(&wheel.hashes.sha256)
-                    )
-                })
-                .collect();
-            write_raw_list(&mut text, "wheels", &wheels);
+            write_package(&mut text, "packages", package);
+        }
+        for package in &self.build_packages {
+            write_package(&mut text, "build-packages", package);
         }
         text
     }
+}
+
+/// One `[[packages]]` (or `[[build-packages]]`) entry, with its sdist and build when built
+/// from source.
+fn write_package(text: &mut String, table: &str, package: &LockedPackage) {
+    let _ = write!(
+        text,
+        "\n[[{table}]]\nname = {}\nversion = {}\nindex = {}\n",
+        quote(&package.name),
+        quote(&package.version),
+        quote(&package.index)
+    );
+    if !package.extras.is_empty() {
+        write_list(text, "extras", &package.extras);
+    }
+    let dependencies: Vec<String> = package
+        .dependencies
+        .iter()
+        .map(|dependency| format!("{{ name = {} }}", quote(&dependency.name)))
+        .collect();
+    write_raw_list(text, "dependencies", &dependencies);
+    write_list(text, "why", &package.why);
+    let wheels: Vec<String> = package.wheels.iter().map(file_table).collect();
+    write_raw_list(text, "wheels", &wheels);
+    if let Some(sdist) = &package.sdist {
+        let _ = writeln!(text, "sdist = {}", file_table(sdist));
+    }
+    if let Some(build) = &package.build {
+        let _ = writeln!(
+            text,
+            "\n[{table}.build]\nbackend = {}",
+            quote(&build.backend)
+        );
+        if !build.backend_path.is_empty() {
+            write_list(text, "backend-path", &build.backend_path);
+        }
+        write_list(text, "requires", &build.requires);
+        write_list(text, "environment", &build.environment);
+        if let Some(wheel) = &build.wheel {
+            let _ = writeln!(
+                text,
+                "wheel = {{ name = {}, sha256 = {} }}",
+                quote(&wheel.name),
+                quote(&wheel.sha256)
+            );
+        }
+    }
+}
+
+/// `{ name = …, url = …, size = …, hashes = { sha256 = … } }`.
+fn file_table(file: &LockedWheel) -> String {
+    let size = file
+        .size
+        .map(|size| format!(", size = {size}"))
+        .unwrap_or_default();
+    format!(
+        "{{ name = {}, url = {}{size}, hashes = {{ sha256 = {} }} }}",
+        quote(&file.name),
+        quote(&file.url),
+        quote(&file.hashes.sha256)
+    )
 }
 
 fn write_hardware(text: &mut String, hardware: &LockedHardware) {

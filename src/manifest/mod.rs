@@ -2,9 +2,11 @@
 //!
 //! Every section is optional. Problems are reported all at once, each as `file:line:column`
 //! with a hint where one helps: unknown keys (with the nearest known key), values of the wrong
-//! type, requirements that are not PEP 508, dataset paths that do not exist.
+//! type, requirements that are not PEP 508, dataset paths that do not exist, and values past
+//! the limits `values` sets (NUL bytes, lengths, container paths, image names).
 
 mod schema;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +18,7 @@ use toml::Spanned;
 
 use crate::byte_size::ByteSize;
 use crate::python::PythonVersion;
-use crate::source::LineIndex;
+use crate::source::{LineIndex, excerpt};
 
 /// The manifest's file name in a project directory.
 pub const MANIFEST_FILE: &str = "mlpack.toml";
@@ -59,6 +61,8 @@ pub struct PythonSection {
     pub index_url: Option<String>,
     /// Import name → distribution, overriding the scan's mapping (`cv2 = "opencv-python"`).
     pub imports: BTreeMap<String, Spanned<String>>,
+    /// Refuse sdists: lock only versions with a wheel for the target.
+    pub no_build: bool,
 }
 
 /// An extra package index and the packages that come only from it (no dependency confusion:
@@ -297,6 +301,7 @@ impl Manifest {
         })?;
         // Unknown keys are ignored by serde, so values are still checked after finding them.
         let mut problems = schema::unknown_keys(document.as_table(), &source);
+        values::check_document(document.as_table(), &source, &mut problems);
         let manifest: Self = match toml::from_str(text) {
             Ok(manifest) => manifest,
             Err(error) => {
@@ -306,6 +311,7 @@ impl Manifest {
             }
         };
         manifest.validate(project, &source, &mut problems);
+        values::check_manifest(&manifest, document.as_table(), &source, &mut problems);
         if problems.is_empty() {
             Ok(manifest)
         } else {
@@ -325,7 +331,7 @@ impl Manifest {
             {
                 problems.push(source.spanned_problem(
                     requirement,
-                    format!("`{}` is not a valid requirement: {}", requirement.get_ref(), first_line(&error.to_string())),
+                    format!("`{}` is not a valid requirement: {}", excerpt(requirement.get_ref()), first_line(&error.to_string())),
                     Some("write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`".to_string()),
                 ));
             }
@@ -340,7 +346,7 @@ impl Manifest {
                     distribution,
                     format!(
                         "`{}` is not a valid distribution name",
-                        distribution.get_ref()
+                        excerpt(distribution.get_ref())
                     ),
                     Some("name the PyPI project, like `opencv-python-headless`".to_string()),
                 ));
@@ -351,7 +357,7 @@ impl Manifest {
         {
             problems.push(source.spanned_problem(
                 cuda,
-                format!("`{}` is not a CUDA version", cuda.get_ref()),
+                format!("`{}` is not a CUDA version", excerpt(cuda.get_ref())),
                 Some("write `MAJOR.MINOR`, like `12.8`".to_string()),
             ));
         }
@@ -374,7 +380,10 @@ impl Manifest {
         {
             problems.push(source.spanned_problem(
                 driver,
-                format!("`{}` is not an NVIDIA driver version", driver.get_ref()),
+                format!(
+                    "`{}` is not an NVIDIA driver version",
+                    excerpt(driver.get_ref())
+                ),
                 Some("write it as `nvidia-smi` shows it, like `535.104.05`".to_string()),
             ));
         }
@@ -385,16 +394,6 @@ impl Manifest {
         }
         for dataset in &self.datasets {
             check_exists(project, &dataset.source, "dataset", source, problems);
-            if !dataset.target.get_ref().starts_with('/') {
-                problems.push(source.spanned_problem(
-                    &dataset.target,
-                    format!(
-                        "dataset target `{}` is not an absolute path",
-                        dataset.target.get_ref()
-                    ),
-                    Some("targets are paths inside the container, like `/data/images`".to_string()),
-                ));
-            }
         }
     }
 }

@@ -115,8 +115,8 @@ fn invalid_values_are_located() {
         hint: write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`
       mlpack.toml:5:10: dataset `missing` does not exist (looked for `[PROJECT]/missing`)
         hint: paths in mlpack.toml are relative to the project directory
-      mlpack.toml:6:10: dataset target `relative` is not an absolute path
-        hint: targets are paths inside the container, like `/data/images`
+      mlpack.toml:6:10: dataset `target = "relative"` is not an absolute path
+        hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
       mlpack.toml:9:8: `twelve` is not a CUDA version
         hint: write `MAJOR.MINOR`, like `12.8`
       mlpack.toml:12:12: `lots` is not a size; write a number with an optional unit: `b`, `k`, `m`, `g` or `t` (like `512m` or `2g`)
@@ -173,4 +173,68 @@ fn every_template_is_a_valid_manifest() {
             panic!("{template}: {error}");
         }
     }
+}
+
+#[test]
+fn values_that_would_fail_late_are_refused_when_read() {
+    let long_name = "n".repeat(2_000_000);
+    let error = parse(&format!(
+        r#"[project]
+name = "{long_name}"
+
+[train]
+command = ["python3", "train.py\u0000--evil"]
+workdir = "../../../../../etc"
+
+[train.env]
+"A=B" = "1"
+
+[[datasets]]
+source = "data"
+target = "/../../etc"
+
+[[datasets]]
+source = "data"
+target = "/data//iris/"
+
+[outputs]
+target = "/proc/self"
+"#
+    ))
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 7 problems
+      mlpack.toml:2:8: `project.name` is longer than 32768 bytes: `nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn… (2000000 bytes)`
+      mlpack.toml:5:23: `train.command[1]` contains a NUL byte: `train.py\0--evil`
+        hint: remove the `\u0000`
+      mlpack.toml:6:11: `workdir = "../../../../../etc"` is not an absolute path
+        hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
+      mlpack.toml:9:1: `A=B` is not an environment variable name
+        hint: names are not empty and hold no `=`
+      mlpack.toml:13:10: dataset `target = "/../../etc"` has a `..` component
+        hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
+      mlpack.toml:17:10: dataset `target = "/data//iris/"` is not a normalized path
+        hint: write `/data/iris`
+      mlpack.toml:20:10: outputs `target = "/proc/self"` is under `/proc`, which the container's own file systems fill
+        hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
+    "#);
+}
+
+#[test]
+fn image_names_are_checked_where_they_are_written() {
+    let error = parse("[project]\nname = \"My Project\"\n").unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:2:8: `name = "My Project"` is not a valid image name: each part of the name is lowercase letters and digits, joined by `.`, `_`, `__` or dashes
+        hint: use lowercase letters, digits, `.`, `_` and `-`, like `iris-classifier`, or set `[image] name`
+    "#);
+    let error = parse("[project]\nname = \"My Project\"\n[image]\nname = \"-x\"\ntag = \".v1\"\n")
+        .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 2 problems
+      mlpack.toml:4:8: `name = "-x"` is not a valid image name: each part of the name is lowercase letters and digits, joined by `.`, `_`, `__` or dashes
+        hint: use lowercase letters, digits, `.`, `_` and `-`, like `iris-classifier`, or set `[image] name`
+      mlpack.toml:5:7: `tag = ".v1"` is not a valid tag: the tag is up to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`
+    "#);
+    parse("[project]\nname = \"My Project\"\n[image]\nname = \"my-project\"\n").unwrap();
 }

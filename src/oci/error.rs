@@ -31,6 +31,20 @@ pub enum OciError {
         actual: Digest,
     },
 
+    /// A manifest's descriptor gives a size its blob in the store does not have: the manifest
+    /// is wrong, or the blob was damaged (`mlpack doctor` tells which).
+    #[error(
+        "image `{image}` says its {what} `{digest}` is {expected} bytes, but that blob is {actual} bytes"
+    )]
+    DescriptorSize {
+        image: Digest,
+        /// `config` or `layer`.
+        what: &'static str,
+        digest: Digest,
+        expected: u64,
+        actual: u64,
+    },
+
     /// A layer's uncompressed content does not hash to the diffID its image config names.
     #[error(
         "layer `{digest}` decompresses to content with diffID `{actual}`, but the image config says `{expected}`"
@@ -162,6 +176,10 @@ impl OciError {
         match self {
             Self::BlobCorrupted { .. } => Some(
                 "`mlpack doctor --repair` removes it (and every other corrupt blob); then rebuild or pull the image that uses it, and check the disk if it happens again"
+                    .to_string(),
+            ),
+            Self::DescriptorSize { .. } => Some(
+                "`mlpack doctor` says whether the blob is damaged; if not, the image's manifest is wrong: remove the image (`mlpack rmi`) and pull or load it again"
                     .to_string(),
             ),
             Self::BlobNotFound { .. } => {

@@ -178,6 +178,7 @@ impl Store {
             });
         }
         let manifest: ImageManifest = parse_blob(self, &digest)?;
+        self.check_sizes(&digest, &manifest)?;
         let config_digest = Digest::from_oci(manifest.config().digest())?;
         let config: ImageConfiguration = parse_blob(self, &config_digest)?;
         Ok(ResolvedImage {
@@ -186,6 +187,38 @@ impl Store {
             manifest,
             config,
         })
+    }
+}
+
+impl Store {
+    /// The config's and the layers' descriptor sizes against their blobs in the store ("the
+    /// size of the referenced content ... MUST be verified", image-spec `descriptor.md`):
+    /// a manifest that lies about them would have `images` add up its lies, and a pull trust
+    /// them. A blob the store lacks is [`OciError::BlobNotFound`] when it is needed.
+    pub(crate) fn check_sizes(
+        &self,
+        image: &Digest,
+        manifest: &ImageManifest,
+    ) -> Result<(), OciError> {
+        let config = std::iter::once(("config", manifest.config()));
+        for (what, descriptor) in
+            config.chain(manifest.layers().iter().map(|layer| ("layer", layer)))
+        {
+            let digest = Digest::from_oci(descriptor.digest())?;
+            let Ok(metadata) = fs_err::metadata(self.blob_path(&digest)) else {
+                continue;
+            };
+            if metadata.len() != descriptor.size() {
+                return Err(OciError::DescriptorSize {
+                    image: image.clone(),
+                    what,
+                    digest,
+                    expected: descriptor.size(),
+                    actual: metadata.len(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

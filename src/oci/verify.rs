@@ -4,8 +4,9 @@
 //! A blob's name is its sha256 (<https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md#blobs>),
 //! so a blob whose bytes hash to something else was damaged after it was written. References
 //! are followed as [`Store::prune`] follows them: an index's `manifests[]`, a manifest's
-//! `config` and `layers[]`. The unpacked `layers/<diffid>/` directories belong to the runtime
-//! and are not looked at.
+//! `config` and `layers[]`; a manifest whose descriptor sizes disagree with its blobs is
+//! reported as invalid. The unpacked `layers/<diffid>/` directories belong to the runtime and
+//! are not looked at.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader};
@@ -219,6 +220,7 @@ impl Store {
         {
             match self.parse::<ImageManifest>(&digest) {
                 Ok(manifest) => {
+                    sizes_match(&digest, &manifest, hashed, users);
                     self.walk(manifest.config(), image, hashed, users);
                     for layer in manifest.layers() {
                         self.walk(layer, image, hashed, users);
@@ -247,6 +249,35 @@ impl Store {
             digest: digest.clone(),
             kind,
             removed: false,
+        }
+    }
+}
+
+/// Report `manifest` as invalid where a descriptor's size is not its intact blob's (a damaged
+/// blob is reported as such, not blamed on the manifest).
+fn sizes_match(
+    digest: &Digest,
+    manifest: &ImageManifest,
+    hashed: &BTreeMap<Digest, Hashed>,
+    users: &mut Users,
+) {
+    let config = std::iter::once(("config", manifest.config()));
+    let layers = manifest.layers().iter().map(|layer| ("layer", layer));
+    for (what, descriptor) in config.chain(layers) {
+        let Ok(blob) = Digest::from_oci(descriptor.digest()) else {
+            continue;
+        };
+        if let Some(Hashed::Intact(size)) = hashed.get(&blob)
+            && *size != descriptor.size()
+        {
+            let error = OciError::DescriptorSize {
+                image: digest.clone(),
+                what,
+                digest: blob,
+                expected: descriptor.size(),
+                actual: *size,
+            };
+            users.invalid(digest.clone(), &error);
         }
     }
 }

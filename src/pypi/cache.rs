@@ -134,8 +134,8 @@ pub(crate) fn write_page(path: &Path, page: &CachedPage) -> Result<(), PypiError
     write_atomic(path, &bytes)
 }
 
-pub(crate) fn read_metadata(path: &Path) -> Option<String> {
-    fs_err::read_to_string(path).ok()
+pub(crate) fn read_metadata(path: &Path) -> Option<Vec<u8>> {
+    fs_err::read(path).ok()
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed over it.

@@ -97,6 +97,7 @@ impl IndexClientBuilder {
                 exclude_newer,
                 projects: Mutex::new(HashMap::new()),
                 metadata: Mutex::new(HashMap::new()),
+                sdists: Mutex::new(HashMap::new()),
                 metadata_hosts: Mutex::new(HashMap::new()),
             }),
         })
@@ -138,6 +139,7 @@ pub(crate) struct Inner {
     exclude_newer: Option<ExcludeNewer>,
     projects: Cells<(String, PackageName), SharedProject>,
     pub(crate) metadata: Cells<String, SharedMetadata>,
+    pub(crate) sdists: Cells<String, Arc<super::SdistInfo>>,
     /// Per host, whether a `.metadata` request has been answered (`true`) or, with none
     /// answered yet, refused with 404 (`false`). See `metadata.rs`.
     pub(crate) metadata_hosts: Mutex<HashMap<String, bool>>,

@@ -1,5 +1,6 @@
-//! Whole wheels for a build: downloaded once into the cache by their sha256, verified while
-//! streaming, re-verified when taken from the cache (a corrupt cached file is fetched again).
+//! Whole files for a build, wheels and sdists: downloaded once into the cache by their sha256,
+//! verified while streaming, re-verified when taken from the cache (a corrupt cached file is
+//! fetched again).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,14 +15,19 @@ use super::metadata::identity_headers;
 use super::{DistFile, PypiError};
 
 impl IndexClient {
-    /// The wheel `file` on disk, fetched if the cache lacks it or holds a corrupt copy. The
-    /// file must carry a sha256 (every locked file does).
-    pub async fn fetch_wheel(&self, file: &DistFile) -> Result<PathBuf, PypiError> {
+    /// The wheel or sdist `file` on disk, fetched if the cache lacks it or holds a corrupt
+    /// copy. The file must carry a sha256 (every locked file does).
+    pub async fn fetch_file(&self, file: &DistFile) -> Result<PathBuf, PypiError> {
         let expected = file.sha256.clone().ok_or_else(|| PypiError::Malformed {
             url: redact(&file.url),
             message: "no sha256 to verify the download against".to_string(),
         })?;
-        let dir = self.inner.cache.root().join("wheels-v1").join(&expected);
+        let kind = if super::metadata::is_wheel(&file.filename) {
+            "wheels-v1"
+        } else {
+            "sdists-v1"
+        };
+        let dir = self.inner.cache.root().join(kind).join(&expected);
         let path = dir.join(safe_filename(&file.filename));
         let cached = path.clone();
         let want = expected.clone();
@@ -32,7 +38,7 @@ impl IndexClient {
         }
         if self.inner.offline {
             return Err(PypiError::Offline {
-                what: format!("the wheel `{}`", file.filename),
+                what: format!("the file `{}`", file.filename),
                 url: redact(&file.url),
             });
         }

@@ -47,6 +47,10 @@ pub enum PypiError {
     #[error("`{filename}` is not a wheel, so its metadata cannot be read without building it")]
     NotAWheel { filename: String },
 
+    /// An sdist that cannot be read as one (not a `.tar.gz` or `.zip`, bad `pyproject.toml`).
+    #[error("the sdist `{filename}` cannot be read: {message}")]
+    InvalidSdist { filename: String, message: String },
+
     /// The core metadata of a file is wrong; `line` is 1-based within the `METADATA` file.
     #[error("invalid metadata in `{filename}` at line {line}: {message}")]
     InvalidMetadata {

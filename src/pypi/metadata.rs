@@ -61,9 +61,9 @@ impl IndexClient {
             move || cache::read_metadata(&path)
         })
         .await;
-        // A cached text that no longer parses is treated as missing, like any bad cache file.
+        // A cached file that no longer parses is treated as missing, like any bad cache file.
         if let Some(metadata) =
-            cached.and_then(|text| parse_core_metadata(&text, &file.filename).ok())
+            cached.and_then(|bytes| parse_core_metadata(&bytes, &file.filename).ok())
         {
             return Ok(metadata);
         }
@@ -81,9 +81,8 @@ impl IndexClient {
             Some(raw) => raw,
             None => self.metadata_from_wheel(file, &url).await?,
         };
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let metadata = parse_core_metadata(&text, &file.filename)?;
-        blocking(move || cache::write_atomic(&path, text.as_bytes())).await?;
+        let metadata = parse_core_metadata(&raw, &file.filename)?;
+        blocking(move || cache::write_atomic(&path, &raw)).await?;
         Ok(metadata)
     }
 
@@ -377,7 +376,7 @@ pub(crate) fn identity_headers() -> HeaderMap {
     headers
 }
 
-fn is_wheel(filename: &str) -> bool {
+pub(crate) fn is_wheel(filename: &str) -> bool {
     std::path::Path::new(filename)
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))

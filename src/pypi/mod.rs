@@ -18,6 +18,7 @@ mod error;
 mod exclude_newer;
 mod http;
 mod metadata;
+mod sdist;
 mod simple;
 mod types;
 mod zip_directory;
@@ -28,6 +29,7 @@ mod tests;
 pub use client::{IndexClient, IndexClientBuilder};
 pub use error::PypiError;
 pub use http::RequestStats;
+pub use sdist::{BuildSystem, SdistInfo};
 pub use types::*;
 
 /// The index used when neither the manifest nor the environment names one.

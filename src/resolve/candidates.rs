@@ -1,5 +1,5 @@
 //! A project's versions as the resolver sees them: for each release, the best wheel for the
-//! target, or why there is none (only an sdist, wheels for other platforms, wrong Python).
+//! target and its sdist, or why there is neither (wheels for other platforms, wrong Python).
 //!
 //! Local version labels (`2.5.0+cpu` on the PyTorch index) are folded into their public
 //! version: PEP 440 ignores them for `==2.5.0`, so the solver works on `2.5.0` and the best
@@ -17,17 +17,13 @@ use crate::pypi::{DistFile, ProjectFiles};
 
 /// One public version of a project.
 #[derive(Debug, Clone, Default)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "independent facts the error message reports"
-)]
 pub(crate) struct Release {
     /// The best-fitting wheel and its tag priority (lower is better).
     pub(crate) wheel: Option<(usize, DistFile)>,
     /// The best yanked wheel: usable only when a requirement pins this version exactly.
     pub(crate) yanked_wheel: Option<(usize, DistFile)>,
-    /// An sdist exists for this version (mlpack does not build them).
-    pub(crate) has_sdist: bool,
+    /// The sdist, built when no wheel fits (a `.tar.gz` is preferred over a `.zip`).
+    pub(crate) sdist: Option<DistFile>,
     /// Wheels exist, but none for the target.
     pub(crate) has_other_wheels: bool,
     /// Every file of this version is yanked.
@@ -66,7 +62,17 @@ impl Candidates {
                 continue;
             }
             match wheel {
-                None => release.has_sdist |= file.yanked.is_none(),
+                None if file.yanked.is_none() => {
+                    let better = release.sdist.as_ref().is_none_or(|best| {
+                        std::path::Path::new(&best.filename)
+                            .extension()
+                            .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"))
+                    });
+                    if better {
+                        release.sdist = Some(file.clone());
+                    }
+                }
+                None => {}
                 Some(wheel) => match tags.priority(&wheel) {
                     Some(priority) => {
                         let slot = if file.yanked.is_some() {

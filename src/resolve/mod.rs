@@ -26,7 +26,7 @@ use tokio::runtime::Handle;
 pub use self::package::ResolvePackage;
 use self::provider::Provider;
 pub use self::target::{Arch, Target};
-use crate::pypi::{DistFile, IndexClient, IndexMap, PypiError};
+use crate::pypi::{BuildSystem, DistFile, IndexClient, IndexMap, PypiError};
 
 /// A requirement of the project itself, and where it came from, in words: "the import of
 /// `sklearn` at train.py:3", "`torch>=2` at mlpack.toml:6".
@@ -50,6 +50,21 @@ pub struct ResolveOptions {
     /// Limits with a reason: a version whose requirement on the package falls wholly outside
     /// the limit cannot be used, and the conflict says why (the `[hardware]` CUDA target).
     pub limits: HashMap<PackageName, Limit>,
+    /// Refuse sdists: only versions with a wheel for the target are used (uv's `--no-build`).
+    pub no_build: bool,
+    /// Stop at the first sdist whose metadata needs its backend, with
+    /// [`ResolveError::DynamicMetadata`], so the caller can build it; else such a version is
+    /// unusable.
+    pub build_metadata: bool,
+}
+
+/// An sdist whose metadata its build backend must compute.
+#[derive(Debug, Clone)]
+pub struct DynamicSdist {
+    pub name: PackageName,
+    pub version: Version,
+    pub file: DistFile,
+    pub build_system: BuildSystem,
 }
 
 /// A range a package must stay in, and why, in words that finish "… cannot be used because
@@ -65,13 +80,30 @@ pub struct Limit {
 pub struct ResolvedPackage {
     pub name: PackageName,
     pub version: Version,
-    pub wheel: DistFile,
+    /// The wheel for the target, or the sdist `mlpack build` builds one from, with its build
+    /// system.
+    pub file: ResolvedFile,
     pub index: String,
     /// The extras the resolution activated.
     pub extras: BTreeSet<ExtraName>,
     /// Direct dependencies within the resolution, sorted.
     pub dependencies: Vec<PackageName>,
     pub requires_python: Option<String>,
+}
+
+/// What a locked package is installed from.
+#[derive(Debug, Clone)]
+pub enum ResolvedFile {
+    Wheel(DistFile),
+    Sdist(DistFile, BuildSystem),
+}
+
+impl ResolvedFile {
+    pub fn file(&self) -> &DistFile {
+        match self {
+            Self::Wheel(file) | Self::Sdist(file, _) => file,
+        }
+    }
 }
 
 /// The outcome: every package, sorted by name.
@@ -97,6 +129,10 @@ pub enum ResolveError {
         explanation: String,
         hints: Vec<String>,
     },
+    /// An sdist whose dependencies only its build backend can tell (and `build_metadata` is
+    /// set: the caller builds its metadata and resolves again).
+    #[error("the sdist of `{}` {} does not state its dependencies", .0.name, .0.version)]
+    DynamicMetadata(Box<DynamicSdist>),
     #[error("internal resolver error: {0}")]
     Internal(String),
 }
@@ -126,7 +162,7 @@ impl ResolveError {
                 "check the spelling of `{name}`, or pin the import's distribution in mlpack.toml under `[python.imports]`"
             )],
             Self::NoSolution { hints, .. } => hints.clone(),
-            Self::Internal(_) => Vec::new(),
+            Self::Internal(_) | Self::DynamicMetadata(_) => Vec::new(),
         }
     }
 }
@@ -182,9 +218,18 @@ pub fn resolve(
     let markers = options.target.marker_environment();
     let mut packages = Vec::new();
     for (name, (version, extras)) in &versions {
-        let wheel = provider
-            .wheel(name, version)
-            .ok_or_else(|| ResolveError::Internal(format!("no wheel for `{name}` {version}")))?;
+        let file = if let Some(wheel) = provider.wheel(name, version) {
+            ResolvedFile::Wheel(wheel)
+        } else {
+            let sdist = provider.sdist(name, version);
+            let info = provider.sdist_info(name, version)?;
+            let (Some(sdist), Some(info)) = (sdist, info) else {
+                return Err(ResolveError::Internal(format!(
+                    "no wheel or sdist for `{name}` {version}"
+                )));
+            };
+            ResolvedFile::Sdist(sdist, info.build_system.clone())
+        };
         let metadata = provider.metadata(name, version)?;
         let active: Vec<Vec<ExtraName>> = std::iter::once(Vec::new())
             .chain(extras.iter().map(|extra| vec![extra.clone()]))
@@ -205,9 +250,9 @@ pub fn resolve(
         packages.push(ResolvedPackage {
             name: name.clone(),
             version: version.clone(),
-            requires_python: wheel.requires_python.clone(),
+            requires_python: file.file().requires_python.clone(),
             index: options.indexes.index_for(name).to_string(),
-            wheel,
+            file,
             extras: extras.clone(),
             dependencies,
         });
@@ -225,10 +270,21 @@ fn no_solution_hints(provider: &Provider<'_>, options: &ResolveOptions) -> Vec<S
             .take(5)
             .map(ToString::to_string)
             .collect();
+        let (has, remedy) = if options.no_build {
+            (
+                "only an sdist, which `--no-build` refuses, or wheels for other platforms",
+                "pin another version that has one, or drop `--no-build` and `[python] no-build`",
+            )
+        } else {
+            (
+                "only wheels for other platforms",
+                "pin another version that has one",
+            )
+        };
         hints.push(format!(
-            "`{name}` has no wheel for {} in version(s) {} (only an sdist or wheels for other platforms); pin another version that has one, or allow building from source (not supported yet)",
+            "`{name}` has no wheel for {} in version(s) {} ({has}); {remedy}",
             options.target.describe(),
-            listed.join(", ")
+            listed.join(", "),
         ));
     }
     for name in &unusable.prerelease_only {

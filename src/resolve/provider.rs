@@ -19,8 +19,8 @@ use tokio::runtime::Handle;
 use super::candidates::{Candidates, Release};
 use super::package::ResolvePackage;
 use super::tags::Tags;
-use super::{ResolveError, ResolveOptions, RootRequirement};
-use crate::pypi::{DistFile, IndexClient, PypiError, SharedMetadata};
+use super::{DynamicSdist, ResolveError, ResolveOptions, RootRequirement};
+use crate::pypi::{DistFile, IndexClient, PypiError, SdistInfo, SharedMetadata};
 
 /// Whether a requirement's specifiers name a pre-release, which admits pre-releases (PEP 440).
 fn names_prerelease(requirement: &pep508_rs::Requirement) -> bool {
@@ -123,17 +123,65 @@ impl<'a> Provider<'a> {
             .map(|(_, file)| file.clone())
     }
 
+    /// The sdist the lock will name for `name` at `version`, when no wheel fits.
+    pub(crate) fn sdist(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
+        let candidates = self.candidates.borrow().get(name)?.clone();
+        let release = candidates.releases.get(version)?;
+        if release.wheel.is_some() || release.yanked_wheel.is_some() {
+            return None;
+        }
+        release.sdist.clone()
+    }
+
+    /// What the sdist of `name` at `version` states (fetched once).
+    pub(crate) fn sdist_info(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Arc<SdistInfo>>, ResolveError> {
+        let Some(file) = self.sdist(name, version) else {
+            return Ok(None);
+        };
+        self.runtime
+            .block_on(self.client.sdist_info(&file))
+            .map(Some)
+            .map_err(ResolveError::Index)
+    }
+
+    /// The dependencies of `name` at `version`: its wheel's metadata, else what its sdist
+    /// states.
     pub(crate) fn metadata(
         &self,
         name: &PackageName,
         version: &Version,
     ) -> Result<SharedMetadata, ResolveError> {
-        let file = self.wheel(name, version).ok_or_else(|| {
-            ResolveError::Internal(format!("no wheel recorded for `{name}` {version}"))
+        if let Some(file) = self.wheel(name, version) {
+            return self
+                .runtime
+                .block_on(self.client.metadata(&file))
+                .map_err(ResolveError::Index);
+        }
+        let info = self.sdist_info(name, version)?.ok_or_else(|| {
+            ResolveError::Internal(format!("no wheel or sdist recorded for `{name}` {version}"))
         })?;
-        self.runtime
-            .block_on(self.client.metadata(&file))
-            .map_err(ResolveError::Index)
+        if let Some(metadata) = &info.metadata {
+            return Ok(Arc::new(metadata.clone()));
+        }
+        let file = self.sdist(name, version).ok_or_else(|| {
+            ResolveError::Internal(format!("no sdist recorded for `{name}` {version}"))
+        })?;
+        if let Some(metadata) = self
+            .client
+            .built_metadata(&file, &self.options.target.interpreter_key())
+        {
+            return Ok(Arc::new(metadata));
+        }
+        Err(ResolveError::DynamicMetadata(Box::new(DynamicSdist {
+            name: name.clone(),
+            version: version.clone(),
+            file,
+            build_system: info.build_system.clone(),
+        })))
     }
 
     fn allows_prerelease(&self, name: &PackageName) -> bool {
@@ -153,7 +201,8 @@ impl<'a> Provider<'a> {
         let usable = |version: &Version, release: &Release| {
             (with_prereleases || !version.any_prerelease())
                 && (release.wheel.is_some()
-                    || (exact == Some(version) && release.yanked_wheel.is_some()))
+                    || (exact == Some(version) && release.yanked_wheel.is_some())
+                    || (!self.options.no_build && release.sdist.is_some()))
         };
         if let Some(preferred) = self.options.preferences.get(name)
             && range.contains(preferred)
@@ -185,7 +234,7 @@ impl<'a> Provider<'a> {
             .range(..)
             .filter(|(version, _)| range.contains(version))
         {
-            if release.wheel.is_none() && (release.has_sdist || release.has_other_wheels) {
+            if release.wheel.is_none() && (release.sdist.is_some() || release.has_other_wheels) {
                 unusable
                     .no_wheel
                     .entry(name.clone())
@@ -239,7 +288,13 @@ impl<'a> Provider<'a> {
 
     fn root_dependencies(&self) -> Dependencies<ResolvePackage, Ranges<Version>, String> {
         let mut constraints = Constraints::new();
-        for root in self.roots {
+        // The project's own requirements carry markers too (`tomli; python_version < "3.11"`):
+        // one that does not apply to the target is no requirement at all.
+        for root in self
+            .roots
+            .iter()
+            .filter(|root| root.requirement.marker.evaluate(&self.markers, &[]))
+        {
             match self.requirement_range(&root.requirement) {
                 Ok(range) => self.add_requirement(&mut constraints, &root.requirement, &range),
                 Err(reason) => return Dependencies::Unavailable(reason),
@@ -257,10 +312,20 @@ impl<'a> Provider<'a> {
         let metadata = match self.metadata(name, version) {
             Ok(metadata) => metadata,
             // A broken old release is one unusable version, not a failed resolution.
-            Err(ResolveError::Index(error @ PypiError::InvalidMetadata { .. })) => {
+            Err(ResolveError::Index(
+                error @ (PypiError::InvalidMetadata { .. } | PypiError::InvalidSdist { .. }),
+            )) => {
                 return Ok(Dependencies::Unavailable(format!(
                     "because its metadata is invalid ({error})"
                 )));
+            }
+            Err(error @ ResolveError::DynamicMetadata(_)) if self.options.build_metadata => {
+                return Err(error);
+            }
+            Err(ResolveError::DynamicMetadata(_)) => {
+                return Ok(Dependencies::Unavailable(
+                    "because it has no wheel for the target and its sdist does not state its dependencies (its build backend computes them)".to_string(),
+                ));
             }
             Err(error) => return Err(error),
         };

@@ -80,6 +80,17 @@ pub struct Target {
 }
 
 impl Target {
+    /// What an sdist's computed metadata may depend on: the interpreter and the machine
+    /// (`cpython-3.11.2-x86_64`), as a file name.
+    pub fn interpreter_key(&self) -> String {
+        format!(
+            "{}-{}-{}",
+            self.implementation,
+            self.python_full,
+            self.arch.as_str()
+        )
+    }
+
     /// The target of a known Debian base, or of `python` on a bookworm-like glibc.
     pub fn for_base(image: &str, python: PythonVersion, arch: Arch) -> Self {
         let (full, glibc) = match image {

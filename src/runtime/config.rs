@@ -151,19 +151,17 @@ impl BindMount {
         Ok(mount)
     }
 
+    /// The target is normalized (`/a//b/` is `/a/b`, as Docker takes it) and checked as
+    /// [`crate::container_path`] says: `/proc`, `/sys`, `/dev` and `/` are refused.
     fn new(source: &str, target: &str, read_only: bool, cwd: &Path) -> Result<Self, String> {
-        if !target.starts_with('/') {
-            return Err("the container path must be absolute".to_string());
-        }
-        if target.split('/').any(|part| part == "..") {
-            return Err("the container path must not contain `..`".to_string());
-        }
+        let target = crate::container_path::normalize(target)
+            .map_err(|reason| format!("the container path {reason}"))?;
         if source.is_empty() {
             return Err("the host path is empty".to_string());
         }
         Ok(Self {
             source: cwd.join(source),
-            target: normalize_target(target),
+            target,
             read_only,
             suid: false,
             dev: false,
@@ -177,15 +175,6 @@ impl BindMount {
             target: self.target.clone(),
         })
     }
-}
-
-/// `/a//b/` → `/a/b`.
-fn normalize_target(target: &str) -> String {
-    let parts: Vec<&str> = target
-        .split('/')
-        .filter(|part| !part.is_empty() && *part != ".")
-        .collect();
-    format!("/{}", parts.join("/"))
 }
 
 /// `-e NAME=value`, or `-e NAME` to pass the host's value (dropped when the host has none,
@@ -290,16 +279,30 @@ mod tests {
     #[test]
     fn bad_volumes() {
         let cwd = Path::new("/work");
-        let errors: Vec<String> = ["data:/data", "/a:b", "/a:/b:rx", "/a", "/a:/../etc"]
-            .iter()
-            .map(|spec| BindMount::parse_volume(spec, cwd).unwrap_err().to_string())
-            .collect();
+        let errors: Vec<String> = [
+            "data:/data",
+            "/a:b",
+            "/a:/b:rx",
+            "/a",
+            "/a:/../etc",
+            "/a:/proc",
+            "/a:/sys/kernel",
+            "/a:/dev//shm",
+            "/a://",
+        ]
+        .iter()
+        .map(|spec| BindMount::parse_volume(spec, cwd).unwrap_err().to_string())
+        .collect();
         insta::assert_snapshot!(errors.join("\n"), @r"
         invalid volume `data:/data`: the host part must be a path (start it with `/` or `./`); named volumes are not supported
-        invalid volume `/a:b`: the container path must be absolute
+        invalid volume `/a:b`: the container path is not an absolute path
         invalid volume `/a:/b:rx`: unknown option `rx`; use `ro` or `rw`, `suid`, `dev`
         invalid volume `/a`: write it as HOST:CONTAINER or HOST:CONTAINER:ro
-        invalid volume `/a:/../etc`: the container path must not contain `..`
+        invalid volume `/a:/../etc`: the container path has a `..` component
+        invalid volume `/a:/proc`: the container path is under `/proc`, which the container's own file systems fill
+        invalid volume `/a:/sys/kernel`: the container path is under `/sys`, which the container's own file systems fill
+        invalid volume `/a:/dev//shm`: the container path is under `/dev`, which the container's own file systems fill
+        invalid volume `/a://`: the container path is the container's root
         ");
     }
 
@@ -322,6 +325,8 @@ mod tests {
         assert!(mount.suid && mount.dev && !mount.read_only);
         let error = BindMount::parse_mount("type=volume,src=x,dst=/x", cwd).unwrap_err();
         insta::assert_snapshot!(error, @"invalid mount `type=volume,src=x,dst=/x`: only `type=bind` is supported, not `volume`");
+        let error = BindMount::parse_mount("type=bind,src=/d,dst=/proc/sys", cwd).unwrap_err();
+        insta::assert_snapshot!(error, @"invalid mount `type=bind,src=/d,dst=/proc/sys`: the container path is under `/proc`, which the container's own file systems fill");
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! build and the container run themselves are `build`'s and `runtime`'s.
 
 mod fingerprint;
+mod outputs;
 mod package;
 mod record;
 
-pub use self::fingerprint::{Fingerprint, FingerprintCache};
+pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
+pub use self::outputs::{Outputs, read_outputs, write_replacing};
 pub use self::package::{RUN_LABEL, package};
 pub use self::record::{
     DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
-    hash_outputs, list_runs, new_run_id, read_metrics,
+    list_runs, new_run_id,
 };

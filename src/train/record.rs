@@ -1,6 +1,7 @@
 //! The run record, `outputs/<run-id>/run.json`: what ran (command, image digest and layers,
 //! lock hash, git state), on what (dataset fingerprints), where (host facts), with what result
-//! (exit status, the sha256 of every output file, the job's `metrics.json`).
+//! (exit status, the sha256 of every output file, the job's `metrics.json`; see
+//! [`super::outputs`] for how they are read).
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -32,8 +33,15 @@ pub struct RunRecord {
     pub datasets: Vec<DatasetRecord>,
     /// Output file (relative to the run's directory) → sha256.
     pub outputs: BTreeMap<String, String>,
+    /// What the job left that was not hashed, and why: links (never followed), FIFOs,
+    /// sockets and devices (never opened), files over the size limits.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs_skipped: BTreeMap<String, String>,
     pub host: HostFacts,
     pub metrics: Option<serde_json::Value>,
+    /// Why `metrics` is empty although the job left a `metrics.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_skipped: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +66,17 @@ pub struct DatasetRecord {
     pub sha256: String,
     pub files: u64,
     pub bytes: u64,
+    /// Symlinks in the dataset, fingerprinted as links (never followed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub links: u64,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,35 +138,6 @@ pub fn new_run_id() -> String {
         now.strftime("%Y%m%d-%H%M%S"),
         crate::sha256::hex(&random)
     )
-}
-
-/// The sha256 of every file the job wrote in `run_dir`, except mlpack's own.
-pub fn hash_outputs(run_dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
-    let mut hashes = BTreeMap::new();
-    let mut pending = vec![run_dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs_err::read_dir(&dir)? {
-            let path = entry?.path();
-            let relative = path
-                .strip_prefix(run_dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned();
-            let metadata = fs_err::symlink_metadata(&path)?;
-            if metadata.is_dir() {
-                pending.push(path);
-            } else if metadata.is_file() && relative != RUN_RECORD && relative != TRAIN_LOG {
-                hashes.insert(relative, crate::sha256::file_sha256(&path)?);
-            }
-        }
-    }
-    Ok(hashes)
-}
-
-/// The job's `metrics.json`, if it wrote valid JSON there.
-pub fn read_metrics(run_dir: &Path) -> Option<serde_json::Value> {
-    let bytes = fs_err::read(run_dir.join(METRICS)).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// Every run under `outputs`, oldest first; directories without a readable record are skipped.

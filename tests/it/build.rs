@@ -282,6 +282,69 @@ fn a_corrupt_cached_wheel_is_fetched_again() {
     assert_ne!(fs_err::read(&wheel).unwrap(), b"corrupt");
 }
 
+/// An edited hash in `mlpack.lock` (a wheel's, then a base `.deb`'s) is named as the lock's
+/// entry disagreeing with the file, not blamed on the index or the mirror; exit 1.
+#[test]
+fn an_edited_hash_in_the_lock_names_the_lock_entry() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let text = context.read("mlpack.lock");
+    let lock: toml::Table = toml::from_str(&text).unwrap();
+    let zeros = "0".repeat(64);
+    let build_with = |edited: &str| {
+        context.write("mlpack.lock", edited);
+        let mut command = context.mlpack(&["build"]);
+        command.env_remove("MLPACK_OFFLINE");
+        TestContext::shared_cache(&mut command);
+        context.render(&command.output().unwrap())
+    };
+
+    let alpha = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|package| package["name"].as_str() == Some("alpha"))
+        .unwrap();
+    let wheel = &alpha["wheels"][0];
+    let sha256 = wheel["hashes"]["sha256"].as_str().unwrap();
+    let output = build_with(&text.replace(sha256, &zeros));
+    assert!(output.starts_with("exit: 1\n"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "error: the lock's hash disagrees with the file: `mlpack.lock` pins the wheel `alpha-1.0-py3-none-any.whl` of `alpha` 1.0 at sha256 `{zeros}`, but the file from `{}` has sha256 `{sha256}`",
+            wheel["url"].as_str().unwrap()
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains("hint: if `mlpack.lock` was edited"),
+        "{output}"
+    );
+    assert!(!output.contains("the index says"), "{output}");
+
+    // The smallest package of the base, so the mirror serves little.
+    let deb = lock["base"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|package| package["size"].as_integer().unwrap())
+        .unwrap();
+    let sha256 = deb["sha256"].as_str().unwrap();
+    let output = build_with(&text.replace(sha256, &zeros));
+    assert!(output.starts_with("exit: 1\n"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "error: the lock's hash disagrees with the file: `mlpack.lock` pins the Debian package `{}` {} at {} bytes with sha256 `{zeros}`, but the file from ",
+            deb["name"].as_str().unwrap(),
+            deb["version"].as_str().unwrap(),
+            deb["size"].as_integer().unwrap()
+        )),
+        "{output}"
+    );
+    assert!(!output.contains("the mirror may be"), "{output}");
+}
+
 #[test]
 fn the_store_commands() {
     let index = TestIndex::start();

@@ -104,3 +104,28 @@ fn refuses_to_overwrite_without_force() {
         "mine/\n"
     );
 }
+
+/// A directory whose name is not a valid image name still gives a manifest every command
+/// reads: the name is reduced to its letters and digits.
+#[test]
+fn a_directory_name_that_is_no_image_name_is_made_one() {
+    let context = TestContext::new();
+    let project = context.temp.path().join("_My..Scratch Work");
+    fs_err::create_dir(&project).unwrap();
+    fs_err::write(project.join("train.py"), "import json\n").unwrap();
+    let output = context
+        .mlpack(&["-C", project.to_str().unwrap(), "init"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", context.render(&output));
+    let manifest = fs_err::read_to_string(project.join("mlpack.toml")).unwrap();
+    assert!(
+        manifest.contains("name = \"my-scratch-work\""),
+        "{manifest}"
+    );
+    let scan = context
+        .mlpack(&["-C", project.to_str().unwrap(), "scan"])
+        .output()
+        .unwrap();
+    assert!(scan.status.success(), "{}", context.render(&scan));
+}

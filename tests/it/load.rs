@@ -247,3 +247,68 @@ fn docker_save_loads_and_runs() {
         assert_eq!((code, stdout.as_str()), (0, "ok\n"), "{stderr}");
     }
 }
+
+/// A manifest in the store whose layer descriptor says 1 PB for a small blob (as a store
+/// another tool wrote could hold): reading it is refused, naming the layer, and `images` lists
+/// it without a size, never adding up the lie.
+#[test]
+fn a_manifest_lying_about_a_blob_size_is_refused_when_read() {
+    let context = TestContext::new();
+    let digest = install_busybox(&context);
+    let store = Store::open(&crate::common::images::store_dir(&context)).unwrap();
+    let honest = store.read_blob(&digest.parse().unwrap()).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&honest).unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(1_000_000_000_000_000_u64);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let lying = store.write_blob(&bytes).unwrap();
+    let descriptor = mlpack::oci::Descriptor::new(
+        oci_spec::image::MediaType::ImageManifest,
+        bytes.len() as u64,
+        lying.to_oci(),
+    );
+    store.tag("liar:v1", &descriptor).unwrap();
+
+    let images = context.run(&["images"]);
+    assert!(images.starts_with("exit: 0\n"), "{images}");
+    assert!(!images.contains("GB"), "{images}");
+    assert!(
+        images.contains("warning: `liar:v1` cannot be read: image `sha256:"),
+        "{images}"
+    );
+    let liar_row = images
+        .lines()
+        .find(|line| line.starts_with("liar:v1"))
+        .unwrap();
+    assert!(liar_row.ends_with('?'), "{images}");
+    let listed: serde_json::Value = serde_json::from_str(
+        context
+            .run(&["--json", "images"])
+            .split("--- stdout\n")
+            .nth(1)
+            .unwrap()
+            .split("--- stderr")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let liar = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|image| image["reference"] == "liar:v1")
+        .unwrap();
+    assert_eq!(liar["size"], serde_json::Value::Null, "{listed}");
+
+    let inspected = context.run(&["inspect", "liar:v1"]);
+    assert!(
+        inspected.contains(&format!(
+            "says its layer `{}` is 1000000000000000 bytes, but that blob is ",
+            manifest["layers"][0]["digest"].as_str().unwrap()
+        )),
+        "{inspected}"
+    );
+    assert!(
+        inspected.contains("hint: `mlpack doctor` says whether the blob is damaged"),
+        "{inspected}"
+    );
+}

@@ -91,6 +91,28 @@ fn resolves_the_newest_fitting_versions_with_markers_and_extras() {
 }
 
 #[test]
+fn markers_on_the_projects_own_requirements_are_evaluated_for_the_target() {
+    let index = TestIndex::start();
+    index
+        .publish(&Wheel::new("alpha", "1.0", &[]))
+        .publish(&Wheel::new("tomli", "2.0", &[]))
+        .publish(&Wheel::new("six", "1.0", &[]))
+        .publish(&Wheel::new("linuxonly", "1.0", &[]));
+    let context = project(
+        &index,
+        &[
+            "alpha",
+            "tomli; python_version < \"3.11\"",
+            "six; sys_platform == \"win32\"",
+            "linuxonly; sys_platform == \"linux\"",
+        ],
+    );
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["alpha 1.0", "linuxonly 1.0"]);
+}
+
+#[test]
 fn a_conflict_names_the_requirements_behind_it() {
     let index = TestIndex::start();
     index
@@ -184,14 +206,54 @@ fn a_release_with_broken_metadata_is_skipped() {
 }
 
 #[test]
-fn a_package_with_only_an_sdist_is_named() {
+fn a_package_with_only_an_sdist_is_locked_with_its_build_environment() {
     let index = TestIndex::start();
-    index.publish_sdist("delta", "1.0").publish(&Wheel {
+    index
+        .publish_sdist(
+            "delta",
+            "1.0",
+            &["beta>=1", "winonly; sys_platform == \"win32\""],
+        )
+        .publish(&Wheel {
+            tag: "cp311-cp311-win_amd64",
+            ..Wheel::new("delta", "1.0", &[])
+        })
+        .publish(&Wheel::new("beta", "1.0", &[]))
+        .publish(&Wheel::new("setuptools", "39.0", &[]))
+        .publish(&Wheel::new("setuptools", "70.0", &[]));
+    let context = project(&index, &["delta"]);
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert_eq!(locked(&context), ["beta 1.0", "delta 1.0"]);
+    let lock: toml::Table = toml::from_str(&context.read("mlpack.lock")).unwrap();
+    let delta = &lock["packages"].as_array().unwrap()[1];
+    assert_eq!(delta["wheels"].as_array().unwrap().len(), 0);
+    assert_eq!(delta["sdist"]["name"].as_str(), Some("delta-1.0.tar.gz"));
+    assert_eq!(
+        delta["build"]["backend"].as_str(),
+        Some("setuptools.build_meta")
+    );
+    assert_eq!(
+        delta["build"]["environment"].as_array().unwrap()[0].as_str(),
+        Some("setuptools==70.0")
+    );
+    let build_packages = lock["build-packages"].as_array().unwrap();
+    assert_eq!(build_packages.len(), 1);
+    assert_eq!(
+        build_packages[0]["why"].as_array().unwrap()[0].as_str(),
+        Some("build requirement of delta")
+    );
+}
+
+#[test]
+fn no_build_refuses_sdists_and_says_how_to_allow_them() {
+    let index = TestIndex::start();
+    index.publish_sdist("delta", "1.0", &[]).publish(&Wheel {
         tag: "cp311-cp311-win_amd64",
         ..Wheel::new("delta", "0.9", &[])
     });
     let context = project(&index, &["delta"]);
-    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock", "--no-build"])), @"
     exit: 1
     --- stdout
     --- stderr
@@ -199,7 +261,23 @@ fn a_package_with_only_an_sdist_is_named() {
 
     Because no version of `delta` can be used and `delta` at mlpack.toml:4 requires `delta`, the project's requirements cannot all be met.
 
-    hint: `delta` has no wheel for CPython 3.11 on manylinux_2_36 x86_64 in version(s) 1.0, 0.9 (only an sdist or wheels for other platforms); pin another version that has one, or allow building from source (not supported yet)
+    hint: `delta` has no wheel for CPython 3.11 on manylinux_2_36 x86_64 in version(s) 1.0, 0.9 (only an sdist, which `--no-build` refuses, or wheels for other platforms); pin another version that has one, or drop `--no-build` and `[python] no-build`
+    ");
+}
+
+#[test]
+fn an_sdist_that_is_not_an_archive_is_named() {
+    let index = TestIndex::start();
+    index.publish_garbage_sdist("delta", "1.0");
+    let context = project(&index, &["delta"]);
+    insta::assert_snapshot!(masked(&index, &context.run_online(&["lock"])), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: no set of packages satisfies the requirements on CPython 3.11 on manylinux_2_36 x86_64:
+
+    Because `delta` 1.0 is the only usable version and `delta` 1.0 cannot be used because its metadata is invalid (the sdist `delta-1.0.tar.gz` cannot be read: invalid gzip header), `delta` cannot be used.
+    And because `delta` at mlpack.toml:4 requires `delta`, the project's requirements cannot all be met.
     ");
 }
 
@@ -494,4 +572,39 @@ mod pypi {
         );
         assert!(target.join("requests").join("__init__.py").is_file());
     }
+}
+
+/// A lock that is garbage (not UTF-8, or not TOML) is the user's to fix: exit 1, a message
+/// that says the lock is invalid and where, and how to write it anew.
+#[test]
+fn a_garbage_lock_is_a_user_error_that_says_how_to_fix_it() {
+    let index = TestIndex::start();
+    let context = project(&index, &["beta"]);
+    fs_err::write(
+        context.project.join("mlpack.lock"),
+        b"lock-version = \"1.0\"\n\xff\xfe\x00garbage",
+    )
+    .unwrap();
+    for command in [&["build"][..], &["lock", "--check"], &["tree"]] {
+        insta::allow_duplicates! { insta::assert_snapshot!(context.run(command), @r"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: `mlpack.lock` is not a valid mlpack lock: line 2, column 1: not UTF-8 text
+
+        hint: restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew
+        ") };
+    }
+    context.write(
+        "mlpack.lock",
+        "lock-version = \"1.0\"\n[[packages]\nname = \"x\"\n",
+    );
+    insta::assert_snapshot!(context.run(&["build"]), @r"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `mlpack.lock` is not a valid mlpack lock: line 2, column 12: unclosed array table, expected `]`
+
+    hint: restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew
+    ");
 }

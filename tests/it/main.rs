@@ -9,6 +9,8 @@
 mod base_image;
 mod build;
 mod common;
+#[cfg(feature = "test-pypi")]
+mod differential;
 mod doctor;
 #[cfg(feature = "test-pypi")]
 mod hardware;
@@ -23,6 +25,8 @@ mod registry;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
+#[cfg(all(feature = "test-debian", feature = "test-root"))]
+mod sdist;
 #[cfg(all(feature = "test-pypi", feature = "test-debian", feature = "test-root"))]
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]

@@ -33,3 +33,39 @@ fn all_problems_are_reported_at_once() {
         hint: paths in mlpack.toml are relative to the project directory
     ");
 }
+
+/// Values that used to pass `lock` and fail late (or not at all) are refused when the
+/// manifest is read, every one located, and a 2 MB name is quoted by its first characters.
+#[test]
+fn values_that_would_fail_late_are_refused_by_every_command() {
+    let context = TestContext::new();
+    context.write("train.py", "print('hi')\n");
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "[project]\nname = \"{}\"\n\n[train]\ncommand = [\"python3\", \"train.py\\u0000x\"]\nworkdir = \"../../../../../etc\"\n\n[[datasets]]\nsource = \".\"\ntarget = \"/../../etc\"\n",
+            "n".repeat(2_000_000)
+        ),
+    );
+    for command in ["scan", "lock", "build"] {
+        let rendered = context.run(&[command]);
+        assert!(
+            rendered.len() < 2_000,
+            "{command}: {} bytes",
+            rendered.len()
+        );
+        insta::allow_duplicates! { insta::assert_snapshot!(rendered, @r#"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: `mlpack.toml` has 4 problems
+          mlpack.toml:2:8: `project.name` is longer than 32768 bytes: `nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn… (2000000 bytes)`
+          mlpack.toml:5:23: `train.command[1]` contains a NUL byte: `train.py\0x`
+            hint: remove the `\u0000`
+          mlpack.toml:6:11: `workdir = "../../../../../etc"` is not an absolute path
+            hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
+          mlpack.toml:10:10: dataset `target = "/../../etc"` has a `..` component
+            hint: write an absolute path inside the container, like `/data/images`; not `/`, `/proc`, `/sys` or `/dev`
+        "#) };
+    }
+}

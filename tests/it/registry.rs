@@ -73,6 +73,56 @@ fn a_blob_altered_on_the_registry_is_refused() {
     );
 }
 
+/// A manifest that lies about the size of a blob the puller already has: the blob is not
+/// downloaded again, so its size is checked against the store's, and nothing is tagged.
+#[test]
+fn a_manifest_lying_about_a_stored_blob_size_is_refused_by_pull() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let honest = format!("{}/bb:v1", registry.host);
+    ok(&context, &["push", image, &honest]);
+    let other = TestContext::new();
+    ok(&other, &["pull", &honest]);
+
+    let digest = local_digest(&context, image);
+    let blob = store_dir(&context)
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(blob).unwrap()).unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(1_000_000_000_000_000_u64);
+    let body = context.temp.path().join("liar.json");
+    fs_err::write(&body, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let media_type = manifest["mediaType"]
+        .as_str()
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    let put = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "PUT", "-H"])
+        .arg(format!("Content-Type: {media_type}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(format!("http://{}/v2/bb/manifests/v2", registry.host))
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stdout)
+    );
+
+    let liar = format!("{}/bb:v2", registry.host);
+    let (code, _, stderr) = mlpack(&other, &["pull", &liar]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("bytes, but its manifest says 1000000000000000"),
+        "{stderr}"
+    );
+    let images = ok(&other, &["images"]);
+    assert!(!images.contains("bb:v2"), "{images}");
+    assert!(!images.contains("GB"), "{images}");
+}
+
 #[test]
 fn login_with_a_wrong_password_is_refused_and_the_right_one_lets_push_work() {
     let context = TestContext::new();

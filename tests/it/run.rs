@@ -463,6 +463,39 @@ fn bad_input_is_refused_before_anything_starts() {
     assert!(containers_left(&context).is_empty());
 }
 
+/// `-v` and `--mount` targets over the runtime's own `/proc`, `/sys` and `/dev`, or over `/`,
+/// are refused before a container exists.
+#[test]
+fn mounts_over_kernel_trees_are_refused() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let dir = context.temp.path().join("dir");
+    fs_err::create_dir_all(&dir).unwrap();
+    let dir = dir.display().to_string();
+    for flags in [
+        vec!["-v".to_string(), format!("{dir}:/proc")],
+        vec!["-v".to_string(), format!("{dir}:/sys/fs/cgroup:ro")],
+        vec!["-v".to_string(), format!("{dir}:/")],
+        vec![
+            "--mount".to_string(),
+            format!("type=bind,source={dir},target=/dev/shm"),
+        ],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend([BUSYBOX, "true"]);
+        let (code, _, stderr) = mlpack(&context, &args);
+        assert_eq!(code, 125, "{args:?}: {stderr}");
+        assert!(stderr.contains("error: invalid "), "{stderr}");
+        assert!(
+            stderr.contains("which the container's own file systems fill")
+                || stderr.contains("is the container's root"),
+            "{stderr}"
+        );
+    }
+    assert!(containers_left(&context).is_empty());
+}
+
 #[test]
 fn rootless_run_for_an_unprivileged_user() {
     let context = TestContext::new();

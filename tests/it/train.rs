@@ -207,3 +207,144 @@ fn the_iris_example_trains() {
     );
     assert_eq!(record["datasets"][0]["files"], 1);
 }
+
+const HOSTILE: &str = r#"import os, pathlib, sys
+out = pathlib.Path("/outputs")
+(out / "model.bin").write_text("weights")
+if sys.argv[1] == "links":
+    os.symlink("/dev/zero", out / "metrics.json")
+    os.symlink(sys.argv[2], out / "run.json")
+    os.mkfifo(out / "pipe")
+    with open(out / "huge.bin", "wb") as huge:
+        huge.truncate(1 << 40)
+else:
+    os.mkfifo(out / "metrics.json")
+print("job done")
+"#;
+
+/// `mlpack ARGS`, killed (and the test failed) if it has not ended within `seconds`.
+fn mlpack_within(context: &TestContext, args: &[&str], seconds: u64) -> String {
+    let log = context.temp.path().join("within.log");
+    let mut command = context.mlpack(args);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let file = fs_err::File::create(&log).unwrap();
+    let mut child = command
+        .stdout(file.try_clone().unwrap().into_parts().0)
+        .stderr(file.into_parts().0)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`mlpack {}` ran past {seconds}s:\n{}",
+                args.join(" "),
+                fs_err::read_to_string(&log).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let output = fs_err::read_to_string(&log).unwrap();
+    assert!(status.success(), "{output}");
+    output
+}
+
+/// A job that leaves `metrics.json` as a link to `/dev/zero` or as a FIFO, a 1 TiB sparse
+/// file and `run.json` as a link to a host file: `train` reads none of them, finishes
+/// promptly, and writes its record (not through the link) saying what it skipped.
+#[test]
+fn outputs_the_job_leaves_are_read_with_limits() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    context.write("train.py", HOSTILE);
+    mlpack_ok(&context, &["build"]);
+    let victim = context.temp.path().join("victim.txt");
+    fs_err::write(&victim, "host file\n").unwrap();
+
+    let output = mlpack_within(
+        &context,
+        &["train", "--", "links", victim.to_str().unwrap()],
+        120,
+    );
+    assert!(output.contains("job done"), "{output}");
+    assert!(
+        output.contains("warning: the output `huge.bin` is not hashed: larger than 64.0 GiB"),
+        "{output}"
+    );
+    assert_eq!(fs_err::read_to_string(&victim).unwrap(), "host file\n");
+    let [record] = runs(&context).try_into().unwrap();
+    assert_eq!(record["outputs"].as_object().unwrap().len(), 1, "{record}");
+    assert!(record["outputs"]["model.bin"].is_string(), "{record}");
+    assert_eq!(
+        record["outputs_skipped"],
+        serde_json::json!({
+            "huge.bin": "not hashed: larger than 64.0 GiB",
+            "metrics.json": "a symlink to `/dev/zero`, not followed",
+            "pipe": "a FIFO, not read",
+        })
+    );
+    assert_eq!(record["metrics"], serde_json::Value::Null);
+    assert_eq!(
+        record["metrics_skipped"],
+        "a symlink to `/dev/zero`, not followed"
+    );
+
+    mlpack_within(&context, &["train", "--", "fifo"], 120);
+    let [_, record] = runs(&context).try_into().unwrap();
+    assert_eq!(record["metrics_skipped"], "a FIFO, not read");
+    assert_eq!(
+        record["outputs_skipped"],
+        serde_json::json!({"metrics.json": "a FIFO, not read"})
+    );
+}
+
+/// Links in a dataset are fingerprinted as the container sees them: a dangling one is fine,
+/// one that leads out of the dataset (`etc -> /etc`) is refused, naming it. A dataset
+/// `source` that is itself a link is resolved on the host: its target is what is mounted.
+#[test]
+fn dataset_links_are_fingerprinted_as_links() {
+    let index = TestIndex::start();
+    let context = project(&index);
+    std::os::unix::fs::symlink("missing.txt", context.project.join("data/dangling")).unwrap();
+    std::os::unix::fs::symlink("rows.txt", context.project.join("data/alias")).unwrap();
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("trained on 3 rows"), "{output}");
+    let dataset = runs(&context)[0]["datasets"][0].clone();
+    assert_eq!(
+        (&dataset["files"], &dataset["links"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "{dataset}"
+    );
+
+    std::os::unix::fs::symlink("/etc", context.project.join("data/etc")).unwrap();
+    let refused = context.run_online(&["train"]);
+    assert!(refused.starts_with("exit: 125"), "{refused}");
+    assert!(
+        refused.contains(
+            "error: `etc` in the dataset `[TEMP]/project/data` is a symlink to `/etc`, which leads out of the dataset"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("hint: make the link relative"),
+        "{refused}"
+    );
+    assert_eq!(runs(&context).len(), 1, "no run started");
+
+    let elsewhere = context.temp.path().join("elsewhere");
+    fs_err::create_dir(&elsewhere).unwrap();
+    fs_err::write(elsewhere.join("rows.txt"), "1\n2\n3\n4\n").unwrap();
+    fs_err::remove_dir_all(context.project.join("data")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, context.project.join("data")).unwrap();
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("trained on 4 rows"), "{output}");
+    let record = runs(&context).pop().unwrap();
+    assert_eq!(record["datasets"][0]["source"], "data");
+    assert_eq!(record["datasets"][0]["files"], 1);
+}

@@ -107,6 +107,15 @@ pub async fn pull(
         let store = store.clone();
         blocking(move || store.lock()).await?
     };
+    // A blob the store has is not downloaded again, so its size is checked here: nothing that
+    // reads the image later may trust a size the manifest lies about.
+    for blob in &blobs {
+        if let Ok(metadata) = fs_err::metadata(store.blob_path(&blob.digest))
+            && metadata.len() != blob.size
+        {
+            return Err(size_mismatch(client, blob, metadata.len()));
+        }
+    }
     store.write_blob(&manifest.bytes)?;
     let (present, missing): (Vec<Blob>, Vec<Blob>) = blobs
         .into_iter()

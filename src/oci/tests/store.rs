@@ -301,3 +301,59 @@ fn prune_removes_what_no_image_reaches() {
     let _lock = store.lock().unwrap();
     assert_eq!(store.prune().unwrap().blobs_removed, 0);
 }
+
+/// A manifest whose descriptors give sizes its blobs do not have, tagged as another tool might.
+fn tag_lying_manifest(store: &Store, honest: &Descriptor) -> Descriptor {
+    let digest = Digest::from_oci(honest.digest()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&digest).unwrap()).unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(1_000_000_000_000_000_u64);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let lying = store.write_blob(&bytes).unwrap();
+    let descriptor = Descriptor::new(
+        oci_spec::image::MediaType::ImageManifest,
+        bytes.len() as u64,
+        lying.to_oci(),
+    );
+    store.tag("liar", &descriptor).unwrap();
+    descriptor
+}
+
+#[test]
+fn a_descriptor_size_that_disagrees_with_its_blob_is_refused_when_read() {
+    let (_dir, store) = new_store();
+    let (layers, honest) = tagged_image(&store, "iris", "print('iris')\n");
+    let lying = tag_lying_manifest(&store, &honest);
+    let error = store.resolve("liar").unwrap_err();
+    let OciError::DescriptorSize {
+        image,
+        what,
+        digest,
+        expected,
+        actual,
+    } = &error
+    else {
+        panic!("{error}");
+    };
+    assert_eq!(image.as_str(), lying.digest().as_ref());
+    assert_eq!(
+        (*what, digest, *expected),
+        ("layer", &layers[0].digest, 1_000_000_000_000_000)
+    );
+    assert_eq!(*actual, layers[0].size);
+    assert!(error.hint().unwrap().contains("`mlpack rmi`"));
+    assert!(
+        store.resolve("iris").is_ok(),
+        "the honest image still reads"
+    );
+
+    let check = store.verify().unwrap();
+    let [problem] = check.problems.as_slice() else {
+        panic!("{check:?}");
+    };
+    assert_eq!(problem.digest.as_str(), lying.digest().as_ref());
+    assert!(
+        matches!(&problem.kind, crate::oci::ProblemKind::Invalid { message } if message.contains("says its layer")),
+        "{problem:?}"
+    );
+}

@@ -120,7 +120,48 @@ impl TestIndex {
         self
     }
 
-    pub(crate) fn publish_sdist(&self, name: &str, version: &str) -> &Self {
+    /// Publish a real sdist (`.tar.gz`) whose `PKG-INFO` (Metadata-Version 2.2) states
+    /// `requires`, built with setuptools.
+    pub(crate) fn publish_sdist(&self, name: &str, version: &str, requires: &[&str]) -> &Self {
+        let mut pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+        for requirement in requires {
+            let _ = writeln!(pkg_info, "Requires-Dist: {requirement}");
+        }
+        let pyproject = "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+        self.publish_sdist_files(
+            name,
+            version,
+            &[("PKG-INFO", &pkg_info), ("pyproject.toml", pyproject)],
+        )
+    }
+
+    /// Publish an sdist holding `files` (paths below its `name-version/` directory).
+    pub(crate) fn publish_sdist_files(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(&str, &str)],
+    ) -> &Self {
+        let top = format!("{name}-{version}");
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        for (path, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("{top}/{path}"), text.as_bytes())
+                .unwrap();
+        }
+        let bytes = builder.into_inner().unwrap().finish().unwrap();
+        self.publish_raw(name, &format!("{top}.tar.gz"), &bytes)
+    }
+
+    /// Publish a `.tar.gz` sdist that is not a tarball at all.
+    pub(crate) fn publish_garbage_sdist(&self, name: &str, version: &str) -> &Self {
         let bytes = b"not really a tarball".to_vec();
         self.add_file(
             name,
