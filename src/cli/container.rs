@@ -14,7 +14,7 @@ use crate::hardware::GpuRequest;
 use crate::oci::Store;
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
-    RunRequest, Status, Stream, short_id,
+    RunRequest, Seccomp, Status, Stream, short_id,
 };
 
 #[derive(Debug, clap::Args)]
@@ -35,10 +35,11 @@ pub(super) struct RunArgs {
     /// A name for the container (default: the image's name and part of the ID).
     #[arg(long)]
     name: Option<String>,
-    /// Bind-mount a host path: `HOST:CONTAINER[:ro|rw]`.
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    /// Bind-mount a host path: `HOST:CONTAINER[:OPTIONS]`, options `ro` or `rw`, `suid`,
+    /// `dev` (binds are `nosuid,nodev` unless asked).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:OPTIONS]")]
     volumes: Vec<String>,
-    /// Bind-mount a host path: `type=bind,source=HOST,target=CONTAINER[,readonly]`.
+    /// Bind-mount a host path: `type=bind,source=HOST,target=CONTAINER[,readonly][,suid][,dev]`.
     #[arg(long = "mount", value_name = "SPEC")]
     mounts: Vec<String>,
     /// Set an environment variable: `NAME=value`, or `NAME` to pass the host's value.
@@ -74,6 +75,10 @@ pub(super) struct RunArgs {
     /// GPUs to pass in: `all`, a count, or `device=0,1`.
     #[arg(long)]
     gpus: Option<GpuRequest>,
+    /// `seccomp=unconfined`, `seccomp=FILE` (a profile in Docker's JSON format), or
+    /// `no-new-privileges` (always on).
+    #[arg(long = "security-opt", value_name = "OPTION")]
+    security_opts: Vec<String>,
     /// The image: `NAME[:TAG]` or a digest.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -215,6 +220,14 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
     for entry in &args.env {
         env.extend(runtime::parse_env(entry)?);
     }
+    let mut seccomp = Seccomp::Default;
+    for spec in &args.security_opts {
+        if let Some(chosen) =
+            Seccomp::from_security_opt(spec, &cwd).map_err(runtime::RuntimeError::from)?
+        {
+            seccomp = chosen;
+        }
+    }
     Ok(RunRequest {
         image: args.image.clone(),
         command: args.command.clone(),
@@ -231,6 +244,7 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
             memory: args.memory.map(ByteSize::bytes),
             cpus: args.cpus.as_deref().map(runtime::parse_cpus).transpose()?,
         },
+        seccomp,
         gpus: args.gpus.clone(),
         tty: args.tty,
         interactive: args.interactive,

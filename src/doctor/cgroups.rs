@@ -1,5 +1,6 @@
-//! Cgroups, which `mlpack run --memory` and `--cpus` need: the version the runtime detects,
-//! the controllers it can use, and whether this user may create cgroups there.
+//! Cgroups, which `mlpack run --memory` and `--cpus` need, and every container run by root
+//! (its device allow-list): the version the runtime detects, the controllers it can use,
+//! and whether this user may create cgroups there.
 //!
 //! Detection is the runtime's own ([`Cgroup::detect`], [`Cgroup::controllers`]); on v1 the
 //! mounted hierarchies are narrowed to the controllers `/proc/cgroups` lists as enabled
@@ -28,12 +29,20 @@ pub(super) fn check(is_root: bool) -> Check {
     let version = match Cgroup::detect(root) {
         Ok(version) => version,
         Err(error) => {
+            let hint = error
+                .hint()
+                .unwrap_or_else(|| "drop `--memory` and `--cpus`".to_string());
+            if is_root {
+                return Check::fail(
+                    NAME,
+                    format!("{error}: containers run as root will not start"),
+                    hint,
+                );
+            }
             return Check::warn(
                 NAME,
                 format!("{error}: `--memory` and `--cpus` will not work"),
-                error
-                    .hint()
-                    .unwrap_or_else(|| "drop `--memory` and `--cpus`".to_string()),
+                hint,
             );
         }
     };
@@ -61,6 +70,14 @@ pub(super) fn check(is_root: bool) -> Check {
         .filter(|(controller, _)| !controllers.contains(*controller))
         .map(|(_, flag)| *flag)
         .collect();
+    if is_root && version == CgroupVersion::V1 && !controllers.contains("devices") {
+        return Check::fail(
+            NAME,
+            "cgroup v1 without the `devices` controller: containers run as root need it for their device allow-list and will not start",
+            "mount it (`mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices`), or boot with cgroup v2",
+        )
+        .details(details);
+    }
     if !missing.is_empty() {
         let flags = missing.join("`, `");
         return Check::warn(
@@ -71,10 +88,17 @@ pub(super) fn check(is_root: bool) -> Check {
         .details(details);
     }
     if let Some(dir) = unwritable_dir(root, version) {
-        let who = if is_root { "root" } else { "this user" };
+        if is_root {
+            return Check::fail(
+                NAME,
+                format!("cgroup {label}, but root cannot create cgroups in `{}`: containers will not start (their device allow-list needs one)", dir.display()),
+                "mount `/sys/fs/cgroup` read-write (inside a container, run it privileged)",
+            )
+            .details(details);
+        }
         return Check::warn(
             NAME,
-            format!("cgroup {label}, but {who} cannot create cgroups in `{}`: `--memory` and `--cpus` will be refused", dir.display()),
+            format!("cgroup {label}, but this user cannot create cgroups in `{}`: `--memory` and `--cpus` will be refused", dir.display()),
             "run as root with `/sys/fs/cgroup` mounted read-write, or on cgroup v2 in a delegated scope (`systemd-run --user --scope -p Delegate=yes mlpack run …`)",
         )
         .details(details);
@@ -104,7 +128,7 @@ fn controllers(root: &Path, version: CgroupVersion) -> Result<BTreeSet<String>, 
 fn unwritable_dir(root: &Path, version: CgroupVersion) -> Option<PathBuf> {
     let bases: Vec<PathBuf> = match version {
         CgroupVersion::V2 => vec![root.to_path_buf()],
-        CgroupVersion::V1 => ["memory", "cpu"]
+        CgroupVersion::V1 => ["memory", "cpu", "devices"]
             .iter()
             .map(|name| root.join(name))
             .filter(|dir| dir.is_dir())

@@ -7,6 +7,11 @@
 //! a temp file renamed into place, so a killed process leaves at most a stray temp tree in
 //! `tmp/` (which the next [`Store::open`] removes, see [`super::temp`]), never a partial blob
 //! or `index.json`.
+//!
+//! `tmp/`, `layers/` (each image layer unpacked once) and `containers/` (each container's
+//! upper dir) hold trees as images and containers made them, setuid-root binaries and all:
+//! they are `0700`, so that no other user of the host can run such a binary or reach a
+//! container's files, as Docker keeps `/var/lib/docker` `0710`.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -27,6 +32,8 @@ pub(crate) const INDEX_FILE: &str = "index.json";
 pub(crate) const OCI_LAYOUT_JSON: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 const BLOBS_DIR: &str = "blobs/sha256";
 const TEMP_DIR: &str = "tmp";
+/// Directories only the store's owner may enter.
+const PRIVATE_DIRS: [&str; 3] = [TEMP_DIR, "layers", "containers"];
 const LOCK_FILE: &str = ".lock";
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 /// A pull's download in `tmp/`, kept when it fails so that the next pull resumes it.
@@ -49,6 +56,24 @@ pub fn default_root() -> Result<PathBuf, OciError> {
         .filter(|home| !home.as_os_str().is_empty())
         .map(|home| home.join(".local").join("share").join("mlpack"))
         .ok_or(OciError::NoStoreDir)
+}
+
+/// Create `dir` with mode `0700`, or take group's and others' access away from one that a
+/// store made before had created `0755`. Another user's store is left as it is: only its
+/// owner may change it.
+fn create_private_dir(dir: &Path) -> Result<(), OciError> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => return Err(OciError::io("create the directory", dir, source)),
+    }
+    let metadata = fs_err::metadata(dir).map_err(|source| OciError::io("inspect", dir, source))?;
+    if metadata.mode() & 0o077 != 0 && metadata.uid() == nix::unistd::geteuid().as_raw() {
+        fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|source| OciError::io("restrict the permissions of", dir, source))?;
+    }
+    Ok(())
 }
 
 /// An OCI image layout on disk, holding every image mlpack built or pulled.
@@ -83,9 +108,11 @@ impl Store {
     /// the temp trees that processes killed before they could left in `tmp/`.
     pub fn open(root: &Path) -> Result<Self, OciError> {
         let store = Self::at(root);
-        for dir in [store.root.join(BLOBS_DIR), store.temp_dir()] {
-            fs_err::create_dir_all(&dir)
-                .map_err(|source| OciError::io("create the directory", &dir, source))?;
+        let blobs = store.root.join(BLOBS_DIR);
+        fs_err::create_dir_all(&blobs)
+            .map_err(|source| OciError::io("create the directory", &blobs, source))?;
+        for name in PRIVATE_DIRS {
+            create_private_dir(&store.root.join(name))?;
         }
         let layout = store.root.join(OCI_LAYOUT_FILE);
         let index = store.root.join(INDEX_FILE);

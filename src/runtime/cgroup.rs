@@ -1,5 +1,6 @@
-//! Resource limits for `mlpack run --memory` and `--cpus`: one cgroup per container, at
-//! `mlpack/<id>` under cgroup v2, or under each v1 controller that a limit needs.
+//! Resource limits for `mlpack run --memory` and `--cpus`, and the device allow-list
+//! ([`super::devices`]): one cgroup per container, at `mlpack/<id>` under cgroup v2, or under
+//! each v1 controller that a limit or the allow-list needs.
 //!
 //! Specs: <https://docs.kernel.org/admin-guide/cgroup-v2.html> (`memory.max`, `cpu.max`),
 //! <https://docs.kernel.org/admin-guide/cgroup-v1/memory.html> and
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sched::{CpuSet, sched_getaffinity};
 use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
 use nix::unistd::Pid;
+
+use super::devices::DeviceRule;
 
 /// Docker's floor for `--memory`: below it a container cannot even start its runtime.
 const MIN_MEMORY: u64 = 6 << 20;
@@ -31,6 +34,8 @@ const V1_CPU_DIRS: [&str; 3] = ["cpu", "cpu,cpuacct", "cpuacct,cpu"];
 
 const MEMORY_FLAG: &str = "--memory";
 const CPUS_FLAG: &str = "--cpus";
+/// What needs the device cgroup, in place of a flag in errors.
+const DEVICES: &str = "the device allow-list";
 
 /// What `mlpack run` limits a container to; `None` means no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -170,25 +175,27 @@ impl Cgroup {
         }
     }
 
-    /// Create `mlpack/<container_id>` cgroup(s) and write the limits. Validates first (cpus
-    /// from 0.01 to the number of host CPUs, memory ≥ 6 MiB as Docker requires) so nothing is
-    /// created on bad input. With empty limits no controller is needed and nothing is created.
+    /// Create `mlpack/<container_id>` cgroup(s), write the limits and install the device
+    /// allow-list. Validates first (cpus from 0.01 to the number of host CPUs, memory ≥ 6 MiB
+    /// as Docker requires) so nothing is created on bad input. With empty limits and no
+    /// device rules nothing is created.
     ///
     /// On failure the container's directories made so far are removed again. The shared
     /// `mlpack` parent and the controllers enabled in v2 `cgroup.subtree_control` files stay:
     /// other containers may be using them at the same moment.
-    pub fn create(
+    pub(crate) fn create(
         mount_root: &Path,
         container_id: &str,
         limits: &Limits,
+        devices: &[DeviceRule],
     ) -> Result<Self, CgroupError> {
         validate_id(container_id)?;
         limits.validate()?;
         let version = Self::detect(mount_root)?;
         let mut made = Vec::new();
         let result = match version {
-            CgroupVersion::V1 => create_v1(mount_root, container_id, limits, &mut made),
-            CgroupVersion::V2 => create_v2(mount_root, container_id, limits, &mut made),
+            CgroupVersion::V1 => create_v1(mount_root, container_id, limits, devices, &mut made),
+            CgroupVersion::V2 => create_v2(mount_root, container_id, limits, devices, &mut made),
         };
         match result {
             Ok(paths) => Ok(Self { version, paths }),
@@ -251,6 +258,7 @@ fn create_v1(
     mount_root: &Path,
     id: &str,
     limits: &Limits,
+    devices: &[DeviceRule],
     made: &mut Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, CgroupError> {
     let mut paths = Vec::new();
@@ -276,6 +284,19 @@ fn create_v1(
         write_limit(CPUS_FLAG, &dir.join("cpu.cfs_quota_us"), &quota)?;
         paths.push(dir);
     }
+    if !devices.is_empty() {
+        let controller = mount_root.join("devices");
+        if !controller.is_dir() {
+            return Err(CgroupError::DevicesMissing { path: controller });
+        }
+        let dir = make_container_dir(&controller, id, DEVICES, made)?;
+        // Deny everything first, then allow: a new cgroup starts with its parent's list.
+        write_limit(DEVICES, &dir.join("devices.deny"), "a")?;
+        for rule in devices {
+            write_limit(DEVICES, &dir.join("devices.allow"), &rule.v1_line())?;
+        }
+        paths.push(dir);
+    }
     Ok(paths)
 }
 
@@ -298,11 +319,13 @@ fn v1_controller(
 }
 
 /// v2: one directory, `mlpack/<id>`, with the controllers enabled on the way down (a cgroup
-/// only gets the controllers its parent lists in `cgroup.subtree_control`).
+/// only gets the controllers its parent lists in `cgroup.subtree_control`) and the device
+/// program attached. The device program needs no controller.
 fn create_v2(
     mount_root: &Path,
     id: &str,
     limits: &Limits,
+    devices: &[DeviceRule],
     made: &mut Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, CgroupError> {
     let mut needed = Vec::new();
@@ -312,24 +335,27 @@ fn create_v2(
     if limits.cpus.is_some() {
         needed.push((CPUS_FLAG, "cpu"));
     }
-    let Some(&(first_flag, _)) = needed.first() else {
-        return Ok(Vec::new());
+    let first_flag = match needed.first() {
+        Some(&(flag, _)) => flag,
+        None if !devices.is_empty() => DEVICES,
+        None => return Ok(Vec::new()),
     };
 
-    let listing = mount_root.join("cgroup.controllers");
-    let available = fs::read_to_string(&listing)
-        .map_err(|source| CgroupError::limit(first_flag, "read", &listing, source))?;
-    for &(flag, controller) in &needed {
-        if !available.split_whitespace().any(|name| name == controller) {
-            return Err(CgroupError::ControllerMissing {
-                flag,
-                controller,
-                path: listing,
-            });
+    if !needed.is_empty() {
+        let listing = mount_root.join("cgroup.controllers");
+        let available = fs::read_to_string(&listing)
+            .map_err(|source| CgroupError::limit(first_flag, "read", &listing, source))?;
+        for &(flag, controller) in &needed {
+            if !available.split_whitespace().any(|name| name == controller) {
+                return Err(CgroupError::ControllerMissing {
+                    flag,
+                    controller,
+                    path: listing,
+                });
+            }
         }
+        enable_controllers(mount_root, &needed)?;
     }
-
-    enable_controllers(mount_root, &needed)?;
     let parent = mount_root.join(PARENT);
     create_parent(&parent, first_flag)?;
     // `mlpack` itself never holds a process, so the "no internal processes" rule lets it
@@ -339,6 +365,11 @@ fn create_v2(
     fs::create_dir(&dir)
         .map_err(|source| CgroupError::limit(first_flag, "create", &dir, source))?;
     made.push(dir.clone());
+    if !devices.is_empty() {
+        super::devices::attach_program(&dir, devices).map_err(|source| {
+            CgroupError::limit(DEVICES, "attach a device program to", &dir, source)
+        })?;
+    }
 
     if let Some(bytes) = limits.memory {
         write_limit(MEMORY_FLAG, &dir.join("memory.max"), &bytes.to_string())?;
@@ -467,8 +498,16 @@ pub enum CgroupError {
         path: PathBuf,
     },
 
-    /// Setting up a limit failed; `action` is a verb (`create`, `write`, `read`).
-    #[error("could not {action} `{}` for `{flag}`", path.display())]
+    /// The host's v1 cgroups have no `devices` controller.
+    #[error(
+        "the device allow-list needs the cgroup v1 `devices` controller, which `{}` does not provide",
+        path.display()
+    )]
+    DevicesMissing { path: PathBuf },
+
+    /// Setting up a limit or the device allow-list failed; `action` is a verb (`create`,
+    /// `write`, `read`).
+    #[error("could not {action} `{}` for {}", path.display(), purpose(flag))]
     Limit {
         flag: &'static str,
         action: &'static str,
@@ -505,7 +544,8 @@ impl CgroupError {
             Self::InvalidCpus { .. }
             | Self::MemoryTooLow { .. }
             | Self::NoCgroup { .. }
-            | Self::ControllerMissing { .. } => true,
+            | Self::ControllerMissing { .. }
+            | Self::DevicesMissing { .. } => true,
             Self::Limit { source, .. } => is_denied(source),
             Self::InvalidContainerId { .. }
             | Self::AddProcess { .. }
@@ -524,7 +564,15 @@ impl CgroupError {
                 Some("give at least `6m`, like `--memory 512m`".to_string())
             }
             Self::NoCgroup { .. } => Some(
-                "drop `--memory` and `--cpus`, or boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this)"
+                "boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this): containers run as root get their device allow-list there, and `--memory` and `--cpus` need them"
+                    .to_string(),
+            ),
+            Self::DevicesMissing { .. } => Some(
+                "mount the `devices` controller (`mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices`), or boot with cgroup v2"
+                    .to_string(),
+            ),
+            Self::Limit { flag, .. } if *flag == DEVICES => Some(
+                "containers run as root get Docker's default device allow-list through a cgroup, which needs a writable `/sys/fs/cgroup` (not the read-only one of an unprivileged container) and, on cgroup v2, eBPF"
                     .to_string(),
             ),
             Self::ControllerMissing { flag, .. } => Some(no_permission_hint(flag)),
@@ -559,6 +607,15 @@ impl CgroupError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+/// A flag as errors name it, in backticks, or what else needs a cgroup.
+fn purpose(flag: &str) -> String {
+    if flag.starts_with("--") {
+        format!("`{flag}`")
+    } else {
+        flag.to_string()
     }
 }
 
@@ -654,7 +711,7 @@ mod tests {
     #[test]
     fn refuses_ids_that_leave_the_parent() {
         for id in ["", ".", "..", "a/b", "../x"] {
-            let error = Cgroup::create(Path::new("/nonexistent"), id, &Limits::default());
+            let error = Cgroup::create(Path::new("/nonexistent"), id, &Limits::default(), &[]);
             assert!(
                 matches!(error, Err(CgroupError::InvalidContainerId { .. })),
                 "{id}"
@@ -713,7 +770,7 @@ mod tests {
         insta::assert_snapshot!(report(&error, root.path()), @"
         `[ROOT]` has no cgroup v2 file system and no cgroup v1 `memory` or `cpu` controller
 
-        hint: drop `--memory` and `--cpus`, or boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this)
+        hint: boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this): containers run as root get their device allow-list there, and `--memory` and `--cpus` need them
         ");
         let missing = root.path().join("missing");
         assert!(matches!(
@@ -768,7 +825,7 @@ mod tests {
             memory: Some(64 << 20),
             cpus: None,
         };
-        let error = Cgroup::create(root.path(), "c1", &limits).unwrap_err();
+        let error = Cgroup::create(root.path(), "c1", &limits, &[]).unwrap_err();
         assert!(error.is_user_error());
         insta::assert_snapshot!(report(&error, root.path()), @"
         `--memory` needs the cgroup `memory` controller, which `[ROOT]/memory` does not provide
@@ -788,7 +845,7 @@ mod tests {
             memory: Some(64 << 20),
             cpus: Some(0.01),
         };
-        let error = Cgroup::create(root.path(), "c1", &limits).unwrap_err();
+        let error = Cgroup::create(root.path(), "c1", &limits, &[]).unwrap_err();
         insta::assert_snapshot!(report(&error, root.path()), @"
         could not write `[ROOT]/memory/mlpack/c1/memory.limit_in_bytes` for `--memory`
 
@@ -836,10 +893,11 @@ mod tests {
             memory: Some(64 << 20),
             cpus: Some(0.5),
         };
-        let cgroup = Cgroup::create(root, &id, &limits).unwrap();
+        let rules = super::super::devices::DEFAULT_RULES;
+        let cgroup = Cgroup::create(root, &id, &limits, &rules).unwrap();
         let read = |path: &Path| fs::read_to_string(path).unwrap().trim().to_string();
-        let [memory_dir, cpu_dir] = cgroup.paths() else {
-            panic!("expected a memory and a cpu cgroup: {cgroup:?}");
+        let [memory_dir, cpu_dir, devices_dir] = cgroup.paths() else {
+            panic!("expected a memory, a cpu and a devices cgroup: {cgroup:?}");
         };
         let checked = std::panic::catch_unwind(|| {
             assert_eq!(read(&memory_dir.join("memory.limit_in_bytes")), "67108864");
@@ -849,9 +907,20 @@ mod tests {
             }
             assert_eq!(read(&cpu_dir.join("cpu.cfs_period_us")), "100000");
             assert_eq!(read(&cpu_dir.join("cpu.cfs_quota_us")), "50000");
+            let mut listed: Vec<String> = read(&devices_dir.join("devices.list"))
+                .lines()
+                .map(str::to_string)
+                .collect();
+            let mut expected: Vec<String> = rules
+                .iter()
+                .map(super::super::devices::DeviceRule::v1_line)
+                .collect();
+            listed.sort();
+            expected.sort();
+            assert_eq!(listed, expected);
         });
         cgroup.remove().unwrap();
-        assert!(!memory_dir.exists() && !cpu_dir.exists());
+        assert!(!memory_dir.exists() && !cpu_dir.exists() && !devices_dir.exists());
         if let Err(panic) = checked {
             std::panic::resume_unwind(panic);
         }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cgroup::Limits;
 use super::error::RuntimeError;
+use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
 
 /// The environment a command gets when neither the image nor the user sets `PATH`.
@@ -36,6 +37,9 @@ pub struct ContainerConfig {
     /// Bytes for the `/dev/shm` tmpfs.
     pub shm_size: u64,
     pub limits: Limits,
+    /// Containers created before seccomp existed get the default profile.
+    #[serde(default)]
+    pub seccomp: Seccomp,
     pub gpus: Option<GpuRequest>,
     pub tty: bool,
     pub interactive: bool,
@@ -55,13 +59,20 @@ pub struct ImageInfo {
     pub labels: BTreeMap<String, String>,
 }
 
-/// A host path bind-mounted into the container.
+/// A host path bind-mounted into the container: `nosuid` and `nodev` unless `suid` or `dev`
+/// is asked (Podman's `-v` options; Docker has neither and mounts binds without them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindMount {
     pub source: PathBuf,
     /// Absolute, inside the container.
     pub target: String,
     pub read_only: bool,
+    /// Let setuid and setgid bits and file capabilities work under it.
+    #[serde(default)]
+    pub suid: bool,
+    /// Let device nodes under it open (the device allow-list still applies).
+    #[serde(default)]
+    pub dev: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -74,14 +85,15 @@ pub enum NetworkMode {
 }
 
 impl BindMount {
-    /// `-v HOST:CONTAINER[:ro|rw]`. Relative host paths are taken from `cwd`; named volumes
+    /// `-v HOST:CONTAINER[:OPTIONS]`, options a comma-separated list of `ro` or `rw`, `suid`
+    /// or `nosuid`, `dev` or `nodev`. Relative host paths are taken from `cwd`; named volumes
     /// are not supported, so the host part must be a path.
     pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
         let invalid = |reason: &str| RuntimeError::invalid("volume", spec, reason);
         let parts: Vec<&str> = spec.split(':').collect();
-        let (source, target, mode) = match parts.as_slice() {
-            [source, target] => (*source, *target, None),
-            [source, target, mode] => (*source, *target, Some(*mode)),
+        let (source, target, options) = match parts.as_slice() {
+            [source, target] => (*source, *target, ""),
+            [source, target, options] => (*source, *target, *options),
             _ => return Err(invalid("write it as HOST:CONTAINER or HOST:CONTAINER:ro")),
         };
         if !(source.starts_with('/') || source.starts_with('.')) {
@@ -89,22 +101,27 @@ impl BindMount {
                 "the host part must be a path (start it with `/` or `./`); named volumes are not supported",
             ));
         }
-        let read_only = match mode {
-            None | Some("rw") => false,
-            Some("ro") => true,
-            Some(other) => {
-                return Err(invalid(&format!(
-                    "unknown mode `{other}`; use `ro` or `rw`"
-                )));
+        let mut mount = Self::new(source, target, false, cwd).map_err(|reason| invalid(&reason))?;
+        for option in options.split(',').filter(|option| !option.is_empty()) {
+            match option {
+                "ro" | "rw" => mount.read_only = option == "ro",
+                "suid" | "nosuid" => mount.suid = option == "suid",
+                "dev" | "nodev" => mount.dev = option == "dev",
+                other => {
+                    return Err(invalid(&format!(
+                        "unknown option `{other}`; use `ro` or `rw`, `suid`, `dev`"
+                    )));
+                }
             }
-        };
-        Self::new(source, target, read_only, cwd).map_err(|reason| invalid(&reason))
+        }
+        Ok(mount)
     }
 
-    /// `--mount type=bind,source=HOST,target=CONTAINER[,readonly]`.
+    /// `--mount type=bind,source=HOST,target=CONTAINER[,readonly][,suid][,dev]`.
     pub fn parse_mount(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
         let invalid = |reason: String| RuntimeError::invalid("mount", spec, reason);
         let (mut source, mut target, mut read_only) = (None, None, false);
+        let (mut suid, mut dev) = (false, false);
         for field in spec.split(',') {
             let (key, value) = field.split_once('=').unwrap_or((field, ""));
             match (key, value) {
@@ -118,13 +135,20 @@ impl BindMount {
                 ("target" | "destination" | "dst", value) => target = Some(value),
                 ("readonly" | "ro", "" | "true" | "1") => read_only = true,
                 ("readonly" | "ro", "false" | "0") => read_only = false,
+                ("suid", "" | "true" | "1") => suid = true,
+                ("suid", "false" | "0") => suid = false,
+                ("dev", "" | "true" | "1") => dev = true,
+                ("dev", "false" | "0") => dev = false,
                 _ => return Err(invalid(format!("unknown field `{field}`"))),
             }
         }
         let (Some(source), Some(target)) = (source, target) else {
             return Err(invalid("it needs `source=` and `target=`".to_string()));
         };
-        Self::new(source, target, read_only, cwd).map_err(invalid)
+        let mut mount = Self::new(source, target, read_only, cwd).map_err(invalid)?;
+        mount.suid = suid;
+        mount.dev = dev;
+        Ok(mount)
     }
 
     /// The target is normalized (`/a//b/` is `/a/b`, as Docker takes it) and checked as
@@ -139,6 +163,8 @@ impl BindMount {
             source: cwd.join(source),
             target,
             read_only,
+            suid: false,
+            dev: false,
         })
     }
 
@@ -243,7 +269,11 @@ mod tests {
         assert!(volume.read_only);
         let volume = BindMount::parse_volume("/srv//out:/outputs/", cwd).unwrap();
         assert_eq!(volume.target, "/outputs");
-        assert!(!volume.read_only);
+        assert!(!volume.read_only && !volume.suid && !volume.dev);
+        let volume = BindMount::parse_volume("/srv:/srv:ro,suid,dev", cwd).unwrap();
+        assert!(volume.read_only && volume.suid && volume.dev);
+        let volume = BindMount::parse_volume("/srv:/srv:suid,nosuid,rw", cwd).unwrap();
+        assert!(!volume.read_only && !volume.suid);
     }
 
     #[test]
@@ -266,7 +296,7 @@ mod tests {
         insta::assert_snapshot!(errors.join("\n"), @r"
         invalid volume `data:/data`: the host part must be a path (start it with `/` or `./`); named volumes are not supported
         invalid volume `/a:b`: the container path is not an absolute path
-        invalid volume `/a:/b:rx`: unknown mode `rx`; use `ro` or `rw`
+        invalid volume `/a:/b:rx`: unknown option `rx`; use `ro` or `rw`, `suid`, `dev`
         invalid volume `/a`: write it as HOST:CONTAINER or HOST:CONTAINER:ro
         invalid volume `/a:/../etc`: the container path has a `..` component
         invalid volume `/a:/proc`: the container path is under `/proc`, which the container's own file systems fill
@@ -286,9 +316,13 @@ mod tests {
             BindMount {
                 source: PathBuf::from("/d"),
                 target: "/data".to_string(),
-                read_only: true
+                read_only: true,
+                suid: false,
+                dev: false,
             }
         );
+        let mount = BindMount::parse_mount("type=bind,src=/d,dst=/d,suid,dev=true", cwd).unwrap();
+        assert!(mount.suid && mount.dev && !mount.read_only);
         let error = BindMount::parse_mount("type=volume,src=x,dst=/x", cwd).unwrap_err();
         insta::assert_snapshot!(error, @"invalid mount `type=volume,src=x,dst=/x`: only `type=bind` is supported, not `volume`");
         let error = BindMount::parse_mount("type=bind,src=/d,dst=/proc/sys", cwd).unwrap_err();

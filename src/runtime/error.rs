@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::cgroup::CgroupError;
 use super::layers::LayerError;
+use super::seccomp::SeccompError;
 use super::user::UserSpecError;
 use crate::hardware::HardwareError;
 use crate::oci::OciError;
@@ -103,6 +104,9 @@ pub enum RuntimeError {
     User(#[from] UserSpecError),
 
     #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+
+    #[error(transparent)]
     Hardware(#[from] HardwareError),
 
     #[error(transparent)]
@@ -149,7 +153,8 @@ impl RuntimeError {
             | Self::DriverTooOld { .. }
             | Self::TooManyLayers { .. }
             | Self::Exec { .. }
-            | Self::User(_) => true,
+            | Self::User(_)
+            | Self::Seccomp(_) => true,
             Self::Refused { source, .. } => source.is_user_error(),
             Self::Layer(error) => error.is_user_error(),
             Self::Cgroup(error) => error.is_user_error(),
@@ -189,6 +194,7 @@ impl RuntimeError {
             Self::Layer(error) => error.hint(),
             Self::Cgroup(error) => error.hint(),
             Self::User(error) => error.hint(),
+            Self::Seccomp(error) => error.hint(),
             Self::Hardware(error) => error.hint(),
             Self::Oci(error) => error.hint(),
             _ => None,

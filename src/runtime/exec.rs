@@ -5,14 +5,13 @@
 //! does; this process relays and returns its exit status.
 
 use std::io::Write as _;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::stat::Mode;
 use nix::unistd::ForkResult;
 
@@ -20,11 +19,11 @@ use super::config::{env_value, merge_env};
 use super::container::Container;
 use super::error::RuntimeError;
 use super::process::FORWARDED_SIGNALS;
-use super::relay::Relay;
+use super::relay::{AfterExit, Relay};
+use super::stdio::ContainerStdio;
 use super::supervisor::Attach;
-use super::tty;
 use super::user::ContainerUser;
-use super::workload::{self, Stdio, Workload};
+use super::workload::{self, Workload};
 
 /// What `mlpack exec` was asked.
 #[derive(Debug, Clone, Default)]
@@ -82,57 +81,29 @@ pub fn exec(container: &Container, request: &ExecRequest) -> Result<i32, Runtime
         .map_err(|error| RuntimeError::sys("block signals", error))?;
     let signals = SignalFd::with_flags(&blocked, SfdFlags::SFD_CLOEXEC)
         .map_err(|error| RuntimeError::sys("create a signalfd", error))?;
-    let sockets = request
-        .tty
-        .then(|| {
-            socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-        })
-        .transpose()
-        .map_err(|error| RuntimeError::sys("create a socket pair", error))?;
+    let (container_stdio, host_stdio) = super::stdio::pair(request.tty, request.interactive)?;
 
     // SAFETY: `mlpack exec` never starts other threads.
     #[expect(unsafe_code, reason = "fork(2)")]
     let child = match unsafe { nix::unistd::fork() } {
         Err(error) => return Err(RuntimeError::sys("start the command", error)),
-        Ok(ForkResult::Child) => run_command(container, request, sockets.map(|(_, child)| child)),
+        Ok(ForkResult::Child) => {
+            drop(host_stdio);
+            run_command(container, request, container_stdio)
+        }
         Ok(ForkResult::Parent { child }) => child,
     };
-    let master = match sockets {
-        Some((parent, _)) => Some(
-            tty::receive_master(&parent)
-                .map_err(|error| RuntimeError::sys("receive the terminal", error))?,
-        ),
-        None => None,
+    drop(container_stdio);
+    let ends = host_stdio.into_ends()?;
+    // A pty moves written bytes to its master asynchronously, so after the command's exit
+    // only the end of the terminal says everything was read; a pipe holds them at once.
+    let after_exit = if request.tty {
+        AfterExit::ReadToEnd
+    } else {
+        AfterExit::ReadWhatIsThere
     };
-    let stdin = std::io::stdin();
-    let _raw = match (&master, request.interactive) {
-        (Some(master), true) => {
-            tty::copy_window_size(stdin.as_fd(), master);
-            tty::RawTerminal::enter(stdin.as_fd())
-        }
-        _ => None,
-    };
-    let mut relay = Relay {
-        outputs: master
-            .as_ref()
-            .and_then(|master| master.try_clone().ok())
-            .map(|fd| Some((fd, super::logs::Stream::Stdout)))
-            .into_iter()
-            .collect(),
-        stdin_target: master
-            .as_ref()
-            .filter(|_| request.interactive)
-            .and_then(|master| master.try_clone().ok()),
-        attach: Attach::Foreground,
-        exit: None,
-    };
-    let forward = (master.is_some() && request.interactive).then(|| stdin.as_fd());
-    relay.run(&signals, child, forward, master.as_ref(), None);
+    let mut relay = Relay::new(ends, request.interactive, Attach::Foreground, after_exit);
+    relay.run(&signals, child, None);
     Ok(relay.exit.unwrap_or(1))
 }
 
@@ -157,7 +128,7 @@ fn open_namespaces(init: i32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>
 }
 
 /// In the child: resolve the user and environment inside the container, then exec.
-fn run_command(container: &Container, request: &ExecRequest, tty_socket: Option<OwnedFd>) -> ! {
+fn run_command(container: &Container, request: &ExecRequest, stdio: ContainerStdio) -> ! {
     let config = &container.config;
     let fail = |status: i32, message: &str| -> ! {
         let _ = writeln!(std::io::stderr(), "error: {message}");
@@ -175,44 +146,23 @@ fn run_command(container: &Container, request: &ExecRequest, tty_socket: Option<
         env.push("TERM=xterm".to_string());
     }
     merge_env(&mut env, request.env.iter().cloned());
-    let stdio = match tty_socket {
-        Some(socket) => match tty::open_in_container(&socket) {
-            Ok(slave) => Stdio::Tty(slave),
-            Err(message) => fail(126, &message),
-        },
-        None if request.interactive => Stdio::Inherit,
-        None => match null_stdin() {
-            Ok(stdio) => stdio,
-            Err(message) => fail(126, &message),
-        },
-    };
+    let stdio = stdio.open().unwrap_or_else(|message| fail(126, &message));
     let workdir = request.workdir.as_deref().unwrap_or(&config.workdir);
+    let capabilities = super::capabilities::for_network(config.network);
+    let seccomp = config
+        .seccomp
+        .compile(&capabilities)
+        .unwrap_or_else(|error| fail(126, &error.to_string()));
     let failure = workload::exec(
         &Workload {
             command: &request.command,
             env: &env,
             workdir,
             user: &user,
+            capabilities: &capabilities,
+            seccomp: &seccomp,
         },
         stdio,
     );
     fail(failure.status, &failure.message)
-}
-
-/// Without `-i` the command's stdin is `/dev/null`; stdout and stderr stay this process's.
-fn null_stdin() -> Result<Stdio, String> {
-    let null = fs_err::File::open("/dev/null").map_err(|error| error.to_string())?;
-    let dup = |fd: i32| {
-        // SAFETY: 1 and 2 are open for the life of this process.
-        #[expect(unsafe_code, reason = "borrowing the standard descriptors")]
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        borrowed
-            .try_clone_to_owned()
-            .map_err(|error| error.to_string())
-    };
-    Ok(Stdio::Fds {
-        stdin: OwnedFd::from(null),
-        stdout: dup(1)?,
-        stderr: dup(2)?,
-    })
 }

@@ -15,8 +15,9 @@ use nix::unistd::{ForkResult, Pid};
 
 use super::mounts::MountPlan;
 use super::process::exit_code;
+use super::stdio::ContainerStdio;
 use super::user::ContainerUser;
-use super::workload::{self, Stdio, Workload};
+use super::workload::{self, Workload};
 
 /// An overlay of unpacked layers.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub(crate) struct InitContext<'a> {
     pub hostname: &'a str,
     pub new_network: bool,
     pub user: Option<&'a str>,
+    pub capabilities: &'a [caps::Capability],
+    pub seccomp: &'a [seccompiler::BpfProgram],
     pub command: &'a [String],
     pub env: &'a [String],
     pub workdir: &'a str,
@@ -59,19 +62,7 @@ pub(crate) struct InitContext<'a> {
     pub go: OwnedFd,
     /// Lines to the supervisor: `created\tPATH`, `error\tTEXT`, `exec\tSTATUS\tTEXT`.
     pub report: OwnedFd,
-    pub stdio: InitStdio,
-}
-
-/// The command's stdio as init receives it.
-pub(crate) enum InitStdio {
-    /// Open a terminal inside the container and send its master over this socket.
-    Tty(OwnedFd),
-    Pipes {
-        /// `None`: the container's `/dev/null`.
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
+    pub stdio: ContainerStdio,
 }
 
 /// Run init; never returns.
@@ -94,7 +85,23 @@ pub(crate) fn run(context: InitContext<'_>) -> ! {
     super::process::exit_now(code)
 }
 
-/// Build the container and start the command; its PID in the container.
+/// Build the container and start the command; its PID in the container. Each step needs
+/// the ones before it:
+///
+/// 1. The supervisor writes the uid map and moves this process into the container's cgroup
+///    (device allow-list, limits) before anything else runs, so that every mount and open
+///    below happens under them; runc's init also waits for its cgroup.
+/// 2. Mounts turn private before the first new one, so none propagates to the host.
+/// 3. Bind sources are cloned (`open_tree`) while the host's tree is still reachable.
+/// 4. The overlay, then `/proc` and `/sys` under it, before `pivot_root`: the kernel mounts
+///    them in a user namespace only while full ones are visible (`mount_too_revealing`).
+/// 5. `pivot_root`, then the rest of the plan: `/dev`, its nodes and file systems, binds,
+///    the masked and read-only paths last, so no later mount uncovers them.
+/// 6. Hostname and loopback, while this process still has every capability.
+/// 7. The user and working directory, looked up in the image's own `/etc`.
+/// 8. The command, forked, so that init stays PID 1 to reap and pass signals on. The
+///    command then drops capabilities, sets `no_new_privs` and installs the seccomp filter
+///    just before `execve` ([`workload::exec`]).
 fn start(context: InitContext<'_>) -> Result<Pid, String> {
     wait_for_supervisor(context.go)?;
     make_mounts_private()?;
@@ -120,7 +127,7 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
     for path in &created {
         let _ = writeln!(report, "created\t{path}");
     }
-    let stdio = open_stdio(context.stdio)?;
+    let stdio = context.stdio.open()?;
     // Block every signal before the fork so none arrives between it and `sigwait`; the
     // command unblocks them before `execve`.
     SigSet::all()
@@ -136,6 +143,8 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
         env: &env,
         workdir: context.workdir,
         user: &user,
+        capabilities: context.capabilities,
+        seccomp: context.seccomp,
     };
     // SAFETY: init is single-threaded (cloned from a single-threaded supervisor).
     #[expect(unsafe_code, reason = "fork(2)")]
@@ -221,29 +230,6 @@ fn create_workdir(workdir: &str, user: &ContainerUser) -> Result<Vec<String>, St
     } else {
         Vec::new()
     })
-}
-
-fn open_stdio(stdio: InitStdio) -> Result<Stdio, String> {
-    match stdio {
-        InitStdio::Tty(socket) => super::tty::open_in_container(&socket).map(Stdio::Tty),
-        InitStdio::Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } => {
-            let input = match stdin {
-                Some(pipe) => pipe,
-                None => fs_err::File::open("/dev/null")
-                    .map(OwnedFd::from)
-                    .map_err(|error| format!("open /dev/null: {error}"))?,
-            };
-            Ok(Stdio::Fds {
-                stdin: input,
-                stdout,
-                stderr,
-            })
-        }
-    }
 }
 
 /// PID 1's loop: pass signals to the command, reap every child, and exit with the command's

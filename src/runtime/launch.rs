@@ -14,7 +14,7 @@ use super::container::{Container, Containers};
 use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::{LayerCache, SHORT_LINKS_DIR};
-use super::mounts::{MountPlan, MountRequest};
+use super::mounts::{BindOptions, MountPlan, MountRequest};
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
     newest_major_for, plan_gpus,
@@ -35,9 +35,14 @@ pub(crate) struct Launch {
     pub plan: MountPlan,
     pub env: Vec<String>,
     pub new_network: bool,
+    pub capabilities: Vec<caps::Capability>,
+    /// Installed last before `execve`.
+    pub seccomp: Vec<seccompiler::BpfProgram>,
     rootless: bool,
     id: String,
     limits: super::cgroup::Limits,
+    /// Host device nodes bound in (GPUs), which the device allow-list must let through.
+    devices: Vec<PathBuf>,
 }
 
 impl Launch {
@@ -51,7 +56,7 @@ impl Launch {
         let gpus = check_gpus(config)?;
         let new_network = config.network == NetworkMode::None;
         let etc_files = write_etc_files(container)?;
-        let mut binds: Vec<(PathBuf, String, bool)> = Vec::new();
+        let mut binds: Vec<(PathBuf, String, BindOptions)> = Vec::new();
         let mut devices = Vec::new();
         let mut symlinks = Vec::new();
         if let Some(gpus) = &gpus {
@@ -60,7 +65,7 @@ impl Launch {
                 binds.push((
                     file.host.clone(),
                     file.container.to_string_lossy().into_owned(),
-                    file.read_only,
+                    BindOptions::files(file.read_only),
                 ));
             }
             for (link, target) in &gpus.symlinks {
@@ -71,7 +76,12 @@ impl Launch {
             }
         }
         for mount in &config.mounts {
-            binds.push((mount.check_source()?, mount.target.clone(), mount.read_only));
+            let options = BindOptions {
+                read_only: mount.read_only,
+                nosuid: !mount.suid,
+                nodev: !mount.dev,
+            };
+            binds.push((mount.check_source()?, mount.target.clone(), options));
         }
         let ca_bundle =
             (!new_network && Path::new(CA_BUNDLE).is_file()).then(|| PathBuf::from(CA_BUNDLE));
@@ -81,19 +91,23 @@ impl Launch {
             shm_size: config.shm_size,
             etc_files,
             ca_bundle,
-            devices,
+            devices: devices.clone(),
             binds,
             symlinks,
             host_dev: Path::new("/dev"),
         });
+        let capabilities = super::capabilities::for_network(config.network);
         Ok(Self {
             overlay,
             plan,
             env: final_env(config, gpus.as_ref()),
             new_network,
+            seccomp: config.seccomp.compile(&capabilities)?,
+            capabilities,
             rootless,
             id: config.id.clone(),
             limits: config.limits,
+            devices,
         })
     }
 
@@ -114,14 +128,25 @@ impl Launch {
         flags
     }
 
+    /// The container's cgroup: its limits, and, as root, Docker's device allow-list. A
+    /// rootless container gets no device cgroup (its user may not make one), and needs
+    /// none: a user namespace may not create device nodes, and its layers hold none.
     pub(crate) fn create_cgroup(&self) -> Result<Option<Cgroup>, RuntimeError> {
-        if self.limits.is_empty() {
+        let devices = if self.rootless {
+            Vec::new()
+        } else {
+            super::devices::rules_with(&self.devices).map_err(|(path, source)| {
+                RuntimeError::io("inspect the device node", path, source)
+            })?
+        };
+        if self.limits.is_empty() && devices.is_empty() {
             return Ok(None);
         }
         Ok(Some(Cgroup::create(
             Path::new(CGROUP_ROOT),
             &self.id,
             &self.limits,
+            &devices,
         )?))
     }
 

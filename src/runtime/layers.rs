@@ -368,8 +368,13 @@ struct Attributes {
 ///    inside the image. One in this layer is linked; one below is copied into this layer
 ///    (with its owner, mode, time and file capability), as overlayfs copies a file up before
 ///    linking it, and later links to the same file link to that copy.
-/// 6. Device nodes are created only by root (others cannot); a container gets its `/dev` at
-///    run time anyway. FIFOs are always created.
+/// 6. Device nodes are never created: a node in an image would give whoever can reach the
+///    layer (a container through its overlay, a host user through the store) the device
+///    itself, whatever the container's device allow-list says. They are skipped, as the
+///    image spec lets an implementation do with entries it cannot represent (a container
+///    gets its `/dev` at run time, and images rarely ship nodes elsewhere). The one kind kept
+///    is a 0:0 character device, which opens nothing and which overlayfs reads as a
+///    whiteout, as it would under Docker. FIFOs are always created.
 /// 7. As root, owners come from the header (chown first, since it clears setuid bits and
 ///    file capabilities), and `security.capability` from its pax record.
 /// 8. Directories get their mode, owner and mtime last, deepest first: a 0555 directory must
@@ -484,25 +489,9 @@ impl Unpacker {
                 self.hard_link(&path, &target)
             }
             tar::EntryType::Fifo => self.node(&path, SFlag::S_IFIFO, 0, attributes),
-            tar::EntryType::Char | tar::EntryType::Block if self.privileged => {
-                let header = entry.header();
-                let number = |value: io::Result<Option<u32>>| {
-                    value
-                        .map(|number| u64::from(number.unwrap_or(0)))
-                        .map_err(|error| self.unreadable(error))
-                };
-                let device = makedev(
-                    number(header.device_major())?,
-                    number(header.device_minor())?,
-                );
-                let node_kind = if kind == tar::EntryType::Char {
-                    SFlag::S_IFCHR
-                } else {
-                    SFlag::S_IFBLK
-                };
-                self.node(&path, node_kind, device, attributes)
+            tar::EntryType::Char if self.is_whiteout_node(entry.header())? => {
+                self.node(&path, SFlag::S_IFCHR, makedev(0, 0), attributes)
             }
-            // Only root may make device nodes; the container's `/dev` is made at run time.
             tar::EntryType::Char | tar::EntryType::Block => Ok(()),
             other => Err(LayerError::UnsupportedEntry {
                 digest: self.digest.clone(),
@@ -881,6 +870,16 @@ impl Unpacker {
         }
     }
 
+    /// Whether a character device entry is 0:0, overlayfs's whiteout.
+    fn is_whiteout_node(&self, header: &tar::Header) -> Result<bool, LayerError> {
+        let number = |value: io::Result<Option<u32>>| {
+            value
+                .map(|number| number.unwrap_or(0))
+                .map_err(|error| self.unreadable(error))
+        };
+        Ok(number(header.device_major())? == 0 && number(header.device_minor())? == 0)
+    }
+
     fn unreadable(&self, source: io::Error) -> LayerError {
         LayerError::Unreadable {
             digest: self.digest.clone(),
@@ -992,6 +991,19 @@ mod tests {
 
         fn fifo(mut self, name: &str) -> Self {
             self.entry(name, EntryType::Fifo, 0o640, "", b"");
+            self
+        }
+
+        fn device(mut self, name: &str, kind: EntryType, major: u32, minor: u32) -> Self {
+            let mut header = tar::Header::new_ustar();
+            header.set_path(name).unwrap();
+            header.set_entry_type(kind);
+            header.set_mode(0o666);
+            header.set_size(0);
+            header.set_device_major(major).unwrap();
+            header.set_device_minor(minor).unwrap();
+            header.set_cksum();
+            self.0.append(&header, &b""[..]).unwrap();
             self
         }
 
@@ -1224,6 +1236,27 @@ mod tests {
         assert_eq!(xattr(&root.join("missing"), opaque), None);
         assert_eq!(listing(&root), ["dir", "missing"]);
         assert_eq!(listing(&root.join("dir")), ["gone", "kept"]);
+    }
+
+    /// A node in a layer would give the device to whoever reaches the layer, whatever the
+    /// container's device allow-list says: only the 0:0 whiteout is made.
+    #[test]
+    fn device_nodes_are_skipped_but_whiteout_nodes_kept() {
+        let (_dir, store) = new_store();
+        let (layer, diff_id) = TestTar::new()
+            .device("kmsg", EntryType::Char, 1, 11)
+            .device("dev/sda", EntryType::Block, 8, 0)
+            .device("dev/null", EntryType::Char, 1, 3)
+            .device("gone", EntryType::Char, 0, 0)
+            .store(&store);
+        let root = LayerCache::for_store(&store)
+            .ensure(&store, &layer, &diff_id)
+            .unwrap();
+        assert_eq!(listing(&root), ["dev", "gone"]);
+        assert!(listing(&root.join("dev")).is_empty());
+        let whiteout = fs_err::symlink_metadata(root.join("gone")).unwrap();
+        assert!(whiteout.file_type().is_char_device());
+        assert_eq!(whiteout.rdev(), 0);
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! module knows nothing about Python or PyPI.
 
 mod admit;
+mod capabilities;
 mod cgroup;
 mod commit;
 mod config;
 mod container;
+mod devices;
 mod error;
 mod exec;
 mod init;
@@ -24,6 +26,8 @@ mod network;
 mod process;
 mod relay;
 mod run;
+mod seccomp;
+mod stdio;
 mod stop;
 mod supervisor;
 mod tty;
@@ -43,6 +47,7 @@ pub use self::layers::{LayerCache, LayerError};
 pub use self::logs::{LogEntry, LogReader, Stream};
 pub use self::process::ProcessId;
 pub use self::run::{RunRequest, create};
+pub use self::seccomp::{Seccomp, SeccompError};
 pub use self::stop::{remove, signal, stop};
 pub use self::supervisor::{Attach, run, run_detached};
 pub use self::user::{ContainerUser, UserSpecError};

@@ -53,7 +53,7 @@ pub(crate) enum MountStep {
     Bind {
         source: usize,
         target: String,
-        read_only: bool,
+        options: BindOptions,
     },
     Symlink {
         target: String,
@@ -67,6 +67,48 @@ pub(crate) enum MountStep {
     ReadOnly {
         path: String,
     },
+}
+
+/// How a bind mount is restricted, submounts included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct BindOptions {
+    pub read_only: bool,
+    /// Setuid and setgid bits and file capabilities do nothing under it.
+    pub nosuid: bool,
+    /// Device nodes under it open nothing.
+    pub nodev: bool,
+}
+
+impl BindOptions {
+    /// Files and directories: no setuid and no devices (Docker's binds allow both), so a
+    /// setuid binary or a device node that a host user left there gives the container
+    /// nothing.
+    pub(crate) const fn files(read_only: bool) -> Self {
+        Self {
+            read_only,
+            nosuid: true,
+            nodev: true,
+        }
+    }
+
+    /// A device node: it must open.
+    const DEVICE: Self = Self {
+        read_only: false,
+        nosuid: true,
+        nodev: false,
+    };
+
+    /// `mount_setattr`'s `MOUNT_ATTR_*` bits for these options.
+    fn attributes(self) -> u64 {
+        [
+            (self.read_only, MOUNT_ATTR_RDONLY),
+            (self.nosuid, MOUNT_ATTR_NOSUID),
+            (self.nodev, MOUNT_ATTR_NODEV),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |bits, (_, bit)| bits | bit)
+    }
 }
 
 /// Everything mounted in a container, as data.
@@ -94,8 +136,8 @@ pub(crate) struct MountRequest<'a> {
     pub ca_bundle: Option<PathBuf>,
     /// Host device nodes (GPUs), bound at the same path.
     pub devices: Vec<PathBuf>,
-    /// `(host, container, read_only)`, GPU libraries and user volumes, in that order.
-    pub binds: Vec<(PathBuf, String, bool)>,
+    /// `(host, container, options)`, GPU libraries and user volumes, in that order.
+    pub binds: Vec<(PathBuf, String, BindOptions)>,
     pub symlinks: Vec<(String, String)>,
     pub host_dev: &'a Path,
 }
@@ -109,33 +151,35 @@ impl MountPlan {
         };
         plan.fs("proc", "/proc", &["nosuid", "nodev", "noexec"], "");
         plan.sys(request);
+        // `nodev`, unlike Docker's: every node a container needs is bound in (its own
+        // mount keeps the host's flags), so a node made here with `mknod` opens nothing.
         plan.fs(
             "tmpfs",
             "/dev",
-            &["nosuid", "strictatime"],
+            &["nosuid", "nodev", "strictatime"],
             "mode=755,size=65536k",
         );
         for device in DEVICES {
             plan.bind(
                 request.host_dev.join(device),
                 &format!("/dev/{device}"),
-                false,
+                BindOptions::DEVICE,
             );
         }
         plan.dev_filesystems(request);
         for device in &request.devices {
             let target = device.to_string_lossy().into_owned();
-            plan.bind(device.clone(), &target, false);
+            plan.bind(device.clone(), &target, BindOptions::DEVICE);
         }
         for (file, target) in &request.etc_files {
-            plan.bind(file.clone(), target, false);
+            plan.bind(file.clone(), target, BindOptions::files(false));
         }
         if let Some(bundle) = &request.ca_bundle {
             let target = bundle.to_string_lossy().into_owned();
-            plan.bind(bundle.clone(), &target, true);
+            plan.bind(bundle.clone(), &target, BindOptions::files(true));
         }
-        for (host, target, read_only) in &request.binds {
-            plan.bind(host.clone(), target, *read_only);
+        for (host, target, options) in &request.binds {
+            plan.bind(host.clone(), target, *options);
         }
         for (target, link) in &request.symlinks {
             plan.steps.push(MountStep::Symlink {
@@ -165,12 +209,12 @@ impl MountPlan {
         });
     }
 
-    fn bind(&mut self, host: PathBuf, target: &str, read_only: bool) {
+    fn bind(&mut self, host: PathBuf, target: &str, options: BindOptions) {
         self.sources.push(host);
         self.steps.push(MountStep::Bind {
             source: self.sources.len() - 1,
             target: target.to_string(),
-            read_only,
+            options,
         });
     }
 
@@ -178,7 +222,7 @@ impl MountPlan {
     /// sharing the host's network binds the host's `/sys` read-only instead.
     fn sys(&mut self, request: &MountRequest<'_>) {
         if request.rootless && !request.new_network {
-            self.bind(PathBuf::from("/sys"), "/sys", true);
+            self.bind(PathBuf::from("/sys"), "/sys", BindOptions::files(true));
         } else {
             self.fs("sysfs", "/sys", &["nosuid", "nodev", "noexec", "ro"], "");
         }
@@ -280,10 +324,10 @@ fn apply_step(
         MountStep::Bind {
             source,
             target,
-            read_only,
+            options,
         } => {
             let fd = sources.get(*source).ok_or("missing source descriptor")?;
-            bind(fd, &place(root, target)?, *read_only, created)
+            bind(fd, &place(root, target)?, *options, created)
         }
         MountStep::Symlink { target, link } => {
             let link = Path::new(link);
@@ -335,11 +379,11 @@ fn ms_flags(names: &[&str]) -> MsFlags {
     })
 }
 
-/// Attach the cloned tree `fd` at `target`, read-only if asked (submounts included).
+/// Attach the cloned tree `fd` at `target`, restricted as asked (submounts included).
 fn bind(
     fd: &OwnedFd,
     target: &Path,
-    read_only: bool,
+    options: BindOptions,
     created: &mut Vec<String>,
 ) -> Result<(), String> {
     let is_dir = nix::sys::stat::fstat(fd)
@@ -354,8 +398,9 @@ fn bind(
     };
     note_created(created, made);
     move_mount(fd, target).map_err(|error| error.to_string())?;
-    if read_only {
-        make_read_only(target, true)?;
+    let attributes = options.attributes();
+    if attributes != 0 {
+        restrict(target, attributes, true)?;
     }
     Ok(())
 }
@@ -447,7 +492,7 @@ fn readonly_in_place(path: &Path) -> Result<(), String> {
         None::<&str>,
     )
     .map_err(|error| error.to_string())?;
-    make_read_only(path, false)
+    restrict(path, MOUNT_ATTR_RDONLY, false)
 }
 
 /// `mount_setattr(2)`'s argument (Linux 5.12); libc does not define it.
@@ -460,14 +505,17 @@ struct MountAttr {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
 const AT_RECURSIVE: u32 = 0x8000;
 
-/// Make the mount at `path` read-only: `mount_setattr` covers submounts too; older kernels
-/// get a remount that keeps the flags a user namespace may not clear (nosuid, nodev, noexec).
-fn make_read_only(path: &Path, recursive: bool) -> Result<(), String> {
+/// Set `attributes` (`MOUNT_ATTR_*`) on the mount at `path`: `mount_setattr` covers
+/// submounts too; older kernels get a remount of the top mount that keeps the flags a user
+/// namespace may not clear (nosuid, nodev, noexec).
+fn restrict(path: &Path, attributes: u64, recursive: bool) -> Result<(), String> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|error| error.to_string())?;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: attributes,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -498,11 +546,19 @@ fn make_read_only(path: &Path, recursive: bool) -> Result<(), String> {
     .into_iter()
     .filter(|(flag, _)| stat.flags().contains(*flag))
     .fold(MsFlags::empty(), |flags, (_, ms)| flags | ms);
+    let asked = [
+        (MOUNT_ATTR_RDONLY, MsFlags::MS_RDONLY),
+        (MOUNT_ATTR_NOSUID, MsFlags::MS_NOSUID),
+        (MOUNT_ATTR_NODEV, MsFlags::MS_NODEV),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| attributes & bit != 0)
+    .fold(MsFlags::empty(), |flags, (_, ms)| flags | ms);
     mount(
         None::<&str>,
         path,
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | asked | kept,
         None::<&str>,
     )
     .map_err(|error| error.to_string())
@@ -568,7 +624,11 @@ mod tests {
             etc_files: vec![(PathBuf::from("/c/hosts"), "/etc/hosts")],
             ca_bundle: Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt")),
             devices: vec![],
-            binds: vec![(PathBuf::from("/home/me/data"), "/data".to_string(), true)],
+            binds: vec![(
+                PathBuf::from("/home/me/data"),
+                "/data".to_string(),
+                BindOptions::files(true),
+            )],
             symlinks: vec![],
             host_dev: Path::new("/dev"),
         });
@@ -579,12 +639,22 @@ mod tests {
                 MountStep::Bind {
                     source,
                     target,
-                    read_only,
-                } => format!(
-                    "bind {} -> {target}{}",
-                    plan.sources[*source].display(),
-                    if *read_only { " (ro)" } else { "" }
-                ),
+                    options,
+                } => {
+                    let flags: Vec<&str> = [
+                        (options.read_only, "ro"),
+                        (options.nosuid, "nosuid"),
+                        (options.nodev, "nodev"),
+                    ]
+                    .into_iter()
+                    .filter_map(|(on, name)| on.then_some(name))
+                    .collect();
+                    format!(
+                        "bind {} -> {target} [{}]",
+                        plan.sources[*source].display(),
+                        flags.join(",")
+                    )
+                }
                 MountStep::Fs {
                     fstype,
                     target,

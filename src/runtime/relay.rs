@@ -14,23 +14,76 @@ use nix::unistd::Pid;
 
 use super::logs::{LogWriter, Stream};
 use super::process::exit_code;
+use super::stdio::HostEnds;
 use super::supervisor::Attach;
 use super::tty;
 
 pub(crate) struct Relay {
-    pub outputs: Vec<Option<(OwnedFd, Stream)>>,
-    pub stdin_target: Option<OwnedFd>,
-    pub attach: Attach,
+    outputs: Vec<Option<(OwnedFd, Stream)>>,
+    stdin_target: Option<OwnedFd>,
+    /// The terminal's master, whose window size follows the host's.
+    tty: Option<OwnedFd>,
+    attach: Attach,
+    after_exit: AfterExit,
+    /// The process's exit status, once reaped.
     pub exit: Option<i32>,
 }
 
+/// How much output to read once the process has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterExit {
+    /// To the end: when the process was the container's init, whose exit kills every other
+    /// process that held the outputs, or when they are a terminal.
+    ReadToEnd,
+    /// What the pipes already hold: an `exec`'d command may leave a background child
+    /// holding them, and `exec` returns when its command does.
+    ReadWhatIsThere,
+}
+
 impl Relay {
-    pub(crate) fn run(
+    /// A relay of `ends`; the host's input goes to the command only when `forward_stdin`.
+    pub(crate) fn new(
+        ends: HostEnds,
+        forward_stdin: bool,
+        attach: Attach,
+        after_exit: AfterExit,
+    ) -> Self {
+        let stdin_target = if forward_stdin {
+            ends.stdin
+                .or_else(|| ends.tty.as_ref().and_then(|tty| tty.try_clone().ok()))
+        } else {
+            None
+        };
+        Self {
+            outputs: ends.outputs.into_iter().map(Some).collect(),
+            stdin_target,
+            tty: ends.tty,
+            attach,
+            after_exit,
+            exit: None,
+        }
+    }
+
+    /// Relay until `init` exits and its output is read (see [`AfterExit`]). With host input
+    /// to forward to a terminal, the host's terminal is raw meanwhile.
+    pub(crate) fn run(&mut self, signals: &SignalFd, init: Pid, log: Option<&mut LogWriter>) {
+        let host_stdin = std::io::stdin();
+        let stdin = self.stdin_target.is_some().then(|| host_stdin.as_fd());
+        let _raw = match (&self.tty, stdin) {
+            (Some(master), Some(stdin)) => {
+                tty::copy_window_size(stdin, master);
+                tty::RawTerminal::enter(stdin)
+            }
+            _ => None,
+        };
+        self.relay(signals, init, stdin, log);
+    }
+
+    fn relay(
         &mut self,
         signals: &SignalFd,
         init: Pid,
         mut stdin: Option<BorrowedFd<'_>>,
-        tty: Option<&OwnedFd>,
         mut log: Option<&mut LogWriter>,
     ) {
         let mut buffer = vec![0_u8; 64 * 1024];
@@ -48,8 +101,16 @@ impl Relay {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
                 fds.len() - 1
             });
-            if poll(&mut fds, PollTimeout::NONE).is_err() {
-                continue;
+            let timeout = if self.exit.is_some() && self.after_exit == AfterExit::ReadWhatIsThere {
+                PollTimeout::ZERO
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, timeout) {
+                // Only with the zero timeout: the process has exited and nothing is left.
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => continue,
             }
             let ready: Vec<bool> = fds
                 .iter()
@@ -57,7 +118,7 @@ impl Relay {
                 .collect();
             drop(fds);
             if ready[0] {
-                self.on_signal(signals, init, tty);
+                self.on_signal(signals, init);
             }
             for (slot, index) in open.iter().enumerate() {
                 if ready[slot + 1] {
@@ -74,7 +135,7 @@ impl Relay {
         }
     }
 
-    fn on_signal(&mut self, signals: &SignalFd, init: Pid, tty: Option<&OwnedFd>) {
+    fn on_signal(&mut self, signals: &SignalFd, init: Pid) {
         let Ok(Some(info)) = signals.read_signal() else {
             return;
         };
@@ -93,7 +154,7 @@ impl Relay {
                 }
             }
             Signal::SIGWINCH => {
-                if let Some(master) = tty {
+                if let Some(master) = &self.tty {
                     tty::copy_window_size(std::io::stdin().as_fd(), master);
                 }
             }

@@ -12,6 +12,7 @@ use super::container::{Container, Containers, new_id};
 use super::error::RuntimeError;
 use super::launch::check_gpus;
 use super::layers::LayerCache;
+use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
 use crate::oci::ResolvedImage;
 
@@ -33,6 +34,7 @@ pub struct RunRequest {
     pub hostname: Option<String>,
     pub shm_size: Option<u64>,
     pub limits: Limits,
+    pub seccomp: Seccomp,
     pub gpus: Option<GpuRequest>,
     pub tty: bool,
     pub interactive: bool,
@@ -144,6 +146,7 @@ fn config(
         network,
         shm_size: request.shm_size.unwrap_or_else(default_shm_size),
         limits: request.limits,
+        seccomp: request.seccomp,
         gpus: request.gpus,
         tty: request.tty,
         interactive: request.interactive,

@@ -5,23 +5,22 @@
 //! copy that outlives the terminal.
 
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::SignalFd;
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, pipe2};
 
 use super::container::{Container, Containers, Status};
 use super::error::RuntimeError;
-use super::init::{self, InitContext, InitStdio};
+use super::init::{self, InitContext};
 use super::launch::Launch;
-use super::logs::{LogWriter, Stream};
+use super::logs::LogWriter;
 use super::process::{FORWARDED_SIGNALS, Forked, ProcessId, clone_process};
-use super::relay::Relay;
-use super::tty;
+use super::relay::{AfterExit, Relay};
+use super::stdio::HostEnds;
 
 /// Whether the supervisor is attached to a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +34,7 @@ pub enum Attach {
 /// A started container's init, and the descriptors the supervisor keeps.
 struct Started {
     init: Pid,
-    outputs: Vec<(OwnedFd, Stream)>,
-    stdin: Option<OwnedFd>,
-    tty: Option<OwnedFd>,
+    ends: HostEnds,
     /// Set when the command could not be executed (Docker's 126/127).
     exec_failure: Option<(i32, String)>,
 }
@@ -162,7 +159,8 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
         || pipe2(OFlag::O_CLOEXEC).map_err(|error| RuntimeError::sys("create a pipe", error));
     let (go_read, go_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
-    let (child_stdio, parent_stdio) = stdio_pair(&container.config)?;
+    let (child_stdio, parent_stdio) =
+        super::stdio::pair(container.config.tty, container.config.interactive)?;
     let cgroup = launch.create_cgroup()?;
 
     let pid = match clone_process(launch.clone_flags())? {
@@ -174,6 +172,8 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
                 hostname: &container.config.hostname,
                 new_network: launch.new_network,
                 user: container.config.user.as_deref(),
+                capabilities: &launch.capabilities,
+                seccomp: &launch.seccomp,
                 command: &container.config.command,
                 env: &launch.env,
                 workdir: &container.config.workdir,
@@ -220,7 +220,7 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
         return Err(error);
     }
 
-    let (outputs, stdin, tty) = parent_stdio.into_parts()?;
+    let ends = parent_stdio.into_ends()?;
     container.state = super::container::State {
         status: Status::Running,
         init: ProcessId::of(pid.as_raw()),
@@ -235,9 +235,7 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
     container.save_state()?;
     Ok(Started {
         init: pid,
-        outputs,
-        stdin,
-        tty,
+        ends,
         exec_failure: report.exec_failure,
     })
 }
@@ -281,82 +279,6 @@ fn read_report(pipe: OwnedFd) -> Report {
     report
 }
 
-/// The supervisor's ends of the command's stdio.
-enum ParentStdio {
-    Tty(OwnedFd),
-    Pipes {
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
-}
-
-impl ParentStdio {
-    #[expect(clippy::type_complexity, reason = "a one-off destructuring")]
-    fn into_parts(
-        self,
-    ) -> Result<(Vec<(OwnedFd, Stream)>, Option<OwnedFd>, Option<OwnedFd>), RuntimeError> {
-        match self {
-            Self::Tty(socket) => {
-                let master = tty::receive_master(&socket).map_err(|error| {
-                    RuntimeError::sys("receive the container's terminal", error)
-                })?;
-                let output = master
-                    .try_clone()
-                    .map_err(|error| RuntimeError::io("duplicate", "the terminal", error))?;
-                Ok((vec![(output, Stream::Stdout)], None, Some(master)))
-            }
-            Self::Pipes {
-                stdin,
-                stdout,
-                stderr,
-            } => Ok((
-                vec![(stdout, Stream::Stdout), (stderr, Stream::Stderr)],
-                stdin,
-                None,
-            )),
-        }
-    }
-}
-
-fn stdio_pair(
-    config: &super::config::ContainerConfig,
-) -> Result<(InitStdio, ParentStdio), RuntimeError> {
-    if config.tty {
-        let (parent, child) = socketpair(
-            AddressFamily::Unix,
-            SockType::Stream,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|error| RuntimeError::sys("create a socket pair", error))?;
-        return Ok((InitStdio::Tty(child), ParentStdio::Tty(parent)));
-    }
-    // Not CLOEXEC on the child's side is not needed: init dup2s them onto 0-2.
-    let pipe =
-        || pipe2(OFlag::O_CLOEXEC).map_err(|error| RuntimeError::sys("create a pipe", error));
-    let (stdout_read, stdout_write) = pipe()?;
-    let (stderr_read, stderr_write) = pipe()?;
-    let (child_stdin, parent_stdin) = if config.interactive {
-        let (read, write) = pipe()?;
-        (Some(read), Some(write))
-    } else {
-        (None, None)
-    };
-    Ok((
-        InitStdio::Pipes {
-            stdin: child_stdin,
-            stdout: stdout_write,
-            stderr: stderr_write,
-        },
-        ParentStdio::Pipes {
-            stdin: parent_stdin,
-            stdout: stdout_read,
-            stderr: stderr_read,
-        },
-    ))
-}
-
 /// Relay until init exits and its output is drained; record the exit; return its code.
 fn supervise(
     containers: &Containers,
@@ -367,39 +289,9 @@ fn supervise(
 ) -> Result<i32, RuntimeError> {
     let mut log = LogWriter::open(&container.log_path())
         .map_err(|source| RuntimeError::io("open the log", container.log_path(), source))?;
-    let host_stdin = std::io::stdin();
     let forward_stdin = attach == Attach::Foreground && container.config.interactive;
-    let _raw = match (&started.tty, forward_stdin) {
-        (Some(master), true) => {
-            tty::copy_window_size(host_stdin.as_fd(), master);
-            tty::RawTerminal::enter(host_stdin.as_fd())
-        }
-        _ => None,
-    };
-    let mut relay = Relay {
-        outputs: started
-            .outputs
-            .into_iter()
-            .map(|(fd, stream)| Some((fd, stream)))
-            .collect(),
-        stdin_target: if forward_stdin {
-            started
-                .stdin
-                .or(started.tty.as_ref().and_then(|tty| tty.try_clone().ok()))
-        } else {
-            None
-        },
-        attach,
-        exit: None,
-    };
-    let stdin = forward_stdin.then(|| host_stdin.as_fd());
-    relay.run(
-        signals,
-        started.init,
-        stdin,
-        started.tty.as_ref(),
-        Some(&mut log),
-    );
+    let mut relay = Relay::new(started.ends, forward_stdin, attach, AfterExit::ReadToEnd);
+    relay.run(signals, started.init, Some(&mut log));
     let _ = log.finish();
     let code = relay.exit.unwrap_or(1);
 

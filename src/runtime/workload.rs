@@ -1,9 +1,11 @@
 //! The last steps before the user's command runs, shared by `run` (a child of the container's
 //! init) and `exec` (a process that joined the container's namespaces): session and stdio,
-//! working directory, user, capabilities, `no_new_privs`, closing inherited descriptors, and
-//! `execve`. The order is runc's (`libcontainer/init_linux.go`): the bounding set is reduced
-//! while `CAP_SETPCAP` is still held, the user is changed before the capability sets are
-//! settled, and `no_new_privs` comes last before `execve`.
+//! working directory, user, capabilities, `no_new_privs`, closing inherited descriptors, the
+//! seccomp filter and `execve`. The order is runc's (`libcontainer/init_linux.go`): the
+//! bounding set is reduced while `CAP_SETPCAP` is still held, the user is changed before the
+//! capability sets are settled, `no_new_privs` comes next (the kernel takes a filter from a
+//! process without `CAP_SYS_ADMIN` only under it), and the filter last, so that the profile
+//! judges the command's calls and none of the setup's.
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -17,29 +19,8 @@ use nix::unistd::{Gid, Uid};
 use super::config::{DEFAULT_PATH, env_value};
 use super::user::ContainerUser;
 
-/// Docker's default capability set
-/// (<https://github.com/moby/moby/blob/v27.0.0/oci/caps/defaults.go>).
-const DEFAULT_CAPABILITIES: [Capability; 14] = [
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FSETID,
-    Capability::CAP_FOWNER,
-    Capability::CAP_MKNOD,
-    Capability::CAP_NET_RAW,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETUID,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SYS_CHROOT,
-    Capability::CAP_KILL,
-    Capability::CAP_AUDIT_WRITE,
-];
-
 /// Where the command's stdin, stdout and stderr come from.
 pub(crate) enum Stdio {
-    /// Keep what this process has.
-    Inherit,
     /// A terminal: the pty's slave becomes stdio and the controlling terminal.
     Tty(OwnedFd),
     /// Pipes (or `/dev/null` for stdin).
@@ -56,6 +37,10 @@ pub(crate) struct Workload<'a> {
     pub env: &'a [String],
     pub workdir: &'a str,
     pub user: &'a ContainerUser,
+    /// The bounding set, and the effective and permitted sets of a root user.
+    pub capabilities: &'a [Capability],
+    /// Seccomp filters, installed last.
+    pub seccomp: &'a [seccompiler::BpfProgram],
 }
 
 /// Why the command did not start, with Docker's exit status for it.
@@ -85,7 +70,7 @@ pub(crate) fn exec(workload: &Workload<'_>, stdio: Stdio) -> ExecFailure {
             workload.workdir
         ));
     }
-    if let Err(message) = drop_privileges(workload.user) {
+    if let Err(message) = drop_privileges(workload.user, workload.capabilities) {
         return fail(message);
     }
     let program = match find_program(workload.command, workload.env) {
@@ -99,6 +84,10 @@ pub(crate) fn exec(workload: &Workload<'_>, stdio: Stdio) -> ExecFailure {
     let Ok(env) = c_strings(workload.env) else {
         return fail("the environment contains a NUL byte".to_string());
     };
+    // Last: from here on the profile decides, and Docker's lets `execve` through.
+    if let Err(message) = super::seccomp::install(workload.seccomp) {
+        return fail(message);
+    }
     let error = nix::unistd::execve(&program, &args, &env)
         .err()
         .unwrap_or(nix::Error::UnknownErrno);
@@ -126,7 +115,6 @@ fn reset_signals() -> Result<(), String> {
 
 fn set_stdio(stdio: Stdio) -> Result<(), String> {
     match stdio {
-        Stdio::Inherit => Ok(()),
         Stdio::Tty(slave) => {
             // SAFETY: TIOCSCTTY takes an int argument; 0 means do not steal the terminal.
             #[expect(unsafe_code, reason = "TIOCSCTTY has no wrapper")]
@@ -155,8 +143,8 @@ fn dup_stdio(stdin: &impl AsFd, stdout: &impl AsFd, stderr: &impl AsFd) -> Resul
         .map_err(|error| format!("set up stdio: {error}"))
 }
 
-fn drop_privileges(user: &ContainerUser) -> Result<(), String> {
-    let keep: CapsHashSet = DEFAULT_CAPABILITIES.into_iter().collect();
+fn drop_privileges(user: &ContainerUser, capabilities: &[Capability]) -> Result<(), String> {
+    let keep: CapsHashSet = capabilities.iter().copied().collect();
     let last_cap = fs_err::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|text| text.trim().parse::<u8>().ok())

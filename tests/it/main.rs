@@ -15,6 +15,8 @@ mod doctor;
 #[cfg(feature = "test-pypi")]
 mod hardware;
 mod init;
+#[cfg(feature = "test-root")]
+mod isolation;
 mod load;
 mod lock;
 mod manifest;

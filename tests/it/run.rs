@@ -39,7 +39,7 @@ pub(crate) fn json(stdout: &str) -> serde_json::Value {
 }
 
 /// `mlpack run --rm busybox sh -c SCRIPT` with `flags` before the image: (code, stdout, stderr).
-fn sh(context: &TestContext, flags: &[&str], script: &str) -> (i32, String, String) {
+pub(crate) fn sh(context: &TestContext, flags: &[&str], script: &str) -> (i32, String, String) {
     let mut args = vec!["run", "--rm"];
     args.extend_from_slice(flags);
     args.extend_from_slice(&[BUSYBOX, "sh", "-c", script]);
@@ -47,7 +47,7 @@ fn sh(context: &TestContext, flags: &[&str], script: &str) -> (i32, String, Stri
 }
 
 /// `mlpack rm -f NAME` when dropped, so a failing test leaves no detached container running.
-struct RemoveOnDrop<'a>(&'a TestContext, &'a str);
+pub(crate) struct RemoveOnDrop<'a>(pub(crate) &'a TestContext, pub(crate) &'a str);
 
 impl Drop for RemoveOnDrop<'_> {
     fn drop(&mut self) {
@@ -134,7 +134,7 @@ fn the_container_sees_only_its_image_and_mounts() {
     2 hi /work trainer
     2
     core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 
-    CapEff:	00000000a80425fb
+    CapEff:	00000000a80405fb
     NoNewPrivs:	1
     0
     ");
