@@ -9,7 +9,11 @@
 #     directory (so no lock is written into the repository). uv and pip-compile get a
 #     requirements.in with the same roots as mlpack's lock: its `[inputs] requirements`;
 #   * ml-large: `transformers[torch]`, `datasets`, `accelerate`;
-#   * airflow: `apache-airflow`.
+#   * airflow: `apache-airflow`;
+#   * notebook-stack: `jupyter`, `matplotlib`, `seaborn`, `plotly` (metadata with folded and
+#     blank continuation lines, which an earlier mlpack cut short);
+#   * sdist-stack: `hydra-core`, `promise`, `docopt`, `fvcore`, `gym` (packages with only an
+#     sdist, or depending on one).
 #
 # Cold: an empty cache for each run (mlpack: a fresh XDG_CACHE_HOME; uv: a fresh
 # UV_CACHE_DIR; pip-compile: --rebuild, a fresh --cache-dir and a fresh PIP_CACHE_DIR).
@@ -36,7 +40,8 @@
 # Knobs (environment): BENCH_EXCLUDE_NEWER (default 2026-11-20; a date or an RFC 3339 time),
 # BENCH_WARM_RUNS (default 3), BENCH_COLD_RUNS (default 2), BENCH_SLOW_S (default 120: a run
 # slower than this is not repeated), BENCH_PIP_COMPILE_TIMEOUT (default 600 s per
-# pip-compile run), BENCH_INPUTS (default "iris-sklearn mnist-torch ml-large airflow"),
+# pip-compile run), BENCH_INPUTS (default "iris-sklearn mnist-torch ml-large airflow notebook-stack
+# sdist-stack"),
 # BENCH_UV_VERSION / BENCH_PIP_TOOLS_VERSION (pin the tools; default newest),
 # BENCH_KEEP=1 (keep the work directory, with every lock, output and log),
 # MLPACK (use this binary, do not build).
@@ -53,7 +58,7 @@ WARM_RUNS="${BENCH_WARM_RUNS:-3}"
 COLD_RUNS="${BENCH_COLD_RUNS:-2}"
 SLOW_S="${BENCH_SLOW_S:-120}"
 PC_TIMEOUT="${BENCH_PIP_COMPILE_TIMEOUT:-600}"
-INPUTS="${BENCH_INPUTS:-iris-sklearn mnist-torch ml-large airflow}"
+INPUTS="${BENCH_INPUTS:-iris-sklearn mnist-torch ml-large airflow notebook-stack sdist-stack}"
 
 need_tools python3 timeout awk
 need_bash5
@@ -221,6 +226,14 @@ for input in $INPUTS; do
       ;;
     airflow)
       roots=(apache-airflow)
+      explicit_input "$IN/proj" "${roots[@]}"
+      ;;
+    notebook-stack)
+      roots=(jupyter matplotlib seaborn plotly)
+      explicit_input "$IN/proj" "${roots[@]}"
+      ;;
+    sdist-stack)
+      roots=(hydra-core promise docopt fvcore gym)
       explicit_input "$IN/proj" "${roots[@]}"
       ;;
     *) die "unknown input $input (BENCH_INPUTS)" ;;

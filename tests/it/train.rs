@@ -208,6 +208,27 @@ fn the_iris_example_trains() {
     assert_eq!(record["datasets"][0]["files"], 1);
 }
 
+/// The imports alone decide the image: matplotlib's, scipy's and pandas's own dependencies
+/// (packaging, pyparsing, cycler, kiwisolver, python-dateutil, …) come from their metadata,
+/// which an earlier metadata reader cut short.
+#[cfg(feature = "test-pypi")]
+#[test]
+fn a_project_importing_matplotlib_scipy_and_pandas_trains_without_naming_their_dependencies() {
+    let context = TestContext::new();
+    context.write(
+        "mlpack.toml",
+        "[project]\nname = \"plots\"\n[python]\nversion = \"3.11\"\n[train]\ncommand = [\"python3\", \"train.py\"]\n",
+    );
+    context.write(
+        "train.py",
+        "import matplotlib\nmatplotlib.use(\"Agg\")\nimport matplotlib.pyplot as plt\nimport pandas as pd\nimport scipy.stats\n\nframe = pd.DataFrame({\"x\": range(10)})\nframe[\"y\"] = scipy.stats.norm.pdf(frame.x / 3)\nframe.plot(x=\"x\", y=\"y\")\nplt.savefig(\"/outputs/plot.png\")\nprint(\"plotted\", len(frame))\n",
+    );
+    let output = mlpack_ok(&context, &["train"]);
+    assert!(output.contains("plotted 10"), "{output}");
+    let [record] = runs(&context).try_into().unwrap();
+    assert!(record["outputs"]["plot.png"].is_string(), "{record}");
+}
+
 const HOSTILE: &str = r#"import os, pathlib, sys
 out = pathlib.Path("/outputs")
 (out / "model.bin").write_text("weights")
