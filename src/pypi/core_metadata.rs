@@ -176,6 +176,9 @@ fn is_header_line(line: &str) -> bool {
 }
 
 #[cfg(test)]
+mod corpus;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
