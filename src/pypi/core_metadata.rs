@@ -186,6 +186,9 @@ pub(crate) fn header_values(text: &str, key: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+mod corpus;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -532,6 +532,36 @@ mod pypi {
         );
     }
 
+    /// matplotlib, scipy and pandas write their license over indented blank lines (meson-python);
+    /// the dependencies listed after it are locked too.
+    #[test]
+    fn matplotlib_scipy_and_pandas_bring_their_dependencies() {
+        let context = TestContext::new();
+        context.write("app.py", "import matplotlib\nimport scipy\nimport pandas\n");
+        let output = context.run_online(&["lock", "--exclude-newer", EXCLUDE_NEWER]);
+        assert!(output.starts_with("exit: 0"), "{output}");
+        let names = super::locked(&context).join("\n");
+        for dependency in [
+            "contourpy",
+            "cycler",
+            "fonttools",
+            "kiwisolver",
+            "numpy",
+            "packaging",
+            "pillow",
+            "pyparsing",
+            "python-dateutil",
+            "tzdata",
+        ] {
+            assert!(
+                names
+                    .lines()
+                    .any(|line| line.split(' ').next() == Some(dependency)),
+                "`{dependency}` is missing: {names}"
+            );
+        }
+    }
+
     /// The exported requirements install with pip in hash-checking mode.
     #[test]
     fn export_installs_with_pip_require_hashes() {
