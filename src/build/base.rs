@@ -35,6 +35,18 @@ pub(crate) fn debian_arch(arch: crate::resolve::Arch) -> &'static str {
     }
 }
 
+/// The Debian suite `image` names (`debian:bookworm`), from the manifest's mirror, with its
+/// snapshot archive for pinned `.deb`s the mirror dropped.
+pub(crate) fn suite(
+    manifest: &Manifest,
+    image: &str,
+    arch: crate::resolve::Arch,
+) -> Result<Suite, crate::debian::DebianError> {
+    let mut suite = Suite::for_image(image, manifest.base.mirror.as_deref(), debian_arch(arch))?;
+    suite.snapshot.clone_from(&manifest.base.snapshot);
+    Ok(suite)
+}
+
 /// The requested packages, base first, then the manifest's.
 fn requested(manifest: &Manifest) -> Vec<String> {
     BASE_PACKAGES

@@ -276,6 +276,9 @@ impl BuildError {
                 | Self::Wheel(_)
         ) || matches!(
             self,
+            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
+        ) || matches!(
+            self,
             Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
         ) || matches!(self, Self::Registry(error) if error.is_user_error())
             || matches!(
@@ -353,10 +356,10 @@ pub fn build(
         let (resolved, layers) = builder.image_layers(image, request.offline)?;
         (false, Some(resolved), None, layers)
     } else {
-        let suite = Suite::for_image(
+        let suite = base::suite(
+            request.manifest,
             &request.manifest.base.image,
-            request.manifest.base.mirror.as_deref(),
-            base::debian_arch(lock.target.arch),
+            lock.target.arch,
         )?;
         let pinned = builder.pin_base(request, &suite, lock)?;
         let layer =

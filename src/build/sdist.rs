@@ -630,10 +630,10 @@ impl SdistMetadata<'_> {
         if let Some(image) = request.base_image {
             return Ok(builder.image_layers(image, self.offline)?.1);
         }
-        let suite = Suite::for_image(
+        let suite = base::suite(
+            self.manifest,
             &self.manifest.base.image,
-            self.manifest.base.mirror.as_deref(),
-            base::debian_arch(request.target.arch),
+            request.target.arch,
         )?;
         let pinned = builder.runtime.block_on(base::pin(
             &builder.http,

@@ -381,10 +381,10 @@ pub(super) fn base_suite(
     if field("ID")? != "debian" {
         return None;
     }
-    Suite::for_image(
+    base::suite(
+        manifest,
         &format!("debian:{}", field("VERSION_CODENAME")?),
-        manifest.base.mirror.as_deref(),
-        base::debian_arch(lock.target.arch),
+        lock.target.arch,
     )
     .ok()
 }

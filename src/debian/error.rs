@@ -71,6 +71,16 @@ pub enum DebianError {
         suggestion: Option<String>,
     },
 
+    /// A `.deb` the lock pins that the mirror (and the snapshot archive, when set) no longer
+    /// carries.
+    #[error("the pinned Debian package `{name}` {version} is no longer on the mirror (`{url}` is gone){}", snapshot.as_ref().map(|url| format!(", nor at `{url}`")).unwrap_or_default())]
+    PinnedFileGone {
+        name: String,
+        version: String,
+        url: String,
+        snapshot: Option<String>,
+    },
+
     /// A root pinned a version the index does not have.
     #[error("{suite} has no `{name}` version `{version}`; it has {available}")]
     PinNotFound {
@@ -154,6 +164,10 @@ impl DebianError {
                 suggestion: Some(suggestion),
                 ..
             } => Some(format!("did you mean `{suggestion}`?")),
+            Self::PinnedFileGone { .. } => Some(
+                "a Debian point release replaced it; set `[base] snapshot` to a snapshot of the archive from when the lock was made (like `https://snapshot.debian.org/archive/debian/20261101T000000Z`), or run `mlpack lock --upgrade` and `mlpack build` to pin the current versions"
+                    .to_string(),
+            ),
             Self::PinNotFound { name, .. } => Some(format!(
                 "the mirror only carries the suite's current versions; pin one of those, or drop the pin on `{name}`"
             )),

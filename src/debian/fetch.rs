@@ -202,8 +202,27 @@ pub async fn download(
     }
     let url = suite.pool_url(&package.filename);
     let authority = format!("the index entry of `{}` {}", package.name, package.version);
-    download_verified(http, &url, &entry, &path, &authority).await?;
-    Ok(path)
+    match download_verified(http, &url, &entry, &path, &authority).await {
+        Err(DebianError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {}
+        other => return other.map(|()| path),
+    }
+    // The mirror carries only a suite's current versions: a point release removes the one
+    // the lock pins. The snapshot archive, when set, still has it.
+    let gone = || DebianError::PinnedFileGone {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        url: url.clone(),
+        snapshot: suite.snapshot_url(&package.filename),
+    };
+    let Some(snapshot) = suite.snapshot_url(&package.filename) else {
+        return Err(gone());
+    };
+    match download_verified(http, &snapshot, &entry, &path, &authority).await {
+        Err(DebianError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+            Err(gone())
+        }
+        other => other.map(|()| path),
+    }
 }
 
 /// Fetches and verifies `InRelease`, revalidating a verified cached copy with

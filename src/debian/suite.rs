@@ -27,6 +27,11 @@ pub struct Suite {
     pub codename: String,
     /// `amd64` or `arm64`.
     pub arch: String,
+    /// An archive of older pool files to fall back to when the mirror no longer has a pinned
+    /// `.deb` (a point release replaced it): Debian's snapshot archive at a time, like
+    /// `https://snapshot.debian.org/archive/debian/20261101T000000Z`, or any mirror laid out
+    /// the same way.
+    pub snapshot: Option<String>,
 }
 
 impl Suite {
@@ -68,6 +73,7 @@ impl Suite {
             mirror,
             codename,
             arch,
+            snapshot: None,
         })
     }
 
@@ -89,6 +95,17 @@ impl Suite {
     /// The URL of a pool file (a `Filename` from the index).
     pub(crate) fn pool_url(&self, filename: &str) -> String {
         format!("{}/{}", self.mirror, filename.trim_start_matches('/'))
+    }
+
+    /// The same pool file in the snapshot archive, when one is set.
+    pub(crate) fn snapshot_url(&self, filename: &str) -> Option<String> {
+        self.snapshot.as_ref().map(|snapshot| {
+            format!(
+                "{}/{}",
+                snapshot.trim_end_matches('/'),
+                filename.trim_start_matches('/')
+            )
+        })
     }
 
     /// A file-name-safe key for this suite's cache directory: codename, architecture and the

@@ -213,8 +213,11 @@ impl LockPlan {
         lock.hardware = LockedHardware::new(&self.hardware, &lock);
         // An image base was pinned by the caller. A Debian base's pins are `mlpack build`'s;
         // it re-checks them against their own inputs.
+        // `--upgrade` drops them, so the next build pins the suite's current versions (a
+        // point release removes the old ones from the mirror).
         lock.base = match &self.base_image {
             Some(image) => Some(PinnedBase::Image(image.clone())),
+            None if settings.upgrade => None,
             None => self
                 .existing
                 .as_ref()

@@ -80,6 +80,8 @@ pub struct BaseSection {
     pub image: String,
     pub packages: Vec<String>,
     pub mirror: Option<String>,
+    /// Where pinned `.deb`s the mirror dropped are fetched from (Debian's snapshot archive).
+    pub snapshot: Option<String>,
 }
 
 impl BaseSection {
@@ -96,6 +98,7 @@ impl Default for BaseSection {
             image: "debian:bookworm".to_string(),
             packages: Vec::new(),
             mirror: None,
+            snapshot: None,
         }
     }
 }

@@ -55,6 +55,7 @@ const TOP: &[Key] = &[
             key("image", VALUE),
             key("packages", VALUE),
             key("mirror", VALUE),
+            key("snapshot", VALUE),
         ]),
     ),
     key(

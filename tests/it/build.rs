@@ -477,6 +477,113 @@ fn an_edited_hash_in_the_lock_names_the_lock_entry() {
     assert!(!output.contains("the mirror may be"), "{output}");
 }
 
+/// A server on 127.0.0.1 that answers `GET /{path}` with `bytes` and 404 to anything else, as
+/// Debian's snapshot archive would for one pool file; its base URL.
+fn serve_one_file(path: String, bytes: Vec<u8>) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(&stream);
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                line.clear();
+            }
+            let wanted = format!("GET /{path} ");
+            let mut stream = &stream;
+            if request.starts_with(&wanted) {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = stream.write_all(&bytes);
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        }
+    });
+    url
+}
+
+/// A `.deb` the lock pins that the mirror no longer serves (a point release replaced it; here
+/// its pool path is changed to one the mirror never had): `--locked` explains it and how to
+/// recover, and with `[base] snapshot` naming an archive that still has the file, the build
+/// fetches it from there, checked against the lock's sha256.
+#[cfg(feature = "test-debian")]
+#[test]
+fn a_pinned_deb_the_mirror_dropped_comes_from_the_snapshot_archive() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let text = context.read("mlpack.lock");
+    let lock: toml::Table = toml::from_str(&text).unwrap();
+    let deb = lock["base"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|package| package["size"].as_integer().unwrap())
+        .unwrap();
+    let (name, version) = (
+        deb["name"].as_str().unwrap(),
+        deb["version"].as_str().unwrap(),
+    );
+    let filename = deb["filename"].as_str().unwrap();
+    let sha256 = deb["sha256"].as_str().unwrap();
+    let dropped = format!("{}-dropped.deb", filename.trim_end_matches(".deb"));
+    context.write(
+        "mlpack.lock",
+        &text.replace(
+            &format!("filename = \"{filename}\""),
+            &format!("filename = \"{dropped}\""),
+        ),
+    );
+    // Every other `.deb` is in this cache, and the store is new, so only that one is fetched.
+    let shared = crate::common::repo_root().join("target/mlpack-test-cache/mlpack");
+    let cache = context.temp.path().join("cache2/mlpack");
+    fs_err::create_dir_all(cache.join("debs")).unwrap();
+    for entry in fs_err::read_dir(shared.join("debs")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy() != format!("{sha256}.deb") {
+            fs_err::copy(entry.path(), cache.join("debs").join(entry.file_name())).unwrap();
+        }
+    }
+    let build = || {
+        let mut command = context.mlpack(&["build", "--locked"]);
+        command
+            .env_remove("MLPACK_OFFLINE")
+            .env("XDG_CACHE_HOME", context.temp.path().join("cache2"))
+            .env("MLPACK_HOME", context.temp.path().join("store2"));
+        context.render(&command.output().unwrap())
+    };
+    let output = build();
+    assert!(output.starts_with("exit: 1\n"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "error: the pinned Debian package `{name}` {version} is no longer on the mirror"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains("hint: a Debian point release replaced it; set `[base] snapshot`"),
+        "{output}"
+    );
+    let bytes = fs_err::read(shared.join("debs").join(format!("{sha256}.deb"))).unwrap();
+    let snapshot = serve_one_file(dropped.clone(), bytes);
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!("{manifest}[base]\nsnapshot = \"{snapshot}\"\n"),
+    );
+    let output = build();
+    assert!(output.starts_with("exit: 0\n"), "{output}");
+}
+
 #[test]
 fn the_store_commands() {
     let index = TestIndex::start();
