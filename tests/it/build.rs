@@ -386,6 +386,43 @@ fn a_malicious_wheel_is_refused_and_leaves_the_store_as_it_was() {
     assert!(!Path::new("/etc/evil.py").exists());
 }
 
+/// A wheel whose file sha256 matches the index but whose `RECORD` disagrees with a file in
+/// it is refused by the installer, naming the file, and the store keeps no new image.
+#[test]
+fn a_wheel_whose_record_hash_disagrees_is_refused() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    mlpack_ok(&context, &["build"]);
+    let before = fs_err::read_to_string(store(&context).join("index.json")).unwrap();
+    index.publish_raw(
+        "tampered",
+        "tampered-1.0-py3-none-any.whl",
+        &crate::common::index::wheel_with_a_wrong_record("tampered", "1.0"),
+    );
+    context.write(
+        "mlpack.toml",
+        &context.read("mlpack.toml").replace(
+            "[\"alpha\", \"beta\"]",
+            "[\"alpha\", \"beta\", \"tampered\"]",
+        ),
+    );
+    let mut command = context.mlpack(&["build"]);
+    command.env_remove("MLPACK_OFFLINE");
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    let rendered = context.render(&output);
+    assert_eq!(output.status.code(), Some(1), "{rendered}");
+    assert!(
+        rendered.contains("`tampered/__init__.py` in `tampered-1.0-py3-none-any.whl` has hash"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("but its `RECORD` says"), "{rendered}");
+    assert_eq!(
+        fs_err::read_to_string(store(&context).join("index.json")).unwrap(),
+        before
+    );
+}
+
 #[test]
 fn a_corrupt_cached_wheel_is_fetched_again() {
     let index = TestIndex::start();

@@ -268,6 +268,34 @@ pub(crate) fn malicious_wheel(name: &str, version: &str, escaping_path: &str) ->
     writer.finish().unwrap().into_inner()
 }
 
+/// A wheel whose `RECORD` gives `name/__init__.py` the hash of other contents (a tampered or
+/// broken wheel that the index still serves with a correct file sha256).
+pub(crate) fn wheel_with_a_wrong_record(name: &str, version: &str) -> Vec<u8> {
+    let dist_info = format!("{name}-{version}.dist-info");
+    let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    let wheel =
+        "Wheel-Version: 1.0\nGenerator: mlpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+    let module = format!("{name}/__init__.py");
+    let record = format!(
+        "{}{}{}{dist_info}/RECORD,,\n",
+        record_line(&module, "print('promised')\n"),
+        record_line(&format!("{dist_info}/METADATA"), &metadata),
+        record_line(&format!("{dist_info}/WHEEL"), wheel),
+    );
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (path, contents) in [
+        (module.clone(), "print('tampered')\n".to_string()),
+        (format!("{dist_info}/METADATA"), metadata.clone()),
+        (format!("{dist_info}/WHEEL"), wheel.to_string()),
+        (format!("{dist_info}/RECORD"), record),
+    ] {
+        writer.start_file(path, options).unwrap();
+        writer.write_all(contents.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
 /// A RECORD line: the path, its sha256 as URL-safe base64 without padding, its size.
 fn record_line(path: &str, contents: &str) -> String {
     use base64::Engine as _;
