@@ -15,8 +15,9 @@
 #   * pip: `pip wheel --no-deps --no-index --find-links DIR --no-cache-dir` with the sdists
 #     and setuptools downloaded to DIR beforehand (each build still makes its isolated
 #     environment, as pip does);
-#   * uv: `uv pip install --no-deps --no-binary :all: --no-index --find-links DIR --target T`
-#     with a fresh UV_CACHE_DIR each run.
+#   * uv: `uv pip install --no-deps --no-binary NAME… --no-index --find-links DIR --target T`
+#     with a fresh UV_CACHE_DIR each run (`--no-binary :all:` would refuse setuptools' wheel
+#     for the build environment too).
 # Warm: `mlpack build` again, every wheel from mlpack's cache (target: under 1 s for the
 # sdists, the whole build measured).
 # Each figure is the median of BENCH_RUNS runs (default 3), the tools interleaved.
@@ -50,6 +51,8 @@ UV="$WORK/venv/bin/uv"
 
 log "downloads: the sdists and setuptools for pip and uv"
 read -r -a SPECS <<<"$SDISTS"
+NO_BINARY=()
+for spec in "${SPECS[@]}"; do NO_BINARY+=(--no-binary "${spec%%[=<>!~]*}"); done
 "$PIP" download --quiet --no-deps --no-binary :all: -d "$WORK/dists" "${SPECS[@]}" >&2
 "$PIP" download --quiet --no-deps -d "$WORK/dists" setuptools wheel >&2
 
@@ -70,6 +73,8 @@ for ((run = 1; run <= RUNS; run++)); do
   ((RC == 0)) || die "mlpack build failed: $(errline "$WORK/logs/mlpack-cold-$run.err")"
   MLPACK_COLD+=("$T")
   timed "mlpack-warm-$run" "$MLPACK" -C "$WORK/project" build
+  ((RC == 0)) || die "mlpack build (warm) failed: $(errline "$WORK/logs/mlpack-warm-$run.err")"
+  grep -q "(built in" "$WORK/logs/mlpack-warm-$run.err" && die "the warm build rebuilt an sdist"
   MLPACK_WARM+=("$T")
   rm -rf "$WORK/pip-out"
   timed "pip-$run" "$PIP" wheel --no-deps --no-index --find-links "$WORK/dists" --no-cache-dir \
@@ -77,7 +82,7 @@ for ((run = 1; run <= RUNS; run++)); do
   ((RC == 0)) || die "pip wheel failed: $(errline "$WORK/logs/pip-$run.err")"
   PIP_COLD+=("$T")
   rm -rf "$WORK/uv-cache" "$WORK/uv-target"
-  timed "uv-$run" env UV_CACHE_DIR="$WORK/uv-cache" "$UV" pip install --no-deps --no-binary :all: \
+  timed "uv-$run" env UV_CACHE_DIR="$WORK/uv-cache" "$UV" pip install --no-deps "${NO_BINARY[@]}" \
     --no-index --find-links "$WORK/dists" --target "$WORK/uv-target" -p python3 "${SPECS[@]}"
   ((RC == 0)) || die "uv failed: $(errline "$WORK/logs/uv-$run.err")"
   UV_COLD+=("$T")

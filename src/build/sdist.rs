@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::debian::Suite;
 use crate::lock::{
     BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
@@ -160,8 +162,10 @@ impl Builder<'_> {
             return Self::record(request, lock, wheels);
         }
         drop(store_lock.take());
+        // Each build is a process of its own, mostly waiting on the backend: run them side by
+        // side, one per core.
         let results: Vec<_> = jobs
-            .iter()
+            .par_iter()
             .map(|(key, job)| self.build_wheel(job, key))
             .collect();
         *store_lock = Some(self.store.lock()?);
