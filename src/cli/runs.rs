@@ -21,41 +21,61 @@ pub(super) struct RunsArgs {
 enum RunsCommand {
     /// Print one run's record.
     Show {
-        /// A run ID, or a unique prefix of one.
+        /// A run ID, or a unique prefix or suffix of one.
         id: String,
     },
     /// Say what changed between two runs: code, lock, data, command, metrics.
     Diff { a: String, b: String },
 }
 
-/// The run whose ID is `id` or starts with it.
+/// The run whose ID is `id`, starts with it or ends with it: the end is the random part that
+/// tells runs apart, and the part users copy, as with container IDs.
 pub(super) fn find_run(outputs: &Path, id: &str) -> Result<RunRecord> {
-    let runs = list_runs(outputs);
-    let matches: Vec<&RunRecord> = runs
-        .iter()
+    let runs: Vec<RunRecord> = list_runs(outputs)
+        .into_iter()
         .map(|(_, record)| record)
-        .filter(|run| run.id.starts_with(id))
         .collect();
-    match matches.as_slice() {
+    match match_id(&runs, |run| &run.id, id).as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(
             UserError::new(format!("no run `{id}` in `{}`", outputs.display()))
                 .hint("`mlpack runs` lists the runs")
                 .into(),
         ),
-        _ => Err(
-            UserError::new(format!("`{id}` matches {} runs", matches.len()))
-                .hint("give more of the run ID")
-                .into(),
-        ),
+        many => Err(UserError::new(format!(
+            "`{id}` matches {} runs: {}",
+            many.len(),
+            many.iter()
+                .map(|run| run.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hint("give more of the run ID, from its start or its end")
+        .into()),
     }
+}
+
+/// The items whose ID `input` names: the one equal to it, else every one it begins or ends.
+fn match_id<'a, T>(items: &'a [T], id: impl Fn(&T) -> &str, input: &str) -> Vec<&'a T> {
+    if let Some(exact) = items.iter().find(|item| id(item) == input) {
+        return vec![exact];
+    }
+    items
+        .iter()
+        .filter(|item| {
+            let id = id(item);
+            !input.is_empty() && (id.starts_with(input) || id.ends_with(input))
+        })
+        .collect()
 }
 
 pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let loaded = Manifest::load(directory)?;
     let outputs = directory.join(&loaded.manifest.outputs.dir);
+    // Newest first, in the table and in `--json` alike.
     let runs: Vec<RunRecord> = list_runs(&outputs)
         .into_iter()
+        .rev()
         .map(|(_, record)| record)
         .collect();
     match &args.command {
@@ -82,7 +102,7 @@ fn table(runs: &[RunRecord]) -> String {
         "{:<20}  {:<20}  {:<12}  {:<12}  {:>4}  {}\n",
         "RUN", "STARTED", "IMAGE", "DATA", "EXIT", "METRICS"
     );
-    for run in runs.iter().rev() {
+    for run in runs {
         let data = run.datasets.first().map_or("-", |dataset| {
             &dataset.sha256[..12.min(dataset.sha256.len())]
         });
@@ -178,4 +198,39 @@ fn diff(a: &RunRecord, b: &RunRecord) -> Vec<String> {
         );
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_id;
+
+    fn matches(input: &str) -> Vec<&'static str> {
+        match_id(&IDS, |id| id, input)
+            .into_iter()
+            .copied()
+            .collect()
+    }
+
+    const IDS: [&str; 3] = [
+        "20261205-041510-b44b",
+        "20261205-041510-3f2a",
+        "20261206-090000-c44b",
+    ];
+
+    #[test]
+    fn a_unique_prefix_or_suffix_names_one_run() {
+        assert_eq!(matches("20261206"), ["20261206-090000-c44b"]);
+        assert_eq!(matches("b44b"), ["20261205-041510-b44b"]);
+        assert_eq!(matches("10-3f2a"), ["20261205-041510-3f2a"]);
+        assert_eq!(matches(IDS[1]), [IDS[1]]);
+    }
+
+    #[test]
+    fn ambiguous_input_gives_every_candidate_and_unknown_input_none() {
+        assert_eq!(matches("20261205"), IDS[..2]);
+        assert_eq!(matches("44b"), [IDS[0], IDS[2]]);
+        assert!(matches("b44").is_empty());
+        assert!(matches("").is_empty());
+        assert!(matches("ffff").is_empty());
+    }
 }

@@ -422,3 +422,51 @@ fn prune_keeps_the_images_of_recorded_runs() {
         "{pruned}"
     );
 }
+
+/// A record as `mlpack train` writes it, for the commands that only read records.
+fn write_record(context: &TestContext, id: &str, started: &str) {
+    let record = serde_json::json!({
+        "id": id, "started": started, "finished": started, "seconds": 1.0, "exit_code": 0,
+        "command": ["python3", "train.py"],
+        "image": {"reference": "demo:latest", "digest": "sha256:00", "layers": []},
+        "lock_sha256": null, "git": null, "datasets": [], "outputs": {},
+        "host": {"hostname": "h", "kernel": "k", "cpu": "c", "cpus": 1, "memory_bytes": 1,
+                 "gpu_driver": null},
+        "metrics": null,
+    });
+    context.write(&format!("outputs/{id}/run.json"), &record.to_string());
+}
+
+#[test]
+fn runs_are_newest_first_and_named_by_either_end() {
+    let context = TestContext::new();
+    context.write("mlpack.toml", "[project]\nname = \"demo\"\n");
+    write_record(&context, "20261205-041510-b44b", "2026-12-05T04:15:10Z");
+    write_record(&context, "20261206-090000-c44b", "2026-12-06T09:00:00Z");
+    write_record(&context, "20261204-120000-3f2a", "2026-12-04T12:00:00Z");
+
+    let output = context.mlpack(&["--json", "runs"]).output().unwrap();
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|run| run["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "20261206-090000-c44b",
+            "20261205-041510-b44b",
+            "20261204-120000-3f2a"
+        ]
+    );
+
+    let shown = context.mlpack(&["runs", "show", "b44b"]).output().unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["id"], "20261205-041510-b44b");
+    let ambiguous = context.run(&["runs", "show", "44b"]);
+    assert!(ambiguous.starts_with("exit: 1"), "{ambiguous}");
+    assert!(
+        ambiguous.contains("`44b` matches 2 runs: 20261205-041510-b44b, 20261206-090000-c44b"),
+        "{ambiguous}"
+    );
+}
