@@ -16,7 +16,7 @@ use nix::sys::signal::{SigHandler, Signal, signal};
 
 use super::build::{BuildArgs, build_image};
 use super::{ExitStatus, Printer, UserError};
-use crate::manifest::{Accelerator, LoadedManifest, Manifest};
+use crate::manifest::{Accelerator, CommandLine, LoadedManifest, Manifest};
 use crate::train::{
     DatasetRecord, FingerprintCache, GitRecord, HostFacts, ImageRecord, RunRecord, TRAIN_LOG,
 };
@@ -363,6 +363,9 @@ pub(super) struct PackageArgs {
     /// The model image's name [default: `<image name>-model:<run id>`].
     #[arg(short, long, value_name = "NAME:TAG")]
     tag: Option<String>,
+    /// The model image's command, split on whitespace [default: `[serve] command`].
+    #[arg(long, value_name = "COMMAND")]
+    cmd: Option<String>,
 }
 
 /// `mlpack package`: the run's training image plus its outputs, serving by default.
@@ -373,6 +376,7 @@ pub(super) fn package(
 ) -> Result<ExitStatus> {
     let loaded = Manifest::load(directory)?;
     let manifest = &loaded.manifest;
+    let cmd = model_command(args, manifest)?;
     let outputs = directory.join(&manifest.outputs.dir);
     let record = match &args.id {
         Some(id) => super::runs::find_run(&outputs, id)?,
@@ -390,11 +394,6 @@ pub(super) fn package(
         let name = record.image.reference.split(':').next().unwrap_or("model");
         format!("{name}-model:{}", record.id)
     });
-    let cmd = manifest
-        .serve
-        .as_ref()
-        .or(manifest.predict.as_ref())
-        .map(|section| section.command.args());
     let store = crate::oci::Store::open_default()?;
     let descriptor = crate::train::package(
         &store,
@@ -414,4 +413,29 @@ pub(super) fn package(
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--cmd`, else `[serve]` (or `[predict]`). Without either the image would keep the training
+/// image's command and retrain, failing for want of the data, so it is refused.
+fn model_command(args: &PackageArgs, manifest: &Manifest) -> Result<Vec<String>> {
+    let command = match &args.cmd {
+        Some(line) => CommandLine::Line(line.clone()).args(),
+        None => manifest
+            .serve
+            .as_ref()
+            .or(manifest.predict.as_ref())
+            .map(|section| section.command.args())
+            .unwrap_or_default(),
+    };
+    if command.is_empty() {
+        return Err(UserError::new(
+            "no command for the model image: it would run the training command",
+        )
+        .hint(
+            "add a `[serve]` section to mlpack.toml (`command = \"python3 predict.py\"`), \
+             or pass `--cmd \"python3 predict.py\"`",
+        )
+        .into());
+    }
+    Ok(command)
 }

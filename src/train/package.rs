@@ -14,13 +14,13 @@ use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
 pub const RUN_LABEL: &str = "dev.mlpack.run.id";
 
 /// Write the model image for `record` (whose directory is `run_dir`) and tag it `reference`.
-/// `target` is where the job saw its outputs (`[outputs] target`).
+/// `target` is where the job saw its outputs (`[outputs] target`); `cmd` is the image's command.
 pub fn package(
     store: &Store,
     run_dir: &Path,
     record: &RunRecord,
     target: &str,
-    cmd: Option<Vec<String>>,
+    cmd: Vec<String>,
     reference: &str,
 ) -> Result<Descriptor, OciError> {
     let reference = oci::normalize_reference(reference)?;
@@ -30,7 +30,7 @@ pub fn package(
     copy_outputs(run_dir, &inside)?;
     let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;
     let derivation = Derivation {
-        cmd,
+        cmd: Some(cmd),
         labels: [(RUN_LABEL.to_string(), record.id.clone())].into(),
         created: oci::created_now()?,
         history: Some(HistoryEntry {

@@ -23,6 +23,7 @@ fn writes_a_manifest_that_scan_accepts() {
         manifest.contains("[[datasets]]\nsource = \"data\""),
         "{manifest}"
     );
+    assert!(manifest.contains("torch.load(\"/outputs/"), "{manifest}");
     assert!(context.project.join(".mlpackignore").is_file());
     let scan = context.mlpack(&["scan"]).output().unwrap();
     assert!(scan.status.success(), "{}", context.render(&scan));
@@ -48,6 +49,10 @@ fn chooses_the_template_from_the_imports() {
         assert!(
             manifest.contains("# [[datasets]]"),
             "no data/ → datasets commented out: {manifest}"
+        );
+        assert!(
+            manifest.contains("# [serve]\n# command = \"python3 predict.py\""),
+            "a serve stub for `mlpack package`: {manifest}"
         );
     }
 }

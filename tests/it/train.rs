@@ -139,7 +139,21 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
     assert_eq!(third["reproduces"], second_id);
     assert_eq!(third["image"]["digest"], second["image"]["digest"]);
 
-    // The model image serves the run's outputs by default.
+    // The model image serves the run's outputs by default: `--cmd`'s command, else `[serve]`'s.
+    // The run is named by its random part, as users copy it.
+    let suffix = second_id.rsplit('-').next().unwrap();
+    let packaged = mlpack_ok(
+        &context,
+        &[
+            "package",
+            suffix,
+            "-t",
+            "demo-model:cmd",
+            "--cmd",
+            "python3 predict.py",
+        ],
+    );
+    assert!(packaged.contains("Packaged run"), "{packaged}");
     let manifest = context.read("mlpack.toml");
     context.write(
         "mlpack.toml",
@@ -147,15 +161,17 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
     );
     let packaged = mlpack_ok(&context, &["package", second_id, "-t", "demo-model:v1"]);
     assert!(packaged.contains("Packaged run"), "{packaged}");
-    let mut run = context.mlpack(&["run", "--rm", "demo-model:v1"]);
-    TestContext::shared_cache(&mut run);
-    let output = run.output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("predicting with weights  (run {second_id})\n"),
-        "{}",
-        context.render(&output)
-    );
+    for tag in ["demo-model:cmd", "demo-model:v1"] {
+        let mut run = context.mlpack(&["run", "--rm", tag]);
+        TestContext::shared_cache(&mut run);
+        let output = run.output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("predicting with weights  (run {second_id})\n"),
+            "{tag}: {}",
+            context.render(&output)
+        );
+    }
     #[cfg(feature = "test-docker")]
     {
         assert_eq!(
@@ -438,7 +454,7 @@ fn write_record(context: &TestContext, id: &str, started: &str) {
 }
 
 #[test]
-fn runs_are_newest_first_and_named_by_either_end() {
+fn runs_are_newest_first_named_by_either_end_and_packaging_needs_a_command() {
     let context = TestContext::new();
     context.write("mlpack.toml", "[project]\nname = \"demo\"\n");
     write_record(&context, "20261205-041510-b44b", "2026-12-05T04:15:10Z");
@@ -468,5 +484,13 @@ fn runs_are_newest_first_and_named_by_either_end() {
     assert!(
         ambiguous.contains("`44b` matches 2 runs: 20261205-041510-b44b, 20261206-090000-c44b"),
         "{ambiguous}"
+    );
+
+    // No `[serve]`: the model image would retrain, so packaging is refused before any work.
+    let refused = context.run(&["package", "3f2a"]);
+    assert!(refused.starts_with("exit: 1"), "{refused}");
+    assert!(
+        refused.contains("hint: add a `[serve]` section"),
+        "{refused}"
     );
 }
