@@ -1,6 +1,7 @@
 //! What the image says about itself: environment, working directory, command, and labels
 //! (the OCI standard ones, the lock's sha256, the git commit and dirty flag, the CUDA
-//! version the image needs). `created` is fixed so a rebuild is bit-for-bit the same.
+//! version the image needs). `created` never comes from the clock, so a rebuild of the same
+//! commit is bit-for-bit the same.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,14 +13,42 @@ use crate::manifest::Manifest;
 
 pub(crate) const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// `SOURCE_DATE_EPOCH` as RFC 3339, else the layers' fixed mtime: never the clock, so two
-/// builds at different times agree. Spec: <https://reproducible-builds.org/specs/source-date-epoch/>.
-pub(crate) fn created() -> Result<String, crate::oci::OciError> {
-    let seconds = crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME);
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+/// When the image was made, as RFC 3339: `SOURCE_DATE_EPOCH`, else the time of the last
+/// commit of `project` when its git tree is clean (`git` is [`git_state`]'s answer), else the
+/// layers' fixed mtime. Never the clock, so two builds of the same commit agree, yet
+/// `mlpack images` shows when the code was last changed. Spec:
+/// <https://reproducible-builds.org/specs/source-date-epoch/>.
+pub(crate) fn created(
+    project: Option<&Path>,
+    git: Option<&(String, bool)>,
+) -> Result<String, crate::oci::OciError> {
+    let seconds = match crate::oci::source_date_epoch()? {
+        Some(seconds) => i64::try_from(seconds).unwrap_or(i64::MAX),
+        None => project
+            .filter(|_| matches!(git, Some((_, false))))
+            .and_then(commit_time)
+            .unwrap_or(DEFAULT_CREATED),
+    };
     Ok(jiff::Timestamp::from_second(seconds)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_string())
+}
+
+#[allow(clippy::cast_possible_wrap)]
+const DEFAULT_CREATED: i64 = crate::oci::DEFAULT_MTIME as i64;
+
+/// The committer time of `HEAD` in `project`, in seconds since 1970.
+fn commit_time(project: &Path) -> Option<i64> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(project)
+        .args(["log", "-1", "--format=%ct"])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 /// The commit checked out in `project` and whether the work tree differs from it; `None`

@@ -631,12 +631,12 @@ fn write_image(
     base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let created = config::created()?;
     let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
         path: request.lock_path.to_path_buf(),
         source,
     })?;
     let git = config::git_state(request.project);
+    let created = config::created(Some(request.project), git.as_ref())?;
     let base_config = base
         .and_then(|image| image.config.config().clone())
         .unwrap_or_default();

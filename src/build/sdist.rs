@@ -316,7 +316,7 @@ impl Builder<'_> {
             cmd: Vec::new(),
             entrypoint: Vec::new(),
             labels: BTreeMap::new(),
-            created: super::config::created()?,
+            created: super::config::created(None, None)?,
             architecture: base::debian_arch(arch).to_string(),
             os: "linux".to_string(),
         };

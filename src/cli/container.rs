@@ -272,26 +272,34 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
         printer.result(&ids)?;
         return Ok(ExitStatus::Success);
     }
-    let mut text = format!(
-        "{:<12}  {:<24}  {:<24}  {:<20}  {:<24}  {}\n",
-        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"
-    );
+    let now = jiff::Timestamp::now();
+    let mut rows = vec![
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for container in &listed {
         let config = &container.config;
         let image = config.image.reference.clone().unwrap_or_else(|| {
             short_id(config.image.digest.trim_start_matches("sha256:")).to_string()
         });
-        let _ = writeln!(
-            text,
-            "{:<12}  {:<24}  {:<24}  {:<20}  {:<24}  {}",
-            short_id(container.id()),
+        rows.push(vec![
+            short_id(container.id()).to_string(),
             truncate(&image, 24),
             truncate(&format!("\"{}\"", config.command.join(" ")), 24),
-            truncate(&config.created, 20),
+            super::table::ago(&config.created, now),
             container.status_text(),
-            config.name
-        );
+            config.name.clone(),
+        ]);
     }
+    let text = super::table::render(&rows, &[]);
     printer.result(&text)?;
     Ok(ExitStatus::Success)
 }

@@ -86,18 +86,22 @@ pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
         printer.json(&images)?;
         return Ok(ExitStatus::Success);
     }
-    let mut text = format!(
-        "{:<40} {:<19} {:<22} {:>10}\n",
-        "IMAGE", "DIGEST", "CREATED", "SIZE"
-    );
+    let now = jiff::Timestamp::now();
+    let mut table = vec![vec![
+        "IMAGE".to_string(),
+        "DIGEST".to_string(),
+        "CREATED".to_string(),
+        "SIZE".to_string(),
+    ]];
     for (reference, digest, created, size) in rows {
-        let size = size.map_or_else(|_| "?".to_string(), human_size);
-        let _ = writeln!(
-            text,
-            "{reference:<40} {:<19} {created:<22} {size:>10}",
-            &digest[..digest.len().min(19)],
-        );
+        table.push(vec![
+            reference,
+            digest[..digest.len().min(19)].to_string(),
+            super::table::ago(&created, now),
+            size.map_or_else(|_| "?".to_string(), human_size),
+        ]);
     }
+    let text = super::table::render(&table, &[3]);
     printer.result(&text)?;
     Ok(ExitStatus::Success)
 }

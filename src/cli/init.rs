@@ -1,6 +1,8 @@
 //! `mlpack init`: a commented `mlpack.toml` chosen from what the scan finds, and a
 //! `.mlpackignore`. Never overwrites without `--force`; the rendered manifest is validated
-//! before it is written, and written atomically.
+//! before it is written, and written atomically. Requirements the project already declares
+//! (a `requirements.txt`, a `pyproject.toml`'s dependencies, a conda `environment.yml`'s
+//! `pip:` section) are picked up, since mlpack reads no file the manifest does not name.
 
 use std::path::{Path, PathBuf};
 
@@ -88,7 +90,8 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
     let template = args
         .template
         .unwrap_or_else(|| Template::for_report(&report));
-    let text = render(template, &project, &report);
+    let existing = Existing::find(&project);
+    let text = render(template, &project, &report, &existing);
     Manifest::parse(&text, &manifest_path, &project)
         .context("the rendered template is invalid; this is a bug in mlpack")?;
     write_atomically(&manifest_path, &text)?;
@@ -102,6 +105,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
             "manifest": manifest_path,
             "template": template,
             "ignore_file": wrote_ignore.then_some(&ignore_path),
+            "picked_up": existing.messages(),
         }))?;
     } else {
         let name = template
@@ -112,6 +116,9 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
             "Wrote `{}` from the `{name}` template",
             manifest_path.display()
         ));
+        for message in existing.messages() {
+            printer.status(&message);
+        }
         if wrote_ignore {
             printer.status(&format!("Wrote `{}`", ignore_path.display()));
         }
@@ -119,9 +126,24 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
     Ok(ExitStatus::Success)
 }
 
-fn render(template: Template, project: &Path, report: &ScanReport) -> String {
+fn render(template: Template, project: &Path, report: &ScanReport, existing: &Existing) -> String {
     let name = super::build::project_name(project, &Manifest::default());
-    let (command, requirements) = train_command(project);
+    let (command, mut requirements) = train_command(project);
+    requirements.extend(
+        existing
+            .pip
+            .iter()
+            .flat_map(|pip| &pip.requirements)
+            .cloned(),
+    );
+    let requirements: Vec<String> = requirements
+        .iter()
+        .map(|requirement| toml_edit::Value::from(requirement.as_str()).to_string())
+        .collect();
+    let requirements_file = match existing.requirements_file {
+        Some(file) => format!("requirements-file = \"{file}\"\n"),
+        None => "# Or name a `requirements.txt` or a `pyproject.toml` (its [project.dependencies]):\n# requirements-file = \"requirements.txt\"\n".to_string(),
+    };
     let datasets = if project.join("data").exists() {
         "# Mounted read-only into the container for every run.\n[[datasets]]\nsource = \"data\"\ntarget = \"/data\"\nread-only = true\n"
     } else {
@@ -132,17 +154,18 @@ fn render(template: Template, project: &Path, report: &ScanReport) -> String {
         .replace("{{name}}", &name)
         .replace("{{python}}", &report.python.to_string())
         .replace("{{command}}", &command)
-        .replace("{{requirements}}", &requirements)
+        .replace("{{requirements}}", &requirements.join(", "))
+        .replace("{{requirements-file}}", &requirements_file)
         .replace("{{datasets}}", datasets)
 }
 
 /// The training command as TOML, and the requirements it needs beyond the code's imports.
-fn train_command(project: &Path) -> (String, String) {
+fn train_command(project: &Path) -> (String, Vec<String>) {
     let script = ["train.py", "main.py"]
         .into_iter()
         .find(|script| project.join(script).is_file());
     if let Some(script) = script {
-        return (format!("[\"python3\", \"{script}\"]"), String::new());
+        return (format!("[\"python3\", \"{script}\"]"), Vec::new());
     }
     let notebook = fs_err::read_dir(project).ok().and_then(|entries| {
         entries
@@ -160,10 +183,113 @@ fn train_command(project: &Path) -> (String, String) {
             format!(
                 "[\"jupyter\", \"nbconvert\", \"--to\", \"notebook\", \"--execute\", \"{notebook}\", \"--output-dir\", \"/outputs\"]"
             ),
-            "\"nbconvert\", \"ipykernel\"".to_string(),
+            vec!["nbconvert".to_string(), "ipykernel".to_string()],
         ),
-        None => ("[\"python3\", \"train.py\"]".to_string(), String::new()),
+        None => ("[\"python3\", \"train.py\"]".to_string(), Vec::new()),
     }
+}
+
+/// The requirements a project already declares outside `mlpack.toml`.
+#[derive(Debug, Default)]
+struct Existing {
+    /// `requirements.txt`, else a `pyproject.toml` with `[project.dependencies]`.
+    requirements_file: Option<&'static str>,
+    /// The `pip:` section of a conda environment file.
+    pip: Option<CondaPip>,
+}
+
+#[derive(Debug)]
+struct CondaPip {
+    file: &'static str,
+    /// The entries that are PEP 508 requirements, copied into `[python] requirements`.
+    requirements: Vec<String>,
+    /// The rest (pip options such as `-r`, bare paths), which the manifest cannot hold.
+    skipped: Vec<String>,
+}
+
+impl Existing {
+    fn find(project: &Path) -> Self {
+        let requirements_file = if project.join("requirements.txt").is_file() {
+            Some("requirements.txt")
+        } else if has_dependencies(&project.join("pyproject.toml")) {
+            Some("pyproject.toml")
+        } else {
+            None
+        };
+        let pip = ["environment.yml", "environment.yaml"]
+            .into_iter()
+            .find(|file| project.join(file).is_file())
+            .and_then(|file| conda_pip(project, file));
+        Self {
+            requirements_file,
+            pip,
+        }
+    }
+
+    /// What was picked up, one sentence each, for the user.
+    fn messages(&self) -> Vec<String> {
+        let mut messages = Vec::new();
+        if let Some(file) = self.requirements_file {
+            messages.push(format!(
+                "Picked up `{file}` as `[python] requirements-file`"
+            ));
+        }
+        if let Some(pip) = &self.pip {
+            messages.push(format!(
+                "Copied {} requirement(s) from the `pip:` section of `{}` into `[python] requirements`",
+                pip.requirements.len(),
+                pip.file
+            ));
+            for entry in &pip.skipped {
+                messages.push(format!(
+                    "warning: left out `{entry}` from `{}`: not a PEP 508 requirement",
+                    pip.file
+                ));
+            }
+        }
+        messages
+    }
+}
+
+/// Whether `path` is a `pyproject.toml` that lists `[project] dependencies`.
+fn has_dependencies(path: &Path) -> bool {
+    let Ok(text) = fs_err::read_to_string(path) else {
+        return false;
+    };
+    let Ok(document) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    document
+        .get("project")
+        .and_then(|project| project.get("dependencies"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|dependencies| !dependencies.is_empty())
+}
+
+/// The `pip:` section of the conda environment file `file`; `None` when there is none or
+/// the file is not YAML.
+fn conda_pip(project: &Path, file: &'static str) -> Option<CondaPip> {
+    let text = fs_err::read_to_string(project.join(file)).ok()?;
+    let document: serde_norway::Value = serde_norway::from_str(&text).ok()?;
+    let pip = document
+        .get("dependencies")?
+        .as_sequence()?
+        .iter()
+        .find_map(|dependency| dependency.get("pip"))?
+        .as_sequence()?;
+    let base = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    let (requirements, skipped) = pip
+        .iter()
+        .filter_map(serde_norway::Value::as_str)
+        .map(|entry| entry.trim().to_string())
+        .partition(|entry| {
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::parse(entry, &base).is_ok()
+        });
+    Some(CondaPip {
+        file,
+        requirements,
+        skipped,
+    })
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {

@@ -14,6 +14,7 @@ mod printer;
 mod registry;
 mod runs;
 mod scan;
+mod table;
 mod train;
 
 use std::io::Write;

@@ -2,7 +2,6 @@
 //! table, or one run's whole record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
@@ -98,27 +97,27 @@ pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result
 }
 
 fn table(runs: &[RunRecord]) -> String {
-    let mut text = format!(
-        "{:<20}  {:<20}  {:<12}  {:<12}  {:>4}  {}\n",
-        "RUN", "STARTED", "IMAGE", "DATA", "EXIT", "METRICS"
-    );
+    let now = jiff::Timestamp::now();
+    let mut rows = vec![
+        ["RUN", "STARTED", "IMAGE", "DATA", "EXIT", "METRICS"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for run in runs {
         let data = run.datasets.first().map_or("-", |dataset| {
             &dataset.sha256[..12.min(dataset.sha256.len())]
         });
         let image = run.image.digest.trim_start_matches("sha256:");
-        let _ = writeln!(
-            text,
-            "{:<20}  {:<20}  {:<12}  {:<12}  {:>4}  {}",
-            run.id,
-            run.started.get(..19).unwrap_or(&run.started),
-            &image[..12.min(image.len())],
-            data,
-            run.exit_code,
-            key_metrics(run.metrics.as_ref())
-        );
+        rows.push(vec![
+            run.id.clone(),
+            super::table::ago(&run.started, now),
+            image[..12.min(image.len())].to_string(),
+            data.to_string(),
+            run.exit_code.to_string(),
+            key_metrics(run.metrics.as_ref()),
+        ]);
     }
-    text
+    super::table::render(&rows, &[4])
 }
 
 /// Up to four numeric metrics, `name=value`.

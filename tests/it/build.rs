@@ -213,6 +213,51 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
     );
 }
 
+/// `git ARGS` in the project, with a fixed identity and commit time.
+fn git(context: &TestContext, args: &[&str]) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(&context.project)
+        .env("GIT_AUTHOR_DATE", "2021-06-01T12:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2021-06-01T12:00:00Z")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", context.render(&output));
+}
+
+#[test]
+fn a_clean_git_project_is_created_at_its_last_commit() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    // The first build completes the lock (the base's pins); the commit includes it.
+    mlpack_ok(&context, &["build"]);
+    git(&context, &["init", "-q"]);
+    git(&context, &["add", "-A"]);
+    git(&context, &["commit", "-q", "-m", "first"]);
+    mlpack_ok(&context, &["build", "--locked", "-t", "demo:clean"]);
+    let created = |reference| image_config(&context, reference)["created"].clone();
+    assert_eq!(created("demo:clean"), "2021-06-01T12:00:00Z");
+    let listed = stdout_json(&mlpack_ok(&context, &["--json", "images"]));
+    assert_eq!(listed[0]["created"], "2021-06-01T12:00:00Z", "{listed}");
+    let table = mlpack_ok(&context, &["images"]);
+    assert!(table.contains(" years ago "), "{table}");
+
+    // Uncommitted changes: the commit's time would lie, so the fixed constant.
+    context.write("train.py", "import alpha, beta\nprint('changed')\n");
+    mlpack_ok(&context, &["build", "--locked", "-t", "demo:dirty"]);
+    assert_eq!(created("demo:dirty"), "2000-01-01T00:00:00Z");
+    let table = mlpack_ok(&context, &["images"]);
+    let header = table.lines().find(|line| line.contains("IMAGE")).unwrap();
+    let column = header.find("CREATED").unwrap();
+    for row in table.lines().filter(|line| line.starts_with("demo:")) {
+        assert!(
+            row[column..].starts_with(|c: char| c.is_ascii_digit()),
+            "the CREATED column is aligned: {table}"
+        );
+    }
+}
+
 /// What is in the store's `tmp/`, by name.
 fn temp_entries(context: &TestContext) -> Vec<String> {
     fs_err::read_dir(store(context).join("tmp"))

@@ -134,3 +134,77 @@ fn a_directory_name_that_is_no_image_name_is_made_one() {
         .unwrap();
     assert!(scan.status.success(), "{}", context.render(&scan));
 }
+
+/// mlpack reads no requirements file the manifest does not name, so `init` names the one
+/// the project has, and says so.
+#[test]
+fn picks_up_a_requirements_txt_or_a_pyproject() {
+    for (file, text) in [
+        ("requirements.txt", "pandas>=2\n"),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"demo\"\nversion = \"1\"\ndependencies = [\"pandas>=2\"]\n",
+        ),
+    ] {
+        let context = TestContext::new();
+        context.write("train.py", "import pandas\n");
+        context.write(file, text);
+        let output = context.run(&["init"]);
+        assert!(
+            output.contains(&format!(
+                "Picked up `{file}` as `[python] requirements-file`"
+            )),
+            "{output}"
+        );
+        let manifest = context.read("mlpack.toml");
+        assert!(
+            manifest.contains(&format!("\nrequirements-file = \"{file}\"\n")),
+            "{manifest}"
+        );
+        let scan = context.mlpack(&["scan"]).output().unwrap();
+        assert!(scan.status.success(), "{}", context.render(&scan));
+    }
+}
+
+/// A `pyproject.toml` without dependencies (a tool's configuration only) is not named.
+#[test]
+fn a_pyproject_without_dependencies_is_left_alone() {
+    let context = TestContext::new();
+    context.write("train.py", "import json\n");
+    context.write("pyproject.toml", "[tool.ruff]\nline-length = 100\n");
+    let output = context.run(&["init"]);
+    assert!(!output.contains("Picked up"), "{output}");
+    let manifest = context.read("mlpack.toml");
+    assert!(
+        manifest.contains("# requirements-file = \"requirements.txt\""),
+        "{manifest}"
+    );
+}
+
+/// A conda environment's `pip:` requirements are copied into the manifest; what pip alone
+/// understands (options, other files) is left out with a warning.
+#[test]
+fn copies_the_pip_section_of_an_environment_yml() {
+    let context = TestContext::new();
+    context.write("train.py", "import sklearn\n");
+    context.write(
+        "environment.yml",
+        "name: demo\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n      - scikit-learn==1.5.2\n      - \"matplotlib>=3.8\"\n      - -r extra.txt\n",
+    );
+    insta::assert_snapshot!(context.run(&["init"]), @"
+    exit: 0
+    --- stdout
+    --- stderr
+    Wrote `mlpack.toml` from the `sklearn` template
+    Copied 2 requirement(s) from the `pip:` section of `environment.yml` into `[python] requirements`
+    warning: left out `-r extra.txt` from `environment.yml`: not a PEP 508 requirement
+    Wrote `.mlpackignore`
+    ");
+    let manifest = context.read("mlpack.toml");
+    assert!(
+        manifest.contains("requirements = [\"scikit-learn==1.5.2\", \"matplotlib>=3.8\"]"),
+        "{manifest}"
+    );
+    let scan = context.mlpack(&["scan"]).output().unwrap();
+    assert!(scan.status.success(), "{}", context.render(&scan));
+}
