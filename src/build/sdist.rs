@@ -150,12 +150,27 @@ impl Builder<'_> {
             .iter()
             .filter(|package| package.sdist.is_some())
         {
-            let sdist = self.sdist(package, lock, base)?;
-            if let Some(wheel) = cached_wheel(&self.wheel_dir(&sdist.key))? {
-                wheels.insert(package.name.clone(), wheel);
-            } else {
-                let job = self.prepare(request, suite, base, lock, &sdist)?;
-                jobs.push((sdist.key, job));
+            let prepared = self.sdist(package, lock, base).and_then(|sdist| {
+                match cached_wheel(&self.wheel_dir(&sdist.key))? {
+                    Some(wheel) => Ok(Err(wheel)),
+                    None => Ok(Ok((
+                        sdist.key.clone(),
+                        self.prepare(request, suite, base, lock, &sdist)?,
+                    ))),
+                }
+            });
+            match prepared {
+                Ok(Ok(job)) => jobs.push(job),
+                Ok(Err(wheel)) => {
+                    wheels.insert(package.name.clone(), wheel);
+                }
+                Err(error) => {
+                    // No temporary image outlives a failed build.
+                    for (_, job) in &jobs {
+                        self.store.untag(&job.image)?;
+                    }
+                    return Err(error);
+                }
             }
         }
         if jobs.is_empty() {
