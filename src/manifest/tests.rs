@@ -168,6 +168,10 @@ fn every_template_is_a_valid_manifest() {
             .replace("{{python}}", "3.11")
             .replace("{{command}}", "[\"python3\", \"train.py\"]")
             .replace("{{requirements}}", "")
+            .replace(
+                "{{requirements-file}}",
+                "# requirements-file = \"requirements.txt\"\n",
+            )
             .replace("{{datasets}}", "[[datasets]]\nsource = \"data\"\n");
         if let Err(error) = parse(&text) {
             panic!("{template}: {error}");
