@@ -114,6 +114,13 @@ struct Job {
     python: String,
 }
 
+/// What one sdist of the lock needs: nothing (its wheel is cached), or a build (its wheel's
+/// cache key, and the job).
+enum Step {
+    Cached(SdistWheel),
+    Build(String, Job),
+}
+
 /// A finished container run: its exit status, and its work dir (holding `out/` and the log).
 struct Run {
     status: std::process::ExitStatus,
@@ -150,18 +157,18 @@ impl Builder<'_> {
             .iter()
             .filter(|package| package.sdist.is_some())
         {
-            let prepared = self.sdist(package, lock, base).and_then(|sdist| {
+            let step = self.sdist(package, lock, base).and_then(|sdist| {
                 match cached_wheel(&self.wheel_dir(&sdist.key))? {
-                    Some(wheel) => Ok(Err(wheel)),
-                    None => Ok(Ok((
+                    Some(wheel) => Ok(Step::Cached(wheel)),
+                    None => Ok(Step::Build(
                         sdist.key.clone(),
                         self.prepare(request, suite, base, lock, &sdist)?,
-                    ))),
+                    )),
                 }
             });
-            match prepared {
-                Ok(Ok(job)) => jobs.push(job),
-                Ok(Err(wheel)) => {
+            match step {
+                Ok(Step::Build(key, job)) => jobs.push((key, job)),
+                Ok(Step::Cached(wheel)) => {
                     wheels.insert(package.name.clone(), wheel);
                 }
                 Err(error) => {
