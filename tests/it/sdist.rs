@@ -4,7 +4,7 @@
 //! test serves its own index; real sdists come from PyPI.
 
 use crate::build::mlpack_ok;
-use crate::common::index::{TestIndex, Wheel};
+use crate::common::index::{TestIndex, Wheel, sdist_archive};
 use crate::common::{TestContext, repo_root};
 
 /// `mlpack ARGS` online with the test's own cache, so what it builds and caches is its own;
@@ -82,8 +82,8 @@ def build_wheel(directory, config_settings=None, metadata_directory=None):
 
 const PYPROJECT: &str = "[build-system]\nrequires = []\nbuild-backend = \"intree_backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"intree\"\nversion = \"1.0\"\ndynamic = [\"dependencies\"]\n";
 
-/// Publish `intree` 1.0 as an sdist with the in-tree backend; `extra` adds files.
-fn publish_intree(index: &TestIndex, extra: &[(&str, &str)]) {
+/// Publish `intree` 1.0 as an sdist with the in-tree backend; `extra` adds files. Its bytes.
+fn publish_intree(index: &TestIndex, extra: &[(&str, &str)]) -> Vec<u8> {
     let mut files = vec![
         (
             "PKG-INFO",
@@ -94,7 +94,9 @@ fn publish_intree(index: &TestIndex, extra: &[(&str, &str)]) {
         ("intree/__init__.py", "ANSWER = 42\n"),
     ];
     files.extend_from_slice(extra);
-    index.publish_sdist_files("intree", "1.0", &files);
+    let bytes = sdist_archive("intree", "1.0", &files);
+    index.publish_raw("intree", "intree-1.0.tar.gz", &bytes);
+    bytes
 }
 
 fn project(index: &TestIndex) -> TestContext {
@@ -277,7 +279,7 @@ fn real_sdists_from_pypi_build_and_import_with_a_c_extension() {
 fn direct_references_to_a_project_directory_and_a_url_are_locked_and_built() {
     let index = TestIndex::start();
     index.publish(&Wheel::new("beta", "1.0", &[]));
-    publish_intree(&index, &[]);
+    let sdist = publish_intree(&index, &[]);
     let server = index.url.trim_end_matches("/simple");
     let context = TestContext::new();
     // `locallib` is a directory of the project whose backend computes its dependencies.
@@ -295,7 +297,6 @@ fn direct_references_to_a_project_directory_and_a_url_are_locked_and_built() {
     ] {
         context.write(path, text);
     }
-    let sdist = mlpack_private_download(&context, &format!("{server}/files/intree-1.0.tar.gz"));
     context.write(
         "mlpack.toml",
         &format!(
@@ -343,14 +344,4 @@ fn direct_references_to_a_project_directory_and_a_url_are_locked_and_built() {
     let rendered = context.render(&refused);
     assert_eq!(refused.status.code(), Some(1), "{rendered}");
     assert!(rendered.contains("intree-1.0.tar.gz"), "{rendered}");
-}
-
-/// The bytes at `url` (the test's own index).
-fn mlpack_private_download(_context: &TestContext, url: &str) -> Vec<u8> {
-    let output = std::process::Command::new("curl")
-        .args(["-sf", url])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "curl {url}");
-    output.stdout
 }

@@ -142,22 +142,8 @@ impl TestIndex {
         version: &str,
         files: &[(&str, &str)],
     ) -> &Self {
-        let top = format!("{name}-{version}");
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        for (path, text) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(text.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, format!("{top}/{path}"), text.as_bytes())
-                .unwrap();
-        }
-        let bytes = builder.into_inner().unwrap().finish().unwrap();
-        self.publish_raw(name, &format!("{top}.tar.gz"), &bytes)
+        let bytes = sdist_archive(name, version, files);
+        self.publish_raw(name, &format!("{name}-{version}.tar.gz"), &bytes)
     }
 
     /// Publish a `.tar.gz` sdist that is not a tarball at all.
@@ -254,14 +240,39 @@ pub(crate) fn malicious_wheel(name: &str, version: &str, escaping_path: &str) ->
         record_line(&format!("{dist_info}/METADATA"), &metadata),
         record_line(&format!("{dist_info}/WHEEL"), wheel),
     );
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    for (path, contents) in [
+    zip_of(vec![
         (escaping_path.to_string(), payload.to_string()),
-        (format!("{dist_info}/METADATA"), metadata.clone()),
+        (format!("{dist_info}/METADATA"), metadata),
         (format!("{dist_info}/WHEEL"), wheel.to_string()),
         (format!("{dist_info}/RECORD"), record),
-    ] {
+    ])
+}
+
+/// An sdist (`.tar.gz`) holding `files` below its `name-version/` directory; the same files
+/// give the same bytes.
+pub(crate) fn sdist_archive(name: &str, version: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let top = format!("{name}-{version}");
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), text.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// A zip archive of `entries` (path, contents), in order: a wheel as a test makes it.
+fn zip_of(entries: Vec<(String, String)>) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for (path, contents) in entries {
         writer.start_file(path, options).unwrap();
         writer.write_all(contents.as_bytes()).unwrap();
     }
@@ -282,18 +293,12 @@ pub(crate) fn wheel_with_a_wrong_record(name: &str, version: &str) -> Vec<u8> {
         record_line(&format!("{dist_info}/METADATA"), &metadata),
         record_line(&format!("{dist_info}/WHEEL"), wheel),
     );
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    for (path, contents) in [
-        (module.clone(), "print('tampered')\n".to_string()),
-        (format!("{dist_info}/METADATA"), metadata.clone()),
+    zip_of(vec![
+        (module, "print('tampered')\n".to_string()),
+        (format!("{dist_info}/METADATA"), metadata),
         (format!("{dist_info}/WHEEL"), wheel.to_string()),
         (format!("{dist_info}/RECORD"), record),
-    ] {
-        writer.start_file(path, options).unwrap();
-        writer.write_all(contents.as_bytes()).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
+    ])
 }
 
 /// A RECORD line: the path, its sha256 as URL-safe base64 without padding, its size.
