@@ -6,6 +6,7 @@
 //! the limits `values` sets (NUL bytes, lengths, container paths, image names).
 
 mod schema;
+mod typed;
 mod values;
 
 use std::collections::BTreeMap;
@@ -305,13 +306,9 @@ impl Manifest {
         // Unknown keys are ignored by serde, so values are still checked after finding them.
         let mut problems = schema::unknown_keys(document.as_table(), &source);
         values::check_document(document.as_table(), &source, &mut problems);
-        let manifest: Self = match toml::from_str(text) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                let offset = error.span().map_or(0, |span| span.start);
-                problems.push(source.problem(offset, error.message().to_string(), None));
-                return Err(invalid(problems));
-            }
+        let Some(manifest) = typed::deserialize(text, document.as_table(), &source, &mut problems)
+        else {
+            return Err(invalid(problems));
         };
         manifest.validate(project, &source, &mut problems);
         values::check_manifest(&manifest, document.as_table(), &source, &mut problems);
