@@ -12,6 +12,7 @@ mod project;
 mod python;
 mod report;
 mod stdlib;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
+pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_unresolved};
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
