@@ -31,6 +31,7 @@ pub use self::hardware::{
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
+use crate::error::Diagnostic;
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
 /// The lock's file name in a project directory.
@@ -282,30 +283,9 @@ pub enum LockError {
     },
 }
 
-impl LockError {
-    /// What the user can do about it.
-    pub fn hints(&self) -> Vec<String> {
-        match self {
-            Self::Resolve(error) => error.hints(),
-            Self::Index(error) => error.hint().into_iter().collect(),
-            Self::Invalid { .. } => vec![
-                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
-                    .to_string(),
-            ],
-            Self::Version { .. } => {
-                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
-            }
-            Self::Hardware(error) => error.hint().into_iter().collect(),
-            Self::SdistMetadata { hints, .. } => hints.clone(),
-            Self::BasePython { wanted, .. } => vec![format!(
-                "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
-            )],
-            _ => Vec::new(),
-        }
-    }
-
+impl Diagnostic for LockError {
     /// Whether the user's input, rather than the machine or the network, is at fault.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             // Only a cache miss under `--offline` is the user's doing among index failures.
             Self::Resolve(crate::resolve::ResolveError::Index(error)) | Self::Index(error) => {
@@ -319,6 +299,27 @@ impl LockError {
             Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
             Self::Read { .. } | Self::Write { .. } | Self::Runtime(_) => false,
             _ => true,
+        }
+    }
+
+    /// What the user can do about it.
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Resolve(error) => error.hints(),
+            Self::Index(error) => error.hints(),
+            Self::Invalid { .. } => vec![
+                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
+                    .to_string(),
+            ],
+            Self::Version { .. } => {
+                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
+            }
+            Self::Hardware(error) => error.hints(),
+            Self::SdistMetadata { hints, .. } => hints.clone(),
+            Self::BasePython { wanted, .. } => vec![format!(
+                "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
+            )],
+            _ => Vec::new(),
         }
     }
 }

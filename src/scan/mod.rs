@@ -29,6 +29,7 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
@@ -52,6 +53,13 @@ pub enum ScanError {
         #[source]
         source: ignore::Error,
     },
+}
+
+/// The project directory is the user's to fix.
+impl Diagnostic for ScanError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 /// Scan the project at `root`.
