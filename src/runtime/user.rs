@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, FromIo, IoError};
 
 /// runc's bounds for IDs: `0..=2^31-1`, which keeps them clear of `-1` (`(uid_t) -1` means
 /// "unchanged" to `setresuid`).
@@ -277,14 +277,11 @@ fn read_etc_file(etc: &Path, name: &str) -> Result<Option<String>, UserSpecError
     let file = match open_in_root(etc, name) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(UserSpecError::Read { path, source }),
+        Err(source) => return Err(UserSpecError::io("read", path, source)),
     };
     let is_file = file
         .metadata()
-        .map_err(|source| UserSpecError::Read {
-            path: path.clone(),
-            source,
-        })?
+        .map_err(|source| UserSpecError::io("read", &path, source))?
         .is_file();
     if !is_file {
         return Err(UserSpecError::NotAFile { path });
@@ -292,7 +289,7 @@ fn read_etc_file(etc: &Path, name: &str) -> Result<Option<String>, UserSpecError
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES)
         .read_to_end(&mut bytes)
-        .map_err(|source| UserSpecError::Read { path, source })?;
+        .map_err(|source| UserSpecError::io("read", path, source))?;
     // Names are ASCII in practice; a stray byte should cost one line, not the file.
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
@@ -363,12 +360,8 @@ pub enum UserSpecError {
     #[error("`{}` is not a regular file", path.display())]
     NotAFile { path: PathBuf },
 
-    #[error("could not read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 fn missing_note(file_exists: bool) -> &'static str {
@@ -404,7 +397,7 @@ impl Diagnostic for UserSpecError {
                 "{}give a numeric GID (`--user name:1000`), which needs no entry, or create the group in the image (`groupadd {name}`)",
                 did_you_mean(suggestion.as_deref())
             )],
-            Self::NotAFile { .. } | Self::Read { .. } => Vec::new(),
+            Self::NotAFile { .. } | Self::Io(_) => Vec::new(),
         }
     }
 }
