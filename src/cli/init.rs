@@ -85,6 +85,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
         python: PythonVersion::DEFAULT,
         pins: std::collections::BTreeMap::new(),
         skip_dirs: vec![PathBuf::from("outputs")],
+        exclude: Vec::new(),
     };
     let report = scan::scan(&project, &options)?;
     let template = args

@@ -47,6 +47,7 @@ pub(super) fn run(args: &ScanArgs, directory: &Path, printer: Printer) -> Result
         python: args.python.unwrap_or_else(|| manifest.python_version()),
         pins: pins(&manifest)?,
         skip_dirs: vec![manifest.outputs.dir.clone()],
+        exclude: manifest.excluded_imports(),
     };
     let mut report = scan::scan(&project, &options)?;
     if !args.offline && !report.unresolved.is_empty() {
@@ -149,10 +150,13 @@ fn why(report: &ScanReport, name: &str, printer: Printer) -> Result<ExitStatus> 
     }
     let mut text = String::new();
     for used in uses {
-        let kind = used.guard.map_or("required".to_string(), |guard| {
-            format!("optional: {}", guard.describe())
-        });
-        let _ = writeln!(text, "{}\t{}\t({kind})", used.location, used.statement);
+        let _ = writeln!(
+            text,
+            "{}\t{}\t({})",
+            used.location,
+            used.statement,
+            used.kind()
+        );
     }
     printer.result(&text)?;
     Ok(ExitStatus::Success)
@@ -268,6 +272,20 @@ fn render_table(report: &ScanReport) -> String {
         report.local_modules.len(),
         report.stdlib_modules.len(),
     );
+    if !report.notebook_host_modules.is_empty() {
+        let _ = writeln!(
+            text,
+            "left out, only a hosted notebook provides them (Colab, Kaggle): {}",
+            report.notebook_host_modules.join(", ")
+        );
+    }
+    if !report.excluded.is_empty() {
+        let _ = writeln!(
+            text,
+            "left out by `[python] exclude-imports`: {}",
+            report.excluded.join(", ")
+        );
+    }
     text
 }
 

@@ -87,6 +87,7 @@ impl LockPlan {
             python,
             pins: pins(loaded)?,
             skip_dirs: vec![manifest.outputs.dir.clone()],
+            exclude: manifest.excluded_imports(),
         };
         let report = scan::scan(project, &options)?;
         let inputs = LockInputs::gather(project, loaded, &report)?;
