@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::byte_size::ByteSize;
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::{LineIndex, excerpt};
 
@@ -530,6 +531,13 @@ pub enum ManifestError {
         path: PathBuf,
         problems: Vec<Problem>,
     },
+}
+
+/// Every manifest problem is the user's to fix; each carries its own hint in the message.
+impl Diagnostic for ManifestError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 struct InvalidDisplay<'a> {

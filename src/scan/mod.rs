@@ -32,6 +32,7 @@ pub use self::report::{
     UnresolvedImport,
 };
 pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_unresolved};
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
@@ -66,6 +67,13 @@ pub enum ScanError {
         #[source]
         source: ignore::Error,
     },
+}
+
+/// The project directory is the user's to fix.
+impl Diagnostic for ScanError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 /// Scan the project at `root`.
