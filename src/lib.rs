@@ -6,6 +6,7 @@ pub mod build;
 pub mod byte_size;
 pub mod certificates;
 pub mod cli;
+pub mod cluster;
 pub mod container_path;
 pub mod debian;
 pub mod dirs;

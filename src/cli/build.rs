@@ -25,9 +25,10 @@ pub(super) struct BuildArgs {
     #[arg(long)]
     pub(super) locked: bool,
     /// Lock if needed and show the Python layers the image would get, without fetching or
-    /// writing anything else.
+    /// writing anything else. With `train --on ENGINE`: build, write the job files into the
+    /// run's folder and stop before submitting.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     #[command(flatten)]
     resolver: ResolverArgs,
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::Result;
@@ -104,6 +104,10 @@ pub(super) struct LogsArgs {
     /// Prefix each line with its time.
     #[arg(short, long)]
     timestamps: bool,
+    /// A cluster run's rank whose log to show (`mlpack logs RUN --rank 1`) [default: 0].
+    #[arg(long, value_name = "K")]
+    rank: Option<u32>,
+    /// A container, or a cluster run of the project.
     container: String,
 }
 
@@ -325,8 +329,18 @@ fn summary(container: &Container) -> serde_json::Value {
     })
 }
 
-pub(super) fn logs(args: &LogsArgs) -> Result<ExitStatus> {
-    let mut container = containers()?.find(&args.container)?;
+pub(super) fn logs(args: &LogsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    if let Some(rank) = args.rank {
+        return super::cluster::logs(directory, &args.container, rank, args.follow, printer);
+    }
+    let mut container = match containers()?.find(&args.container) {
+        Ok(container) => container,
+        // Not a container: a cluster run's rank 0.
+        Err(_) if super::cluster::is_cluster_run(directory, &args.container) => {
+            return super::cluster::logs(directory, &args.container, 0, args.follow, printer);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let mut reader = LogReader::open(&container.log_path())?;
     let mut entries = reader.read_new()?;
     if let Some(tail) = args.tail {

@@ -2,6 +2,7 @@
 //! beyond turning arguments into a call of one module function and its result into output.
 
 mod build;
+mod cluster;
 mod container;
 mod doctor;
 mod export;
@@ -109,6 +110,8 @@ enum Command {
     Reproduce(train::ReproduceArgs),
     /// List the project's training runs; `runs show ID`, `runs diff A B`.
     Runs(runs::RunsArgs),
+    /// Cancel a cluster run (`scancel` of its job).
+    Cancel(cluster::CancelArgs),
     /// Run a command in a new container from an image, with mlpack's own runtime.
     Run(Box<container::RunArgs>),
     /// List containers.
@@ -201,9 +204,10 @@ pub fn main() -> ExitCode {
         Command::Package(args) => train::package(&args, &cli.global.directory, printer),
         Command::Reproduce(args) => train::reproduce(&args, &cli.global.directory, printer),
         Command::Runs(args) => runs::run(&args, &cli.global.directory, printer),
+        Command::Cancel(args) => cluster::cancel(&args, &cli.global.directory, printer),
         Command::Run(args) => container::run(&args, printer),
         Command::Ps(args) => container::ps(&args, printer),
-        Command::Logs(args) => container::logs(&args),
+        Command::Logs(args) => container::logs(&args, &cli.global.directory, printer),
         Command::Stop(args) => container::stop(&args, printer),
         Command::Kill(args) => container::kill(&args, printer),
         Command::Start(args) => container::start(&args, printer),

@@ -96,6 +96,14 @@ pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result
     Ok(ExitStatus::Success)
 }
 
+/// A finished run's exit code, or a cluster run's state as its engine reports it now.
+fn exit_or_state(run: &RunRecord) -> String {
+    crate::train::cluster::live_state(run).map_or_else(
+        || run.exit_code.to_string(),
+        |state| state.as_str().to_string(),
+    )
+}
+
 fn table(runs: &[RunRecord]) -> String {
     let now = jiff::Timestamp::now();
     let mut rows = vec![
@@ -113,7 +121,7 @@ fn table(runs: &[RunRecord]) -> String {
             super::table::ago(&run.started, now),
             image[..12.min(image.len())].to_string(),
             data.to_string(),
-            run.exit_code.to_string(),
+            exit_or_state(run),
             key_metrics(run.metrics.as_ref()),
         ]);
     }

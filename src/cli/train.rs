@@ -25,6 +25,8 @@ use crate::train::{
 pub(super) struct TrainArgs {
     #[command(flatten)]
     build: BuildArgs,
+    #[command(flatten)]
+    cluster: super::cluster::ClusterArgs,
     /// Arguments for the training command (after `--`).
     #[arg(last = true)]
     extra: Vec<String>,
@@ -50,6 +52,19 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
     };
     let mut command = loaded.manifest.train.command.args();
     command.extend(args.extra.iter().cloned());
+    let on_cluster = super::cluster::train(
+        &args.cluster,
+        &project,
+        &loaded,
+        &datasets,
+        &image,
+        &command,
+        args.build.dry_run,
+        printer,
+    )?;
+    if let Some(status) = on_cluster {
+        return Ok(status);
+    }
     start_run(&project, &loaded, &datasets, image, command, None, printer)
 }
 
@@ -162,6 +177,7 @@ fn start_run(
         host: HostFacts::collect(),
         metrics: outputs.metrics,
         metrics_skipped: outputs.metrics_skipped,
+        cluster: None,
     };
     let mut json = serde_json::to_vec_pretty(&record)?;
     json.push(b'\n');

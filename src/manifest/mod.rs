@@ -39,6 +39,8 @@ pub struct Manifest {
     pub datasets: Vec<Dataset>,
     pub outputs: OutputsSection,
     pub image: ImageSection,
+    /// Where `mlpack train --on ENGINE` sends the job, and its defaults.
+    pub cluster: ClusterSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +215,34 @@ impl Default for OutputsSection {
             target: "/outputs".to_string(),
         }
     }
+}
+
+/// `[cluster]`: the engine, the job's defaults (each overridden by its `mlpack train` flag) and
+/// how the nodes reach the image.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct ClusterSection {
+    /// The engine `--on` defaults to; without it, `mlpack train` runs on this machine.
+    pub engine: Option<crate::cluster::Engine>,
+    pub nodes: Option<u32>,
+    pub gpus_per_node: Option<u32>,
+    pub cpus_per_node: Option<u32>,
+    /// Memory per node, as the engine writes it (`64G`).
+    pub memory: Option<String>,
+    /// The job's time limit, as the engine writes it (`2:00:00`).
+    pub time: Option<String>,
+    /// The Slurm partition.
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    /// The store the nodes run the image from, on a filesystem they share [default: this
+    /// machine's store]; mlpack copies the image into it.
+    pub store: Option<Spanned<PathBuf>>,
+    /// A registry the nodes pull from: not implemented yet, refused when set.
+    pub registry: Option<Spanned<String>>,
+    /// The `mlpack` executable on the nodes [default: this one, on a shared filesystem].
+    pub mlpack: Option<PathBuf>,
+    /// More `sbatch` options, passed as written (`["--qos=high", "--constraint=a100"]`).
+    pub sbatch_options: Vec<String>,
 }
 
 /// How image layers are compressed (`[image] compression`, `mlpack build --compression`).

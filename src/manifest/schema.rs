@@ -103,6 +103,23 @@ const TOP: &[Key] = &[
             key("env", Shape::FreeTable),
         ]),
     ),
+    key(
+        "cluster",
+        Shape::Table(&[
+            key("engine", VALUE),
+            key("nodes", VALUE),
+            key("gpus-per-node", VALUE),
+            key("cpus-per-node", VALUE),
+            key("memory", VALUE),
+            key("time", VALUE),
+            key("partition", VALUE),
+            key("account", VALUE),
+            key("store", VALUE),
+            key("registry", VALUE),
+            key("mlpack", VALUE),
+            key("sbatch-options", VALUE),
+        ]),
+    ),
 ];
 
 /// Every key in `table` that `schema` does not name, with a "did you mean" where one is close.

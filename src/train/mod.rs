@@ -3,6 +3,7 @@
 //! run record, `outputs/<run-id>/run.json`, that says exactly what produced a model. The
 //! build and the container run themselves are `build`'s and `runtime`'s.
 
+pub mod cluster;
 mod fingerprint;
 mod outputs;
 mod package;

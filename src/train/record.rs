@@ -42,6 +42,9 @@ pub struct RunRecord {
     /// Why `metrics` is empty although the job left a `metrics.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_skipped: Option<String>,
+    /// Where a cluster run ran: the engine, its job, nodes, GPUs and each rank's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
