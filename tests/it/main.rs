@@ -8,6 +8,8 @@
 ))]
 mod base_image;
 mod build;
+#[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
+mod cluster;
 mod common;
 #[cfg(feature = "test-pypi")]
 mod differential;

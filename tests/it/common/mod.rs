@@ -5,6 +5,8 @@ pub(crate) mod images;
 pub(crate) mod index;
 #[cfg(feature = "test-registry")]
 pub(crate) mod registry;
+#[cfg(feature = "test-root")]
+pub(crate) mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
