@@ -113,10 +113,14 @@ for entry in "${CORPUS_DIRS[@]}"; do
   echo "$rc" > "$WORK/corpus/$entry.pipreqs.rc"
   log "scan corpus: $entry done (pipreqs exit $rc)"
 done
+CORPUS_REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$REPO" status --porcelain -- src data Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
+  CORPUS_REV="$CORPUS_REV+dirty"
+fi
 {
   echo "## scan findings on the corpus (bench/scan.sh)"
   echo
-  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mlpack: $("$MLPACK" --version) (rev $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)); pipreqs $GOT_PIPREQS"
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mlpack: $("$MLPACK" --version) (rev $CORPUS_REV); pipreqs $GOT_PIPREQS"
   echo "- mlpack: \`mlpack --json scan DIR\` (online) and \`--offline\`, distributions with \`required: true\`;" \
     "pipreqs: \`pipreqs --print --mode no-pin --pypi-server https://pypi.org/pypi/ [--scan-notebooks] DIR\`"
   echo
