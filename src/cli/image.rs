@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::build::human_size;
 use super::{ExitStatus, Printer};

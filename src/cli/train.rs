@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use nix::sys::signal::{SigHandler, Signal, signal};
 
 use super::build::{BuildArgs, build_image};

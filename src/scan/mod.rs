@@ -12,6 +12,7 @@ mod project;
 mod python;
 mod report;
 mod stdlib;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
+pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_unresolved};
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
@@ -64,6 +67,13 @@ pub enum ScanError {
         #[source]
         source: ignore::Error,
     },
+}
+
+/// The project directory is the user's to fix.
+impl Diagnostic for ScanError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 /// Scan the project at `root`.

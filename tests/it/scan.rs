@@ -119,42 +119,65 @@ fn manifest_pins_win() {
     assert!(rendered.contains("\nopencv-contrib-python\n"), "{rendered}");
 }
 
-/// Unresolved imports are checked against the real PyPI, so nobody installs a look-alike.
+/// Imports no table maps are verified on the real PyPI: a project of a similar name is taken
+/// only when its newest wheel installs the module, so nobody installs a look-alike; the
+/// verdicts are cached and used offline.
 #[cfg(feature = "test-pypi")]
 #[test]
-fn unresolved_imports_are_checked_on_pypi() {
+fn unmapped_imports_are_verified_on_pypi() {
     let context = TestContext::new();
     context.write(
         "app.py",
-        "import cowsay\nimport mlpack_surely_no_such_project_zz\n",
+        "import cowsay\nimport comet_ml\nfrom pandas_datareader import data\nimport google.notreal\nimport mlpack_surely_no_such_project_zz\n",
     );
-    let output = context
-        .mlpack(&["--json", "scan"])
-        .env_remove("MLPACK_OFFLINE")
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let verdicts: Vec<(String, serde_json::Value)> = report["unresolved"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|unresolved| {
-            (
-                unresolved["name"].as_str().unwrap().to_string(),
-                unresolved["on_pypi"].clone(),
-            )
-        })
-        .collect();
+    let verdicts = |offline: bool| {
+        let mut command = context.mlpack(&["--json", "scan"]);
+        if !offline {
+            command.env_remove("MLPACK_OFFLINE");
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut found: Vec<String> = report["distributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|used| {
+                let wheel = used["choice"]["reason"]["wheel"].as_str().unwrap_or("-");
+                let verified = wheel.contains("-py3-none-any");
+                format!("{} verified={verified}", used["name"].as_str().unwrap())
+            })
+            .collect();
+        found.extend(
+            report["unresolved"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|unresolved| {
+                    format!(
+                        "{} unresolved on_pypi={}",
+                        unresolved["name"].as_str().unwrap(),
+                        unresolved["on_pypi"]
+                    )
+                }),
+        );
+        found
+    };
+    let expected = [
+        "comet-ml verified=true",
+        "cowsay verified=true",
+        "pandas-datareader verified=true",
+        "google unresolved on_pypi=true",
+        "mlpack_surely_no_such_project_zz unresolved on_pypi=false",
+    ];
+    assert_eq!(verdicts(false), expected);
     assert_eq!(
-        verdicts,
-        [
-            ("cowsay".to_string(), serde_json::Value::Bool(true)),
-            (
-                "mlpack_surely_no_such_project_zz".to_string(),
-                serde_json::Value::Bool(false)
-            ),
-        ]
+        verdicts(true),
+        expected,
+        "offline, the cached verdicts answer"
     );
+    let table = context.run_online(&["scan"]);
+    assert!(table.contains("verified: the wheel `comet_ml-"), "{table}");
 }
 
 /// A notebook from the given code cells.
