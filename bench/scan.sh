@@ -6,7 +6,8 @@
 #
 # Findings (precision and recall, bench/scan_score.py): the hand-audited corpus of real ML
 # repositories and notebooks in tests/data/scan-corpus (its README has the audit rules):
-# `mlpack --json scan DIR` online and with `--offline`, and pipreqs in its default online
+# `mlpack --json scan DIR` online and with `--offline` (empty cache, and the online run's
+# cache), and pipreqs in its default online
 # mode, each scored against the same ground truth, with per-project misses and false
 # positives.
 #
@@ -103,8 +104,14 @@ log "scan corpus: ${#CORPUS_DIRS[@]} projects in $CORPUS"
 for entry in "${CORPUS_DIRS[@]}"; do
   dir="$CORPUS/$entry"
   [[ -d "$dir" ]] || die "corpus entry $entry has no directory"
-  "$MLPACK" --json scan "$dir" > "$WORK/corpus/$entry.mlpack-online.json" 2> "$WORK/corpus/$entry.mlpack-online.err" || true
-  "$MLPACK" --json scan "$dir" --offline > "$WORK/corpus/$entry.mlpack-offline.json" 2> "$WORK/corpus/$entry.mlpack-offline.err" || true
+  # Online with a cache of its own (so the index is really asked), then offline twice: with
+  # an empty cache (what CI's e2e test sees) and with the online run's cached verdicts.
+  XDG_CACHE_HOME="$WORK/corpus-cache-online" "$MLPACK" --json scan "$dir" \
+    > "$WORK/corpus/$entry.mlpack-online.json" 2> "$WORK/corpus/$entry.mlpack-online.err" || true
+  XDG_CACHE_HOME="$WORK/corpus-cache-empty" "$MLPACK" --json scan "$dir" --offline \
+    > "$WORK/corpus/$entry.mlpack-offline.json" 2> "$WORK/corpus/$entry.mlpack-offline.err" || true
+  XDG_CACHE_HOME="$WORK/corpus-cache-online" "$MLPACK" --json scan "$dir" --offline \
+    > "$WORK/corpus/$entry.mlpack-offline-warm.json" 2> "$WORK/corpus/$entry.mlpack-offline-warm.err" || true
   # pipreqs as its users run it (online), asking pypi.org directly (see bench_corpus below).
   flags=(--print --mode no-pin --pypi-server https://pypi.org/pypi/)
   [[ -n "$(find "$dir" -name '*.ipynb' -type f -print -quit)" ]] && flags+=(--scan-notebooks)
@@ -121,7 +128,8 @@ fi
   echo "## scan findings on the corpus (bench/scan.sh)"
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mlpack: $("$MLPACK" --version) (rev $CORPUS_REV); pipreqs $GOT_PIPREQS"
-  echo "- mlpack: \`mlpack --json scan DIR\` (online) and \`--offline\`, distributions with \`required: true\`;" \
+  echo "- mlpack: \`mlpack --json scan DIR\` (online, own cache), \`--offline\` with an empty cache and with the online run's cache;" \
+    "distributions with \`required: true\`;" \
     "pipreqs: \`pipreqs --print --mode no-pin --pypi-server https://pypi.org/pypi/ [--scan-notebooks] DIR\`"
   echo
   "$PY" "$REPO/bench/scan_score.py" "$CORPUS" "$WORK/corpus"
