@@ -6,20 +6,15 @@
 
 use std::str::FromStr;
 
+use crate::arch::Arch;
 use crate::lock::LockedImage;
 use crate::oci::registry::{
     self, CredentialStore, RegistryClient, RemoteReference, TransferProgress,
 };
 use crate::oci::{Digest, HistoryEntry, Layer, ResolvedImage, Store};
-use crate::resolve::Arch;
 
 use super::BuildError;
 use super::inspect::{ImageTree, InspectError};
-
-/// The platform's architecture as images name it (`amd64`).
-fn image_arch(arch: Arch) -> &'static str {
-    super::base::debian_arch(arch)
-}
 
 /// A client for `source`'s registry with the saved credentials, if any.
 fn client(source: &RemoteReference) -> Result<RegistryClient, BuildError> {
@@ -56,7 +51,7 @@ pub fn pin(
             &client,
             store,
             &source,
-            ("linux", image_arch(arch)),
+            ("linux", arch.oci()),
             &local_name,
             progress,
         ))?;
@@ -69,7 +64,7 @@ pub fn pin(
         image: image.to_string(),
         digest: digest.to_string(),
         index_digest: index_digest.map(|digest| digest.to_string()),
-        arch: image_arch(arch).to_string(),
+        arch: arch.oci().to_string(),
         python: facts.python,
         python_version: facts.python_version,
         glibc: format!("{}.{}", facts.glibc.0, facts.glibc.1),
@@ -80,13 +75,13 @@ pub fn pin(
 
 fn check_arch(image: &str, resolved: &ResolvedImage, arch: Arch) -> Result<(), BuildError> {
     let found = resolved.config.architecture().to_string();
-    if found == image_arch(arch) {
+    if found == arch.oci() {
         Ok(())
     } else {
         Err(BuildError::ImageArch {
             image: image.to_string(),
             found,
-            wanted: image_arch(arch).to_string(),
+            wanted: arch.oci().to_string(),
         })
     }
 }

@@ -673,7 +673,7 @@ fn write_image(
         entrypoint: base_config.entrypoint().clone().unwrap_or_default(),
         labels,
         created: created.clone(),
-        architecture: base::debian_arch(lock.target.arch).to_string(),
+        architecture: lock.target.arch.oci().to_string(),
         os: "linux".to_string(),
         history,
     };

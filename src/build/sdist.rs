@@ -309,7 +309,7 @@ impl Builder<'_> {
     fn container_image(
         &self,
         layers: Vec<oci::Layer>,
-        arch: crate::resolve::Arch,
+        arch: crate::arch::Arch,
         key: &str,
     ) -> Result<String, BuildError> {
         let spec = ImageSpec {
@@ -339,7 +339,7 @@ impl Builder<'_> {
             entrypoint: Vec::new(),
             labels: BTreeMap::new(),
             created: super::config::created(None, None)?,
-            architecture: base::debian_arch(arch).to_string(),
+            architecture: arch.oci().to_string(),
             os: "linux".to_string(),
         };
         let descriptor = oci::write_image(self.store, &spec)?;

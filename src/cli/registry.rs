@@ -130,7 +130,7 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
             UserError::new(format!("invalid platform `{platform}`"))
                 .hint("write it as OS/ARCH, like `linux/amd64` or `linux/arm64`")
         })?,
-        None => ("linux", host_arch()),
+        None => ("linux", crate::arch::Arch::host().oci()),
     };
     let store = Store::open_default()?;
     let client = client_for(&source.registry, source.is_insecure())?;
@@ -168,15 +168,6 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
         ));
     }
     Ok(ExitStatus::Success)
-}
-
-/// The Go name of this machine's architecture, as image platforms name it.
-fn host_arch() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    }
 }
 
 pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {

@@ -10,9 +10,6 @@ pub enum DebianError {
     #[error("mlpack cannot build the base `{image}` from Debian packages: it builds {supported}")]
     UnsupportedBase { image: String, supported: String },
 
-    #[error("unsupported Debian architecture `{arch}`: mlpack builds {supported}")]
-    UnsupportedArch { arch: String, supported: String },
-
     #[error("invalid Debian mirror URL `{mirror}`: {message}")]
     InvalidMirror { mirror: String, message: String },
 
@@ -142,9 +139,6 @@ impl DebianError {
                 "use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead"
                     .to_string(),
             ),
-            Self::UnsupportedArch { .. } => {
-                Some("build for `amd64` (x86-64) or `arm64` (aarch64)".to_string())
-            }
             Self::InvalidMirror { .. } => {
                 Some("write the mirror like `http://deb.debian.org/debian`".to_string())
             }

@@ -25,7 +25,7 @@ use tokio::runtime::Handle;
 
 pub use self::package::ResolvePackage;
 use self::provider::Provider;
-pub use self::target::{Arch, Target};
+pub use self::target::Target;
 use crate::pypi::{BuildSystem, DistFile, IndexClient, IndexMap, PypiError};
 
 /// What the lock names as the index of a package from a direct reference (`name @ URL`).

@@ -26,7 +26,7 @@ use super::client::{Access, ReadError, RegistryClient, blocking, build_request, 
 use super::error::RegistryError;
 use super::manifest::{
     ACCEPT as MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, ManifestKind, PlatformMatch, media_type_of,
-    normalize_architecture, select_platform,
+    select_platform,
 };
 use super::progress::TransferProgress;
 use super::reference::RemoteReference;
@@ -260,7 +260,7 @@ fn platform_entry(
         }
         PlatformMatch::Missing(available) => Err(RegistryError::NoMatchingPlatform {
             reference: source.to_string(),
-            platform: format!("{os}/{}", normalize_architecture(architecture)),
+            platform: format!("{os}/{}", crate::arch::oci_architecture(architecture)),
             available,
         }),
     }
