@@ -32,8 +32,8 @@ use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
-    self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
-    ResolvedImage, Store, TempTree,
+    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerCompression,
+    LayerWriter, OciError, ResolvedImage, Store, TempTree,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -45,8 +45,8 @@ pub struct BuildRequest<'a> {
     pub manifest: &'a Manifest,
     pub project_name: &'a str,
     pub lock_path: &'a Path,
-    /// `name:tag` to give the image in the store.
-    pub reference: &'a str,
+    /// The name to give the image in the store (`iris` means `iris:latest`).
+    pub reference: &'a ImageReference,
     pub compression: LayerCompression,
     pub offline: bool,
     /// Fail instead of pinning the base into `mlpack.lock` (for CI).
@@ -84,7 +84,7 @@ pub struct BuiltLayer {
 /// The outcome of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    pub reference: String,
+    pub reference: ImageReference,
     pub manifest_digest: String,
     pub layers: Vec<BuiltLayer>,
     pub seconds: f64,
@@ -379,7 +379,7 @@ pub fn build(
     store.tag(request.reference, &descriptor)?;
     drop(store_lock);
     Ok(BuildReport {
-        reference: request.reference.to_string(),
+        reference: request.reference.clone(),
         manifest_digest: descriptor.digest().to_string(),
         layers: layers.into_iter().map(|(built, _)| built).collect(),
         seconds: started.elapsed().as_secs_f64(),

@@ -24,7 +24,7 @@ use crate::lock::{
     BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
 };
 use crate::manifest::Manifest;
-use crate::oci::{self, HistoryEntry, ImageSpec, Store, StoreLock};
+use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
@@ -344,7 +344,8 @@ impl Builder<'_> {
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("mlpack-sdist-build:{}", &key[..16]);
-        self.store.tag(&image, &descriptor)?;
+        self.store
+            .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
         Ok(image)
     }
 

@@ -463,7 +463,9 @@ pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> 
         .iter()
         .map(|change| change.parse())
         .collect::<Result<Vec<runtime::ConfigChange>, _>>()?;
-    let descriptor = runtime::commit(containers.store(), &container, &args.reference, &changes)?;
+    let reference = crate::oci::ImageReference::parse_name(&args.reference)
+        .map_err(crate::oci::OciError::from)?;
+    let descriptor = runtime::commit(containers.store(), &container, &reference, &changes)?;
     if printer.json {
         printer.json(&serde_json::json!({"reference": args.reference, "digest": descriptor.digest().to_string()}))?;
     } else {

@@ -40,7 +40,7 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
         built.reference, &built.manifest_digest, built.seconds
     ));
     let image = ImageRecord {
-        reference: built.reference.clone(),
+        reference: built.reference.to_string(),
         digest: built.manifest_digest.clone(),
         layers: built
             .layers
@@ -390,10 +390,12 @@ pub(super) fn package(
                     .hint("train one with `mlpack train`")
             })?,
     };
-    let reference = args.tag.clone().unwrap_or_else(|| {
-        let name = record.image.reference.split(':').next().unwrap_or("model");
-        format!("{name}-model:{}", record.id)
-    });
+    let reference = match &args.tag {
+        Some(tag) => {
+            crate::oci::ImageReference::parse_name(tag).map_err(crate::oci::OciError::from)?
+        }
+        None => crate::train::model_reference(&record)?,
+    };
     let store = crate::oci::Store::open_default()?;
     let descriptor = crate::train::package(
         &store,

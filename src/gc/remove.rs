@@ -31,8 +31,8 @@ pub fn remove_image(store: &Store, image: &str, force: bool) -> Result<RemovedIm
         .filter(|(_, descriptor)| descriptor.digest() == &digest.to_oci())
         .map(|(name, _)| name)
         .collect();
-    let untagged = match oci::normalize_reference(image) {
-        Ok(name) if names.contains(&name) => vec![name],
+    let untagged = match oci::ImageReference::parse_name(image) {
+        Ok(name) if names.contains(&name.to_string()) => vec![name.to_string()],
         _ => names.clone(),
     };
     let users: Vec<Container> = containers_with_images(store)?

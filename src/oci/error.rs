@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::digest::{DiffId, Digest};
+use super::reference::ReferenceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
@@ -82,11 +83,8 @@ pub enum OciError {
         matches: Vec<String>,
     },
 
-    #[error("invalid image reference `{reference}`: {reason}")]
-    InvalidReference {
-        reference: String,
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidReference(#[from] ReferenceError),
 
     /// A descriptor's media type is not one this code can follow (`what` names the blob).
     #[error("`{what}` has media type `{media_type}`, which mlpack cannot read here")]
@@ -162,7 +160,7 @@ impl OciError {
             self,
             Self::ImageNotFound { .. }
                 | Self::AmbiguousReference { .. }
-                | Self::InvalidReference { .. }
+                | Self::InvalidReference(_)
                 | Self::InvalidSourceDateEpoch { .. }
                 | Self::UnsupportedFileType { .. }
                 | Self::InvalidArchive { .. }
@@ -195,7 +193,7 @@ impl OciError {
             Self::AmbiguousReference { .. } => {
                 Some("give more of the digest, or the image's name".to_string())
             }
-            Self::InvalidReference { .. } => Some(
+            Self::InvalidReference(_) => Some(
                 "write it like `name:tag` in lowercase (`iris:latest`, `registry.example.com/team/iris:v1`)"
                     .to_string(),
             ),

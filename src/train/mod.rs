@@ -11,7 +11,7 @@ mod record;
 
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
 pub use self::outputs::{Outputs, read_outputs, write_replacing};
-pub use self::package::{RUN_LABEL, package};
+pub use self::package::{RUN_LABEL, model_reference, package};
 pub use self::record::{
     DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
     list_runs, new_run_id,
