@@ -5,7 +5,7 @@
 use super::containers_with_images;
 use super::error::GcError;
 use crate::oci::{self, Digest, Store};
-use crate::runtime::{Container, short_id};
+use crate::runtime::Container;
 
 /// What [`remove_image`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn remove_image(store: &Store, image: &str, force: bool) -> Result<RemovedIm
         .collect();
     let described: Vec<String> = users
         .iter()
-        .map(|container| format!("`{}` ({})", container.config.name, short_id(container.id())))
+        .map(|container| format!("`{}` ({})", container.config.name, container.id().short()))
         .collect();
     let last_name = untagged.len() == names.len();
     if let Some(first) = users.first()

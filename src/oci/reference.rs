@@ -95,6 +95,11 @@ impl ImageReference {
         }
     }
 
+    /// The repository's last part, the image's short name (`iris` in `ghcr.io/team/iris:v1`).
+    pub fn repository_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }

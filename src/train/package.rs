@@ -39,7 +39,7 @@ pub fn package(
     let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;
     let derivation = Derivation {
         cmd: Some(cmd),
-        labels: [(RUN_LABEL.to_string(), record.id.clone())].into(),
+        labels: [(RUN_LABEL.to_string(), record.id.to_string())].into(),
         created: oci::created_now()?,
         history: Some(HistoryEntry {
             created_by: format!("mlpack package {}", record.id),

@@ -123,6 +123,7 @@ fn names_tags_and_registry_addresses() {
     let digest = format!("sha256:{}", "cd".repeat(32));
     let reference: ImageReference = "localhost:5000/team/img:tag".parse().unwrap();
     assert_eq!(reference.name(), "localhost:5000/team/img");
+    assert_eq!(reference.repository_name(), "img");
     assert_eq!(reference.tag(), Some("tag"));
     assert_eq!(
         reference.with_tag("v2").unwrap().to_string(),
@@ -142,6 +143,7 @@ fn names_tags_and_registry_addresses() {
     assert_eq!(python.manifest_reference(), "3.11-slim");
     assert_eq!(python.registry(), "docker.io");
     assert_eq!(python.name(), "python");
+    assert_eq!(python.repository_name(), "python");
     let bare: ImageReference = "iris".parse().unwrap();
     assert_eq!(bare.tag(), None);
     assert_eq!(bare.manifest_reference(), "latest");
