@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
@@ -164,12 +165,8 @@ pub enum BuildError {
     SdistBuild(Box<sdist::SdistBuildFailure>),
     #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
     Unbuilt { package: String },
-    #[error("could not write `{}`", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("could not list the files of `{}`: {message}", path.display())]
     Walk { path: PathBuf, message: String },
     /// A download differs from what `mlpack.lock` pins for it.
@@ -199,8 +196,39 @@ pub enum BuildError {
     Inspect(#[from] InspectError),
 }
 
-impl BuildError {
-    pub fn hints(&self) -> Vec<String> {
+impl Diagnostic for BuildError {
+    /// Whether the project, not the machine or network, is at fault.
+    fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Self::PythonMismatch { .. }
+                | Self::PackagesOnImage { .. }
+                | Self::UnpinnedImage { .. }
+                | Self::OfflineImage { .. }
+                | Self::ImageArch { .. }
+                | Self::OfflineBase
+                | Self::LockedBase
+                | Self::LockedSystemLibraries
+                | Self::OfflineSystemLibraries
+                | Self::UnresolvedLibraries { .. }
+                | Self::LibrariesOnImage { .. }
+                | Self::SdistBuild(_)
+                | Self::LockHashMismatch { .. }
+                | Self::Wheel(_)
+        ) || matches!(
+            self,
+            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
+        ) || matches!(
+            self,
+            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
+        ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(
+                self,
+                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
+            )
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::PythonMismatch {
                 providers, wanted, ..
@@ -244,47 +272,16 @@ impl BuildError {
             Self::ImageArch { .. } => {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
-            Self::SdistBuild(failure) => vec![failure.hint()],
-            Self::Registry(error) => error.hint().into_iter().collect(),
-            Self::Inspect(error) => error.hint().into_iter().collect(),
-            Self::Debian(error) => error.hint().into_iter().collect(),
-            Self::Oci(error) => error.hint().into_iter().collect(),
-            Self::Wheel(error) => error.hint().into_iter().collect(),
-            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::SdistBuild(failure) => failure.hints(),
+            Self::Registry(error) => error.hints(),
+            Self::Inspect(error) => error.hints(),
+            Self::Debian(error) => error.hints(),
+            Self::Oci(error) => error.hints(),
+            Self::Wheel(error) => error.hints(),
+            Self::Index(error) => error.hints(),
             Self::Lock(error) => error.hints(),
             _ => Vec::new(),
         }
-    }
-
-    /// Whether the project, not the machine or network, is at fault.
-    pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Self::PythonMismatch { .. }
-                | Self::PackagesOnImage { .. }
-                | Self::UnpinnedImage { .. }
-                | Self::OfflineImage { .. }
-                | Self::ImageArch { .. }
-                | Self::OfflineBase
-                | Self::LockedBase
-                | Self::LockedSystemLibraries
-                | Self::OfflineSystemLibraries
-                | Self::UnresolvedLibraries { .. }
-                | Self::LibrariesOnImage { .. }
-                | Self::SdistBuild(_)
-                | Self::LockHashMismatch { .. }
-                | Self::Wheel(_)
-        ) || matches!(
-            self,
-            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
-        ) || matches!(
-            self,
-            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
-        ) || matches!(self, Self::Registry(error) if error.is_user_error())
-            || matches!(
-                self,
-                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
-            )
     }
 }
 
@@ -631,10 +628,8 @@ fn write_image(
     base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
-        path: request.lock_path.to_path_buf(),
-        source,
-    })?;
+    let lock_bytes = fs_err::read(request.lock_path)
+        .map_err(|source| BuildError::io("read", request.lock_path, source))?;
     let git = config::git_state(request.project);
     let created = config::created(Some(request.project), git.as_ref())?;
     let base_config = base

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 use super::lock::{ResolverArgs, ensure_locked};
 use super::{ExitStatus, Printer};
@@ -183,8 +183,7 @@ pub(super) fn build_image(
             manifest.image.tag.as_deref().unwrap_or("latest")
         )
     });
-    let reference: crate::oci::ImageReference =
-        reference.parse().map_err(crate::oci::OciError::from)?;
+    let reference: crate::oci::ImageReference = reference.parse()?;
     let compression =
         build::layer_compression(args.compression.unwrap_or(manifest.image.compression));
     let store = Store::open_default()?;

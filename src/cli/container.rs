@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;
@@ -464,8 +464,7 @@ pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> 
         .iter()
         .map(|change| change.parse())
         .collect::<Result<Vec<runtime::ConfigChange>, _>>()?;
-    let reference = crate::oci::ImageReference::parse_name(&args.reference)
-        .map_err(crate::oci::OciError::from)?;
+    let reference = crate::oci::ImageReference::parse_name(&args.reference)?;
     let descriptor = runtime::commit(containers.store(), &container, &reference, &changes)?;
     if printer.json {
         printer.json(&serde_json::json!({"reference": args.reference, "digest": descriptor.digest().to_string()}))?;

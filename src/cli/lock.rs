@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};

@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, Printer, UserError};
@@ -59,10 +59,10 @@ fn client_for(registry: &str, insecure: bool) -> Result<RegistryClient> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("could not start the async runtime")
+        .context("could not start the async runtime")?)
 }
 
 pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {

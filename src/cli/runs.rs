@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::manifest::Manifest;

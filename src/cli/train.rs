@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use nix::sys::signal::{SigHandler, Signal, signal};
 
 use super::build::{BuildArgs, build_image};
@@ -398,9 +398,7 @@ pub(super) fn package(
             })?,
     };
     let reference = match &args.tag {
-        Some(tag) => {
-            crate::oci::ImageReference::parse_name(tag).map_err(crate::oci::OciError::from)?
-        }
+        Some(tag) => crate::oci::ImageReference::parse_name(tag)?,
         None => crate::train::model_reference(&record)?,
     };
     let store = crate::oci::Store::open_default()?;

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::error::GcError;
+use crate::error::FromIo;
 use crate::oci::{Digest, Store};
 use crate::train::RunId;
 

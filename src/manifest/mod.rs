@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::byte_size::ByteSize;
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::{LineIndex, excerpt};
 
@@ -64,6 +65,9 @@ pub struct PythonSection {
     pub imports: BTreeMap<String, Spanned<String>>,
     /// Refuse sdists: lock only versions with a wheel for the target.
     pub no_build: bool,
+    /// Imports (and distributions) the scan leaves out: code that training never runs,
+    /// like an ONNX export helper (`exclude-imports = ["onnx"]`).
+    pub exclude_imports: Vec<Spanned<String>>,
 }
 
 /// An extra package index and the packages that come only from it (no dependency confusion:
@@ -255,6 +259,15 @@ impl LoadedManifest {
 }
 
 impl Manifest {
+    /// `[python] exclude-imports`, as the scan takes it.
+    pub fn excluded_imports(&self) -> Vec<String> {
+        self.python
+            .exclude_imports
+            .iter()
+            .map(|name| name.get_ref().clone())
+            .collect()
+    }
+
     /// The interpreter the image will run: the manifest's, else the one the base ships (for a
     /// registry image, only its inspection knows: until then, the default).
     pub fn python_version(&self) -> PythonVersion {
@@ -351,6 +364,28 @@ impl Manifest {
                     ),
                     Some("name the PyPI project, like `opencv-python-headless`".to_string()),
                 ));
+            }
+        }
+        for excluded in &self.python.exclude_imports {
+            let name = excluded.get_ref();
+            let valid = !name.is_empty()
+                && name.split('.').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+                });
+            if !valid {
+                problems.push(
+                    source.spanned_problem(
+                        excluded,
+                        format!("`{}` is not an import or distribution name", excerpt(name)),
+                        Some(
+                            "write a module like `onnx` or `tensorflow.lite`, or a PyPI name"
+                                .to_string(),
+                        ),
+                    ),
+                );
             }
         }
         if let Some(cuda) = &self.hardware.cuda
@@ -496,6 +531,13 @@ pub enum ManifestError {
         path: PathBuf,
         problems: Vec<Problem>,
     },
+}
+
+/// Every manifest problem is the user's to fix; each carries its own hint in the message.
+impl Diagnostic for ManifestError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 struct InvalidDisplay<'a> {

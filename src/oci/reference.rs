@@ -16,6 +16,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::digest::Digest;
+use crate::error::Diagnostic;
 
 /// The annotation holding an image's name in `index.json`
 /// (<https://github.com/opencontainers/image-spec/blob/v1.1.0/annotations.md>).
@@ -50,6 +51,19 @@ pub struct ImageReference {
 pub struct ReferenceError {
     pub reference: String,
     pub reason: String,
+}
+
+impl Diagnostic for ReferenceError {
+    fn hints(&self) -> Vec<String> {
+        vec![
+            "write it like `name:tag` in lowercase (`iris:latest`, `registry.example.com/team/iris:v1`)"
+                .to_string(),
+        ]
+    }
+
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 impl ImageReference {

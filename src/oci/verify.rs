@@ -20,6 +20,7 @@ use super::error::OciError;
 use super::index::ref_name;
 use super::prune::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 use super::store::Store;
+use crate::error::FromIo;
 
 /// Read size for hashing: large enough that a multi-gigabyte layer costs few syscalls, small
 /// enough that one buffer per rayon thread is nothing.

@@ -14,6 +14,7 @@ use super::cgroup::Limits;
 use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::seccomp::Seccomp;
+use crate::error::FromIo;
 use crate::hardware::GpuRequest;
 
 /// The environment a command gets when neither the image nor the user sets `PATH`.

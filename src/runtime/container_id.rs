@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::RuntimeError;
+use crate::error::FromIo;
 
 /// Hex digits in an ID.
 const LENGTH: usize = 64;

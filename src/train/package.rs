@@ -8,6 +8,7 @@ use std::path::Path;
 use oci_spec::image::Descriptor;
 
 use super::record::{RunRecord, TRAIN_LOG};
+use crate::error::FromIo;
 use crate::oci::{self, Derivation, HistoryEntry, ImageReference, LayerWriter, OciError, Store};
 
 /// Label naming the run a model image holds.

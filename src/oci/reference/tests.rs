@@ -1,4 +1,5 @@
 use super::*;
+use crate::oci::registry::RegistryError;
 
 type Parts<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
@@ -274,5 +275,7 @@ fn rejects_what_docker_would() {
             format!("invalid image reference `{input}`: {reason}"),
             "{input}"
         );
+        assert!(error.is_user_error());
+        assert!(RegistryError::from(error).is_user_error());
     }
 }

@@ -29,6 +29,7 @@ use super::manifest::{
     select_platform,
 };
 use super::progress::TransferProgress;
+use crate::error::FromIo;
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;

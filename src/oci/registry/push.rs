@@ -26,6 +26,7 @@ use super::client::{Access, RegistryClient, blocking, build_request};
 use super::error::RegistryError;
 use super::manifest::ManifestKind;
 use super::progress::TransferProgress;
+use crate::error::FromIo;
 
 /// Blobs uploaded at once.
 const CONCURRENCY: usize = 4;
