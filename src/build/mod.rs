@@ -659,13 +659,26 @@ fn write_image(
     }));
     let spec = ImageSpec {
         layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
-        env: image_base::env(
-            &base_config.env().clone().unwrap_or_default(),
-            &config::env(),
+        env: config::with_image_env(
+            image_base::env(
+                &base_config.env().clone().unwrap_or_default(),
+                &config::env(),
+            ),
+            &request.manifest.image.env,
         ),
         working_dir: request.manifest.train.workdir.clone(),
         cmd: request.manifest.train.command.args(),
-        entrypoint: base_config.entrypoint().clone().unwrap_or_default(),
+        entrypoint: match &request.manifest.image.entrypoint {
+            Some(entrypoint) => entrypoint.args(),
+            None => base_config.entrypoint().clone().unwrap_or_default(),
+        },
+        user: match &request.manifest.image.user {
+            Some(user) => user.get_ref().clone(),
+            None => base_config.user().clone().unwrap_or_default(),
+        },
+        exposed_ports: config::exposed_ports(&base_config, request.manifest),
+        volumes: base_config.volumes().clone().unwrap_or_default(),
+        stop_signal: base_config.stop_signal().clone().unwrap_or_default(),
         labels,
         created: created.clone(),
         architecture: lock.target.arch.oci().to_string(),
