@@ -70,18 +70,31 @@ impl ClusterArgs {
     }
 }
 
+/// What `train` settled before choosing where to run: the project, its datasets as
+/// `(source, host path, target, read-only)`, the built image and the command.
+pub(super) struct Prepared<'a> {
+    pub(super) project: &'a Path,
+    pub(super) loaded: &'a LoadedManifest,
+    pub(super) datasets: &'a [(String, PathBuf, String, bool)],
+    pub(super) image: &'a ImageRecord,
+    pub(super) command: &'a [String],
+}
+
 /// `mlpack train --on ENGINE`, once the image is built: submit, follow rank 0's log, record.
 /// `None` when the run is local.
 pub(super) fn train(
     args: &ClusterArgs,
-    project: &Path,
-    loaded: &LoadedManifest,
-    datasets: &[(String, PathBuf, String, bool)],
-    image: &ImageRecord,
-    command: &[String],
+    prepared: &Prepared<'_>,
     dry_run: bool,
     printer: Printer,
 ) -> Result<Option<ExitStatus>> {
+    let Prepared {
+        project,
+        loaded,
+        datasets,
+        image,
+        command,
+    } = *prepared;
     let section = &loaded.manifest.cluster;
     let Some(engine) = args.engine(section) else {
         return Ok(None);
@@ -113,7 +126,7 @@ pub(super) fn train(
     let record = crate::train::cluster::wait(submitted, &mut report)?;
     let record_path = project
         .join(&loaded.manifest.outputs.dir)
-        .join(&record.id)
+        .join(record.id.as_str())
         .join(crate::train::RUN_RECORD);
     if printer.json {
         printer.json(&record)?;
@@ -190,6 +203,6 @@ fn find(directory: &Path, id: &str) -> Result<(crate::train::RunRecord, PathBuf)
     let loaded = crate::manifest::Manifest::load(directory)?;
     let outputs = directory.join(&loaded.manifest.outputs.dir);
     let record = super::runs::find_run(&outputs, id)?;
-    let run_dir = outputs.join(&record.id);
+    let run_dir = outputs.join(record.id.as_str());
     Ok((record, run_dir))
 }

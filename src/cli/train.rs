@@ -52,16 +52,14 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
     };
     let mut command = loaded.manifest.train.command.args();
     command.extend(args.extra.iter().cloned());
-    let on_cluster = super::cluster::train(
-        &args.cluster,
-        &project,
-        &loaded,
-        &datasets,
-        &image,
-        &command,
-        args.build.dry_run,
-        printer,
-    )?;
+    let prepared = super::cluster::Prepared {
+        project: &project,
+        loaded: &loaded,
+        datasets: &datasets,
+        image: &image,
+        command: &command,
+    };
+    let on_cluster = super::cluster::train(&args.cluster, &prepared, args.build.dry_run, printer)?;
     if let Some(status) = on_cluster {
         return Ok(status);
     }

@@ -99,7 +99,10 @@ pub fn rank_log(run_dir: &Path, rank: u32) -> PathBuf {
 pub fn is_engine_file(relative: &str) -> bool {
     relative == ENGINE_DIR
         || relative.starts_with(&format!("{ENGINE_DIR}/"))
-        || (relative.starts_with("rank-") && relative.ends_with(".log") && !relative.contains('/'))
+        || relative
+            .strip_prefix("rank-")
+            .and_then(|rest| rest.strip_suffix(".log"))
+            .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// A job's state as the engine reports it.

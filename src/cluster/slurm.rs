@@ -226,7 +226,7 @@ fn node_script(job: &ClusterJob<'_>) -> String {
         let _ = write!(
             script,
             "if [ ! -e {host} ]; then\n  \
-               echo \"mlpack: the dataset {host} does not exist on node $(hostname) (rank $rank)\"\n  \
+               printf 'mlpack: the dataset `%s` does not exist on node %s (rank %s)\\n' {host} \"$(hostname)\" \"$rank\"\n  \
                finish {NODE_FAILURE}\n\
              fi\n"
         );

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::ClusterError;
-use crate::oci::{Digest, Store};
+use crate::oci::{Digest, OciError, Store};
 
 /// Copy `digest`'s manifest, config and layers from `local` into the store at `shared`,
 /// unless it is the same store. Returns the shared store's root.
@@ -35,6 +35,7 @@ pub fn share_image(
             target.write_blob_from(&mut reader)?;
         }
     }
-    target.tag(reference, &image.manifest_descriptor)?;
+    let name = crate::oci::ImageReference::parse_name(reference).map_err(OciError::from)?;
+    target.tag(&name, &image.manifest_descriptor)?;
     Ok(shared_root)
 }

@@ -147,11 +147,11 @@ pub fn submit(
         None => local.root().to_path_buf(),
     };
     let datasets = fingerprint(&request.datasets)?;
-    let run_id = super::new_run_id();
+    let run_id = super::RunId::generate();
     let run_dir = request
         .project
         .join(&request.manifest.outputs.dir)
-        .join(&run_id);
+        .join(run_id.as_str());
     fs_err::create_dir_all(&run_dir).map_err(|source| IoError::new("create", &run_dir, source))?;
     let run_dir =
         fs_err::canonicalize(&run_dir).map_err(|source| IoError::new("open", &run_dir, source))?;
@@ -162,7 +162,7 @@ pub fn submit(
         .collect();
     let train = &request.manifest.train;
     let job = ClusterJob {
-        run_id: &run_id,
+        run_id: run_id.as_str(),
         run_dir: &run_dir,
         image: &request.image.digest,
         command: &request.command,
@@ -180,7 +180,7 @@ pub fn submit(
     };
     if request.dry_run {
         report(ClusterEvent::Written {
-            run_id: &run_id,
+            run_id: run_id.as_str(),
             script: &script,
         });
         return Ok(None);
@@ -189,7 +189,7 @@ pub fn submit(
         Engine::Slurm => Slurm::submit(&script)?,
     };
     report(ClusterEvent::Submitted {
-        run_id: &run_id,
+        run_id: run_id.as_str(),
         job_id: &job_id,
         script: &script,
     });
@@ -257,13 +257,13 @@ fn fingerprint(datasets: &[ClusterDataset]) -> Result<Vec<DatasetRecord>, Cluste
 
 fn write_record(run_dir: &Path, record: &RunRecord) -> Result<PathBuf, ClusterRunError> {
     let mut json = serde_json::to_vec_pretty(record).map_err(|source| ClusterRunError::Record {
-        run: record.id.clone(),
+        run: record.id.to_string(),
         source: source.into(),
     })?;
     json.push(b'\n');
     super::write_replacing(run_dir, super::RUN_RECORD, &json).map_err(|source| {
         ClusterRunError::Record {
-            run: record.id.clone(),
+            run: record.id.to_string(),
             source,
         }
     })
@@ -280,7 +280,9 @@ pub fn wait(
         run_dir,
     } = submitted;
     let Some(cluster) = record.cluster.clone() else {
-        return Err(ClusterRunError::NotClusterRun { run: record.id });
+        return Err(ClusterRunError::NotClusterRun {
+            run: record.id.to_string(),
+        });
     };
     let mut follower = LogFollower::new(crate::cluster::rank_log(&run_dir, 0));
     let mut last = JobState::Pending;
@@ -352,7 +354,7 @@ pub fn live_state(record: &RunRecord) -> Option<JobState> {
 pub fn cancel(record: &RunRecord) -> Result<String, ClusterRunError> {
     let Some(cluster) = &record.cluster else {
         return Err(ClusterRunError::NotClusterRun {
-            run: record.id.clone(),
+            run: record.id.to_string(),
         });
     };
     match cluster.engine {
@@ -372,12 +374,12 @@ pub fn logs(
 ) -> Result<(), ClusterRunError> {
     let Some(cluster) = &record.cluster else {
         return Err(ClusterRunError::NotClusterRun {
-            run: record.id.clone(),
+            run: record.id.to_string(),
         });
     };
     if rank >= cluster.nodes {
         return Err(ClusterRunError::NoSuchRank {
-            run: record.id.clone(),
+            run: record.id.to_string(),
             rank,
             nodes: cluster.nodes,
         });

@@ -50,8 +50,8 @@ fn scripts_of_a_two_node_gpu_job() {
         "--lr=it's".to_string(),
     ];
     let job = job_with(&resources, &datasets, &env, &command);
-    insta::assert_snapshot!(batch_script(&job), @"");
-    insta::assert_snapshot!(node_script(&job), @"");
+    insta::assert_snapshot!("batch_script", batch_script(&job));
+    insta::assert_snapshot!("node_script", node_script(&job));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! use, stopped when the test binary exits; a cluster left by a killed run (its owner process
 //! gone) is stopped and removed by the next one.
 
+use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,7 +93,7 @@ impl SlurmCluster {
     }
 
     fn wait_idle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             let output = self
                 .command("sinfo")
@@ -115,13 +116,12 @@ impl SlurmCluster {
     fn logs(&self) -> String {
         fs_err::read_dir(self.dir.join("log"))
             .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|entry| {
-                        let text = fs_err::read_to_string(entry.path()).unwrap_or_default();
-                        format!("--- {}\n{text}", entry.path().display())
-                    })
-                    .collect()
+                let mut logs = String::new();
+                for entry in entries.flatten() {
+                    let text = fs_err::read_to_string(entry.path()).unwrap_or_default();
+                    let _ = write!(logs, "--- {}\n{text}", entry.path().display());
+                }
+                logs
             })
             .unwrap_or_default()
     }
