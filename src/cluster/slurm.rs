@@ -3,7 +3,8 @@
 //! `sacct`), cancelled with `scancel`. The batch script starts one `srun` task per node; each
 //! runs `node.sh`, which checks the datasets, sets the rendezvous variables and runs the image
 //! with `mlpack run`, its output in `rank-<node rank>.log` and its exit code in
-//! `cluster/rank-<node rank>.exit`.
+//! `cluster/rank-<node rank>.exit`. A node without the `mlpack` executable or a dataset's path
+//! fails its rank with a message in its log (127 and 125, as `mlpack run` uses them).
 //!
 //! Options: <https://slurm.schedmd.com/sbatch.html>; variables of a task:
 //! <https://slurm.schedmd.com/srun.html#SECTION_OUTPUT-ENVIRONMENT-VARIABLES>.
@@ -220,6 +221,14 @@ fn node_script(job: &ClusterJob<'_>) -> String {
         run = job.run_id,
         store = quote(&job.store.display().to_string()),
         nproc = job.resources.processes_per_node(),
+    );
+    let mlpack = quote(&job.mlpack.display().to_string());
+    let _ = write!(
+        script,
+        "if [ ! -x {mlpack} ]; then\n  \
+           printf 'mlpack: `%s` is not on node %s (rank %s): put it on a filesystem the nodes share\\n' {mlpack} \"$(hostname)\" \"$rank\"\n  \
+           finish 127\n\
+         fi\n"
     );
     for dataset in job.datasets {
         let host = quote(&dataset.host.display().to_string());

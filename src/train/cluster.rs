@@ -18,8 +18,11 @@ use crate::error::{Diagnostic, IoError};
 use crate::gc::GcError;
 use crate::oci::{OciError, Store};
 
-/// How often the engine is asked for the job's state while `train` waits.
-const POLL: Duration = Duration::from_millis(500);
+/// How often rank 0's log is read while `train` waits: its first line is what users wait for.
+const POLL: Duration = Duration::from_millis(100);
+/// Every how many log reads the engine is asked for the job's state (`squeue` costs a request
+/// to the controller).
+const STATE_EVERY: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
@@ -286,15 +289,17 @@ pub fn wait(
     };
     let mut follower = LogFollower::new(crate::cluster::rank_log(&run_dir, 0));
     let mut last = JobState::Pending;
-    loop {
-        let state = Slurm::state(&cluster.job_id)?;
+    for tick in 0_u32.. {
         follower.emit(report);
-        if state != last {
-            report(ClusterEvent::State(&state));
-            last = state.clone();
-        }
-        if !state.is_active() {
-            break;
+        if tick % STATE_EVERY == 0 {
+            let state = Slurm::state(&cluster.job_id)?;
+            if state != last {
+                report(ClusterEvent::State(&state));
+                last = state;
+            }
+            if !last.is_active() {
+                break;
+            }
         }
         std::thread::sleep(POLL);
     }
@@ -389,7 +394,14 @@ pub fn logs(
     if !follow {
         return Ok(());
     }
-    while cluster.state.is_active() && Slurm::state(&cluster.job_id)?.is_active() {
+    let mut active = cluster.state.is_active();
+    for tick in 0_u32.. {
+        if tick % STATE_EVERY == 0 {
+            active = active && Slurm::state(&cluster.job_id)?.is_active();
+        }
+        if !active {
+            break;
+        }
         std::thread::sleep(POLL);
         follower.emit(report);
     }
