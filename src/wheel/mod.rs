@@ -19,7 +19,6 @@ mod record;
 mod scheme;
 mod scripts;
 mod shared_objects;
-mod tree;
 
 #[cfg(test)]
 mod tests;
