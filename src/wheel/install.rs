@@ -18,6 +18,7 @@ use super::error::WheelError;
 use super::record::{self, ContentHasher, HashAlgorithm, RecordEntry};
 use super::scheme::{self, InstallScheme};
 use super::scripts;
+use super::top_level;
 use crate::fs_tree::{StagingError, StagingTree, UnsafePath, entry_path};
 
 /// What the installer writes into `INSTALLER` ([PEP 376]): "the name of the tool used".
@@ -105,7 +106,7 @@ impl WheelInstaller {
         })?;
         match install.write(&plan, &mut archive, &mut tree) {
             Ok(files) => Ok(InstalledWheel {
-                top_level: top_level(&files, &scheme, &plan.dist_info),
+                top_level: top_level::import_names(&files, &scheme, &plan.dist_info),
                 name: plan.metadata.name,
                 version: plan.metadata.version,
                 dist_info: scheme::join(&plan.lib, std::slice::from_ref(&plan.dist_info)),
@@ -756,50 +757,4 @@ impl Install<'_> {
 )]
 fn is_data_directory(name: &str) -> bool {
     name.ends_with(".data")
-}
-
-/// Top-level import names among the installed files: packages (directories) and modules
-/// (`six.py`, `_speedups.cpython-311-x86_64-linux-gnu.so`) directly in purelib or platlib.
-fn top_level(files: &[String], scheme: &InstallScheme, dist_info: &str) -> Vec<String> {
-    let lib_dirs: BTreeSet<&str> = [scheme.purelib.as_str(), scheme.platlib.as_str()].into();
-    let mut names = BTreeSet::new();
-    for file in files {
-        for lib in &lib_dirs {
-            let Some(relative) = scheme::strip_dir(lib, file) else {
-                continue;
-            };
-            let name = match relative.split_once('/') {
-                Some((directory, _)) => {
-                    let metadata = [".dist-info", ".data", ".egg-info"]
-                        .iter()
-                        .any(|suffix| directory.ends_with(suffix));
-                    if metadata || directory == dist_info || directory == "__pycache__" {
-                        continue;
-                    }
-                    directory
-                }
-                None => match relative.split_once('.') {
-                    Some((stem, "py" | "pyc")) => stem,
-                    Some((stem, extension))
-                        if extension.ends_with("so") || extension.ends_with("pyd") =>
-                    {
-                        stem
-                    }
-                    _ => continue,
-                },
-            };
-            if is_identifier(name) {
-                names.insert(name.to_string());
-            }
-        }
-    }
-    names.into_iter().collect()
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first == '_' || first.is_alphabetic())
-        && chars.all(|char| char == '_' || char.is_alphanumeric())
 }

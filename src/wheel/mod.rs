@@ -19,6 +19,7 @@ mod record;
 mod scheme;
 mod scripts;
 mod shared_objects;
+mod top_level;
 
 #[cfg(test)]
 mod tests;
