@@ -212,7 +212,7 @@ impl ImageTree {
     /// The path `path` names after following symlinks inside the image, if it exists and is
     /// not a symlink. Directories the tar never listed count as present.
     fn resolve(&self, path: &str) -> Option<String> {
-        let mut walk = PathWalk::new(&path.split('/').collect::<Vec<_>>());
+        let mut walk = PathWalk::new(path.split('/'));
         let mut resolved: Vec<String> = Vec::new();
         while let Some(step) = walk.next_step() {
             let Step::Name { name, .. } = step else {

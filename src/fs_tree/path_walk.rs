@@ -46,10 +46,10 @@ impl std::fmt::Display for WalkError {
 
 impl PathWalk {
     /// A walk of `components` (relative to the root; `.`, `..` and empty ones allowed).
-    pub(crate) fn new<S: AsRef<str>>(components: &[S]) -> Self {
+    pub(crate) fn new<S: AsRef<str>>(components: impl IntoIterator<Item = S>) -> Self {
         Self {
             pending: components
-                .iter()
+                .into_iter()
                 .map(|component| (component.as_ref().to_string(), true))
                 .collect(),
             symlinks: 0,
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn symlink_targets_come_before_the_rest() {
-        let mut walk = PathWalk::new(&["usr", "bin", ".", "tool"]);
+        let mut walk = PathWalk::new(["usr", "bin", ".", "tool"]);
         assert_eq!(walk.next_step(), Some(name("usr", true, false)));
         assert_eq!(walk.next_step(), Some(name("bin", true, false)));
         // `bin` was a symlink to `../lib`.
