@@ -2,6 +2,7 @@
 //!
 //! The binary is glue (`cli`); each module owns one concept, as laid out in `DESIGN.md`.
 
+pub mod arch;
 pub mod build;
 pub mod byte_size;
 pub mod certificates;
@@ -12,6 +13,7 @@ pub mod debian;
 pub mod dirs;
 pub mod doctor;
 pub mod elf;
+pub mod error;
 pub(crate) mod fs_tree;
 pub mod gc;
 pub mod hardware;

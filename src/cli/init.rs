@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use clap::ValueEnum;
 
 use super::{ExitStatus, Printer, UserError};
@@ -85,6 +85,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
         python: PythonVersion::DEFAULT,
         pins: std::collections::BTreeMap::new(),
         skip_dirs: vec![PathBuf::from("outputs")],
+        exclude: Vec::new(),
     };
     let report = scan::scan(&project, &options)?;
     let template = args

@@ -1,19 +1,19 @@
-//! `mlpack scan`: settings from flags and `mlpack.toml`, the scan, the PyPI check for
-//! unresolved imports, and the three output forms (table, requirements, JSON).
+//! `mlpack scan`: settings from flags and `mlpack.toml`, the scan, the index check of
+//! unresolved imports (`scan::verify`), and the three output forms (table, requirements, JSON).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::manifest::Manifest;
 use crate::pypi::IndexClient;
 use crate::python::PythonVersion;
-use crate::scan::{self, Reason, ScanOptions, ScanReport, UnresolvedImport};
+use crate::scan::{self, Reason, ScanOptions, ScanReport};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ScanArgs {
@@ -47,11 +47,12 @@ pub(super) fn run(args: &ScanArgs, directory: &Path, printer: Printer) -> Result
         python: args.python.unwrap_or_else(|| manifest.python_version()),
         pins: pins(&manifest)?,
         skip_dirs: vec![manifest.outputs.dir.clone()],
+        exclude: manifest.excluded_imports(),
     };
     let mut report = scan::scan(&project, &options)?;
-    if !args.offline && !report.unresolved.is_empty() {
+    if !report.unresolved.is_empty() {
         let index_url = IndexClient::index_url(manifest.python.index_url.as_deref());
-        check_on_index(&mut report.unresolved, &index_url, printer);
+        verify_on_index(&mut report, index_url, args.offline, printer);
     }
     for warning in &report.warnings {
         printer.status(&format!("warning: {warning}"));
@@ -84,53 +85,29 @@ fn pins(manifest: &Manifest) -> Result<BTreeMap<String, PackageName>> {
         .collect()
 }
 
-/// Ask the index about each unresolved name, so nobody installs a look-alike by accident.
-fn check_on_index(unresolved: &mut [UnresolvedImport], index_url: &str, printer: Printer) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// Verify unresolved imports against the index (or, offline, the cached verdicts), so that
+/// an import the index's wheels provide is taken and nobody installs a look-alike.
+fn verify_on_index(report: &mut ScanReport, url: String, offline: bool, printer: Printer) {
+    let cache = scan::VerdictCache::new(crate::dirs::cache_dir(), offline);
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            printer.status(&format!(
-                "warning: could not check `{index_url}` for unresolved imports: {error}"
-            ));
-            return;
+        .build();
+    let (runtime, client) = match (runtime, IndexClient::builder().offline(offline).build()) {
+        (Ok(runtime), Ok(client)) => (runtime, client),
+        (Err(error), _) => {
+            return printer.status(&format!("warning: could not check the index: {error}"));
+        }
+        (_, Err(error)) => {
+            return printer.status(&format!("warning: could not check the index: {error}"));
         }
     };
-    let answers = runtime.block_on(async {
-        let client = IndexClient::builder().build()?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for (position, import) in unresolved.iter().enumerate() {
-            let client = client.clone();
-            let index_url = index_url.to_string();
-            let name = PackageName::from_str(&import.name).ok();
-            tasks.spawn(async move {
-                let exists = match name {
-                    Some(name) => client.project_exists(&index_url, &name).await.map(Some),
-                    None => Ok(Some(false)),
-                };
-                (position, exists)
-            });
-        }
-        let mut answers = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(answer) = joined {
-                answers.push(answer);
-            }
-        }
-        Ok::<_, crate::pypi::PypiError>(answers)
-    });
-    match answers {
-        Ok(answers) => {
-            for (position, exists) in answers {
-                match exists {
-                    Ok(exists) => unresolved[position].on_pypi = exists,
-                    Err(error) => printer.status(&format!("warning: {error}")),
-                }
-            }
-        }
-        Err(error) => printer.status(&format!("warning: {error}")),
+    let index = scan::IndexWheels {
+        runtime: &runtime,
+        client: &client,
+        url,
+    };
+    for warning in scan::verify_unresolved(report, &index, &cache) {
+        printer.status(&format!("warning: {warning}"));
     }
 }
 
@@ -149,10 +126,13 @@ fn why(report: &ScanReport, name: &str, printer: Printer) -> Result<ExitStatus> 
     }
     let mut text = String::new();
     for used in uses {
-        let kind = used.guard.map_or("required".to_string(), |guard| {
-            format!("optional: {}", guard.describe())
-        });
-        let _ = writeln!(text, "{}\t{}\t({kind})", used.location, used.statement);
+        let _ = writeln!(
+            text,
+            "{}\t{}\t({})",
+            used.location,
+            used.statement,
+            used.kind()
+        );
     }
     printer.result(&text)?;
     Ok(ExitStatus::Success)
@@ -241,7 +221,7 @@ fn render_table(report: &ScanReport) -> String {
     for unresolved in &report.unresolved {
         let verdict = match unresolved.on_pypi {
             Some(true) => format!(
-                "a PyPI project named `{}` exists, but nothing says it provides this import: check before you add it",
+                "a PyPI project named `{}` exists, but its newest wheel does not provide this import (or it has no wheel): check before you add it",
                 unresolved.name
             ),
             Some(false) => format!("no PyPI project is named `{}`", unresolved.name),
@@ -268,6 +248,20 @@ fn render_table(report: &ScanReport) -> String {
         report.local_modules.len(),
         report.stdlib_modules.len(),
     );
+    if !report.notebook_host_modules.is_empty() {
+        let _ = writeln!(
+            text,
+            "left out, only a hosted notebook provides them (Colab, Kaggle): {}",
+            report.notebook_host_modules.join(", ")
+        );
+    }
+    if !report.excluded.is_empty() {
+        let _ = writeln!(
+            text,
+            "left out by `[python] exclude-imports`: {}",
+            report.excluded.join(", ")
+        );
+    }
     text
 }
 

@@ -57,7 +57,7 @@ pub async fn fetch_index(
         url: release_url.clone(),
         message,
     };
-    let base = format!("main/binary-{}/Packages", suite.arch);
+    let base = format!("main/binary-{}/Packages", suite.arch.debian());
     let (path, compression) = [Compression::Xz, Compression::Gzip]
         .into_iter()
         .map(|compression| (format!("{base}{}", compression.suffix()), compression))
@@ -65,7 +65,7 @@ pub async fn fetch_index(
         .ok_or_else(|| {
             bad_release(format!(
                 "it lists neither `{base}.xz` nor `{base}.gz`, so this mirror does not carry `{}` for `{}`",
-                suite.codename, suite.arch
+                suite.codename, suite.arch.debian()
             ))
         })?;
     let entry = release.files[&path].clone();

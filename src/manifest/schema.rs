@@ -46,6 +46,7 @@ const TOP: &[Key] = &[
             ),
             key("index-url", VALUE),
             key("imports", Shape::FreeTable),
+            key("exclude-imports", VALUE),
             key("no-build", VALUE),
         ]),
     ),
@@ -96,6 +97,10 @@ const TOP: &[Key] = &[
             key("tag", VALUE),
             key("labels", Shape::FreeTable),
             key("compression", VALUE),
+            key("expose", VALUE),
+            key("user", VALUE),
+            key("entrypoint", VALUE),
+            key("env", Shape::FreeTable),
         ]),
     ),
 ];

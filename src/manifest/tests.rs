@@ -148,6 +148,58 @@ fn type_errors_are_located() {
 }
 
 #[test]
+fn type_errors_do_not_hide_the_other_problems() {
+    // Four typos in one manifest: all are reported in one run, the type errors (serde stops
+    // at the first) beside the requirement and the dataset that only typed values reveal.
+    let error = parse(
+        "[project]\nnmae = \"x\"\n\n[python]\nversion = 3.11\nrequirements = [\"scikit-learn>=>1.3\"]\n\n[train]\nshm-size = 2\ncommand = \"python train.py\"\n\n[[datasets]]\nsource = \"missing\"\nread-only = \"yes\"\n\n[[datasets]]\ntarget = \"/b\"\n",
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 7 problems
+      mlpack.toml:2:1: unknown key `project.nmae`
+        hint: did you mean `project.name`?
+      mlpack.toml:5:11: invalid type: floating point `3.11`, expected a string
+      mlpack.toml:6:17: `scikit-learn>=>1.3` is not a valid requirement: no such comparison operator ">=>", must be one of ~= == != <= >= < > ===
+        hint: write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`
+      mlpack.toml:9:12: invalid type: integer `2`, expected a string
+      mlpack.toml:13:10: dataset `missing` does not exist (looked for `[PROJECT]/missing`)
+        hint: paths in mlpack.toml are relative to the project directory
+      mlpack.toml:14:13: invalid type: string "yes", expected a boolean
+      mlpack.toml:16:1: missing field `source`
+    "#);
+}
+
+#[test]
+fn the_image_section_is_checked() {
+    let manifest =
+        parse("[image]\nexpose = [8080, \"53/udp\"]\nuser = \"app:app\"\nentrypoint = []\n")
+            .unwrap();
+    assert_eq!(manifest.exposed_ports(), ["8080/tcp", "53/udp"]);
+    assert_eq!(
+        manifest.image.entrypoint.unwrap().args(),
+        Vec::<String>::new()
+    );
+    let error = parse(
+        "[image]\nexpose = [0, \"80/http\", 70000]\nuser = \"a b\"\n[image.env]\n\"A=B\" = \"x\"\n",
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 5 problems
+      mlpack.toml:2:11: `0` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:2:14: `80/http` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:2:25: `70000` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:3:8: `a b` is not a user
+        hint: write `USER`, `USER:GROUP`, `UID` or `UID:GID`, like `1000:1000` or `app`
+      mlpack.toml:5:1: `A=B` is not an environment variable name
+        hint: names are not empty and hold no `=`
+    "#);
+}
+
+#[test]
 fn toml_syntax_errors_are_located() {
     let error = parse("[python\nversion = 3\n").unwrap_err();
     insta::assert_snapshot!(error, @r"

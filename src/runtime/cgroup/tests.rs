@@ -1,9 +1,10 @@
+
 use super::*;
 
 /// The message and its hint, as the CLI prints them, with `root` shown as `[ROOT]`.
 fn report(error: &CgroupError, root: &Path) -> String {
     let mut text = error.to_string();
-    if let Some(hint) = error.hint() {
+    for hint in error.hints() {
         text = format!("{text}\n\nhint: {hint}");
     }
     text.replace(&root.display().to_string(), "[ROOT]")

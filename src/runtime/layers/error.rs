@@ -1,8 +1,9 @@
 //! What can go wrong unpacking a layer into the cache.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::oci::{DiffId, Digest, OciError};
 
 /// What can go wrong unpacking a layer. Each message names the layer's digest, and the entry
@@ -13,14 +14,9 @@ pub enum LayerError {
     #[error(transparent)]
     Store(#[from] OciError),
 
-    /// A file system operation failed; `action` is a verb phrase.
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// A file system operation failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     /// The blob did not decompress, or is not a tar archive.
     #[error("layer `{digest}` could not be read as a tar archive")]
@@ -58,42 +54,37 @@ pub enum LayerError {
     },
 }
 
-impl LayerError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Self::Store(error) => error.hint(),
-            Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => Some(
-                "the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again"
-                    .to_string(),
-            ),
-            Self::UnsafeEntry { .. } => Some(
-                "mlpack refuses layers that could write outside their own directory; use an image from a source you trust"
-                    .to_string(),
-            ),
-            Self::UnsupportedEntry { .. } => Some(
-                "rebuild the image so that its layers hold only files, directories, links, device nodes and FIFOs"
-                    .to_string(),
-            ),
-            Self::Io { .. } => None,
-        }
-    }
-
+impl Diagnostic for LayerError {
     /// Whether the image the user chose is at fault, rather than the store or the disk.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::Store(error) => error.is_user_error(),
             Self::UnsafeEntry { .. } | Self::UnsupportedEntry { .. } => true,
-            Self::Io { .. } | Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => false,
+            Self::Io(_) | Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => false,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Store(error) => error.hints(),
+            Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => vec![
+                "the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again"
+                    .to_string(),
+            ],
+            Self::UnsafeEntry { .. } => vec![
+                "mlpack refuses layers that could write outside their own directory; use an image from a source you trust"
+                    .to_string(),
+            ],
+            Self::UnsupportedEntry { .. } => vec![
+                "rebuild the image so that its layers hold only files, directories, links, device nodes and FIFOs"
+                    .to_string(),
+            ],
+            Self::Io(_) => Vec::new(),
         }
     }
 }
 
 pub(super) fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError {
     let path = path.to_path_buf();
-    move |source| LayerError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| LayerError::io(action, path, source)
 }

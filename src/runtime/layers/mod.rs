@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 pub use self::error::LayerError;
 use self::error::io_error;
 use self::unpack::Unpacker;
+use crate::error::FromIo;
 use crate::oci::{
     DiffId, Digest, Leftover, OciError, ResolvedImage, Store, TempTree, chain_ids, leftovers,
     remove_tree, tree_size,
@@ -218,11 +219,7 @@ fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
         Ok(()) => Ok(target.to_path_buf()),
         // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
         Err(_) if target.is_dir() => Ok(target.to_path_buf()),
-        Err(source) => Err(LayerError::Io {
-            action: "move an unpacked layer to",
-            path: target.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(LayerError::io("move an unpacked layer to", target, source)),
     }
 }
 

@@ -8,6 +8,7 @@ use tempfile::TempDir;
 use super::unpack::{CAPABILITY_PAX_KEY, CAPABILITY_XATTR, parse_pax_time};
 use super::*;
 use crate::compression::MEDIA_TYPE_LAYER_TAR;
+use crate::error::Diagnostic;
 use crate::oci::LayerWriter;
 
 const MTIME: u64 = 1_000_000_000;
@@ -566,7 +567,7 @@ fn a_missing_blob_names_it() {
         matches!(error, LayerError::Store(OciError::BlobNotFound { .. })),
         "{error}"
     );
-    assert!(error.hint().is_some());
+    assert!(!error.hints().is_empty());
 }
 
 #[test]
@@ -596,12 +597,12 @@ fn errors_name_the_layer_and_the_fix() {
         actual: DiffId::new(Digest::from_sha256_hex(&"ef".repeat(32)).unwrap()),
     };
     insta::assert_snapshot!(error, @"layer `sha256:abababababababababababababababababababababababababababababababab` unpacks to content with diffID `sha256:efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef`, but the image config says `sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd`");
-    insta::assert_snapshot!(error.hint().unwrap(), @"the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again");
+    insta::assert_snapshot!(error.hints().join("\n"), @"the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again");
     let error = LayerError::UnsafeEntry {
         digest,
         entry: "../escape".to_string(),
         reason: "it has a `..` component".to_string(),
     };
     insta::assert_snapshot!(error, @"layer `sha256:abababababababababababababababababababababababababababababababab` has an unsafe entry `../escape`: it has a `..` component");
-    insta::assert_snapshot!(error.hint().unwrap(), @"mlpack refuses layers that could write outside their own directory; use an image from a source you trust");
+    insta::assert_snapshot!(error.hints().join("\n"), @"mlpack refuses layers that could write outside their own directory; use an image from a source you trust");
 }

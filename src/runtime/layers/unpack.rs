@@ -15,6 +15,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid};
 
 use super::error::{LayerError, io_error};
+use crate::error::FromIo;
 use crate::fs_tree::whiteout::{self, EntryName};
 use crate::fs_tree::{Found, MergedView, Root, RootError, entry_path, xattr};
 use crate::oci::{Digest, remove_tree};
@@ -267,11 +268,8 @@ impl Unpacker {
         match fs_err::symlink_metadata(&path) {
             Ok(_) => Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                whiteout::make_overlay_whiteout(&path).map_err(|source| LayerError::Io {
-                    action: "create the whiteout",
-                    path,
-                    source,
-                })
+                whiteout::make_overlay_whiteout(&path)
+                    .map_err(|source| LayerError::io("create the whiteout", path, source))
             }
             Err(error) => Err(io_error("inspect", &path)(error)),
         }
@@ -526,11 +524,11 @@ impl Unpacker {
     fn root_error(&self, error: RootError) -> LayerError {
         match error {
             RootError::Refused(reason) => self.refuse(&reason),
-            RootError::Io(source) => LayerError::Io {
-                action: "find the directory of",
-                path: self.root_path.join(&self.entry),
+            RootError::Io(source) => LayerError::io(
+                "find the directory of",
+                self.root_path.join(&self.entry),
                 source,
-            },
+            ),
         }
     }
 
