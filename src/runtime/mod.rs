@@ -21,7 +21,6 @@ mod init;
 mod launch;
 mod layers;
 mod logs;
-mod merged_view;
 mod mounts;
 mod network;
 mod process;
