@@ -33,8 +33,8 @@ fn client(source: &RemoteReference) -> Result<RegistryClient, BuildError> {
 
 /// Pull `image` for `arch` (or, with `offline`, take the copy the store has under its name),
 /// read its interpreter and glibc, and pin it.
-pub fn pin(
-    runtime: &tokio::runtime::Runtime,
+pub(super) fn pin(
+    network: &crate::network::Network,
     store: &Store,
     image: &str,
     arch: Arch,
@@ -52,7 +52,7 @@ pub fn pin(
         (resolved.manifest_digest()?, None)
     } else {
         let client = client(&source)?;
-        let report = runtime.block_on(registry::pull(
+        let report = network.block_on(registry::pull(
             &client,
             store,
             &source,
@@ -113,7 +113,7 @@ fn inspect(
 /// The pinned image from the store, pulled by its digest first when the store lacks any of
 /// its blobs (never with `offline`).
 pub(crate) fn ensure(
-    runtime: &tokio::runtime::Runtime,
+    network: &crate::network::Network,
     store: &Store,
     image: &LockedImage,
     offline: bool,
@@ -131,7 +131,7 @@ pub(crate) fn ensure(
     let local_name = source.store_name();
     source.digest = Some(digest.clone());
     let client = client(&source)?;
-    runtime.block_on(registry::pull(
+    network.block_on(registry::pull(
         &client,
         store,
         &source,

@@ -12,9 +12,13 @@ mod code;
 mod config;
 pub use self::config::git_state;
 mod image_base;
-pub use self::image_base::pin as pin_image_base;
 mod inspect;
 pub use self::inspect::InspectError;
+mod pipeline;
+pub use self::pipeline::{
+    BuildOptions, LockOutcome, PipelineReporter, build_project, ensure_locked, lock_project,
+    plan_project,
+};
 pub use self::sdist::{SdistBuildFailure, SdistMetadata};
 mod plan;
 mod python;
@@ -28,7 +32,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
-use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
+use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary, ProjectLock};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
@@ -44,7 +48,6 @@ pub struct BuildRequest<'a> {
     pub project: &'a Path,
     pub manifest: &'a Manifest,
     pub project_name: &'a str,
-    pub lock_path: &'a Path,
     /// `name:tag` to give the image in the store.
     pub reference: &'a str,
     pub compression: LayerCompression,
@@ -197,6 +200,8 @@ pub enum BuildError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    #[error(transparent)]
+    Network(#[from] crate::network::StartError),
 }
 
 impl BuildError {
@@ -281,6 +286,7 @@ impl BuildError {
             self,
             Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
         ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(self, Self::Lock(error) if error.is_user_error())
             || matches!(
                 self,
                 Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
@@ -327,10 +333,10 @@ pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
 /// Build the image for `lock` into `store` and tag it. Pins the base into the lock file first
 /// when it is not pinned for these inputs yet.
 pub fn build(
-    runtime: &tokio::runtime::Runtime,
+    network: &crate::network::Network,
     store: &Store,
     request: &BuildRequest<'_>,
-    lock: &mut Lockfile,
+    lock: &mut ProjectLock,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     check_base(request.manifest)?;
@@ -338,7 +344,7 @@ pub fn build(
     // blobs this build wrote but has not tagged yet.
     let mut store_lock = Some(store.lock()?);
     let builder = Builder::new(
-        runtime,
+        network,
         store,
         request.compression,
         request.offline,
@@ -414,7 +420,7 @@ type StagedLayer = (BuiltLayer, Layer);
 
 /// The handles every step of one build shares.
 struct Builder<'a> {
-    runtime: &'a tokio::runtime::Runtime,
+    network: &'a crate::network::Network,
     store: &'a Store,
     writer: LayerWriter,
     /// What besides the inputs decides a layer's bytes: the compression and the mtime. Part
@@ -429,19 +435,16 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(
-        runtime: &'a tokio::runtime::Runtime,
+        network: &'a crate::network::Network,
         store: &'a Store,
         compression: LayerCompression,
         offline: bool,
         project: &Path,
         reporter: &'a dyn BuildReporter,
     ) -> Result<Self, BuildError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| PypiError::Client { source })?;
+        let http = crate::debian::http_client()?;
         Ok(Self {
-            runtime,
+            network,
             store,
             writer: LayerWriter::from_env()?.compression(compression),
             layer_format: format!(
@@ -455,7 +458,7 @@ impl<'a> Builder<'a> {
                 .base_dir(project.to_path_buf())
                 .build()?,
             http,
-            cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
+            cache_dir: crate::dirs::cache_dir().map_err(PypiError::from)?,
             reporter,
         })
     }
@@ -465,7 +468,7 @@ impl<'a> Builder<'a> {
         &self,
         request: &BuildRequest<'_>,
         suite: &Suite,
-        lock: &mut Lockfile,
+        lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = base::inputs_sha256(request.manifest, suite);
         if lock
@@ -481,10 +484,12 @@ impl<'a> Builder<'a> {
             return Err(BuildError::OfflineBase);
         }
         self.reporter.phase("base", "resolving Debian packages");
-        lock.base = Some(crate::lock::PinnedBase::Debian(self.runtime.block_on(
-            base::pin(&self.http, request.manifest, suite, &self.cache_dir),
-        )?));
-        lock.write(request.lock_path)?;
+        lock.pin_debian_base(self.network.block_on(base::pin(
+            &self.http,
+            request.manifest,
+            suite,
+            &self.cache_dir,
+        ))?)?;
         Ok(true)
     }
 
@@ -536,7 +541,7 @@ impl<'a> Builder<'a> {
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
             let debs =
-                self.runtime
+                self.network
                     .block_on(base::fetch(&self.http, suite, base, &self.cache_dir))?;
             self.reporter.phase(&description, "unpacking");
             base::stage(suite, base, &debs, dir)
@@ -552,7 +557,7 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         self.reporter
             .phase(&format!("base {}", image.image), "checking");
-        let resolved = image_base::ensure(self.runtime, self.store, image, offline)?;
+        let resolved = image_base::ensure(self.network, self.store, image, offline)?;
         let layers = image_base::layers(&resolved)?;
         let count = layers.len();
         let staged = layers
@@ -584,7 +589,7 @@ impl<'a> Builder<'a> {
             layers.push(self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
                 let wheels =
-                    self.runtime
+                    self.network
                         .block_on(python::fetch(&self.client, &group.packages, built))?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)
@@ -627,14 +632,10 @@ fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> 
 fn write_image(
     store: &Store,
     request: &BuildRequest<'_>,
-    lock: &Lockfile,
+    lock: &ProjectLock,
     base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
-        path: request.lock_path.to_path_buf(),
-        source,
-    })?;
     let git = config::git_state(request.project);
     let created = config::created(Some(request.project), git.as_ref())?;
     let base_config = base
@@ -649,7 +650,7 @@ fn write_image(
         request.manifest,
         request.project_name,
         lock,
-        &crate::sha256::sha256_hex(&lock_bytes),
+        &lock.file_sha256()?,
         git.as_ref(),
         &created,
     ));

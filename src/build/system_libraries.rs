@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
-use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
+use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary, ProjectLock};
 use crate::wheel::SharedObject;
 
 use super::inspect::{ImageTree, InspectError};
@@ -207,7 +207,7 @@ impl Builder<'_> {
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
         built: &SdistWheels,
-        lock: &mut Lockfile,
+        lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(lock);
         if lock
@@ -244,16 +244,15 @@ impl Builder<'_> {
             self.reporter
                 .phase("system libraries", "finding Debian packages");
             let have = installed_packages(tree.text_at("var/lib/dpkg/status").unwrap_or_default());
-            self.runtime
+            self.network
                 .block_on(resolve(&self.http, &suite, &self.cache_dir, missing, &have))?
         };
-        lock.system_libraries = Some(LockedSystemLibraries {
+        lock.pin_system_libraries(LockedSystemLibraries {
             inputs_sha256: inputs,
             needed,
             host_driver,
             packages,
-        });
-        lock.write(request.lock_path)?;
+        })?;
         Ok(true)
     }
 
@@ -266,7 +265,7 @@ impl Builder<'_> {
     ) -> Result<Vec<WheelScan>, BuildError> {
         let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
         let jobs = self
-            .runtime
+            .network
             .block_on(python::fetch(&self.client, &packages, built))?;
         let arch = lock.target.arch;
         jobs.into_par_iter()
@@ -327,7 +326,7 @@ impl Builder<'_> {
                 }
             })?;
             self.reporter.phase(&description, "downloading");
-            let debs = self.runtime.block_on(base::fetch_debs(
+            let debs = self.network.block_on(base::fetch_debs(
                 &self.http,
                 &suite,
                 &pins.packages,

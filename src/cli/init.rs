@@ -127,7 +127,7 @@ pub(super) fn run(args: &InitArgs, directory: &Path, printer: Printer) -> Result
 }
 
 fn render(template: Template, project: &Path, report: &ScanReport, existing: &Existing) -> String {
-    let name = super::build::project_name(project, &Manifest::default());
+    let name = crate::project::name(project, &Manifest::default());
     let (command, mut requirements) = train_command(project);
     requirements.extend(
         existing

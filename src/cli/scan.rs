@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};
+use crate::context::Context;
 use crate::manifest::Manifest;
 use crate::pypi::IndexClient;
 use crate::python::PythonVersion;
@@ -39,7 +40,12 @@ enum Format {
     Requirements,
 }
 
-pub(super) fn run(args: &ScanArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn run(
+    args: &ScanArgs,
+    directory: &Path,
+    context: &Context,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let project = args.dir.clone().unwrap_or_else(|| directory.to_path_buf());
     let loaded = Manifest::load(&project)?;
     let manifest = loaded.manifest;
@@ -51,7 +57,7 @@ pub(super) fn run(args: &ScanArgs, directory: &Path, printer: Printer) -> Result
     let mut report = scan::scan(&project, &options)?;
     if !args.offline && !report.unresolved.is_empty() {
         let index_url = IndexClient::index_url(manifest.python.index_url.as_deref());
-        check_on_index(&mut report.unresolved, &index_url, printer);
+        check_on_index(&mut report.unresolved, &index_url, context, printer);
     }
     for warning in &report.warnings {
         printer.status(&format!("warning: {warning}"));
@@ -84,53 +90,22 @@ fn pins(manifest: &Manifest) -> Result<BTreeMap<String, PackageName>> {
         .collect()
 }
 
-/// Ask the index about each unresolved name, so nobody installs a look-alike by accident.
-fn check_on_index(unresolved: &mut [UnresolvedImport], index_url: &str, printer: Printer) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            printer.status(&format!(
-                "warning: could not check `{index_url}` for unresolved imports: {error}"
-            ));
-            return;
-        }
-    };
-    let answers = runtime.block_on(async {
-        let client = IndexClient::builder().build()?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for (position, import) in unresolved.iter().enumerate() {
-            let client = client.clone();
-            let index_url = index_url.to_string();
-            let name = PackageName::from_str(&import.name).ok();
-            tasks.spawn(async move {
-                let exists = match name {
-                    Some(name) => client.project_exists(&index_url, &name).await.map(Some),
-                    None => Ok(Some(false)),
-                };
-                (position, exists)
-            });
-        }
-        let mut answers = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(answer) = joined {
-                answers.push(answer);
+/// Ask the index about each unresolved name; a failure only warns.
+fn check_on_index(
+    unresolved: &mut [UnresolvedImport],
+    index_url: &str,
+    context: &Context,
+    printer: Printer,
+) {
+    match context.network() {
+        Ok(network) => {
+            for error in scan::check_on_index(unresolved, index_url, network) {
+                printer.status(&format!("warning: {error}"));
             }
         }
-        Ok::<_, crate::pypi::PypiError>(answers)
-    });
-    match answers {
-        Ok(answers) => {
-            for (position, exists) in answers {
-                match exists {
-                    Ok(exists) => unresolved[position].on_pypi = exists,
-                    Err(error) => printer.status(&format!("warning: {error}")),
-                }
-            }
-        }
-        Err(error) => printer.status(&format!("warning: {error}")),
+        Err(error) => printer.status(&format!(
+            "warning: could not check `{index_url}` for unresolved imports: {error}"
+        )),
     }
 }
 

@@ -121,6 +121,16 @@ pub enum DebianError {
     #[error("refusing to write `{path}` in the root: {reason}")]
     UnsafeRoot { path: String, reason: String },
 
+    /// The HTTP client could not be set up.
+    #[error("could not set up the HTTP client for Debian mirrors")]
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("could not read certificates from `{}` (named by `SSL_CERT_FILE`): {message}", path.display())]
+    Certificates { path: PathBuf, message: String },
+
     /// Reading or writing a file failed; `fs-err` puts the path in the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -141,6 +151,9 @@ impl DebianError {
             Self::UnsupportedBase { .. } => Some(
                 "use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead"
                     .to_string(),
+            ),
+            Self::Certificates { .. } => Some(
+                "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
             ),
             Self::UnsupportedArch { .. } => {
                 Some("build for `amd64` (x86-64) or `arm64` (aarch64)".to_string())

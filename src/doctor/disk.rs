@@ -51,7 +51,7 @@ pub(super) fn free_space() -> Check {
             return Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default());
         }
     }
-    if let Some(cache) = crate::dirs::cache_dir() {
+    if let Ok(cache) = crate::dirs::cache_dir() {
         places.push(("cache", cache));
     }
     let mut measured: Vec<Place> = Vec::new();

@@ -5,10 +5,12 @@
 //! `pylock.toml`; mlpack adds the target, the inputs' hash and each package's `why`. Spec:
 //! <https://packaging.python.org/en/latest/specifications/pylock-toml/>.
 
+mod export;
 mod graph;
 mod hardware;
 mod inputs;
 mod project;
+mod session;
 mod system_libraries;
 mod write;
 
@@ -30,6 +32,7 @@ pub use self::hardware::{
 };
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
+pub use self::session::{BasePin, LockEvent, LockReporter, ProjectLock};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
@@ -259,8 +262,18 @@ pub enum LockError {
     MissingHash(#[from] MissingHash),
     #[error("{location}: `{name}` is not a valid distribution name")]
     InvalidName { location: String, name: String },
-    #[error("could not start the async runtime")]
-    Runtime(#[source] std::io::Error),
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("`{}` does not exist", path.display())]
+    CheckMissing { path: PathBuf },
+    #[error("`{}` is out of date: the requirements, target or indexes changed since it was written", path.display())]
+    Stale { path: PathBuf },
+    #[error("`{}` is out of date: it does not pin the base image `{image}`", path.display())]
+    CheckUnpinnedBase { path: PathBuf, image: String },
+    #[error("`{}` is missing or out of date, and `--locked` forbids changing it", path.display())]
+    LockedStale { path: PathBuf },
+    #[error("`{}` does not pin the base image `{image}`, and `--locked` forbids changing it", path.display())]
+    LockedUnpinnedBase { path: PathBuf, image: String },
     #[error(
         "the base image `{image}` provides Python {shipped}, but the project asks for Python {wanted}"
     )]
@@ -296,6 +309,13 @@ impl LockError {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hint().into_iter().collect(),
+            Self::Missing { .. } => vec!["run `mlpack lock` first".to_string()],
+            Self::CheckMissing { .. } | Self::LockedStale { .. } | Self::LockedUnpinnedBase { .. } => {
+                vec!["run `mlpack lock` and commit `mlpack.lock`".to_string()]
+            }
+            Self::Stale { .. } | Self::CheckUnpinnedBase { .. } => {
+                vec!["run `mlpack lock` and commit the new `mlpack.lock`".to_string()]
+            }
             Self::SdistMetadata { hints, .. } => hints.clone(),
             Self::BasePython { wanted, .. } => vec![format!(
                 "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
@@ -317,13 +337,20 @@ impl LockError {
                 )
             }
             Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
-            Self::Read { .. } | Self::Write { .. } | Self::Runtime(_) => false,
+            Self::Read { .. } | Self::Write { .. } => false,
             _ => true,
         }
     }
 }
 
 impl Lockfile {
+    /// Read the lock at `path`, which must exist (`tree`, `why`, `export`).
+    pub fn read_existing(path: &Path) -> Result<Self, LockError> {
+        Self::read(path)?.ok_or_else(|| LockError::Missing {
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Read the lock at `path`; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
         let bytes = match fs_err::read(path) {
@@ -368,7 +395,7 @@ impl Lockfile {
 
     /// Write atomically: a temporary file beside the lock, then a rename, so a reader never
     /// sees half a lock and a failed write leaves the old one.
-    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+    pub(super) fn write(&self, path: &Path) -> Result<(), LockError> {
         let error = |source| LockError::Write {
             path: path.to_path_buf(),
             source,

@@ -5,6 +5,7 @@
 //! shown when several could provide it), or unresolved. Versions are not guessed here:
 //! pinning is the resolver's job.
 
+mod index;
 mod mapping;
 mod notebook;
 mod project;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 use rayon::prelude::*;
 
+pub use self::index::check_on_index;
 use self::mapping::ImportMap;
 pub use self::mapping::Reason;
 pub(crate) use self::mapping::similar_project;

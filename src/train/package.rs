@@ -7,11 +7,79 @@ use std::path::Path;
 
 use oci_spec::image::Descriptor;
 
+use super::TrainError;
 use super::record::{RunRecord, TRAIN_LOG};
+use crate::manifest::{CommandLine, Manifest};
 use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
+use crate::project::Project;
 
 /// Label naming the run a model image holds.
 pub const RUN_LABEL: &str = "dev.mlpack.run.id";
+
+/// A model image written by [`package_run`].
+#[derive(Debug)]
+pub struct Packaged {
+    pub reference: String,
+    pub digest: String,
+    pub run: String,
+}
+
+/// `mlpack package`: the model image of run `id` (default: the latest that exited 0), named
+/// `tag` (default: `<image name>-model:<run id>`), running `cmd` split on whitespace (default:
+/// `[serve]`, else `[predict]`).
+pub fn package_run(
+    store: &Store,
+    project: &Project,
+    id: Option<&str>,
+    tag: Option<&str>,
+    cmd: Option<&str>,
+) -> Result<Packaged, TrainError> {
+    let manifest = project.manifest();
+    let cmd = model_command(cmd, manifest)?;
+    let outputs = project.outputs_dir();
+    let record = match id {
+        Some(id) => super::find_run(&outputs, id)?,
+        None => super::latest_successful_run(&outputs)?,
+    };
+    let reference = tag.map_or_else(
+        || {
+            let name = record.image.reference.split(':').next().unwrap_or("model");
+            format!("{name}-model:{}", record.id)
+        },
+        str::to_string,
+    );
+    let descriptor = package(
+        store,
+        &outputs.join(&record.id),
+        &record,
+        &manifest.outputs.target,
+        cmd,
+        &reference,
+    )?;
+    Ok(Packaged {
+        reference,
+        digest: descriptor.digest().to_string(),
+        run: record.id,
+    })
+}
+
+/// `cmd`, else `[serve]` (or `[predict]`). Without either the image would keep the training
+/// image's command and retrain, failing for want of the data, so it is refused.
+fn model_command(cmd: Option<&str>, manifest: &Manifest) -> Result<Vec<String>, TrainError> {
+    let command = match cmd {
+        Some(line) => CommandLine::Line(line.to_string()).args(),
+        None => manifest
+            .serve
+            .as_ref()
+            .or(manifest.predict.as_ref())
+            .map(|section| section.command.args())
+            .unwrap_or_default(),
+    };
+    if command.is_empty() {
+        return Err(TrainError::NoModelCommand);
+    }
+    Ok(command)
+}
 
 /// Write the model image for `record` (whose directory is `run_dir`) and tag it `reference`.
 /// `target` is where the job saw its outputs (`[outputs] target`); `cmd` is the image's command.
