@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod elf;
 pub mod gc;
 pub mod hardware;
+pub mod init;
 pub mod lock;
 pub mod manifest;
 pub mod network;

@@ -7,13 +7,12 @@
 use std::str::FromStr;
 
 use crate::lock::LockedImage;
-use crate::oci::registry::{
-    self, CredentialStore, RegistryClient, RemoteReference, TransferProgress,
-};
+use crate::oci::registry::{CredentialStore, RegistryClient, RemoteReference, TransferProgress};
 use crate::oci::{Digest, HistoryEntry, Layer, ResolvedImage, Store};
 use crate::resolve::Arch;
 
 use super::BuildError;
+use super::fetch::{Fetcher, pull};
 use super::inspect::{ImageTree, InspectError};
 
 /// The platform's architecture as images name it (`amd64`).
@@ -52,14 +51,16 @@ pub(super) fn pin(
         (resolved.manifest_digest()?, None)
     } else {
         let client = client(&source)?;
-        let report = network.block_on(registry::pull(
+        let platform = ("linux", image_arch(arch));
+        let report = pull(
+            network,
             &client,
             store,
             &source,
-            ("linux", image_arch(arch)),
+            platform,
             &local_name,
             progress,
-        ))?;
+        )?;
         (report.manifest_digest, report.index_digest)
     };
     let resolved = store.resolve(digest.as_str())?;
@@ -113,7 +114,7 @@ fn inspect(
 /// The pinned image from the store, pulled by its digest first when the store lacks any of
 /// its blobs (never with `offline`).
 pub(crate) fn ensure(
-    network: &crate::network::Network,
+    fetch: &Fetcher<'_>,
     store: &Store,
     image: &LockedImage,
     offline: bool,
@@ -131,14 +132,7 @@ pub(crate) fn ensure(
     let local_name = source.store_name();
     source.digest = Some(digest.clone());
     let client = client(&source)?;
-    network.block_on(registry::pull(
-        &client,
-        store,
-        &source,
-        ("linux", &image.arch),
-        &local_name,
-        &registry::NoProgress,
-    ))?;
+    fetch.pull(&client, store, &source, ("linux", &image.arch), &local_name)?;
     Ok(store.resolve(digest.as_str())?)
 }
 

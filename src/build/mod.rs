@@ -10,6 +10,7 @@ mod base;
 mod cache;
 mod code;
 mod config;
+mod fetch;
 pub use self::config::git_state;
 mod image_base;
 mod inspect;
@@ -39,7 +40,9 @@ use crate::oci::{
     self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
     ResolvedImage, Store, TempTree,
 };
-use crate::pypi::{IndexClient, PypiError};
+use crate::pypi::PypiError;
+
+use self::fetch::Fetcher;
 use crate::python::PythonVersion;
 use crate::wheel::WheelError;
 
@@ -420,15 +423,13 @@ type StagedLayer = (BuiltLayer, Layer);
 
 /// The handles every step of one build shares.
 struct Builder<'a> {
-    network: &'a crate::network::Network,
+    fetch: Fetcher<'a>,
     store: &'a Store,
     writer: LayerWriter,
     /// What besides the inputs decides a layer's bytes: the compression and the mtime. Part
     /// of every cache key, so a gzip build never reuses a zstd layer.
     layer_format: String,
     cache: LayerCache,
-    client: IndexClient,
-    http: reqwest::Client,
     cache_dir: PathBuf,
     reporter: &'a dyn BuildReporter,
 }
@@ -442,9 +443,9 @@ impl<'a> Builder<'a> {
         project: &Path,
         reporter: &'a dyn BuildReporter,
     ) -> Result<Self, BuildError> {
-        let http = crate::debian::http_client()?;
+        let cache_dir = crate::dirs::cache_dir().map_err(PypiError::from)?;
         Ok(Self {
-            network,
+            fetch: Fetcher::new(network, offline, project, cache_dir.clone())?,
             store,
             writer: LayerWriter::from_env()?.compression(compression),
             layer_format: format!(
@@ -453,12 +454,7 @@ impl<'a> Builder<'a> {
                 crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
             ),
             cache: LayerCache::new(store),
-            client: IndexClient::builder()
-                .offline(offline)
-                .base_dir(project.to_path_buf())
-                .build()?,
-            http,
-            cache_dir: crate::dirs::cache_dir().map_err(PypiError::from)?,
+            cache_dir,
             reporter,
         })
     }
@@ -484,12 +480,7 @@ impl<'a> Builder<'a> {
             return Err(BuildError::OfflineBase);
         }
         self.reporter.phase("base", "resolving Debian packages");
-        lock.pin_debian_base(self.network.block_on(base::pin(
-            &self.http,
-            request.manifest,
-            suite,
-            &self.cache_dir,
-        ))?)?;
+        lock.pin_debian_base(base::pin(&self.fetch, request.manifest, suite)?)?;
         Ok(true)
     }
 
@@ -540,9 +531,7 @@ impl<'a> Builder<'a> {
         );
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs =
-                self.network
-                    .block_on(base::fetch(&self.http, suite, base, &self.cache_dir))?;
+            let debs = self.fetch.debs(suite, &base.packages)?;
             self.reporter.phase(&description, "unpacking");
             base::stage(suite, base, &debs, dir)
         })
@@ -557,7 +546,7 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         self.reporter
             .phase(&format!("base {}", image.image), "checking");
-        let resolved = image_base::ensure(self.network, self.store, image, offline)?;
+        let resolved = image_base::ensure(&self.fetch, self.store, image, offline)?;
         let layers = image_base::layers(&resolved)?;
         let count = layers.len();
         let staged = layers
@@ -588,9 +577,7 @@ impl<'a> Builder<'a> {
             let description = format!("{}: {}", group.description, names.join(", "));
             layers.push(self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
-                let wheels =
-                    self.network
-                        .block_on(python::fetch(&self.client, &group.packages, built))?;
+                let wheels = self.fetch.wheels(&group.packages, built)?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)
             })?);

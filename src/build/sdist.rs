@@ -215,11 +215,7 @@ impl Builder<'_> {
             "the sdist `{}` of `{}` {}",
             locked.name, package.name, package.version
         );
-        let (path, info) = self.network.block_on(async {
-            let path = python::fetch_locked(&self.client, locked, entry).await?;
-            let info = self.client.sdist_info(&python::dist_file(locked)).await?;
-            Ok::<_, BuildError>((path, info))
-        })?;
+        let (path, info) = self.fetch.sdist(locked, entry)?;
         let installer = python::installer(lock);
         let mut parts = vec![
             format!("sdist {}", locked.hashes.sha256),
@@ -371,9 +367,7 @@ impl Builder<'_> {
         let description = format!("build environment of {name}");
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let wheels = self
-                .network
-                .block_on(python::fetch(&self.client, environment, &none))?;
+            let wheels = self.fetch.wheels(environment, &none)?;
             python::stage(&installer, &wheels, dir)
         })
     }
@@ -397,17 +391,14 @@ impl Builder<'_> {
             roots.push("python3-dev".to_string());
         }
         let have = installed_packages(tree.text_at("var/lib/dpkg/status").unwrap_or_default());
-        let packages: Vec<LockedDeb> = self.network.block_on(async {
-            let index = crate::debian::fetch_index(&self.http, &suite, &self.cache_dir).await?;
-            Ok::<_, BuildError>(
-                index
-                    .closure(&roots)?
-                    .into_iter()
-                    .filter(|package| !have.contains(&package.name))
-                    .map(base::locked_deb)
-                    .collect(),
-            )
-        })?;
+        let packages: Vec<LockedDeb> = self
+            .fetch
+            .debian_index(&suite)?
+            .closure(&roots)?
+            .into_iter()
+            .filter(|package| !have.contains(&package.name))
+            .map(base::locked_deb)
+            .collect();
         let mut parts: Vec<String> = packages.iter().map(|deb| deb.sha256.clone()).collect();
         parts.sort();
         parts.extend(
@@ -419,12 +410,7 @@ impl Builder<'_> {
         let description = format!("build toolchain ({} Debian packages)", packages.len());
         let layer = self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.network.block_on(base::fetch_debs(
-                &self.http,
-                &suite,
-                &packages,
-                &self.cache_dir,
-            ))?;
+            let debs = self.fetch.debs(&suite, &packages)?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &packages, &debs)
         })?;
@@ -605,7 +591,7 @@ impl SdistMetadata<'_> {
                 .environment_layer(sdist.name.as_ref(), &environment, &python)?
                 .1,
         );
-        let path = network.block_on(builder.client.fetch_file(&sdist.file))?;
+        let path = builder.fetch.file(&sdist.file)?;
         let sha256 = sdist.file.sha256.clone().unwrap_or_default();
         let key = cache::key("mlpack-sdist-metadata-v1", &[sha256]);
         let job = Job {
@@ -645,12 +631,7 @@ impl SdistMetadata<'_> {
             &self.manifest.base.image,
             request.target.arch,
         )?;
-        let pinned = builder.network.block_on(base::pin(
-            &builder.http,
-            self.manifest,
-            &suite,
-            &builder.cache_dir,
-        ))?;
+        let pinned = base::pin(&builder.fetch, self.manifest, &suite)?;
         Ok(vec![builder.base_layer(&suite, &pinned)?])
     }
 }

@@ -307,6 +307,8 @@ fn hints(error: &anyhow::Error) -> Vec<String> {
             hints.extend(fingerprint.hint());
         } else if let Some(train) = cause.downcast_ref::<crate::train::TrainError>() {
             hints.extend(train.hints());
+        } else if let Some(init) = cause.downcast_ref::<crate::init::InitError>() {
+            hints.extend(init.hint());
         }
     }
     hints.dedup();
@@ -340,5 +342,8 @@ fn is_user_error(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::train::TrainError>()
                 .is_some_and(crate::train::TrainError::is_user_error)
+            || cause
+                .downcast_ref::<crate::init::InitError>()
+                .is_some_and(crate::init::InitError::is_user_error)
     })
 }

@@ -39,6 +39,25 @@ const MAX_PACKAGES_BYTES: u64 = 1 << 30;
 /// How often a request is tried when the connection fails or the mirror answers 5xx.
 const ATTEMPTS: u32 = 3;
 
+/// The `.deb`s of `packages`, fetched and verified (see [`download`]), in order, the
+/// downloads overlapping; a failure names the package's position.
+pub async fn download_all(
+    http: &reqwest::Client,
+    suite: &Suite,
+    packages: &[DebPackage],
+    cache_dir: &Path,
+) -> Result<Vec<PathBuf>, (usize, DebianError)> {
+    let downloads = packages
+        .iter()
+        .enumerate()
+        .map(|(position, package)| async move {
+            download(http, suite, package, cache_dir)
+                .await
+                .map_err(|error| (position, error))
+        });
+    futures::future::try_join_all(downloads).await
+}
+
 /// The HTTP client for Debian mirrors, with the settings every mlpack client shares.
 pub fn http_client() -> Result<reqwest::Client, DebianError> {
     crate::network::client_builder(Some(crate::network::READ_TIMEOUT))

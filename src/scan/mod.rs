@@ -10,6 +10,7 @@ mod mapping;
 mod notebook;
 mod project;
 mod python;
+mod render;
 mod report;
 mod stdlib;
 
