@@ -68,7 +68,7 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
     let target_text = args.target.as_deref().unwrap_or(&args.image);
     let target = RemoteReference::from_str(target_text)?;
     let client = client_for(&target.registry, target.is_insecure())?;
-    let mount_from = base_repository(&image, &target);
+    let mount_from = registry::base_repository(&image, &target);
     let progress = Bars::new(printer);
     let report = context.network()?.block_on(registry::push_mounting(
         &client,
@@ -100,17 +100,6 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
         ));
     }
     Ok(ExitStatus::Success)
-}
-
-/// The repository of the registry image `image` was built on, when it is on `target`'s
-/// registry but another repository: the registry can take the base's layers from there
-/// without an upload. Only images built on a registry base (whose labels pin its digest).
-fn base_repository(image: &crate::oci::ResolvedImage, target: &RemoteReference) -> Option<String> {
-    let labels = image.config.config().as_ref()?.labels().as_ref()?;
-    labels.get("org.opencontainers.image.base.digest")?;
-    let base = RemoteReference::from_str(labels.get("org.opencontainers.image.base.name")?).ok()?;
-    (base.registry == target.registry && base.repository != target.repository)
-        .then_some(base.repository)
 }
 
 pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {

@@ -19,6 +19,7 @@ pub use self::credentials::{CredentialStore, Credentials, SavedCredentials};
 pub use self::error::{ConnectFailure, RegistryError};
 pub use self::progress::{NoProgress, TransferProgress};
 pub use self::pull::{PullReport, pull};
+pub use self::push::base_repository;
 pub(crate) use self::push::push_mounting;
 pub use self::push::{PushReport, push};
 pub use self::reference::RemoteReference;

@@ -69,6 +69,20 @@ pub async fn push(
     push_mounting(client, store, image, target, None, progress).await
 }
 
+/// The repository of the registry image `image` was built on, when it is on `target`'s
+/// registry but another repository: the registry can take the base's layers from there
+/// without an upload. Only images built on a registry base (whose labels pin its digest).
+pub fn base_repository(image: &ResolvedImage, target: &RemoteReference) -> Option<String> {
+    let labels = image.config.config().as_ref()?.labels().as_ref()?;
+    labels.get("org.opencontainers.image.base.digest")?;
+    let base: RemoteReference = labels
+        .get("org.opencontainers.image.base.name")?
+        .parse()
+        .ok()?;
+    (base.registry == target.registry && base.repository != target.repository)
+        .then_some(base.repository)
+}
+
 /// [`push`], asking the registry to take blobs it lacks in `target`'s repository from
 /// `mount_from` (another repository of the same registry, which the credentials may pull
 /// from) before uploading them. `mlpack push` passes the repository of the image's base when
