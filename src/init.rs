@@ -109,6 +109,7 @@ pub fn init(
         python: PythonVersion::DEFAULT,
         pins: std::collections::BTreeMap::new(),
         skip_dirs: vec![PathBuf::from("outputs")],
+        exclude: Vec::new(),
     };
     let report = scan::scan(project, &options)?;
     let template = template.unwrap_or_else(|| Template::for_report(&report));

@@ -1,5 +1,5 @@
-//! `mlpack scan`: settings from flags and `mlpack.toml`, the scan, the PyPI check for
-//! unresolved imports, and the three output forms (table, requirements, JSON).
+//! `mlpack scan`: settings from flags and `mlpack.toml`, the scan, the index check of
+//! unresolved imports (`scan::verify`), and the three output forms (table, requirements, JSON).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,7 +15,7 @@ use crate::manifest::Manifest;
 use crate::project::Project;
 use crate::pypi::IndexClient;
 use crate::python::PythonVersion;
-use crate::scan::{self, ScanOptions, ScanReport, UnresolvedImport};
+use crate::scan::{self, ScanOptions, ScanReport};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ScanArgs {
@@ -53,11 +53,12 @@ pub(super) fn run(
         python: args.python.unwrap_or_else(|| manifest.python_version()),
         pins: pins(manifest)?,
         skip_dirs: vec![manifest.outputs.dir.clone()],
+        exclude: manifest.excluded_imports(),
     };
     let mut report = scan::scan(&project.dir, &options)?;
-    if !args.offline && !report.unresolved.is_empty() {
+    if !report.unresolved.is_empty() {
         let index_url = IndexClient::index_url(manifest.python.index_url.as_deref());
-        check_on_index(&mut report.unresolved, &index_url, context, printer);
+        verify_on_index(&mut report, index_url, args.offline, context, printer);
     }
     for warning in &report.warnings {
         printer.status(&format!("warning: {warning}"));
@@ -90,22 +91,20 @@ fn pins(manifest: &Manifest) -> Result<BTreeMap<String, PackageName>> {
         .collect()
 }
 
-/// Ask the index about each unresolved name; a failure only warns.
-fn check_on_index(
-    unresolved: &mut [UnresolvedImport],
-    index_url: &str,
+/// Verify unresolved imports against the index; a failure only warns.
+fn verify_on_index(
+    report: &mut ScanReport,
+    url: String,
+    offline: bool,
     context: &Context,
     printer: Printer,
 ) {
-    match context.network() {
-        Ok(network) => {
-            for error in scan::check_on_index(unresolved, index_url, network) {
-                printer.status(&format!("warning: {error}"));
-            }
-        }
-        Err(error) => printer.status(&format!(
-            "warning: could not check `{index_url}` for unresolved imports: {error}"
-        )),
+    let warnings = match context.network() {
+        Ok(network) => scan::verify_on_index(report, url, offline, network),
+        Err(error) => vec![format!("could not check the index: {error}")],
+    };
+    for warning in warnings {
+        printer.status(&format!("warning: {warning}"));
     }
 }
 
@@ -124,10 +123,13 @@ fn why(report: &ScanReport, name: &str, printer: Printer) -> Result<ExitStatus> 
     }
     let mut text = String::new();
     for used in uses {
-        let kind = used.guard.map_or("required".to_string(), |guard| {
-            format!("optional: {}", guard.describe())
-        });
-        let _ = writeln!(text, "{}\t{}\t({kind})", used.location, used.statement);
+        let _ = writeln!(
+            text,
+            "{}\t{}\t({})",
+            used.location,
+            used.statement,
+            used.kind()
+        );
     }
     printer.result(&text)?;
     Ok(ExitStatus::Success)

@@ -90,6 +90,7 @@ impl LockPlan {
             python,
             pins: pins(loaded)?,
             skip_dirs: vec![manifest.outputs.dir.clone()],
+            exclude: manifest.excluded_imports(),
         };
         let report = scan::scan(&project.dir, &options)?;
         let inputs = LockInputs::gather(&project.dir, loaded, &report)?;

@@ -6,6 +6,7 @@
 //! the limits `values` sets (NUL bytes, lengths, container paths, image names).
 
 mod schema;
+mod typed;
 mod values;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,9 @@ pub struct PythonSection {
     pub imports: BTreeMap<String, Spanned<String>>,
     /// Refuse sdists: lock only versions with a wheel for the target.
     pub no_build: bool,
+    /// Imports (and distributions) the scan leaves out: code that training never runs,
+    /// like an ONNX export helper (`exclude-imports = ["onnx"]`).
+    pub exclude_imports: Vec<Spanned<String>>,
 }
 
 /// An extra package index and the packages that come only from it (no dependency confusion:
@@ -254,6 +258,15 @@ impl LoadedManifest {
 }
 
 impl Manifest {
+    /// `[python] exclude-imports`, as the scan takes it.
+    pub fn excluded_imports(&self) -> Vec<String> {
+        self.python
+            .exclude_imports
+            .iter()
+            .map(|name| name.get_ref().clone())
+            .collect()
+    }
+
     /// The interpreter the image will run: the manifest's, else the one the base ships (for a
     /// registry image, only its inspection knows: until then, the default).
     pub fn python_version(&self) -> PythonVersion {
@@ -305,13 +318,9 @@ impl Manifest {
         // Unknown keys are ignored by serde, so values are still checked after finding them.
         let mut problems = schema::unknown_keys(document.as_table(), &source);
         values::check_document(document.as_table(), &source, &mut problems);
-        let manifest: Self = match toml::from_str(text) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                let offset = error.span().map_or(0, |span| span.start);
-                problems.push(source.problem(offset, error.message().to_string(), None));
-                return Err(invalid(problems));
-            }
+        let Some(manifest) = typed::deserialize(text, document.as_table(), &source, &mut problems)
+        else {
+            return Err(invalid(problems));
         };
         manifest.validate(project, &source, &mut problems);
         values::check_manifest(&manifest, document.as_table(), &source, &mut problems);
@@ -354,6 +363,28 @@ impl Manifest {
                     ),
                     Some("name the PyPI project, like `opencv-python-headless`".to_string()),
                 ));
+            }
+        }
+        for excluded in &self.python.exclude_imports {
+            let name = excluded.get_ref();
+            let valid = !name.is_empty()
+                && name.split('.').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+                });
+            if !valid {
+                problems.push(
+                    source.spanned_problem(
+                        excluded,
+                        format!("`{}` is not an import or distribution name", excerpt(name)),
+                        Some(
+                            "write a module like `onnx` or `tensorflow.lite`, or a PyPI name"
+                                .to_string(),
+                        ),
+                    ),
+                );
             }
         }
         if let Some(cuda) = &self.hardware.cuda

@@ -46,6 +46,7 @@ const TOP: &[Key] = &[
             ),
             key("index-url", VALUE),
             key("imports", Shape::FreeTable),
+            key("exclude-imports", VALUE),
             key("no-build", VALUE),
         ]),
     ),

@@ -148,6 +148,29 @@ fn type_errors_are_located() {
 }
 
 #[test]
+fn type_errors_do_not_hide_the_other_problems() {
+    // Four typos in one manifest: all are reported in one run, the type errors (serde stops
+    // at the first) beside the requirement and the dataset that only typed values reveal.
+    let error = parse(
+        "[project]\nnmae = \"x\"\n\n[python]\nversion = 3.11\nrequirements = [\"scikit-learn>=>1.3\"]\n\n[train]\nshm-size = 2\ncommand = \"python train.py\"\n\n[[datasets]]\nsource = \"missing\"\nread-only = \"yes\"\n\n[[datasets]]\ntarget = \"/b\"\n",
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 7 problems
+      mlpack.toml:2:1: unknown key `project.nmae`
+        hint: did you mean `project.name`?
+      mlpack.toml:5:11: invalid type: floating point `3.11`, expected a string
+      mlpack.toml:6:17: `scikit-learn>=>1.3` is not a valid requirement: no such comparison operator ">=>", must be one of ~= == != <= >= < > ===
+        hint: write a PEP 508 requirement, like `scikit-learn>=1.3` or `torch==2.5.*`
+      mlpack.toml:9:12: invalid type: integer `2`, expected a string
+      mlpack.toml:13:10: dataset `missing` does not exist (looked for `[PROJECT]/missing`)
+        hint: paths in mlpack.toml are relative to the project directory
+      mlpack.toml:14:13: invalid type: string "yes", expected a boolean
+      mlpack.toml:16:1: missing field `source`
+    "#);
+}
+
+#[test]
 fn toml_syntax_errors_are_located() {
     let error = parse("[python\nversion = 3\n").unwrap_err();
     insta::assert_snapshot!(error, @r"

@@ -108,15 +108,26 @@ impl DiskCache {
 
     /// Where the core metadata of `file` is kept.
     pub(crate) fn metadata_path(&self, file: &DistFile) -> PathBuf {
-        let key = match &file.sha256 {
-            Some(sha256) if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                sha256.clone()
-            }
-            _ => format!("url-{}", sha256_hex(file.url.as_bytes())),
-        };
         self.root
             .join("metadata-v1")
-            .join(format!("{key}.metadata"))
+            .join(format!("{}.metadata", file_key(file)))
+    }
+
+    /// Where the names of the files in the wheel `file` are kept, one a line.
+    pub(crate) fn wheel_files_path(&self, file: &DistFile) -> PathBuf {
+        self.root
+            .join("wheel-files-v1")
+            .join(format!("{}.txt", file_key(file)))
+    }
+}
+
+/// A file's sha256 when the index gives one, else a digest of its URL: what never changes.
+fn file_key(file: &DistFile) -> String {
+    match &file.sha256 {
+        Some(sha256) if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            sha256.clone()
+        }
+        _ => format!("url-{}", sha256_hex(file.url.as_bytes())),
     }
 }
 

@@ -211,33 +211,6 @@ impl IndexClient {
         }
     }
 
-    /// Whether `index` has a project for each of `names`, asked side by side; a name that is
-    /// no valid distribution name (`None`) names no project. Answers by position in `names`.
-    pub async fn projects_exist(
-        &self,
-        index: &str,
-        names: Vec<Option<PackageName>>,
-    ) -> Vec<(usize, Result<bool, PypiError>)> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (position, name) in names.into_iter().enumerate() {
-            let (client, index) = (self.clone(), index.to_string());
-            tasks.spawn(async move {
-                let exists = match name {
-                    Some(name) => client.project_exists(&index, &name).await,
-                    None => Ok(false),
-                };
-                (position, exists)
-            });
-        }
-        let mut answers = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(answer) = joined {
-                answers.push(answer);
-            }
-        }
-        answers
-    }
-
     /// Checks `index`, remembers its credentials, and returns it without them or a trailing `/`.
     fn register_index(&self, index: &str) -> Result<String, PypiError> {
         let trimmed = index.trim().trim_end_matches('/');

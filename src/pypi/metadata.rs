@@ -35,7 +35,7 @@ use super::zip_directory::{self, End, Entry};
 use super::{CoreMetadata, DistFile, PypiError, SharedMetadata};
 
 /// How much of a wheel's end the first range request asks for.
-const TAIL_SIZE: u64 = 64 * 1024;
+pub(super) const TAIL_SIZE: u64 = 64 * 1024;
 
 /// The host that serves PyPI's files, which has `.metadata` for every wheel.
 const PYPI_FILES_HOST: &str = "files.pythonhosted.org";
@@ -222,7 +222,7 @@ impl IndexClient {
 }
 
 /// A wheel on a server that answers range requests: the byte ranges read so far.
-struct RemoteWheel<'a> {
+pub(super) struct RemoteWheel<'a> {
     client: &'a IndexClient,
     url: &'a Url,
     /// `(start, bytes)` of each range received.
@@ -231,7 +231,7 @@ struct RemoteWheel<'a> {
 
 impl<'a> RemoteWheel<'a> {
     /// From the answer to the first, suffix, range request.
-    async fn from_tail(
+    pub(super) async fn from_tail(
         client: &'a IndexClient,
         url: &'a Url,
         answer: Answer<'_>,
@@ -252,6 +252,23 @@ impl<'a> RemoteWheel<'a> {
     }
 
     async fn read_metadata(&mut self, filename: &str) -> Result<Vec<u8>, PypiError> {
+        let (directory, entries) = self.read_directory().await?;
+        let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
+        let entry: &Entry = &entries[zip_directory::find_metadata(&names, filename)
+            .map_err(|message| self.malformed(message))?];
+        // The local header's name and extra field are at most 64 KiB each; past that, the span
+        // to the next entry is not this entry's.
+        let most =
+            zip_directory::LOCAL_SIZE as u64 + 2 * u64::from(u16::MAX) + entry.compressed_size;
+        let span = zip_directory::local_span(&entries, entry, directory).min(most);
+        let local = self.read(entry.local_offset, span).await?;
+        zip_directory::read_entry(&local, entry).map_err(|message| self.malformed(message))
+    }
+
+    /// The central directory: where it lies and its entries.
+    pub(super) async fn read_directory(
+        &mut self,
+    ) -> Result<(zip_directory::Directory, Vec<Entry>), PypiError> {
         let (tail_start, tail) = self.windows[0].clone();
         let directory = match zip_directory::find_end(&tail, tail_start)
             .map_err(|message| self.malformed(message))?
@@ -268,16 +285,7 @@ impl<'a> RemoteWheel<'a> {
         let listing = self.read(directory.offset, directory.size).await?;
         let entries =
             zip_directory::parse_directory(&listing).map_err(|message| self.malformed(message))?;
-        let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
-        let entry: &Entry = &entries[zip_directory::find_metadata(&names, filename)
-            .map_err(|message| self.malformed(message))?];
-        // The local header's name and extra field are at most 64 KiB each; past that, the span
-        // to the next entry is not this entry's.
-        let most =
-            zip_directory::LOCAL_SIZE as u64 + 2 * u64::from(u16::MAX) + entry.compressed_size;
-        let span = zip_directory::local_span(&entries, entry, directory).min(most);
-        let local = self.read(entry.local_offset, span).await?;
-        zip_directory::read_entry(&local, entry).map_err(|message| self.malformed(message))
+        Ok((directory, entries))
     }
 
     /// Bytes `start..start + length`, from a range already read or with one more request.
@@ -360,7 +368,7 @@ fn parse_content_range(value: &str) -> Option<u64> {
     start.trim().parse().ok()
 }
 
-fn range_headers(range: &str) -> HeaderMap {
+pub(super) fn range_headers(range: &str) -> HeaderMap {
     let mut headers = identity_headers();
     headers.insert(
         RANGE,

@@ -22,6 +22,7 @@ mod metadata;
 mod sdist;
 mod simple;
 mod types;
+mod wheel_modules;
 mod zip_directory;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use http::RequestStats;
 pub use metadata::is_wheel;
 pub use sdist::{BuildSystem, SdistInfo};
 pub use types::*;
+pub use wheel_modules::{WheelLookup, WheelModules};
 
 /// The index used when neither the manifest nor the environment names one.
 pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";

@@ -96,6 +96,9 @@ pub enum Reason {
     MostDownloaded,
     /// No wheel says so, but a top-5000 PyPI project has exactly the import's name.
     SameName,
+    /// No table knows the import, but the index has a project of a similar name whose newest
+    /// wheel installs the module (`scan::verify`).
+    Verified { wheel: String },
 }
 
 impl Reason {
@@ -109,6 +112,7 @@ impl Reason {
                 "a popular PyPI project has this exact name; no wheel's file list confirmed it"
                     .to_string()
             }
+            Self::Verified { wheel } => format!("verified: the wheel `{wheel}` provides it"),
         }
     }
 }

@@ -5,14 +5,15 @@
 //! shown when several could provide it), or unresolved. Versions are not guessed here:
 //! pinning is the resolver's job.
 
-mod index;
 mod mapping;
 mod notebook;
+mod pip_command;
 mod project;
 mod python;
 mod render;
 mod report;
 mod stdlib;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,17 +22,17 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 use rayon::prelude::*;
 
-pub use self::index::check_on_index;
 use self::mapping::ImportMap;
 pub use self::mapping::Reason;
 pub(crate) use self::mapping::similar_project;
 use self::project::ProjectFiles;
-pub use self::python::Guard;
-use self::python::find_imports;
+pub use self::python::{Guard, Lazy};
+use self::python::{PipArgument, PipInstall, find_imports};
 pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
+pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_on_index, verify_unresolved};
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
@@ -43,7 +44,18 @@ pub struct ScanOptions {
     pub pins: BTreeMap<String, PackageName>,
     /// Project-relative directories not to scan (the outputs directory).
     pub skip_dirs: Vec<PathBuf>,
+    /// Imports (dotted prefixes) and distributions to leave out (`[python] exclude-imports`).
+    pub exclude: Vec<String>,
 }
+
+/// Modules that only a hosted notebook provides: `google.colab` is Colab's own (PyPI's
+/// `google-colab` is not it), the `kaggle_*` helpers are Kaggle's kernels' own.
+const NOTEBOOK_HOST_MODULES: &[&str] = &[
+    "google.colab",
+    "kaggle_secrets",
+    "kaggle_datasets",
+    "kaggle_web_client",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -130,19 +142,19 @@ fn scan_file(root: &Path, path: &Path) -> FileScan {
         match notebook::code_cells(text) {
             Ok(cells) => {
                 for cell in cells {
-                    scan.add_source(&relative, &cell.source, Some(cell.number));
+                    scan.add_source(root, &relative, &cell.source, Some(cell.number));
                 }
             }
             Err(message) => scan.warnings.push(warn(format!("skipped: {message}"))),
         }
     } else {
-        scan.add_source(&relative, text, None);
+        scan.add_source(root, &relative, text, None);
     }
     scan
 }
 
 impl FileScan {
-    fn add_source(&mut self, relative: &str, text: &str, cell: Option<u32>) {
+    fn add_source(&mut self, root: &Path, relative: &str, text: &str, cell: Option<u32>) {
         let found = find_imports(text, cell.is_some());
         let lines = LineIndex::new(text);
         let location = |offset: ruff_text_size::TextSize| Location {
@@ -151,11 +163,7 @@ impl FileScan {
             line: lines.position(text, offset.to_usize()).line,
         };
         if let Some((offset, message)) = found.syntax_error {
-            let at = location(offset);
-            let place = match at.cell {
-                Some(cell) => format!("cell {cell}, line {}", at.line),
-                None => format!("line {}", at.line),
-            };
+            let place = location(offset).place();
             self.warnings.push(ScanWarning {
                 path: relative.to_string(),
                 message: format!(
@@ -168,30 +176,91 @@ impl FileScan {
                 location: location(import.offset),
                 statement: Statement::Import(import.statement),
                 guard: import.guard,
+                lazy: import.lazy,
             };
             self.imports.push((import.module, evidence));
         }
         for install in found.pip_installs {
             let at = location(install.offset);
-            match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&install.requirement) {
-                Ok(requirement) => self.pip_installs.push((
-                    requirement.name,
-                    Evidence {
-                        location: at,
-                        statement: Statement::PipInstall(install.requirement),
-                        guard: None,
-                    },
-                )),
-                Err(_) => self.warnings.push(ScanWarning {
-                    path: relative.to_string(),
-                    message: format!(
-                        "{at}: `pip install {}` names no requirement mlpack can read; ignored",
-                        install.requirement
-                    ),
-                }),
-            }
+            self.add_pip_argument(root, relative, &install, &at);
         }
     }
+
+    fn add_pip_argument(
+        &mut self,
+        root: &Path,
+        relative: &str,
+        install: &PipInstall,
+        at: &Location,
+    ) {
+        let evidence = |requirement: &str| Evidence {
+            location: at.clone(),
+            statement: Statement::PipInstall(requirement.to_string()),
+            guard: install.guard,
+            lazy: install.lazy,
+        };
+        let warn = |message: String| ScanWarning {
+            path: relative.to_string(),
+            message: format!("{}: {message}", at.place()),
+        };
+        match &install.argument {
+            PipArgument::Requirement(requirement) => {
+                match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(requirement) {
+                    Ok(parsed) => self.pip_installs.push((parsed.name, evidence(requirement))),
+                    Err(_) => self.warnings.push(warn(format!(
+                        "`pip install {requirement}` names no requirement mlpack can read; ignored"
+                    ))),
+                }
+            }
+            PipArgument::File(file) => match read_requirements_file(root, &self.dir, file) {
+                Ok(requirements) => {
+                    for (name, requirement) in requirements {
+                        self.pip_installs.push((name, evidence(&requirement)));
+                    }
+                }
+                Err(message) => self.warnings.push(warn(message)),
+            },
+            PipArgument::Interpolated(word) => self.warnings.push(warn(format!(
+                "`pip install … {word}` is filled in when the notebook runs; left out (add it to `[python] requirements` if the image needs it)"
+            ))),
+        }
+    }
+}
+
+/// The requirements of a file a notebook's `pip install -r FILE` names, read relative to the
+/// notebook when the file is in the project (what is outside it is not the project's input).
+fn read_requirements_file(
+    root: &Path,
+    dir: &Path,
+    file: &str,
+) -> Result<Vec<(PackageName, String)>, String> {
+    let not_read =
+        |why: &str| format!("`pip install -r {file}`: {why}; its requirements were not read");
+    let path = dir.join(file);
+    let inside = std::path::absolute(&path)
+        .ok()
+        .zip(std::path::absolute(root).ok())
+        .and_then(|(path, root)| {
+            fs_err::canonicalize(path)
+                .ok()
+                .zip(fs_err::canonicalize(root).ok())
+        })
+        .is_some_and(|(path, root)| path.starts_with(root));
+    if !inside {
+        return Err(not_read("the file is not in the project"));
+    }
+    let text =
+        fs_err::read_to_string(&path).map_err(|error| not_read(&error.kind().to_string()))?;
+    let requirements = text
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim())
+        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('-'))
+        .filter_map(|line| {
+            let parsed = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(line).ok()?;
+            Some((parsed.name, line.to_string()))
+        })
+        .collect();
+    Ok(requirements)
 }
 
 /// Sorts every use into local, stdlib, a distribution, or unresolved.
@@ -203,6 +272,9 @@ struct Classifier<'a> {
     unresolved: BTreeMap<String, UnresolvedImport>,
     local: BTreeSet<String>,
     stdlib: BTreeSet<String>,
+    notebook_host: BTreeSet<String>,
+    exclude: &'a [String],
+    excluded: BTreeSet<String>,
     warnings: Vec<ScanWarning>,
 }
 
@@ -220,6 +292,9 @@ impl<'a> Classifier<'a> {
             unresolved: BTreeMap::new(),
             local: BTreeSet::new(),
             stdlib: BTreeSet::new(),
+            notebook_host: BTreeSet::new(),
+            exclude: &options.exclude,
+            excluded: BTreeSet::new(),
             warnings: Vec::new(),
         };
         for scan in scanned {
@@ -230,6 +305,10 @@ impl<'a> Classifier<'a> {
 
     fn add(&mut self, scan: &FileScan) {
         for (name, evidence) in &scan.pip_installs {
+            if let Some(excluded) = self.excluded_by(name.as_ref()) {
+                self.excluded.insert(excluded);
+                continue;
+            }
             self.distribution(name).evidence.push(evidence.clone());
         }
         for (module, evidence) in &scan.imports {
@@ -240,7 +319,11 @@ impl<'a> Classifier<'a> {
 
     fn add_import(&mut self, module: &str, evidence: &Evidence, dir: &Path) {
         let top_level = module.split('.').next().unwrap_or(module);
-        if self.files.is_local(top_level, dir) {
+        if let Some(host) = matching_prefix(module, NOTEBOOK_HOST_MODULES) {
+            self.notebook_host.insert(host.to_string());
+        } else if let Some(excluded) = self.excluded_by(module) {
+            self.excluded.insert(excluded);
+        } else if self.files.is_local(top_level, dir) {
             self.local.insert(top_level.to_string());
         } else if stdlib::is_stdlib(top_level, self.python) {
             self.stdlib.insert(top_level.to_string());
@@ -271,6 +354,18 @@ impl<'a> Classifier<'a> {
                 .evidence
                 .push(evidence.clone());
         }
+    }
+
+    /// The `exclude-imports` entry that leaves out `name` (a module or a distribution).
+    fn excluded_by(&self, name: &str) -> Option<String> {
+        let normalize = |name: &str| name.to_ascii_lowercase().replace(['-', '.'], "_");
+        self.exclude
+            .iter()
+            .find(|entry| {
+                matching_prefix(name, &[entry.as_str()]).is_some()
+                    || normalize(entry) == normalize(name)
+            })
+            .cloned()
     }
 
     fn distribution(&mut self, name: &PackageName) -> &mut DistributionUse {
@@ -315,9 +410,20 @@ impl<'a> Classifier<'a> {
             unresolved,
             local_modules: self.local.into_iter().collect(),
             stdlib_modules: self.stdlib.into_iter().collect(),
+            notebook_host_modules: self.notebook_host.into_iter().collect(),
+            excluded: self.excluded.into_iter().collect(),
             warnings,
         }
     }
+}
+
+/// The entry of `prefixes` that `module` is, or is inside (`google.colab.drive`).
+fn matching_prefix<'p>(module: &str, prefixes: &[&'p str]) -> Option<&'p str> {
+    prefixes.iter().copied().find(|prefix| {
+        module
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
 }
 
 fn relative_path(root: &Path, path: &Path) -> String {

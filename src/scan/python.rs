@@ -9,6 +9,8 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, ExceptHandler, Expr, IpyEscapeKind, PySourceType, Stmt};
 use ruff_text_size::{Ranged, TextSize};
 
+use super::pip_command;
+
 /// Why an import may be absent without the program failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -19,6 +21,9 @@ pub enum Guard {
     TypeChecking,
     /// Under an `if` on `sys.version_info`, `sys.platform`, `os.name` or `platform.*`.
     VersionOrPlatform,
+    /// Under an `if` that runs only in a hosted notebook (`if IN_COLAB:`, `if "google.colab"
+    /// in sys.modules:`, `if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):`).
+    NotebookHost,
 }
 
 impl Guard {
@@ -27,6 +32,30 @@ impl Guard {
             Self::TryExcept => "inside try/except ImportError",
             Self::TypeChecking => "under if TYPE_CHECKING",
             Self::VersionOrPlatform => "under a version/platform check",
+            Self::NotebookHost => "only on Colab or Kaggle",
+        }
+    }
+}
+
+/// Why a required import may not run in every training run: it only runs when its function
+/// is called or its branch taken (an ONNX export helper, `if args.wandb:`). Such imports stay
+/// required, the safe default; the report says so, so that a user can see why a heavy
+/// package is in the image and leave it out with `[python] exclude-imports`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lazy {
+    /// In a function's body.
+    Function,
+    /// In the body of an `if` (other than `if __name__ == "__main__":`), `for`, `while` or
+    /// `match`.
+    Branch,
+}
+
+impl Lazy {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Function => "lazy: inside a function",
+            Self::Branch => "lazy: inside a branch",
         }
     }
 }
@@ -41,13 +70,26 @@ pub(crate) struct FoundImport {
     pub(crate) statement: String,
     pub(crate) offset: TextSize,
     pub(crate) guard: Option<Guard>,
+    pub(crate) lazy: Option<Lazy>,
 }
 
-/// A distribution named on a `%pip install` / `!pip install` line.
+/// What a `%pip install` / `!pip install` line names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PipInstall {
-    pub(crate) requirement: String,
+    pub(crate) argument: PipArgument,
     pub(crate) offset: TextSize,
+    pub(crate) guard: Option<Guard>,
+    pub(crate) lazy: Option<Lazy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PipArgument {
+    /// A requirement as written.
+    Requirement(String),
+    /// A requirements file (`-r FILE`), as written.
+    File(String),
+    /// A word IPython fills in at run time (`$pkg`, `{name}`).
+    Interpolated(String),
 }
 
 /// What one piece of source yields.
@@ -85,6 +127,8 @@ struct ImportCollector {
     pip_installs: Vec<PipInstall>,
     /// The outermost guard around the statement being visited.
     guard: Option<Guard>,
+    /// The outermost function or branch around the statement being visited.
+    lazy: Option<Lazy>,
     /// `from importlib import import_module` was seen, so a bare `import_module("x")` is it
     /// (and not, say, sympy's own helper of that name).
     imports_import_module: bool,
@@ -97,6 +141,7 @@ impl ImportCollector {
             statement,
             offset,
             guard: self.guard,
+            lazy: self.lazy,
         });
     }
 
@@ -105,6 +150,14 @@ impl ImportCollector {
         self.guard = outer.or(guard);
         self.visit_body(body);
         self.guard = outer;
+    }
+
+    /// Visits what runs only when a function is called or a branch is taken.
+    fn lazily(&mut self, lazy: Option<Lazy>, visit: impl FnOnce(&mut Self)) {
+        let outer = self.lazy;
+        self.lazy = outer.or(lazy);
+        visit(self);
+        self.lazy = outer;
     }
 
     fn visit_try(&mut self, stmt: &ast::StmtTry) {
@@ -128,10 +181,27 @@ impl ImportCollector {
 
     fn visit_if(&mut self, stmt: &ast::StmtIf) {
         self.visit_expr(&stmt.test);
+        let lazy = (!is_main_check(&stmt.test)).then_some(Lazy::Branch);
+        self.lazily(lazy, |this| this.visit_if_clauses(stmt));
+    }
+
+    fn visit_if_clauses(&mut self, stmt: &ast::StmtIf) {
         if mentions(&stmt.test, &["TYPE_CHECKING"]) {
             self.guarded(Some(Guard::TypeChecking), &stmt.body);
             for clause in &stmt.elif_else_clauses {
                 self.visit_elif_else_clause(clause);
+            }
+            return;
+        }
+        if let Some(on_host) = notebook_host_check(&stmt.test) {
+            // `if IN_COLAB:` guards its body; `if not IN_COLAB:` guards the other clauses.
+            let host = Some(Guard::NotebookHost);
+            self.guarded(host.filter(|_| on_host), &stmt.body);
+            for clause in &stmt.elif_else_clauses {
+                if let Some(test) = &clause.test {
+                    self.visit_expr(test);
+                }
+                self.guarded(host.filter(|_| !on_host), &clause.body);
             }
             return;
         }
@@ -156,10 +226,16 @@ impl ImportCollector {
             kind,
             IpyEscapeKind::Shell | IpyEscapeKind::Magic | IpyEscapeKind::ShCap
         ) {
-            for requirement in pip_install_requirements(value) {
+            let line = pip_command::parse(value);
+            let arguments = (line.requirements.into_iter().map(PipArgument::Requirement))
+                .chain(line.requirement_files.into_iter().map(PipArgument::File))
+                .chain(line.interpolated.into_iter().map(PipArgument::Interpolated));
+            for argument in arguments {
                 self.pip_installs.push(PipInstall {
-                    requirement,
+                    argument,
                     offset,
+                    guard: self.guard,
+                    lazy: self.lazy,
                 });
             }
         }
@@ -200,6 +276,12 @@ impl<'a> Visitor<'a> for ImportCollector {
             }
             Stmt::Try(stmt) => self.visit_try(stmt),
             Stmt::If(stmt) => self.visit_if(stmt),
+            Stmt::FunctionDef(_) => {
+                self.lazily(Some(Lazy::Function), |this| visitor::walk_stmt(this, stmt));
+            }
+            Stmt::For(_) | Stmt::While(_) | Stmt::Match(_) => {
+                self.lazily(Some(Lazy::Branch), |this| visitor::walk_stmt(this, stmt));
+            }
             Stmt::IpyEscapeCommand(command) => {
                 self.visit_escape_command(command.kind, &command.value, command.start());
             }
@@ -290,6 +372,64 @@ fn is_version_or_platform_check(test: &Expr) -> bool {
     ) || mentions_attribute(test, "os", "name")
 }
 
+/// `if __name__ == "__main__":`, the body a script always runs.
+fn is_main_check(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let sides = std::iter::once(&*compare.left).chain(compare.comparators.iter());
+    let (mut name, mut main) = (false, false);
+    for side in sides {
+        match side {
+            Expr::Name(n) => name |= n.id.as_str() == "__name__",
+            Expr::StringLiteral(literal) => main |= literal.value.to_str() == "__main__",
+            _ => {}
+        }
+    }
+    name && main
+}
+
+/// Whether an `if` test asks if the code runs in a hosted notebook: `Some(true)` when its
+/// body runs there (`if IN_COLAB:`), `Some(false)` when its body runs elsewhere (`if not
+/// IN_COLAB:`, `if "google.colab" not in sys.modules:`).
+fn notebook_host_check(test: &Expr) -> Option<bool> {
+    match test {
+        Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
+            notebook_host_check(&not.operand).map(|on_host| !on_host)
+        }
+        Expr::Compare(compare) if mentions_notebook_host(test) => {
+            let negated = compare
+                .ops
+                .iter()
+                .any(|op| matches!(op, ast::CmpOp::NotIn | ast::CmpOp::NotEq));
+            Some(!negated)
+        }
+        _ => mentions_notebook_host(test).then_some(true),
+    }
+}
+
+/// A name like `IN_COLAB` or `on_kaggle`, or a string like `"google.colab"` or
+/// `"KAGGLE_KERNEL_RUN_TYPE"`.
+fn mentions_notebook_host(expr: &Expr) -> bool {
+    struct HostFinder(bool);
+    impl<'a> Visitor<'a> for HostFinder {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            let text = match expr {
+                Expr::Name(name) => name.id.as_str(),
+                Expr::Attribute(attribute) => attribute.attr.id.as_str(),
+                Expr::StringLiteral(literal) => literal.value.to_str(),
+                _ => "",
+            };
+            let text = text.to_ascii_lowercase();
+            self.0 |= text.contains("colab") || text.contains("kaggle");
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finder = HostFinder(false);
+    finder.visit_expr(expr);
+    finder.0
+}
+
 /// Whether `expr` contains a name, or an attribute whose last part is, one of `names`.
 fn mentions(expr: &Expr, names: &[&str]) -> bool {
     let mut finder = NameFinder {
@@ -331,65 +471,6 @@ impl<'a, F: Fn(&str, Option<&str>) -> bool> Visitor<'a> for NameFinder<F> {
         visitor::walk_expr(self, expr);
     }
 }
-
-/// The requirements on a `pip install …` command line (`%pip`, `!pip`, `!python -m pip`).
-fn pip_install_requirements(command: &str) -> Vec<String> {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let Some(install) = words.iter().position(|word| *word == "install") else {
-        return Vec::new();
-    };
-    let invokes_pip = words[..install]
-        .iter()
-        .any(|word| matches!(word.rsplit('/').next(), Some("pip" | "pip3" | "uv")));
-    if !invokes_pip {
-        return Vec::new();
-    }
-    let mut requirements = Vec::new();
-    let mut args = words[install + 1..].iter();
-    while let Some(arg) = args.next() {
-        if OPTIONS_WITH_VALUE.contains(arg) {
-            args.next();
-        } else if !arg.starts_with('-') && !arg.starts_with('$') && !arg.starts_with('{') {
-            requirements.push(arg.trim_matches(|c| c == '"' || c == '\'').to_string());
-        }
-    }
-    requirements
-}
-
-/// `pip install` options whose value is a separate word that is not a requirement.
-const OPTIONS_WITH_VALUE: &[&str] = &[
-    "-r",
-    "--requirement",
-    "-c",
-    "--constraint",
-    "-e",
-    "--editable",
-    "-t",
-    "--target",
-    "-i",
-    "--index-url",
-    "--extra-index-url",
-    "-f",
-    "--find-links",
-    "--prefix",
-    "--root",
-    "--platform",
-    "--python-version",
-    "--implementation",
-    "--abi",
-    "--src",
-    "--upgrade-strategy",
-    "--progress-bar",
-    "--cache-dir",
-    "--log",
-    "--proxy",
-    "--timeout",
-    "--retries",
-    "--trusted-host",
-    "--no-binary",
-    "--only-binary",
-    "--report",
-];
 
 #[cfg(test)]
 mod tests;

@@ -91,7 +91,7 @@ impl ScanReport {
         for unresolved in &report.unresolved {
             let verdict = match unresolved.on_pypi {
                 Some(true) => format!(
-                    "a PyPI project named `{}` exists, but nothing says it provides this import: check before you add it",
+                    "a PyPI project named `{}` exists, but its newest wheel does not provide this import (or it has no wheel): check before you add it",
                     unresolved.name
                 ),
                 Some(false) => format!("no PyPI project is named `{}`", unresolved.name),
@@ -118,6 +118,20 @@ impl ScanReport {
             report.local_modules.len(),
             report.stdlib_modules.len(),
         );
+        if !report.notebook_host_modules.is_empty() {
+            let _ = writeln!(
+                text,
+                "left out, only a hosted notebook provides them (Colab, Kaggle): {}",
+                report.notebook_host_modules.join(", ")
+            );
+        }
+        if !report.excluded.is_empty() {
+            let _ = writeln!(
+                text,
+                "left out by `[python] exclude-imports`: {}",
+                report.excluded.join(", ")
+            );
+        }
         text
     }
 }

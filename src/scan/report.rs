@@ -6,7 +6,7 @@ use pep508_rs::PackageName;
 use serde::Serialize;
 
 use super::mapping::Reason;
-use super::python::Guard;
+use super::python::{Guard, Lazy};
 use crate::python::PythonVersion;
 
 /// A place in the project: `path:line`, or `path[cell N]:line` in a notebook.
@@ -17,6 +17,16 @@ pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cell: Option<u32>,
     pub line: u32,
+}
+
+impl Location {
+    /// `line 3`, or `cell 2, line 3`: the place within its file.
+    pub fn place(&self) -> String {
+        match self.cell {
+            Some(cell) => format!("cell {cell}, line {}", self.line),
+            None => format!("line {}", self.line),
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -38,6 +48,20 @@ pub struct Evidence {
     /// Why it is optional; `None` for a required use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<Guard>,
+    /// Set when the use runs only when a function is called or a branch taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lazy: Option<Lazy>,
+}
+
+impl Evidence {
+    /// `required`, `required, lazy: inside a function`, or `optional: …`.
+    pub fn kind(&self) -> String {
+        match (self.guard, self.lazy) {
+            (Some(guard), _) => format!("optional: {}", guard.describe()),
+            (None, Some(lazy)) => format!("required, {}", lazy.describe()),
+            (None, None) => "required".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,6 +137,10 @@ pub struct ScanReport {
     pub local_modules: Vec<String>,
     /// Standard-library modules imported.
     pub stdlib_modules: Vec<String>,
+    /// Modules only a hosted notebook provides (`google.colab`): nothing to install.
+    pub notebook_host_modules: Vec<String>,
+    /// `[python] exclude-imports` entries that left something out.
+    pub excluded: Vec<String>,
     pub warnings: Vec<ScanWarning>,
 }
 

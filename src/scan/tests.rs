@@ -16,6 +16,7 @@ fn scan_at(root: &Path, python: PythonVersion) -> ScanReport {
         python,
         pins: BTreeMap::new(),
         skip_dirs: vec![PathBuf::from("outputs")],
+        exclude: Vec::new(),
     };
     scan(root, &options).unwrap()
 }
@@ -253,6 +254,7 @@ fn a_missing_project_is_an_error() {
         python: PythonVersion::DEFAULT,
         pins: BTreeMap::new(),
         skip_dirs: Vec::new(),
+        exclude: Vec::new(),
     };
     let error = scan(Path::new("/nonexistent/project"), &options).unwrap_err();
     assert_eq!(

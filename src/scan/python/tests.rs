@@ -177,35 +177,102 @@ fn notebook_escapes_are_evidence_not_python() {
     let source = "%pip install xgboost==2.1 'scikit-learn>=1.3' -q\n!pip install -r requirements.txt torch\n!ls -la\n%matplotlib inline\nimport xgboost\n";
     let found = find_imports(source, true);
     assert!(found.syntax_error.is_none(), "{:?}", found.syntax_error);
-    let requirements: Vec<&str> = found
+    let arguments: Vec<&PipArgument> = found
         .pip_installs
         .iter()
-        .map(|install| install.requirement.as_str())
+        .map(|install| &install.argument)
         .collect();
-    assert_eq!(requirements, ["xgboost==2.1", "scikit-learn>=1.3", "torch"]);
+    assert_eq!(
+        arguments,
+        [
+            &PipArgument::Requirement("xgboost==2.1".to_string()),
+            &PipArgument::Requirement("scikit-learn>=1.3".to_string()),
+            &PipArgument::Requirement("torch".to_string()),
+            &PipArgument::File("requirements.txt".to_string()),
+        ]
+    );
     assert_eq!(found.imports.len(), 1);
-}
-
-#[test]
-fn pip_install_parsing() {
-    assert_eq!(
-        pip_install_requirements("pip install -U numpy pandas"),
-        ["numpy", "pandas"]
-    );
-    assert_eq!(
-        pip_install_requirements("python -m pip install --index-url https://x torch"),
-        ["torch"]
-    );
-    assert_eq!(
-        pip_install_requirements("/usr/bin/pip3 install -e . wandb"),
-        ["wandb"]
-    );
-    assert!(pip_install_requirements("conda install numpy").is_empty());
-    assert!(pip_install_requirements("pip list").is_empty());
 }
 
 #[test]
 fn modern_syntax_parses() {
     let source = "type Point = tuple[float, float]\ndef f[T](x: T) -> T:\n    match x:\n        case {'a': 1}:\n            import m\n    return x\n";
     assert_eq!(modules(source), ["m"]);
+}
+
+#[test]
+fn hosted_notebook_branches_are_optional() {
+    let source = r#"
+import sys
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:
+    from google.colab import drive
+    import colab_only
+else:
+    import local_a
+if "google.colab" not in sys.modules:
+    import local_b
+else:
+    import colab_b
+if not on_kaggle():
+    import local_c
+if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
+    import kaggle_only
+"#;
+    let host = Some(Guard::NotebookHost);
+    assert_eq!(
+        imports(source),
+        [
+            ("sys".to_string(), None),
+            ("google.colab.drive".to_string(), host),
+            ("colab_only".to_string(), host),
+            ("local_a".to_string(), None),
+            ("local_b".to_string(), None),
+            ("colab_b".to_string(), host),
+            ("local_c".to_string(), None),
+            ("kaggle_only".to_string(), host),
+        ]
+    );
+}
+
+#[test]
+fn pip_lines_in_a_hosted_notebook_branch_are_optional() {
+    let found = find_imports("if IN_COLAB:\n    !pip install -q gradio\n", true);
+    assert!(found.syntax_error.is_none(), "{:?}", found.syntax_error);
+    assert_eq!(found.pip_installs.len(), 1);
+    assert_eq!(found.pip_installs[0].guard, Some(Guard::NotebookHost));
+}
+
+#[test]
+fn imports_in_functions_and_branches_are_lazy() {
+    let source = r#"
+import torch
+class Model:
+    import einops
+    def export(self):
+        import onnx
+if args.wandb:
+    import wandb
+for backend in backends:
+    importlib.import_module("tensorrt")
+if __name__ == "__main__":
+    import typer
+"#;
+    let found = find_imports(source, false);
+    let lazy: Vec<(&str, Option<Lazy>)> = found
+        .imports
+        .iter()
+        .map(|import| (import.module.as_str(), import.lazy))
+        .collect();
+    assert_eq!(
+        lazy,
+        [
+            ("torch", None),
+            ("einops", None),
+            ("onnx", Some(Lazy::Function)),
+            ("wandb", Some(Lazy::Branch)),
+            ("tensorrt", Some(Lazy::Branch)),
+            ("typer", None),
+        ]
+    );
 }
