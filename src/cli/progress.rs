@@ -2,6 +2,7 @@
 //! build's step, and one bar per blob pulled or pushed. Bars and spinner are drawn only on a
 //! terminal, and never with `-q` or `--json`.
 
+use std::io::Write as _;
 use std::sync::{Mutex, OnceLock};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -10,7 +11,7 @@ use super::Printer;
 use crate::build::BuildReporter;
 use crate::lock::{LockEvent, LockReporter};
 use crate::oci::registry::TransferProgress;
-use crate::train::{TrainEvent, TrainReporter};
+use crate::train::{Stream, TrainEvent, TrainReporter};
 
 /// The reporter of `lock`, `build` and `train`.
 pub(super) struct PipelineProgress {
@@ -174,6 +175,21 @@ impl TrainReporter for PipelineProgress {
             TrainEvent::Started { run_id, command } => self
                 .printer
                 .status(&format!("Training run {run_id}: {}", command.join(" "))),
+            // The job's own output, as it wrote it: never quieted.
+            TrainEvent::Output {
+                stream: Stream::Stdout,
+                bytes,
+            } => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(bytes);
+                let _ = stdout.flush();
+            }
+            TrainEvent::Output {
+                stream: Stream::Stderr,
+                bytes,
+            } => {
+                let _ = std::io::stderr().lock().write_all(bytes);
+            }
         }
     }
 }

@@ -153,7 +153,7 @@ pub struct ProjectLock {
 }
 
 impl ProjectLock {
-    fn new(path: &Path, lock: Lockfile, locked: bool) -> Self {
+    pub(super) fn new(path: &Path, lock: Lockfile, locked: bool) -> Self {
         Self {
             path: path.to_path_buf(),
             lock,

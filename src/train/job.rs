@@ -6,10 +6,10 @@
 //! async runtime and thread pools, and namespaces must be created from a process that never
 //! had other threads.
 
-use std::io::{Read, Write};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use nix::sys::signal::{SigHandler, Signal, signal};
 
@@ -32,6 +32,15 @@ pub enum TrainEvent<'a> {
         run_id: &'a str,
         command: &'a [String],
     },
+    /// The job wrote `bytes` (also kept in `train.log`).
+    Output { stream: Stream, bytes: &'a [u8] },
+}
+
+/// Which of the job's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
 /// Told of the build's progress and each [`TrainEvent`].
@@ -178,6 +187,7 @@ fn start_run(
         run_id: &run_id,
         command: &command,
         cache_dir: &cache_dir,
+        reporter,
     };
     let exit_code = job.run()?;
     let finished = jiff::Timestamp::now();
@@ -192,7 +202,7 @@ fn start_run(
         command,
         image,
         reproduces,
-        lock_sha256: crate::sha256::file_sha256(&project.dir.join(crate::lock::LOCK_FILE)).ok(),
+        lock_sha256: crate::sha256::file_sha256(&project.lock_path).ok(),
         git: crate::build::git_state(&project.dir)
             .map(|(commit, dirty)| GitRecord { commit, dirty }),
         datasets: dataset_records,
@@ -262,6 +272,7 @@ struct Job<'a> {
     run_id: &'a str,
     command: &'a [String],
     cache_dir: &'a Path,
+    reporter: &'a dyn TrainReporter,
 }
 
 impl Job<'_> {
@@ -281,17 +292,16 @@ impl Job<'_> {
         // SAFETY: ignoring a signal installs no handler.
         #[expect(unsafe_code, reason = "signal(2) is unsafe in nix")]
         let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) };
-        let log = Arc::new(Mutex::new(fs_err::File::create(
-            self.run_dir.join(TRAIN_LOG),
-        )?));
-        let tees = [
-            child.stdout.take().map(|out| tee(out, log.clone(), false)),
-            child.stderr.take().map(|err| tee(err, log.clone(), true)),
-        ];
-        let status = child.wait()?;
-        for tee in tees.into_iter().flatten() {
-            let _ = tee.join();
-        }
+        let log = Mutex::new(fs_err::File::create(self.run_dir.join(TRAIN_LOG))?);
+        let status = std::thread::scope(|scope| {
+            if let Some(out) = child.stdout.take() {
+                scope.spawn(|| tee(out, &log, self.reporter, Stream::Stdout));
+            }
+            if let Some(err) = child.stderr.take() {
+                scope.spawn(|| tee(err, &log, self.reporter, Stream::Stderr));
+            }
+            child.wait()
+        })?;
         Ok(status
             .code()
             .or_else(|| {
@@ -358,30 +368,24 @@ impl Job<'_> {
     }
 }
 
-/// Copy `from` to the terminal's stdout or stderr and to the log.
+/// Pass what the job writes on `stream` to the reporter (the terminal) and to the log.
 fn tee(
-    mut from: impl Read + Send + 'static,
-    log: Arc<Mutex<fs_err::File>>,
-    stderr: bool,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buffer = [0_u8; 16 * 1024];
-        while let Ok(read) = from.read(&mut buffer) {
-            if read == 0 {
-                break;
-            }
-            let bytes = &buffer[..read];
-            if stderr {
-                let _ = std::io::stderr().write_all(bytes);
-            } else {
-                let _ = std::io::stdout().write_all(bytes);
-                let _ = std::io::stdout().flush();
-            }
-            if let Ok(mut log) = log.lock() {
-                let _ = log.write_all(bytes);
-            }
+    mut from: impl Read,
+    log: &Mutex<fs_err::File>,
+    reporter: &dyn TrainReporter,
+    stream: Stream,
+) {
+    let mut buffer = [0_u8; 16 * 1024];
+    while let Ok(read) = from.read(&mut buffer) {
+        if read == 0 {
+            break;
         }
-    })
+        let bytes = &buffer[..read];
+        reporter.train_event(TrainEvent::Output { stream, bytes });
+        if let Ok(mut log) = log.lock() {
+            let _ = log.write_all(bytes);
+        }
+    }
 }
 
 /// `[hardware] accelerator`: `cuda` always asks for GPUs; `auto` when the host has a driver.

@@ -15,7 +15,7 @@ mod runs;
 
 pub use self::error::TrainError;
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
-pub use self::job::{Finished, TrainEvent, TrainReporter, reproduce, train};
+pub use self::job::{Finished, Stream, TrainEvent, TrainReporter, reproduce, train};
 pub use self::outputs::{Outputs, read_outputs, write_replacing};
 pub use self::package::{Packaged, RUN_LABEL, package, package_run};
 pub use self::record::{
