@@ -16,6 +16,12 @@ impl NoCacheDir {
     }
 }
 
+impl crate::error::Diagnostic for NoCacheDir {
+    fn hints(&self) -> Vec<String> {
+        vec![self.hint()]
+    }
+}
+
 /// The cache root. Callers that only clean or measure the cache (`prune`, `doctor`) skip it
 /// on `Err`; the others fail with it.
 pub fn cache_dir() -> Result<PathBuf, NoCacheDir> {

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::Diagnostic;
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, project_path};
 use crate::python::PythonVersion;
 use crate::scan::{self, ScanError, ScanOptions, ScanReport};
@@ -68,16 +69,23 @@ pub enum InitError {
     Io(#[from] std::io::Error),
 }
 
-impl InitError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for InitError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::Exists { .. } => Some("pass `--force` to overwrite it".to_string()),
-            _ => None,
+            Self::Exists { .. } => vec!["pass `--force` to overwrite it".to_string()],
+            // The manifest's own hints, though a template that does not parse is mlpack's bug.
+            Self::Invalid(error) => error.hints(),
+            _ => Vec::new(),
         }
     }
 
-    pub fn is_user_error(&self) -> bool {
-        matches!(self, Self::Exists { .. } | Self::Scan(_))
+    fn is_user_error(&self) -> bool {
+        match self {
+            Self::Exists { .. } => true,
+            Self::Scan(error) => error.is_user_error(),
+            Self::Invalid(error) => error.is_user_error(),
+            Self::Io(_) => false,
+        }
     }
 }
 

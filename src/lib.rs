@@ -12,6 +12,7 @@ pub mod debian;
 pub mod dirs;
 pub mod doctor;
 pub mod elf;
+pub mod error;
 pub mod gc;
 pub mod hardware;
 pub mod init;

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::certificates::CertificateError;
+use crate::error::Diagnostic;
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +30,8 @@ pub struct Network {
 #[derive(Debug, thiserror::Error)]
 #[error("could not start the async runtime")]
 pub struct StartError(#[source] std::io::Error);
+
+impl Diagnostic for StartError {}
 
 impl Network {
     pub fn start() -> Result<Self, StartError> {

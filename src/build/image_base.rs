@@ -206,6 +206,7 @@ pub(crate) fn env(base: &[String], ours: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[test]
     fn names_in_the_store() {

@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
+use crate::error::{Diagnostic, IoError};
 use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary, ProjectLock};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
@@ -170,12 +171,8 @@ pub enum BuildError {
     SdistBuild(Box<sdist::SdistBuildFailure>),
     #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
     Unbuilt { package: String },
-    #[error("could not write `{}`", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("could not list the files of `{}`: {message}", path.display())]
     Walk { path: PathBuf, message: String },
     /// A download differs from what `mlpack.lock` pins for it.
@@ -207,8 +204,40 @@ pub enum BuildError {
     Network(#[from] crate::network::StartError),
 }
 
-impl BuildError {
-    pub fn hints(&self) -> Vec<String> {
+impl Diagnostic for BuildError {
+    /// Whether the project, not the machine or network, is at fault.
+    fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Self::PythonMismatch { .. }
+                | Self::PackagesOnImage { .. }
+                | Self::UnpinnedImage { .. }
+                | Self::OfflineImage { .. }
+                | Self::ImageArch { .. }
+                | Self::OfflineBase
+                | Self::LockedBase
+                | Self::LockedSystemLibraries
+                | Self::OfflineSystemLibraries
+                | Self::UnresolvedLibraries { .. }
+                | Self::LibrariesOnImage { .. }
+                | Self::SdistBuild(_)
+                | Self::LockHashMismatch { .. }
+                | Self::Wheel(_)
+        ) || matches!(
+            self,
+            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
+        ) || matches!(
+            self,
+            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
+        ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(self, Self::Lock(error) if error.is_user_error())
+            || matches!(
+                self,
+                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
+            )
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::PythonMismatch {
                 providers, wanted, ..
@@ -252,48 +281,16 @@ impl BuildError {
             Self::ImageArch { .. } => {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
-            Self::SdistBuild(failure) => vec![failure.hint()],
-            Self::Registry(error) => error.hint().into_iter().collect(),
-            Self::Inspect(error) => error.hint().into_iter().collect(),
-            Self::Debian(error) => error.hint().into_iter().collect(),
-            Self::Oci(error) => error.hint().into_iter().collect(),
-            Self::Wheel(error) => error.hint().into_iter().collect(),
-            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::SdistBuild(failure) => failure.hints(),
+            Self::Registry(error) => error.hints(),
+            Self::Inspect(error) => error.hints(),
+            Self::Debian(error) => error.hints(),
+            Self::Oci(error) => error.hints(),
+            Self::Wheel(error) => error.hints(),
+            Self::Index(error) => error.hints(),
             Self::Lock(error) => error.hints(),
             _ => Vec::new(),
         }
-    }
-
-    /// Whether the project, not the machine or network, is at fault.
-    pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Self::PythonMismatch { .. }
-                | Self::PackagesOnImage { .. }
-                | Self::UnpinnedImage { .. }
-                | Self::OfflineImage { .. }
-                | Self::ImageArch { .. }
-                | Self::OfflineBase
-                | Self::LockedBase
-                | Self::LockedSystemLibraries
-                | Self::OfflineSystemLibraries
-                | Self::UnresolvedLibraries { .. }
-                | Self::LibrariesOnImage { .. }
-                | Self::SdistBuild(_)
-                | Self::LockHashMismatch { .. }
-                | Self::Wheel(_)
-        ) || matches!(
-            self,
-            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
-        ) || matches!(
-            self,
-            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
-        ) || matches!(self, Self::Registry(error) if error.is_user_error())
-            || matches!(self, Self::Lock(error) if error.is_user_error())
-            || matches!(
-                self,
-                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
-            )
     }
 }
 
@@ -652,13 +649,26 @@ fn write_image(
     }));
     let spec = ImageSpec {
         layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
-        env: image_base::env(
-            &base_config.env().clone().unwrap_or_default(),
-            &config::env(),
+        env: config::with_image_env(
+            image_base::env(
+                &base_config.env().clone().unwrap_or_default(),
+                &config::env(),
+            ),
+            &request.manifest.image.env,
         ),
         working_dir: request.manifest.train.workdir.clone(),
         cmd: request.manifest.train.command.args(),
-        entrypoint: base_config.entrypoint().clone().unwrap_or_default(),
+        entrypoint: match &request.manifest.image.entrypoint {
+            Some(entrypoint) => entrypoint.args(),
+            None => base_config.entrypoint().clone().unwrap_or_default(),
+        },
+        user: match &request.manifest.image.user {
+            Some(user) => user.get_ref().clone(),
+            None => base_config.user().clone().unwrap_or_default(),
+        },
+        exposed_ports: config::exposed_ports(&base_config, request.manifest),
+        volumes: base_config.volumes().clone().unwrap_or_default(),
+        stop_signal: base_config.stop_signal().clone().unwrap_or_default(),
         labels,
         created: created.clone(),
         architecture: base::debian_arch(lock.target.arch).to_string(),

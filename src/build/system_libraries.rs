@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
+use crate::error::FromIo;
 use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary, ProjectLock};
 use crate::wheel::SharedObject;
 
@@ -413,7 +414,7 @@ fn link_like_base(dir: &std::path::Path, tree: &ImageTree) -> Result<(), BuildEr
         if relative.is_empty() || relative.split('/').any(|part| part == "..") {
             continue;
         }
-        let io = |path: std::path::PathBuf| move |source| BuildError::Io { path, source };
+        let io = |path: std::path::PathBuf| move |source| BuildError::io("write", path, source);
         let directory = dir.join(relative);
         fs_err::create_dir_all(&directory).map_err(io(directory.clone()))?;
         let link = dir.join(name);
@@ -449,6 +450,7 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn object(path: &str, soname: Option<&str>, needed: &[&str]) -> SharedObject {
         SharedObject {

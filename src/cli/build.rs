@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::args::BuildArgs;
 use super::progress::PipelineProgress;

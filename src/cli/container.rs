@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 use clap::ValueEnum;
 
 use super::{ExitStatus, Printer};

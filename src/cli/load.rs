@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::oci::{self, LoadedImage, Store};

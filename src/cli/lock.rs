@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 use pep508_rs::PackageName;
 
 use super::args::ResolverArgs;

@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::str::FromStr;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::progress::Bars;
 use super::{ExitStatus, Printer, UserError};

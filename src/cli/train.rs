@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::args::BuildArgs;
 use super::progress::PipelineProgress;

@@ -141,6 +141,7 @@ fn normalize_mirror(mirror: &str) -> Result<String, DebianError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[test]
     fn images() {
@@ -171,7 +172,7 @@ mod tests {
     fn unsupported() {
         let error = Suite::for_image("ubuntu:24.04", None, "amd64").unwrap_err();
         insta::assert_snapshot!(error, @"mlpack cannot build the base `ubuntu:24.04` from Debian packages: it builds `debian:bookworm` (`debian:12`) and `debian:trixie` (`debian:13`)");
-        insta::assert_snapshot!(error.hint().unwrap(), @"use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead");
+        insta::assert_snapshot!(error.hints().join("\n"), @"use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead");
         let error = Suite::for_image("debian:bookworm", None, "riscv64").unwrap_err();
         insta::assert_snapshot!(error, @"unsupported Debian architecture `riscv64`: mlpack builds `amd64` and `arm64`");
         let error =

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::GcError;
+use crate::error::FromIo;
 use crate::oci::{Digest, Store};
 
 /// Where the run roots live, under the store root.

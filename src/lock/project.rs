@@ -10,6 +10,7 @@ use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
 use super::{LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
+use crate::error::FromIo;
 use crate::manifest::LoadedManifest;
 use crate::network::Network;
 use crate::project::Project;
@@ -114,10 +115,8 @@ impl LockPlan {
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
         // A local library's content decides its metadata: an edit makes the lock stale.
         for (name, dir) in inputs.local_directories() {
-            let digest = crate::pypi::directory_digest(&dir).map_err(|source| LockError::Read {
-                path: dir.clone(),
-                source,
-            })?;
+            let digest = crate::pypi::directory_digest(&dir)
+                .map_err(|source| LockError::io("read", &dir, source))?;
             resolver_settings.push(("directory", format!("{name} {digest}")));
         }
         let no_build = settings.no_build || manifest.python.no_build;

@@ -11,6 +11,7 @@ use super::{
     BuiltWheel, LockError, LockPlan, LockedBase, LockedImage, LockedSystemLibraries, Lockfile,
     PinnedBase,
 };
+use crate::error::FromIo;
 use crate::manifest::Manifest;
 use crate::resolve::Arch;
 
@@ -198,10 +199,8 @@ impl ProjectLock {
 
     /// The sha256 of the file as it is on disk (the image's label names it).
     pub fn file_sha256(&self) -> Result<String, LockError> {
-        crate::sha256::file_sha256(&self.path).map_err(|source| LockError::Read {
-            path: self.path.clone(),
-            source,
-        })
+        crate::sha256::file_sha256(&self.path)
+            .map_err(|source| LockError::io("read", &self.path, source))
     }
 
     pub fn into_lockfile(self) -> Lockfile {

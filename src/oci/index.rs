@@ -15,6 +15,7 @@ use super::error::OciError;
 use super::json::to_canonical_json;
 use super::reference::{REF_NAME_ANNOTATION, normalize_reference, with_default_tag};
 use super::store::{INDEX_FILE, Store};
+use crate::error::FromIo;
 
 /// An index with no manifests.
 pub(crate) fn empty_index() -> ImageIndex {

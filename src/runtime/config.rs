@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::cgroup::Limits;
 use super::error::RuntimeError;
 use super::seccomp::Seccomp;
+use crate::error::FromIo;
 use crate::hardware::GpuRequest;
 
 /// The environment a command gets when neither the image nor the user sets `PATH`.

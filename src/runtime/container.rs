@@ -13,6 +13,7 @@ use super::cgroup::Cgroup;
 use super::config::ContainerConfig;
 use super::error::RuntimeError;
 use super::process::ProcessId;
+use crate::error::FromIo;
 use crate::oci::Store;
 
 const CONTAINERS_DIR: &str = "containers";
@@ -216,8 +217,8 @@ impl Containers {
             match Self::load(&entry.path()) {
                 Ok(container) => containers.push(container),
                 // A directory being removed by `rm` in another process.
-                Err(RuntimeError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(RuntimeError::Io(error))
+                    if error.source_error().kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => return Err(error),
             }
         }

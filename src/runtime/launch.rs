@@ -15,6 +15,7 @@ use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::{LayerCache, SHORT_LINKS_DIR};
 use super::mounts::{BindOptions, MountPlan, MountRequest};
+use crate::error::FromIo;
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
     newest_major_for, plan_gpus,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::FingerprintError;
 use crate::build::BuildError;
+use crate::error::Diagnostic;
 use crate::gc::GcError;
 use crate::oci::OciError;
 
@@ -68,15 +69,15 @@ pub enum TrainError {
     Json(#[from] serde_json::Error),
 }
 
-impl TrainError {
+impl Diagnostic for TrainError {
     /// What the user can do about it.
-    pub fn hints(&self) -> Vec<String> {
+    fn hints(&self) -> Vec<String> {
         let hint = match self {
             Self::Build(error) => return error.hints(),
-            Self::Fingerprint(error) => error.hint(),
-            Self::Oci(error) => error.hint(),
-            Self::RunImage { source, .. } => source.hint(),
-            Self::Gc(error) => error.hint(),
+            Self::Fingerprint(error) => return error.hints(),
+            Self::Oci(error) => return error.hints(),
+            Self::RunImage { source, .. } => return source.hints(),
+            Self::Gc(error) => return error.hints(),
             Self::NoCacheDir(error) => Some(error.hint()),
             Self::MissingDataset { .. } => {
                 Some("create it, or fix `source` in `[[datasets]]`".to_string())
@@ -100,7 +101,7 @@ impl TrainError {
     }
 
     /// Whether the user's input, rather than the machine, is at fault.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::Build(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),

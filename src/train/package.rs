@@ -9,6 +9,7 @@ use oci_spec::image::Descriptor;
 
 use super::TrainError;
 use super::record::{RunRecord, TRAIN_LOG};
+use crate::error::FromIo;
 use crate::manifest::{CommandLine, Manifest};
 use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
 use crate::project::Project;

@@ -19,6 +19,7 @@ use super::super::reference::{normalize_reference, split_tag};
 use super::super::resolve::ResolvedImage;
 use super::super::store::Store;
 use super::ArchiveWriter;
+use crate::error::FromIo;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]

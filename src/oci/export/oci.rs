@@ -25,6 +25,7 @@ use super::super::reference::{REF_NAME_ANNOTATION, normalize_reference};
 use super::super::resolve::ResolvedImage;
 use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_JSON, Store};
 use super::ArchiveWriter;
+use crate::error::FromIo;
 
 /// Where a blob of the archive comes from.
 enum BlobSource {

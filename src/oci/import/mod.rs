@@ -30,6 +30,7 @@ use super::digest::Digest;
 use super::error::OciError;
 use super::layer::LayerCompression;
 use super::store::{INDEX_FILE, OCI_LAYOUT_FILE, Store};
+use crate::error::FromIo;
 
 /// The docker-archive's table of images.
 const DOCKER_MANIFEST_FILE: &str = "manifest.json";
@@ -216,11 +217,7 @@ fn spool(store: &Store, reader: impl Read, label: &Path) -> Result<NamedTempFile
     };
     let temp = store.temp_file()?;
     let mut writer = io::BufWriter::with_capacity(1 << 20, temp.as_file());
-    io::copy(&mut decoded, &mut writer).map_err(|source| OciError::Io {
-        action: "read",
-        path: label.to_path_buf(),
-        source,
-    })?;
+    io::copy(&mut decoded, &mut writer).map_err(|source| OciError::io("read", label, source))?;
     io::Write::flush(&mut writer).map_err(|source| OciError::Write {
         path: temp.path().to_path_buf(),
         source,

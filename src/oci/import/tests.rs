@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use super::*;
+use crate::error::Diagnostic;
 use crate::oci::tests::{new_store, tagged_image};
 use crate::oci::{
     MEDIA_TYPE_LAYER_TAR, REF_NAME_ANNOTATION, export_docker_archive, export_oci_archive,
@@ -367,7 +368,7 @@ fn a_tampered_layer_is_refused_and_nothing_is_tagged() {
         .replace(&hex, "[DIGEST]")
         .replace(&error_actual(&error), "[ACTUAL]");
     insta::assert_snapshot!(text, @"`blobs/sha256/[DIGEST]` in `[TEMP]/iris-oci.tar` does not match its digest: expected `sha256:[DIGEST]`, found `[ACTUAL]`");
-    insta::assert_snapshot!(error.hint().unwrap(), @"the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged");
+    insta::assert_snapshot!(error.hints().join("\n"), @"the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged");
 }
 
 fn error_actual(error: &OciError) -> String {
@@ -465,7 +466,7 @@ fn files_that_are_not_image_archives_are_refused() {
     `[TEMP]/bad.tar` is not an image archive mlpack can load: `manifest.json` is not valid: invalid type: map, expected a sequence at line 1 column 0
     ");
     let error = import_archive(&store, &dir.path().join("notes.txt")).unwrap_err();
-    insta::assert_snapshot!(error.hint().unwrap(), @"`mlpack load` reads the tar files `docker save`, `mlpack export` and `skopeo copy … oci-archive:FILE` write, plain or compressed with gzip, zstd or xz");
+    insta::assert_snapshot!(error.hints().join("\n"), @"`mlpack load` reads the tar files `docker save`, `mlpack export` and `skopeo copy … oci-archive:FILE` write, plain or compressed with gzip, zstd or xz");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::error::RegistryError;
 use super::reference::DOCKER_HUB;
+use crate::error::FromIo;
 
 /// The key Docker (and its credential helpers) file Docker Hub's credentials under.
 const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
@@ -492,6 +493,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn credentials(username: &str, password: &str) -> Credentials {
         Credentials {

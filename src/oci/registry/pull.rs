@@ -30,6 +30,7 @@ use super::manifest::{
 };
 use super::progress::TransferProgress;
 use super::reference::RemoteReference;
+use crate::error::FromIo;
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;

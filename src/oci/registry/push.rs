@@ -26,6 +26,7 @@ use super::error::RegistryError;
 use super::manifest::ManifestKind;
 use super::progress::TransferProgress;
 use super::reference::RemoteReference;
+use crate::error::FromIo;
 
 /// Blobs uploaded at once.
 const CONCURRENCY: usize = 4;

@@ -244,6 +244,7 @@ pub(crate) fn valid_registry(registry: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     type Parts<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
 

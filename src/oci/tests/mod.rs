@@ -290,6 +290,10 @@ pub(super) fn image_spec(layers: Vec<Layer>) -> ImageSpec {
         working_dir: "/app".to_string(),
         cmd: vec!["python".to_string(), "main.py".to_string()],
         entrypoint: Vec::new(),
+        user: String::new(),
+        exposed_ports: Vec::new(),
+        volumes: Vec::new(),
+        stop_signal: String::new(),
         labels: BTreeMap::from([
             (
                 "org.opencontainers.image.title".to_string(),

@@ -1,6 +1,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::{image_spec, new_store, tagged_image};
+use crate::error::Diagnostic;
 use crate::oci::{
     Descriptor, Digest, HistoryEntry, LayerWriter, OciError, REF_NAME_ANNOTATION, Store,
     write_image,
@@ -222,7 +223,7 @@ fn tag_untag_images_and_resolve() {
     assert_eq!(store.untag("iris:stable").unwrap(), None);
 
     let error = store.resolve("iriss").unwrap_err();
-    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hint().unwrap()), @"
+    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hints().join("\n")), @"
     no image `iriss` in the store
     hint: did you mean `iris:latest`? The store has: `iris:latest`, `localhost:5000/team/mnist:v1`
     ");
@@ -255,7 +256,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
     index.set_manifests(vec![named('1', "one:latest"), named('2', "two:latest")]);
     store.write_index(&index).unwrap();
     let error = store.resolve("aaaaaaaaaaaa").unwrap_err();
-    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hint().unwrap()), @"
+    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hints().join("\n")), @"
     `aaaaaaaaaaaa` matches more than one image: `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1`, `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2`
     hint: give more of the digest, or the image's name
     ");
@@ -263,7 +264,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
         .unwrap()
         .resolve("iris")
         .unwrap_err();
-    insta::assert_snapshot!(error.hint().unwrap(), @"the store has no images yet; build one first");
+    insta::assert_snapshot!(error.hints().join("\n"), @"the store has no images yet; build one first");
 }
 
 #[test]
@@ -401,7 +402,7 @@ fn a_descriptor_size_that_disagrees_with_its_blob_is_refused_when_read() {
         ("layer", &layers[0].digest, 1_000_000_000_000_000)
     );
     assert_eq!(*actual, layers[0].size);
-    assert!(error.hint().unwrap().contains("`mlpack rmi`"));
+    assert!(error.hints().join("\n").contains("`mlpack rmi`"));
     assert!(
         store.resolve("iris").is_ok(),
         "the honest image still reads"
