@@ -78,7 +78,7 @@ pub fn name(dir: &Path, manifest: &Manifest) -> String {
             }
         })
         .collect();
-    if crate::oci::normalize_reference(&name).is_ok() && name.len() <= 128 {
+    if crate::oci::ImageReference::parse_name(&name).is_ok() && name.len() <= 128 {
         return name;
     }
     let words: Vec<&str> = name

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::debian::{LibraryIndex, PackageIndex, Suite};
 use crate::lock::{LockedDeb, LockedPackage, LockedWheel};
 use crate::network::Network;
-use crate::oci::Store;
-use crate::oci::registry::{self, PullReport, RegistryClient, RemoteReference, TransferProgress};
+use crate::oci::registry::{self, PullReport, RegistryClient, TransferProgress};
+use crate::oci::{ImageReference, Store};
 use crate::pypi::{DistFile, IndexClient, SdistInfo};
 
 use super::sdist::SdistWheels;
@@ -135,9 +135,9 @@ impl<'a> Fetcher<'a> {
         &self,
         client: &RegistryClient,
         store: &Store,
-        source: &RemoteReference,
+        source: &ImageReference,
         platform: (&str, &str),
-        local_name: &str,
+        local_name: &ImageReference,
     ) -> Result<PullReport, BuildError> {
         pull(
             self.network,
@@ -156,9 +156,9 @@ pub(super) fn pull(
     network: &Network,
     client: &RegistryClient,
     store: &Store,
-    source: &RemoteReference,
+    source: &ImageReference,
     platform: (&str, &str),
-    local_name: &str,
+    local_name: &ImageReference,
     progress: &dyn TransferProgress,
 ) -> Result<PullReport, BuildError> {
     let pull = registry::pull(client, store, source, platform, local_name, progress);

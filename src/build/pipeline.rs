@@ -11,13 +11,14 @@ use super::{
     BuildError, BuildReport, BuildReporter, BuildRequest, NoReporter, PlannedLayer, SdistMetadata,
     check_base, layer_compression, planned_layers,
 };
+use crate::arch::Arch;
 use crate::context::Context;
 use crate::lock::{
     BasePin, LockEvent, LockPlan, LockReporter, LockSettings, LockedImage, Lockfile, ProjectLock,
 };
+use crate::oci::ImageReference;
 use crate::oci::registry::TransferProgress;
 use crate::project::Project;
-use crate::resolve::Arch;
 
 /// What the pipeline tells its user: locking's events, the pull of a registry base, and the
 /// build's phases.
@@ -172,7 +173,10 @@ pub fn build_project(
     let manifest = project.manifest();
     check_base(manifest)?;
     let mut lock = ensure_locked(context, project, &options.lock, options.locked, reporter)?;
-    let reference = project.image_reference(options.tag.as_deref());
+    let reference: ImageReference = project
+        .image_reference(options.tag.as_deref())
+        .parse()
+        .map_err(crate::oci::OciError::from)?;
     let project_name = project.name();
     let request = BuildRequest {
         project: &project.dir,

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use pep508_rs::PackageName;
 
+use crate::arch::Arch;
 use crate::build::BuildOptions;
 use crate::lock::LockSettings;
 use crate::python::PythonVersion;
-use crate::resolve::Arch;
 
 /// Flags every command that may lock shares.
 #[derive(Debug, Clone, clap::Args)]

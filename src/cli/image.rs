@@ -141,7 +141,7 @@ pub(super) fn history(args: &ImageArgs, store: &Store, printer: Printer) -> Resu
 
 pub(super) fn tag(args: &TagArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let image = store.resolve(&args.source)?;
-    let target = oci::normalize_reference(&args.target)?;
+    let target = oci::ImageReference::parse_name(&args.target)?;
     store.tag(&target, &image.manifest_descriptor)?;
     printer.status(&format!("Tagged `{}` as `{target}`", args.source));
     Ok(ExitStatus::Success)

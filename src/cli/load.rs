@@ -47,8 +47,7 @@ pub(super) fn run(args: &LoadArgs, store: &Store, printer: Printer) -> Result<Ex
             let name = image
                 .references
                 .first()
-                .unwrap_or(&image.digest.to_string())
-                .clone();
+                .map_or_else(|| image.digest.to_string(), ToString::to_string);
             (name, image.digest.clone())
         })
         .collect();

@@ -61,7 +61,7 @@ fn table(runs: &[RunRecord]) -> String {
         });
         let image = run.image.digest.trim_start_matches("sha256:");
         rows.push(vec![
-            run.id.clone(),
+            run.id.to_string(),
             super::table::ago(&run.started, now),
             image[..12.min(image.len())].to_string(),
             data.to_string(),

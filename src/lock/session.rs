@@ -11,9 +11,9 @@ use super::{
     BuiltWheel, LockError, LockPlan, LockedBase, LockedImage, LockedSystemLibraries, Lockfile,
     PinnedBase,
 };
+use crate::arch::Arch;
 use crate::error::FromIo;
 use crate::manifest::Manifest;
-use crate::resolve::Arch;
 
 /// What the existing lock says of the base `[base] image` names.
 #[derive(Debug)]

@@ -78,7 +78,7 @@ pub fn train(
     let built = crate::build::build_project(context, project, options, reporter)?;
     reporter.train_event(TrainEvent::Built(&built));
     let image = ImageRecord {
-        reference: built.reference.clone(),
+        reference: built.reference.to_string(),
         digest: built.manifest_digest.clone(),
         layers: built
             .layers
@@ -108,7 +108,7 @@ pub fn reproduce(
             .find(|dataset| dataset.source == recorded.source)
         else {
             return Err(TrainError::DroppedDataset {
-                run: original.id.clone(),
+                run: original.id.to_string(),
                 dataset: recorded.source.clone(),
             });
         };
@@ -116,7 +116,7 @@ pub fn reproduce(
         if now.sha256 != recorded.sha256 {
             return Err(TrainError::ChangedDataset {
                 dataset: recorded.source.clone(),
-                run: original.id.clone(),
+                run: original.id.to_string(),
                 was: recorded.sha256[..12].to_string(),
                 now: now.sha256[..12].to_string(),
                 files: now.files,
@@ -150,11 +150,11 @@ fn start_run(
     datasets: &[Dataset],
     image: ImageRecord,
     command: Vec<String>,
-    reproduces: Option<String>,
+    reproduces: Option<super::RunId>,
     reporter: &dyn TrainReporter,
 ) -> Result<Finished, TrainError> {
-    let run_id = super::new_run_id();
-    let run_dir = project.outputs_dir().join(&run_id);
+    let run_id = super::RunId::generate();
+    let run_dir = project.outputs_dir().join(run_id.as_str());
     let cache_dir = crate::dirs::cache_dir()?;
     let mut cache = FingerprintCache::open(&cache_dir);
     let mut dataset_records = Vec::new();
@@ -176,7 +176,7 @@ fn start_run(
 
     let started = jiff::Timestamp::now();
     reporter.train_event(TrainEvent::Started {
-        run_id: &run_id,
+        run_id: run_id.as_str(),
         command: &command,
     });
     let job = Job {
@@ -184,7 +184,7 @@ fn start_run(
         image: &image,
         datasets,
         run_dir: &run_dir,
-        run_id: &run_id,
+        run_id: run_id.as_str(),
         command: &command,
         cache_dir: &cache_dir,
         reporter,
@@ -217,7 +217,7 @@ fn start_run(
     let record_path =
         super::write_replacing(&run_dir, super::RUN_RECORD, &json).map_err(|source| {
             TrainError::WriteRecord {
-                run: run_id.clone(),
+                run: run_id.to_string(),
                 source,
             }
         })?;

@@ -11,15 +11,17 @@ mod outputs;
 mod package;
 pub mod pycache;
 mod record;
+mod run_id;
 mod runs;
 
 pub use self::error::TrainError;
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
 pub use self::job::{Finished, Stream, TrainEvent, TrainReporter, reproduce, train};
 pub use self::outputs::{Outputs, read_outputs, write_replacing};
-pub use self::package::{Packaged, RUN_LABEL, package, package_run};
+pub use self::package::{Packaged, RUN_LABEL, model_reference, package, package_run};
 pub use self::record::{
     DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
-    list_runs, new_run_id,
+    list_runs,
 };
+pub use self::run_id::{InvalidRunId, RunId};
 pub use self::runs::{diff, find_run, latest_successful_run, runs_newest_first};

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use oci_spec::image::Descriptor;
 
-use super::TrainError;
 use super::record::{RunRecord, TRAIN_LOG};
+use super::{RunId, TrainError};
 use crate::error::FromIo;
 use crate::manifest::{CommandLine, Manifest};
-use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
+use crate::oci::{self, Derivation, HistoryEntry, ImageReference, LayerWriter, OciError, Store};
 use crate::project::Project;
 
 /// Label naming the run a model image holds.
@@ -20,9 +20,9 @@ pub const RUN_LABEL: &str = "dev.mlpack.run.id";
 /// A model image written by [`package_run`].
 #[derive(Debug)]
 pub struct Packaged {
-    pub reference: String,
+    pub reference: ImageReference,
     pub digest: String,
-    pub run: String,
+    pub run: RunId,
 }
 
 /// `mlpack package`: the model image of run `id` (default: the latest that exited 0), named
@@ -42,16 +42,13 @@ pub fn package_run(
         Some(id) => super::find_run(&outputs, id)?,
         None => super::latest_successful_run(&outputs)?,
     };
-    let reference = tag.map_or_else(
-        || {
-            let name = record.image.reference.split(':').next().unwrap_or("model");
-            format!("{name}-model:{}", record.id)
-        },
-        str::to_string,
-    );
+    let reference = match tag {
+        Some(tag) => ImageReference::parse_name(tag).map_err(OciError::from)?,
+        None => model_reference(&record)?,
+    };
     let descriptor = package(
         store,
-        &outputs.join(&record.id),
+        &outputs.join(record.id.as_str()),
         &record,
         &manifest.outputs.target,
         cmd,
@@ -82,6 +79,14 @@ fn model_command(cmd: Option<&str>, manifest: &Manifest) -> Result<Vec<String>, 
     Ok(command)
 }
 
+/// The model image's default name: the training image's name, registry and path included,
+/// with `-model` added and the run's ID as the tag (`localhost:5000/team/img:tag` gives
+/// `localhost:5000/team/img-model:<run id>`).
+pub fn model_reference(record: &RunRecord) -> Result<ImageReference, OciError> {
+    let training: ImageReference = record.image.reference.parse()?;
+    Ok(format!("{}-model:{}", training.name(), record.id).parse()?)
+}
+
 /// Write the model image for `record` (whose directory is `run_dir`) and tag it `reference`.
 /// `target` is where the job saw its outputs (`[outputs] target`); `cmd` is the image's command.
 pub fn package(
@@ -90,9 +95,9 @@ pub fn package(
     record: &RunRecord,
     target: &str,
     cmd: Vec<String>,
-    reference: &str,
+    reference: &ImageReference,
 ) -> Result<Descriptor, OciError> {
-    let reference = oci::normalize_reference(reference)?;
+    let reference = reference.clone().into_name()?;
     let base = store.resolve(&record.image.digest)?;
     let staging = store.temp_tree("package-")?;
     let inside = staging.path().join(target.trim_start_matches('/'));
@@ -100,7 +105,7 @@ pub fn package(
     let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;
     let derivation = Derivation {
         cmd: Some(cmd),
-        labels: [(RUN_LABEL.to_string(), record.id.clone())].into(),
+        labels: [(RUN_LABEL.to_string(), record.id.to_string())].into(),
         created: oci::created_now()?,
         history: Some(HistoryEntry {
             created_by: format!("mlpack package {}", record.id),
@@ -134,4 +139,41 @@ fn copy_outputs(from: &Path, to: &Path) -> Result<(), OciError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(reference: &str) -> RunRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": "20261205-041510-b44b", "started": "s", "finished": "f", "seconds": 1.0,
+            "exit_code": 0, "command": [], "lock_sha256": null, "git": null, "datasets": [],
+            "outputs": {}, "metrics": null,
+            "image": {"reference": reference, "digest": "sha256:00", "layers": []},
+            "host": {"hostname": "h", "kernel": "k", "cpu": "c", "cpus": 1, "memory_bytes": 1,
+                     "gpu_driver": null},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_model_image_is_named_after_the_whole_training_image_name() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        for (training, model) in [
+            ("demo:latest", "demo-model:20261205-041510-b44b"),
+            ("demo", "demo-model:20261205-041510-b44b"),
+            (
+                "localhost:5000/team/img:tag",
+                "localhost:5000/team/img-model:20261205-041510-b44b",
+            ),
+            (
+                &format!("ghcr.io/org/img@{digest}"),
+                "ghcr.io/org/img-model:20261205-041510-b44b",
+            ),
+        ] {
+            let name = model_reference(&record(training)).unwrap();
+            assert_eq!(name.to_string(), model, "{training}");
+        }
+    }
 }

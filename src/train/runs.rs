@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{RunRecord, TrainError, list_runs};
+use super::{RunId, RunRecord, TrainError, list_runs};
 
 /// The project's runs, newest first.
 pub fn runs_newest_first(outputs: &Path) -> Vec<RunRecord> {
@@ -22,7 +22,7 @@ pub fn find_run(outputs: &Path, id: &str) -> Result<RunRecord, TrainError> {
         .into_iter()
         .map(|(_, record)| record)
         .collect();
-    match match_id(&runs, |run| &run.id, id).as_slice() {
+    match RunId::select(&runs, |run| &run.id, id).as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(TrainError::NoRun {
             id: id.to_string(),
@@ -30,7 +30,7 @@ pub fn find_run(outputs: &Path, id: &str) -> Result<RunRecord, TrainError> {
         }),
         many => Err(TrainError::AmbiguousRun {
             id: id.to_string(),
-            runs: many.iter().map(|run| run.id.clone()).collect(),
+            runs: many.iter().map(|run| run.id.to_string()).collect(),
         }),
     }
 }
@@ -43,20 +43,6 @@ pub fn latest_successful_run(outputs: &Path) -> Result<RunRecord, TrainError> {
         .ok_or_else(|| TrainError::NoSuccessfulRun {
             outputs: outputs.to_path_buf(),
         })
-}
-
-/// The items whose ID `input` names: the one equal to it, else every one it begins or ends.
-fn match_id<'a, T>(items: &'a [T], id: impl Fn(&T) -> &str, input: &str) -> Vec<&'a T> {
-    if let Some(exact) = items.iter().find(|item| id(item) == input) {
-        return vec![exact];
-    }
-    items
-        .iter()
-        .filter(|item| {
-            let id = id(item);
-            !input.is_empty() && (id.starts_with(input) || id.ends_with(input))
-        })
-        .collect()
 }
 
 /// One line per difference, `what: before -> after`.
@@ -123,39 +109,4 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> Vec<String> {
         );
     }
     changes
-}
-
-#[cfg(test)]
-mod tests {
-    use super::match_id;
-
-    fn matches(input: &str) -> Vec<&'static str> {
-        match_id(&IDS, |id| id, input)
-            .into_iter()
-            .copied()
-            .collect()
-    }
-
-    const IDS: [&str; 3] = [
-        "20261205-041510-b44b",
-        "20261205-041510-3f2a",
-        "20261206-090000-c44b",
-    ];
-
-    #[test]
-    fn a_unique_prefix_or_suffix_names_one_run() {
-        assert_eq!(matches("20261206"), ["20261206-090000-c44b"]);
-        assert_eq!(matches("b44b"), ["20261205-041510-b44b"]);
-        assert_eq!(matches("10-3f2a"), ["20261205-041510-3f2a"]);
-        assert_eq!(matches(IDS[1]), [IDS[1]]);
-    }
-
-    #[test]
-    fn ambiguous_input_gives_every_candidate_and_unknown_input_none() {
-        assert_eq!(matches("20261205"), IDS[..2]);
-        assert_eq!(matches("44b"), [IDS[0], IDS[2]]);
-        assert!(matches("b44").is_empty());
-        assert!(matches("").is_empty());
-        assert!(matches("ffff").is_empty());
-    }
 }
