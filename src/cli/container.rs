@@ -11,7 +11,6 @@ use crate::error::Result;
 use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;
 use crate::hardware::GpuRequest;
-use crate::oci::Store;
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
     RunRequest, Seccomp, Status, Stream,
@@ -174,16 +173,11 @@ pub(super) struct CommitArgs {
     changes: Vec<String>,
 }
 
-fn containers() -> Result<Containers> {
-    Ok(Containers::open(&Store::open_default()?)?)
-}
-
-pub(super) fn run(args: &RunArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn run(args: &RunArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
     let request = run_request(args)?;
-    let containers = containers()?;
-    let mut container = runtime::create(&containers, request)?;
+    let mut container = runtime::create(containers, request)?;
     if args.detach {
-        if let Err(error) = runtime::run_detached(&containers, &mut container) {
+        if let Err(error) = runtime::run_detached(containers, &mut container) {
             let _ = containers.remove(&container);
             return Err(error.into());
         }
@@ -195,7 +189,7 @@ pub(super) fn run(args: &RunArgs, printer: Printer) -> Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    match runtime::run(&containers, &mut container, Attach::Foreground) {
+    match runtime::run(containers, &mut container, Attach::Foreground) {
         Ok(code) => Ok(ExitStatus::Code(code)),
         Err(error) => {
             let _ = containers.remove(&container);
@@ -252,8 +246,8 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
     })
 }
 
-pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
-    let listed: Vec<Container> = containers()?
+pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
+    let listed: Vec<Container> = containers
         .list()?
         .into_iter()
         .rev()
@@ -326,8 +320,8 @@ fn summary(container: &Container) -> serde_json::Value {
     })
 }
 
-pub(super) fn logs(args: &LogsArgs) -> Result<ExitStatus> {
-    let mut container = containers()?.find(&args.container)?;
+pub(super) fn logs(args: &LogsArgs, containers: &Containers) -> Result<ExitStatus> {
+    let mut container = containers.find(&args.container)?;
     let mut reader = LogReader::open(&container.log_path())?;
     let mut entries = reader.read_new()?;
     if let Some(tail) = args.tail {
@@ -364,8 +358,11 @@ fn print_entries(entries: &[runtime::LogEntry], timestamps: bool) {
     let _ = stdout.flush();
 }
 
-pub(super) fn stop(args: &StopArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn stop(
+    args: &StopArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     for name in &args.containers {
         let mut container = containers.find(name)?;
         runtime::stop(&mut container, Duration::from_secs(args.time))?;
@@ -374,7 +371,11 @@ pub(super) fn stop(args: &StopArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn kill(
+    args: &KillArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let name = args.signal.to_ascii_uppercase();
     let name = if name.starts_with("SIG") {
         name
@@ -393,7 +394,6 @@ pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
             super::UserError::new(format!("unknown signal `{}`", args.signal))
                 .hint("write a name like `SIGTERM` or `TERM`, or a number like `15`")
         })?;
-    let containers = containers()?;
     for container_name in &args.containers {
         let container = containers.find(container_name)?;
         if !container.is_running() {
@@ -411,33 +411,35 @@ pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn start(args: &StartArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn start(
+    args: &StartArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let mut container = containers.find(&args.container)?;
     if container.is_running() {
         return Ok(ExitStatus::Success);
     }
     if args.attach {
-        let code = runtime::run(&containers, &mut container, Attach::Foreground)?;
+        let code = runtime::run(containers, &mut container, Attach::Foreground)?;
         return Ok(ExitStatus::Code(code));
     }
-    runtime::run_detached(&containers, &mut container)?;
+    runtime::run_detached(containers, &mut container)?;
     printer.result(&format!("{}\n", args.container))?;
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn rm(args: &RmArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn rm(args: &RmArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
     for name in &args.containers {
         let mut container = containers.find(name)?;
-        runtime::remove(&containers, &mut container, args.force)?;
+        runtime::remove(containers, &mut container, args.force)?;
         printer.result(&format!("{name}\n"))?;
     }
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
-    let container = containers()?.find(&args.container)?;
+pub(super) fn exec(args: ExecArgs, containers: &Containers) -> Result<ExitStatus> {
+    let container = containers.find(&args.container)?;
     let mut env = Vec::new();
     for entry in &args.env {
         env.extend(runtime::parse_env(entry)?);
@@ -456,8 +458,11 @@ pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Code(code))
 }
 
-pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn commit(
+    args: &CommitArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let container = containers.find(&args.container)?;
     let changes = args
         .changes
@@ -475,8 +480,11 @@ pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> 
 }
 
 /// `inspect NAME`: a container if one has that name or ID, else an image.
-pub(super) fn inspect_container(name: &str, printer: Printer) -> Result<Option<ExitStatus>> {
-    let containers = containers()?;
+pub(super) fn inspect_container(
+    name: &str,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<Option<ExitStatus>> {
     let container = match containers.find(name) {
         Ok(container) => container,
         Err(runtime::RuntimeError::NotFound { .. }) => return Ok(None),

@@ -190,21 +190,7 @@ fn default_name(image: &ResolvedImage, id: &ContainerId) -> String {
 /// Half the host's memory, which is also tmpfs's own default: PyTorch's `DataLoader` workers
 /// pass batches through `/dev/shm`, and Docker's 64 MiB default makes them crash.
 fn default_shm_size() -> u64 {
-    let total_kib = fs_err::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        })
-        .unwrap_or(1 << 20);
-    total_kib * 1024 / 2
+    crate::hardware::total_memory_bytes().unwrap_or(1 << 30) / 2
 }
 
 #[cfg(test)]
