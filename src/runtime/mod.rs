@@ -22,7 +22,7 @@ mod layers;
 mod logs;
 mod merged_view;
 mod mounts;
-mod network;
+pub mod network;
 mod process;
 mod relay;
 mod run;
