@@ -33,8 +33,8 @@ use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
-    self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
-    ResolvedImage, Store, TempTree,
+    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerCompression,
+    LayerWriter, OciError, ResolvedImage, Store, TempTree,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -46,8 +46,8 @@ pub struct BuildRequest<'a> {
     pub manifest: &'a Manifest,
     pub project_name: &'a str,
     pub lock_path: &'a Path,
-    /// `name:tag` to give the image in the store.
-    pub reference: &'a str,
+    /// The name to give the image in the store (`iris` means `iris:latest`).
+    pub reference: &'a ImageReference,
     pub compression: LayerCompression,
     pub offline: bool,
     /// Fail instead of pinning the base into `mlpack.lock` (for CI).
@@ -85,7 +85,7 @@ pub struct BuiltLayer {
 /// The outcome of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    pub reference: String,
+    pub reference: ImageReference,
     pub manifest_digest: String,
     pub layers: Vec<BuiltLayer>,
     pub seconds: f64,
@@ -376,7 +376,7 @@ pub fn build(
     store.tag(request.reference, &descriptor)?;
     drop(store_lock);
     Ok(BuildReport {
-        reference: request.reference.to_string(),
+        reference: request.reference.clone(),
         manifest_digest: descriptor.digest().to_string(),
         layers: layers.into_iter().map(|(built, _)| built).collect(),
         seconds: started.elapsed().as_secs_f64(),
@@ -681,7 +681,7 @@ fn write_image(
         stop_signal: base_config.stop_signal().clone().unwrap_or_default(),
         labels,
         created: created.clone(),
-        architecture: base::debian_arch(lock.target.arch).to_string(),
+        architecture: lock.target.arch.oci().to_string(),
         os: "linux".to_string(),
         history,
     };

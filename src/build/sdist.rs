@@ -25,7 +25,7 @@ use crate::lock::{
     BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
 };
 use crate::manifest::Manifest;
-use crate::oci::{self, HistoryEntry, ImageSpec, Store, StoreLock};
+use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
@@ -315,7 +315,7 @@ impl Builder<'_> {
     fn container_image(
         &self,
         layers: Vec<oci::Layer>,
-        arch: crate::resolve::Arch,
+        arch: crate::arch::Arch,
         key: &str,
     ) -> Result<String, BuildError> {
         let spec = ImageSpec {
@@ -349,12 +349,13 @@ impl Builder<'_> {
             stop_signal: String::new(),
             labels: BTreeMap::new(),
             created: super::config::created(None, None)?,
-            architecture: base::debian_arch(arch).to_string(),
+            architecture: arch.oci().to_string(),
             os: "linux".to_string(),
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("mlpack-sdist-build:{}", &key[..16]);
-        self.store.tag(&image, &descriptor)?;
+        self.store
+            .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
         Ok(image)
     }
 

@@ -227,12 +227,11 @@ impl Builder<'_> {
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock, built)?;
         let tree = base.get()?;
-        // The multiarch directory: `x86_64-linux-gnu`, `aarch64-linux-gnu`.
-        let triplet = format!("{}-linux-gnu", lock.target.arch.as_str());
+        let triplet = lock.target.arch.triplet();
         let Needs {
             missing,
             host_driver,
-        } = needs(&scans, &tree.library_names(&triplet));
+        } = needs(&scans, &tree.library_names(triplet));
         let (needed, packages) = if missing.is_empty() {
             (Vec::new(), Vec::new())
         } else {

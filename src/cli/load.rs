@@ -48,8 +48,7 @@ pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
             let name = image
                 .references
                 .first()
-                .unwrap_or(&image.digest.to_string())
-                .clone();
+                .map_or_else(|| image.digest.to_string(), ToString::to_string);
             (name, image.digest.clone())
         })
         .collect();

@@ -12,9 +12,6 @@ pub enum DebianError {
     #[error("mlpack cannot build the base `{image}` from Debian packages: it builds {supported}")]
     UnsupportedBase { image: String, supported: String },
 
-    #[error("unsupported Debian architecture `{arch}`: mlpack builds {supported}")]
-    UnsupportedArch { arch: String, supported: String },
-
     #[error("invalid Debian mirror URL `{mirror}`: {message}")]
     InvalidMirror { mirror: String, message: String },
 
@@ -143,9 +140,6 @@ impl Diagnostic for DebianError {
                 "use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead"
                     .to_string(),
             ],
-            Self::UnsupportedArch { .. } => {
-                vec!["build for `amd64` (x86-64) or `arm64` (aarch64)".to_string()]
-            }
             Self::InvalidMirror { .. } => {
                 vec!["write the mirror like `http://deb.debian.org/debian`".to_string()]
             }

@@ -10,11 +10,12 @@ use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
 use super::{LOCK_FILE, LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
+use crate::arch::Arch;
 use crate::error::FromIo;
 use crate::manifest::{LoadedManifest, project_path};
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
-use crate::resolve::{self, Arch, DynamicSdist, ResolveError, ResolveOptions, Target};
+use crate::resolve::{self, DynamicSdist, ResolveError, ResolveOptions, Target};
 use crate::scan::{self, ScanOptions};
 
 /// How to lock, from the command line.

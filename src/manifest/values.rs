@@ -149,11 +149,9 @@ fn container_path_problem(value: &str) -> Option<(String, String)> {
 
 /// Why `reference` is not a valid image name, if it is not.
 fn reference_problem(reference: &str) -> Option<String> {
-    match crate::oci::normalize_reference(reference) {
-        Ok(_) => None,
-        Err(crate::oci::OciError::InvalidReference { reason, .. }) => Some(reason.to_string()),
-        Err(error) => Some(error.to_string()),
-    }
+    crate::oci::ImageReference::parse_name(reference)
+        .err()
+        .map(|error| error.reason)
 }
 
 /// Within the limits of rules 1 and 2 (a value past them has its problem already).

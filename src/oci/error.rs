@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::digest::{DiffId, Digest};
+use super::reference::ReferenceError;
 use crate::error::{Diagnostic, IoError};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,11 +78,8 @@ pub enum OciError {
         matches: Vec<String>,
     },
 
-    #[error("invalid image reference `{reference}`: {reason}")]
-    InvalidReference {
-        reference: String,
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidReference(#[from] ReferenceError),
 
     /// A descriptor's media type is not one this code can follow (`what` names the blob).
     #[error("`{what}` has media type `{media_type}`, which mlpack cannot read here")]
@@ -156,7 +154,7 @@ impl Diagnostic for OciError {
             self,
             Self::ImageNotFound { .. }
                 | Self::AmbiguousReference { .. }
-                | Self::InvalidReference { .. }
+                | Self::InvalidReference(_)
                 | Self::InvalidSourceDateEpoch { .. }
                 | Self::UnsupportedFileType { .. }
                 | Self::InvalidArchive { .. }
@@ -189,10 +187,7 @@ impl Diagnostic for OciError {
             Self::AmbiguousReference { .. } => {
                 vec!["give more of the digest, or the image's name".to_string()]
             }
-            Self::InvalidReference { .. } => vec![
-                "write it like `name:tag` in lowercase (`iris:latest`, `registry.example.com/team/iris:v1`)"
-                    .to_string(),
-            ],
+            Self::InvalidReference(error) => error.hints(),
             Self::InvalidSourceDateEpoch { .. } => vec![
                 "set `SOURCE_DATE_EPOCH` to seconds since 1970 (`git log -1 --format=%ct`), or unset it"
                     .to_string(),

@@ -341,7 +341,7 @@ mod tests {
             },
         )
         .unwrap();
-        store.tag("tiny:1", &descriptor).unwrap();
+        store.tag(&"tiny:1".parse().unwrap(), &descriptor).unwrap();
         (store, layer_digest)
     }
 

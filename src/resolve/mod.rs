@@ -25,7 +25,7 @@ use tokio::runtime::Handle;
 
 pub use self::package::ResolvePackage;
 use self::provider::Provider;
-pub use self::target::{Arch, Target};
+pub use self::target::Target;
 use crate::error::Diagnostic;
 use crate::pypi::{BuildSystem, DistFile, IndexClient, IndexMap, PypiError};
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::Limits;
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::network::PublishedPort;
 use super::seccomp::Seccomp;
@@ -23,7 +24,7 @@ pub(crate) const DEFAULT_PATH: &str =
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerConfig {
-    pub id: String,
+    pub id: ContainerId,
     pub name: String,
     pub image: ImageInfo,
     /// The full argv: entrypoint and command after `--entrypoint` and arguments applied.

@@ -11,6 +11,7 @@ use nix::unistd::{Gid, Pid, Uid};
 use super::cgroup::Cgroup;
 use super::config::{ContainerConfig, NetworkMode, merge_env};
 use super::container::{Container, Containers};
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::{LayerCache, SHORT_LINKS_DIR};
@@ -40,7 +41,7 @@ pub(crate) struct Launch {
     /// Installed last before `execve`.
     pub seccomp: Vec<seccompiler::BpfProgram>,
     rootless: bool,
-    id: String,
+    id: ContainerId,
     limits: super::cgroup::Limits,
     /// Host device nodes bound in (GPUs), which the device allow-list must let through.
     devices: Vec<PathBuf>,
@@ -145,7 +146,7 @@ impl Launch {
         }
         Ok(Some(Cgroup::create(
             Path::new(CGROUP_ROOT),
-            &self.id,
+            self.id.as_str(),
             &self.limits,
             &devices,
         )?))
@@ -311,7 +312,9 @@ fn write_etc_files(
 ) -> Result<Vec<(PathBuf, &'static str)>, RuntimeError> {
     let config = &container.config;
     let network_lines = match config.network {
-        NetworkMode::Bridge => super::network::hosts_for(containers.store(), container.id())?,
+        NetworkMode::Bridge => {
+            super::network::hosts_for(containers.store(), container.id().as_str())?
+        }
         NetworkMode::Host | NetworkMode::None => String::new(),
     };
     let hosts = hosts_text(config, &network_lines);

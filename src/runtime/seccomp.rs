@@ -260,7 +260,7 @@ impl Profile {
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|_| invalid(format!("{} is not supported", std::env::consts::ARCH)))?;
         let host = Host {
-            arch: go_arch(),
+            arch: crate::arch::Arch::host().oci(),
             kernel: nix::sys::utsname::uname().map_or((0, 0), |name| {
                 parse_kernel(&name.release().to_string_lossy())
             }),
@@ -311,15 +311,6 @@ impl Profile {
             }
         }
         Ok(by_action)
-    }
-}
-
-/// Go's `GOARCH` for this machine.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
     }
 }
 

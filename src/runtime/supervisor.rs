@@ -199,7 +199,13 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
                 cgroup.add_process(pid.as_raw()).map_err(RuntimeError::from)
             })
         })
-        .and_then(|()| Ok(network::plug_all(containers.store(), container.id(), pid)?))
+        .and_then(|()| {
+            Ok(network::plug_all(
+                containers.store(),
+                container.id().as_str(),
+                pid,
+            )?)
+        })
         .and_then(|()| Ok(listeners.serve(pid)?));
     if handoff.is_ok() {
         let _ = std::fs::File::from(go_write).write_all(b"1");
@@ -217,7 +223,7 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
     if let Some(error) = failure {
         let _ = kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
-        network::unplug_all(containers.store(), container.id());
+        network::unplug_all(containers.store(), container.id().as_str());
         if let Some(cgroup) = &cgroup {
             let _ = cgroup.remove();
         }
@@ -310,7 +316,7 @@ fn supervise(
     if let Some(cgroup) = &container.state.cgroup {
         let _ = cgroup.remove();
     }
-    network::unplug_all(containers.store(), container.id());
+    network::unplug_all(containers.store(), container.id().as_str());
     container.state.status = Status::Exited;
     container.state.exit_code = Some(code);
     container.state.finished_at = Some(jiff::Timestamp::now().to_string());

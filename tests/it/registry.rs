@@ -301,7 +301,9 @@ fn big_image(context: &TestContext) -> &'static str {
         },
     )
     .unwrap();
-    store.tag("big:test", &descriptor).unwrap();
+    store
+        .tag(&"big:test".parse().unwrap(), &descriptor)
+        .unwrap();
     "big:test"
 }
 

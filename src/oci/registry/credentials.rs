@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
+use super::super::reference::DOCKER_HUB;
 use super::error::RegistryError;
-use super::reference::DOCKER_HUB;
 use crate::error::FromIo;
 
 /// The key Docker (and its credential helpers) file Docker Hub's credentials under.

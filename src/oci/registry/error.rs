@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 
 use super::super::digest::Digest;
 use super::super::error::OciError;
+use super::super::reference::ReferenceError;
 use super::MLPACK_INSECURE_REGISTRIES;
 use crate::error::{Diagnostic, IoError};
 
@@ -197,6 +198,15 @@ pub enum RegistryError {
         #[source]
         source: reqwest::Error,
     },
+}
+
+impl From<ReferenceError> for RegistryError {
+    fn from(error: ReferenceError) -> Self {
+        Self::InvalidReference {
+            reference: error.reference,
+            reason: error.reason,
+        }
+    }
 }
 
 impl RegistryError {

@@ -270,7 +270,7 @@ pub(super) fn tagged_image(
             .unwrap(),
     ];
     let descriptor = write_image(store, &image_spec(layers.clone())).unwrap();
-    store.tag(name, &descriptor).unwrap();
+    store.tag(&name.parse().unwrap(), &descriptor).unwrap();
     (layers, descriptor)
 }
 

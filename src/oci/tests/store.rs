@@ -158,7 +158,13 @@ fn tag_untag_images_and_resolve() {
     let (_dir, store) = new_store();
     let (_, iris) = tagged_image(&store, "iris", "print('iris')\n");
     let (_, mnist) = tagged_image(&store, "localhost:5000/team/mnist:v1", "print('mnist')\n");
-    assert_eq!(store.tag("iris:stable", &iris).unwrap(), "iris:stable");
+    assert_eq!(
+        store
+            .tag(&"iris:stable".parse().unwrap(), &iris)
+            .unwrap()
+            .to_string(),
+        "iris:stable"
+    );
 
     let names: Vec<String> = store
         .images()
@@ -207,7 +213,7 @@ fn tag_untag_images_and_resolve() {
     ));
 
     // Retagging a name moves it.
-    store.tag("iris", &mnist).unwrap();
+    store.tag(&"iris".parse().unwrap(), &mnist).unwrap();
     assert_eq!(
         store
             .resolve("iris:latest")
@@ -227,8 +233,9 @@ fn tag_untag_images_and_resolve() {
     no image `iriss` in the store
     hint: did you mean `iris:latest`? The store has: `iris:latest`, `localhost:5000/team/mnist:v1`
     ");
-    let error = store.tag("Iris", &iris).unwrap_err();
-    assert!(matches!(error, OciError::InvalidReference { .. }));
+    let pinned = format!("iris@{}", iris.digest());
+    let error = store.tag(&pinned.parse().unwrap(), &iris).unwrap_err();
+    assert!(matches!(error, OciError::InvalidReference(_)));
 }
 
 #[test]
@@ -243,7 +250,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
         )
     };
     // Tagging checks that the manifest exists, so write the index directly.
-    let error = store.tag("one", &fake('1')).unwrap_err();
+    let error = store.tag(&"one".parse().unwrap(), &fake('1')).unwrap_err();
     assert!(matches!(error, OciError::BlobNotFound { .. }), "{error}");
     let mut index = store.read_index().unwrap();
     let named = |last: char, name: &str| {
@@ -376,7 +383,7 @@ fn tag_lying_manifest(store: &Store, honest: &Descriptor) -> Descriptor {
         bytes.len() as u64,
         lying.to_oci(),
     );
-    store.tag("liar", &descriptor).unwrap();
+    store.tag(&"liar".parse().unwrap(), &descriptor).unwrap();
     descriptor
 }
 

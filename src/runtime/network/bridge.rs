@@ -60,9 +60,12 @@ pub fn create_network(store: &Store, request: &NetworkRequest) -> Result<Network
         None => Subnet::automatic(&taken.iter().map(|(used, _)| *used).collect::<Vec<_>>())
             .ok_or(NetworkError::NoSubnet)?,
     };
-    let id = crate::runtime::container::new_id().map_err(|error| NetworkError::Setup {
-        message: error.to_string(),
-    })?;
+    // Made like a container's ID: 64 hex digits from the kernel's random source.
+    let id = crate::runtime::container_id::ContainerId::generate()
+        .map_err(|error| NetworkError::Setup {
+            message: error.to_string(),
+        })?
+        .to_string();
     let network = Network {
         name: request.name.clone(),
         bridge: format!("mlpk-{}", &id[..10]),

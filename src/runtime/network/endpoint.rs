@@ -126,7 +126,7 @@ pub fn connect(
         .filter(|_| container.is_running())
         && let Err(error) = plug(&mut Netlink::open()?, &network, &endpoint, init.as_pid())
     {
-        network.endpoints.remove(container.id());
+        network.endpoints.remove(container.id().as_str());
         networks.save(&network)?;
         return Err(error);
     }
@@ -142,7 +142,7 @@ pub fn disconnect(
 ) -> Result<(), NetworkError> {
     let networks = Networks::lock(containers.store())?;
     let mut network = networks.find(network)?;
-    let Some(endpoint) = network.endpoints.remove(container.id()) else {
+    let Some(endpoint) = network.endpoints.remove(container.id().as_str()) else {
         return Err(NetworkError::NotConnected {
             container: container.config.name.clone(),
             network: network.name,
@@ -162,7 +162,7 @@ fn add_endpoint(
     container: &Container,
     attachment: &Attachment,
 ) -> Result<Endpoint, NetworkError> {
-    if network.endpoints.contains_key(container.id()) {
+    if network.endpoints.contains_key(container.id().as_str()) {
         return Err(NetworkError::AlreadyConnected {
             container: container.config.name.clone(),
             network: network.name.clone(),
@@ -190,7 +190,7 @@ fn add_endpoint(
         .filter_map(|other| {
             other
                 .endpoints
-                .get(container.id())
+                .get(container.id().as_str())
                 .map(|endpoint| endpoint.interface.clone())
         })
         .collect();
@@ -199,7 +199,8 @@ fn add_endpoint(
         .map(|n| format!("eth{n}"))
         .find(|name| !interfaces.contains(name))
         .unwrap_or_default();
-    let hash = crate::sha256::sha256_hex(format!("{}/{}", container.id(), network.id).as_bytes());
+    let hash =
+        crate::sha256::sha256_hex(format!("{}/{}", container.id().as_str(), network.id).as_bytes());
     let endpoint = Endpoint {
         container: container.config.name.clone(),
         address,
@@ -209,7 +210,7 @@ fn add_endpoint(
     };
     network
         .endpoints
-        .insert(container.id().to_string(), endpoint.clone());
+        .insert(container.id().as_str().to_string(), endpoint.clone());
     networks.save(network)?;
     Ok(endpoint)
 }
@@ -363,7 +364,7 @@ fn write_hosts(container: &Container, networks: &[Network]) {
     if path.exists() {
         let text = crate::runtime::launch::hosts_text(
             &container.config,
-            &hosts_lines(networks, container.id()),
+            &hosts_lines(networks, container.id().as_str()),
         );
         let _ = fs_err::write(&path, text);
     }

@@ -21,11 +21,7 @@ pub(crate) fn store_dir(context: &TestContext) -> PathBuf {
 /// and `cmd`; its manifest digest.
 pub(crate) fn one_layer_image(store: &Store, tree: &Path, reference: &str, cmd: &[&str]) -> String {
     let layer = LayerWriter::new().write_dir(store, tree).unwrap();
-    let architecture = if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    };
+    let architecture = mlpack::arch::Arch::host().oci();
     let descriptor = write_image(
         store,
         &ImageSpec {
@@ -50,7 +46,7 @@ pub(crate) fn one_layer_image(store: &Store, tree: &Path, reference: &str, cmd: 
         },
     )
     .unwrap();
-    store.tag(reference, &descriptor).unwrap();
+    store.tag(&reference.parse().unwrap(), &descriptor).unwrap();
     descriptor.digest().to_string()
 }
 
@@ -206,7 +202,7 @@ pub(crate) fn image_of_layers(store: &Store, reference: &str, layers: &[Vec<u8>]
         },
     )
     .unwrap();
-    store.tag(reference, &descriptor).unwrap();
+    store.tag(&reference.parse().unwrap(), &descriptor).unwrap();
     descriptor.digest().to_string()
 }
 
