@@ -311,11 +311,11 @@ fn write_etc_files(
     container: &Container,
 ) -> Result<Vec<(PathBuf, &'static str)>, RuntimeError> {
     let config = &container.config;
-    let network_lines = match config.network {
-        NetworkMode::Bridge => {
-            super::network::hosts_for(containers.store(), container.id().as_str())?
-        }
-        NetworkMode::Host | NetworkMode::None => String::new(),
+    // A `none` container may have been connected to a network since it was created.
+    let network_lines = if config.network.is_isolated() {
+        super::network::hosts_for(containers.store(), container.id().as_str())?
+    } else {
+        String::new()
     };
     let hosts = hosts_text(config, &network_lines);
     let resolv = fs_err::read_to_string("/etc/resolv.conf").unwrap_or_default();

@@ -482,3 +482,56 @@ fn nothing_is_left_after_rm_auto_remove_a_killed_supervisor_and_network_rm() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn a_stopped_container_joins_at_its_next_start_and_a_missing_network_creates_nothing() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    ok(
+        &context,
+        &["network", "create", "--subnet", "10.208.0.0/24", "later"],
+    );
+    let _later = NetworkOnDrop(&context, "later");
+    let script = "cat /sys/class/net/*/operstate | tr '\\n' ' '; grep solo /etc/hosts";
+    let (code, stdout, _) = mlpack(
+        &context,
+        &[
+            "run",
+            "--name",
+            "solo",
+            "--network",
+            "none",
+            BUSYBOX,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let _solo = RemoveOnDrop(&context, "solo");
+    assert_eq!((code, stdout.as_str()), (1, "unknown "));
+    ok(
+        &context,
+        &["network", "connect", "--alias", "alone", "later", "solo"],
+    );
+    let (code, stdout, stderr) = mlpack(&context, &["start", "-a", "solo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "up unknown 10.208.0.2\tsolo alone\n");
+
+    let (code, _, stderr) = mlpack(
+        &context,
+        &["run", "--rm", "--network", "missing", BUSYBOX, "true"],
+    );
+    assert_eq!(code, 125);
+    assert!(stderr.contains("no network `missing`"), "{stderr}");
+    assert!(
+        stderr.contains("hint: `mlpack network ls` lists the networks"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(&ok(&context, &["--json", "ps", "-a"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
