@@ -332,6 +332,7 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
             "CREATED",
             "STATUS",
             "PORTS",
+            "NETWORKS",
             "NAMES",
         ]
         .map(String::from)
@@ -358,6 +359,11 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
                         port.host_ip, port.host_port, port.container_port
                     )
                 })
+                .collect::<Vec<_>>()
+                .join(", "),
+            runtime::network::endpoints_of(containers.store(), container.id().as_str())?
+                .iter()
+                .map(|(network, endpoint)| format!("{network}:{}", endpoint.address))
                 .collect::<Vec<_>>()
                 .join(", "),
             config.name.clone(),

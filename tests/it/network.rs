@@ -349,7 +349,10 @@ fn published_ports_answer_on_loopback_and_are_released_on_rm() {
         format!("8080/tcp -> 127.0.0.1:{port}\n")
     );
     let ps = ok(&context, &["ps"]);
-    assert!(ps.contains(&format!("127.0.0.1:{port}->8080/tcp")), "{ps}");
+    assert!(
+        ps.contains(&format!("127.0.0.1:{port}->8080/tcp  pub:10.206.0.2")),
+        "{ps}"
+    );
 
     // A second container cannot take the port.
     let (code, _, stderr) = mlpack(
