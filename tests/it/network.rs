@@ -243,6 +243,11 @@ fn an_internal_network_has_no_route_out() {
             .contains("10.203.0.")
     );
     assert!(links().contains(&bridge));
+    // Nor an IPv6 link-local one, which would let containers reach the host's services.
+    assert_eq!(
+        fs_err::read_to_string(format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6")).unwrap(),
+        "1\n"
+    );
 
     // Inside: one route, the subnet's own, and no default; a connection to an address
     // outside the subnet fails in the container without a packet leaving it.

@@ -8,6 +8,7 @@ use super::error::NetworkError;
 use super::ipam::Subnet;
 use super::netlink::Netlink;
 use super::record::{Network, Networks};
+use crate::error::FromIo;
 use crate::oci::Store;
 
 /// What `network create` was asked.
@@ -88,7 +89,11 @@ pub fn create_network(store: &Store, request: &NetworkRequest) -> Result<Network
 pub(crate) fn ensure_bridge(netlink: &mut Netlink, network: &Network) -> Result<u32, NetworkError> {
     let index = match netlink.link_index(&network.bridge)? {
         Some(index) => index,
-        None => netlink.create_bridge(&network.bridge)?,
+        None => {
+            let index = netlink.create_bridge(&network.bridge)?;
+            disable_ipv6(&network.bridge)?;
+            index
+        }
     };
     // Only a network with egress has an address on the host: an internal one is a bridge
     // the host cannot route to or from, so its containers reach each other and nothing else.
@@ -97,6 +102,17 @@ pub(crate) fn ensure_bridge(netlink: &mut Netlink, network: &Network) -> Result<
         egress::install(network)?;
     }
     Ok(index)
+}
+
+/// No IPv6 on the bridge: left on, the kernel gives it a link-local address, through which
+/// containers on an internal network could reach services listening on the host.
+fn disable_ipv6(bridge: &str) -> Result<(), NetworkError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6");
+    match fs_err::write(&path, "1") {
+        // A kernel without IPv6 has no such file, and nothing to disable.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        result => result.map_err(|source| NetworkError::io("write", &path, source)),
+    }
 }
 
 /// Remove the bridge and the rules; what is already gone is no error.

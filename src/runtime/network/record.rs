@@ -128,7 +128,8 @@ impl Networks {
     /// The network named `name` (or whose ID starts with it).
     pub(crate) fn find(&self, name: &str) -> Result<Network, NetworkError> {
         let path = self.path(name);
-        if path.is_file() {
+        // A name with a `/` is no network's, and must not reach outside `networks/`.
+        if !name.contains('/') && path.is_file() {
             return read(&path);
         }
         let mut by_id = self
