@@ -87,13 +87,12 @@ pub fn create_network(store: &Store, request: &NetworkRequest) -> Result<Network
 
 /// The bridge's index, creating it (and its address and rules) when it is missing.
 pub(crate) fn ensure_bridge(netlink: &mut Netlink, network: &Network) -> Result<u32, NetworkError> {
-    let index = match netlink.link_index(&network.bridge)? {
-        Some(index) => index,
-        None => {
-            let index = netlink.create_bridge(&network.bridge)?;
-            disable_ipv6(&network.bridge)?;
-            index
-        }
+    let index = if let Some(index) = netlink.link_index(&network.bridge)? {
+        index
+    } else {
+        let index = netlink.create_bridge(&network.bridge)?;
+        disable_ipv6(&network.bridge)?;
+        index
     };
     // Only a network with egress has an address on the host: an internal one is a bridge
     // the host cannot route to or from, so its containers reach each other and nothing else.
