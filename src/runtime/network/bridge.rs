@@ -197,3 +197,24 @@ pub(crate) fn check_root() -> Result<(), NetworkError> {
         Err(NetworkError::Rootless)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Diagnostic as _;
+
+    #[test]
+    fn names() {
+        assert!(check_name("lab-1.a_b").is_ok());
+        insta::assert_snapshot!(check_name("host").unwrap_err(), @"invalid network name `host`: it is one of `--network`'s own values (host, none, bridge, default)");
+        insta::assert_snapshot!(check_name("../x").unwrap_err(), @"invalid network name `../x`: use letters, digits, `_`, `.` and `-`, starting with a letter or digit");
+        let in_use = NetworkError::InUse {
+            network: "lab".to_string(),
+            containers: "web, db".to_string(),
+        };
+        insta::assert_snapshot!(format!("{in_use}\nhint: {}", in_use.hints().join("\n")), @"
+        network `lab` has containers: web, db
+        hint: remove those containers, or take them off with `mlpack network disconnect lab CONTAINER`
+        ");
+    }
+}

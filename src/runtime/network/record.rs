@@ -169,3 +169,35 @@ fn read(path: &Path) -> Result<Network, NetworkError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lines_list_names_then_aliases() {
+        let endpoint = |container: &str, last: u8, aliases: &[&str]| Endpoint {
+            container: container.to_string(),
+            address: Ipv4Addr::new(10, 90, 0, last),
+            aliases: aliases.iter().map(|alias| (*alias).to_string()).collect(),
+            host_link: String::new(),
+            interface: "eth0".to_string(),
+        };
+        let network = Network {
+            name: "lab".to_string(),
+            id: "0".repeat(64),
+            subnet: "10.90.0.0/24".parse().unwrap(),
+            bridge: "mlpk-0000000000".to_string(),
+            egress: false,
+            created: String::new(),
+            endpoints: BTreeMap::from([
+                ("a".to_string(), endpoint("web", 2, &["www", "api"])),
+                ("b".to_string(), endpoint("db", 3, &[])),
+            ]),
+        };
+        insta::assert_snapshot!(network.hosts_lines(), @"
+        10.90.0.2	web www api
+        10.90.0.3	db
+        ");
+    }
+}
