@@ -27,14 +27,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use self::cache::LayerCache;
+use crate::compression::Compression;
 use crate::debian::{DebianError, Suite};
 use crate::error::{Diagnostic, FromIo, IoError};
 use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
-    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerCompression,
-    LayerWriter, OciError, ResolvedImage, Store, TempTree,
+    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerWriter, OciError,
+    ResolvedImage, Store, TempTree,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -48,7 +49,7 @@ pub struct BuildRequest<'a> {
     pub lock_path: &'a Path,
     /// The name to give the image in the store (`iris` means `iris:latest`).
     pub reference: &'a ImageReference,
-    pub compression: LayerCompression,
+    pub compression: Compression,
     pub offline: bool,
     /// Fail instead of pinning the base into `mlpack.lock` (for CI).
     pub locked: bool,
@@ -299,14 +300,6 @@ fn describe_libraries(libraries: &[NeededLibrary]) -> String {
         .join(" and ")
 }
 
-/// The layer compression for the manifest's (or the command line's) choice.
-pub fn layer_compression(compression: crate::manifest::Compression) -> LayerCompression {
-    match compression {
-        crate::manifest::Compression::Zstd => LayerCompression::Zstd,
-        crate::manifest::Compression::Gzip => LayerCompression::Gzip,
-    }
-}
-
 /// Check, before anything is locked or fetched, that the base can give the project its Python
 /// (a Debian base), or that nothing asks a registry image for Debian packages.
 pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
@@ -428,7 +421,7 @@ impl<'a> Builder<'a> {
     fn new(
         runtime: &'a tokio::runtime::Runtime,
         store: &'a Store,
-        compression: LayerCompression,
+        compression: Compression,
         offline: bool,
         project: &Path,
         reporter: &'a dyn BuildReporter,
@@ -443,7 +436,8 @@ impl<'a> Builder<'a> {
             writer: LayerWriter::from_env()?.compression(compression),
             layer_format: format!(
                 "{} mtime {}",
-                compression.media_type(),
+                // Only zstd and gzip get here: the choices a user has.
+                compression.layer_media_type().unwrap_or_default(),
                 crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
             ),
             cache: LayerCache::new(store),

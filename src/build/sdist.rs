@@ -614,7 +614,7 @@ impl SdistMetadata<'_> {
         let builder = Builder::new(
             runtime,
             self.store,
-            oci::LayerCompression::Zstd,
+            crate::compression::Compression::Zstd,
             self.offline,
             self.project,
             self.reporter,

@@ -184,8 +184,7 @@ pub(super) fn build_image(
         )
     });
     let reference: crate::oci::ImageReference = reference.parse()?;
-    let compression =
-        build::layer_compression(args.compression.unwrap_or(manifest.image.compression));
+    let compression = args.compression.unwrap_or(manifest.image.compression);
     let store = Store::open_default()?;
     let progress = Progress::new(printer);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -69,7 +69,6 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
     let mut image = store.resolve(&args.image)?;
     if let Some(compression) = args.compression {
-        let compression = crate::build::layer_compression(compression);
         image = crate::oci::recompressed_image(&store, &image, compression)?;
     }
     let target_text = args.target.as_deref().unwrap_or(&args.image);

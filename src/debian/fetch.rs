@@ -28,6 +28,7 @@ use super::openpgp::{Keyring, Verified};
 use super::packages::{DebPackage, PackageIndex};
 use super::release::{FileEntry, Release};
 use super::{DebianError, Suite};
+use crate::compression::Compression;
 
 /// The most an `InRelease` may be: bookworm's is 150 KB.
 const MAX_INRELEASE_BYTES: usize = 16 << 20;
@@ -57,9 +58,9 @@ pub async fn fetch_index(
         message,
     };
     let base = format!("main/binary-{}/Packages", suite.arch.debian());
-    let (path, compression) = [(".xz", Compression::Xz), (".gz", Compression::Gzip)]
+    let (path, compression) = [Compression::Xz, Compression::Gzip]
         .into_iter()
-        .map(|(extension, compression)| (format!("{base}{extension}"), compression))
+        .map(|compression| (format!("{base}{}", compression.suffix()), compression))
         .find(|(path, _)| release.files.contains_key(path))
         .ok_or_else(|| {
             bad_release(format!(
@@ -69,11 +70,7 @@ pub async fn fetch_index(
         })?;
     let entry = release.files[&path].clone();
     let packages_url = suite.dists_url(&path);
-    let cached = directory.join(format!(
-        "Packages-{}.{}",
-        entry.sha256,
-        compression.extension()
-    ));
+    let cached = directory.join(format!("Packages-{}{}", entry.sha256, compression.suffix()));
     let authority = format!("the signed `{release_url}` (dated {})", release.date);
     cached_index_file(http, &packages_url, &entry, &cached, &authority).await?;
     remove_stale_indexes(&directory, &cached, "Packages-");
@@ -90,8 +87,7 @@ pub async fn fetch_index(
             line: 0,
             message,
         };
-        let bytes = compression
-            .decompress(&compressed, limit)
+        let bytes = decompress(compression, &compressed, limit)
             .map_err(|error| bad_index(format!("cannot decompress it: {error}")))?;
         if let Some(expected) = uncompressed {
             check(
@@ -463,38 +459,19 @@ fn with_path(error: &std::io::Error, action: &str, path: &Path) -> DebianError {
     ))
 }
 
-/// How a `Packages` index is compressed.
-#[derive(Debug, Clone, Copy)]
-enum Compression {
-    Xz,
-    Gzip,
-}
-
-impl Compression {
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Xz => "xz",
-            Self::Gzip => "gz",
-        }
+/// Decompresses `bytes`, refusing output over `limit` bytes.
+fn decompress(compression: Compression, bytes: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut output = Vec::new();
+    compression
+        .reader(bytes)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut output)?;
+    if output.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it expands to more than {limit} bytes"
+        )));
     }
-
-    /// Decompresses `bytes`, refusing output over `limit` bytes.
-    fn decompress(self, bytes: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
-        let reader: Box<dyn Read> = match self {
-            Self::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(bytes)),
-            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
-        };
-        let mut output = Vec::new();
-        reader
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut output)?;
-        if output.len() as u64 > limit {
-            return Err(std::io::Error::other(format!(
-                "it expands to more than {limit} bytes"
-            )));
-        }
-        Ok(output)
-    }
+    Ok(output)
 }
 
 /// Runs blocking work (file I/O, decompression, parsing) on tokio's blocking pool.

@@ -23,8 +23,6 @@ mod openpgp;
 mod packages;
 mod relation;
 mod release;
-// Shared with `runtime`, which unpacks image layers with the same path rules.
-pub(crate) mod rootfs;
 mod suite;
 mod version;
 

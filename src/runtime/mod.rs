@@ -22,7 +22,6 @@ mod init;
 mod launch;
 mod layers;
 mod logs;
-mod merged_view;
 mod mounts;
 pub mod network;
 mod process;
