@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// The message and its hint, as the CLI prints them, with `root` shown as `[ROOT]`.
