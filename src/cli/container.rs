@@ -11,6 +11,8 @@ use crate::error::Result;
 use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;
 use crate::hardware::GpuRequest;
+use crate::oci::Store;
+use crate::runtime::network::{Attachment, PublishedPort};
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
     RunRequest, Seccomp, Status, Stream,
@@ -56,9 +58,20 @@ pub(super) struct RunArgs {
     /// Replace the image's entrypoint (`""` clears it).
     #[arg(long)]
     entrypoint: Option<String>,
-    /// `host` (the default) or `none` (loopback only).
-    #[arg(long, value_enum)]
-    network: Option<NetworkMode>,
+    /// `host` (the default), `none` (loopback only), or a user network's name (`mlpack
+    /// network create`).
+    #[arg(long)]
+    network: Option<String>,
+    /// Another name for the container on its user network.
+    #[arg(long = "network-alias", value_name = "NAME")]
+    network_aliases: Vec<String>,
+    /// The container's address on its user network (default: the first free one).
+    #[arg(long)]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Publish a container port on the host: `[IP:]HOST_PORT:CONTAINER_PORT[/tcp]`; the host
+    /// address is 127.0.0.1 unless given.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CONTAINER")]
+    publish: Vec<String>,
     /// The container's hostname.
     #[arg(long)]
     hostname: Option<String>,
@@ -222,6 +235,12 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
             seccomp = chosen;
         }
     }
+    let (network, networks) = run_networks(args)?;
+    let ports = args
+        .publish
+        .iter()
+        .map(|spec| spec.parse::<PublishedPort>())
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RunRequest {
         image: args.image.clone(),
         command: args.command.clone(),
@@ -231,7 +250,9 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
         workdir: args.workdir.clone(),
         user: args.user.clone(),
         mounts,
-        network: args.network,
+        network,
+        networks,
+        ports,
         hostname: args.hostname.clone(),
         shm_size: args.shm_size.map(ByteSize::bytes),
         limits: Limits {
@@ -246,6 +267,33 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
     })
 }
 
+/// `--network`: `host`, `none`, or a user network with its alias and address.
+fn run_networks(args: &RunArgs) -> Result<(Option<NetworkMode>, Vec<Attachment>)> {
+    let mode = match args.network.as_deref() {
+        None => None,
+        Some("host") => Some(NetworkMode::Host),
+        Some("none") => Some(NetworkMode::None),
+        Some(name) => {
+            return Ok((
+                None,
+                vec![Attachment {
+                    network: name.to_string(),
+                    aliases: args.network_aliases.clone(),
+                    ip: args.ip,
+                }],
+            ));
+        }
+    };
+    if !args.network_aliases.is_empty() || args.ip.is_some() {
+        return Err(
+            super::UserError::new("`--network-alias` and `--ip` need a user network")
+                .hint("add `--network NAME`; `mlpack network create NAME` makes one")
+                .into(),
+        );
+    }
+    Ok((mode, Vec::new()))
+}
+
 pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
     let listed: Vec<Container> = containers
         .list()?
@@ -254,7 +302,10 @@ pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Re
         .filter(|container| args.all || container.status() == Status::Running)
         .collect();
     if printer.json {
-        let rows: Vec<_> = listed.iter().map(summary).collect();
+        let mut rows = Vec::new();
+        for container in &listed {
+            rows.push(summary(containers.store(), container)?);
+        }
         printer.json(&rows)?;
         return Ok(ExitStatus::Success);
     }
@@ -274,6 +325,8 @@ pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Re
             "COMMAND",
             "CREATED",
             "STATUS",
+            "PORTS",
+            "NETWORKS",
             "NAMES",
         ]
         .map(String::from)
@@ -291,6 +344,22 @@ pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Re
             truncate(&format!("\"{}\"", config.command.join(" ")), 24),
             super::table::ago(&config.created, now),
             container.status_text(),
+            config
+                .ports
+                .iter()
+                .map(|port| {
+                    format!(
+                        "{}:{}->{}/tcp",
+                        port.host_ip, port.host_port, port.container_port
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            runtime::network::endpoints_of(containers.store(), container.id().as_str())?
+                .iter()
+                .map(|(network, endpoint)| format!("{network}:{}", endpoint.address))
+                .collect::<Vec<_>>()
+                .join(", "),
             config.name.clone(),
         ]);
     }
@@ -307,8 +376,8 @@ fn truncate(text: &str, width: usize) -> String {
     format!("{kept}…")
 }
 
-fn summary(container: &Container) -> serde_json::Value {
-    serde_json::json!({
+fn summary(store: &Store, container: &Container) -> Result<serde_json::Value> {
+    Ok(serde_json::json!({
         "id": container.id(),
         "name": container.config.name,
         "image": container.config.image.reference,
@@ -317,7 +386,18 @@ fn summary(container: &Container) -> serde_json::Value {
         "created": container.config.created,
         "status": container.status(),
         "exit_code": container.state.exit_code,
-    })
+        "networks": networks_json(store, container)?,
+        "ports": container.config.ports,
+    }))
+}
+
+/// A container's user networks: name → address, aliases, interface.
+fn networks_json(store: &Store, container: &Container) -> Result<serde_json::Value> {
+    let mut networks = serde_json::Map::new();
+    for (name, endpoint) in runtime::network::endpoints_of(store, container.id().as_str())? {
+        networks.insert(name, serde_json::to_value(endpoint)?);
+    }
+    Ok(serde_json::Value::Object(networks))
 }
 
 pub(super) fn logs(args: &LogsArgs, containers: &Containers) -> Result<ExitStatus> {
@@ -496,6 +576,7 @@ pub(super) fn inspect_container(
         "status": container.status(),
         "config": container.config,
         "state": container.state,
+        "networks": networks_json(containers.store(), &container)?,
         "dir": container.dir,
     }))?;
     Ok(Some(ExitStatus::Success))

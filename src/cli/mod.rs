@@ -11,6 +11,7 @@ mod init;
 mod load;
 mod lock;
 mod lockfile;
+mod network;
 mod printer;
 mod progress;
 mod registry;
@@ -131,6 +132,10 @@ enum Command {
     Exec(container::ExecArgs),
     /// Save a container's changes as a new image.
     Commit(container::CommitArgs),
+    /// Manage user networks: bridges on which containers reach each other by name.
+    Network(network::NetworkArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
     /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
     /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
     Doctor(doctor::DoctorArgs),
@@ -227,6 +232,8 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Rm(args) => container::rm(&args, &containers()?, printer),
         Command::Exec(args) => container::exec(args, &containers()?),
         Command::Commit(args) => container::commit(&args, &containers()?, printer),
+        Command::Network(args) => network::run(args, printer),
+        Command::Port(args) => network::port(&args, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
     }
 }

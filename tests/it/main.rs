@@ -20,6 +20,8 @@ mod isolation;
 mod load;
 mod lock;
 mod manifest;
+#[cfg(feature = "test-root")]
+mod network;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
 #[cfg(feature = "test-root")]

@@ -1,5 +1,5 @@
-//! Networking for `--network none`: a fresh network namespace has a loopback device that is
-//! down; bring it up so `127.0.0.1` works, as Docker's `none` network does.
+//! The loopback device of a container's own network namespace (`--network none` or a user
+//! network): it starts down; bring it up so `127.0.0.1` works, as Docker does.
 
 use std::os::fd::AsRawFd as _;
 
