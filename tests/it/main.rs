@@ -22,6 +22,8 @@ mod lock;
 mod manifest;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
+#[cfg(feature = "test-docker")]
+mod release;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
