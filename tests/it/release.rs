@@ -1,5 +1,5 @@
-//! The install path without Rust: `scripts/release.sh` builds the static x86_64 binary (once
-//! per test run, kept under the target directory so later runs only relink),
+//! The install path without Rust: `scripts/release.sh` builds the static `x86_64` binary (once
+//! per test run, kept under the target directory so later runs rebuild only mlpack itself),
 //! `scripts/install.sh` installs it from a `file://` base after checking `SHA256SUMS`, and the
 //! installed binary runs in a Docker image that holds nothing but busybox and itself.
 
