@@ -2,8 +2,16 @@
 # Benchmark `mlpack scan` against pipreqs.
 #
 #   bench/scan.sh            # report on stdout, progress on stderr
+#   BENCH_CORPUS_ONLY=1 bench/scan.sh   # only precision/recall on the scan corpus (minutes)
 #
-# Corpora:
+# Findings (precision and recall, bench/scan_score.py): the hand-audited corpus of real ML
+# repositories and notebooks in tests/data/scan-corpus (its README has the audit rules):
+# `mlpack --json scan DIR` online and with `--offline` (empty cache, and the online run's
+# cache), and pipreqs in its default online
+# mode, each scored against the same ground truth, with per-project misses and false
+# positives.
+#
+# Timing corpora:
 #   * every examples/ml/*/ directory (skipped, with a note, when there are none);
 #   * a large real tree (11,000+ .py files): pinned sdists of several big pure-Python
 #     projects unpacked side by side, built once into $BENCH_CACHE and reused;
@@ -19,7 +27,9 @@
 # Knobs (environment): PIPREQS_VERSION (default 0.5.0), BENCH_RUNS (default 3, best of),
 # BENCH_PIPREQS_SLOW_S (default 60: a pipreqs run slower than this is not repeated),
 # BENCH_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/mlpack-bench),
-# BENCH_EXAMPLES (default <repo>/examples/ml), MLPACK (use this binary, do not build).
+# BENCH_EXAMPLES (default <repo>/examples/ml), MLPACK (use this binary, do not build),
+# BENCH_CORPUS (default <repo>/tests/data/scan-corpus), BENCH_CORPUS_ONLY (1: score the
+# corpus, skip the timing).
 #
 # Exits non-zero only when setup fails (venv, pip, build, corpus download); slow or
 # failing benchmark runs are reported, not fatal.
@@ -80,6 +90,53 @@ else
     log "building mlpack (cargo build --release)${stale:+; newer than the binary: $stale}"
     (cd "$REPO" && cargo build --release) >&2 || die "cargo build --release failed"
   fi
+fi
+
+# --- 2b. precision and recall on the hand-audited scan corpus --------------------------
+CORPUS="${BENCH_CORPUS:-$REPO/tests/data/scan-corpus}"
+[[ -f "$CORPUS/corpus.toml" ]] || die "no corpus.toml in $CORPUS"
+mkdir -p "$WORK/corpus"
+# One entry per line, from the manifest (python3 >= 3.11 for tomllib).
+mapfile -t CORPUS_DIRS < <(python3 -c 'import sys, tomllib
+for p in tomllib.load(open(sys.argv[1], "rb"))["project"]: print(p["dir"])' "$CORPUS/corpus.toml") \
+  || die "could not read $CORPUS/corpus.toml (python3 >= 3.11 needed)"
+log "scan corpus: ${#CORPUS_DIRS[@]} projects in $CORPUS"
+for entry in "${CORPUS_DIRS[@]}"; do
+  dir="$CORPUS/$entry"
+  [[ -d "$dir" ]] || die "corpus entry $entry has no directory"
+  # Online with a cache of its own (so the index is really asked), then offline twice: with
+  # an empty cache (what CI's e2e test sees) and with the online run's cached verdicts.
+  XDG_CACHE_HOME="$WORK/corpus-cache-online" "$MLPACK" --json scan "$dir" \
+    > "$WORK/corpus/$entry.mlpack-online.json" 2> "$WORK/corpus/$entry.mlpack-online.err" || true
+  XDG_CACHE_HOME="$WORK/corpus-cache-empty" "$MLPACK" --json scan "$dir" --offline \
+    > "$WORK/corpus/$entry.mlpack-offline.json" 2> "$WORK/corpus/$entry.mlpack-offline.err" || true
+  XDG_CACHE_HOME="$WORK/corpus-cache-online" "$MLPACK" --json scan "$dir" --offline \
+    > "$WORK/corpus/$entry.mlpack-offline-warm.json" 2> "$WORK/corpus/$entry.mlpack-offline-warm.err" || true
+  # pipreqs as its users run it (online), asking pypi.org directly (see bench_corpus below).
+  flags=(--print --mode no-pin --pypi-server https://pypi.org/pypi/)
+  [[ -n "$(find "$dir" -name '*.ipynb' -type f -print -quit)" ]] && flags+=(--scan-notebooks)
+  rc=0
+  timeout 600 "$PIPREQS" "${flags[@]}" "$dir" > "$WORK/corpus/$entry.pipreqs.txt" 2> "$WORK/corpus/$entry.pipreqs.err" || rc=$?
+  echo "$rc" > "$WORK/corpus/$entry.pipreqs.rc"
+  log "scan corpus: $entry done (pipreqs exit $rc)"
+done
+CORPUS_REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$REPO" status --porcelain -- src data Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
+  CORPUS_REV="$CORPUS_REV+dirty"
+fi
+{
+  echo "## scan findings on the corpus (bench/scan.sh)"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); mlpack: $("$MLPACK" --version) (rev $CORPUS_REV); pipreqs $GOT_PIPREQS"
+  echo "- mlpack: \`mlpack --json scan DIR\` (online, own cache), \`--offline\` with an empty cache and with the online run's cache;" \
+    "distributions with \`required: true\`;" \
+    "pipreqs: \`pipreqs --print --mode no-pin --pypi-server https://pypi.org/pypi/ [--scan-notebooks] DIR\`"
+  echo
+  "$PY" "$REPO/bench/scan_score.py" "$CORPUS" "$WORK/corpus"
+} > "$WORK/corpus-report.md" || die "scoring the corpus failed"
+if [[ "${BENCH_CORPUS_ONLY:-0}" == 1 ]]; then
+  cat "$WORK/corpus-report.md"
+  exit 0
 fi
 
 # --- 3. corpora ----------------------------------------------------------------------
@@ -381,3 +438,5 @@ if env["N_EXAMPLES"] == "0":
 for n in notes:
     print("- " + n)
 EOF
+echo
+cat "$WORK/corpus-report.md"

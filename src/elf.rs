@@ -6,7 +6,7 @@
 //! Anything that is not a well-formed ELF file with a dynamic section gives `None`: wheels
 //! ship odd files under `.so` names (linker scripts, test fixtures), and those are not errors.
 
-use object::elf::{DT_NEEDED, DT_SONAME, ELFCLASS32, ELFCLASS64, EM_AARCH64, EM_X86_64};
+use object::elf::{DT_NEEDED, DT_SONAME, ELFCLASS32, ELFCLASS64};
 use object::read::elf::FileHeader;
 use object::{Endianness, FileKind, ReadRef};
 
@@ -24,12 +24,8 @@ pub struct DynamicInfo {
 
 impl DynamicInfo {
     /// Whether the loader for `arch` (64-bit) can load this object.
-    pub fn fits(&self, arch: crate::resolve::Arch) -> bool {
-        let machine = match arch {
-            crate::resolve::Arch::X86_64 => EM_X86_64,
-            crate::resolve::Arch::Aarch64 => EM_AARCH64,
-        };
-        self.is_64 && self.machine == machine
+    pub fn fits(&self, arch: crate::arch::Arch) -> bool {
+        self.is_64 && self.machine == arch.elf_machine()
     }
 }
 
@@ -126,12 +122,7 @@ mod tests {
         assert_eq!(info.soname.as_deref(), Some("libm.so.6"));
         assert!(info.needed.iter().any(|name| name == "libc.so.6"));
         assert!(info.is_64);
-        let arch = if cfg!(target_arch = "aarch64") {
-            crate::resolve::Arch::Aarch64
-        } else {
-            crate::resolve::Arch::X86_64
-        };
-        assert!(info.fits(arch));
+        assert!(info.fits(crate::arch::Arch::host()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! The binary is glue (`cli`); each module owns one concept, as laid out in `DESIGN.md`.
 
+pub mod arch;
 pub mod build;
 pub mod byte_size;
 pub mod certificates;
@@ -11,6 +12,7 @@ pub mod debian;
 pub mod dirs;
 pub mod doctor;
 pub mod elf;
+pub mod error;
 pub mod gc;
 pub mod hardware;
 pub mod lock;

@@ -27,22 +27,14 @@ pub(crate) const BASE_PACKAGES: &[&str] = &[
     "libstdc++6",
 ];
 
-/// Debian's architecture name for the image's.
-pub(crate) fn debian_arch(arch: crate::resolve::Arch) -> &'static str {
-    match arch {
-        crate::resolve::Arch::X86_64 => "amd64",
-        crate::resolve::Arch::Aarch64 => "arm64",
-    }
-}
-
 /// The Debian suite `image` names (`debian:bookworm`), from the manifest's mirror, with its
 /// snapshot archive for pinned `.deb`s the mirror dropped.
 pub(crate) fn suite(
     manifest: &Manifest,
     image: &str,
-    arch: crate::resolve::Arch,
+    arch: crate::arch::Arch,
 ) -> Result<Suite, crate::debian::DebianError> {
-    let mut suite = Suite::for_image(image, manifest.base.mirror.as_deref(), debian_arch(arch))?;
+    let mut suite = Suite::for_image(image, manifest.base.mirror.as_deref(), arch)?;
     suite.snapshot.clone_from(&manifest.base.snapshot);
     Ok(suite)
 }
@@ -61,7 +53,7 @@ pub(crate) fn inputs_sha256(manifest: &Manifest, suite: &Suite) -> String {
     let mut parts = vec![
         manifest.base.image.clone(),
         suite.mirror.clone(),
-        suite.arch.clone(),
+        suite.arch.debian().to_string(),
     ];
     parts.extend(requested(manifest));
     super::cache::key("mlpack-base-inputs-v1", &parts)
@@ -106,7 +98,7 @@ pub(crate) async fn pin(
         image: manifest.base.image.clone(),
         mirror: suite.mirror.clone(),
         suite: suite.codename.clone(),
-        arch: suite.arch.clone(),
+        arch: suite.arch.debian().to_string(),
         inputs_sha256: inputs_sha256(manifest, suite),
         packages: closure.into_iter().map(locked_deb).collect(),
     })

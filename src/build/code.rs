@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::BuildError;
+use crate::error::FromIo;
 
 /// Copy the project's code into `staging` under `app`; returns how many files.
 pub(crate) fn stage(
@@ -40,10 +41,7 @@ pub(crate) fn stage(
         let relative = entry.path().strip_prefix(project).unwrap_or(entry.path());
         let destination = target.join(relative);
         let kind = entry.file_type();
-        let io = |source| BuildError::Io {
-            path: destination.clone(),
-            source,
-        };
+        let io = |source| BuildError::io("write", &destination, source);
         if kind.is_some_and(|kind| kind.is_dir()) {
             fs_err::create_dir_all(&destination).map_err(io)?;
         } else if kind.is_some_and(|kind| kind.is_symlink()) {

@@ -1,4 +1,5 @@
-//! What the image says about itself: environment, working directory, command, and labels
+//! What the image says about itself: environment, working directory, command, user, exposed
+//! ports, and labels
 //! (the OCI standard ones, the lock's sha256, the git commit and dirty flag, the CUDA
 //! version the image needs). `created` never comes from the clock, so a rebuild of the same
 //! commit is bit-for-bit the same.
@@ -140,4 +141,35 @@ pub(crate) fn env() -> Vec<String> {
         "LANG=C.UTF-8".to_string(),
         "PYTHONUNBUFFERED=1".to_string(),
     ]
+}
+
+/// `env` with `[image.env]` applied last, so the project's values win (`PATH` included).
+pub(crate) fn with_image_env(
+    env: Vec<String>,
+    image_env: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut env: Vec<String> = env
+        .into_iter()
+        .filter(|entry| {
+            let name = entry
+                .split_once('=')
+                .map_or(entry.as_str(), |(name, _)| name);
+            !image_env.contains_key(name)
+        })
+        .collect();
+    env.extend(
+        image_env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}")),
+    );
+    env
+}
+
+/// The base's exposed ports and `[image] expose`, each once, sorted.
+pub(crate) fn exposed_ports(base: &oci_spec::image::Config, manifest: &Manifest) -> Vec<String> {
+    let mut ports = base.exposed_ports().clone().unwrap_or_default();
+    ports.extend(manifest.exposed_ports());
+    ports.sort();
+    ports.dedup();
+    ports
 }

@@ -6,27 +6,20 @@
 
 use std::str::FromStr;
 
+use crate::arch::Arch;
 use crate::lock::LockedImage;
-use crate::oci::registry::{
-    self, CredentialStore, RegistryClient, RemoteReference, TransferProgress,
-};
-use crate::oci::{Digest, HistoryEntry, Layer, ResolvedImage, Store};
-use crate::resolve::Arch;
+use crate::oci::registry::{self, CredentialStore, RegistryClient, TransferProgress};
+use crate::oci::{Digest, HistoryEntry, ImageReference, Layer, ResolvedImage, Store};
 
 use super::BuildError;
 use super::inspect::{ImageTree, InspectError};
 
-/// The platform's architecture as images name it (`amd64`).
-fn image_arch(arch: Arch) -> &'static str {
-    super::base::debian_arch(arch)
-}
-
 /// A client for `source`'s registry with the saved credentials, if any.
-fn client(source: &RemoteReference) -> Result<RegistryClient, BuildError> {
-    let credentials = CredentialStore::open()?.get(&source.registry)?;
+fn client(source: &ImageReference) -> Result<RegistryClient, BuildError> {
+    let credentials = CredentialStore::open()?.get(source.registry())?;
     Ok(RegistryClient::new(
-        &source.registry,
-        source.is_insecure(),
+        source.registry(),
+        registry::is_insecure(source.registry()),
         credentials,
     )?)
 }
@@ -41,14 +34,15 @@ pub fn pin(
     offline: bool,
     progress: &dyn TransferProgress,
 ) -> Result<LockedImage, BuildError> {
-    let source = RemoteReference::from_str(image)?;
+    let source = registry::remote_reference(image)?;
     let local_name = source.store_name();
     let (digest, index_digest) = if offline {
-        let resolved = store
-            .resolve(&local_name)
-            .map_err(|_| BuildError::OfflineImage {
-                image: image.to_string(),
-            })?;
+        let resolved =
+            store
+                .resolve(&local_name.to_string())
+                .map_err(|_| BuildError::OfflineImage {
+                    image: image.to_string(),
+                })?;
         (resolved.manifest_digest()?, None)
     } else {
         let client = client(&source)?;
@@ -56,7 +50,7 @@ pub fn pin(
             &client,
             store,
             &source,
-            ("linux", image_arch(arch)),
+            ("linux", arch.oci()),
             &local_name,
             progress,
         ))?;
@@ -69,7 +63,7 @@ pub fn pin(
         image: image.to_string(),
         digest: digest.to_string(),
         index_digest: index_digest.map(|digest| digest.to_string()),
-        arch: image_arch(arch).to_string(),
+        arch: arch.oci().to_string(),
         python: facts.python,
         python_version: facts.python_version,
         glibc: format!("{}.{}", facts.glibc.0, facts.glibc.1),
@@ -80,13 +74,13 @@ pub fn pin(
 
 fn check_arch(image: &str, resolved: &ResolvedImage, arch: Arch) -> Result<(), BuildError> {
     let found = resolved.config.architecture().to_string();
-    if found == image_arch(arch) {
+    if found == arch.oci() {
         Ok(())
     } else {
         Err(BuildError::ImageArch {
             image: image.to_string(),
             found,
-            wanted: image_arch(arch).to_string(),
+            wanted: arch.oci().to_string(),
         })
     }
 }
@@ -127,9 +121,9 @@ pub(crate) fn ensure(
             image: image.image.clone(),
         });
     }
-    let mut source = RemoteReference::from_str(&image.image)?;
+    let source = registry::remote_reference(&image.image)?;
     let local_name = source.store_name();
-    source.digest = Some(digest.clone());
+    let source = source.with_digest(digest.clone());
     let client = client(&source)?;
     runtime.block_on(registry::pull(
         &client,
@@ -212,25 +206,7 @@ pub(crate) fn env(base: &[String], ours: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_in_the_store() {
-        let name = |image: &str| RemoteReference::from_str(image).unwrap().store_name();
-        assert_eq!(
-            name("python:3.12-slim"),
-            "docker.io/library/python:3.12-slim"
-        );
-        assert_eq!(name("127.0.0.1:5000/py"), "127.0.0.1:5000/py:latest");
-        let digest = format!("sha256:{}", "0123456789ab".repeat(5) + "cdef");
-        assert_eq!(
-            name(&format!("127.0.0.1:5000/py@{digest}")),
-            "127.0.0.1:5000/py:sha256-0123456789ab"
-        );
-        assert_eq!(
-            name(&format!("127.0.0.1:5000/py:3.11@{digest}")),
-            "127.0.0.1:5000/py:3.11"
-        );
-    }
+    use crate::error::Diagnostic;
 
     #[test]
     fn errors_say_what_to_do() {

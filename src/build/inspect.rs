@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use crate::error::Diagnostic;
+
 /// Where an interpreter is looked for, in order: python.org builds (the official `python:`
 /// images) install to `/usr/local`, distributions to `/usr`.
 pub(crate) const INTERPRETERS: &[&str] = &["/usr/local/bin/python3", "/usr/bin/python3"];
@@ -62,16 +64,16 @@ pub enum InspectError {
     },
 }
 
-impl InspectError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for InspectError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::NoPython { .. } | Self::UnknownPythonVersion { .. } => Some(
+            Self::NoPython { .. } | Self::UnknownPythonVersion { .. } => vec![
                 "use an image with CPython 3 at `/usr/local/bin/python3` or `/usr/bin/python3`, like `python:3.11-slim`".to_string(),
-            ),
-            Self::Musl { .. } | Self::NoGlibc { .. } => Some(
+            ],
+            Self::Musl { .. } | Self::NoGlibc { .. } => vec![
                 "use a glibc-based image, like `python:3.11-slim` (Debian) instead of `python:3.11-alpine`".to_string(),
-            ),
-            Self::Read { .. } => None,
+            ],
+            Self::Read { .. } => Vec::new(),
         }
     }
 }
@@ -758,7 +760,7 @@ mod tests {
             .facts("debian:bookworm-slim")
             .unwrap_err();
         insta::assert_snapshot!(error, @"the base image `debian:bookworm-slim` has no Python: none of `/usr/local/bin/python3`, `/usr/bin/python3` is in it");
-        insta::assert_snapshot!(error.hint().unwrap(), @"use an image with CPython 3 at `/usr/local/bin/python3` or `/usr/bin/python3`, like `python:3.11-slim`");
+        insta::assert_snapshot!(error.hints().join("\n"), @"use an image with CPython 3 at `/usr/local/bin/python3` or `/usr/bin/python3`, like `python:3.11-slim`");
         // A dangling link is no interpreter either.
         let dangling = layer(&[Entry::Link("usr/bin/python3", "python3.11")]);
         assert!(matches!(

@@ -28,12 +28,13 @@ use serde::Serialize;
 
 use self::cache::LayerCache;
 use crate::debian::{DebianError, Suite};
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
-    self, Descriptor, HistoryEntry, ImageSpec, Layer, LayerCompression, LayerWriter, OciError,
-    ResolvedImage, Store, TempTree,
+    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerCompression,
+    LayerWriter, OciError, ResolvedImage, Store, TempTree,
 };
 use crate::pypi::{IndexClient, PypiError};
 use crate::python::PythonVersion;
@@ -45,8 +46,8 @@ pub struct BuildRequest<'a> {
     pub manifest: &'a Manifest,
     pub project_name: &'a str,
     pub lock_path: &'a Path,
-    /// `name:tag` to give the image in the store.
-    pub reference: &'a str,
+    /// The name to give the image in the store (`iris` means `iris:latest`).
+    pub reference: &'a ImageReference,
     pub compression: LayerCompression,
     pub offline: bool,
     /// Fail instead of pinning the base into `mlpack.lock` (for CI).
@@ -84,7 +85,7 @@ pub struct BuiltLayer {
 /// The outcome of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    pub reference: String,
+    pub reference: ImageReference,
     pub manifest_digest: String,
     pub layers: Vec<BuiltLayer>,
     pub seconds: f64,
@@ -164,12 +165,8 @@ pub enum BuildError {
     SdistBuild(Box<sdist::SdistBuildFailure>),
     #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
     Unbuilt { package: String },
-    #[error("could not write `{}`", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("could not list the files of `{}`: {message}", path.display())]
     Walk { path: PathBuf, message: String },
     /// A download differs from what `mlpack.lock` pins for it.
@@ -199,8 +196,39 @@ pub enum BuildError {
     Inspect(#[from] InspectError),
 }
 
-impl BuildError {
-    pub fn hints(&self) -> Vec<String> {
+impl Diagnostic for BuildError {
+    /// Whether the project, not the machine or network, is at fault.
+    fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Self::PythonMismatch { .. }
+                | Self::PackagesOnImage { .. }
+                | Self::UnpinnedImage { .. }
+                | Self::OfflineImage { .. }
+                | Self::ImageArch { .. }
+                | Self::OfflineBase
+                | Self::LockedBase
+                | Self::LockedSystemLibraries
+                | Self::OfflineSystemLibraries
+                | Self::UnresolvedLibraries { .. }
+                | Self::LibrariesOnImage { .. }
+                | Self::SdistBuild(_)
+                | Self::LockHashMismatch { .. }
+                | Self::Wheel(_)
+        ) || matches!(
+            self,
+            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
+        ) || matches!(
+            self,
+            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
+        ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(
+                self,
+                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
+            )
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::PythonMismatch {
                 providers, wanted, ..
@@ -244,47 +272,16 @@ impl BuildError {
             Self::ImageArch { .. } => {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
-            Self::SdistBuild(failure) => vec![failure.hint()],
-            Self::Registry(error) => error.hint().into_iter().collect(),
-            Self::Inspect(error) => error.hint().into_iter().collect(),
-            Self::Debian(error) => error.hint().into_iter().collect(),
-            Self::Oci(error) => error.hint().into_iter().collect(),
-            Self::Wheel(error) => error.hint().into_iter().collect(),
-            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::SdistBuild(failure) => failure.hints(),
+            Self::Registry(error) => error.hints(),
+            Self::Inspect(error) => error.hints(),
+            Self::Debian(error) => error.hints(),
+            Self::Oci(error) => error.hints(),
+            Self::Wheel(error) => error.hints(),
+            Self::Index(error) => error.hints(),
             Self::Lock(error) => error.hints(),
             _ => Vec::new(),
         }
-    }
-
-    /// Whether the project, not the machine or network, is at fault.
-    pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Self::PythonMismatch { .. }
-                | Self::PackagesOnImage { .. }
-                | Self::UnpinnedImage { .. }
-                | Self::OfflineImage { .. }
-                | Self::ImageArch { .. }
-                | Self::OfflineBase
-                | Self::LockedBase
-                | Self::LockedSystemLibraries
-                | Self::OfflineSystemLibraries
-                | Self::UnresolvedLibraries { .. }
-                | Self::LibrariesOnImage { .. }
-                | Self::SdistBuild(_)
-                | Self::LockHashMismatch { .. }
-                | Self::Wheel(_)
-        ) || matches!(
-            self,
-            Self::Debian(crate::debian::DebianError::PinnedFileGone { .. })
-        ) || matches!(
-            self,
-            Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
-        ) || matches!(self, Self::Registry(error) if error.is_user_error())
-            || matches!(
-                self,
-                Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
-            )
     }
 }
 
@@ -379,7 +376,7 @@ pub fn build(
     store.tag(request.reference, &descriptor)?;
     drop(store_lock);
     Ok(BuildReport {
-        reference: request.reference.to_string(),
+        reference: request.reference.clone(),
         manifest_digest: descriptor.digest().to_string(),
         layers: layers.into_iter().map(|(built, _)| built).collect(),
         seconds: started.elapsed().as_secs_f64(),
@@ -631,10 +628,8 @@ fn write_image(
     base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let lock_bytes = fs_err::read(request.lock_path).map_err(|source| BuildError::Io {
-        path: request.lock_path.to_path_buf(),
-        source,
-    })?;
+    let lock_bytes = fs_err::read(request.lock_path)
+        .map_err(|source| BuildError::io("read", request.lock_path, source))?;
     let git = config::git_state(request.project);
     let created = config::created(Some(request.project), git.as_ref())?;
     let base_config = base
@@ -664,16 +659,29 @@ fn write_image(
     }));
     let spec = ImageSpec {
         layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
-        env: image_base::env(
-            &base_config.env().clone().unwrap_or_default(),
-            &config::env(),
+        env: config::with_image_env(
+            image_base::env(
+                &base_config.env().clone().unwrap_or_default(),
+                &config::env(),
+            ),
+            &request.manifest.image.env,
         ),
         working_dir: request.manifest.train.workdir.clone(),
         cmd: request.manifest.train.command.args(),
-        entrypoint: base_config.entrypoint().clone().unwrap_or_default(),
+        entrypoint: match &request.manifest.image.entrypoint {
+            Some(entrypoint) => entrypoint.args(),
+            None => base_config.entrypoint().clone().unwrap_or_default(),
+        },
+        user: match &request.manifest.image.user {
+            Some(user) => user.get_ref().clone(),
+            None => base_config.user().clone().unwrap_or_default(),
+        },
+        exposed_ports: config::exposed_ports(&base_config, request.manifest),
+        volumes: base_config.volumes().clone().unwrap_or_default(),
+        stop_signal: base_config.stop_signal().clone().unwrap_or_default(),
         labels,
         created: created.clone(),
-        architecture: base::debian_arch(lock.target.arch).to_string(),
+        architecture: lock.target.arch.oci().to_string(),
         os: "linux".to_string(),
         history,
     };

@@ -133,7 +133,7 @@ mod tests {
             target: crate::resolve::Target::for_base(
                 "debian:bookworm",
                 crate::python::PythonVersion::DEFAULT,
-                crate::resolve::Arch::X86_64,
+                crate::arch::Arch::X86_64,
             ),
             inputs: crate::lock::Inputs {
                 sha256: String::new(),

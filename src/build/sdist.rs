@@ -20,11 +20,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::debian::Suite;
+use crate::error::{Diagnostic, FromIo};
 use crate::lock::{
     BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
 };
 use crate::manifest::Manifest;
-use crate::oci::{self, HistoryEntry, ImageSpec, Store, StoreLock};
+use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
@@ -65,12 +66,17 @@ pub struct SdistBuildFailure {
     pub log: PathBuf,
 }
 
-impl SdistBuildFailure {
-    pub(crate) fn hint(&self) -> String {
-        format!(
+impl Diagnostic for SdistBuildFailure {
+    fn hints(&self) -> Vec<String> {
+        vec![format!(
             "if `{package}` needs a system library or tool to build, add its Debian package to `[base] packages`; or pin a version of `{package}` that has a wheel for the target",
             package = self.package
-        )
+        )]
+    }
+
+    /// The project asks for a package that does not build on its base.
+    fn is_user_error(&self) -> bool {
+        true
     }
 }
 
@@ -309,7 +315,7 @@ impl Builder<'_> {
     fn container_image(
         &self,
         layers: Vec<oci::Layer>,
-        arch: crate::resolve::Arch,
+        arch: crate::arch::Arch,
         key: &str,
     ) -> Result<String, BuildError> {
         let spec = ImageSpec {
@@ -337,14 +343,19 @@ impl Builder<'_> {
             working_dir: "/tmp".to_string(),
             cmd: Vec::new(),
             entrypoint: Vec::new(),
+            user: String::new(),
+            exposed_ports: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: String::new(),
             labels: BTreeMap::new(),
             created: super::config::created(None, None)?,
-            architecture: base::debian_arch(arch).to_string(),
+            architecture: arch.oci().to_string(),
             os: "linux".to_string(),
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("mlpack-sdist-build:{}", &key[..16]);
-        self.store.tag(&image, &descriptor)?;
+        self.store
+            .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
         Ok(image)
     }
 
@@ -450,10 +461,11 @@ impl Builder<'_> {
         let dir = self.wheel_dir(key);
         // Another build of the same sdist may have finished first: its wheel is as good.
         if fs_err::rename(&out, &dir).is_err() && !dir.is_dir() {
-            return Err(BuildError::Io {
-                path: dir,
-                source: std::io::Error::other("could not move the built wheel into the cache"),
-            });
+            return Err(BuildError::io(
+                "write",
+                dir,
+                std::io::Error::other("could not move the built wheel into the cache"),
+            ));
         }
         Ok(SdistWheel {
             path: dir.join(file_name),
@@ -673,7 +685,7 @@ impl SdistMetadata<'_> {
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + use<> {
     let path = path.to_path_buf();
-    move |source| BuildError::Io { path, source }
+    move |source| BuildError::io("write", path, source)
 }
 
 /// The one wheel in `dir`, with its sha256, if there is one.
@@ -684,10 +696,8 @@ fn cached_wheel(dir: &Path) -> Result<Option<SdistWheel>, BuildError> {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|extension| extension == "whl") {
-            let sha256 = crate::sha256::file_sha256(&path).map_err(|source| BuildError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let sha256 = crate::sha256::file_sha256(&path)
+                .map_err(|source| BuildError::io("read", &path, source))?;
             return Ok(Some(SdistWheel {
                 path,
                 sha256,

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
+use crate::error::FromIo;
 use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
 use crate::wheel::SharedObject;
 
@@ -226,12 +227,11 @@ impl Builder<'_> {
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock, built)?;
         let tree = base.get()?;
-        // The multiarch directory: `x86_64-linux-gnu`, `aarch64-linux-gnu`.
-        let triplet = format!("{}-linux-gnu", lock.target.arch.as_str());
+        let triplet = lock.target.arch.triplet();
         let Needs {
             missing,
             host_driver,
-        } = needs(&scans, &tree.library_names(&triplet));
+        } = needs(&scans, &tree.library_names(triplet));
         let (needed, packages) = if missing.is_empty() {
             (Vec::new(), Vec::new())
         } else {
@@ -421,7 +421,7 @@ fn link_like_base(dir: &std::path::Path, tree: &ImageTree) -> Result<(), BuildEr
         if relative.is_empty() || relative.split('/').any(|part| part == "..") {
             continue;
         }
-        let io = |path: std::path::PathBuf| move |source| BuildError::Io { path, source };
+        let io = |path: std::path::PathBuf| move |source| BuildError::io("write", path, source);
         let directory = dir.join(relative);
         fs_err::create_dir_all(&directory).map_err(io(directory.clone()))?;
         let link = dir.join(name);
@@ -458,6 +458,7 @@ async fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn object(path: &str, soname: Option<&str>, needed: &[&str]) -> SharedObject {
         SharedObject {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 use super::lock::{ResolverArgs, ensure_locked};
 use super::{ExitStatus, Printer};
@@ -183,6 +183,7 @@ pub(super) fn build_image(
             manifest.image.tag.as_deref().unwrap_or("latest")
         )
     });
+    let reference: crate::oci::ImageReference = reference.parse()?;
     let compression =
         build::layer_compression(args.compression.unwrap_or(manifest.image.compression));
     let store = Store::open_default()?;
@@ -232,7 +233,7 @@ pub(super) fn project_name(project: &Path, manifest: &Manifest) -> String {
             }
         })
         .collect();
-    if crate::oci::normalize_reference(&name).is_ok() && name.len() <= 128 {
+    if crate::oci::ImageReference::parse_name(&name).is_ok() && name.len() <= 128 {
         return name;
     }
     let words: Vec<&str> = name

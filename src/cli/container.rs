@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;
@@ -14,7 +14,7 @@ use crate::hardware::GpuRequest;
 use crate::oci::Store;
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
-    RunRequest, Seccomp, Status, Stream, short_id,
+    RunRequest, Seccomp, Status, Stream,
 };
 
 #[derive(Debug, clap::Args)]
@@ -267,7 +267,7 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
     if printer.quiet {
         let mut ids = String::new();
         for container in &listed {
-            let _ = writeln!(ids, "{}", short_id(container.id()));
+            let _ = writeln!(ids, "{}", container.id().short());
         }
         printer.result(&ids)?;
         return Ok(ExitStatus::Success);
@@ -288,10 +288,11 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
     for container in &listed {
         let config = &container.config;
         let image = config.image.reference.clone().unwrap_or_else(|| {
-            short_id(config.image.digest.trim_start_matches("sha256:")).to_string()
+            let hex = config.image.digest.trim_start_matches("sha256:");
+            hex[..hex.len().min(12)].to_string()
         });
         rows.push(vec![
-            short_id(container.id()).to_string(),
+            container.id().short().to_string(),
             truncate(&image, 24),
             truncate(&format!("\"{}\"", config.command.join(" ")), 24),
             super::table::ago(&config.created, now),
@@ -463,7 +464,8 @@ pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> 
         .iter()
         .map(|change| change.parse())
         .collect::<Result<Vec<runtime::ConfigChange>, _>>()?;
-    let descriptor = runtime::commit(containers.store(), &container, &args.reference, &changes)?;
+    let reference = crate::oci::ImageReference::parse_name(&args.reference)?;
+    let descriptor = runtime::commit(containers.store(), &container, &reference, &changes)?;
     if printer.json {
         printer.json(&serde_json::json!({"reference": args.reference, "digest": descriptor.digest().to_string()}))?;
     } else {

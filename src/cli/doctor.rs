@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer};
 use crate::doctor::{self, Check, Options, Report, Status};

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::image::ImageFormat;
 use super::lockfile::LockFormat;

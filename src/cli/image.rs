@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::build::human_size;
 use super::{ExitStatus, Printer};
@@ -154,7 +154,7 @@ pub(super) fn history(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> 
 pub(super) fn tag(args: &TagArgs, printer: Printer) -> Result<ExitStatus> {
     let store = Store::open_default()?;
     let image = store.resolve(&args.source)?;
-    let target = oci::normalize_reference(&args.target)?;
+    let target = oci::ImageReference::parse_name(&args.target)?;
     store.tag(&target, &image.manifest_descriptor)?;
     printer.status(&format!("Tagged `{}` as `{target}`", args.source));
     Ok(ExitStatus::Success)

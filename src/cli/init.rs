@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use clap::ValueEnum;
 
 use super::{ExitStatus, Printer, UserError};

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::oci::{self, LoadedImage, Store};
@@ -48,8 +48,7 @@ pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
             let name = image
                 .references
                 .first()
-                .unwrap_or(&image.digest.to_string())
-                .clone();
+                .map_or_else(|| image.digest.to_string(), ToString::to_string);
             (name, image.digest.clone())
         })
         .collect();

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};
+use crate::arch::Arch;
 use crate::lock::{LOCK_FILE, LockPlan, LockSettings, LockedImage, Lockfile, changes};
 use crate::manifest::{LoadedManifest, Manifest, project_path};
 use crate::python::PythonVersion;
-use crate::resolve::Arch;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct LockArgs {

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::lock::{LOCK_FILE, LockGraph, Lockfile};

@@ -24,6 +24,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use self::printer::Printer;
+use crate::error::Report;
+pub use crate::error::UserError;
 
 /// Package a Python ML project into a reproducible container image and run its training.
 #[derive(Debug, Parser)]
@@ -154,29 +156,6 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
-/// An error that is the user's to fix, as opposed to an unexpected failure.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct UserError {
-    message: String,
-    hint: Option<String>,
-}
-
-impl UserError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    #[must_use]
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
 /// Parse argv, run the command, and report any error with its causes and hint.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -240,20 +219,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn report(error: &anyhow::Error) -> ExitStatus {
+fn report(error: &Report) -> ExitStatus {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {error}");
     for cause in error.chain().skip(1) {
         let _ = writeln!(stderr, "  caused by: {cause}");
     }
-    let hints = hints(error);
+    let mut hints = error.diagnostic().hints();
+    hints.dedup();
     if !hints.is_empty() {
         let _ = writeln!(stderr);
     }
     for hint in hints {
         let _ = writeln!(stderr, "hint: {hint}");
     }
-    if is_user_error(error) {
+    if error.diagnostic().is_user_error() {
         ExitStatus::Failure
     } else {
         ExitStatus::Error
@@ -262,66 +242,7 @@ fn report(error: &anyhow::Error) -> ExitStatus {
 
 /// Report an error of `run`/`exec`/`start`: Docker's 126/127 when the command could not be
 /// executed, 125 for anything else.
-fn container_failure(error: &anyhow::Error) -> ExitStatus {
+fn container_failure(error: &Report) -> ExitStatus {
     report(error);
-    let exec_status = error.chain().find_map(|cause| match cause.downcast_ref() {
-        Some(crate::runtime::RuntimeError::Exec { status, .. }) => Some(*status),
-        _ => None,
-    });
-    ExitStatus::Code(exec_status.unwrap_or(125))
-}
-
-/// The hints any error in the chain offers, outermost first.
-fn hints(error: &anyhow::Error) -> Vec<String> {
-    let mut hints = Vec::new();
-    for cause in error.chain() {
-        if let Some(user) = cause.downcast_ref::<UserError>() {
-            hints.extend(user.hint.clone());
-        } else if let Some(lock) = cause.downcast_ref::<crate::lock::LockError>() {
-            hints.extend(lock.hints());
-        } else if let Some(index) = cause.downcast_ref::<crate::pypi::PypiError>() {
-            hints.extend(index.hint());
-        } else if let Some(build) = cause.downcast_ref::<crate::build::BuildError>() {
-            hints.extend(build.hints());
-        } else if let Some(oci) = cause.downcast_ref::<crate::oci::OciError>() {
-            hints.extend(oci.hint());
-        } else if let Some(runtime) = cause.downcast_ref::<crate::runtime::RuntimeError>() {
-            hints.extend(runtime.hint());
-        } else if let Some(gc) = cause.downcast_ref::<crate::gc::GcError>() {
-            hints.extend(gc.hint());
-        } else if let Some(registry) = cause.downcast_ref::<crate::oci::registry::RegistryError>() {
-            hints.extend(registry.hint());
-        } else if let Some(fingerprint) = cause.downcast_ref::<crate::train::FingerprintError>() {
-            hints.extend(fingerprint.hint());
-        }
-    }
-    hints.dedup();
-    hints
-}
-
-/// Whether the error is the user's to fix (exit 1) rather than unexpected (exit 2).
-fn is_user_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.is::<UserError>()
-            || cause.is::<crate::manifest::ManifestError>()
-            || cause.is::<crate::scan::ScanError>()
-            || cause
-                .downcast_ref::<crate::lock::LockError>()
-                .is_some_and(crate::lock::LockError::is_user_error)
-            || cause
-                .downcast_ref::<crate::build::BuildError>()
-                .is_some_and(crate::build::BuildError::is_user_error)
-            || cause
-                .downcast_ref::<crate::oci::OciError>()
-                .is_some_and(crate::oci::OciError::is_user_error)
-            || cause
-                .downcast_ref::<crate::runtime::RuntimeError>()
-                .is_some_and(crate::runtime::RuntimeError::is_user_error)
-            || cause
-                .downcast_ref::<crate::gc::GcError>()
-                .is_some_and(crate::gc::GcError::is_user_error)
-            || cause
-                .downcast_ref::<crate::oci::registry::RegistryError>()
-                .is_some_and(crate::oci::registry::RegistryError::is_user_error)
-    })
+    ExitStatus::Code(error.diagnostic().exec_status().unwrap_or(125))
 }

@@ -3,17 +3,14 @@
 //! prints what moved.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::str::FromStr;
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, Printer, UserError};
-use crate::oci::Store;
-use crate::oci::registry::{
-    self, CredentialStore, Credentials, RegistryClient, RemoteReference, TransferProgress,
-};
+use crate::oci::registry::{self, CredentialStore, Credentials, RegistryClient, TransferProgress};
+use crate::oci::{ImageReference, Store};
 use crate::runtime::Admission;
 
 #[derive(Debug, clap::Args)]
@@ -62,10 +59,10 @@ fn client_for(registry: &str, insecure: bool) -> Result<RegistryClient> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("could not start the async runtime")
+        .context("could not start the async runtime")?)
 }
 
 pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
@@ -76,8 +73,8 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
         image = crate::oci::recompressed_image(&store, &image, compression)?;
     }
     let target_text = args.target.as_deref().unwrap_or(&args.image);
-    let target = RemoteReference::from_str(target_text)?;
-    let client = client_for(&target.registry, target.is_insecure())?;
+    let target = registry::remote_reference(target_text)?;
+    let client = client_for(target.registry(), registry::is_insecure(target.registry()))?;
     let mount_from = base_repository(&image, &target);
     let progress = Bars::new(printer);
     let report = runtime()?.block_on(registry::push_mounting(
@@ -115,25 +112,26 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
 /// The repository of the registry image `image` was built on, when it is on `target`'s
 /// registry but another repository: the registry can take the base's layers from there
 /// without an upload. Only images built on a registry base (whose labels pin its digest).
-fn base_repository(image: &crate::oci::ResolvedImage, target: &RemoteReference) -> Option<String> {
+fn base_repository(image: &crate::oci::ResolvedImage, target: &ImageReference) -> Option<String> {
     let labels = image.config.config().as_ref()?.labels().as_ref()?;
     labels.get("org.opencontainers.image.base.digest")?;
-    let base = RemoteReference::from_str(labels.get("org.opencontainers.image.base.name")?).ok()?;
-    (base.registry == target.registry && base.repository != target.repository)
-        .then_some(base.repository)
+    let base =
+        registry::remote_reference(labels.get("org.opencontainers.image.base.name")?).ok()?;
+    (base.registry() == target.registry() && base.repository() != target.repository())
+        .then(|| base.repository().into_owned())
 }
 
 pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
-    let source = RemoteReference::from_str(&args.reference)?;
+    let source = registry::remote_reference(&args.reference)?;
     let (os, arch) = match &args.platform {
         Some(platform) => platform.split_once('/').ok_or_else(|| {
             UserError::new(format!("invalid platform `{platform}`"))
                 .hint("write it as OS/ARCH, like `linux/amd64` or `linux/arm64`")
         })?,
-        None => ("linux", host_arch()),
+        None => ("linux", crate::arch::Arch::host().oci()),
     };
     let store = Store::open_default()?;
-    let client = client_for(&source.registry, source.is_insecure())?;
+    let client = client_for(source.registry(), registry::is_insecure(source.registry()))?;
     let local_name = source.store_name();
     let progress = Bars::new(printer);
     // Unpacked once pulled, as `docker pull` does: a layer refused then leaves nothing.
@@ -148,7 +146,7 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
     ));
     progress.clear();
     let report = report?;
-    admission.check(&[(local_name.clone(), report.manifest_digest.clone())])?;
+    admission.check(&[(local_name.to_string(), report.manifest_digest.clone())])?;
     if printer.json {
         printer.json(&serde_json::json!({
             "reference": local_name,
@@ -168,15 +166,6 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
         ));
     }
     Ok(ExitStatus::Success)
-}
-
-/// The Go name of this machine's architecture, as image platforms name it.
-fn host_arch() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    }
 }
 
 pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {
@@ -199,15 +188,15 @@ pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {
             .into());
     }
     let credentials = Credentials { username, password };
-    let reference = RemoteReference::from_str(&format!("{}/x", args.registry))?;
+    let reference = registry::remote_reference(&format!("{}/x", args.registry))?;
     let client = RegistryClient::new(
-        &reference.registry,
-        reference.is_insecure(),
+        reference.registry(),
+        registry::is_insecure(reference.registry()),
         Some(credentials.clone()),
     )?;
     runtime()?.block_on(client.check())?;
     let store = CredentialStore::open()?;
-    store.save(&reference.registry, &credentials)?;
+    store.save(reference.registry(), &credentials)?;
     printer.status(&format!(
         "Login succeeded; credentials saved in `{}`",
         store.mlpack_file().display()

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
 use crate::manifest::Manifest;
-use crate::train::{RunRecord, list_runs};
+use crate::train::{RunId, RunRecord, list_runs};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct RunsArgs {
@@ -34,7 +34,7 @@ pub(super) fn find_run(outputs: &Path, id: &str) -> Result<RunRecord> {
         .into_iter()
         .map(|(_, record)| record)
         .collect();
-    match match_id(&runs, |run| &run.id, id).as_slice() {
+    match RunId::select(&runs, |run| &run.id, id).as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(
             UserError::new(format!("no run `{id}` in `{}`", outputs.display()))
@@ -52,20 +52,6 @@ pub(super) fn find_run(outputs: &Path, id: &str) -> Result<RunRecord> {
         .hint("give more of the run ID, from its start or its end")
         .into()),
     }
-}
-
-/// The items whose ID `input` names: the one equal to it, else every one it begins or ends.
-fn match_id<'a, T>(items: &'a [T], id: impl Fn(&T) -> &str, input: &str) -> Vec<&'a T> {
-    if let Some(exact) = items.iter().find(|item| id(item) == input) {
-        return vec![exact];
-    }
-    items
-        .iter()
-        .filter(|item| {
-            let id = id(item);
-            !input.is_empty() && (id.starts_with(input) || id.ends_with(input))
-        })
-        .collect()
 }
 
 pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
@@ -109,7 +95,7 @@ fn table(runs: &[RunRecord]) -> String {
         });
         let image = run.image.digest.trim_start_matches("sha256:");
         rows.push(vec![
-            run.id.clone(),
+            run.id.to_string(),
             super::table::ago(&run.started, now),
             image[..12.min(image.len())].to_string(),
             data.to_string(),
@@ -197,39 +183,4 @@ fn diff(a: &RunRecord, b: &RunRecord) -> Vec<String> {
         );
     }
     changes
-}
-
-#[cfg(test)]
-mod tests {
-    use super::match_id;
-
-    fn matches(input: &str) -> Vec<&'static str> {
-        match_id(&IDS, |id| id, input)
-            .into_iter()
-            .copied()
-            .collect()
-    }
-
-    const IDS: [&str; 3] = [
-        "20261205-041510-b44b",
-        "20261205-041510-3f2a",
-        "20261206-090000-c44b",
-    ];
-
-    #[test]
-    fn a_unique_prefix_or_suffix_names_one_run() {
-        assert_eq!(matches("20261206"), ["20261206-090000-c44b"]);
-        assert_eq!(matches("b44b"), ["20261205-041510-b44b"]);
-        assert_eq!(matches("10-3f2a"), ["20261205-041510-3f2a"]);
-        assert_eq!(matches(IDS[1]), [IDS[1]]);
-    }
-
-    #[test]
-    fn ambiguous_input_gives_every_candidate_and_unknown_input_none() {
-        assert_eq!(matches("20261205"), IDS[..2]);
-        assert_eq!(matches("44b"), [IDS[0], IDS[2]]);
-        assert!(matches("b44").is_empty());
-        assert!(matches("").is_empty());
-        assert!(matches("ffff").is_empty());
-    }
 }

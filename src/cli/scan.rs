@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use pep508_rs::PackageName;
 
 use super::{ExitStatus, Printer, UserError};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use nix::sys::signal::{SigHandler, Signal, signal};
 
 use super::build::{BuildArgs, build_image};
@@ -40,7 +40,7 @@ pub(super) fn run(args: &TrainArgs, directory: &Path, printer: Printer) -> Resul
         built.reference, &built.manifest_digest, built.seconds
     ));
     let image = ImageRecord {
-        reference: built.reference.clone(),
+        reference: built.reference.to_string(),
         digest: built.manifest_digest.clone(),
         layers: built
             .layers
@@ -114,13 +114,13 @@ fn start_run(
     datasets: &[(String, PathBuf, String, bool)],
     image: ImageRecord,
     command: Vec<String>,
-    reproduces: Option<String>,
+    reproduces: Option<crate::train::RunId>,
     printer: Printer,
 ) -> Result<ExitStatus> {
     let manifest = &loaded.manifest;
-    let run_id = crate::train::new_run_id();
+    let run_id = crate::train::RunId::generate();
     let outputs_root = project.join(&manifest.outputs.dir);
-    let run_dir = outputs_root.join(&run_id);
+    let run_dir = outputs_root.join(run_id.as_str());
     let mut cache = FingerprintCache::open(&cache_dir());
     let mut dataset_records = Vec::new();
     for (source, host, target, read_only) in datasets {
@@ -141,7 +141,14 @@ fn start_run(
 
     let started = jiff::Timestamp::now();
     printer.status(&format!("Training run {run_id}: {}", command.join(" ")));
-    let exit_code = run_container(loaded, &image, datasets, &run_dir, &run_id, &command)?;
+    let exit_code = run_container(
+        loaded,
+        &image,
+        datasets,
+        &run_dir,
+        run_id.as_str(),
+        &command,
+    )?;
     let finished = jiff::Timestamp::now();
 
     let outputs = crate::train::read_outputs(&run_dir);
@@ -390,14 +397,14 @@ pub(super) fn package(
                     .hint("train one with `mlpack train`")
             })?,
     };
-    let reference = args.tag.clone().unwrap_or_else(|| {
-        let name = record.image.reference.split(':').next().unwrap_or("model");
-        format!("{name}-model:{}", record.id)
-    });
+    let reference = match &args.tag {
+        Some(tag) => crate::oci::ImageReference::parse_name(tag)?,
+        None => crate::train::model_reference(&record)?,
+    };
     let store = crate::oci::Store::open_default()?;
     let descriptor = crate::train::package(
         &store,
-        &outputs.join(&record.id),
+        &outputs.join(record.id.as_str()),
         &record,
         &manifest.outputs.target,
         cmd,

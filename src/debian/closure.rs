@@ -304,6 +304,7 @@ impl Closure<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn package(name: &str, version: &str, extra: &str) -> String {
         format!(
@@ -398,14 +399,14 @@ mod tests {
     fn unsatisfiable_chain() {
         let error = index().closure(&roots(&["lib=2.1", "top"])).unwrap_err();
         insta::assert_snapshot!(error, @"cannot satisfy `lib (<< 2) | missing (>= 1)`, needed by `top` → `middle` → `leaf`: `lib` 2.1 is already selected; there is no package `missing` in Debian `test` (amd64)");
-        insta::assert_snapshot!(error.hint().unwrap(), @"the mirror may be in the middle of an update (retry later), or a pinned version is too old for what depends on it");
+        insta::assert_snapshot!(error.hints().join("\n"), @"the mirror may be in the middle of an update (retry later), or a pinned version is too old for what depends on it");
     }
 
     #[test]
     fn unknown_roots() {
         let error = index().closure(&roots(&["pyhton3"])).unwrap_err();
         insta::assert_snapshot!(error, @"there is no package `pyhton3` in Debian `test` (amd64)");
-        insta::assert_snapshot!(error.hint().unwrap(), @"did you mean `python3`?");
+        insta::assert_snapshot!(error.hints().join("\n"), @"did you mean `python3`?");
         let error = index().closure(&roots(&["Bad Name"])).unwrap_err();
         insta::assert_snapshot!(error, @"invalid Debian package request `Bad Name`: expected a Debian package name (lowercase letters, digits, `+`, `-`, `.`), optionally with `=version`");
         let error = index()

@@ -114,7 +114,7 @@ pub async fn fetch_library_index(
         release,
         ..
     } = signed_release(http, suite, cache_dir).await?;
-    let path = format!("main/Contents-{}.gz", suite.arch);
+    let path = format!("main/Contents-{}.gz", suite.arch.debian());
     let entry = release
         .files
         .get(&path)
@@ -126,10 +126,18 @@ pub async fn fetch_library_index(
             ),
         })?;
     let url = suite.dists_url(&path);
-    let cached = directory.join(format!("Contents-{}-{}.gz", suite.arch, entry.sha256));
+    let cached = directory.join(format!(
+        "Contents-{}-{}.gz",
+        suite.arch.debian(),
+        entry.sha256
+    ));
     let authority = format!("the signed `{release_url}` (dated {})", release.date);
     cached_index_file(http, &url, &entry, &cached, &authority).await?;
-    remove_stale_indexes(&directory, &cached, &format!("Contents-{}-", suite.arch));
+    remove_stale_indexes(
+        &directory,
+        &cached,
+        &format!("Contents-{}-", suite.arch.debian()),
+    );
     let triplet = suite.triplet().to_string();
     blocking(move || {
         let file = fs_err::File::open(&cached)?;

@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 
+use crate::error::Diagnostic;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DebianError {
     /// The base image is not one mlpack builds from Debian packages.
     #[error("mlpack cannot build the base `{image}` from Debian packages: it builds {supported}")]
     UnsupportedBase { image: String, supported: String },
-
-    #[error("unsupported Debian architecture `{arch}`: mlpack builds {supported}")]
-    UnsupportedArch { arch: String, supported: String },
 
     #[error("invalid Debian mirror URL `{mirror}`: {message}")]
     InvalidMirror { mirror: String, message: String },
@@ -134,48 +133,44 @@ fn chain_text(chain: &[String]) -> String {
         .join(" → ")
 }
 
-impl DebianError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for DebianError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::UnsupportedBase { .. } => Some(
+            Self::UnsupportedBase { .. } => vec![
                 "use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead"
                     .to_string(),
-            ),
-            Self::UnsupportedArch { .. } => {
-                Some("build for `amd64` (x86-64) or `arm64` (aarch64)".to_string())
-            }
+            ],
             Self::InvalidMirror { .. } => {
-                Some("write the mirror like `http://deb.debian.org/debian`".to_string())
+                vec!["write the mirror like `http://deb.debian.org/debian`".to_string()]
             }
-            Self::Unreachable { url, .. } | Self::Status { url, .. } => Some(format!(
+            Self::Unreachable { url, .. } | Self::Status { url, .. } => vec![format!(
                 "check the network, and that `{}` is a Debian mirror that carries this suite",
                 mirror_of(url)
-            )),
-            Self::BadSignature { .. } => Some(
+            )],
+            Self::BadSignature { .. } => vec![
                 "the mirror served a tampered, truncated or foreign `InRelease`; retry, or use another mirror such as `http://deb.debian.org/debian`"
                     .to_string(),
-            ),
-            Self::HashMismatch { .. } => Some(
+            ],
+            Self::HashMismatch { .. } => vec![
                 "the mirror may be in the middle of an update, or a proxy altered the file; retry in a few minutes"
                     .to_string(),
-            ),
+            ],
             Self::UnknownPackage {
                 suggestion: Some(suggestion),
                 ..
-            } => Some(format!("did you mean `{suggestion}`?")),
-            Self::PinnedFileGone { .. } => Some(
+            } => vec![format!("did you mean `{suggestion}`?")],
+            Self::PinnedFileGone { .. } => vec![
                 "a Debian point release replaced it; set `[base] snapshot` to a snapshot of the archive from when the lock was made (like `https://snapshot.debian.org/archive/debian/20261101T000000Z`), or run `mlpack lock --upgrade` and `mlpack build` to pin the current versions"
                     .to_string(),
-            ),
-            Self::PinNotFound { name, .. } => Some(format!(
+            ],
+            Self::PinNotFound { name, .. } => vec![format!(
                 "the mirror only carries the suite's current versions; pin one of those, or drop the pin on `{name}`"
-            )),
-            Self::Unsatisfiable { .. } => Some(
+            )],
+            Self::Unsatisfiable { .. } => vec![
                 "the mirror may be in the middle of an update (retry later), or a pinned version is too old for what depends on it"
                     .to_string(),
-            ),
-            _ => None,
+            ],
+            _ => Vec::new(),
         }
     }
 }

@@ -56,7 +56,7 @@ pub async fn fetch_index(
         url: release_url.clone(),
         message,
     };
-    let base = format!("main/binary-{}/Packages", suite.arch);
+    let base = format!("main/binary-{}/Packages", suite.arch.debian());
     let (path, compression) = [(".xz", Compression::Xz), (".gz", Compression::Gzip)]
         .into_iter()
         .map(|(extension, compression)| (format!("{base}{extension}"), compression))
@@ -64,7 +64,7 @@ pub async fn fetch_index(
         .ok_or_else(|| {
             bad_release(format!(
                 "it lists neither `{base}.xz` nor `{base}.gz`, so this mirror does not carry `{}` for `{}`",
-                suite.codename, suite.arch
+                suite.codename, suite.arch.debian()
             ))
         })?;
     let entry = release.files[&path].clone();

@@ -17,6 +17,7 @@ use super::extract::Extracted;
 use super::packages::DebPackage;
 use super::rootfs::{Root, RootError};
 use super::{DebianError, Suite};
+use crate::arch::Arch;
 
 /// Prepares an empty root for a merged-`/usr` system, as `debootstrap` does for bookworm and
 /// later (and as trixie requires): `bin`, `sbin` and `lib` (plus `lib64` on amd64, for the
@@ -26,7 +27,7 @@ use super::{DebianError, Suite};
 pub fn prepare_root(root: &Path, suite: &Suite) -> Result<(), DebianError> {
     let root = Root::open(root)?;
     let mut directories = vec!["bin", "sbin", "lib"];
-    if suite.arch == "amd64" {
+    if suite.arch == Arch::X86_64 {
         directories.push("lib64");
     }
     for directory in directories {
@@ -460,7 +461,7 @@ mod tests {
     fn replaces_the_postinsts() {
         let directory = tempfile::tempdir().unwrap();
         let root = directory.path();
-        let suite = Suite::for_image("debian:bookworm", None, "amd64").unwrap();
+        let suite = Suite::for_image("debian:bookworm", None, Arch::X86_64).unwrap();
         prepare_root(root, &suite).unwrap();
         let files = [
             (

@@ -61,7 +61,7 @@ async fn trixie_base_runs_python_without_maintainer_scripts() {
 async fn check_base(image: &str, python: &str) {
     let cache = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let suite = Suite::for_image(image, None, std::env::consts::ARCH).unwrap();
+    let suite = Suite::for_image(image, None, crate::arch::Arch::host()).unwrap();
     let index = fetch_index(&http, &suite, cache.path()).await.unwrap();
     assert!(index.len() > 50_000, "{}", index.len());
     // Again: revalidated with `If-Modified-Since`, the index comes from the cache.

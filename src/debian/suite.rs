@@ -8,15 +8,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::DebianError;
+use crate::arch::Arch;
 
 /// The mirror used when the manifest names none.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 
 /// The releases mlpack builds bases from: codename and major version.
 const RELEASES: &[(&str, &str)] = &[("bookworm", "12"), ("trixie", "13")];
-
-/// Debian architectures mlpack builds for, with the names other tools use for them.
-const ARCHITECTURES: &[(&str, &[&str])] = &[("amd64", &["x86_64"]), ("arm64", &["aarch64"])];
 
 /// A Debian release on one mirror, for one architecture: everything that names its index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,8 +23,8 @@ pub struct Suite {
     pub mirror: String,
     /// `bookworm` or `trixie`.
     pub codename: String,
-    /// `amd64` or `arm64`.
-    pub arch: String,
+    /// Its Debian name (`amd64`) names the index files.
+    pub arch: Arch,
     /// An archive of older pool files to fall back to when the mirror no longer has a pinned
     /// `.deb` (a point release replaced it): Debian's snapshot archive at a time, like
     /// `https://snapshot.debian.org/archive/debian/20261101T000000Z`, or any mirror laid out
@@ -36,10 +34,8 @@ pub struct Suite {
 
 impl Suite {
     /// The suite for a base image name: `debian:bookworm` or `debian:12` is bookworm,
-    /// `debian:trixie` or `debian:13` is trixie. `mirror` defaults to [`DEFAULT_MIRROR`];
-    /// `arch` is a Debian architecture (`amd64`, `arm64`) or its kernel name (`x86_64`,
-    /// `aarch64`).
-    pub fn for_image(image: &str, mirror: Option<&str>, arch: &str) -> Result<Self, DebianError> {
+    /// `debian:trixie` or `debian:13` is trixie. `mirror` defaults to [`DEFAULT_MIRROR`].
+    pub fn for_image(image: &str, mirror: Option<&str>, arch: Arch) -> Result<Self, DebianError> {
         let codename = image
             .strip_prefix("debian:")
             .and_then(|tag| {
@@ -56,18 +52,6 @@ impl Suite {
                     .collect::<Vec<_>>()
                     .join(" and "),
             })?;
-        let arch = ARCHITECTURES
-            .iter()
-            .find(|(debian, aliases)| arch == *debian || aliases.contains(&arch))
-            .map(|(debian, _)| (*debian).to_string())
-            .ok_or_else(|| DebianError::UnsupportedArch {
-                arch: arch.to_string(),
-                supported: ARCHITECTURES
-                    .iter()
-                    .map(|(debian, _)| format!("`{debian}`"))
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-            })?;
         let mirror = normalize_mirror(mirror.unwrap_or(DEFAULT_MIRROR))?;
         Ok(Self {
             mirror,
@@ -80,11 +64,7 @@ impl Suite {
     /// The multiarch triplet of the architecture: where its libraries live
     /// (`usr/lib/x86_64-linux-gnu`).
     pub fn triplet(&self) -> &'static str {
-        if self.arch == "arm64" {
-            "aarch64-linux-gnu"
-        } else {
-            "x86_64-linux-gnu"
-        }
+        self.arch.triplet()
     }
 
     /// The URL of `path` under the release's `dists/<codename>/` directory.
@@ -112,13 +92,13 @@ impl Suite {
     /// first 16 hex digits of the mirror URL's sha256, since two mirrors may differ in time.
     pub(crate) fn cache_key(&self) -> String {
         let mirror = crate::sha256::sha256_hex(self.mirror.as_bytes());
-        format!("{}-{}-{}", self.codename, self.arch, &mirror[..16])
+        format!("{}-{}-{}", self.codename, self.arch.debian(), &mirror[..16])
     }
 }
 
 impl fmt::Display for Suite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Debian `{}` ({})", self.codename, self.arch)
+        write!(f, "Debian `{}` ({})", self.codename, self.arch.debian())
     }
 }
 
@@ -141,6 +121,7 @@ fn normalize_mirror(mirror: &str) -> Result<String, DebianError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[test]
     fn images() {
@@ -150,13 +131,17 @@ mod tests {
             ("debian:trixie", "trixie"),
             ("debian:13", "trixie"),
         ] {
-            let suite = Suite::for_image(image, None, "x86_64").unwrap();
+            let suite = Suite::for_image(image, None, Arch::X86_64).unwrap();
             assert_eq!(suite.codename, codename);
-            assert_eq!(suite.arch, "amd64");
+            assert_eq!(suite.arch, Arch::X86_64);
             assert_eq!(suite.mirror, DEFAULT_MIRROR);
         }
-        let suite =
-            Suite::for_image("debian:12", Some("https://mirror.example/debian/"), "arm64").unwrap();
+        let suite = Suite::for_image(
+            "debian:12",
+            Some("https://mirror.example/debian/"),
+            Arch::Aarch64,
+        )
+        .unwrap();
         assert_eq!(
             suite.dists_url("InRelease"),
             "https://mirror.example/debian/dists/bookworm/InRelease"
@@ -169,13 +154,11 @@ mod tests {
 
     #[test]
     fn unsupported() {
-        let error = Suite::for_image("ubuntu:24.04", None, "amd64").unwrap_err();
+        let error = Suite::for_image("ubuntu:24.04", None, Arch::X86_64).unwrap_err();
         insta::assert_snapshot!(error, @"mlpack cannot build the base `ubuntu:24.04` from Debian packages: it builds `debian:bookworm` (`debian:12`) and `debian:trixie` (`debian:13`)");
-        insta::assert_snapshot!(error.hint().unwrap(), @"use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead");
-        let error = Suite::for_image("debian:bookworm", None, "riscv64").unwrap_err();
-        insta::assert_snapshot!(error, @"unsupported Debian architecture `riscv64`: mlpack builds `amd64` and `arm64`");
+        insta::assert_snapshot!(error.hints().join("\n"), @"use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead");
         let error =
-            Suite::for_image("debian:bookworm", Some("ftp://x/debian"), "amd64").unwrap_err();
+            Suite::for_image("debian:bookworm", Some("ftp://x/debian"), Arch::X86_64).unwrap_err();
         insta::assert_snapshot!(error, @"invalid Debian mirror URL `ftp://x/debian`: only `http` and `https` mirrors are supported");
     }
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{AccessFlags, access};
 
 use super::{Check, read_trimmed};
+use crate::error::Diagnostic;
 use crate::runtime::{Cgroup, CgroupVersion};
 
 /// Where the runtime looks for cgroups (`runtime/launch.rs`).
@@ -30,7 +31,9 @@ pub(super) fn check(is_root: bool) -> Check {
         Ok(version) => version,
         Err(error) => {
             let hint = error
-                .hint()
+                .hints()
+                .into_iter()
+                .next()
                 .unwrap_or_else(|| "drop `--memory` and `--cpus`".to_string());
             if is_root {
                 return Check::fail(

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::Check;
+use crate::error::Diagnostic;
 use crate::oci::registry::{CredentialStore, SavedCredentials};
 
 const NAME: &str = "credentials";
@@ -19,7 +20,9 @@ pub(super) fn check() -> Check {
                 NAME,
                 error.to_string(),
                 error
-                    .hint()
+                    .hints()
+                    .into_iter()
+                    .next()
                     .unwrap_or_else(|| "set `HOME` or `XDG_CONFIG_HOME`".to_string()),
             );
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::statvfs::statvfs;
 
 use super::{Check, Status, gib};
+use crate::error::Diagnostic;
 
 const SHM: &str = "/dev/shm";
 /// PyTorch's `DataLoader` workers pass batches through shared memory; Docker's 64 MiB default
@@ -48,7 +49,11 @@ pub(super) fn free_space() -> Check {
     match crate::oci::default_root() {
         Ok(root) => places.push(("store", root)),
         Err(error) => {
-            return Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default());
+            return Check::fail(
+                NAME,
+                error.to_string(),
+                error.hints().into_iter().next().unwrap_or_default(),
+            );
         }
     }
     if let Some(cache) = crate::dirs::cache_dir() {

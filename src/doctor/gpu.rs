@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Check;
+use crate::error::Diagnostic;
 use crate::hardware::{CDI_DIRS, NvidiaDriver, max_cuda_for};
 
 pub(super) fn check() -> Check {
@@ -17,7 +18,9 @@ pub(super) fn check() -> Check {
                 NAME,
                 format!("{error}"),
                 error
-                    .hint()
+                    .hints()
+                    .into_iter()
+                    .next()
                     .unwrap_or_else(|| "reinstall the NVIDIA driver".to_string()),
             );
         }

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::{Check, Status, gib};
+use crate::error::Diagnostic;
 use crate::oci::{self, BlobProblem, Leftover, OciError, ProblemKind, Store, StoreCheck};
 use crate::runtime::LayerCache;
 
@@ -17,7 +18,11 @@ pub(super) fn check(repair: bool) -> Check {
     let root = match oci::default_root() {
         Ok(root) => root,
         Err(error) => {
-            return Check::fail(NAME, error.to_string(), error.hint().unwrap_or_default());
+            return Check::fail(
+                NAME,
+                error.to_string(),
+                error.hints().into_iter().next().unwrap_or_default(),
+            );
         }
     };
     // Opening would create an empty store; a doctor only looks.
@@ -41,7 +46,7 @@ pub(super) fn check(repair: bool) -> Check {
         Err(error) => Check::fail(
             NAME,
             format!("could not check the store `{}`: {error}", root.display()),
-            error.hint().unwrap_or_else(|| {
+            error.hints().into_iter().next().unwrap_or_else(|| {
                 "check the store's permissions, or point `MLPACK_HOME` at another directory"
                     .to_string()
             }),

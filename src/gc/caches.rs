@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::GcError;
+use crate::error::FromIo;
 use crate::oci::{LiveImage, remove_tree, tree_size};
 use crate::runtime::Container;
 use crate::train::pycache;

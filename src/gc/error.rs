@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::{Diagnostic, IoError};
 use crate::oci::OciError;
 use crate::runtime::{LayerError, RuntimeError};
 
@@ -16,14 +17,8 @@ pub enum GcError {
         first: String,
     },
 
-    /// A file system operation failed; `action` is a verb phrase.
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     /// A run's GC root could not be read: pruning without it could delete the run's image.
     #[error("the GC root `{path}` is not valid")]
@@ -43,43 +38,31 @@ pub enum GcError {
     Layer(#[from] LayerError),
 }
 
-impl GcError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
-        }
-    }
-
+impl Diagnostic for GcError {
     /// Whether the user can fix this by changing the command.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::ImageInUse { .. } => true,
             Self::Oci(error) => error.is_user_error(),
             Self::Runtime(error) => error.is_user_error(),
             Self::Layer(error) => error.is_user_error(),
-            Self::Io { .. } | Self::InvalidRoot { .. } => false,
+            Self::Io(_) | Self::InvalidRoot { .. } => false,
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::ImageInUse { image, first, .. } => Some(format!(
+            Self::ImageInUse { image, first, .. } => vec![format!(
                 "remove the container first (`mlpack rm {first}`), or remove only the name with `mlpack rmi -f {image}`: the container keeps its image until it is removed"
-            )),
-            Self::InvalidRoot { .. } => Some(
+            )],
+            Self::InvalidRoot { .. } => vec![
                 "delete the file to let `mlpack prune` remove that run's image, or restore it"
                     .to_string(),
-            ),
-            Self::Oci(error) => error.hint(),
-            Self::Runtime(error) => error.hint(),
-            Self::Layer(error) => error.hint(),
-            Self::Io { .. } => None,
+            ],
+            Self::Oci(error) => error.hints(),
+            Self::Runtime(error) => error.hints(),
+            Self::Layer(error) => error.hints(),
+            Self::Io(_) => Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::containers_with_images;
 use super::error::GcError;
 use crate::oci::{self, Digest, Store};
-use crate::runtime::{Container, short_id};
+use crate::runtime::Container;
 
 /// What [`remove_image`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub fn remove_image(store: &Store, image: &str, force: bool) -> Result<RemovedIm
         .filter(|(_, descriptor)| descriptor.digest() == &digest.to_oci())
         .map(|(name, _)| name)
         .collect();
-    let untagged = match oci::normalize_reference(image) {
-        Ok(name) if names.contains(&name) => vec![name],
+    let untagged = match oci::ImageReference::parse_name(image) {
+        Ok(name) if names.contains(&name.to_string()) => vec![name.to_string()],
         _ => names.clone(),
     };
     let users: Vec<Container> = containers_with_images(store)?
@@ -42,7 +42,7 @@ pub fn remove_image(store: &Store, image: &str, force: bool) -> Result<RemovedIm
         .collect();
     let described: Vec<String> = users
         .iter()
-        .map(|container| format!("`{}` ({})", container.config.name, short_id(container.id())))
+        .map(|container| format!("`{}` ({})", container.config.name, container.id().short()))
         .collect();
     let last_name = untagged.len() == names.len();
     if let Some(first) = users.first()

@@ -9,12 +9,14 @@
 //! project may be on a disk that is not mounted; `--runs` drops it.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::GcError;
+use crate::error::FromIo;
 use crate::oci::{Digest, Store};
+use crate::train::RunId;
 
 /// Where the run roots live, under the store root.
 const RUN_ROOTS_DIR: &str = "roots/runs";
@@ -22,7 +24,7 @@ const RUN_ROOTS_DIR: &str = "roots/runs";
 /// One recorded run's claim on its image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRoot {
-    pub run: String,
+    pub run: RunId,
     /// The image's manifest digest.
     pub image: Digest,
     /// The project directory, absolute.
@@ -37,19 +39,8 @@ impl RunRoot {
         let dir = store.root().join(RUN_ROOTS_DIR);
         fs_err::create_dir_all(&dir)
             .map_err(|source| GcError::io("create the directory", &dir, source))?;
-        // Run IDs are mlpack's own (`20261127-211800-3f2a`); a name with a `/` would write
-        // elsewhere.
-        let file = Path::new(&self.run)
-            .file_name()
-            .filter(|name| *name == self.run.as_str())
-            .map(|name| dir.join(name).with_extension("json"))
-            .ok_or_else(|| {
-                GcError::io(
-                    "name the GC root for",
-                    &self.run,
-                    io::Error::from(io::ErrorKind::InvalidInput),
-                )
-            })?;
+        // A run ID is one plain path component (see `RunId`), so this names a file in `dir`.
+        let file = dir.join(format!("{}.json", self.run));
         let mut json = serde_json::to_vec_pretty(self).map_err(|source| GcError::InvalidRoot {
             path: file.clone(),
             source,
@@ -112,6 +103,8 @@ fn list(store: &Store) -> Result<Vec<(PathBuf, RunRoot)>, GcError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -120,7 +113,7 @@ mod tests {
         let store = Store::open(&temp.path().join("store")).unwrap();
         let project = temp.path().join("project");
         let root = |run: &str, project: &Path| RunRoot {
-            run: run.to_string(),
+            run: run.parse().unwrap(),
             image: Digest::of(run.as_bytes()),
             project: project.to_path_buf(),
             record: project.join("outputs").join(run).join("run.json"),
@@ -140,19 +133,5 @@ mod tests {
         assert_eq!(runs, [kept.run.as_str(), elsewhere.run.as_str()]);
         assert_eq!(sweep(&store, true).unwrap().1, 2);
         assert_eq!(sweep(&store, false).unwrap(), (Vec::new(), 0));
-    }
-
-    #[test]
-    fn a_run_id_cannot_name_another_file() {
-        let temp = tempfile::tempdir().unwrap();
-        let store = Store::open(&temp.path().join("store")).unwrap();
-        let root = RunRoot {
-            run: "../escape".to_string(),
-            image: Digest::of(b"x"),
-            project: temp.path().to_path_buf(),
-            record: temp.path().join("run.json"),
-        };
-        assert!(root.save(&store).is_err());
-        assert!(!temp.path().join("store/roots/escape.json").exists());
     }
 }

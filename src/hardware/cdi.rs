@@ -16,6 +16,7 @@ use super::nvidia::{
     GpuInjection, GpuRequest, HardwareError, HostFile, is_file_name, on_disk, read_if_exists,
     resolve_in_root,
 };
+use crate::error::FromIo;
 
 /// CDI's static and dynamic spec directories; the later one wins for a device named in both.
 pub const CDI_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];

@@ -13,6 +13,7 @@ use super::nvidia::{
     GpuInjection, GpuRequest, HardwareError, HostFile, is_file_name, is_uuid, on_disk,
     read_bytes_if_exists, resolve_in_root,
 };
+use crate::error::FromIo;
 
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 /// Device nodes every CUDA program opens, whichever GPUs it gets.

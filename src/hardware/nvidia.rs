@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::cuda::DriverVersion;
 use super::{cdi, linker_cache};
+use crate::error::{Diagnostic, FromIo, IoError};
 
 /// Where the loaded kernel module states its version, alone on one line.
 const SYS_VERSION: &str = "/sys/module/nvidia/version";
@@ -409,14 +410,9 @@ fn listing(names: &[String]) -> String {
 /// messages are as seen from the host's `/`.
 #[derive(Debug, thiserror::Error)]
 pub enum HardwareError {
-    /// A file system operation failed; `action` is a verb phrase (`read`, `list`).
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// A file system operation failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     #[error("`{path}` does not name an NVIDIA driver version; it reads `{content}`")]
     UnreadableDriverVersion { path: PathBuf, content: String },
@@ -478,10 +474,10 @@ pub enum HardwareError {
     SymlinkLoop { path: PathBuf },
 }
 
-impl HardwareError {
+impl Diagnostic for HardwareError {
     /// Whether the request or the host's setup is at fault (no driver, no such GPU), rather
     /// than a file failing to read.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         matches!(
             self,
             Self::NoDriver
@@ -493,65 +489,54 @@ impl HardwareError {
         )
     }
 
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+    fn hints(&self) -> Vec<String> {
         let libraries = || {
             format!(
                 "install the driver's user-space libraries (Ubuntu: `libnvidia-compute-<branch>`) and run `sudo ldconfig`, or describe the GPUs in a CDI spec: `{CDI_GENERATE}`"
             )
         };
         match self {
-            Self::NoDriver => Some(
+            Self::NoDriver => vec![
                 "install the NVIDIA driver and check that `nvidia-smi` works, or run without `--gpus`"
                     .to_string(),
-            ),
-            Self::InvalidGpuRequest { .. } => Some(
+            ],
+            Self::InvalidGpuRequest { .. } => vec![
                 "write `all`, a number of GPUs (`2`), or devices by index or UUID (`device=0,2`, `device=GPU-<uuid>`)"
                     .to_string(),
-            ),
+            ],
             Self::UnknownGpu {
                 requested,
                 available,
                 ..
-            } => Some(unknown_gpu_hint(requested, available)),
+            } => vec![unknown_gpu_hint(requested, available)],
             Self::NotEnoughGpus { .. } => {
-                Some("ask for fewer, or for `all` of them".to_string())
+                vec!["ask for fewer, or for `all` of them".to_string()]
             }
-            Self::NoGpuDevices { inventory } if inventory.starts_with("CDI") => Some(format!(
+            Self::NoGpuDevices { inventory } if inventory.starts_with("CDI") => vec![format!(
                 "check that `nvidia-smi` lists the GPUs; if it does, regenerate the spec with `{CDI_GENERATE}`"
-            )),
-            Self::NoGpuDevices { .. } => Some(
+            )],
+            Self::NoGpuDevices { .. } => vec![
                 "check that `nvidia-smi` lists the GPUs; if it does, create the device nodes with `nvidia-modprobe`"
                     .to_string(),
-            ),
-            Self::UuidNeedsCdi { .. } => Some(format!(
+            ],
+            Self::UuidNeedsCdi { .. } => vec![format!(
                 "name the GPU by index (`nvidia-smi -L` shows both), or generate a CDI spec that names GPUs by UUID: `{CDI_GENERATE} --device-name-strategy=uuid`"
-            )),
-            Self::InvalidCdiSpec { .. } => Some(format!(
+            )],
+            Self::InvalidCdiSpec { .. } => vec![format!(
                 "fix it, or regenerate it with `{CDI_GENERATE}`"
-            )),
-            Self::MissingHostPath { .. } => Some(format!(
+            )],
+            Self::MissingHostPath { .. } => vec![format!(
                 "the spec is stale (the driver was upgraded, or a GPU removed); regenerate it with `{CDI_GENERATE}`"
-            )),
-            Self::UnsupportedCdiEdit { path, .. } => Some(format!(
+            )],
+            Self::UnsupportedCdiEdit { path, .. } => vec![format!(
                 "regenerate it with `{CDI_GENERATE}`, or move `{}` out of the CDI directory so mlpack uses the linker cache",
                 path.display()
-            )),
-            Self::NoLinkerCache { .. } | Self::DriverLibrariesNotFound { .. } => Some(libraries()),
+            )],
+            Self::NoLinkerCache { .. } | Self::DriverLibrariesNotFound { .. } => vec![libraries()],
             Self::InvalidLinkerCache { .. } => {
-                Some("rebuild it with `sudo ldconfig`".to_string())
+                vec!["rebuild it with `sudo ldconfig`".to_string()]
             }
-            Self::Io { .. } | Self::UnreadableDriverVersion { .. } | Self::SymlinkLoop { .. } => {
-                None
-            }
-        }
-    }
-
-    pub(super) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
+            Self::Io(_) | Self::UnreadableDriverVersion { .. } | Self::SymlinkLoop { .. } => Vec::new()
         }
     }
 }

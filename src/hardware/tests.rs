@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use super::nvidia::{GpuInjection, HardwareError, plan_gpus};
+use crate::error::Diagnostic;
 
 pub(super) const PROPRIETARY_BANNER: &str = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
 
@@ -151,8 +152,8 @@ pub(super) fn plan(host: &Host, request: &str) -> Result<GpuInjection, HardwareE
 
 /// The error as the CLI shows it.
 pub(super) fn report(error: &HardwareError) -> String {
-    match error.hint() {
-        Some(hint) => format!("{error}\n\nhint: {hint}"),
-        None => error.to_string(),
+    match error.hints().as_slice() {
+        [hint] => format!("{error}\n\nhint: {hint}"),
+        _ => error.to_string(),
     }
 }

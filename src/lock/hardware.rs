@@ -19,6 +19,7 @@ use pubgrub::Ranges;
 use serde::{Deserialize, Serialize};
 
 use super::Lockfile;
+use crate::error::Diagnostic;
 use crate::hardware::{
     CUDA_RUNTIME_PACKAGES, CudaVersion, DriverVersion, is_hardware_wheel, min_driver_for,
     runtime_release,
@@ -66,23 +67,23 @@ pub enum HardwareTargetError {
     },
 }
 
-impl HardwareTargetError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for HardwareTargetError {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::CudaNeedsNewerDriver { driver_min, .. } => {
-                Some(match crate::hardware::newest_major_for(driver_min) {
+                vec![match crate::hardware::newest_major_for(driver_min) {
                     Some(major) => format!(
                         "lower `cuda` to a CUDA {major}.x release, which driver {driver_min} runs, or raise `driver-min`"
                     ),
                     None => "raise `driver-min`: it is older than any driver CUDA 11 runs on"
                         .to_string(),
-                })
+                }]
             }
-            Self::UnknownCuda { .. } => Some(
+            Self::UnknownCuda { .. } => vec![
                 "remove `driver-min`, or name a CUDA release up to 13.x in `[hardware] cuda`"
                     .to_string(),
-            ),
-            Self::Cuda(_) | Self::Driver(_) => None,
+            ],
+            Self::Cuda(_) | Self::Driver(_) => Vec::new(),
         }
     }
 }
@@ -470,7 +471,7 @@ mod tests {
             error.to_string(),
             "`[hardware] cuda = \"13.0\"` needs NVIDIA driver 580.65.06 or newer, but `[hardware] driver-min` is 550.54.14"
         );
-        assert!(error.hint().unwrap().contains("CUDA 12.x release"));
+        assert!(error.hints().join("\n").contains("CUDA 12.x release"));
         let unknown = HardwareTarget::decide(
             &section(Accelerator::Cuda, Some("14.0"), Some("600.1")),
             || None,

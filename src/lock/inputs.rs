@@ -17,6 +17,7 @@ use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 use pubgrub::Ranges;
 
+use crate::error::{FromIo, IoError};
 use crate::manifest::LoadedManifest;
 use crate::pypi::IndexMap;
 use crate::resolve::{RootRequirement, Target};
@@ -33,12 +34,8 @@ pub struct LockInputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("could not read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{location}: `{text}` is not a requirement mlpack can lock: {message}")]
     Invalid {
         location: String,
@@ -256,10 +253,8 @@ fn read_requirements_file(
     constraints: &mut Vec<Requirement>,
     project: &Path,
 ) -> Result<(), InputError> {
-    let text = fs_err::read_to_string(path).map_err(|source| InputError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        fs_err::read_to_string(path).map_err(|source| InputError::io("read", path, source))?;
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())

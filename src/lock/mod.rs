@@ -31,6 +31,7 @@ pub use self::hardware::{
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
 /// The lock's file name in a project directory.
@@ -231,22 +232,12 @@ pub struct Hashes {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("could not read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("`{}` is not a valid mlpack lock: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
     #[error("`{}` was written by a newer mlpack (lock version {found}; this mlpack reads {LOCK_VERSION})", path.display())]
     Version { path: PathBuf, found: String },
-    #[error("could not write `{}`", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Scan(#[from] crate::scan::ScanError),
     #[error(transparent)]
@@ -282,30 +273,9 @@ pub enum LockError {
     },
 }
 
-impl LockError {
-    /// What the user can do about it.
-    pub fn hints(&self) -> Vec<String> {
-        match self {
-            Self::Resolve(error) => error.hints(),
-            Self::Index(error) => error.hint().into_iter().collect(),
-            Self::Invalid { .. } => vec![
-                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
-                    .to_string(),
-            ],
-            Self::Version { .. } => {
-                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
-            }
-            Self::Hardware(error) => error.hint().into_iter().collect(),
-            Self::SdistMetadata { hints, .. } => hints.clone(),
-            Self::BasePython { wanted, .. } => vec![format!(
-                "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
-            )],
-            _ => Vec::new(),
-        }
-    }
-
+impl Diagnostic for LockError {
     /// Whether the user's input, rather than the machine or the network, is at fault.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             // Only a cache miss under `--offline` is the user's doing among index failures.
             Self::Resolve(crate::resolve::ResolveError::Index(error)) | Self::Index(error) => {
@@ -317,8 +287,29 @@ impl LockError {
                 )
             }
             Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
-            Self::Read { .. } | Self::Write { .. } | Self::Runtime(_) => false,
+            Self::Io(_) | Self::Runtime(_) => false,
             _ => true,
+        }
+    }
+
+    /// What the user can do about it.
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Resolve(error) => error.hints(),
+            Self::Index(error) => error.hints(),
+            Self::Invalid { .. } => vec![
+                "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
+                    .to_string(),
+            ],
+            Self::Version { .. } => {
+                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
+            }
+            Self::Hardware(error) => error.hints(),
+            Self::SdistMetadata { hints, .. } => hints.clone(),
+            Self::BasePython { wanted, .. } => vec![format!(
+                "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
+            )],
+            _ => Vec::new(),
         }
     }
 }
@@ -329,12 +320,7 @@ impl Lockfile {
         let bytes = match fs_err::read(path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(LockError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(source) => return Err(LockError::io("read", path, source)),
         };
         let invalid = |message: String| LockError::Invalid {
             path: path.to_path_buf(),
@@ -369,10 +355,7 @@ impl Lockfile {
     /// Write atomically: a temporary file beside the lock, then a rename, so a reader never
     /// sees half a lock and a failed write leaves the old one.
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        let error = |source| LockError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
+        let error = |source| LockError::io("write", path, source);
         let temporary = path.with_extension("lock.mlpack-tmp");
         fs_err::write(&temporary, self.to_toml()).map_err(error)?;
         fs_err::rename(&temporary, path).map_err(error)

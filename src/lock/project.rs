@@ -10,10 +10,12 @@ use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
 use super::{LOCK_FILE, LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
+use crate::arch::Arch;
+use crate::error::FromIo;
 use crate::manifest::{LoadedManifest, project_path};
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
-use crate::resolve::{self, Arch, DynamicSdist, ResolveError, ResolveOptions, Target};
+use crate::resolve::{self, DynamicSdist, ResolveError, ResolveOptions, Target};
 use crate::scan::{self, ScanOptions};
 
 /// How to lock, from the command line.
@@ -110,10 +112,8 @@ impl LockPlan {
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
         // A local library's content decides its metadata: an edit makes the lock stale.
         for (name, dir) in inputs.local_directories() {
-            let digest = crate::pypi::directory_digest(&dir).map_err(|source| LockError::Read {
-                path: dir.clone(),
-                source,
-            })?;
+            let digest = crate::pypi::directory_digest(&dir)
+                .map_err(|source| LockError::io("read", &dir, source))?;
             resolver_settings.push(("directory", format!("{name} {digest}")));
         }
         let no_build = settings.no_build || manifest.python.no_build;

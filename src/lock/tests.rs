@@ -1,6 +1,6 @@
 use super::*;
+use crate::arch::Arch;
 use crate::python::PythonVersion;
-use crate::resolve::Arch;
 
 fn package(name: &str, version: &str, dependencies: &[&str], why: &[&str]) -> LockedPackage {
     LockedPackage {

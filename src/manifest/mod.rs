@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::byte_size::ByteSize;
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::{LineIndex, excerpt};
 
@@ -230,6 +231,37 @@ pub struct ImageSection {
     pub tag: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub compression: Compression,
+    /// Ports the image documents as served (`ExposedPorts`): `8080` or `"53/udp"`.
+    pub expose: Vec<Spanned<PortValue>>,
+    /// The user the image's processes run as (`User`): `"1000:1000"`, or a name the base has.
+    pub user: Option<Spanned<String>>,
+    /// Replaces the base's `Entrypoint`; `[]` clears it.
+    pub entrypoint: Option<CommandLine>,
+    /// Added to the image's environment, after mlpack's own (`PATH`, `LANG`, …).
+    pub env: BTreeMap<String, String>,
+}
+
+/// A port as written in `[image] expose`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PortValue {
+    Number(i64),
+    Text(String),
+}
+
+impl PortValue {
+    /// `8080/tcp`, as the image config keys `ExposedPorts`; `None` when it is not a port.
+    pub fn normalized(&self) -> Option<String> {
+        let (port, protocol) = match self {
+            Self::Number(port) => (port.to_string(), "tcp"),
+            Self::Text(text) => match text.split_once('/') {
+                Some((port, protocol)) => (port.to_string(), protocol),
+                None => (text.clone(), "tcp"),
+            },
+        };
+        let port: u16 = port.parse().ok().filter(|port| *port > 0)?;
+        matches!(protocol, "tcp" | "udp" | "sctp").then(|| format!("{port}/{protocol}"))
+    }
 }
 
 /// A manifest with where it came from.
@@ -258,6 +290,15 @@ impl LoadedManifest {
 }
 
 impl Manifest {
+    /// `[image] expose`, as `8080/tcp`; values that are not ports are refused when read.
+    pub fn exposed_ports(&self) -> Vec<String> {
+        self.image
+            .expose
+            .iter()
+            .filter_map(|port| port.get_ref().normalized())
+            .collect()
+    }
+
     /// `[python] exclude-imports`, as the scan takes it.
     pub fn excluded_imports(&self) -> Vec<String> {
         self.python
@@ -387,6 +428,7 @@ impl Manifest {
                 );
             }
         }
+        self.validate_image(source, problems);
         if let Some(cuda) = &self.hardware.cuda
             && !is_dotted_numbers(cuda.get_ref(), 2)
         {
@@ -430,6 +472,52 @@ impl Manifest {
         for dataset in &self.datasets {
             check_exists(project, &dataset.source, "dataset", source, problems);
         }
+    }
+}
+
+impl Manifest {
+    fn validate_image(&self, source: &Source<'_>, problems: &mut Vec<Problem>) {
+        for port in &self.image.expose {
+            if port.get_ref().normalized().is_none() {
+                let written = match port.get_ref() {
+                    PortValue::Number(number) => number.to_string(),
+                    PortValue::Text(text) => text.clone(),
+                };
+                problems.push(source.spanned_problem(
+                    port,
+                    format!("`{}` is not a port", excerpt(&written)),
+                    Some("write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `\"53/udp\"`".to_string()),
+                ));
+            }
+        }
+        if let Some(user) = &self.image.user
+            && !is_user_spec(user.get_ref())
+        {
+            problems.push(
+                source.spanned_problem(
+                    user,
+                    format!("`{}` is not a user", excerpt(user.get_ref())),
+                    Some(
+                        "write `USER`, `USER:GROUP`, `UID` or `UID:GID`, like `1000:1000` or `app`"
+                            .to_string(),
+                    ),
+                ),
+            );
+        }
+    }
+}
+
+/// `user`, `user:group`, `uid` or `uid:gid`, as Docker's `USER` takes it.
+fn is_user_spec(text: &str) -> bool {
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'))
+    };
+    match text.split_once(':') {
+        Some((user, group)) => valid(user) && valid(group),
+        None => valid(text),
     }
 }
 
@@ -530,6 +618,13 @@ pub enum ManifestError {
         path: PathBuf,
         problems: Vec<Problem>,
     },
+}
+
+/// Every manifest problem is the user's to fix; each carries its own hint in the message.
+impl Diagnostic for ManifestError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 struct InvalidDisplay<'a> {

@@ -97,6 +97,10 @@ const TOP: &[Key] = &[
             key("tag", VALUE),
             key("labels", Shape::FreeTable),
             key("compression", VALUE),
+            key("expose", VALUE),
+            key("user", VALUE),
+            key("entrypoint", VALUE),
+            key("env", Shape::FreeTable),
         ]),
     ),
 ];

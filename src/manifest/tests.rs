@@ -171,6 +171,35 @@ fn type_errors_do_not_hide_the_other_problems() {
 }
 
 #[test]
+fn the_image_section_is_checked() {
+    let manifest =
+        parse("[image]\nexpose = [8080, \"53/udp\"]\nuser = \"app:app\"\nentrypoint = []\n")
+            .unwrap();
+    assert_eq!(manifest.exposed_ports(), ["8080/tcp", "53/udp"]);
+    assert_eq!(
+        manifest.image.entrypoint.unwrap().args(),
+        Vec::<String>::new()
+    );
+    let error = parse(
+        "[image]\nexpose = [0, \"80/http\", 70000]\nuser = \"a b\"\n[image.env]\n\"A=B\" = \"x\"\n",
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(error, @r#"
+    `mlpack.toml` has 5 problems
+      mlpack.toml:2:11: `0` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:2:14: `80/http` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:2:25: `70000` is not a port
+        hint: write a port from 1 to 65535, optionally with `/tcp`, `/udp` or `/sctp`: `8080` or `"53/udp"`
+      mlpack.toml:3:8: `a b` is not a user
+        hint: write `USER`, `USER:GROUP`, `UID` or `UID:GID`, like `1000:1000` or `app`
+      mlpack.toml:5:1: `A=B` is not an environment variable name
+        hint: names are not empty and hold no `=`
+    "#);
+}
+
+#[test]
 fn toml_syntax_errors_are_located() {
     let error = parse("[python\nversion = 3\n").unwrap_err();
     insta::assert_snapshot!(error, @r"

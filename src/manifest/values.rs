@@ -4,7 +4,7 @@
 //!
 //! 1. No NUL byte in any key or string: C interfaces (`execve`, paths) end strings there.
 //! 2. Keys and strings within [`STRING_LIMIT`] bytes, names within [`NAME_LIMIT`].
-//! 3. `[train.env]` names that `NAME=value` can carry.
+//! 3. `[train.env]` and `[image.env]` names that `NAME=value` can carry.
 //! 4. Container paths (`[train] workdir`, dataset and outputs `target`) as
 //!    [`crate::container_path`] requires.
 //! 5. `[project] name` (when it names the image), `[image] name` and `tag` as image names.
@@ -26,21 +26,23 @@ const NAME_LIMIT: usize = 128;
 /// Rules 1 to 3, on the parsed document (so before, and whatever, deserializing finds).
 pub(super) fn check_document(table: &Table, source: &Source<'_>, problems: &mut Vec<Problem>) {
     check_table(table, "", source, problems);
-    let env = table
-        .get("train")
-        .and_then(Item::as_table_like)
-        .and_then(|train| train.get("env"))
-        .and_then(Item::as_table_like);
-    for (name, _) in env.into_iter().flat_map(TableLike::iter) {
-        let valid = !name.is_empty() && !name.contains('=');
-        if valid || !is_plain(name) {
-            continue;
+    for section in ["train", "image"] {
+        let env = table
+            .get(section)
+            .and_then(Item::as_table_like)
+            .and_then(|section| section.get("env"))
+            .and_then(Item::as_table_like);
+        for (name, _) in env.into_iter().flat_map(TableLike::iter) {
+            let valid = !name.is_empty() && !name.contains('=');
+            if valid || !is_plain(name) {
+                continue;
+            }
+            problems.push(source.problem(
+                key_offset(env, name),
+                format!("`{}` is not an environment variable name", excerpt(name)),
+                Some("names are not empty and hold no `=`".to_string()),
+            ));
         }
-        problems.push(source.problem(
-            key_offset(env, name),
-            format!("`{}` is not an environment variable name", excerpt(name)),
-            Some("names are not empty and hold no `=`".to_string()),
-        ));
     }
 }
 
@@ -147,11 +149,9 @@ fn container_path_problem(value: &str) -> Option<(String, String)> {
 
 /// Why `reference` is not a valid image name, if it is not.
 fn reference_problem(reference: &str) -> Option<String> {
-    match crate::oci::normalize_reference(reference) {
-        Ok(_) => None,
-        Err(crate::oci::OciError::InvalidReference { reason, .. }) => Some(reason.to_string()),
-        Err(error) => Some(error.to_string()),
-    }
+    crate::oci::ImageReference::parse_name(reference)
+        .err()
+        .map(|error| error.reason)
 }
 
 /// Within the limits of rules 1 and 2 (a value past them has its problem already).

@@ -1,6 +1,6 @@
 //! New images on top of an existing one: `commit` (a container's changes) and `package` (a
-//! training run's outputs) both add one layer to an image in the store and keep its config,
-//! history and platform.
+//! training run's outputs) both add one layer to an image in the store and keep its config
+//! (user, ports, volumes and stop signal too), history and platform.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +59,10 @@ pub fn derive_image(
             .cmd
             .unwrap_or_else(|| config.cmd().clone().unwrap_or_default()),
         entrypoint: config.entrypoint().clone().unwrap_or_default(),
+        user: config.user().clone().unwrap_or_default(),
+        exposed_ports: config.exposed_ports().clone().unwrap_or_default(),
+        volumes: config.volumes().clone().unwrap_or_default(),
+        stop_signal: config.stop_signal().clone().unwrap_or_default(),
         labels,
         created: derivation.created,
         architecture: base.config.architecture().to_string(),

@@ -4,18 +4,14 @@
 use std::path::PathBuf;
 
 use super::digest::{DiffId, Digest};
+use super::reference::ReferenceError;
+use crate::error::{Diagnostic, IoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    /// A file system operation failed; `action` is a verb phrase (`read`, `create the blob
-    /// directory`).
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file system operation failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     #[error("invalid digest `{value}`: {reason}")]
     InvalidDigest { value: String, reason: &'static str },
@@ -82,11 +78,8 @@ pub enum OciError {
         matches: Vec<String>,
     },
 
-    #[error("invalid image reference `{reference}`: {reason}")]
-    InvalidReference {
-        reference: String,
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidReference(#[from] ReferenceError),
 
     /// A descriptor's media type is not one this code can follow (`what` names the blob).
     #[error("`{what}` has media type `{media_type}`, which mlpack cannot read here")]
@@ -153,16 +146,15 @@ pub enum OciError {
     },
 }
 
-impl OciError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
+impl Diagnostic for OciError {
     /// Whether the user named something wrong (an image, a reference, a setting), rather than
     /// the store or the disk failing.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         matches!(
             self,
             Self::ImageNotFound { .. }
                 | Self::AmbiguousReference { .. }
-                | Self::InvalidReference { .. }
+                | Self::InvalidReference(_)
                 | Self::InvalidSourceDateEpoch { .. }
                 | Self::UnsupportedFileType { .. }
                 | Self::InvalidArchive { .. }
@@ -172,72 +164,57 @@ impl OciError {
         )
     }
 
-    pub fn hint(&self) -> Option<String> {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::BlobCorrupted { .. } => Some(
+            Self::BlobCorrupted { .. } => vec![
                 "`mlpack doctor --repair` removes it (and every other corrupt blob); then rebuild or pull the image that uses it, and check the disk if it happens again"
                     .to_string(),
-            ),
-            Self::DescriptorSize { .. } => Some(
+            ],
+            Self::DescriptorSize { .. } => vec![
                 "`mlpack doctor` says whether the blob is damaged; if not, the image's manifest is wrong: remove the image (`mlpack rmi`) and pull or load it again"
                     .to_string(),
-            ),
+            ],
             Self::BlobNotFound { .. } => {
-                Some("rebuild or pull the image: the store lost part of it".to_string())
+                vec!["rebuild or pull the image: the store lost part of it".to_string()]
             }
             Self::NoStoreDir => {
-                Some("set `MLPACK_HOME` to the directory for images and layers".to_string())
+                vec!["set `MLPACK_HOME` to the directory for images and layers".to_string()]
             }
             Self::ImageNotFound {
                 reference,
                 available,
-            } => Some(image_not_found_hint(reference, available)),
+            } => vec![image_not_found_hint(reference, available)],
             Self::AmbiguousReference { .. } => {
-                Some("give more of the digest, or the image's name".to_string())
+                vec!["give more of the digest, or the image's name".to_string()]
             }
-            Self::InvalidReference { .. } => Some(
-                "write it like `name:tag` in lowercase (`iris:latest`, `registry.example.com/team/iris:v1`)"
-                    .to_string(),
-            ),
-            Self::InvalidSourceDateEpoch { .. } => Some(
+            Self::InvalidReference(error) => error.hints(),
+            Self::InvalidSourceDateEpoch { .. } => vec![
                 "set `SOURCE_DATE_EPOCH` to seconds since 1970 (`git log -1 --format=%ct`), or unset it"
                     .to_string(),
-            ),
+            ],
             Self::FileChanged { .. } => {
-                Some("make sure nothing writes to the tree while mlpack builds".to_string())
+                vec!["make sure nothing writes to the tree while mlpack builds".to_string()]
             }
-            Self::InvalidLayout { path, .. } => Some(format!(
+            Self::InvalidLayout { path, .. } => vec![format!(
                 "point `MLPACK_HOME` at another directory, or move `{}` away",
                 path.display()
-            )),
-            Self::InvalidArchive { .. } => Some(
+            )],
+            Self::InvalidArchive { .. } => vec![
                 "`mlpack load` reads the tar files `docker save`, `mlpack export` and `skopeo copy … oci-archive:FILE` write, plain or compressed with gzip, zstd or xz"
                     .to_string(),
-            ),
-            Self::UnsafeArchiveEntry { .. } => Some(
+            ],
+            Self::UnsafeArchiveEntry { .. } => vec![
                 "`docker save` and `mlpack export` never write such entries: check where the archive came from"
                     .to_string(),
-            ),
+            ],
             Self::ArchiveEntryMissing { .. } => {
-                Some("the archive is incomplete: save or export the image again".to_string())
+                vec!["the archive is incomplete: save or export the image again".to_string()]
             }
-            Self::ArchiveEntryMismatch { .. } => Some(
+            Self::ArchiveEntryMismatch { .. } => vec![
                 "the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged"
                     .to_string(),
-            ),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
+            ],
+            _ => Vec::new(),
         }
     }
 }

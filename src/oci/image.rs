@@ -29,6 +29,14 @@ pub struct ImageSpec {
     pub working_dir: String,
     pub cmd: Vec<String>,
     pub entrypoint: Vec<String>,
+    /// Empty for the default (root).
+    pub user: String,
+    /// `8080/tcp` entries.
+    pub exposed_ports: Vec<String>,
+    /// Paths declared as volumes.
+    pub volumes: Vec<String>,
+    /// Empty for the default (`SIGTERM`).
+    pub stop_signal: String,
     pub labels: BTreeMap<String, String>,
     /// RFC 3339 (`2024-06-01T00:00:00Z`); fixed from `SOURCE_DATE_EPOCH` for reproducibility.
     pub created: String,
@@ -148,6 +156,10 @@ fn image_configuration(spec: &ImageSpec, architecture: Arch, os: Os) -> ImageCon
     config.set_cmd(non_empty(&spec.cmd));
     config.set_entrypoint(non_empty(&spec.entrypoint));
     config.set_working_dir((!spec.working_dir.is_empty()).then(|| spec.working_dir.clone()));
+    config.set_user((!spec.user.is_empty()).then(|| spec.user.clone()));
+    config.set_exposed_ports(non_empty(&spec.exposed_ports));
+    config.set_volumes(non_empty(&spec.volumes));
+    config.set_stop_signal((!spec.stop_signal.is_empty()).then(|| spec.stop_signal.clone()));
     config.set_labels((!spec.labels.is_empty()).then(|| {
         spec.labels
             .iter()

@@ -13,8 +13,9 @@ use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use super::digest::Digest;
 use super::error::OciError;
 use super::json::to_canonical_json;
-use super::reference::{REF_NAME_ANNOTATION, normalize_reference, with_default_tag};
+use super::reference::{ImageReference, REF_NAME_ANNOTATION, with_default_tag};
 use super::store::{INDEX_FILE, Store};
+use crate::error::FromIo;
 
 /// An index with no manifests.
 pub(crate) fn empty_index() -> ImageIndex {
@@ -33,10 +34,15 @@ pub fn ref_name(descriptor: &Descriptor) -> Option<&str> {
 }
 
 impl Store {
-    /// Name `manifest` `reference` (`iris` means `iris:latest`), replacing an image of that
-    /// name. The manifest must be in the store. Returns the name as written.
-    pub fn tag(&self, reference: &str, manifest: &Descriptor) -> Result<String, OciError> {
-        let reference = normalize_reference(reference)?;
+    /// Name `manifest` `name` (`iris` means `iris:latest`; a digest is refused), replacing an
+    /// image of that name. The manifest must be in the store. Returns the name as written.
+    pub fn tag(
+        &self,
+        name: &ImageReference,
+        manifest: &Descriptor,
+    ) -> Result<ImageReference, OciError> {
+        let name = name.clone().into_name()?;
+        let reference = name.to_string();
         let digest = Digest::from_oci(manifest.digest())?;
         if !self.has_blob(&digest) {
             return Err(OciError::BlobNotFound {
@@ -54,13 +60,13 @@ impl Store {
             .collect();
         let mut entry = manifest.clone();
         let mut annotations = entry.annotations().clone().unwrap_or_default();
-        annotations.insert(REF_NAME_ANNOTATION.to_string(), reference.clone());
+        annotations.insert(REF_NAME_ANNOTATION.to_string(), reference);
         entry.set_annotations(Some(annotations));
         manifests.push(entry);
         sort_entries(&mut manifests);
         index.set_manifests(manifests);
         self.write_index(&index)?;
-        Ok(reference)
+        Ok(name)
     }
 
     /// Remove the name `reference`; returns the descriptor it named, if it existed. The blobs

@@ -17,6 +17,7 @@ use super::digest::{DiffId, Digest, DigestWriter};
 use super::error::OciError;
 use super::reproducible_tar::{TreeOptions, write_tree};
 use super::store::Store;
+use crate::error::FromIo;
 
 /// The mtime of every entry when `SOURCE_DATE_EPOCH` is not set: 2000-01-01T00:00:00Z.
 /// Not 0: ZIP cannot store times before 1980, and Python's `zipfile` refuses such files.

@@ -43,7 +43,7 @@ pub use self::layer::{
     MEDIA_TYPE_LAYER_ZSTD, SOURCE_DATE_EPOCH, source_date_epoch,
 };
 pub use self::prune::{LiveImage, PruneReport};
-pub use self::reference::{REF_NAME_ANNOTATION, normalize_reference};
+pub use self::reference::{ImageReference, REF_NAME_ANNOTATION, ReferenceError};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
 pub use self::snapshot::StoreSnapshot;
 pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};

@@ -16,6 +16,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest,
 use super::digest::{DiffId, Digest};
 use super::error::OciError;
 use super::store::{PARTIAL_PREFIX, Store, TEMP_PREFIX};
+use crate::error::FromIo;
 
 pub(super) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub(super) const DOCKER_MANIFEST_LIST: &str =

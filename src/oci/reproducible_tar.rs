@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 
 use super::error::OciError;
+use crate::error::FromIo;
 
 /// The longest path or link target the ustar header holds.
 const USTAR_NAME_LEN: usize = 100;
@@ -514,6 +515,7 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[test]
     fn pax_record_lengths_count_themselves() {
@@ -580,6 +582,6 @@ mod tests {
             actual: 12,
         };
         insta::assert_snapshot!(error, @"`/stage/app/data.bin` changed while it was being written into a layer (10 bytes, then 12)");
-        insta::assert_snapshot!(error.hint().unwrap(), @"make sure nothing writes to the tree while mlpack builds");
+        insta::assert_snapshot!(error.hints().join("\n"), @"make sure nothing writes to the tree while mlpack builds");
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::error::OciError;
 use super::store::{INDEX_FILE, Store};
+use crate::error::FromIo;
 
 /// What [`Store::restore`] puts back.
 #[derive(Debug, Clone)]

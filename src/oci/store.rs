@@ -23,6 +23,7 @@ use tempfile::NamedTempFile;
 use super::digest::{Digest, DigestWriter};
 use super::error::OciError;
 use super::temp::{self, Leftover, TempTree};
+use crate::error::FromIo;
 
 /// Environment variable naming the store directory.
 pub const MLPACK_HOME: &str = "MLPACK_HOME";

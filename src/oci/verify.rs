@@ -20,6 +20,7 @@ use super::error::OciError;
 use super::index::ref_name;
 use super::prune::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 use super::store::Store;
+use crate::error::FromIo;
 
 /// Read size for hashing: large enough that a multi-gigabyte layer costs few syscalls, small
 /// enough that one buffer per rayon thread is nothing.
@@ -324,6 +325,10 @@ mod tests {
                 working_dir: String::new(),
                 cmd: vec!["true".to_string()],
                 entrypoint: Vec::new(),
+                user: String::new(),
+                exposed_ports: Vec::new(),
+                volumes: Vec::new(),
+                stop_signal: String::new(),
                 labels: BTreeMap::new(),
                 created: "2000-01-01T00:00:00Z".to_string(),
                 architecture: "amd64".to_string(),
@@ -336,7 +341,7 @@ mod tests {
             },
         )
         .unwrap();
-        store.tag("tiny:1", &descriptor).unwrap();
+        store.tag(&"tiny:1".parse().unwrap(), &descriptor).unwrap();
         (store, layer_digest)
     }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use pep508_rs::PackageName;
 
+use crate::error::Diagnostic;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PypiError {
     /// The index has no project of this name (HTTP 404 on its page).
@@ -100,39 +102,38 @@ pub enum PypiError {
     },
 }
 
-impl PypiError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for PypiError {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::Offline { .. } => {
-                Some("run without `--offline` to fetch it from the index".to_string())
+                vec!["run without `--offline` to fetch it from the index".to_string()]
             }
-            Self::Unreachable { .. } => Some(
+            Self::Unreachable { .. } => vec![
                 "check the network and the index URL (`index-url` in `mlpack.toml`, `UV_INDEX_URL` or `PIP_INDEX_URL`)"
                     .to_string(),
-            ),
+            ],
             Self::Status { status, .. }
                 if *status == reqwest::StatusCode::UNAUTHORIZED
                     || *status == reqwest::StatusCode::FORBIDDEN =>
             {
-                Some(
+                vec![
                     "put credentials in the index URL (`https://user:password@host/simple`) or in `~/.netrc`"
                         .to_string(),
-                )
+                ]
             }
-            Self::DirectHashMismatch { .. } => Some(
+            Self::DirectHashMismatch { .. } => vec![
                 "check that the file is the one you meant, then put its sha256 in the URL (`#sha256=…`)".to_string(),
-            ),
-            Self::HashMismatch { .. } => Some(
+            ],
+            Self::HashMismatch { .. } => vec![
                 "the file changed on the index since it was listed; retry, and report it to the index if it persists"
                     .to_string(),
-            ),
-            Self::InvalidExcludeNewer { .. } => Some("write it like `2024-06-01`".to_string()),
-            Self::Certificates { .. } => Some(
+            ],
+            Self::InvalidExcludeNewer { .. } => vec!["write it like `2024-06-01`".to_string()],
+            Self::Certificates { .. } => vec![
                 "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
-            ),
-            Self::NoCacheDir => Some("set `XDG_CACHE_HOME`, or pass a cache directory".to_string()),
-            _ => None,
+            ],
+            Self::NoCacheDir => vec!["set `XDG_CACHE_HOME`, or pass a cache directory".to_string()],
+            _ => Vec::new(),
         }
     }
 }

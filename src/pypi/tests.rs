@@ -13,6 +13,7 @@ use self::server::{Recorded, Reply, TestServer};
 use super::cache::{DiskCache, sha256_hex};
 use super::zip_directory::tests::build_wheel;
 use super::{DistFile, IndexClient, PypiError, RequestStats};
+use crate::error::Diagnostic;
 
 const METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: numpy>=1.20\nRequires-Dist: rich; extra == 'cli'\nProvides-Extra: cli\n\nThe description.\n";
 
@@ -277,7 +278,7 @@ async fn offline_uses_stale_cache_and_names_misses() {
         format!("`torch` is not in the cache (`{index}/torch/`)")
     );
     assert_eq!(
-        error.hint().unwrap(),
+        error.hints().join("\n"),
         "run without `--offline` to fetch it from the index"
     );
     let file = wheel_file(&server, b"", false);
@@ -355,7 +356,7 @@ async fn unreachable_index_masks_the_password() {
         error.to_string(),
         format!("could not reach the package index at `http://127.0.0.1:{port}/simple/demo/`")
     );
-    assert!(error.hint().unwrap().contains("UV_INDEX_URL"));
+    assert!(error.hints().join("\n").contains("UV_INDEX_URL"));
 }
 
 #[tokio::test]

@@ -25,7 +25,8 @@ use tokio::runtime::Handle;
 
 pub use self::package::ResolvePackage;
 use self::provider::Provider;
-pub use self::target::{Arch, Target};
+pub use self::target::Target;
+use crate::error::Diagnostic;
 use crate::pypi::{BuildSystem, DistFile, IndexClient, IndexMap, PypiError};
 
 /// What the lock names as the index of a package from a direct reference (`name @ URL`).
@@ -152,11 +153,13 @@ impl ResolveError {
             suggestion: crate::scan::similar_project(name.as_ref()),
         }
     }
+}
 
+impl Diagnostic for ResolveError {
     /// What the user can do about it.
-    pub fn hints(&self) -> Vec<String> {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::Index(error) => error.hint().into_iter().collect(),
+            Self::Index(error) => error.hints(),
             Self::NotFound {
                 suggestion: Some(suggestion),
                 ..

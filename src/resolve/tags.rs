@@ -125,8 +125,8 @@ fn python_tags(minor: u8) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::Arch;
     use crate::python::PythonVersion;
-    use crate::resolve::target::Arch;
 
     fn bookworm() -> Tags {
         Tags::for_target(&Target::for_base(

@@ -1,68 +1,11 @@
 //! The interpreter and platform an image runs: what markers evaluate against and which wheel
 //! tags fit. Computed from the base's facts, never by running an interpreter.
 
-use std::fmt;
-use std::str::FromStr;
-
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::arch::Arch;
 use crate::python::PythonVersion;
-
-/// CPU architecture of the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-}
-
-impl Arch {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Aarch64 => "aarch64",
-        }
-    }
-
-    /// The architecture of this machine, where mlpack runs the image by default.
-    pub fn host() -> Self {
-        if cfg!(target_arch = "aarch64") {
-            Self::Aarch64
-        } else {
-            Self::X86_64
-        }
-    }
-
-    /// The oldest manylinux glibc minor for the architecture (manylinux1 = 2.5; aarch64 wheels
-    /// start at manylinux2014 = 2.17).
-    fn oldest_glibc_minor(self) -> u16 {
-        match self {
-            Self::X86_64 => 5,
-            Self::Aarch64 => 17,
-        }
-    }
-}
-
-impl FromStr for Arch {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "x86_64" | "amd64" => Ok(Self::X86_64),
-            "aarch64" | "arm64" => Ok(Self::Aarch64),
-            other => Err(format!(
-                "`{other}` is not a supported architecture; use `x86_64` or `aarch64`"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Everything about the image that decides which packages and wheels fit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +92,7 @@ impl Target {
         let arch = self.arch.as_str();
         let (major, newest) = self.glibc;
         let mut tags = Vec::new();
-        for minor in (self.arch.oldest_glibc_minor()..=newest).rev() {
+        for minor in (self.arch.oldest_manylinux_glibc_minor()..=newest).rev() {
             tags.push(format!("manylinux_{major}_{minor}_{arch}"));
             let legacy = match minor {
                 17 => Some("manylinux2014"),

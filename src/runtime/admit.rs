@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use super::error::RuntimeError;
 use super::layers::LayerCache;
+use crate::error::FromIo;
 use crate::oci::{Digest, Store, StoreLock, StoreSnapshot, remove_tree};
 
 /// The store as it was before images were brought in, held under the store lock until

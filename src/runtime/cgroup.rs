@@ -17,6 +17,7 @@ use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
 use nix::unistd::Pid;
 
 use super::devices::DeviceRule;
+use crate::error::{Diagnostic, FromIo, IoError};
 
 /// Docker's floor for `--memory`: below it a container cannot even start its runtime.
 const MIN_MEMORY: u64 = 6 << 20;
@@ -527,19 +528,25 @@ pub enum CgroupError {
     #[error("cgroup `{}` still has processes after 1 s", path.display())]
     Busy { path: PathBuf },
 
-    #[error("could not {action} `{}`", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl CgroupError {
+    fn limit(flag: &'static str, action: &'static str, path: &Path, source: io::Error) -> Self {
+        Self::Limit {
+            flag,
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl Diagnostic for CgroupError {
     /// Whether the user can fix this by changing the command or the host (a bad value, a
     /// host without the controller or the permission), rather than something unexpected.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::InvalidCpus { .. }
             | Self::MemoryTooLow { .. }
@@ -550,62 +557,44 @@ impl CgroupError {
             Self::InvalidContainerId { .. }
             | Self::AddProcess { .. }
             | Self::Busy { .. }
-            | Self::Io { .. } => false,
+            | Self::Io(_) => false,
         }
     }
 
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::InvalidCpus { host_cpus, .. } => Some(format!(
+            Self::InvalidCpus { host_cpus, .. } => vec![format!(
                 "`--cpus` is a number of CPUs' worth of time, like `--cpus 1.5`; the most is {host_cpus}"
-            )),
+            )],
             Self::MemoryTooLow { .. } => {
-                Some("give at least `6m`, like `--memory 512m`".to_string())
+                vec!["give at least `6m`, like `--memory 512m`".to_string()]
             }
-            Self::NoCgroup { .. } => Some(
+            Self::NoCgroup { .. } => vec![
                 "boot with cgroups mounted at `/sys/fs/cgroup` (systemd does this): containers run as root get their device allow-list there, and `--memory` and `--cpus` need them"
                     .to_string(),
-            ),
-            Self::DevicesMissing { .. } => Some(
+            ],
+            Self::DevicesMissing { .. } => vec![
                 "mount the `devices` controller (`mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices`), or boot with cgroup v2"
                     .to_string(),
-            ),
-            Self::Limit { flag, .. } if *flag == DEVICES => Some(
+            ],
+            Self::Limit { flag, .. } if *flag == DEVICES => vec![
                 "containers run as root get Docker's default device allow-list through a cgroup, which needs a writable `/sys/fs/cgroup` (not the read-only one of an unprivileged container) and, on cgroup v2, eBPF"
                     .to_string(),
-            ),
-            Self::ControllerMissing { flag, .. } => Some(no_permission_hint(flag)),
+            ],
+            Self::ControllerMissing { flag, .. } => vec![no_permission_hint(flag)],
             Self::Limit { flag, source, .. } if is_denied(source) => {
-                Some(no_permission_hint(flag))
+                vec![no_permission_hint(flag)]
             }
             Self::Limit { flag, source, .. } if source.kind() == io::ErrorKind::NotFound => {
-                Some(format!(
+                vec![format!(
                     "this kernel does not offer the limit; drop `{flag}`"
-                ))
+                )]
             }
-            Self::Busy { path } => Some(format!(
+            Self::Busy { path } => vec![format!(
                 "stop the processes listed in `{}` and remove the container again",
                 path.join("cgroup.procs").display()
-            )),
-            _ => None,
-        }
-    }
-
-    fn limit(flag: &'static str, action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self::Limit {
-            flag,
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
+            )],
+            _ => Vec::new(),
         }
     }
 }
@@ -640,7 +629,7 @@ mod tests {
     /// The message and its hint, as the CLI prints them, with `root` shown as `[ROOT]`.
     fn report(error: &CgroupError, root: &Path) -> String {
         let mut text = error.to_string();
-        if let Some(hint) = error.hint() {
+        for hint in error.hints() {
             text = format!("{text}\n\nhint: {hint}");
         }
         text.replace(&root.display().to_string(), "[ROOT]")

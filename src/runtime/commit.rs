@@ -10,16 +10,15 @@ use oci_spec::image::Descriptor;
 
 use super::container::Container;
 use super::error::RuntimeError;
-use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, Store};
+use crate::oci::{self, Derivation, HistoryEntry, ImageReference, LayerWriter, Store};
 
 /// Write the image and name it `reference`; its manifest descriptor.
 pub fn commit(
     store: &Store,
     container: &Container,
-    reference: &str,
+    reference: &ImageReference,
     changes: &[ConfigChange],
 ) -> Result<Descriptor, RuntimeError> {
-    let reference = oci::normalize_reference(reference)?;
     let base = store.resolve(&container.config.image.digest)?;
     let layer = LayerWriter::from_env()?.write_overlay_upper(
         store,
@@ -47,7 +46,7 @@ pub fn commit(
     };
     let descriptor = oci::derive_image(store, &base, layer, derivation)?;
     let _lock = store.lock()?;
-    store.tag(&reference, &descriptor)?;
+    store.tag(reference, &descriptor)?;
     Ok(descriptor)
 }
 

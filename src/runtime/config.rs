@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::Limits;
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::seccomp::Seccomp;
+use crate::error::FromIo;
 use crate::hardware::GpuRequest;
 
 /// The environment a command gets when neither the image nor the user sets `PATH`.
@@ -21,7 +23,7 @@ pub(crate) const DEFAULT_PATH: &str =
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerConfig {
-    pub id: String,
+    pub id: ContainerId,
     pub name: String,
     pub image: ImageInfo,
     /// The full argv: entrypoint and command after `--entrypoint` and arguments applied.

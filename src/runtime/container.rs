@@ -3,7 +3,6 @@
 //! point and the log. State is written atomically; a "running" container whose supervisor is
 //! gone (killed, or the host rebooted) reads as exited, never as a ghost.
 
-use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::cgroup::Cgroup;
 use super::config::ContainerConfig;
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::process::ProcessId;
+use crate::error::FromIo;
 use crate::oci::Store;
 
 const CONTAINERS_DIR: &str = "containers";
@@ -81,7 +82,7 @@ pub struct Container {
 }
 
 impl Container {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &ContainerId {
         &self.config.id
     }
 
@@ -177,7 +178,7 @@ impl Containers {
         {
             return Err(RuntimeError::NameInUse {
                 name: config.name,
-                id: short_id(existing.id()).to_string(),
+                id: existing.id().short().to_string(),
             });
         }
         let temp = tempfile::Builder::new()
@@ -190,7 +191,7 @@ impl Containers {
                 .map_err(|source| RuntimeError::io("create the directory", &path, source))?;
         }
         let container = Container {
-            dir: self.root.join(&config.id),
+            dir: self.root.join(config.id.as_str()),
             config,
             state: State::new(),
         };
@@ -216,8 +217,8 @@ impl Containers {
             match Self::load(&entry.path()) {
                 Ok(container) => containers.push(container),
                 // A directory being removed by `rm` in another process.
-                Err(RuntimeError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(RuntimeError::Io(error))
+                    if error.source_error().kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => return Err(error),
             }
         }
@@ -238,17 +239,14 @@ impl Containers {
         let all = self.list()?;
         if let Some(found) = all
             .iter()
-            .find(|c| c.config.name == name || c.config.id == name)
+            .find(|c| c.config.name == name || c.config.id.as_str() == name)
         {
             return Ok(found.clone());
         }
-        let matches: Vec<&Container> = if name.is_empty() {
-            Vec::new()
-        } else {
-            all.iter()
-                .filter(|c| c.config.id.starts_with(name))
-                .collect()
-        };
+        let matches: Vec<&Container> = all
+            .iter()
+            .filter(|c| c.config.id.starts_with(name))
+            .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(RuntimeError::NotFound {
@@ -289,20 +287,6 @@ impl Containers {
     pub fn root(&self) -> &Path {
         &self.root
     }
-}
-
-/// The 12-character ID Docker shows.
-pub fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
-}
-
-/// A fresh container ID: 64 hex digits from the kernel's random source.
-pub(crate) fn new_id() -> Result<String, RuntimeError> {
-    let mut bytes = [0_u8; 32];
-    fs_err::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|source| RuntimeError::io("read", "/dev/urandom", source))?;
-    Ok(crate::sha256::hex(&bytes))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RuntimeError> {

@@ -8,19 +8,15 @@ use super::cgroup::CgroupError;
 use super::layers::LayerError;
 use super::seccomp::SeccompError;
 use super::user::UserSpecError;
+use crate::error::{Diagnostic, IoError};
 use crate::hardware::HardwareError;
 use crate::oci::OciError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// A system call or file operation failed; `action` is a verb phrase.
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     #[error("could not {action}")]
     Sys {
@@ -114,18 +110,6 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
-        }
-    }
-
     pub(crate) fn sys(action: impl Into<String>, source: nix::Error) -> Self {
         Self::Sys {
             action: action.into(),
@@ -140,9 +124,11 @@ impl RuntimeError {
             reason: reason.into(),
         }
     }
+}
 
+impl Diagnostic for RuntimeError {
     /// Whether the user can fix this by changing the command or the host.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::InvalidOption { .. }
             | Self::MissingSource { .. }
@@ -152,51 +138,58 @@ impl RuntimeError {
             | Self::WrongStatus { .. }
             | Self::DriverTooOld { .. }
             | Self::TooManyLayers { .. }
-            | Self::Exec { .. }
-            | Self::User(_)
-            | Self::Seccomp(_) => true,
+            | Self::Exec { .. } => true,
             Self::Refused { source, .. } => source.is_user_error(),
+            Self::User(error) => error.is_user_error(),
+            Self::Seccomp(error) => error.is_user_error(),
             Self::Layer(error) => error.is_user_error(),
             Self::Cgroup(error) => error.is_user_error(),
             Self::Hardware(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),
-            Self::Io { .. } | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
+            Self::Io(_) | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::MissingSource { .. } => {
-                Some("create the directory first, or fix the path before `:`".to_string())
+                vec!["create the directory first, or fix the path before `:`".to_string()]
             }
-            Self::NotFound { .. } => Some("`mlpack ps -a` lists the containers".to_string()),
-            Self::Ambiguous { .. } => Some("give more of the ID, or the name".to_string()),
-            Self::NameInUse { name, .. } => Some(format!(
+            Self::NotFound { .. } => vec!["`mlpack ps -a` lists the containers".to_string()],
+            Self::Ambiguous { .. } => vec!["give more of the ID, or the name".to_string()],
+            Self::NameInUse { name, .. } => vec![format!(
                 "remove it with `mlpack rm {name}`, or pick another `--name`"
-            )),
-            Self::WrongStatus { name, wanted, .. } => Some(if *wanted == "running" {
+            )],
+            Self::WrongStatus { name, wanted, .. } => vec![if *wanted == "running" {
                 format!("start it with `mlpack start {name}`")
             } else {
                 format!("stop it first with `mlpack stop {name}`, or add `-f`")
-            }),
-            Self::DriverTooOld { .. } => Some(
+            }],
+            Self::DriverTooOld { .. } => vec![
                 "upgrade the host's NVIDIA driver, or lock an older CUDA with `[hardware] cuda` in mlpack.toml"
                     .to_string(),
-            ),
-            Self::TooManyLayers { .. } => Some(
+            ],
+            Self::TooManyLayers { .. } => vec![
                 "squash the image's lower layers, or rebuild it with fewer layers".to_string(),
-            ),
-            Self::Init { message } if message.contains("EPERM") => Some(
+            ],
+            Self::Init { message } if message.contains("EPERM") => vec![
                 "the kernel refused a namespace or mount: run as root, or check that this host allows user namespaces (`sysctl user.max_user_namespaces`)"
                     .to_string(),
-            ),
-            Self::Refused { source, .. } => source.hint(),
-            Self::Layer(error) => error.hint(),
-            Self::Cgroup(error) => error.hint(),
-            Self::User(error) => error.hint(),
-            Self::Seccomp(error) => error.hint(),
-            Self::Hardware(error) => error.hint(),
-            Self::Oci(error) => error.hint(),
+            ],
+            Self::Refused { source, .. } => source.hints(),
+            Self::Layer(error) => error.hints(),
+            Self::Cgroup(error) => error.hints(),
+            Self::User(error) => error.hints(),
+            Self::Seccomp(error) => error.hints(),
+            Self::Hardware(error) => error.hints(),
+            Self::Oci(error) => error.hints(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn exec_status(&self) -> Option<i32> {
+        match self {
+            Self::Exec { status, .. } => Some(*status),
             _ => None,
         }
     }

@@ -11,10 +11,12 @@ use nix::unistd::{Gid, Pid, Uid};
 use super::cgroup::Cgroup;
 use super::config::{ContainerConfig, NetworkMode, merge_env};
 use super::container::{Container, Containers};
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::init::Overlay;
 use super::layers::{LayerCache, SHORT_LINKS_DIR};
 use super::mounts::{BindOptions, MountPlan, MountRequest};
+use crate::error::FromIo;
 use crate::hardware::{
     CUDA_LABEL, CudaVersion, DRIVER_LABEL, DriverVersion, GpuInjection, min_driver_for,
     newest_major_for, plan_gpus,
@@ -39,7 +41,7 @@ pub(crate) struct Launch {
     /// Installed last before `execve`.
     pub seccomp: Vec<seccompiler::BpfProgram>,
     rootless: bool,
-    id: String,
+    id: ContainerId,
     limits: super::cgroup::Limits,
     /// Host device nodes bound in (GPUs), which the device allow-list must let through.
     devices: Vec<PathBuf>,
@@ -144,7 +146,7 @@ impl Launch {
         }
         Ok(Some(Cgroup::create(
             Path::new(CGROUP_ROOT),
-            &self.id,
+            self.id.as_str(),
             &self.limits,
             &devices,
         )?))

@@ -21,6 +21,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::merged_view::{Found, MergedView, get_xattr};
 use crate::debian::rootfs::{Root, RootError};
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::oci::{
     DiffId, Digest, Leftover, OciError, ResolvedImage, Store, TempTree, chain_ids, leftovers,
     remove_tree, tree_size,
@@ -204,14 +205,9 @@ pub enum LayerError {
     #[error(transparent)]
     Store(#[from] OciError),
 
-    /// A file system operation failed; `action` is a verb phrase.
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// A file system operation failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     /// The blob did not decompress, or is not a tar archive.
     #[error("layer `{digest}` could not be read as a tar archive")]
@@ -249,44 +245,39 @@ pub enum LayerError {
     },
 }
 
-impl LayerError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Self::Store(error) => error.hint(),
-            Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => Some(
-                "the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again"
-                    .to_string(),
-            ),
-            Self::UnsafeEntry { .. } => Some(
-                "mlpack refuses layers that could write outside their own directory; use an image from a source you trust"
-                    .to_string(),
-            ),
-            Self::UnsupportedEntry { .. } => Some(
-                "rebuild the image so that its layers hold only files, directories, links, device nodes and FIFOs"
-                    .to_string(),
-            ),
-            Self::Io { .. } => None,
-        }
-    }
-
+impl Diagnostic for LayerError {
     /// Whether the image the user chose is at fault, rather than the store or the disk.
-    pub fn is_user_error(&self) -> bool {
+    fn is_user_error(&self) -> bool {
         match self {
             Self::Store(error) => error.is_user_error(),
             Self::UnsafeEntry { .. } | Self::UnsupportedEntry { .. } => true,
-            Self::Io { .. } | Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => false,
+            Self::Io(_) | Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => false,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Store(error) => error.hints(),
+            Self::Unreadable { .. } | Self::DiffIdMismatch { .. } => vec![
+                "the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again"
+                    .to_string(),
+            ],
+            Self::UnsafeEntry { .. } => vec![
+                "mlpack refuses layers that could write outside their own directory; use an image from a source you trust"
+                    .to_string(),
+            ],
+            Self::UnsupportedEntry { .. } => vec![
+                "rebuild the image so that its layers hold only files, directories, links, device nodes and FIFOs"
+                    .to_string(),
+            ],
+            Self::Io(_) => Vec::new(),
         }
     }
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError {
     let path = path.to_path_buf();
-    move |source| LayerError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| LayerError::io(action, path, source)
 }
 
 /// A reader that hashes what passes through it: the diffID, computed while unpacking.
@@ -329,11 +320,7 @@ fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
         Ok(()) => Ok(target.to_path_buf()),
         // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
         Err(_) if target.is_dir() => Ok(target.to_path_buf()),
-        Err(source) => Err(LayerError::Io {
-            action: "move an unpacked layer to",
-            path: target.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(LayerError::io("move an unpacked layer to", target, source)),
     }
 }
 
@@ -593,13 +580,8 @@ impl Unpacker {
         match fs_err::symlink_metadata(&path) {
             Ok(_) => Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                nix::sys::stat::mknod(&path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(
-                    |errno| LayerError::Io {
-                        action: "create the whiteout",
-                        path,
-                        source: errno.into(),
-                    },
-                )
+                nix::sys::stat::mknod(&path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+                    .map_err(|errno| LayerError::io("create the whiteout", path, errno.into()))
             }
             Err(error) => Err(io_error("inspect", &path)(error)),
         }
@@ -854,11 +836,11 @@ impl Unpacker {
     fn root_error(&self, error: RootError) -> LayerError {
         match error {
             RootError::Refused(reason) => self.refuse(&reason),
-            RootError::Io(source) => LayerError::Io {
-                action: "find the directory of",
-                path: self.root_path.join(&self.entry),
+            RootError::Io(source) => LayerError::io(
+                "find the directory of",
+                self.root_path.join(&self.entry),
                 source,
-            },
+            ),
         }
     }
 
@@ -1509,7 +1491,7 @@ mod tests {
             matches!(error, LayerError::Store(OciError::BlobNotFound { .. })),
             "{error}"
         );
-        assert!(error.hint().is_some());
+        assert!(!error.hints().is_empty());
     }
 
     #[test]
@@ -1539,13 +1521,13 @@ mod tests {
             actual: DiffId::new(Digest::from_sha256_hex(&"ef".repeat(32)).unwrap()),
         };
         insta::assert_snapshot!(error, @"layer `sha256:abababababababababababababababababababababababababababababababab` unpacks to content with diffID `sha256:efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef`, but the image config says `sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd`");
-        insta::assert_snapshot!(error.hint().unwrap(), @"the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again");
+        insta::assert_snapshot!(error.hints().join("\n"), @"the store's copy is damaged; remove the image with `mlpack rmi` and build or pull it again");
         let error = LayerError::UnsafeEntry {
             digest,
             entry: "../escape".to_string(),
             reason: "it has a `..` component".to_string(),
         };
         insta::assert_snapshot!(error, @"layer `sha256:abababababababababababababababababababababababababababababababab` has an unsafe entry `../escape`: it has a `..` component");
-        insta::assert_snapshot!(error.hint().unwrap(), @"mlpack refuses layers that could write outside their own directory; use an image from a source you trust");
+        insta::assert_snapshot!(error.hints().join("\n"), @"mlpack refuses layers that could write outside their own directory; use an image from a source you trust");
     }
 }

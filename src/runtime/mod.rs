@@ -13,6 +13,7 @@ mod cgroup;
 mod commit;
 mod config;
 mod container;
+mod container_id;
 mod devices;
 mod error;
 mod exec;
@@ -40,7 +41,8 @@ pub use self::commit::{ConfigChange, commit};
 pub use self::config::{
     BindMount, ContainerConfig, NetworkMode, parse_cpus, parse_env, parse_env_file,
 };
-pub use self::container::{Container, Containers, State, Status, short_id};
+pub use self::container::{Container, Containers, State, Status};
+pub use self::container_id::{ContainerId, InvalidContainerId};
 pub use self::error::RuntimeError;
 pub use self::exec::{ExecRequest, exec};
 pub use self::layers::{LayerCache, LayerError};

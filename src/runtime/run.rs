@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 
 use super::cgroup::Limits;
 use super::config::{BindMount, ContainerConfig, ImageInfo, NetworkMode, merge_env};
-use super::container::{Container, Containers, new_id};
+use super::container::{Container, Containers};
+use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::launch::check_gpus;
 use super::layers::LayerCache;
 use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
-use crate::oci::ResolvedImage;
+use crate::oci::{ImageReference, ResolvedImage};
 
 /// What `mlpack run` was asked, parsed and checked for syntax by the CLI.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +47,7 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
     let store = containers.store();
     let wanted = request.image.clone();
     let image = store.resolve(&wanted)?;
-    let id = new_id()?;
+    let id = ContainerId::generate()?;
     let name = match &request.name {
         Some(name) => check_name(name)?,
         None => default_name(&image, &id),
@@ -69,7 +70,7 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
 fn config(
     request: RunRequest,
     image: &ResolvedImage,
-    id: String,
+    id: ContainerId,
     name: String,
 ) -> Result<ContainerConfig, RuntimeError> {
     let image_config = image.config.config().clone().unwrap_or_default();
@@ -114,10 +115,10 @@ fn config(
     let hostname = match (request.hostname, network) {
         (Some(hostname), _) => hostname,
         (None, NetworkMode::Host) => nix::unistd::gethostname().map_or_else(
-            |_| id[..12].to_string(),
+            |_| id.short().to_string(),
             |name| name.to_string_lossy().into_owned(),
         ),
-        (None, NetworkMode::None) => id[..12].to_string(),
+        (None, NetworkMode::None) => id.short().to_string(),
     };
     Ok(ContainerConfig {
         image: ImageInfo {
@@ -174,15 +175,16 @@ fn check_name(name: &str) -> Result<String, RuntimeError> {
 }
 
 /// `iris-3f2a1c`: the image's name and six digits of the ID.
-fn default_name(image: &ResolvedImage, id: &str) -> String {
+fn default_name(image: &ResolvedImage, id: &ContainerId) -> String {
     let base = image
         .reference
         .as_deref()
-        .map(|reference| reference.rsplit('/').next().unwrap_or(reference))
-        .and_then(|reference| reference.split([':', '@']).next())
-        .filter(|name| !name.is_empty())
-        .unwrap_or("container");
-    format!("{base}-{}", &id[..6])
+        .and_then(|reference| reference.parse::<ImageReference>().ok())
+        .map_or_else(
+            || "container".to_string(),
+            |reference| reference.repository_name().to_string(),
+        );
+    format!("{base}-{}", &id.as_str()[..6])
 }
 
 /// Half the host's memory, which is also tmpfs's own default: PyTorch's `DataLoader` workers

@@ -34,6 +34,8 @@ use seccompiler::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::error::Diagnostic;
+
 /// Docker's default profile.
 const DOCKER_DEFAULT: &str = include_str!("seccomp-default.json");
 
@@ -258,7 +260,7 @@ impl Profile {
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|_| invalid(format!("{} is not supported", std::env::consts::ARCH)))?;
         let host = Host {
-            arch: go_arch(),
+            arch: crate::arch::Arch::host().oci(),
             kernel: nix::sys::utsname::uname().map_or((0, 0), |name| {
                 parse_kernel(&name.release().to_string_lossy())
             }),
@@ -309,15 +311,6 @@ impl Profile {
             }
         }
         Ok(by_action)
-    }
-}
-
-/// Go's `GOARCH` for this machine.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
     }
 }
 
@@ -445,18 +438,23 @@ pub enum SeccompError {
     Invalid { profile: String, reason: String },
 }
 
-impl SeccompError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for SeccompError {
+    /// The `--security-opt` value or the profile it names is at fault.
+    fn is_user_error(&self) -> bool {
+        true
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::UnknownOption { .. } => Some(
+            Self::UnknownOption { .. } => vec![
                 "mlpack takes `--security-opt seccomp=unconfined`, `seccomp=FILE` (a profile in Docker's JSON format) and `no-new-privileges`"
                     .to_string(),
-            ),
-            Self::Parse { .. } | Self::Invalid { .. } => Some(
+            ],
+            Self::Parse { .. } | Self::Invalid { .. } => vec![
                 "start from Docker's default profile (https://github.com/moby/moby/blob/master/profiles/seccomp/default.json)"
                     .to_string(),
-            ),
-            Self::Read { .. } => None,
+            ],
+            Self::Read { .. } => Vec::new(),
         }
     }
 }
@@ -628,7 +626,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let report = |spec: &str| {
             let error = Seccomp::from_security_opt(spec, dir.path()).unwrap_err();
-            let text = format!("{error}\n\nhint: {}", error.hint().unwrap_or_default());
+            let text = format!("{error}\n\nhint: {}", error.hints().join("\n"));
             text.replace(&dir.path().display().to_string(), "[DIR]")
         };
         insta::assert_snapshot!(report("apparmor=unconfined"), @"

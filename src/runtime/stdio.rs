@@ -13,6 +13,7 @@ use super::error::RuntimeError;
 use super::logs::Stream;
 use super::tty;
 use super::workload::Stdio;
+use crate::error::FromIo;
 
 /// The container's ends, as the process that becomes the command receives them.
 pub(crate) enum ContainerStdio {

@@ -21,6 +21,7 @@ use super::logs::LogWriter;
 use super::process::{FORWARDED_SIGNALS, Forked, ProcessId, clone_process};
 use super::relay::{AfterExit, Relay};
 use super::stdio::HostEnds;
+use crate::error::FromIo;
 
 /// Whether the supervisor is attached to a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 
+use crate::error::{Diagnostic, FromIo, IoError};
+
 /// runc's bounds for IDs: `0..=2^31-1`, which keeps them clear of `-1` (`(uid_t) -1` means
 /// "unchanged" to `setresuid`).
 const MAX_ID: u32 = i32::MAX.unsigned_abs();
@@ -275,14 +277,11 @@ fn read_etc_file(etc: &Path, name: &str) -> Result<Option<String>, UserSpecError
     let file = match open_in_root(etc, name) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(UserSpecError::Read { path, source }),
+        Err(source) => return Err(UserSpecError::io("read", path, source)),
     };
     let is_file = file
         .metadata()
-        .map_err(|source| UserSpecError::Read {
-            path: path.clone(),
-            source,
-        })?
+        .map_err(|source| UserSpecError::io("read", &path, source))?
         .is_file();
     if !is_file {
         return Err(UserSpecError::NotAFile { path });
@@ -290,7 +289,7 @@ fn read_etc_file(etc: &Path, name: &str) -> Result<Option<String>, UserSpecError
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES)
         .read_to_end(&mut bytes)
-        .map_err(|source| UserSpecError::Read { path, source })?;
+        .map_err(|source| UserSpecError::io("read", path, source))?;
     // Names are ASCII in practice; a stray byte should cost one line, not the file.
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
@@ -361,12 +360,8 @@ pub enum UserSpecError {
     #[error("`{}` is not a regular file", path.display())]
     NotAFile { path: PathBuf },
 
-    #[error("could not read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 fn missing_note(file_exists: bool) -> &'static str {
@@ -377,28 +372,32 @@ fn missing_note(file_exists: bool) -> &'static str {
     }
 }
 
-impl UserSpecError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for UserSpecError {
+    /// The `--user` value or the image's user database is at fault.
+    fn is_user_error(&self) -> bool {
+        true
+    }
+
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::Invalid { .. } => Some(
+            Self::Invalid { .. } => vec![
                 "write `--user` as `name`, `uid`, `name:group` or `uid:gid`, like `--user 1000:1000`"
                     .to_string(),
-            ),
-            Self::OutOfRange { .. } => Some(format!("use an ID from 0 to {MAX_ID}")),
+            ],
+            Self::OutOfRange { .. } => vec![format!("use an ID from 0 to {MAX_ID}")],
             Self::UnknownUser {
                 name, suggestion, ..
-            } => Some(format!(
+            } => vec![format!(
                 "{}give a numeric ID (`--user 1000`), which needs no entry, or create the user in the image (`useradd {name}`)",
                 did_you_mean(suggestion.as_deref())
-            )),
+            )],
             Self::UnknownGroup {
                 name, suggestion, ..
-            } => Some(format!(
+            } => vec![format!(
                 "{}give a numeric GID (`--user name:1000`), which needs no entry, or create the group in the image (`groupadd {name}`)",
                 did_you_mean(suggestion.as_deref())
-            )),
-            Self::NotAFile { .. } | Self::Read { .. } => None,
+            )],
+            Self::NotAFile { .. } | Self::Io(_) => Vec::new(),
         }
     }
 }
@@ -470,7 +469,7 @@ self:x:1000:alice
     fn error(root: &tempfile::TempDir, spec: Option<&str>) -> String {
         let error = ContainerUser::resolve(spec, &root.path().join("etc")).unwrap_err();
         let mut text = error.to_string();
-        if let Some(hint) = error.hint() {
+        for hint in error.hints() {
             text = format!("{text}\n\nhint: {hint}");
         }
         text.replace(&root.path().display().to_string(), "[ROOT]")

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use self::mapping::ImportMap;
 pub use self::mapping::Reason;
 pub(crate) use self::mapping::similar_project;
-use self::project::ProjectFiles;
+use self::project::{Local, ProjectFiles};
 pub use self::python::{Guard, Lazy};
 use self::python::{PipArgument, PipInstall, find_imports};
 pub use self::report::{
@@ -32,6 +32,7 @@ pub use self::report::{
     UnresolvedImport,
 };
 pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_unresolved};
+use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
 
@@ -66,6 +67,13 @@ pub enum ScanError {
         #[source]
         source: ignore::Error,
     },
+}
+
+/// The project directory is the user's to fix.
+impl Diagnostic for ScanError {
+    fn is_user_error(&self) -> bool {
+        true
+    }
 }
 
 /// Scan the project at `root`.
@@ -149,7 +157,27 @@ fn scan_file(root: &Path, path: &Path) -> FileScan {
     } else {
         scan.add_source(root, &relative, text, None);
     }
+    if is_test_or_build_file(&relative) {
+        for evidence in scan
+            .imports
+            .iter_mut()
+            .map(|(_, evidence)| evidence)
+            .chain(scan.pip_installs.iter_mut().map(|(_, evidence)| evidence))
+        {
+            evidence.guard = evidence.guard.or(Some(Guard::TestOrBuild));
+        }
+    }
     scan
+}
+
+/// Whether the project-relative `path` only tests or builds the project: a file under a
+/// `tests/` directory, pytest's `conftest.py`, or a `setup.py`. Their imports (pytest,
+/// setuptools) are optional. A `test.py` or `test_model.py` elsewhere is often the project's
+/// evaluation script, so names alone do not count.
+fn is_test_or_build_file(path: &str) -> bool {
+    let mut components = path.split('/').rev();
+    let file = components.next().unwrap_or_default();
+    file == "conftest.py" || file == "setup.py" || components.any(|dir| dir == "tests")
 }
 
 impl FileScan {
@@ -316,13 +344,27 @@ impl<'a> Classifier<'a> {
         self.warnings.extend(scan.warnings.iter().cloned());
     }
 
+    /// Whether `module` is the project's own. A namespace package of the project that the import
+    /// does not reach into yields to a distribution a wheel's file list or mlpack's curated
+    /// map names for the import (a guess from a project's name alone is not enough).
+    fn is_local(&self, module: &str, dir: &Path) -> bool {
+        match self.files.is_local(module, dir) {
+            Local::Yes => true,
+            Local::No => false,
+            Local::NamespaceOnly => self
+                .map
+                .resolve(module)
+                .is_none_or(|resolution| resolution.reason == Reason::SameName),
+        }
+    }
+
     fn add_import(&mut self, module: &str, evidence: &Evidence, dir: &Path) {
         let top_level = module.split('.').next().unwrap_or(module);
         if let Some(host) = matching_prefix(module, NOTEBOOK_HOST_MODULES) {
             self.notebook_host.insert(host.to_string());
         } else if let Some(excluded) = self.excluded_by(module) {
             self.excluded.insert(excluded);
-        } else if self.files.is_local(top_level, dir) {
+        } else if self.is_local(module, dir) {
             self.local.insert(top_level.to_string());
         } else if stdlib::is_stdlib(top_level, self.python) {
             self.stdlib.insert(top_level.to_string());

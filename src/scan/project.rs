@@ -12,7 +12,9 @@
 //! outermost package that contains the importing file (code inside `django/` imports `django`
 //! from the directory that holds it). Packages, namespace packages (directories of Python files
 //! without `__init__.py`) and extension modules count; a file that merely shares the name
-//! somewhere deeper in the tree does not.
+//! somewhere deeper in the tree does not. A namespace package is only a candidate: Python
+//! prefers a regular package installed anywhere on `sys.path` over it, so a directory of
+//! example scripts named `xgboost/` does not hide the real xgboost (see [`Local`]).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -32,7 +34,10 @@ pub(crate) struct ProjectFiles {
     pub(crate) unreadable: Vec<(PathBuf, String)>,
     /// Directories with an `__init__.py`: regular packages.
     packages: HashSet<PathBuf>,
+    /// Every module the project provides, by (directory, name): files and directories.
     modules: HashSet<(PathBuf, String)>,
+    /// The modules that are files (`train.py`, an extension module), not directories.
+    module_files: HashSet<(PathBuf, String)>,
     root: PathBuf,
 }
 
@@ -86,6 +91,7 @@ impl ProjectFiles {
             return;
         };
         let mut dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.module_files.insert((dir.clone(), name.clone()));
         self.modules.insert((dir.clone(), name));
         // Every directory between the file and the root is a package or namespace package.
         while dir != self.root {
@@ -104,8 +110,11 @@ impl ProjectFiles {
         }
     }
 
-    /// Whether `top_level` names a module of the project, imported from a file in `importer_dir`.
-    pub(crate) fn is_local(&self, top_level: &str, importer_dir: &Path) -> bool {
+    /// Whether the dotted `module`, imported from a file in `importer_dir`, is the project's own.
+    pub(crate) fn is_local(&self, module: &str, importer_dir: &Path) -> Local {
+        let mut parts = module.split('.');
+        let top_level = parts.next().unwrap_or(module);
+        let submodule = parts.next();
         [
             importer_dir.to_path_buf(),
             self.root.clone(),
@@ -113,7 +122,27 @@ impl ProjectFiles {
             self.package_root(importer_dir),
         ]
         .into_iter()
-        .any(|dir| self.modules.contains(&(dir, top_level.to_string())))
+        .map(|dir| self.provides(dir, top_level, submodule))
+        .max()
+        .unwrap_or(Local::No)
+    }
+
+    /// How `dir` provides the top-level module `name` to an import that goes on to `submodule`.
+    fn provides(&self, dir: PathBuf, name: &str, submodule: Option<&str>) -> Local {
+        let key = (dir, name.to_string());
+        if !self.modules.contains(&key) {
+            return Local::No;
+        }
+        let path = key.0.join(name);
+        if self.module_files.contains(&key) || self.packages.contains(&path) {
+            return Local::Yes;
+        }
+        // A namespace package has nothing of its own to import: the import is the project's
+        // only when it reaches a module inside the directory (`from models import resnet`).
+        match submodule {
+            Some(sub) if self.modules.contains(&(path, sub.to_string())) => Local::Yes,
+            _ => Local::NamespaceOnly,
+        }
     }
 
     /// The directory holding the outermost regular package (`__init__.py` in every level)
@@ -128,6 +157,18 @@ impl ProjectFiles {
         }
         current.to_path_buf()
     }
+}
+
+/// Whether an import names one of the project's own modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Local {
+    No,
+    /// Only a namespace package (a directory without `__init__.py`) of that name, and the import
+    /// does not reach a module inside it (`import xgboost as xgb`, `from dask import array`):
+    /// Python takes a regular package of that name from anywhere on `sys.path` before it, so
+    /// this is the project's own only when no distribution is known to provide the name.
+    NamespaceOnly,
+    Yes,
 }
 
 /// The path an entry error is about, and the reason without the path repeated.

@@ -24,6 +24,9 @@ pub enum Guard {
     /// Under an `if` that runs only in a hosted notebook (`if IN_COLAB:`, `if "google.colab"
     /// in sys.modules:`, `if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):`).
     NotebookHost,
+    /// In a file that only tests or builds the project (`tests/`, `conftest.py`, `setup.py`):
+    /// the project's code runs without it.
+    TestOrBuild,
 }
 
 impl Guard {
@@ -33,6 +36,7 @@ impl Guard {
             Self::TypeChecking => "under if TYPE_CHECKING",
             Self::VersionOrPlatform => "under a version/platform check",
             Self::NotebookHost => "only on Colab or Kaggle",
+            Self::TestOrBuild => "in a test or build file",
         }
     }
 }
@@ -222,6 +226,12 @@ impl ImportCollector {
     }
 
     fn visit_escape_command(&mut self, kind: IpyEscapeKind, value: &str, offset: TextSize) {
+        if kind == IpyEscapeKind::Magic
+            && let Some(setting) = value.strip_prefix("env ")
+            && let Some((name, backend)) = setting.trim().split_once(['=', ' '])
+        {
+            self.keras_backend(name, backend.trim(), offset);
+        }
         if matches!(
             kind,
             IpyEscapeKind::Shell | IpyEscapeKind::Magic | IpyEscapeKind::ShCap
@@ -241,6 +251,25 @@ impl ImportCollector {
         }
     }
 }
+
+impl ImportCollector {
+    /// Keras 3 imports the backend a notebook or script names before `import keras`
+    /// (`os.environ["KERAS_BACKEND"] = "jax"`, `%env KERAS_BACKEND=jax`): that backend is
+    /// needed as surely as an import of it.
+    fn keras_backend(&mut self, variable: &str, backend: &str, offset: TextSize) {
+        let backend = backend.trim_matches(['"', '\'']);
+        if variable == "KERAS_BACKEND" && KERAS_BACKENDS.contains(&backend) {
+            self.push(
+                backend.to_string(),
+                format!("KERAS_BACKEND={backend}"),
+                offset,
+            );
+        }
+    }
+}
+
+/// The backends Keras 3 selects by name, each also its module's name.
+const KERAS_BACKENDS: &[&str] = &["jax", "tensorflow", "torch"];
 
 impl<'a> Visitor<'a> for ImportCollector {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
@@ -274,6 +303,17 @@ impl<'a> Visitor<'a> for ImportCollector {
                     self.push(name, statement, import.start());
                 }
             }
+            Stmt::Assign(assign) => {
+                // `os.environ["KERAS_BACKEND"] = "jax"`
+                if let [Expr::Subscript(target)] = assign.targets.as_slice()
+                    && is_environ(&target.value)
+                    && let (Expr::StringLiteral(name), Expr::StringLiteral(value)) =
+                        (&*target.slice, &*assign.value)
+                {
+                    self.keras_backend(name.value.to_str(), value.value.to_str(), assign.start());
+                }
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::Try(stmt) => self.visit_try(stmt),
             Stmt::If(stmt) => self.visit_if(stmt),
             Stmt::FunctionDef(_) => {
@@ -292,6 +332,15 @@ impl<'a> Visitor<'a> for ImportCollector {
     fn visit_expr(&mut self, expr: &'a Expr) {
         match expr {
             Expr::Call(call) => {
+                // `os.environ.setdefault("KERAS_BACKEND", "jax")`
+                if let Expr::Attribute(method) = &*call.func
+                    && method.attr.id.as_str() == "setdefault"
+                    && is_environ(&method.value)
+                    && let [Expr::StringLiteral(name), Expr::StringLiteral(value)] =
+                        &*call.arguments.args
+                {
+                    self.keras_backend(name.value.to_str(), value.value.to_str(), call.start());
+                }
                 if let Some((function, module)) = dynamic_import(call, self.imports_import_module) {
                     self.push(
                         module.clone(),
@@ -334,6 +383,18 @@ fn dynamic_import(
     let module = literal.value.to_str();
     let valid = !module.is_empty() && module.split('.').all(is_identifier);
     valid.then(|| (function, module.to_string()))
+}
+
+/// `os.environ`, or `environ` imported from `os`.
+fn is_environ(expr: &Expr) -> bool {
+    match expr {
+        Expr::Attribute(attribute) => {
+            attribute.attr.id.as_str() == "environ"
+                && matches!(&*attribute.value, Expr::Name(name) if name.id.as_str() == "os")
+        }
+        Expr::Name(name) => name.id.as_str() == "environ",
+        _ => false,
+    }
 }
 
 fn is_identifier(text: &str) -> bool {

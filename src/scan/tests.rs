@@ -64,6 +64,66 @@ fn local_modules_come_from_the_module_graph() {
 }
 
 #[test]
+fn a_directory_of_scripts_does_not_hide_the_package_it_is_named_after() {
+    // optuna-examples, LightGBM's python-guide: `xgboost/xgboost_simple.py` imports the real
+    // xgboost; Python prefers an installed regular package to a namespace directory.
+    let report = report(&[
+        (
+            "xgboost/xgboost_simple.py",
+            "import xgboost as xgb\nfrom sklearn.datasets import load_iris\n",
+        ),
+        ("sklearn/sklearn_simple.py", "import sklearn\n"),
+        ("dask/ranking.py", "import dask.array as da\n"),
+        // The project's own namespace packages stay local: reached into, or unknown to the map.
+        (
+            "train.py",
+            "from models import resnet\nimport models.vit\nimport helpers\n",
+        ),
+        ("models/resnet.py", ""),
+        ("models/vit.py", ""),
+        ("helpers/plot.py", ""),
+        // A regular package shadows whatever the map says.
+        ("app.py", "import yaml\n"),
+        ("yaml/__init__.py", ""),
+    ]);
+    assert_eq!(report.local_modules, ["helpers", "models", "yaml"]);
+    assert_eq!(
+        distributions(&report),
+        [
+            ("dask".to_string(), true),
+            ("scikit-learn".to_string(), true),
+            ("xgboost".to_string(), true),
+        ]
+    );
+}
+
+#[test]
+fn test_and_build_files_make_their_imports_optional() {
+    let report = report(&[
+        ("setup.py", "from setuptools import setup\n"),
+        ("tests/test_model.py", "import pytest\nimport torch\n"),
+        ("pkg/tests/unit/helpers.py", "import hypothesis\n"),
+        ("conftest.py", "import pytest_mock\n"),
+        // An evaluation script named like a test is the project's own code.
+        ("test.py", "import numpy\n"),
+        ("test_model.py", "import torch\n"),
+    ]);
+    assert_eq!(
+        distributions(&report),
+        [
+            ("hypothesis".to_string(), false),
+            ("numpy".to_string(), true),
+            ("pytest".to_string(), false),
+            ("pytest-mock".to_string(), false),
+            ("setuptools".to_string(), false),
+            ("torch".to_string(), true),
+        ]
+    );
+    let setuptools = &report.distributions[4];
+    assert_eq!(setuptools.evidence[0].guard, Some(Guard::TestOrBuild));
+}
+
+#[test]
 fn code_inside_a_package_may_import_that_package() {
     // Several projects side by side: each one's package imports itself by name.
     let report = report(&[

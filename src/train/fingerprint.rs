@@ -21,6 +21,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::error::Diagnostic;
+
 /// A dataset's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -63,19 +65,21 @@ pub enum FingerprintError {
 }
 
 impl FingerprintError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Self::LinkLeavesDataset { .. } => Some(
-                "make the link relative and inside the dataset, copy the files in, or mount the link's target as its own `[[datasets]]` entry".to_string(),
-            ),
-            Self::Io { .. } => None,
-        }
-    }
-
     fn io(path: &Path, source: io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+impl Diagnostic for FingerprintError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::LinkLeavesDataset { .. } => vec![
+                "make the link relative and inside the dataset, copy the files in, or mount the link's target as its own `[[datasets]]` entry".to_string(),
+            ],
+            Self::Io { .. } => Vec::new(),
         }
     }
 }

@@ -8,11 +8,13 @@ mod outputs;
 mod package;
 pub mod pycache;
 mod record;
+mod run_id;
 
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};
 pub use self::outputs::{Outputs, read_outputs, write_replacing};
-pub use self::package::{RUN_LABEL, package};
+pub use self::package::{RUN_LABEL, model_reference, package};
 pub use self::record::{
     DatasetRecord, GitRecord, HostFacts, ImageRecord, METRICS, RUN_RECORD, RunRecord, TRAIN_LOG,
-    list_runs, new_run_id,
+    list_runs,
 };
+pub use self::run_id::{InvalidRunId, RunId};

@@ -8,10 +8,19 @@ use std::path::Path;
 use oci_spec::image::Descriptor;
 
 use super::record::{RunRecord, TRAIN_LOG};
-use crate::oci::{self, Derivation, HistoryEntry, LayerWriter, OciError, Store};
+use crate::error::FromIo;
+use crate::oci::{self, Derivation, HistoryEntry, ImageReference, LayerWriter, OciError, Store};
 
 /// Label naming the run a model image holds.
 pub const RUN_LABEL: &str = "dev.mlpack.run.id";
+
+/// The model image's default name: the training image's name, registry and path included,
+/// with `-model` added and the run's ID as the tag (`localhost:5000/team/img:tag` gives
+/// `localhost:5000/team/img-model:<run id>`).
+pub fn model_reference(record: &RunRecord) -> Result<ImageReference, OciError> {
+    let training: ImageReference = record.image.reference.parse()?;
+    Ok(format!("{}-model:{}", training.name(), record.id).parse()?)
+}
 
 /// Write the model image for `record` (whose directory is `run_dir`) and tag it `reference`.
 /// `target` is where the job saw its outputs (`[outputs] target`); `cmd` is the image's command.
@@ -21,9 +30,9 @@ pub fn package(
     record: &RunRecord,
     target: &str,
     cmd: Vec<String>,
-    reference: &str,
+    reference: &ImageReference,
 ) -> Result<Descriptor, OciError> {
-    let reference = oci::normalize_reference(reference)?;
+    let reference = reference.clone().into_name()?;
     let base = store.resolve(&record.image.digest)?;
     let staging = store.temp_tree("package-")?;
     let inside = staging.path().join(target.trim_start_matches('/'));
@@ -31,7 +40,7 @@ pub fn package(
     let layer = LayerWriter::from_env()?.write_dir(store, staging.path())?;
     let derivation = Derivation {
         cmd: Some(cmd),
-        labels: [(RUN_LABEL.to_string(), record.id.clone())].into(),
+        labels: [(RUN_LABEL.to_string(), record.id.to_string())].into(),
         created: oci::created_now()?,
         history: Some(HistoryEntry {
             created_by: format!("mlpack package {}", record.id),
@@ -65,4 +74,41 @@ fn copy_outputs(from: &Path, to: &Path) -> Result<(), OciError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(reference: &str) -> RunRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": "20261205-041510-b44b", "started": "s", "finished": "f", "seconds": 1.0,
+            "exit_code": 0, "command": [], "lock_sha256": null, "git": null, "datasets": [],
+            "outputs": {}, "metrics": null,
+            "image": {"reference": reference, "digest": "sha256:00", "layers": []},
+            "host": {"hostname": "h", "kernel": "k", "cpu": "c", "cpus": 1, "memory_bytes": 1,
+                     "gpu_driver": null},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_model_image_is_named_after_the_whole_training_image_name() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        for (training, model) in [
+            ("demo:latest", "demo-model:20261205-041510-b44b"),
+            ("demo", "demo-model:20261205-041510-b44b"),
+            (
+                "localhost:5000/team/img:tag",
+                "localhost:5000/team/img-model:20261205-041510-b44b",
+            ),
+            (
+                &format!("ghcr.io/org/img@{digest}"),
+                "ghcr.io/org/img-model:20261205-041510-b44b",
+            ),
+        ] {
+            let name = model_reference(&record(training)).unwrap();
+            assert_eq!(name.to_string(), model, "{training}");
+        }
+    }
 }

@@ -4,10 +4,11 @@
 //! [`super::outputs`] for how they are read).
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::RunId;
 
 /// The record's file name in a run's directory.
 pub const RUN_RECORD: &str = "run.json";
@@ -18,7 +19,7 @@ pub const METRICS: &str = "metrics.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
-    pub id: String,
+    pub id: RunId,
     pub started: String,
     pub finished: String,
     pub seconds: f64,
@@ -27,7 +28,7 @@ pub struct RunRecord {
     pub image: ImageRecord,
     /// The run this one repeated (`mlpack reproduce`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reproduces: Option<String>,
+    pub reproduces: Option<RunId>,
     pub lock_sha256: Option<String>,
     pub git: Option<GitRecord>,
     pub datasets: Vec<DatasetRecord>,
@@ -126,18 +127,6 @@ impl HostFacts {
                 .map(|driver| driver.version.to_string()),
         }
     }
-}
-
-/// `20261127-211800-3f2a`: sortable by time, unique by the random suffix.
-pub fn new_run_id() -> String {
-    let now = jiff::Timestamp::now();
-    let mut random = [0_u8; 2];
-    let _ = fs_err::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut random));
-    format!(
-        "{}-{}",
-        now.strftime("%Y%m%d-%H%M%S"),
-        crate::sha256::hex(&random)
-    )
 }
 
 /// Every run under `outputs`, oldest first; directories without a readable record are skipped.

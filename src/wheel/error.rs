@@ -1,6 +1,8 @@
 //! What can go wrong while installing a wheel. Every message names the wheel (its file name) and
 //! the entry, file or path at fault; I/O errors come from `fs-err`, so they carry their path.
 
+use crate::error::Diagnostic;
+
 /// An error from [`WheelInstaller::install`](super::WheelInstaller::install).
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
@@ -167,17 +169,16 @@ fn line_suffix(line: usize) -> String {
     }
 }
 
-impl WheelError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for WheelError {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::HashMismatch { .. }
             | Self::SizeMismatch { .. }
             | Self::ReadEntry { .. }
-            | Self::Zip { .. } => Some(
+            | Self::Zip { .. } => vec![
                 "the wheel is corrupt or was altered after it was built; remove it from the cache so it is downloaded again"
                     .to_string(),
-            ),
+            ],
             Self::UnsafeEntry { .. }
             | Self::DuplicateNames { .. }
             | Self::DuplicateDestination { .. }
@@ -188,29 +189,29 @@ impl WheelError {
             | Self::DistInfoName { .. }
             | Self::MissingMetadata { .. }
             | Self::InvalidMetadata { .. }
-            | Self::InvalidEntryPoint { .. } => Some(
+            | Self::InvalidEntryPoint { .. } => vec![
                 "the wheel is malformed; pin another version of the package in `mlpack.toml`, and report it to its maintainers"
                     .to_string(),
-            ),
-            Self::UnsupportedHash { .. } => Some(
+            ],
+            Self::UnsupportedHash { .. } => vec![
                 "the wheel's `RECORD` uses a weak hash; pin another version of the package in `mlpack.toml`"
                     .to_string(),
-            ),
-            Self::UnsupportedWheelVersion { .. } => Some(
+            ],
+            Self::UnsupportedWheelVersion { .. } => vec![
                 "upgrade mlpack, or pin a version of the package built as a version 1 wheel in `mlpack.toml`"
                     .to_string(),
-            ),
-            Self::UnsafeDestination { .. } => Some(
+            ],
+            Self::UnsafeDestination { .. } => vec![
                 "mlpack never writes through symlinks in an image tree; install the package to a scheme whose directories are real, or drop the symlink from the base"
                     .to_string(),
-            ),
+            ],
             Self::Filename { .. } => {
-                Some("keep the wheel's file name as the index published it".to_string())
+                vec!["keep the wheel's file name as the index published it".to_string()]
             }
             Self::InvalidScheme { .. }
             | Self::InvalidInterpreter { .. }
             | Self::Open { .. }
-            | Self::Write { .. } => None,
+            | Self::Write { .. } => Vec::new(),
         }
     }
 }

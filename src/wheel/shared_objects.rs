@@ -38,7 +38,7 @@ const MEMORY_BUDGET: u64 = 128 << 20;
 /// files for another machine, are skipped).
 pub fn shared_objects(
     wheel: &Path,
-    arch: crate::resolve::Arch,
+    arch: crate::arch::Arch,
 ) -> Result<Vec<SharedObject>, WheelError> {
     let name = wheel.file_name().map_or_else(
         || wheel.display().to_string(),
@@ -159,16 +159,11 @@ mod tests {
 
     use super::*;
 
-    fn host_library() -> Option<(Vec<u8>, crate::resolve::Arch)> {
-        let arch = if cfg!(target_arch = "aarch64") {
-            crate::resolve::Arch::Aarch64
-        } else {
-            crate::resolve::Arch::X86_64
-        };
+    fn host_library() -> Option<(Vec<u8>, crate::arch::Arch)> {
+        let arch = crate::arch::Arch::host();
         [
-            "/lib/x86_64-linux-gnu/libm.so.6",
-            "/lib/aarch64-linux-gnu/libm.so.6",
-            "/lib64/libm.so.6",
+            format!("/lib/{}/libm.so.6", arch.triplet()),
+            "/lib64/libm.so.6".to_string(),
         ]
         .iter()
         .find_map(|path| std::fs::read(path).ok())

@@ -150,6 +150,55 @@ fn a_small_project_builds_and_runs_inside_its_image() {
     );
 }
 
+#[test]
+fn the_image_section_sets_user_ports_entrypoint_and_env() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "{manifest}[image]\nuser = \"65534:65534\"\nexpose = [8080, \"53/udp\"]\nentrypoint = [\"/usr/bin/env\"]\n[image.env]\nMODEL_DIR = \"/models\"\nLANG = \"C\"\n"
+        ),
+    );
+    mlpack_ok(&context, &["build"]);
+    let config = image_config(&context, "demo:latest")["config"].clone();
+    assert_eq!(config["User"], "65534:65534");
+    assert_eq!(
+        config["ExposedPorts"],
+        serde_json::json!({"53/udp": {}, "8080/tcp": {}})
+    );
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/usr/bin/env"]));
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert!(env.contains(&"MODEL_DIR=/models"), "{env:?}");
+    assert!(env.contains(&"LANG=C"), "the project's value wins: {env:?}");
+    assert!(!env.contains(&"LANG=C.UTF-8"), "{env:?}");
+    let ran = mlpack_ok(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "demo:latest",
+            "sh",
+            "-c",
+            "id -u; echo $MODEL_DIR",
+        ],
+    );
+    assert!(ran.contains("65534\n/models\n"), "{ran}");
+    let trained = mlpack_ok(
+        &context,
+        &["run", "--rm", "--network", "none", "demo:latest"],
+    );
+    assert!(trained.contains("trained with 1.0 2.0"), "{trained}");
+}
+
 fn image_config(context: &TestContext, reference: &str) -> serde_json::Value {
     let manifest: serde_json::Value =
         serde_json::from_slice(&blob(context, &manifest_digest(context, reference))).unwrap();

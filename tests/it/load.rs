@@ -307,7 +307,7 @@ fn a_manifest_lying_about_a_blob_size_is_refused_when_read() {
         bytes.len() as u64,
         lying.to_oci(),
     );
-    store.tag("liar:v1", &descriptor).unwrap();
+    store.tag(&"liar:v1".parse().unwrap(), &descriptor).unwrap();
 
     let images = context.run(&["images"]);
     assert!(images.starts_with("exit: 0\n"), "{images}");

@@ -27,6 +27,7 @@ mod release;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
+mod scan_corpus;
 #[cfg(all(feature = "test-debian", feature = "test-root"))]
 mod sdist;
 #[cfg(feature = "test-root")]

@@ -285,6 +285,10 @@ fn big_image(context: &TestContext) -> &'static str {
             working_dir: String::new(),
             cmd: Vec::new(),
             entrypoint: Vec::new(),
+            user: String::new(),
+            exposed_ports: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: String::new(),
             labels: std::collections::BTreeMap::new(),
             created: "2000-01-01T00:00:00Z".to_string(),
             architecture: "amd64".to_string(),
@@ -297,7 +301,9 @@ fn big_image(context: &TestContext) -> &'static str {
         },
     )
     .unwrap();
-    store.tag("big:test", &descriptor).unwrap();
+    store
+        .tag(&"big:test".parse().unwrap(), &descriptor)
+        .unwrap();
     "big:test"
 }
 

@@ -296,3 +296,40 @@ fn lazy_imports_are_shown_and_can_be_left_out() {
     --- stderr
     ");
 }
+
+#[test]
+fn script_directories_tests_and_keras_backends() {
+    let context = TestContext::new();
+    // A directory of examples named after the package it shows is not that package.
+    context.write("xgboost/xgboost_simple.py", "import xgboost as xgb\n");
+    context.write("train.py", "from models import resnet\n");
+    context.write("models/resnet.py", "");
+    // Tests and packaging need pytest and setuptools; the project's code does not.
+    context.write("tests/test_train.py", "import pytest\nimport torch\n");
+    context.write("setup.py", "from setuptools import setup\n");
+    // Keras 3 imports the backend the notebook names.
+    context.write(
+        "keras.ipynb",
+        &notebook(&["import os\nos.environ[\"KERAS_BACKEND\"] = \"jax\"\nimport keras\n"]),
+    );
+    insta::assert_snapshot!(context.run(&["scan"]), @r"
+    exit: 0
+    --- stdout
+    IMPORT      DISTRIBUTION  KIND      WHERE
+    jax         jax           required  keras.ipynb[cell 1]:2
+    keras       keras         required  keras.ipynb[cell 1]:3
+    pytest      pytest        optional  tests/test_train.py:1
+    setuptools  setuptools    optional  setup.py:1
+    torch       torch         optional  tests/test_train.py:2
+    xgboost     xgboost       required  xgboost/xgboost_simple.py:1
+
+    6 files scanned for Python 3.11: 6 distributions (3 required), 0 unresolved, 1 local modules, 1 stdlib modules
+    --- stderr
+    ");
+    insta::assert_snapshot!(context.run(&["scan", "--why", "jax"]), @r"
+    exit: 0
+    --- stdout
+    keras.ipynb[cell 1]:2	KERAS_BACKEND=jax	(required)
+    --- stderr
+    ");
+}

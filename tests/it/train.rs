@@ -3,6 +3,7 @@
 
 use crate::build::{local_project, mlpack_ok};
 use crate::common::TestContext;
+use crate::common::images::{one_layer_image, store_dir};
 use crate::common::index::TestIndex;
 
 const TRAIN: &str = r#"import json, pathlib, sys
@@ -441,10 +442,16 @@ fn prune_keeps_the_images_of_recorded_runs() {
 
 /// A record as `mlpack train` writes it, for the commands that only read records.
 fn write_record(context: &TestContext, id: &str, started: &str) {
+    write_record_of(context, id, started, ("demo:latest", "sha256:00"));
+}
+
+/// A record of a run of the image `(reference, digest)`.
+fn write_record_of(context: &TestContext, id: &str, started: &str, image: (&str, &str)) {
+    let (reference, digest) = image;
     let record = serde_json::json!({
         "id": id, "started": started, "finished": started, "seconds": 1.0, "exit_code": 0,
         "command": ["python3", "train.py"],
-        "image": {"reference": "demo:latest", "digest": "sha256:00", "layers": []},
+        "image": {"reference": reference, "digest": digest, "layers": []},
         "lock_sha256": null, "git": null, "datasets": [], "outputs": {},
         "host": {"hostname": "h", "kernel": "k", "cpu": "c", "cpus": 1, "memory_bytes": 1,
                  "gpu_driver": null},
@@ -493,4 +500,33 @@ fn runs_are_newest_first_named_by_either_end_and_packaging_needs_a_command() {
         refused.contains("hint: add a `[serve]` section"),
         "{refused}"
     );
+}
+
+/// The model image is named after the whole training image name, registry port and path
+/// included: `localhost:5000/team/img:tag` gives `localhost:5000/team/img-model:<run id>`
+/// (the name was once cut at its first `:`, giving `localhost-model:<run id>`).
+#[test]
+fn the_model_image_keeps_the_registry_and_path_of_the_training_image() {
+    let context = TestContext::new();
+    context.write(
+        "mlpack.toml",
+        "[project]\nname = \"demo\"\n[serve]\ncommand = [\"true\"]\n",
+    );
+    let store = mlpack::oci::Store::open(&store_dir(&context)).unwrap();
+    let tree = context.temp.path().join("tree");
+    fs_err::create_dir_all(&tree).unwrap();
+    let digest = one_layer_image(&store, &tree, "localhost:5000/team/img:tag", &["true"]);
+    let id = "20261205-041510-b44b";
+    write_record_of(
+        &context,
+        id,
+        "2026-12-05T04:15:10Z",
+        ("localhost:5000/team/img:tag", &digest),
+    );
+    let output = context.mlpack(&["--json", "package"]).output().unwrap();
+    assert!(output.status.success(), "{}", context.render(&output));
+    let packaged: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected = format!("localhost:5000/team/img-model:{id}");
+    assert_eq!(packaged["reference"], expected.as_str());
+    assert!(store.resolve(&expected).is_ok());
 }

@@ -15,10 +15,11 @@ use serde::Serialize;
 
 use super::super::digest::{DiffId, Digest, digest_reader};
 use super::super::error::OciError;
-use super::super::reference::{normalize_reference, split_tag};
+use super::super::reference::ImageReference;
 use super::super::resolve::ResolvedImage;
 use super::super::store::Store;
 use super::ArchiveWriter;
+use crate::error::FromIo;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -36,7 +37,7 @@ pub fn export_docker_archive(
     tag: &str,
     out: &Path,
 ) -> Result<(), OciError> {
-    let tag = normalize_reference(tag)?;
+    let tag = ImageReference::parse_name(tag)?;
     let config_digest = image.config_digest()?;
     let config = store.read_blob(&config_digest)?;
     let layers = image.layers()?;
@@ -78,18 +79,17 @@ pub fn export_docker_archive(
 
     let manifest = [ManifestEntry {
         config: format!("{}.json", config_digest.hex()),
-        repo_tags: vec![tag.clone()],
+        repo_tags: vec![tag.to_string()],
         layers: layer_paths.clone(),
     }];
     archive.add_bytes("manifest.json", &to_json(&manifest, out)?)?;
 
     // `{"name": {"tag": "<top layer id>"}}`, read only by loaders without `manifest.json`.
-    let (name, tag_only) = split_tag(&tag);
     if let Some(top) = layer_paths.last() {
         let top_id = top.trim_end_matches("/layer.tar").to_string();
         let repositories = BTreeMap::from([(
-            name.to_string(),
-            BTreeMap::from([(tag_only.unwrap_or("latest").to_string(), top_id)]),
+            tag.name(),
+            BTreeMap::from([(tag.tag().unwrap_or("latest").to_string(), top_id)]),
         )]);
         archive.add_bytes("repositories", &to_json(&repositories, out)?)?;
     }

@@ -19,6 +19,7 @@ pub use self::docker::export_docker_archive;
 pub use self::oci::{export_oci_archive, export_oci_archive_with_compression};
 use super::digest::Digest;
 use super::error::OciError;
+use crate::error::FromIo;
 
 /// A tar file being written next to `out`, with fixed entry metadata.
 struct ArchiveWriter {

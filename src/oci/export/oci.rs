@@ -21,10 +21,11 @@ use super::super::error::OciError;
 use super::super::index::empty_index;
 use super::super::json::to_canonical_json;
 use super::super::layer::{LayerCompression, LayerWriter};
-use super::super::reference::{REF_NAME_ANNOTATION, normalize_reference};
+use super::super::reference::{ImageReference, REF_NAME_ANNOTATION};
 use super::super::resolve::ResolvedImage;
 use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_JSON, Store};
 use super::ArchiveWriter;
+use crate::error::FromIo;
 
 /// Where a blob of the archive comes from.
 enum BlobSource {
@@ -66,7 +67,7 @@ fn export(
     out: &Path,
     compression: Option<LayerCompression>,
 ) -> Result<(), OciError> {
-    let tag = normalize_reference(tag)?;
+    let tag = ImageReference::parse_name(tag)?.to_string();
     let mut blobs: BTreeMap<Digest, BlobSource> = BTreeMap::new();
     blobs.insert(image.config_digest()?, BlobSource::Store);
 

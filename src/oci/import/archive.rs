@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::super::error::OciError;
+use crate::error::FromIo;
 
 /// The largest JSON document (manifest, config, index) read into memory. Configs with a long
 /// history run to a few hundred KiB.
@@ -225,11 +226,11 @@ impl Entry<'_> {
 
     /// The error for a failed read of this entry.
     fn read_failed(&self, source: &io::Error) -> OciError {
-        OciError::Io {
-            action: "read the archive",
-            path: self.archive.path.clone(),
-            source: io::Error::new(source.kind(), format!("entry `{}`: {source}", self.name)),
-        }
+        OciError::io(
+            "read the archive",
+            &self.archive.path,
+            io::Error::new(source.kind(), format!("entry `{}`: {source}", self.name)),
+        )
     }
 }
 

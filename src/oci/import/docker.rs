@@ -25,7 +25,7 @@ use super::super::digest::{DiffId, Digest, digest_reader};
 use super::super::error::OciError;
 use super::super::json::to_canonical_json;
 use super::super::layer::MEDIA_TYPE_LAYER_TAR;
-use super::super::reference::normalize_reference;
+use super::super::reference::ImageReference;
 use super::super::store::Store;
 use super::archive::{Archive, parse_json};
 use super::{DOCKER_MANIFEST_FILE, Imported, familiar_name, layer_compression};
@@ -42,7 +42,7 @@ struct ManifestEntry {
 
 /// One image of `manifest.json`, checked but not yet written.
 struct Planned {
-    references: Vec<String>,
+    references: Vec<ImageReference>,
     config_bytes: Vec<u8>,
     config: ImageConfiguration,
     /// Layer entry names with their diffIDs, bottom first.
@@ -90,7 +90,7 @@ fn plan(archive: &Archive, entry: &ManifestEntry) -> Result<Planned, OciError> {
         .iter()
         .flatten()
         .map(|tag| {
-            normalize_reference(familiar_name(tag)).map_err(|error| {
+            familiar_name(tag).map_err(|error| {
                 invalid(
                     archive,
                     format!("`{DOCKER_MANIFEST_FILE}` names an image badly: {error}"),

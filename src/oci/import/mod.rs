@@ -29,7 +29,9 @@ use self::archive::Archive;
 use super::digest::Digest;
 use super::error::OciError;
 use super::layer::LayerCompression;
+use super::reference::{ImageReference, ReferenceError};
 use super::store::{INDEX_FILE, OCI_LAYOUT_FILE, Store};
+use crate::error::FromIo;
 
 /// The docker-archive's table of images.
 const DOCKER_MANIFEST_FILE: &str = "manifest.json";
@@ -40,7 +42,7 @@ pub struct LoadedImage {
     /// The manifest's digest; `mlpack run` finds the image by it, named or not.
     pub digest: Digest,
     /// The names it was tagged with (`busybox:latest`); empty when the archive names none.
-    pub references: Vec<String>,
+    pub references: Vec<ImageReference>,
 }
 
 /// One image of an archive, its blobs in the store, ready to be tagged.
@@ -48,7 +50,7 @@ struct Imported {
     /// The manifest descriptor to tag (no annotations; the platform where known).
     descriptor: Descriptor,
     /// Checked names.
-    references: Vec<String>,
+    references: Vec<ImageReference>,
 }
 
 /// Load every image of the archive at `path` into `store` and tag it with the names the
@@ -137,13 +139,10 @@ fn import(store: &Store, archive: &Archive) -> Result<Vec<LoadedImage>, OciError
     Ok(loaded)
 }
 
-/// A Docker Hub name as Docker shows it: `docker.io/library/busybox:1` is `busybox:1`.
-fn familiar_name(name: &str) -> &str {
-    let name = name
-        .strip_prefix("docker.io/")
-        .or_else(|| name.strip_prefix("index.docker.io/"))
-        .unwrap_or(name);
-    name.strip_prefix("library/").unwrap_or(name)
+/// A name an archive gives an image, checked, as Docker shows it: `docker.io/library/busybox:1`
+/// is `busybox:1`.
+fn familiar_name(name: &str) -> Result<ImageReference, ReferenceError> {
+    name.parse::<ImageReference>()?.familiar().into_name()
 }
 
 /// How a stream is compressed, from its first bytes.
@@ -216,11 +215,7 @@ fn spool(store: &Store, reader: impl Read, label: &Path) -> Result<NamedTempFile
     };
     let temp = store.temp_file()?;
     let mut writer = io::BufWriter::with_capacity(1 << 20, temp.as_file());
-    io::copy(&mut decoded, &mut writer).map_err(|source| OciError::Io {
-        action: "read",
-        path: label.to_path_buf(),
-        source,
-    })?;
+    io::copy(&mut decoded, &mut writer).map_err(|source| OciError::io("read", label, source))?;
     io::Write::flush(&mut writer).map_err(|source| OciError::Write {
         path: temp.path().to_path_buf(),
         source,

@@ -21,7 +21,7 @@ use oci_spec::image::{
 use super::super::digest::Digest;
 use super::super::error::OciError;
 use super::super::layer::LayerCompression;
-use super::super::reference::{REF_NAME_ANNOTATION, normalize_reference};
+use super::super::reference::{ImageReference, REF_NAME_ANNOTATION};
 use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, Store};
 use super::archive::{Archive, parse_json};
 use super::{Imported, familiar_name};
@@ -83,16 +83,16 @@ fn check_layout_version(archive: &Archive) -> Result<(), OciError> {
 }
 
 /// The name `entry` gives its image, checked; none for an unnamed entry.
-fn references(archive: &Archive, entry: &Descriptor) -> Result<Vec<String>, OciError> {
+fn references(archive: &Archive, entry: &Descriptor) -> Result<Vec<ImageReference>, OciError> {
     let annotations = entry.annotations().clone().unwrap_or_default();
-    let name = match annotations.get(CONTAINERD_NAME_ANNOTATION) {
+    let reference = match annotations.get(CONTAINERD_NAME_ANNOTATION) {
         Some(name) => familiar_name(name),
         None => match annotations.get(REF_NAME_ANNOTATION) {
-            Some(name) => name.as_str(),
+            Some(name) => ImageReference::parse_name(name),
             None => return Ok(Vec::new()),
         },
     };
-    let reference = normalize_reference(name).map_err(|error| OciError::InvalidArchive {
+    let reference = reference.map_err(|error| OciError::InvalidArchive {
         path: archive.path().to_path_buf(),
         message: format!("`{INDEX_FILE}` names an image badly: {error}"),
     })?;

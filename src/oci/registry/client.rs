@@ -12,10 +12,11 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
 use url::Url;
 
+use super::super::reference::{ImageReference, valid_registry};
 use super::auth::{self, AuthState, Challenge};
 use super::credentials::Credentials;
 use super::error::{ConnectFailure, RegistryError};
-use super::reference::{RemoteReference, api_host, valid_registry};
+use super::host::api_host;
 
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,7 +105,7 @@ impl fmt::Debug for RegistryClient {
 
 impl RegistryClient {
     /// A client for `registry` (`host[:port]`, `docker.io` for Docker Hub), over plain HTTP
-    /// when `insecure` (see [`RemoteReference::is_insecure`]), else HTTPS with the platform's
+    /// when `insecure` (see [`is_insecure`](super::is_insecure)), else HTTPS with the platform's
     /// certificates plus those in `SSL_CERT_FILE`.
     pub fn new(
         registry: &str,
@@ -158,8 +159,8 @@ impl RegistryClient {
     }
 
     /// Refuse a reference to another registry than this client's.
-    pub(crate) fn check_reference(&self, reference: &RemoteReference) -> Result<(), RegistryError> {
-        if reference.registry == self.inner.registry {
+    pub(crate) fn check_reference(&self, reference: &ImageReference) -> Result<(), RegistryError> {
+        if reference.registry() == self.inner.registry {
             Ok(())
         } else {
             Err(RegistryError::WrongRegistry {
@@ -696,7 +697,10 @@ mod tests {
             error.to_string(),
             "invalid registry reference `bad host`: the registry is not a valid `host[:port]`"
         );
-        let other: RemoteReference = "ghcr.io/org/x".parse().unwrap();
+        let other = "ghcr.io/org/x"
+            .parse::<ImageReference>()
+            .unwrap()
+            .normalized();
         assert_eq!(
             local.check_reference(&other).unwrap_err().to_string(),
             "a client for the registry `localhost:5000` cannot reach `ghcr.io/org/x:latest`"

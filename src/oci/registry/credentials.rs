@@ -16,8 +16,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
+use super::super::reference::DOCKER_HUB;
 use super::error::RegistryError;
-use super::reference::DOCKER_HUB;
+use crate::error::FromIo;
 
 /// The key Docker (and its credential helpers) file Docker Hub's credentials under.
 const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
@@ -492,6 +493,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn credentials(username: &str, password: &str) -> Credentials {
         Credentials {

@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 
 use super::super::digest::Digest;
 use super::super::error::OciError;
+use super::super::reference::ReferenceError;
 use super::MLPACK_INSECURE_REGISTRIES;
+use crate::error::{Diagnostic, IoError};
 
 /// Why a connection to a registry failed, as far as the error tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,13 +168,8 @@ pub enum RegistryError {
     #[error(transparent)]
     Store(#[from] OciError),
 
-    #[error("could not {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 
     #[error("could not read credentials from `{path}`: {message}")]
     CredentialFile { path: PathBuf, message: String },
@@ -203,111 +200,16 @@ pub enum RegistryError {
     },
 }
 
+impl From<ReferenceError> for RegistryError {
+    fn from(error: ReferenceError) -> Self {
+        Self::InvalidReference {
+            reference: error.reference,
+            reason: error.reason,
+        }
+    }
+}
+
 impl RegistryError {
-    /// A suggestion for the user, without the `hint: ` prefix, where one helps.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Self::InvalidReference { .. } => Some(
-                "write it like `registry.example.com/team/iris:v1`, `localhost:5000/iris` or `python:3.11-slim`"
-                    .to_string(),
-            ),
-            Self::Connect {
-                registry,
-                insecure,
-                failure,
-                ..
-            } => Some(match (failure, insecure) {
-                (ConnectFailure::Refused, _) => {
-                    format!("check that a registry is running and listening at `{registry}`")
-                }
-                (ConnectFailure::UnknownHost, _) => {
-                    format!("check the registry's name `{registry}` and the network")
-                }
-                (ConnectFailure::Other, true) => format!(
-                    "check the network, and that `{registry}` serves plain HTTP (it is reached without TLS)"
-                ),
-                (ConnectFailure::Other, false) => format!(
-                    "check the network; if `{registry}` serves plain HTTP, list it in `{MLPACK_INSECURE_REGISTRIES}`"
-                ),
-            }),
-            Self::Transfer { .. } => Some("check the network and try again".to_string()),
-            Self::Unauthorized {
-                registry,
-                with_credentials: false,
-                ..
-            } => Some(format!(
-                "log in with `mlpack login {registry}`, and check the repository's name"
-            )),
-            Self::Unauthorized {
-                registry,
-                repository: None,
-                ..
-            } => Some(format!(
-                "check the user name and password (or token), and log in again with `mlpack login {registry}`"
-            )),
-            Self::Unauthorized { registry, .. } => Some(format!(
-                "check the repository's name and that the account may use it, or log in again with `mlpack login {registry}`"
-            )),
-            Self::Forbidden {
-                registry,
-                repository: Some(repository),
-                action,
-            } => Some(format!(
-                "check that the account may {action} `{registry}/{repository}`, or log in as another with `mlpack login {registry}`"
-            )),
-            Self::Forbidden { registry, .. } => Some(format!(
-                "check that the account may use `{registry}`, or log in as another with `mlpack login {registry}`"
-            )),
-            Self::ManifestNotFound { .. } => Some("check the repository's name and the tag".to_string()),
-            Self::TooManyRequests { registry, .. } if registry == "docker.io" => Some(
-                "Docker Hub limits anonymous pulls; log in with `mlpack login docker.io`, or wait".to_string(),
-            ),
-            Self::TooManyRequests { .. } => Some("wait a while and try again".to_string()),
-            Self::DigestMismatch { .. } | Self::SizeMismatch { .. } => Some(
-                "try again; if it happens again, the registry or a proxy in between serves damaged data"
-                    .to_string(),
-            ),
-            Self::NoMatchingPlatform { platform, .. } => Some(format!(
-                "use an image built for `{platform}`, or a multi-platform one"
-            )),
-            Self::TargetDigest { .. } => {
-                Some("push by tag, or name the image's own digest".to_string())
-            }
-            Self::Store(error) => error.hint(),
-            Self::CredentialFile { path, .. } => Some(format!(
-                "fix `{}`, or log in again with `mlpack login`",
-                path.display()
-            )),
-            Self::CredentialHelper { program, .. } => Some(format!(
-                "check that `{program} get` works, or remove it from Docker's `config.json`"
-            )),
-            Self::NoConfigDir => {
-                Some("set `XDG_CONFIG_HOME` to the directory for mlpack's settings".to_string())
-            }
-            Self::Certificates { .. } => Some(
-                "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
-            ),
-            _ => None,
-        }
-    }
-
-    /// Whether the user named something wrong (a reference, a tag, a platform) or lacks
-    /// access, rather than the network, the registry or the disk failing.
-    pub fn is_user_error(&self) -> bool {
-        match self {
-            Self::InvalidReference { .. }
-            | Self::Unauthorized { .. }
-            | Self::Forbidden { .. }
-            | Self::ManifestNotFound { .. }
-            | Self::NoMatchingPlatform { .. }
-            | Self::TargetDigest { .. }
-            | Self::CredentialFile { .. }
-            | Self::InvalidCredentials { .. } => true,
-            Self::Store(error) => error.is_user_error(),
-            _ => false,
-        }
-    }
-
     /// Whether trying again may help: a broken connection or an overloaded server.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
@@ -323,16 +225,109 @@ impl RegistryError {
             _ => false,
         }
     }
+}
 
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
+impl Diagnostic for RegistryError {
+    /// Whether the user named something wrong (a reference, a tag, a platform) or lacks
+    /// access, rather than the network, the registry or the disk failing.
+    fn is_user_error(&self) -> bool {
+        match self {
+            Self::InvalidReference { .. }
+            | Self::Unauthorized { .. }
+            | Self::Forbidden { .. }
+            | Self::ManifestNotFound { .. }
+            | Self::NoMatchingPlatform { .. }
+            | Self::TargetDigest { .. }
+            | Self::CredentialFile { .. }
+            | Self::InvalidCredentials { .. } => true,
+            Self::Store(error) => error.is_user_error(),
+            _ => false,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::InvalidReference { .. } => vec![
+                "write it like `registry.example.com/team/iris:v1`, `localhost:5000/iris` or `python:3.11-slim`"
+                    .to_string(),
+            ],
+            Self::Connect {
+                registry,
+                insecure,
+                failure,
+                ..
+            } => vec![match (failure, insecure) {
+                (ConnectFailure::Refused, _) => {
+                    format!("check that a registry is running and listening at `{registry}`")
+                }
+                (ConnectFailure::UnknownHost, _) => {
+                    format!("check the registry's name `{registry}` and the network")
+                }
+                (ConnectFailure::Other, true) => format!(
+                    "check the network, and that `{registry}` serves plain HTTP (it is reached without TLS)"
+                ),
+                (ConnectFailure::Other, false) => format!(
+                    "check the network; if `{registry}` serves plain HTTP, list it in `{MLPACK_INSECURE_REGISTRIES}`"
+                ),
+            }],
+            Self::Transfer { .. } => vec!["check the network and try again".to_string()],
+            Self::Unauthorized {
+                registry,
+                with_credentials: false,
+                ..
+            } => vec![format!(
+                "log in with `mlpack login {registry}`, and check the repository's name"
+            )],
+            Self::Unauthorized {
+                registry,
+                repository: None,
+                ..
+            } => vec![format!(
+                "check the user name and password (or token), and log in again with `mlpack login {registry}`"
+            )],
+            Self::Unauthorized { registry, .. } => vec![format!(
+                "check the repository's name and that the account may use it, or log in again with `mlpack login {registry}`"
+            )],
+            Self::Forbidden {
+                registry,
+                repository: Some(repository),
+                action,
+            } => vec![format!(
+                "check that the account may {action} `{registry}/{repository}`, or log in as another with `mlpack login {registry}`"
+            )],
+            Self::Forbidden { registry, .. } => vec![format!(
+                "check that the account may use `{registry}`, or log in as another with `mlpack login {registry}`"
+            )],
+            Self::ManifestNotFound { .. } => vec!["check the repository's name and the tag".to_string()],
+            Self::TooManyRequests { registry, .. } if registry == "docker.io" => vec![
+                "Docker Hub limits anonymous pulls; log in with `mlpack login docker.io`, or wait".to_string(),
+            ],
+            Self::TooManyRequests { .. } => vec!["wait a while and try again".to_string()],
+            Self::DigestMismatch { .. } | Self::SizeMismatch { .. } => vec![
+                "try again; if it happens again, the registry or a proxy in between serves damaged data"
+                    .to_string(),
+            ],
+            Self::NoMatchingPlatform { platform, .. } => vec![format!(
+                "use an image built for `{platform}`, or a multi-platform one"
+            )],
+            Self::TargetDigest { .. } => {
+                vec!["push by tag, or name the image's own digest".to_string()]
+            }
+            Self::Store(error) => error.hints(),
+            Self::CredentialFile { path, .. } => vec![format!(
+                "fix `{}`, or log in again with `mlpack login`",
+                path.display()
+            )],
+            Self::CredentialHelper { program, .. } => vec![format!(
+                "check that `{program} get` works, or remove it from Docker's `config.json`"
+            )],
+            Self::NoConfigDir => {
+                vec!["set `XDG_CONFIG_HOME` to the directory for mlpack's settings".to_string()]
+            }
+            Self::Certificates { .. } => vec![
+                "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
+            ],
+            _ => Vec::new(),
         }
     }
 }
@@ -369,9 +364,9 @@ mod tests {
 
     /// The message and hint as the CLI prints them.
     fn shown(error: &RegistryError) -> String {
-        match error.hint() {
-            Some(hint) => format!("{error}\n\nhint: {hint}"),
-            None => error.to_string(),
+        match error.hints().as_slice() {
+            [hint] => format!("{error}\n\nhint: {hint}"),
+            _ => error.to_string(),
         }
     }
 

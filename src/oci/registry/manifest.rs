@@ -5,6 +5,7 @@
 //! <https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pulling-manifests>
 //! and Docker's <https://distribution.github.io/distribution/spec/manifest-v2-2/>.
 
+use crate::arch::{Arch, oci_architecture};
 use serde::Deserialize;
 
 pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -94,9 +95,13 @@ impl EntryPlatform {
     fn matches(&self, os: &str, architecture: &str) -> bool {
         // Variants only matter on arm: `arm64` images are `v8` (or leave it out); later
         // variants (`v9`) may use instructions a v8 machine lacks.
+        let variant = architecture
+            .parse::<Arch>()
+            .ok()
+            .and_then(Arch::oci_variant);
         self.os == os
             && self.architecture == architecture
-            && (architecture != "arm64" || self.variant.as_deref().is_none_or(|v| v == "v8"))
+            && variant.is_none_or(|runs| self.variant.as_deref().is_none_or(|v| v == runs))
     }
 
     fn name(&self) -> String {
@@ -104,15 +109,6 @@ impl EntryPlatform {
             Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
             None => format!("{}/{}", self.os, self.architecture),
         }
-    }
-}
-
-/// Go's names for the architectures a user may write the Linux way.
-pub(crate) fn normalize_architecture(architecture: &str) -> &str {
-    match architecture {
-        "x86_64" | "x86-64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
     }
 }
 
@@ -135,7 +131,7 @@ pub(crate) fn select_platform(
         manifests: Vec<IndexEntry>,
     }
     let index: Index = serde_json::from_slice(body).map_err(|error| error.to_string())?;
-    let architecture = normalize_architecture(architecture);
+    let architecture = oci_architecture(architecture);
     if let Some(entry) = index.manifests.iter().find(|entry| {
         entry
             .platform

@@ -4,24 +4,32 @@
 //! Specs: the OCI distribution spec (<https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md>)
 //! and Docker's token authentication (<https://distribution.github.io/distribution/spec/auth/token/>).
 
+use super::reference::ImageReference;
+
 mod auth;
 mod client;
 mod credentials;
 mod error;
+mod host;
 mod manifest;
 mod progress;
 mod pull;
 mod push;
-mod reference;
 
 pub use self::client::RegistryClient;
 pub use self::credentials::{CredentialStore, Credentials, SavedCredentials};
 pub use self::error::{ConnectFailure, RegistryError};
+pub use self::host::is_insecure;
 pub use self::progress::{NoProgress, TransferProgress};
 pub use self::pull::{PullReport, pull};
 pub(crate) use self::push::push_mounting;
 pub use self::push::{PushReport, push};
-pub use self::reference::RemoteReference;
+
+/// `text` as `docker pull` reads it, spelled out ([`ImageReference::normalized`]): what
+/// `pull`, `push` and registry bases take.
+pub fn remote_reference(text: &str) -> Result<ImageReference, RegistryError> {
+    Ok(text.parse::<ImageReference>()?.normalized())
+}
 
 /// Environment variable listing registries reached over plain HTTP besides `localhost`:
 /// comma-separated `host[:port]` (a host without a port covers all its ports).

@@ -20,16 +20,16 @@ use tempfile::{NamedTempFile, TempPath};
 
 use super::super::Descriptor;
 use super::super::digest::Digest;
-use super::super::reference::normalize_reference;
+use super::super::reference::ImageReference;
 use super::super::store::{PARTIAL_PREFIX, Store};
 use super::client::{Access, ReadError, RegistryClient, blocking, build_request, read_limited};
 use super::error::RegistryError;
 use super::manifest::{
     ACCEPT as MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, ManifestKind, PlatformMatch, media_type_of,
-    normalize_architecture, select_platform,
+    select_platform,
 };
 use super::progress::TransferProgress;
-use super::reference::RemoteReference;
+use crate::error::FromIo;
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;
@@ -54,28 +54,26 @@ pub struct PullReport {
     pub bytes_downloaded: u64,
 }
 
-/// Pull `source` through `client` (which must be for `source.registry`) into `store`, and
-/// name it `local_name` there (checked and given `:latest` like
-/// [`normalize_reference`](crate::oci::normalize_reference); callers usually pass
-/// `source.to_string()` when it has a tag). `platform` is `(os, architecture)` with Go's
+/// Pull `source` through `client` (which must be for `source.registry()`) into `store`, and
+/// name it `local_name` there (callers usually pass [`ImageReference::store_name`]). `platform` is `(os, architecture)` with Go's
 /// names (`linux`, `amd64` or `arm64`), used when `source` names an index.
 pub async fn pull(
     client: &RegistryClient,
     store: &Store,
-    source: &RemoteReference,
+    source: &ImageReference,
     platform: (&str, &str),
-    local_name: &str,
+    local_name: &ImageReference,
     progress: &dyn TransferProgress,
 ) -> Result<PullReport, RegistryError> {
     client.check_reference(source)?;
-    let local_name = normalize_reference(local_name)?;
-    let access = Access::pull(&source.repository);
+    let local_name = local_name.clone().into_name()?;
+    let access = Access::pull(&source.repository());
     let top = fetch_manifest(
         client,
         &access,
         source,
-        &source.reference(),
-        source.digest.as_ref(),
+        &source.manifest_reference(),
+        source.digest(),
     )
     .await?;
     let (manifest, index_digest) = match top.kind {
@@ -86,7 +84,7 @@ pub async fn pull(
                 fetch_manifest(client, &access, source, entry.as_str(), Some(&entry)).await?;
             if manifest.kind != ManifestKind::Image {
                 return Err(RegistryError::UnsupportedManifest {
-                    reference: format!("{}/{}@{entry}", source.registry, source.repository),
+                    reference: format!("{}/{}@{entry}", source.registry(), source.repository()),
                     media_type: manifest.media_type,
                 });
             }
@@ -158,7 +156,7 @@ struct Fetched {
 async fn fetch_manifest(
     client: &RegistryClient,
     access: &Access,
-    source: &RemoteReference,
+    source: &ImageReference,
     reference: &str,
     expected: Option<&Digest>,
 ) -> Result<Fetched, RegistryError> {
@@ -169,17 +167,18 @@ async fn fetch_manifest(
     };
     let shown = format!(
         "{}/{}{separator}{reference}",
-        source.registry, source.repository
+        source.registry(),
+        source.repository()
     );
-    let url = client.url(&format!("v2/{}/manifests/{reference}", source.repository))?;
+    let url = client.url(&format!("v2/{}/manifests/{reference}", source.repository()))?;
     let request = build_request(client.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT))?;
     let response = client.send(request, access).await?;
     match response.status() {
         status if status.is_success() => {}
         StatusCode::NOT_FOUND => {
             return Err(RegistryError::ManifestNotFound {
-                registry: source.registry.clone(),
-                repository: source.repository.clone(),
+                registry: source.registry().to_string(),
+                repository: source.repository().into_owned(),
                 reference: reference.to_string(),
             });
         }
@@ -189,7 +188,7 @@ async fn fetch_manifest(
     let announced = header(&response, "docker-content-digest")
         .and_then(|value| Digest::from_str(value.trim()).ok());
     let too_large = || RegistryError::ManifestTooLarge {
-        registry: source.registry.clone(),
+        registry: source.registry().to_string(),
         reference: shown.clone(),
         limit: MAX_MANIFEST_BYTES,
     };
@@ -204,7 +203,7 @@ async fn fetch_manifest(
     for wanted in expected.into_iter().chain(announced.as_ref()) {
         if *wanted != digest {
             return Err(RegistryError::DigestMismatch {
-                registry: source.registry.clone(),
+                registry: source.registry().to_string(),
                 what: format!("the manifest `{shown}`"),
                 expected: wanted.clone(),
                 actual: digest,
@@ -239,7 +238,7 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 
 /// The digest of the index entry for `platform`.
 fn platform_entry(
-    source: &RemoteReference,
+    source: &ImageReference,
     index: &Fetched,
     (os, architecture): (&str, &str),
 ) -> Result<Digest, RegistryError> {
@@ -251,7 +250,7 @@ fn platform_entry(
         PlatformMatch::Found(entry) => {
             if entry.size > MAX_MANIFEST_BYTES {
                 return Err(RegistryError::ManifestTooLarge {
-                    registry: source.registry.clone(),
+                    registry: source.registry().to_string(),
                     reference: format!("{}@{}", source, entry.digest),
                     limit: MAX_MANIFEST_BYTES,
                 });
@@ -260,7 +259,7 @@ fn platform_entry(
         }
         PlatformMatch::Missing(available) => Err(RegistryError::NoMatchingPlatform {
             reference: source.to_string(),
-            platform: format!("{os}/{}", normalize_architecture(architecture)),
+            platform: format!("{os}/{}", crate::arch::oci_architecture(architecture)),
             available,
         }),
     }
@@ -294,7 +293,7 @@ fn manifest_descriptor(
     store: &Store,
     manifest: &Fetched,
     image: &ImageManifest,
-    source: &RemoteReference,
+    source: &ImageReference,
 ) -> Result<Descriptor, RegistryError> {
     let config_digest = Digest::from_oci(image.config().digest())?;
     let config: ImageConfiguration = serde_json::from_slice(&store.read_blob(&config_digest)?)

@@ -19,13 +19,14 @@ use url::Url;
 
 use super::super::digest::Digest;
 use super::super::error::OciError;
+use super::super::reference::ImageReference;
 use super::super::resolve::ResolvedImage;
 use super::super::store::Store;
 use super::client::{Access, RegistryClient, blocking, build_request};
 use super::error::RegistryError;
 use super::manifest::ManifestKind;
 use super::progress::TransferProgress;
-use super::reference::RemoteReference;
+use crate::error::FromIo;
 
 /// Blobs uploaded at once.
 const CONCURRENCY: usize = 4;
@@ -56,14 +57,14 @@ pub struct PushReport {
 }
 
 /// Push `image` from `store` to `target` through `client` (which must be for
-/// `target.registry`). The manifest goes to `target`'s tag, or to its digest when it has no
+/// `target.registry()`). The manifest goes to `target`'s tag, or to its digest when it has no
 /// tag; a digest in `target` must be the image's. Pushing an unchanged image again uploads
 /// nothing but the manifest.
 pub async fn push(
     client: &RegistryClient,
     store: &Store,
     image: &ResolvedImage,
-    target: &RemoteReference,
+    target: &ImageReference,
     progress: &dyn TransferProgress,
 ) -> Result<PushReport, RegistryError> {
     push_mounting(client, store, image, target, None, progress).await
@@ -77,13 +78,13 @@ pub(crate) async fn push_mounting(
     client: &RegistryClient,
     store: &Store,
     image: &ResolvedImage,
-    target: &RemoteReference,
+    target: &ImageReference,
     mount_from: Option<&str>,
     progress: &dyn TransferProgress,
 ) -> Result<PushReport, RegistryError> {
     client.check_reference(target)?;
     let manifest_digest = image.manifest_digest()?;
-    if let Some(expected) = &target.digest
+    if let Some(expected) = target.digest()
         && *expected != manifest_digest
     {
         return Err(RegistryError::TargetDigest {
@@ -95,7 +96,7 @@ pub(crate) async fn push_mounting(
     let manifest = store.read_blob(&manifest_digest)?;
     let media_type = manifest_media_type(image, &manifest);
     let blobs = blobs_of(image)?;
-    let access = Access::push(&target.repository);
+    let access = Access::push(&target.repository());
     let uploads = blobs
         .iter()
         .map(|blob| upload_blob(client, store, &access, blob, mount_from, progress));
@@ -105,10 +106,9 @@ pub(crate) async fn push_mounting(
         .await?;
 
     let reference = target
-        .tag
-        .clone()
-        .unwrap_or_else(|| manifest_digest.to_string());
-    let url = client.url(&format!("v2/{}/manifests/{reference}", target.repository))?;
+        .tag()
+        .map_or_else(|| manifest_digest.to_string(), str::to_string);
+    let url = client.url(&format!("v2/{}/manifests/{reference}", target.repository()))?;
     let request = build_request(
         client
             .with_body(Method::PUT, url, manifest)

@@ -4,6 +4,7 @@ use super::{
     FIRST, LONG_FILE, Listed, SECOND, layer_tar, list_tar, make_tree, new_store, raw_headers,
     temp_files,
 };
+use crate::error::Diagnostic;
 use crate::oci::layer::parse_source_date_epoch;
 use crate::oci::{DEFAULT_MTIME, Digest, LayerCompression, LayerWriter, OciError};
 
@@ -218,7 +219,7 @@ fn source_date_epoch_sets_the_mtime() {
     assert_eq!(parse_source_date_epoch("").unwrap(), None);
     let error = parse_source_date_epoch("yesterday").unwrap_err();
     insta::assert_snapshot!(error, @"invalid `SOURCE_DATE_EPOCH` value `yesterday`: expected a whole number of seconds");
-    insta::assert_snapshot!(error.hint().unwrap(), @"set `SOURCE_DATE_EPOCH` to seconds since 1970 (`git log -1 --format=%ct`), or unset it");
+    insta::assert_snapshot!(error.hints().join("\n"), @"set `SOURCE_DATE_EPOCH` to seconds since 1970 (`git log -1 --format=%ct`), or unset it");
 
     let (_dir, store) = new_store();
     let tree = tempfile::tempdir().unwrap();

@@ -270,7 +270,7 @@ pub(super) fn tagged_image(
             .unwrap(),
     ];
     let descriptor = write_image(store, &image_spec(layers.clone())).unwrap();
-    store.tag(name, &descriptor).unwrap();
+    store.tag(&name.parse().unwrap(), &descriptor).unwrap();
     (layers, descriptor)
 }
 
@@ -290,6 +290,10 @@ pub(super) fn image_spec(layers: Vec<Layer>) -> ImageSpec {
         working_dir: "/app".to_string(),
         cmd: vec!["python".to_string(), "main.py".to_string()],
         entrypoint: Vec::new(),
+        user: String::new(),
+        exposed_ports: Vec::new(),
+        volumes: Vec::new(),
+        stop_signal: String::new(),
         labels: BTreeMap::from([
             (
                 "org.opencontainers.image.title".to_string(),

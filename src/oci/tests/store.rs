@@ -1,6 +1,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::{image_spec, new_store, tagged_image};
+use crate::error::Diagnostic;
 use crate::oci::{
     Descriptor, Digest, HistoryEntry, LayerWriter, OciError, REF_NAME_ANNOTATION, Store,
     write_image,
@@ -157,7 +158,13 @@ fn tag_untag_images_and_resolve() {
     let (_dir, store) = new_store();
     let (_, iris) = tagged_image(&store, "iris", "print('iris')\n");
     let (_, mnist) = tagged_image(&store, "localhost:5000/team/mnist:v1", "print('mnist')\n");
-    assert_eq!(store.tag("iris:stable", &iris).unwrap(), "iris:stable");
+    assert_eq!(
+        store
+            .tag(&"iris:stable".parse().unwrap(), &iris)
+            .unwrap()
+            .to_string(),
+        "iris:stable"
+    );
 
     let names: Vec<String> = store
         .images()
@@ -206,7 +213,7 @@ fn tag_untag_images_and_resolve() {
     ));
 
     // Retagging a name moves it.
-    store.tag("iris", &mnist).unwrap();
+    store.tag(&"iris".parse().unwrap(), &mnist).unwrap();
     assert_eq!(
         store
             .resolve("iris:latest")
@@ -222,12 +229,13 @@ fn tag_untag_images_and_resolve() {
     assert_eq!(store.untag("iris:stable").unwrap(), None);
 
     let error = store.resolve("iriss").unwrap_err();
-    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hint().unwrap()), @"
+    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hints().join("\n")), @"
     no image `iriss` in the store
     hint: did you mean `iris:latest`? The store has: `iris:latest`, `localhost:5000/team/mnist:v1`
     ");
-    let error = store.tag("Iris", &iris).unwrap_err();
-    assert!(matches!(error, OciError::InvalidReference { .. }));
+    let pinned = format!("iris@{}", iris.digest());
+    let error = store.tag(&pinned.parse().unwrap(), &iris).unwrap_err();
+    assert!(matches!(error, OciError::InvalidReference(_)));
 }
 
 #[test]
@@ -242,7 +250,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
         )
     };
     // Tagging checks that the manifest exists, so write the index directly.
-    let error = store.tag("one", &fake('1')).unwrap_err();
+    let error = store.tag(&"one".parse().unwrap(), &fake('1')).unwrap_err();
     assert!(matches!(error, OciError::BlobNotFound { .. }), "{error}");
     let mut index = store.read_index().unwrap();
     let named = |last: char, name: &str| {
@@ -255,7 +263,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
     index.set_manifests(vec![named('1', "one:latest"), named('2', "two:latest")]);
     store.write_index(&index).unwrap();
     let error = store.resolve("aaaaaaaaaaaa").unwrap_err();
-    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hint().unwrap()), @"
+    insta::assert_snapshot!(format!("{error}\nhint: {}", error.hints().join("\n")), @"
     `aaaaaaaaaaaa` matches more than one image: `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1`, `sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2`
     hint: give more of the digest, or the image's name
     ");
@@ -263,7 +271,7 @@ fn a_digest_prefix_shared_by_two_images_is_ambiguous() {
         .unwrap()
         .resolve("iris")
         .unwrap_err();
-    insta::assert_snapshot!(error.hint().unwrap(), @"the store has no images yet; build one first");
+    insta::assert_snapshot!(error.hints().join("\n"), @"the store has no images yet; build one first");
 }
 
 #[test]
@@ -375,7 +383,7 @@ fn tag_lying_manifest(store: &Store, honest: &Descriptor) -> Descriptor {
         bytes.len() as u64,
         lying.to_oci(),
     );
-    store.tag("liar", &descriptor).unwrap();
+    store.tag(&"liar".parse().unwrap(), &descriptor).unwrap();
     descriptor
 }
 
@@ -401,7 +409,7 @@ fn a_descriptor_size_that_disagrees_with_its_blob_is_refused_when_read() {
         ("layer", &layers[0].digest, 1_000_000_000_000_000)
     );
     assert_eq!(*actual, layers[0].size);
-    assert!(error.hint().unwrap().contains("`mlpack rmi`"));
+    assert!(error.hints().join("\n").contains("`mlpack rmi`"));
     assert!(
         store.resolve("iris").is_ok(),
         "the honest image still reads"

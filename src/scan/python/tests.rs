@@ -276,3 +276,27 @@ if __name__ == "__main__":
         ]
     );
 }
+
+#[test]
+fn the_keras_backend_named_in_the_environment_is_needed() {
+    let source = r#"
+import os
+os.environ["KERAS_BACKEND"] = "jax"
+os.environ.setdefault("KERAS_BACKEND", "torch")
+from os import environ
+environ["KERAS_BACKEND"] = "tensorflow"
+os.environ["KERAS_BACKEND"] = "openvino"
+os.environ["OTHER"] = "jax"
+"#;
+    assert_eq!(
+        modules(source),
+        ["os", "jax", "torch", "os.environ", "tensorflow"]
+    );
+    let found = find_imports("%env KERAS_BACKEND=jax\nimport keras\n", true);
+    let modules: Vec<_> = found
+        .imports
+        .iter()
+        .map(|import| import.module.as_str())
+        .collect();
+    assert_eq!(modules, ["jax", "keras"]);
+}

@@ -21,11 +21,7 @@ pub(crate) fn store_dir(context: &TestContext) -> PathBuf {
 /// and `cmd`; its manifest digest.
 pub(crate) fn one_layer_image(store: &Store, tree: &Path, reference: &str, cmd: &[&str]) -> String {
     let layer = LayerWriter::new().write_dir(store, tree).unwrap();
-    let architecture = if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    };
+    let architecture = mlpack::arch::Arch::host().oci();
     let descriptor = write_image(
         store,
         &ImageSpec {
@@ -34,6 +30,10 @@ pub(crate) fn one_layer_image(store: &Store, tree: &Path, reference: &str, cmd: 
             working_dir: String::new(),
             cmd: cmd.iter().map(|arg| (*arg).to_string()).collect(),
             entrypoint: Vec::new(),
+            user: String::new(),
+            exposed_ports: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: String::new(),
             labels: std::collections::BTreeMap::new(),
             created: "2000-01-01T00:00:00Z".to_string(),
             architecture: architecture.to_string(),
@@ -46,7 +46,7 @@ pub(crate) fn one_layer_image(store: &Store, tree: &Path, reference: &str, cmd: 
         },
     )
     .unwrap();
-    store.tag(reference, &descriptor).unwrap();
+    store.tag(&reference.parse().unwrap(), &descriptor).unwrap();
     descriptor.digest().to_string()
 }
 
@@ -185,6 +185,10 @@ pub(crate) fn image_of_layers(store: &Store, reference: &str, layers: &[Vec<u8>]
             working_dir: String::new(),
             cmd: vec!["sh".to_string()],
             entrypoint: Vec::new(),
+            user: String::new(),
+            exposed_ports: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: String::new(),
             labels: std::collections::BTreeMap::new(),
             created: "2000-01-01T00:00:00Z".to_string(),
             architecture: if cfg!(target_arch = "aarch64") {
@@ -198,7 +202,7 @@ pub(crate) fn image_of_layers(store: &Store, reference: &str, layers: &[Vec<u8>]
         },
     )
     .unwrap();
-    store.tag(reference, &descriptor).unwrap();
+    store.tag(&reference.parse().unwrap(), &descriptor).unwrap();
     descriptor.digest().to_string()
 }
 
