@@ -24,6 +24,8 @@ mod manifest;
 mod network;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
+#[cfg(feature = "test-docker")]
+mod release;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;
