@@ -5,8 +5,26 @@
 
 use std::path::PathBuf;
 
-/// The cache root; `None` when neither `XDG_CACHE_HOME` nor `HOME` says where it is.
-pub fn cache_dir() -> Option<PathBuf> {
+/// Neither `XDG_CACHE_HOME` nor `HOME` says where the cache is.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("no cache directory: neither `XDG_CACHE_HOME` nor `HOME` is set")]
+pub struct NoCacheDir;
+
+impl NoCacheDir {
+    pub fn hint(self) -> String {
+        "set `XDG_CACHE_HOME`, or pass a cache directory".to_string()
+    }
+}
+
+impl crate::error::Diagnostic for NoCacheDir {
+    fn hints(&self) -> Vec<String> {
+        vec![self.hint()]
+    }
+}
+
+/// The cache root. Callers that only clean or measure the cache (`prune`, `doctor`) skip it
+/// on `Err`; the others fail with it.
+pub fn cache_dir() -> Result<PathBuf, NoCacheDir> {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute())
@@ -16,4 +34,5 @@ pub fn cache_dir() -> Option<PathBuf> {
                 .map(|home| home.join(".cache"))
         })
         .map(|base| base.join("mlpack"))
+        .ok_or(NoCacheDir)
 }

@@ -10,6 +10,7 @@ use crate::manifest::Manifest;
 use crate::python::PythonVersion;
 
 use super::BuildError;
+use super::fetch::Fetcher;
 
 /// What every base has: a shell (`dash` is `/bin/sh`; nothing depends on it, so it is named)
 /// and coreutils for debugging, the interpreter, CA certificates and time zones, and the C++
@@ -86,14 +87,12 @@ pub(crate) fn check_python(manifest: &Manifest) -> Result<(), BuildError> {
 }
 
 /// Compute the base's closure from the suite's verified index.
-pub(crate) async fn pin(
-    http: &reqwest::Client,
+pub(crate) fn pin(
+    fetch: &Fetcher<'_>,
     manifest: &Manifest,
     suite: &Suite,
-    cache_dir: &Path,
 ) -> Result<LockedBase, BuildError> {
-    let index = debian::fetch_index(http, suite, cache_dir).await?;
-    let closure = index.closure(&requested(manifest))?;
+    let closure = fetch.debian_index(suite)?.closure(&requested(manifest))?;
     Ok(LockedBase {
         image: manifest.base.image.clone(),
         mirror: suite.mirror.clone(),
@@ -104,38 +103,9 @@ pub(crate) async fn pin(
     })
 }
 
-/// The `.deb`s of a pinned base, fetched and verified (from the cache when there).
-pub(crate) async fn fetch(
-    http: &reqwest::Client,
-    suite: &Suite,
-    base: &LockedBase,
-    cache_dir: &Path,
-) -> Result<Vec<PathBuf>, BuildError> {
-    fetch_debs(http, suite, &base.packages, cache_dir).await
-}
-
-/// The `.deb`s of `packages`, fetched and verified (from the cache when there), in order.
-pub(crate) async fn fetch_debs(
-    http: &reqwest::Client,
-    suite: &Suite,
-    packages: &[LockedDeb],
-    cache_dir: &Path,
-) -> Result<Vec<PathBuf>, BuildError> {
-    let downloads = packages.iter().map(|locked| {
-        let package = deb_package(locked);
-        async move {
-            debian::download(http, suite, &package, cache_dir)
-                .await
-                .map_err(|error| lock_mismatch(error, locked))
-        }
-    });
-    // Polled together so the downloads overlap; the order of the result is the lock's.
-    futures::future::try_join_all(downloads).await
-}
-
 /// A `.deb` that differs from what the lock pins is named as the lock's entry: the lock is
 /// what the file was checked against.
-fn lock_mismatch(error: DebianError, locked: &LockedDeb) -> BuildError {
+pub(super) fn lock_mismatch(error: DebianError, locked: &LockedDeb) -> BuildError {
     match error {
         DebianError::HashMismatch {
             url,

@@ -12,6 +12,7 @@ use crate::oci::registry::{self, CredentialStore, RegistryClient, TransferProgre
 use crate::oci::{Digest, HistoryEntry, ImageReference, Layer, ResolvedImage, Store};
 
 use super::BuildError;
+use super::fetch::{Fetcher, pull};
 use super::inspect::{ImageTree, InspectError};
 
 /// A client for `source`'s registry with the saved credentials, if any.
@@ -26,8 +27,8 @@ fn client(source: &ImageReference) -> Result<RegistryClient, BuildError> {
 
 /// Pull `image` for `arch` (or, with `offline`, take the copy the store has under its name),
 /// read its interpreter and glibc, and pin it.
-pub fn pin(
-    runtime: &tokio::runtime::Runtime,
+pub(super) fn pin(
+    network: &crate::network::Network,
     store: &Store,
     image: &str,
     arch: Arch,
@@ -46,14 +47,16 @@ pub fn pin(
         (resolved.manifest_digest()?, None)
     } else {
         let client = client(&source)?;
-        let report = runtime.block_on(registry::pull(
+        let platform = ("linux", arch.oci());
+        let report = pull(
+            network,
             &client,
             store,
             &source,
-            ("linux", arch.oci()),
+            platform,
             &local_name,
             progress,
-        ))?;
+        )?;
         (report.manifest_digest, report.index_digest)
     };
     let resolved = store.resolve(digest.as_str())?;
@@ -107,7 +110,7 @@ fn inspect(
 /// The pinned image from the store, pulled by its digest first when the store lacks any of
 /// its blobs (never with `offline`).
 pub(crate) fn ensure(
-    runtime: &tokio::runtime::Runtime,
+    fetch: &Fetcher<'_>,
     store: &Store,
     image: &LockedImage,
     offline: bool,
@@ -125,14 +128,7 @@ pub(crate) fn ensure(
     let local_name = source.store_name();
     let source = source.with_digest(digest.clone());
     let client = client(&source)?;
-    runtime.block_on(registry::pull(
-        &client,
-        store,
-        &source,
-        ("linux", &image.arch),
-        &local_name,
-        &registry::NoProgress,
-    ))?;
+    fetch.pull(&client, store, &source, ("linux", &image.arch), &local_name)?;
     Ok(store.resolve(digest.as_str())?)
 }
 

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use crate::error::Diagnostic;
+use crate::fs_tree::whiteout::EntryName;
+use crate::fs_tree::{PathWalk, Step, entry_path};
 
 /// Where an interpreter is looked for, in order: python.org builds (the official `python:`
 /// images) install to `/usr/local`, distributions to `/usr`.
 pub(crate) const INTERPRETERS: &[&str] = &["/usr/local/bin/python3", "/usr/bin/python3"];
 
-/// The most symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
-const MAX_SYMLINKS: usize = 40;
 /// Files that answer a question are read up to this size (a big image's dpkg status is a few
 /// MB, glibc's `libc.so.6` about 2 MB).
 const MAX_TEXT_BYTES: u64 = 64 << 20;
@@ -128,13 +128,17 @@ impl ImageTree {
                 continue;
             };
             let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            if name == ".wh..wh..opq" {
-                changes.push(Change::Opaque(parent.to_string()));
-                continue;
-            }
-            if let Some(deleted) = name.strip_prefix(".wh.") {
-                changes.push(Change::Delete(join(parent, deleted)));
-                continue;
+            match EntryName::parse(name) {
+                EntryName::Plain(_) => {}
+                EntryName::Deletes(deleted) => {
+                    changes.push(Change::Delete(join(parent, deleted)));
+                    continue;
+                }
+                EntryName::Opaque => {
+                    changes.push(Change::Opaque(parent.to_string()));
+                    continue;
+                }
+                EntryName::AufsMetadata => continue,
             }
             let kind = entry.header().entry_type();
             let link = || {
@@ -209,32 +213,23 @@ impl ImageTree {
     /// The path `path` names after following symlinks inside the image, if it exists and is
     /// not a symlink. Directories the tar never listed count as present.
     fn resolve(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = components(path).rev().map(str::to_string).collect();
+        let mut walk = PathWalk::new(path.split('/'));
         let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(component) = pending.pop() {
-            match component.as_str() {
-                "." => continue,
-                ".." => {
-                    resolved.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            let candidate = join(&resolved.join("/"), &component);
+        while let Some(step) = walk.next_step() {
+            let Step::Name { name, .. } = step else {
+                // `..` at the root stays there, as in `chroot`.
+                resolved.pop();
+                continue;
+            };
+            let candidate = join(&resolved.join("/"), &name);
             match self.nodes.get(&candidate) {
                 Some(Node::Symlink(target)) => {
-                    hops += 1;
-                    if hops > MAX_SYMLINKS {
-                        return None;
-                    }
-                    if target.starts_with('/') {
+                    if walk.follow(target).ok()? {
                         resolved.clear();
                     }
-                    pending.extend(components(target).rev().map(str::to_string));
                 }
-                None if pending.is_empty() => return None,
-                _ => resolved.push(component),
+                None if walk.is_done() => return None,
+                _ => resolved.push(name),
             }
         }
         Some(resolved.join("/"))
@@ -545,17 +540,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// A tar path as a key: no leading `/` or `./`, no `.` components, no trailing `/`; `None` for
-/// the root itself or a path that climbs out with `..`.
+/// the root itself or a path that climbs out with `..` (see [`entry_path::components`]).
 fn normalize(path: &str) -> Option<String> {
-    let parts: Vec<&str> = components(path).filter(|part| *part != ".").collect();
-    if parts.is_empty() || parts.contains(&"..") {
-        return None;
-    }
-    Some(parts.join("/"))
-}
-
-fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
-    path.split('/').filter(|part| !part.is_empty())
+    let parts = entry_path::components(path).ok()?;
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 fn join(parent: &str, name: &str) -> String {

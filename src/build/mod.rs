@@ -10,11 +10,16 @@ mod base;
 mod cache;
 mod code;
 mod config;
+mod fetch;
 pub use self::config::git_state;
 mod image_base;
-pub use self::image_base::pin as pin_image_base;
 mod inspect;
 pub use self::inspect::InspectError;
+mod pipeline;
+pub use self::pipeline::{
+    BuildOptions, LockOutcome, PipelineReporter, build_project, ensure_locked, lock_project,
+    plan_project,
+};
 pub use self::sdist::{SdistBuildFailure, SdistMetadata};
 mod plan;
 mod python;
@@ -27,16 +32,19 @@ use std::time::Instant;
 use serde::Serialize;
 
 use self::cache::LayerCache;
+use crate::compression::Compression;
 use crate::debian::{DebianError, Suite};
-use crate::error::{Diagnostic, FromIo, IoError};
-use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary};
+use crate::error::{Diagnostic, IoError};
+use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary, ProjectLock};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
-    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerCompression,
-    LayerWriter, OciError, ResolvedImage, Store, TempTree,
+    self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerWriter, OciError,
+    ResolvedImage, Store, TempTree,
 };
-use crate::pypi::{IndexClient, PypiError};
+use crate::pypi::PypiError;
+
+use self::fetch::Fetcher;
 use crate::python::PythonVersion;
 use crate::wheel::WheelError;
 
@@ -45,10 +53,9 @@ pub struct BuildRequest<'a> {
     pub project: &'a Path,
     pub manifest: &'a Manifest,
     pub project_name: &'a str,
-    pub lock_path: &'a Path,
     /// The name to give the image in the store (`iris` means `iris:latest`).
     pub reference: &'a ImageReference,
-    pub compression: LayerCompression,
+    pub compression: Compression,
     pub offline: bool,
     /// Fail instead of pinning the base into `mlpack.lock` (for CI).
     pub locked: bool,
@@ -194,6 +201,8 @@ pub enum BuildError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    #[error(transparent)]
+    Network(#[from] crate::network::StartError),
 }
 
 impl Diagnostic for BuildError {
@@ -222,6 +231,7 @@ impl Diagnostic for BuildError {
             self,
             Self::Index(PypiError::Offline { .. } | PypiError::HashMismatch { .. })
         ) || matches!(self, Self::Registry(error) if error.is_user_error())
+            || matches!(self, Self::Lock(error) if error.is_user_error())
             || matches!(
                 self,
                 Self::Inspect(error) if !matches!(error, InspectError::Read { .. })
@@ -299,14 +309,6 @@ fn describe_libraries(libraries: &[NeededLibrary]) -> String {
         .join(" and ")
 }
 
-/// The layer compression for the manifest's (or the command line's) choice.
-pub fn layer_compression(compression: crate::manifest::Compression) -> LayerCompression {
-    match compression {
-        crate::manifest::Compression::Zstd => LayerCompression::Zstd,
-        crate::manifest::Compression::Gzip => LayerCompression::Gzip,
-    }
-}
-
 /// Check, before anything is locked or fetched, that the base can give the project its Python
 /// (a Debian base), or that nothing asks a registry image for Debian packages.
 pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
@@ -324,10 +326,10 @@ pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {
 /// Build the image for `lock` into `store` and tag it. Pins the base into the lock file first
 /// when it is not pinned for these inputs yet.
 pub fn build(
-    runtime: &tokio::runtime::Runtime,
+    network: &crate::network::Network,
     store: &Store,
     request: &BuildRequest<'_>,
-    lock: &mut Lockfile,
+    lock: &mut ProjectLock,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     check_base(request.manifest)?;
@@ -335,7 +337,7 @@ pub fn build(
     // blobs this build wrote but has not tagged yet.
     let mut store_lock = Some(store.lock()?);
     let builder = Builder::new(
-        runtime,
+        network,
         store,
         request.compression,
         request.offline,
@@ -411,48 +413,39 @@ type StagedLayer = (BuiltLayer, Layer);
 
 /// The handles every step of one build shares.
 struct Builder<'a> {
-    runtime: &'a tokio::runtime::Runtime,
+    fetch: Fetcher<'a>,
     store: &'a Store,
     writer: LayerWriter,
     /// What besides the inputs decides a layer's bytes: the compression and the mtime. Part
     /// of every cache key, so a gzip build never reuses a zstd layer.
     layer_format: String,
     cache: LayerCache,
-    client: IndexClient,
-    http: reqwest::Client,
     cache_dir: PathBuf,
     reporter: &'a dyn BuildReporter,
 }
 
 impl<'a> Builder<'a> {
     fn new(
-        runtime: &'a tokio::runtime::Runtime,
+        network: &'a crate::network::Network,
         store: &'a Store,
-        compression: LayerCompression,
+        compression: Compression,
         offline: bool,
         project: &Path,
         reporter: &'a dyn BuildReporter,
     ) -> Result<Self, BuildError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| PypiError::Client { source })?;
+        let cache_dir = crate::dirs::cache_dir().map_err(PypiError::from)?;
         Ok(Self {
-            runtime,
+            fetch: Fetcher::new(network, offline, project, cache_dir.clone())?,
             store,
             writer: LayerWriter::from_env()?.compression(compression),
             layer_format: format!(
                 "{} mtime {}",
-                compression.media_type(),
+                // Only zstd and gzip get here: the choices a user has.
+                compression.layer_media_type().unwrap_or_default(),
                 crate::oci::source_date_epoch()?.unwrap_or(crate::oci::DEFAULT_MTIME)
             ),
             cache: LayerCache::new(store),
-            client: IndexClient::builder()
-                .offline(offline)
-                .base_dir(project.to_path_buf())
-                .build()?,
-            http,
-            cache_dir: crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
+            cache_dir,
             reporter,
         })
     }
@@ -462,7 +455,7 @@ impl<'a> Builder<'a> {
         &self,
         request: &BuildRequest<'_>,
         suite: &Suite,
-        lock: &mut Lockfile,
+        lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = base::inputs_sha256(request.manifest, suite);
         if lock
@@ -478,10 +471,7 @@ impl<'a> Builder<'a> {
             return Err(BuildError::OfflineBase);
         }
         self.reporter.phase("base", "resolving Debian packages");
-        lock.base = Some(crate::lock::PinnedBase::Debian(self.runtime.block_on(
-            base::pin(&self.http, request.manifest, suite, &self.cache_dir),
-        )?));
-        lock.write(request.lock_path)?;
+        lock.pin_debian_base(base::pin(&self.fetch, request.manifest, suite)?)?;
         Ok(true)
     }
 
@@ -532,9 +522,7 @@ impl<'a> Builder<'a> {
         );
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs =
-                self.runtime
-                    .block_on(base::fetch(&self.http, suite, base, &self.cache_dir))?;
+            let debs = self.fetch.debs(suite, &base.packages)?;
             self.reporter.phase(&description, "unpacking");
             base::stage(suite, base, &debs, dir)
         })
@@ -549,7 +537,7 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         self.reporter
             .phase(&format!("base {}", image.image), "checking");
-        let resolved = image_base::ensure(self.runtime, self.store, image, offline)?;
+        let resolved = image_base::ensure(&self.fetch, self.store, image, offline)?;
         let layers = image_base::layers(&resolved)?;
         let count = layers.len();
         let staged = layers
@@ -580,9 +568,7 @@ impl<'a> Builder<'a> {
             let description = format!("{}: {}", group.description, names.join(", "));
             layers.push(self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
-                let wheels =
-                    self.runtime
-                        .block_on(python::fetch(&self.client, &group.packages, built))?;
+                let wheels = self.fetch.wheels(&group.packages, built)?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)
             })?);
@@ -624,12 +610,10 @@ fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> 
 fn write_image(
     store: &Store,
     request: &BuildRequest<'_>,
-    lock: &Lockfile,
+    lock: &ProjectLock,
     base: Option<&ResolvedImage>,
     layers: &[StagedLayer],
 ) -> Result<Descriptor, BuildError> {
-    let lock_bytes = fs_err::read(request.lock_path)
-        .map_err(|source| BuildError::io("read", request.lock_path, source))?;
     let git = config::git_state(request.project);
     let created = config::created(Some(request.project), git.as_ref())?;
     let base_config = base
@@ -644,7 +628,7 @@ fn write_image(
         request.manifest,
         request.project_name,
         lock,
-        &crate::sha256::sha256_hex(&lock_bytes),
+        &lock.file_sha256()?,
         git.as_ref(),
         &created,
     ));

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::lock::{LockedImage, LockedPackage, LockedWheel, Lockfile};
-use crate::pypi::{DistFile, IndexClient, PypiError};
+use crate::pypi::{DistFile, PypiError};
 use crate::wheel::{InstallScheme, WheelInstaller};
 
 use super::BuildError;
@@ -75,60 +75,23 @@ pub(crate) fn dist_file(locked: &LockedWheel) -> DistFile {
     }
 }
 
-/// Every wheel of `packages` on disk with the package it belongs to, in the packages' order:
-/// the index's (downloads overlapping) or the one built from the package's sdist.
-pub(crate) async fn fetch(
-    client: &IndexClient,
-    packages: &[&LockedPackage],
-    built: &SdistWheels,
-) -> Result<Vec<(String, PathBuf)>, BuildError> {
-    let fetches = packages.iter().flat_map(|package| {
-        let downloads = package.wheels.iter().map(move |wheel| async move {
-            let entry = format!(
-                "the wheel `{}` of `{}` {}",
-                wheel.name, package.name, package.version
-            );
-            let path = fetch_locked(client, wheel, entry).await?;
-            Ok::<_, BuildError>((package.name.clone(), path))
-        });
-        let from_sdist = package.sdist.as_ref().map(|_| async move {
-            let wheel = built
-                .get(&package.name)
-                .ok_or_else(|| BuildError::Unbuilt {
-                    package: package.name.clone(),
-                })?;
-            Ok((package.name.clone(), wheel.path.clone()))
-        });
-        downloads
-            .map(futures::future::Either::Left)
-            .chain(from_sdist.map(futures::future::Either::Right))
-    });
-    futures::future::try_join_all(fetches).await
-}
-
-/// The file a lock entry names, checked against the sha256 the lock pins, so a mismatch
-/// names the lock's `entry` (`the wheel … of numpy 2.1.0`) rather than the index.
-pub(crate) async fn fetch_locked(
-    client: &IndexClient,
-    locked: &LockedWheel,
-    entry: String,
-) -> Result<PathBuf, BuildError> {
-    client
-        .fetch_file(&dist_file(locked))
-        .await
-        .map_err(|error| match error {
-            PypiError::HashMismatch {
-                url,
-                expected,
-                actual,
-            } => BuildError::LockHashMismatch {
-                entry,
-                url,
-                expected: format!("sha256 `{expected}`"),
-                actual: format!("sha256 `{actual}`"),
-            },
-            error => BuildError::Index(error),
-        })
+/// A failed fetch of a lock entry: a hash mismatch names the lock's `entry` (`the wheel …
+/// of numpy 2.1.0`) rather than the index, since the lock is what the file was checked
+/// against.
+pub(crate) fn locked_error(error: PypiError, entry: String) -> BuildError {
+    match error {
+        PypiError::HashMismatch {
+            url,
+            expected,
+            actual,
+        } => BuildError::LockHashMismatch {
+            entry,
+            url,
+            expected: format!("sha256 `{expected}`"),
+            actual: format!("sha256 `{actual}`"),
+        },
+        error => BuildError::Index(error),
+    }
 }
 
 /// Install `wheels` into `staging`.

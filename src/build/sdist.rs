@@ -23,6 +23,7 @@ use crate::debian::Suite;
 use crate::error::{Diagnostic, FromIo};
 use crate::lock::{
     BuiltWheel, LockError, LockedDeb, LockedPackage, Lockfile, MetadataBuilder, MetadataRequest,
+    ProjectLock,
 };
 use crate::manifest::Manifest;
 use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
@@ -153,7 +154,7 @@ impl Builder<'_> {
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
-        lock: &mut Lockfile,
+        lock: &mut ProjectLock,
         store_lock: &mut Option<StoreLock>,
     ) -> Result<SdistWheels, BuildError> {
         let mut wheels = SdistWheels::new();
@@ -187,7 +188,7 @@ impl Builder<'_> {
             }
         }
         if jobs.is_empty() {
-            return Self::record(request, lock, wheels);
+            return Self::record(lock, wheels);
         }
         drop(store_lock.take());
         // Each build is a process of its own, mostly waiting on the backend: run them side by
@@ -203,7 +204,7 @@ impl Builder<'_> {
         for ((_, job), result) in jobs.iter().zip(results) {
             wheels.insert(job.name.clone(), result?);
         }
-        Self::record(request, lock, wheels)
+        Self::record(lock, wheels)
     }
 
     /// Fetch and read the sdist of `package` (verified against the lock's sha256).
@@ -220,11 +221,7 @@ impl Builder<'_> {
             "the sdist `{}` of `{}` {}",
             locked.name, package.name, package.version
         );
-        let (path, info) = self.runtime.block_on(async {
-            let path = python::fetch_locked(&self.client, locked, entry).await?;
-            let info = self.client.sdist_info(&python::dist_file(locked)).await?;
-            Ok::<_, BuildError>((path, info))
-        })?;
+        let (path, info) = self.fetch.sdist(locked, entry)?;
         let installer = python::installer(lock);
         let mut parts = vec![
             format!("sdist {}", locked.hashes.sha256),
@@ -381,9 +378,7 @@ impl Builder<'_> {
         let description = format!("build environment of {name}");
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let wheels = self
-                .runtime
-                .block_on(python::fetch(&self.client, environment, &none))?;
+            let wheels = self.fetch.wheels(environment, &none)?;
             python::stage(&installer, &wheels, dir)
         })
     }
@@ -407,17 +402,14 @@ impl Builder<'_> {
             roots.push("python3-dev".to_string());
         }
         let have = installed_packages(tree.text_at("var/lib/dpkg/status").unwrap_or_default());
-        let packages: Vec<LockedDeb> = self.runtime.block_on(async {
-            let index = crate::debian::fetch_index(&self.http, &suite, &self.cache_dir).await?;
-            Ok::<_, BuildError>(
-                index
-                    .closure(&roots)?
-                    .into_iter()
-                    .filter(|package| !have.contains(&package.name))
-                    .map(base::locked_deb)
-                    .collect(),
-            )
-        })?;
+        let packages: Vec<LockedDeb> = self
+            .fetch
+            .debian_index(&suite)?
+            .closure(&roots)?
+            .into_iter()
+            .filter(|package| !have.contains(&package.name))
+            .map(base::locked_deb)
+            .collect();
         let mut parts: Vec<String> = packages.iter().map(|deb| deb.sha256.clone()).collect();
         parts.sort();
         parts.extend(
@@ -429,12 +421,7 @@ impl Builder<'_> {
         let description = format!("build toolchain ({} Debian packages)", packages.len());
         let layer = self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.runtime.block_on(base::fetch_debs(
-                &self.http,
-                &suite,
-                &packages,
-                &self.cache_dir,
-            ))?;
+            let debs = self.fetch.debs(&suite, &packages)?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &packages, &debs)
         })?;
@@ -544,35 +531,18 @@ impl Builder<'_> {
         }))
     }
 
-    /// Record each built wheel in the lock (unless `--locked`), and write it when that
-    /// changed anything.
-    fn record(
-        request: &BuildRequest<'_>,
-        lock: &mut Lockfile,
-        wheels: SdistWheels,
-    ) -> Result<SdistWheels, BuildError> {
-        let mut changed = false;
-        for package in &mut lock.packages {
-            let (Some(wheel), Some(build)) = (wheels.get(&package.name), package.build.as_mut())
-            else {
-                continue;
-            };
-            let recorded = BuiltWheel {
+    /// Record each built wheel in the lock (written unless `--locked`).
+    fn record(lock: &mut ProjectLock, wheels: SdistWheels) -> Result<SdistWheels, BuildError> {
+        lock.record_built_wheels(|name| {
+            wheels.get(name).map(|wheel| BuiltWheel {
                 name: wheel
                     .path
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 sha256: wheel.sha256.clone(),
-            };
-            if build.wheel.as_ref() != Some(&recorded) {
-                build.wheel = Some(recorded);
-                changed = true;
-            }
-        }
-        if changed && !request.locked {
-            lock.write(request.lock_path)?;
-        }
+            })
+        })?;
         Ok(wheels)
     }
 }
@@ -592,10 +562,10 @@ pub struct SdistMetadata<'a> {
 impl MetadataBuilder for SdistMetadata<'_> {
     fn prepare_metadata(
         &self,
-        runtime: &tokio::runtime::Runtime,
+        network: &crate::network::Network,
         request: &MetadataRequest<'_>,
     ) -> Result<String, LockError> {
-        self.prepare(runtime, request)
+        self.prepare(network, request)
             .map_err(|error| LockError::SdistMetadata {
                 package: request.sdist.name.to_string(),
                 version: request.sdist.version.to_string(),
@@ -608,13 +578,13 @@ impl MetadataBuilder for SdistMetadata<'_> {
 impl SdistMetadata<'_> {
     fn prepare(
         &self,
-        runtime: &tokio::runtime::Runtime,
+        network: &crate::network::Network,
         request: &MetadataRequest<'_>,
     ) -> Result<String, BuildError> {
         let builder = Builder::new(
-            runtime,
+            network,
             self.store,
-            oci::LayerCompression::Zstd,
+            crate::compression::Compression::Zstd,
             self.offline,
             self.project,
             self.reporter,
@@ -633,7 +603,7 @@ impl SdistMetadata<'_> {
                 .environment_layer(sdist.name.as_ref(), &environment, &python)?
                 .1,
         );
-        let path = runtime.block_on(builder.client.fetch_file(&sdist.file))?;
+        let path = builder.fetch.file(&sdist.file)?;
         let sha256 = sdist.file.sha256.clone().unwrap_or_default();
         let key = cache::key("mlpack-sdist-metadata-v1", &[sha256]);
         let job = Job {
@@ -673,12 +643,7 @@ impl SdistMetadata<'_> {
             &self.manifest.base.image,
             request.target.arch,
         )?;
-        let pinned = builder.runtime.block_on(base::pin(
-            &builder.http,
-            self.manifest,
-            &suite,
-            &builder.cache_dir,
-        ))?;
+        let pinned = base::pin(&builder.fetch, self.manifest, &suite)?;
         Ok(vec![builder.base_layer(&suite, &pinned)?])
     }
 }

@@ -26,12 +26,13 @@ use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
 use crate::error::FromIo;
-use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary};
+use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary, ProjectLock};
 use crate::wheel::SharedObject;
 
+use super::fetch::Fetcher;
 use super::inspect::{ImageTree, InspectError};
 use super::sdist::SdistWheels;
-use super::{BuildError, BuildRequest, Builder, StagedLayer, base, cache, python};
+use super::{BuildError, BuildRequest, Builder, StagedLayer, base, cache};
 
 /// Changes whenever the rules above change what a scan finds, so old pins are redone.
 const FORMAT: &str = "mlpack-system-libraries-v1";
@@ -208,7 +209,7 @@ impl Builder<'_> {
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
         built: &SdistWheels,
-        lock: &mut Lockfile,
+        lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(lock);
         if lock
@@ -244,16 +245,14 @@ impl Builder<'_> {
             self.reporter
                 .phase("system libraries", "finding Debian packages");
             let have = installed_packages(tree.text_at("var/lib/dpkg/status").unwrap_or_default());
-            self.runtime
-                .block_on(resolve(&self.http, &suite, &self.cache_dir, missing, &have))?
+            resolve(&self.fetch, &suite, missing, &have)?
         };
-        lock.system_libraries = Some(LockedSystemLibraries {
+        lock.pin_system_libraries(LockedSystemLibraries {
             inputs_sha256: inputs,
             needed,
             host_driver,
             packages,
-        });
-        lock.write(request.lock_path)?;
+        })?;
         Ok(true)
     }
 
@@ -265,9 +264,7 @@ impl Builder<'_> {
         built: &SdistWheels,
     ) -> Result<Vec<WheelScan>, BuildError> {
         let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
-        let jobs = self
-            .runtime
-            .block_on(python::fetch(&self.client, &packages, built))?;
+        let jobs = self.fetch.wheels(&packages, built)?;
         let arch = lock.target.arch;
         jobs.into_par_iter()
             .map(|(package, path)| {
@@ -327,12 +324,7 @@ impl Builder<'_> {
                 }
             })?;
             self.reporter.phase(&description, "downloading");
-            let debs = self.runtime.block_on(base::fetch_debs(
-                &self.http,
-                &suite,
-                &pins.packages,
-                &self.cache_dir,
-            ))?;
+            let debs = self.fetch.debs(&suite, &pins.packages)?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &pins.packages, &debs)
         })?;
@@ -431,20 +423,19 @@ fn link_like_base(dir: &std::path::Path, tree: &ImageTree) -> Result<(), BuildEr
 }
 
 /// Choose a package for each missing library, and pin their closure less what the base has.
-async fn resolve(
-    http: &reqwest::Client,
+fn resolve(
+    fetch: &Fetcher<'_>,
     suite: &Suite,
-    cache_dir: &std::path::Path,
     missing: Vec<NeededLibrary>,
     base_packages: &BTreeSet<String>,
 ) -> Result<(Vec<NeededLibrary>, Vec<LockedDeb>), BuildError> {
-    let contents = debian::fetch_library_index(http, suite, cache_dir).await?;
+    let contents = fetch.library_index(suite)?;
     let needed = choose_packages(&contents, missing)?;
     let roots: BTreeSet<String> = needed
         .iter()
         .map(|library| library.package.clone())
         .collect();
-    let index = debian::fetch_index(http, suite, cache_dir).await?;
+    let index = fetch.debian_index(suite)?;
     let roots: Vec<String> = roots.into_iter().collect();
     let closure: Vec<DebPackage> = index.closure(&roots)?;
     let packages = closure

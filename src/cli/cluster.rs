@@ -4,10 +4,14 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{ExitStatus, Printer};
+use super::args::BuildArgs;
+use super::progress::PipelineProgress;
+use super::{ExitStatus, Printer, UserError};
 use crate::cluster::{Engine, Resources};
+use crate::context::Context;
 use crate::error::Result;
-use crate::manifest::{ClusterSection, LoadedManifest};
+use crate::manifest::ClusterSection;
+use crate::project::Project;
 use crate::train::ImageRecord;
 use crate::train::cluster::{ClusterDataset, ClusterEvent, ClusterRequest};
 
@@ -70,53 +74,51 @@ impl ClusterArgs {
     }
 }
 
-/// What `train` settled before choosing where to run: the project, its datasets as
-/// `(source, host path, target, read-only)`, the built image and the command.
-pub(super) struct Prepared<'a> {
-    pub(super) project: &'a Path,
-    pub(super) loaded: &'a LoadedManifest,
-    pub(super) datasets: &'a [(String, PathBuf, String, bool)],
-    pub(super) image: &'a ImageRecord,
-    pub(super) command: &'a [String],
-}
-
-/// `mlpack train --on ENGINE`, once the image is built: submit, follow rank 0's log, record.
-/// `None` when the run is local.
+/// `mlpack train --on ENGINE`: build, then submit, follow rank 0's log and record. `None`
+/// when the run is local.
 pub(super) fn train(
     args: &ClusterArgs,
-    prepared: &Prepared<'_>,
-    dry_run: bool,
+    project: &Project,
+    context: &Context,
+    build: &BuildArgs,
+    extra: &[String],
     printer: Printer,
 ) -> Result<Option<ExitStatus>> {
-    let Prepared {
-        project,
-        loaded,
-        datasets,
-        image,
-        command,
-    } = *prepared;
+    let loaded = &project.loaded;
     let section = &loaded.manifest.cluster;
     let Some(engine) = args.engine(section) else {
         return Ok(None);
     };
+    let datasets = check_datasets(project)?;
+    let progress = PipelineProgress::new(printer, false);
+    let built = crate::build::build_project(context, project, &build.options(), &progress);
+    progress.finish();
+    let built = built?;
+    printer.status(&format!(
+        "Built `{}` ({}) in {:.2}s",
+        built.reference, &built.manifest_digest, built.seconds
+    ));
+    let image = ImageRecord {
+        reference: built.reference.to_string(),
+        digest: built.manifest_digest.clone(),
+        layers: built
+            .layers
+            .iter()
+            .map(|layer| layer.digest.clone())
+            .collect(),
+    };
+    let mut command = loaded.manifest.train.command.args();
+    command.extend(extra.iter().cloned());
+    let dry_run = build.dry_run;
+    let project = project.dir.as_path();
     let request = ClusterRequest {
         engine,
         resources: args.resources(section),
         project,
         manifest: &loaded.manifest,
-        image: image.clone(),
-        command: command.to_vec(),
-        datasets: datasets
-            .iter()
-            .map(|(source, host, target, read_only)| ClusterDataset {
-                source: source.clone(),
-                mount: crate::cluster::Mount {
-                    host: host.clone(),
-                    target: target.clone(),
-                    read_only: *read_only,
-                },
-            })
-            .collect(),
+        image,
+        command,
+        datasets,
         dry_run,
     };
     let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
@@ -171,6 +173,33 @@ pub(super) struct CancelArgs {
     id: String,
 }
 
+/// Each dataset of the manifest, checked to exist here before anything is built.
+fn check_datasets(project: &Project) -> Result<Vec<ClusterDataset>> {
+    let mut datasets = Vec::new();
+    for dataset in &project.manifest().datasets {
+        let source = dataset.source.get_ref();
+        let host = project.dir.join(source);
+        if !host.exists() {
+            let location = project.loaded.location(&dataset.source);
+            return Err(UserError::new(format!(
+                "{location}: the dataset `{}` does not exist",
+                host.display()
+            ))
+            .hint("create it, or fix `source` in `[[datasets]]`")
+            .into());
+        }
+        datasets.push(ClusterDataset {
+            source: source.display().to_string(),
+            mount: crate::cluster::Mount {
+                host: fs_err::canonicalize(&host)?,
+                target: dataset.target.get_ref().clone(),
+                read_only: dataset.read_only,
+            },
+        });
+    }
+    Ok(datasets)
+}
+
 /// `mlpack cancel RUN`.
 pub(super) fn cancel(args: &CancelArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let (record, _) = find(directory, &args.id)?;
@@ -202,7 +231,7 @@ pub(super) fn is_cluster_run(directory: &Path, id: &str) -> bool {
 fn find(directory: &Path, id: &str) -> Result<(crate::train::RunRecord, PathBuf)> {
     let loaded = crate::manifest::Manifest::load(directory)?;
     let outputs = directory.join(&loaded.manifest.outputs.dir);
-    let record = super::runs::find_run(&outputs, id)?;
+    let record = crate::train::find_run(&outputs, id)?;
     let run_dir = outputs.join(record.id.as_str());
     Ok((record, run_dir))
 }

@@ -12,6 +12,7 @@ use super::{ExitStatus, Printer};
 use crate::byte_size::ByteSize;
 use crate::hardware::GpuRequest;
 use crate::oci::Store;
+use crate::runtime::network::{Attachment, PublishedPort};
 use crate::runtime::{
     self, Attach, BindMount, Container, Containers, ExecRequest, Limits, LogReader, NetworkMode,
     RunRequest, Seccomp, Status, Stream,
@@ -57,9 +58,20 @@ pub(super) struct RunArgs {
     /// Replace the image's entrypoint (`""` clears it).
     #[arg(long)]
     entrypoint: Option<String>,
-    /// `host` (the default) or `none` (loopback only).
-    #[arg(long, value_enum)]
-    network: Option<NetworkMode>,
+    /// `host` (the default), `none` (loopback only), or a user network's name (`mlpack
+    /// network create`).
+    #[arg(long)]
+    network: Option<String>,
+    /// Another name for the container on its user network.
+    #[arg(long = "network-alias", value_name = "NAME")]
+    network_aliases: Vec<String>,
+    /// The container's address on its user network (default: the first free one).
+    #[arg(long)]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Publish a container port on the host: `[IP:]HOST_PORT:CONTAINER_PORT[/tcp]`; the host
+    /// address is 127.0.0.1 unless given.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CONTAINER")]
+    publish: Vec<String>,
     /// The container's hostname.
     #[arg(long)]
     hostname: Option<String>,
@@ -178,16 +190,11 @@ pub(super) struct CommitArgs {
     changes: Vec<String>,
 }
 
-fn containers() -> Result<Containers> {
-    Ok(Containers::open(&Store::open_default()?)?)
-}
-
-pub(super) fn run(args: &RunArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn run(args: &RunArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
     let request = run_request(args)?;
-    let containers = containers()?;
-    let mut container = runtime::create(&containers, request)?;
+    let mut container = runtime::create(containers, request)?;
     if args.detach {
-        if let Err(error) = runtime::run_detached(&containers, &mut container) {
+        if let Err(error) = runtime::run_detached(containers, &mut container) {
             let _ = containers.remove(&container);
             return Err(error.into());
         }
@@ -199,7 +206,7 @@ pub(super) fn run(args: &RunArgs, printer: Printer) -> Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    match runtime::run(&containers, &mut container, Attach::Foreground) {
+    match runtime::run(containers, &mut container, Attach::Foreground) {
         Ok(code) => Ok(ExitStatus::Code(code)),
         Err(error) => {
             let _ = containers.remove(&container);
@@ -232,6 +239,12 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
             seccomp = chosen;
         }
     }
+    let (network, networks) = run_networks(args)?;
+    let ports = args
+        .publish
+        .iter()
+        .map(|spec| spec.parse::<PublishedPort>())
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RunRequest {
         image: args.image.clone(),
         command: args.command.clone(),
@@ -241,7 +254,9 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
         workdir: args.workdir.clone(),
         user: args.user.clone(),
         mounts,
-        network: args.network,
+        network,
+        networks,
+        ports,
         hostname: args.hostname.clone(),
         shm_size: args.shm_size.map(ByteSize::bytes),
         limits: Limits {
@@ -256,15 +271,45 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
     })
 }
 
-pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
-    let listed: Vec<Container> = containers()?
+/// `--network`: `host`, `none`, or a user network with its alias and address.
+fn run_networks(args: &RunArgs) -> Result<(Option<NetworkMode>, Vec<Attachment>)> {
+    let mode = match args.network.as_deref() {
+        None => None,
+        Some("host") => Some(NetworkMode::Host),
+        Some("none") => Some(NetworkMode::None),
+        Some(name) => {
+            return Ok((
+                None,
+                vec![Attachment {
+                    network: name.to_string(),
+                    aliases: args.network_aliases.clone(),
+                    ip: args.ip,
+                }],
+            ));
+        }
+    };
+    if !args.network_aliases.is_empty() || args.ip.is_some() {
+        return Err(
+            super::UserError::new("`--network-alias` and `--ip` need a user network")
+                .hint("add `--network NAME`; `mlpack network create NAME` makes one")
+                .into(),
+        );
+    }
+    Ok((mode, Vec::new()))
+}
+
+pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
+    let listed: Vec<Container> = containers
         .list()?
         .into_iter()
         .rev()
         .filter(|container| args.all || container.status() == Status::Running)
         .collect();
     if printer.json {
-        let rows: Vec<_> = listed.iter().map(summary).collect();
+        let mut rows = Vec::new();
+        for container in &listed {
+            rows.push(summary(containers.store(), container)?);
+        }
         printer.json(&rows)?;
         return Ok(ExitStatus::Success);
     }
@@ -284,6 +329,8 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
             "COMMAND",
             "CREATED",
             "STATUS",
+            "PORTS",
+            "NETWORKS",
             "NAMES",
         ]
         .map(String::from)
@@ -301,6 +348,22 @@ pub(super) fn ps(args: &PsArgs, printer: Printer) -> Result<ExitStatus> {
             truncate(&format!("\"{}\"", config.command.join(" ")), 24),
             super::table::ago(&config.created, now),
             container.status_text(),
+            config
+                .ports
+                .iter()
+                .map(|port| {
+                    format!(
+                        "{}:{}->{}/tcp",
+                        port.host_ip, port.host_port, port.container_port
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            runtime::network::endpoints_of(containers.store(), container.id().as_str())?
+                .iter()
+                .map(|(network, endpoint)| format!("{network}:{}", endpoint.address))
+                .collect::<Vec<_>>()
+                .join(", "),
             config.name.clone(),
         ]);
     }
@@ -317,8 +380,8 @@ fn truncate(text: &str, width: usize) -> String {
     format!("{kept}…")
 }
 
-fn summary(container: &Container) -> serde_json::Value {
-    serde_json::json!({
+fn summary(store: &Store, container: &Container) -> Result<serde_json::Value> {
+    Ok(serde_json::json!({
         "id": container.id(),
         "name": container.config.name,
         "image": container.config.image.reference,
@@ -327,14 +390,31 @@ fn summary(container: &Container) -> serde_json::Value {
         "created": container.config.created,
         "status": container.status(),
         "exit_code": container.state.exit_code,
-    })
+        "networks": networks_json(store, container)?,
+        "ports": container.config.ports,
+    }))
 }
 
-pub(super) fn logs(args: &LogsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+/// A container's user networks: name → address, aliases, interface.
+fn networks_json(store: &Store, container: &Container) -> Result<serde_json::Value> {
+    let mut networks = serde_json::Map::new();
+    for (name, endpoint) in runtime::network::endpoints_of(store, container.id().as_str())? {
+        networks.insert(name, serde_json::to_value(endpoint)?);
+    }
+    Ok(serde_json::Value::Object(networks))
+}
+
+pub(super) fn logs(
+    args: &LogsArgs,
+    context: &crate::context::Context,
+    directory: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
     if let Some(rank) = args.rank {
         return super::cluster::logs(directory, &args.container, rank, args.follow, printer);
     }
-    let mut container = match containers()?.find(&args.container) {
+    let containers = Containers::open(context.store()?)?;
+    let mut container = match containers.find(&args.container) {
         Ok(container) => container,
         // Not a container: a cluster run's rank 0.
         Err(_) if super::cluster::is_cluster_run(directory, &args.container) => {
@@ -378,8 +458,11 @@ fn print_entries(entries: &[runtime::LogEntry], timestamps: bool) {
     let _ = stdout.flush();
 }
 
-pub(super) fn stop(args: &StopArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn stop(
+    args: &StopArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     for name in &args.containers {
         let mut container = containers.find(name)?;
         runtime::stop(&mut container, Duration::from_secs(args.time))?;
@@ -388,7 +471,11 @@ pub(super) fn stop(args: &StopArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn kill(
+    args: &KillArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let name = args.signal.to_ascii_uppercase();
     let name = if name.starts_with("SIG") {
         name
@@ -407,7 +494,6 @@ pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
             super::UserError::new(format!("unknown signal `{}`", args.signal))
                 .hint("write a name like `SIGTERM` or `TERM`, or a number like `15`")
         })?;
-    let containers = containers()?;
     for container_name in &args.containers {
         let container = containers.find(container_name)?;
         if !container.is_running() {
@@ -425,33 +511,35 @@ pub(super) fn kill(args: &KillArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn start(args: &StartArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn start(
+    args: &StartArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let mut container = containers.find(&args.container)?;
     if container.is_running() {
         return Ok(ExitStatus::Success);
     }
     if args.attach {
-        let code = runtime::run(&containers, &mut container, Attach::Foreground)?;
+        let code = runtime::run(containers, &mut container, Attach::Foreground)?;
         return Ok(ExitStatus::Code(code));
     }
-    runtime::run_detached(&containers, &mut container)?;
+    runtime::run_detached(containers, &mut container)?;
     printer.result(&format!("{}\n", args.container))?;
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn rm(args: &RmArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn rm(args: &RmArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
     for name in &args.containers {
         let mut container = containers.find(name)?;
-        runtime::remove(&containers, &mut container, args.force)?;
+        runtime::remove(containers, &mut container, args.force)?;
         printer.result(&format!("{name}\n"))?;
     }
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
-    let container = containers()?.find(&args.container)?;
+pub(super) fn exec(args: ExecArgs, containers: &Containers) -> Result<ExitStatus> {
+    let container = containers.find(&args.container)?;
     let mut env = Vec::new();
     for entry in &args.env {
         env.extend(runtime::parse_env(entry)?);
@@ -470,8 +558,11 @@ pub(super) fn exec(args: ExecArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Code(code))
 }
 
-pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> {
-    let containers = containers()?;
+pub(super) fn commit(
+    args: &CommitArgs,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let container = containers.find(&args.container)?;
     let changes = args
         .changes
@@ -489,8 +580,11 @@ pub(super) fn commit(args: &CommitArgs, printer: Printer) -> Result<ExitStatus> 
 }
 
 /// `inspect NAME`: a container if one has that name or ID, else an image.
-pub(super) fn inspect_container(name: &str, printer: Printer) -> Result<Option<ExitStatus>> {
-    let containers = containers()?;
+pub(super) fn inspect_container(
+    name: &str,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<Option<ExitStatus>> {
     let container = match containers.find(name) {
         Ok(container) => container,
         Err(runtime::RuntimeError::NotFound { .. }) => return Ok(None),
@@ -502,6 +596,7 @@ pub(super) fn inspect_container(name: &str, printer: Printer) -> Result<Option<E
         "status": container.status(),
         "config": container.config,
         "state": container.state,
+        "networks": networks_json(containers.store(), &container)?,
         "dir": container.dir,
     }))?;
     Ok(Some(ExitStatus::Success))

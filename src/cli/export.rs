@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 
-use super::image::ImageFormat;
-use super::lockfile::LockFormat;
-use super::{ExitStatus, Printer, UserError, image, lockfile};
+use super::{ExitStatus, Printer, UserError};
+use crate::context::Context;
+use crate::lock::Lockfile;
+use crate::oci::{self, Store};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ExportArgs {
@@ -35,7 +36,12 @@ enum ExportFormat {
     Pylock,
 }
 
-pub(super) fn run(args: &ExportArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn run(
+    args: &ExportArgs,
+    directory: &Path,
+    context: &Context,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let format = args.format.unwrap_or(if args.image.is_some() {
         ExportFormat::Docker
     } else {
@@ -44,8 +50,7 @@ pub(super) fn run(args: &ExportArgs, directory: &Path, printer: Printer) -> Resu
     match (format, &args.image) {
         (ExportFormat::Docker | ExportFormat::Oci, Some(image)) => {
             let output = args.output.as_deref().ok_or_else(|| UserError::new("exporting an image needs `-o FILE`").hint(format!("mlpack export {image} -o image.tar")))?;
-            let format = if format == ExportFormat::Docker { ImageFormat::Docker } else { ImageFormat::Oci };
-            image::export(image, format, output, printer)
+            export_image(context.store()?, image, format, output, printer)
         }
         (ExportFormat::Docker | ExportFormat::Oci, None) => Err(UserError::new("`--format docker` and `--format oci` export an image; name one")
             .hint("mlpack export NAME:TAG -o image.tar")
@@ -54,8 +59,58 @@ pub(super) fn run(args: &ExportArgs, directory: &Path, printer: Printer) -> Resu
             .hint("drop the image name: `mlpack export --format requirements`")
             .into()),
         (ExportFormat::Requirements | ExportFormat::Pylock, None) => {
-            let format = if format == ExportFormat::Pylock { LockFormat::Pylock } else { LockFormat::Requirements };
-            lockfile::export(format, args.output.as_deref(), args.dir.as_deref(), directory, printer)
+            export_lock(args, directory, format, printer)
         }
     }
+}
+
+fn export_image(
+    store: &Store,
+    image: &str,
+    format: ExportFormat,
+    output: &Path,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let resolved = store.resolve(image)?;
+    let tag = resolved
+        .reference
+        .clone()
+        .unwrap_or_else(|| image.to_string());
+    if format == ExportFormat::Docker {
+        oci::export_docker_archive(store, &resolved, &tag, output)?;
+    } else {
+        oci::export_oci_archive(store, &resolved, &tag, output)?;
+    }
+    printer.status(&format!("Wrote `{tag}` to `{}`", output.display()));
+    Ok(ExitStatus::Success)
+}
+
+fn export_lock(
+    args: &ExportArgs,
+    directory: &Path,
+    format: ExportFormat,
+    printer: Printer,
+) -> Result<ExitStatus> {
+    let lock = Lockfile::read_existing(&crate::project::lock_path(
+        args.dir.as_deref().unwrap_or(directory),
+    ))?;
+    let text = if format == ExportFormat::Pylock {
+        lock.pylock()
+    } else {
+        lock.requirements_txt()
+    };
+    match &args.output {
+        Some(path) => {
+            let temporary = path.with_extension("mlpack-tmp");
+            fs_err::write(&temporary, &text)?;
+            fs_err::rename(&temporary, path)?;
+            printer.status(&format!(
+                "Wrote `{}` ({} packages)",
+                path.display(),
+                lock.packages.len()
+            ));
+        }
+        None => printer.result(&text)?,
+    }
+    Ok(ExitStatus::Success)
 }

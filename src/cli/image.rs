@@ -1,13 +1,11 @@
-//! Commands on images in the store: `images`, `inspect`, `history`, `tag`, `rmi`, `prune`,
-//! `export` (alias `save`).
+//! Commands on images in the store: `images`, `inspect`, `history`, `tag`, `rmi`, `prune`.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use crate::error::Result;
 
-use super::build::human_size;
 use super::{ExitStatus, Printer};
+use crate::byte_size::human_size;
 use crate::gc;
 use crate::oci::{self, Store};
 
@@ -43,18 +41,10 @@ pub(super) struct TagArgs {
     target: String,
 }
 
-/// The image export formats.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum ImageFormat {
-    Docker,
-    Oci,
-}
-
 /// `mlpack images`: every tagged image with its size, the sum of its layers' descriptors
 /// (checked against the blobs when the image is read). An image that cannot be read is listed
 /// without a size, with a warning, rather than hiding the others.
-pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub(super) fn images(store: &Store, printer: Printer) -> Result<ExitStatus> {
     let mut rows = Vec::new();
     for (reference, descriptor) in store.images()? {
         let digest = descriptor.digest().to_string();
@@ -106,8 +96,7 @@ pub(super) fn images(printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn inspect(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub(super) fn inspect(args: &ImageArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let image = store.resolve(&args.image)?;
     let document = serde_json::json!({
         "reference": image.reference,
@@ -119,8 +108,7 @@ pub(super) fn inspect(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn history(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub(super) fn history(args: &ImageArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let image = store.resolve(&args.image)?;
     let layers = image.manifest.layers();
     let history = image.config.history().clone().unwrap_or_default();
@@ -151,8 +139,7 @@ pub(super) fn history(args: &ImageArgs, printer: Printer) -> Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn tag(args: &TagArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub(super) fn tag(args: &TagArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let image = store.resolve(&args.source)?;
     let target = oci::ImageReference::parse_name(&args.target)?;
     store.tag(&target, &image.manifest_descriptor)?;
@@ -160,9 +147,8 @@ pub(super) fn tag(args: &TagArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn rmi(args: &RmiArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
-    let removed = gc::remove_image(&store, &args.image, args.force)?;
+pub(super) fn rmi(args: &RmiArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
+    let removed = gc::remove_image(store, &args.image, args.force)?;
     let names = removed
         .untagged
         .iter()
@@ -187,9 +173,8 @@ pub(super) fn rmi(args: &RmiArgs, printer: Printer) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn prune(args: &PruneArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
-    let report = gc::prune(&store, gc::PruneOptions { runs: args.runs })?;
+pub(super) fn prune(args: &PruneArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
+    let report = gc::prune(store, gc::PruneOptions { runs: args.runs })?;
     if printer.json {
         printer.json(&report)?;
         return Ok(ExitStatus::Success);
@@ -217,25 +202,5 @@ pub(super) fn prune(args: &PruneArgs, printer: Printer) -> Result<ExitStatus> {
         parts.join(", "),
         human_size(report.bytes_freed)
     ));
-    Ok(ExitStatus::Success)
-}
-
-pub(super) fn export(
-    image: &str,
-    format: ImageFormat,
-    output: &Path,
-    printer: Printer,
-) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
-    let resolved = store.resolve(image)?;
-    let tag = resolved
-        .reference
-        .clone()
-        .unwrap_or_else(|| image.to_string());
-    match format {
-        ImageFormat::Docker => oci::export_docker_archive(&store, &resolved, &tag, output)?,
-        ImageFormat::Oci => oci::export_oci_archive(&store, &resolved, &tag, output)?,
-    }
-    printer.status(&format!("Wrote `{tag}` to `{}`", output.display()));
     Ok(ExitStatus::Success)
 }

@@ -20,16 +20,15 @@ pub(super) struct LoadArgs {
     input: Option<PathBuf>,
 }
 
-pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
-    let admission = Admission::begin(&store)?;
+pub(super) fn run(args: &LoadArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
+    let admission = Admission::begin(store)?;
     let loaded = match args.input.as_deref().filter(|path| *path != Path::new("-")) {
         Some(path) if !path.exists() => {
             return Err(UserError::new(format!("no file `{}`", path.display()))
                 .hint("name the archive `docker save` or `mlpack export` wrote")
                 .into());
         }
-        Some(path) => oci::import_archive(&store, path)?,
+        Some(path) => oci::import_archive(store, path)?,
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
@@ -39,7 +38,7 @@ pub(super) fn run(args: &LoadArgs, printer: Printer) -> Result<ExitStatus> {
                 .hint("name the file: `mlpack load -i image.tar`, or `mlpack load < image.tar`")
                 .into());
             }
-            oci::import_archive_from(&store, stdin.lock(), Path::new("stdin"))?
+            oci::import_archive_from(store, stdin.lock(), Path::new("stdin"))?
         }
     };
     let images: Vec<(String, oci::Digest)> = loaded

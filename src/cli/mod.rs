@@ -1,6 +1,7 @@
 //! The command line: clap definitions, settings, dispatch and exit codes. No logic lives here
 //! beyond turning arguments into a call of one module function and its result into output.
 
+mod args;
 mod build;
 mod cluster;
 mod container;
@@ -11,7 +12,9 @@ mod init;
 mod load;
 mod lock;
 mod lockfile;
+mod network;
 mod printer;
+mod progress;
 mod registry;
 mod runs;
 mod scan;
@@ -19,14 +22,16 @@ mod table;
 mod train;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use self::printer::Printer;
-use crate::error::Report;
+use crate::context::Context;
 pub use crate::error::UserError;
+use crate::error::{Report, Result};
+use crate::runtime::Containers;
 
 /// Package a Python ML project into a reproducible container image and run its training.
 #[derive(Debug, Parser)]
@@ -73,7 +78,7 @@ enum Command {
     /// Show every path from the project's requirements to a locked package.
     Why(lockfile::WhyArgs),
     /// Build the project's image into the store, without Docker.
-    Build(build::BuildArgs),
+    Build(args::BuildArgs),
     /// List the images in the store.
     Images,
     /// Show a container's or an image's configuration and state as JSON.
@@ -130,6 +135,10 @@ enum Command {
     Exec(container::ExecArgs),
     /// Save a container's changes as a new image.
     Commit(container::CommitArgs),
+    /// Manage user networks: bridges on which containers reach each other by name.
+    Network(network::NetworkArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
     /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
     /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
     Doctor(doctor::DoctorArgs),
@@ -177,49 +186,59 @@ pub fn main() -> ExitCode {
         quiet: cli.global.quiet,
         verbose: cli.global.verbose,
     };
-    let result = match cli.command {
-        Command::Scan(args) => scan::run(&args, &cli.global.directory, printer),
-        Command::Init(args) => init::run(&args, &cli.global.directory, printer),
-        Command::Lock(args) => lock::run(&args, &cli.global.directory, printer),
-        Command::Tree(args) => lockfile::tree(&args, &cli.global.directory, printer),
-        Command::Why(args) => lockfile::why(&args, &cli.global.directory, printer),
-        Command::Build(args) => build::run(&args, &cli.global.directory, printer),
-        Command::Images => image::images(printer),
-        Command::Inspect(args) => match container::inspect_container(&args.image, printer) {
-            Ok(Some(status)) => Ok(status),
-            Ok(None) => image::inspect(&args, printer),
-            Err(error) => Err(error),
-        },
-        Command::History(args) => image::history(&args, printer),
-        Command::Tag(args) => image::tag(&args, printer),
-        Command::Rmi(args) => image::rmi(&args, printer),
-        Command::Prune(args) => image::prune(&args, printer),
-        Command::Export(args) => export::run(&args, &cli.global.directory, printer),
-        Command::Load(args) => load::run(&args, printer),
-        Command::Push(args) => registry::push(&args, printer),
-        Command::Pull(args) => registry::pull(&args, printer),
-        Command::Login(args) => registry::login(&args, printer),
-        Command::Logout(args) => registry::logout(&args, printer),
-        Command::Train(args) => train::run(&args, &cli.global.directory, printer),
-        Command::Package(args) => train::package(&args, &cli.global.directory, printer),
-        Command::Reproduce(args) => train::reproduce(&args, &cli.global.directory, printer),
-        Command::Runs(args) => runs::run(&args, &cli.global.directory, printer),
-        Command::Cancel(args) => cluster::cancel(&args, &cli.global.directory, printer),
-        Command::Run(args) => container::run(&args, printer),
-        Command::Ps(args) => container::ps(&args, printer),
-        Command::Logs(args) => container::logs(&args, &cli.global.directory, printer),
-        Command::Stop(args) => container::stop(&args, printer),
-        Command::Kill(args) => container::kill(&args, printer),
-        Command::Start(args) => container::start(&args, printer),
-        Command::Rm(args) => container::rm(&args, printer),
-        Command::Exec(args) => container::exec(args),
-        Command::Commit(args) => container::commit(&args, printer),
-        Command::Doctor(args) => doctor::run(&args, printer),
-    };
+    let result = dispatch(cli.command, &cli.global.directory, printer);
     match result {
         Ok(status) => status.into(),
         Err(error) if runs_a_command => container_failure(&error).into(),
         Err(error) => report(&error).into(),
+    }
+}
+
+/// Run `command`: the one place the store and the network are opened (see [`Context`]).
+fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    let context = Context::new();
+    let containers = || -> Result<Containers> { Ok(Containers::open(context.store()?)?) };
+    match command {
+        Command::Scan(args) => scan::run(&args, directory, &context, printer),
+        Command::Init(args) => init::run(&args, directory, printer),
+        Command::Lock(args) => lock::run(&args, directory, &context, printer),
+        Command::Tree(args) => lockfile::tree(&args, directory, printer),
+        Command::Why(args) => lockfile::why(&args, directory, printer),
+        Command::Build(args) => build::run(&args, directory, &context, printer),
+        Command::Images => image::images(context.store()?, printer),
+        Command::Inspect(args) => {
+            match container::inspect_container(&args.image, &containers()?, printer)? {
+                Some(status) => Ok(status),
+                None => image::inspect(&args, context.store()?, printer),
+            }
+        }
+        Command::History(args) => image::history(&args, context.store()?, printer),
+        Command::Tag(args) => image::tag(&args, context.store()?, printer),
+        Command::Rmi(args) => image::rmi(&args, context.store()?, printer),
+        Command::Prune(args) => image::prune(&args, context.store()?, printer),
+        Command::Export(args) => export::run(&args, directory, &context, printer),
+        Command::Load(args) => load::run(&args, context.store()?, printer),
+        Command::Push(args) => registry::push(&args, &context, printer),
+        Command::Pull(args) => registry::pull(&args, &context, printer),
+        Command::Login(args) => registry::login(&args, &context, printer),
+        Command::Logout(args) => registry::logout(&args, printer),
+        Command::Train(args) => train::run(&args, directory, &context, printer),
+        Command::Package(args) => train::package(&args, directory, &context, printer),
+        Command::Reproduce(args) => train::reproduce(&args, directory, &context, printer),
+        Command::Runs(args) => runs::run(&args, directory, printer),
+        Command::Cancel(args) => cluster::cancel(&args, directory, printer),
+        Command::Run(args) => container::run(&args, &containers()?, printer),
+        Command::Ps(args) => container::ps(&args, &containers()?, printer),
+        Command::Logs(args) => container::logs(&args, &context, directory, printer),
+        Command::Stop(args) => container::stop(&args, &containers()?, printer),
+        Command::Kill(args) => container::kill(&args, &containers()?, printer),
+        Command::Start(args) => container::start(&args, &containers()?, printer),
+        Command::Rm(args) => container::rm(&args, &containers()?, printer),
+        Command::Exec(args) => container::exec(args, &containers()?),
+        Command::Commit(args) => container::commit(&args, &containers()?, printer),
+        Command::Network(args) => network::run(args, printer),
+        Command::Port(args) => network::port(&args, printer),
+        Command::Doctor(args) => doctor::run(&args, printer),
     }
 }
 

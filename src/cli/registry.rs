@@ -3,14 +3,14 @@
 //! prints what moved.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::sync::Mutex;
 
-use crate::error::{Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::error::Result;
 
+use super::progress::Bars;
 use super::{ExitStatus, Printer, UserError};
-use crate::oci::registry::{self, CredentialStore, Credentials, RegistryClient, TransferProgress};
-use crate::oci::{ImageReference, Store};
+use crate::context::Context;
+use crate::oci::ImageReference;
+use crate::oci::registry::{self, CredentialStore, Credentials, RegistryClient};
 use crate::runtime::Admission;
 
 #[derive(Debug, clap::Args)]
@@ -58,28 +58,20 @@ fn client_for(registry: &str, insecure: bool) -> Result<RegistryClient> {
     Ok(RegistryClient::new(registry, insecure, credentials)?)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?)
-}
-
-pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
-    let store = Store::open_default()?;
+pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
+    let store = context.store()?;
     let mut image = store.resolve(&args.image)?;
     if let Some(compression) = args.compression {
-        let compression = crate::build::layer_compression(compression);
-        image = crate::oci::recompressed_image(&store, &image, compression)?;
+        image = crate::oci::recompressed_image(store, &image, compression)?;
     }
     let target_text = args.target.as_deref().unwrap_or(&args.image);
     let target = registry::remote_reference(target_text)?;
     let client = client_for(target.registry(), registry::is_insecure(target.registry()))?;
     let mount_from = base_repository(&image, &target);
     let progress = Bars::new(printer);
-    let report = runtime()?.block_on(registry::push_mounting(
+    let report = context.network()?.block_on(registry::push_mounting(
         &client,
-        &store,
+        store,
         &image,
         &target,
         mount_from.as_deref(),
@@ -101,7 +93,7 @@ pub(super) fn push(args: &PushArgs, printer: Printer) -> Result<ExitStatus> {
             "Pushed `{target}` ({}): {} blobs uploaded ({}), {} mounted, {} already there",
             report.manifest_digest,
             report.blobs_uploaded,
-            super::build::human_size(report.bytes_uploaded),
+            crate::byte_size::human_size(report.bytes_uploaded),
             report.blobs_mounted,
             report.blobs_skipped
         ));
@@ -121,7 +113,7 @@ fn base_repository(image: &crate::oci::ResolvedImage, target: &ImageReference) -
         .then(|| base.repository().into_owned())
 }
 
-pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
     let source = registry::remote_reference(&args.reference)?;
     let (os, arch) = match &args.platform {
         Some(platform) => platform.split_once('/').ok_or_else(|| {
@@ -130,15 +122,15 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
         })?,
         None => ("linux", crate::arch::Arch::host().oci()),
     };
-    let store = Store::open_default()?;
+    let store = context.store()?;
     let client = client_for(source.registry(), registry::is_insecure(source.registry()))?;
     let local_name = source.store_name();
     let progress = Bars::new(printer);
     // Unpacked once pulled, as `docker pull` does: a layer refused then leaves nothing.
-    let admission = Admission::begin(&store)?;
-    let report = runtime()?.block_on(registry::pull(
+    let admission = Admission::begin(store)?;
+    let report = context.network()?.block_on(registry::pull(
         &client,
-        &store,
+        store,
         &source,
         (os, arch),
         &local_name,
@@ -161,14 +153,14 @@ pub(super) fn pull(args: &PullArgs, printer: Printer) -> Result<ExitStatus> {
             "Pulled `{local_name}` ({}): {} blobs downloaded ({}), {} already in the store",
             report.manifest_digest,
             report.blobs_downloaded,
-            super::build::human_size(report.bytes_downloaded),
+            crate::byte_size::human_size(report.bytes_downloaded),
             report.blobs_present
         ));
     }
     Ok(ExitStatus::Success)
 }
 
-pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn login(args: &LoginArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
     let username = match &args.username {
         Some(username) => username.clone(),
         None => prompt("Username: ", true)?,
@@ -194,7 +186,7 @@ pub(super) fn login(args: &LoginArgs, printer: Printer) -> Result<ExitStatus> {
         registry::is_insecure(reference.registry()),
         Some(credentials.clone()),
     )?;
-    runtime()?.block_on(client.check())?;
+    context.network()?.block_on(client.check())?;
     let store = CredentialStore::open()?;
     store.save(reference.registry(), &credentials)?;
     printer.status(&format!(
@@ -246,60 +238,4 @@ fn prompt(question: &str, echo: bool) -> Result<String> {
     }
     read?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
-/// One progress bar per blob, drawn only on a terminal and never with `-q` or `--json`.
-pub(super) struct Bars {
-    multi: MultiProgress,
-    bars: Mutex<Vec<(String, ProgressBar)>>,
-}
-
-impl Bars {
-    pub(super) fn new(printer: Printer) -> Self {
-        let target = if printer.quiet || printer.json {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
-        Self {
-            multi: MultiProgress::with_draw_target(target),
-            bars: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn with_bar(&self, digest: &str, action: impl FnOnce(&ProgressBar)) {
-        if let Ok(bars) = self.bars.lock()
-            && let Some((_, bar)) = bars.iter().find(|(name, _)| name == digest)
-        {
-            action(bar);
-        }
-    }
-
-    pub(super) fn clear(&self) {
-        let _ = self.multi.clear();
-    }
-}
-
-impl TransferProgress for Bars {
-    fn start(&self, digest: &str, size: u64) {
-        let bar = self.multi.add(ProgressBar::new(size));
-        bar.set_style(
-            ProgressStyle::with_template("{msg:14} [{bar:30}] {bytes:>10}/{total_bytes:10}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        let short = digest.trim_start_matches("sha256:");
-        bar.set_message(short[..12.min(short.len())].to_string());
-        if let Ok(mut bars) = self.bars.lock() {
-            bars.push((digest.to_string(), bar));
-        }
-    }
-
-    fn advance(&self, digest: &str, bytes: u64) {
-        self.with_bar(digest, |bar| bar.inc(bytes));
-    }
-
-    fn finish(&self, digest: &str) {
-        self.with_bar(digest, ProgressBar::finish_and_clear);
-    }
 }

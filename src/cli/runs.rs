@@ -1,14 +1,13 @@
 //! `mlpack runs`: the project's training runs from their `outputs/<run-id>/run.json`, as a
 //! table, or one run's whole record.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::error::Result;
 
-use super::{ExitStatus, Printer, UserError};
-use crate::manifest::Manifest;
-use crate::train::{RunId, RunRecord, list_runs};
+use super::{ExitStatus, Printer};
+use crate::project::Project;
+use crate::train::{RunRecord, diff, find_run, runs_newest_first};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct RunsArgs {
@@ -27,42 +26,8 @@ enum RunsCommand {
     Diff { a: String, b: String },
 }
 
-/// The run whose ID is `id`, starts with it or ends with it: the end is the random part that
-/// tells runs apart, and the part users copy, as with container IDs.
-pub(super) fn find_run(outputs: &Path, id: &str) -> Result<RunRecord> {
-    let runs: Vec<RunRecord> = list_runs(outputs)
-        .into_iter()
-        .map(|(_, record)| record)
-        .collect();
-    match RunId::select(&runs, |run| &run.id, id).as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(
-            UserError::new(format!("no run `{id}` in `{}`", outputs.display()))
-                .hint("`mlpack runs` lists the runs")
-                .into(),
-        ),
-        many => Err(UserError::new(format!(
-            "`{id}` matches {} runs: {}",
-            many.len(),
-            many.iter()
-                .map(|run| run.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .hint("give more of the run ID, from its start or its end")
-        .into()),
-    }
-}
-
 pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
-    let loaded = Manifest::load(directory)?;
-    let outputs = directory.join(&loaded.manifest.outputs.dir);
-    // Newest first, in the table and in `--json` alike.
-    let runs: Vec<RunRecord> = list_runs(&outputs)
-        .into_iter()
-        .rev()
-        .map(|(_, record)| record)
-        .collect();
+    let outputs = Project::load(directory)?.outputs_dir();
     match &args.command {
         Some(RunsCommand::Show { id }) => printer.json(&find_run(&outputs, id)?)?,
         Some(RunsCommand::Diff { a, b }) => {
@@ -76,8 +41,9 @@ pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result
                 printer.result(&(changes.join("\n") + "\n"))?;
             }
         }
-        None if printer.json => printer.json(&runs)?,
-        None => printer.result(&table(&runs))?,
+        // Newest first, in the table and in `--json` alike.
+        None if printer.json => printer.json(&runs_newest_first(&outputs))?,
+        None => printer.result(&table(&runs_newest_first(&outputs)))?,
     }
     Ok(ExitStatus::Success)
 }
@@ -125,70 +91,4 @@ fn key_metrics(metrics: Option<&serde_json::Value>) -> String {
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// One line per difference, `what: before -> after`.
-fn diff(a: &RunRecord, b: &RunRecord) -> Vec<String> {
-    let mut changes = Vec::new();
-    let mut compare = |what: &str, before: String, after: String| {
-        if before != after {
-            changes.push(format!("{what}: {before} -> {after}"));
-        }
-    };
-    let git = |run: &RunRecord| {
-        run.git.as_ref().map_or_else(
-            || "none".to_string(),
-            |git| {
-                let dirty = if git.dirty { " (dirty)" } else { "" };
-                format!("{}{dirty}", &git.commit[..12.min(git.commit.len())])
-            },
-        )
-    };
-    compare("code (git)", git(a), git(b));
-    compare("image", a.image.digest.clone(), b.image.digest.clone());
-    compare(
-        "lock",
-        a.lock_sha256.clone().unwrap_or_default(),
-        b.lock_sha256.clone().unwrap_or_default(),
-    );
-    compare("command", a.command.join(" "), b.command.join(" "));
-    let datasets = |run: &RunRecord| -> BTreeMap<String, String> {
-        run.datasets
-            .iter()
-            .map(|dataset| (dataset.source.clone(), dataset.sha256.clone()))
-            .collect()
-    };
-    let (data_a, data_b) = (datasets(a), datasets(b));
-    let short = |value: Option<&String>| {
-        value.map_or("absent".to_string(), |sha| {
-            sha[..12.min(sha.len())].to_string()
-        })
-    };
-    for source in data_a.keys().chain(data_b.keys()).collect::<BTreeSet<_>>() {
-        compare(
-            &format!("data `{source}`"),
-            short(data_a.get(source)),
-            short(data_b.get(source)),
-        );
-    }
-    compare("exit", a.exit_code.to_string(), b.exit_code.to_string());
-    let metrics = |run: &RunRecord| match &run.metrics {
-        Some(serde_json::Value::Object(map)) => map.clone(),
-        _ => serde_json::Map::new(),
-    };
-    let (metrics_a, metrics_b) = (metrics(a), metrics(b));
-    let show =
-        |value: Option<&serde_json::Value>| value.map_or("absent".to_string(), ToString::to_string);
-    for name in metrics_a
-        .keys()
-        .chain(metrics_b.keys())
-        .collect::<BTreeSet<_>>()
-    {
-        compare(
-            &format!("metric `{name}`"),
-            show(metrics_a.get(name)),
-            show(metrics_b.get(name)),
-        );
-    }
-    changes
 }

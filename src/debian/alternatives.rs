@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::rootfs::{Root, RootError};
+use crate::fs_tree::{Root, RootError};
 
 /// One `update-alternatives --install` command.
 #[derive(Debug, Clone, PartialEq, Eq)]

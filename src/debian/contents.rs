@@ -19,6 +19,7 @@ use super::fetch::{
     SignedRelease, blocking, cached_index_file, remove_stale_indexes, signed_release,
 };
 use super::{DebianError, Suite};
+use crate::compression::Compression;
 
 /// The shared libraries a suite ships, by file name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub async fn fetch_library_index(
     let triplet = suite.triplet().to_string();
     blocking(move || {
         let file = fs_err::File::open(&cached)?;
-        let reader = BufReader::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)));
+        let reader = BufReader::new(Compression::Gzip.reader(BufReader::new(file))?);
         LibraryIndex::parse(reader, &triplet).map_err(|error| DebianError::BadIndex {
             url,
             line: 0,

@@ -21,8 +21,9 @@ use std::path::Path;
 use super::DebianError;
 use super::control::paragraphs;
 use super::extract::Extracted;
+use super::finish::in_root;
 use super::packages::DebPackage;
-use super::rootfs::{Root, RootError};
+use crate::fs_tree::Root;
 
 const STATUS: &str = "install ok installed";
 
@@ -40,7 +41,7 @@ pub fn write_dpkg_database(
     for directory in ["info", "updates", "triggers", "alternatives"] {
         let relative = format!("var/lib/dpkg/{directory}");
         root.create_directory(&relative, 0o755)
-            .map_err(|error| root_error(&relative, error))?;
+            .map_err(|error| in_root(error, &relative))?;
     }
     write(&root, "var/lib/dpkg/status", &paragraphs.join("\n"))?;
     write(&root, "var/lib/dpkg/available", "")?;
@@ -73,7 +74,7 @@ pub fn write_dpkg_additions(
     paragraphs.sort_by(|(a, _), (b, _)| a.cmp(b));
     let status: Vec<String> = paragraphs.into_iter().map(|(_, text)| text).collect();
     root.create_directory("var/lib/dpkg/info", 0o755)
-        .map_err(|error| root_error("var/lib/dpkg/info", error))?;
+        .map_err(|error| in_root(error, "var/lib/dpkg/info"))?;
     write(&root, "var/lib/dpkg/status", &status.join("\n"))?;
     write_info(&root, &sorted)
 }
@@ -114,7 +115,7 @@ fn checked_paragraph(package: &DebPackage, extracted: &Extracted) -> Result<Stri
 
 fn write(root: &Root, relative: &str, contents: &str) -> Result<(), DebianError> {
     root.write(relative, contents.as_bytes(), 0o644)
-        .map_err(|error| root_error(relative, error))
+        .map_err(|error| in_root(error, relative))
 }
 
 /// `info/<name>.list`, `.md5sums` and `.conffiles` of each package.
@@ -189,16 +190,6 @@ fn status_paragraph(package: &DebPackage, extracted: &Extracted) -> String {
         }
     }
     text
-}
-
-fn root_error(relative: &str, error: RootError) -> DebianError {
-    match error {
-        RootError::Io(error) => DebianError::Io(error),
-        RootError::Refused(reason) => DebianError::UnsafeRoot {
-            path: format!("/{relative}"),
-            reason,
-        },
-    }
 }
 
 #[cfg(test)]

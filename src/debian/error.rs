@@ -120,6 +120,16 @@ pub enum DebianError {
     #[error("refusing to write `{path}` in the root: {reason}")]
     UnsafeRoot { path: String, reason: String },
 
+    /// The HTTP client could not be set up.
+    #[error("could not set up the HTTP client for Debian mirrors")]
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("could not read certificates from `{}` (named by `SSL_CERT_FILE`): {message}", path.display())]
+    Certificates { path: PathBuf, message: String },
+
     /// Reading or writing a file failed; `fs-err` puts the path in the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -139,6 +149,9 @@ impl Diagnostic for DebianError {
             Self::UnsupportedBase { .. } => vec![
                 "use `debian:bookworm` (12) or `debian:trixie` (13), or pull the base from a registry instead"
                     .to_string(),
+            ],
+            Self::Certificates { .. } => vec![
+                "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
             ],
             Self::InvalidMirror { .. } => {
                 vec!["write the mirror like `http://deb.debian.org/debian`".to_string()]

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use super::DebianError;
 use super::control::paragraphs;
-use super::rootfs::{self, Root, RootError};
+use crate::compression::Compression;
+use crate::fs_tree::{self, Root, RootError, entry_path};
 
 /// The most the decompressed `control.tar` may hold: big packages have ~1 MB `md5sums`.
 const MAX_CONTROL_BYTES: u64 = 64 << 20;
@@ -128,17 +129,12 @@ pub fn extract(deb: &Path, root: &Path) -> Result<Extracted, DebianError> {
 }
 
 /// A reader that decompresses according to a member name's suffix.
-fn decompressor<'a>(suffix: &str, reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>, String> {
-    Ok(match suffix {
-        "" => Box::new(reader),
-        ".gz" => Box::new(flate2::read::GzDecoder::new(reader)),
-        ".xz" => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
-        ".zst" => Box::new(
-            zstd::stream::read::Decoder::new(reader)
-                .map_err(|error| format!("cannot start zstd: {error}"))?,
-        ),
-        other => return Err(format!("compression `{other}` is not supported")),
-    })
+fn decompressor<'a>(suffix: &str, reader: impl Read + 'a) -> Result<impl Read + 'a, String> {
+    let compression = Compression::from_suffix(suffix)
+        .ok_or_else(|| format!("compression `{suffix}` is not supported"))?;
+    compression
+        .reader(io::BufReader::new(reader))
+        .map_err(|error| format!("cannot start {}: {error}", compression.name()))
 }
 
 /// Reads `control`, `conffiles`, `md5sums` and the maintainer scripts.
@@ -290,21 +286,11 @@ impl Installer<'_> {
         Ok(())
     }
 
-    /// An archive path's components, less `./` and `.`: relative and without `..`.
+    /// An archive path's components below the root; see [`entry_path::tar_entry`].
     fn components(&self, path: &str) -> Result<Vec<String>, DebianError> {
-        let relative = path.strip_prefix("./").unwrap_or(path);
-        if relative.starts_with('/') {
-            return Err(self.refuse(&format!("`{path}` is an absolute path")));
-        }
-        let mut components = Vec::new();
-        for component in relative.split('/') {
-            match component {
-                "" | "." => {}
-                ".." => return Err(self.refuse(&format!("`{path}` contains `..`"))),
-                _ => components.push(component.to_string()),
-            }
-        }
-        Ok(components)
+        let components = entry_path::tar_entry(path)
+            .map_err(|error| self.refuse(&error.reason(&format!("`{path}`"))))?;
+        Ok(components.into_iter().map(str::to_string).collect())
     }
 
     fn link_target<R: Read>(&self, entry: &tar::Entry<'_, R>) -> Result<String, DebianError> {
@@ -322,7 +308,7 @@ impl Installer<'_> {
     fn directory(&self, parents: &[String], name: &str, mode: u32) -> Result<(), DebianError> {
         let path = self.resolve_directory(parents, true)?.join(name);
         match fs_err::symlink_metadata(&path) {
-            Ok(metadata) if metadata.is_dir() => Ok(rootfs::set_mode(&path, mode)?),
+            Ok(metadata) if metadata.is_dir() => Ok(fs_tree::set_mode(&path, mode)?),
             // A symlink to a directory stays (merged `/usr`: `bin -> usr/bin`), as with dpkg,
             // but only one that resolves to a directory inside the root.
             Ok(metadata) if metadata.file_type().is_symlink() => {
@@ -336,7 +322,7 @@ impl Installer<'_> {
             ))),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 fs_err::create_dir(&path)?;
-                Ok(rootfs::set_mode(&path, mode)?)
+                Ok(fs_tree::set_mode(&path, mode)?)
             }
             Err(error) => Err(error.into()),
         }
@@ -350,7 +336,7 @@ impl Installer<'_> {
         content: &mut impl Read,
     ) -> Result<(), DebianError> {
         let path = self.resolve_directory(parents, true)?.join(name);
-        let mut file = rootfs::create_file(&path, mode).map_err(|error| self.root_error(error))?;
+        let mut file = fs_tree::create_file(&path, mode).map_err(|error| self.root_error(error))?;
         io::copy(content, &mut file)?;
         Ok(())
     }
@@ -408,7 +394,7 @@ impl Installer<'_> {
 
     /// Removes a file or symlink at `path` so that a new entry can take its place.
     fn clear(&self, path: &Path) -> Result<(), DebianError> {
-        rootfs::clear(path).map_err(|error| self.root_error(error))
+        fs_tree::clear(path).map_err(|error| self.root_error(error))
     }
 
     /// The real directory inside the root for `components`; see [`Root::directory`].

@@ -28,6 +28,7 @@ use super::openpgp::{Keyring, Verified};
 use super::packages::{DebPackage, PackageIndex};
 use super::release::{FileEntry, Release};
 use super::{DebianError, Suite};
+use crate::compression::Compression;
 
 /// The most an `InRelease` may be: bookworm's is 150 KB.
 const MAX_INRELEASE_BYTES: usize = 16 << 20;
@@ -38,6 +39,36 @@ const MAX_PACKAGES_BYTES: u64 = 1 << 30;
 
 /// How often a request is tried when the connection fails or the mirror answers 5xx.
 const ATTEMPTS: u32 = 3;
+
+/// The `.deb`s of `packages`, fetched and verified (see [`download`]), in order, the
+/// downloads overlapping; a failure names the package's position.
+pub async fn download_all(
+    http: &reqwest::Client,
+    suite: &Suite,
+    packages: &[DebPackage],
+    cache_dir: &Path,
+) -> Result<Vec<PathBuf>, (usize, DebianError)> {
+    let downloads = packages
+        .iter()
+        .enumerate()
+        .map(|(position, package)| async move {
+            download(http, suite, package, cache_dir)
+                .await
+                .map_err(|error| (position, error))
+        });
+    futures::future::try_join_all(downloads).await
+}
+
+/// The HTTP client for Debian mirrors, with the settings every mlpack client shares.
+pub fn http_client() -> Result<reqwest::Client, DebianError> {
+    crate::network::client_builder(Some(crate::network::READ_TIMEOUT))
+        .map_err(|error| DebianError::Certificates {
+            path: error.path,
+            message: error.message,
+        })?
+        .build()
+        .map_err(|source| DebianError::Client { source })
+}
 
 /// The `Packages` index of `suite`'s `main` component, verified and parsed. See the module
 /// documentation for what is checked and cached.
@@ -57,9 +88,9 @@ pub async fn fetch_index(
         message,
     };
     let base = format!("main/binary-{}/Packages", suite.arch.debian());
-    let (path, compression) = [(".xz", Compression::Xz), (".gz", Compression::Gzip)]
+    let (path, compression) = [Compression::Xz, Compression::Gzip]
         .into_iter()
-        .map(|(extension, compression)| (format!("{base}{extension}"), compression))
+        .map(|compression| (format!("{base}{}", compression.suffix()), compression))
         .find(|(path, _)| release.files.contains_key(path))
         .ok_or_else(|| {
             bad_release(format!(
@@ -69,11 +100,7 @@ pub async fn fetch_index(
         })?;
     let entry = release.files[&path].clone();
     let packages_url = suite.dists_url(&path);
-    let cached = directory.join(format!(
-        "Packages-{}.{}",
-        entry.sha256,
-        compression.extension()
-    ));
+    let cached = directory.join(format!("Packages-{}{}", entry.sha256, compression.suffix()));
     let authority = format!("the signed `{release_url}` (dated {})", release.date);
     cached_index_file(http, &packages_url, &entry, &cached, &authority).await?;
     remove_stale_indexes(&directory, &cached, "Packages-");
@@ -90,8 +117,7 @@ pub async fn fetch_index(
             line: 0,
             message,
         };
-        let bytes = compression
-            .decompress(&compressed, limit)
+        let bytes = decompress(compression, &compressed, limit)
             .map_err(|error| bad_index(format!("cannot decompress it: {error}")))?;
         if let Some(expected) = uncompressed {
             check(
@@ -287,14 +313,8 @@ async fn download_verified(
         .map_err(|error| with_path(&error, "create a temporary file in", directory))?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|source| DebianError::Unreachable {
-            url: url.to_string(),
-            source,
-        })?
-    {
+    while let Some(chunk) = next_chunk(&mut response, url).await? {
+        let chunk = chunk.as_ref();
         size += chunk.len() as u64;
         if size > expected.size {
             return Err(DebianError::HashMismatch {
@@ -306,9 +326,9 @@ async fn download_verified(
                 actual_sha256: "(not computed: the download was stopped)".to_string(),
             });
         }
-        hasher.update(&chunk);
+        hasher.update(chunk);
         temporary
-            .write_all(&chunk)
+            .write_all(chunk)
             .map_err(|error| with_path(&error, "write", temporary.path()))?;
     }
     let actual = crate::sha256::hex(&hasher.finalize());
@@ -367,21 +387,28 @@ fn success(response: reqwest::Response, url: &str) -> Result<reqwest::Response, 
     }
 }
 
+/// The next piece of `response`'s body; a read that fails leaves the mirror unreachable.
+async fn next_chunk(
+    response: &mut reqwest::Response,
+    url: &str,
+) -> Result<Option<impl AsRef<[u8]> + use<>>, DebianError> {
+    response
+        .chunk()
+        .await
+        .map_err(|source| DebianError::Unreachable {
+            url: url.to_string(),
+            source,
+        })
+}
+
 async fn read_limited(
     mut response: reqwest::Response,
     url: &str,
     limit: usize,
 ) -> Result<Vec<u8>, DebianError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|source| DebianError::Unreachable {
-            url: url.to_string(),
-            source,
-        })?
-    {
-        bytes.extend_from_slice(&chunk);
+    while let Some(chunk) = next_chunk(&mut response, url).await? {
+        bytes.extend_from_slice(chunk.as_ref());
         if bytes.len() > limit {
             return Err(DebianError::BadRelease {
                 url: url.to_string(),
@@ -463,45 +490,19 @@ fn with_path(error: &std::io::Error, action: &str, path: &Path) -> DebianError {
     ))
 }
 
-/// How a `Packages` index is compressed.
-#[derive(Debug, Clone, Copy)]
-enum Compression {
-    Xz,
-    Gzip,
+/// Decompresses `bytes`, refusing output over `limit` bytes.
+fn decompress(compression: Compression, bytes: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut output = Vec::new();
+    compression
+        .reader(bytes)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut output)?;
+    if output.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it expands to more than {limit} bytes"
+        )));
+    }
+    Ok(output)
 }
 
-impl Compression {
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Xz => "xz",
-            Self::Gzip => "gz",
-        }
-    }
-
-    /// Decompresses `bytes`, refusing output over `limit` bytes.
-    fn decompress(self, bytes: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
-        let reader: Box<dyn Read> = match self {
-            Self::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(bytes)),
-            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
-        };
-        let mut output = Vec::new();
-        reader
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut output)?;
-        if output.len() as u64 > limit {
-            return Err(std::io::Error::other(format!(
-                "it expands to more than {limit} bytes"
-            )));
-        }
-        Ok(output)
-    }
-}
-
-/// Runs blocking work (file I/O, decompression, parsing) on tokio's blocking pool.
-pub(super) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        // A blocking task can't be cancelled, only panic: pass the panic on to the caller.
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}
+pub(super) use crate::network::blocking;

@@ -15,9 +15,9 @@ use std::path::Path;
 use super::alternatives;
 use super::extract::Extracted;
 use super::packages::DebPackage;
-use super::rootfs::{Root, RootError};
 use super::{DebianError, Suite};
 use crate::arch::Arch;
+use crate::fs_tree::{Root, RootError};
 
 /// Prepares an empty root for a merged-`/usr` system, as `debootstrap` does for bookworm and
 /// later (and as trixie requires): `bin`, `sbin` and `lib` (plus `lib64` on amd64, for the
@@ -400,13 +400,18 @@ fn write(root: &Root, relative: &str, contents: &[u8], mode: u32) -> Result<(), 
 
 /// Names the path in a [`RootError`].
 fn step<T>(result: Result<T, RootError>, relative: &str) -> Result<T, DebianError> {
-    result.map_err(|error| match error {
+    result.map_err(|error| in_root(error, relative))
+}
+
+/// A [`RootError`] at `relative` (inside the root being built) as the user sees it.
+pub(super) fn in_root(error: RootError, relative: &str) -> DebianError {
+    match error {
         RootError::Io(error) => DebianError::Io(error),
         RootError::Refused(reason) => DebianError::UnsafeRoot {
             path: format!("/{relative}"),
             reason,
         },
-    })
+    }
 }
 
 #[cfg(test)]

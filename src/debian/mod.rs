@@ -23,8 +23,6 @@ mod openpgp;
 mod packages;
 mod relation;
 mod release;
-// Shared with `runtime`, which unpacks image layers with the same path rules.
-pub(crate) mod rootfs;
 mod suite;
 mod version;
 
@@ -35,7 +33,7 @@ pub use contents::{LibraryIndex, fetch_library_index};
 pub use dpkg_database::{write_dpkg_additions, write_dpkg_database};
 pub use error::DebianError;
 pub use extract::{Extracted, extract};
-pub use fetch::{download, fetch_index};
+pub use fetch::{download, download_all, fetch_index, http_client};
 pub use finish::{finish_base, prepare_root};
 pub use packages::{DebPackage, PackageIndex};
 pub use suite::{DEFAULT_MIRROR, Suite};

@@ -56,7 +56,7 @@ pub(super) fn free_space() -> Check {
             );
         }
     }
-    if let Some(cache) = crate::dirs::cache_dir() {
+    if let Ok(cache) = crate::dirs::cache_dir() {
         places.push(("cache", cache));
     }
     let mut measured: Vec<Place> = Vec::new();

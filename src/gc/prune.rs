@@ -56,7 +56,7 @@ pub fn prune(store: &Store, options: PruneOptions) -> Result<PruneReport, GcErro
     let (removed, bytes) = layers.prune(&layer_dirs(&blobs.live_images, &containers))?;
     report.layers_removed = removed;
     report.bytes_freed += bytes;
-    if let Some(cache) = crate::dirs::cache_dir() {
+    if let Ok(cache) = crate::dirs::cache_dir() {
         let (removed, bytes) = caches::prune(&cache, &blobs.live_images, &containers)?;
         report.caches_removed = removed;
         report.bytes_freed += bytes;

@@ -5,6 +5,7 @@ mod cdi;
 mod cuda;
 mod ld_so_cache;
 mod linker_cache;
+mod memory;
 mod nvidia;
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,7 @@ pub use self::cuda::{
     max_cuda_for, min_driver_for, newest_major_for,
 };
 pub use self::linker_cache::is_driver_library;
+pub use self::memory::total_memory_bytes;
 pub use self::nvidia::{
     GpuInjection, GpuRequest, HardwareError, HostFile, NvidiaDriver, plan_gpus,
 };

@@ -5,10 +5,12 @@
 //! `pylock.toml`; mlpack adds the target, the inputs' hash and each package's `why`. Spec:
 //! <https://packaging.python.org/en/latest/specifications/pylock-toml/>.
 
+mod export;
 mod graph;
 mod hardware;
 mod inputs;
 mod project;
+mod session;
 mod system_libraries;
 mod write;
 
@@ -30,6 +32,7 @@ pub use self::hardware::{
 };
 pub use self::inputs::{InputError, LockInputs};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
+pub use self::session::{BasePin, LockEvent, LockReporter, ProjectLock};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
 use crate::error::{Diagnostic, FromIo, IoError};
 use crate::resolve::{Resolution, ResolvedFile, Target};
@@ -250,8 +253,18 @@ pub enum LockError {
     MissingHash(#[from] MissingHash),
     #[error("{location}: `{name}` is not a valid distribution name")]
     InvalidName { location: String, name: String },
-    #[error("could not start the async runtime")]
-    Runtime(#[source] std::io::Error),
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("`{}` does not exist", path.display())]
+    CheckMissing { path: PathBuf },
+    #[error("`{}` is out of date: the requirements, target or indexes changed since it was written", path.display())]
+    Stale { path: PathBuf },
+    #[error("`{}` is out of date: it does not pin the base image `{image}`", path.display())]
+    CheckUnpinnedBase { path: PathBuf, image: String },
+    #[error("`{}` is missing or out of date, and `--locked` forbids changing it", path.display())]
+    LockedStale { path: PathBuf },
+    #[error("`{}` does not pin the base image `{image}`, and `--locked` forbids changing it", path.display())]
+    LockedUnpinnedBase { path: PathBuf, image: String },
     #[error(
         "the base image `{image}` provides Python {shipped}, but the project asks for Python {wanted}"
     )]
@@ -287,7 +300,7 @@ impl Diagnostic for LockError {
                 )
             }
             Self::Resolve(error) => !matches!(error, crate::resolve::ResolveError::Internal(_)),
-            Self::Io(_) | Self::Runtime(_) => false,
+            Self::Io(_) => false,
             _ => true,
         }
     }
@@ -305,6 +318,13 @@ impl Diagnostic for LockError {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hints(),
+            Self::Missing { .. } => vec!["run `mlpack lock` first".to_string()],
+            Self::CheckMissing { .. } | Self::LockedStale { .. } | Self::LockedUnpinnedBase { .. } => {
+                vec!["run `mlpack lock` and commit `mlpack.lock`".to_string()]
+            }
+            Self::Stale { .. } | Self::CheckUnpinnedBase { .. } => {
+                vec!["run `mlpack lock` and commit the new `mlpack.lock`".to_string()]
+            }
             Self::SdistMetadata { hints, .. } => hints.clone(),
             Self::BasePython { wanted, .. } => vec![format!(
                 "remove `[python] version` to use the image's Python, or name an image with Python {wanted} in `[base] image`"
@@ -315,6 +335,13 @@ impl Diagnostic for LockError {
 }
 
 impl Lockfile {
+    /// Read the lock at `path`, which must exist (`tree`, `why`, `export`).
+    pub fn read_existing(path: &Path) -> Result<Self, LockError> {
+        Self::read(path)?.ok_or_else(|| LockError::Missing {
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Read the lock at `path`; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
         let bytes = match fs_err::read(path) {

@@ -3,16 +3,18 @@
 //! commands that lock on the way (`mlpack build`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
-use super::{LOCK_FILE, LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
+use super::{LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
 use crate::arch::Arch;
 use crate::error::FromIo;
-use crate::manifest::{LoadedManifest, project_path};
+use crate::manifest::LoadedManifest;
+use crate::network::Network;
+use crate::project::Project;
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
 use crate::resolve::{self, DynamicSdist, ResolveError, ResolveOptions, Target};
@@ -54,14 +56,16 @@ pub struct LockPlan {
 }
 
 impl LockPlan {
-    /// The plan for `project`; `base_image` is the pinned registry image when `[base] image`
-    /// names one (see [`Lockfile::image_base`]), whose interpreter and glibc are the target.
+    /// The plan for `project`, whose lock as read is `existing`; `base_image` is the pinned
+    /// registry image when `[base] image` names one (see [`Lockfile::image_base`]), whose
+    /// interpreter and glibc are the target.
     pub fn new(
-        project: &Path,
-        loaded: &LoadedManifest,
+        project: &Project,
         settings: &LockSettings,
         base_image: Option<LockedImage>,
+        existing: Option<Lockfile>,
     ) -> Result<Self, LockError> {
+        let loaded = &project.loaded;
         let manifest = &loaded.manifest;
         let arch = settings.arch.unwrap_or_else(Arch::host);
         let image_target = base_image
@@ -90,8 +94,8 @@ impl LockPlan {
             skip_dirs: vec![manifest.outputs.dir.clone()],
             exclude: manifest.excluded_imports(),
         };
-        let report = scan::scan(project, &options)?;
-        let inputs = LockInputs::gather(project, loaded, &report)?;
+        let report = scan::scan(&project.dir, &options)?;
+        let inputs = LockInputs::gather(&project.dir, loaded, &report)?;
         let target =
             image_target.unwrap_or_else(|| Target::for_base(&manifest.base.image, python, arch));
         let indexes = index_map(loaded)?;
@@ -122,10 +126,8 @@ impl LockPlan {
             resolver_settings.push(("no-build", "true".to_string()));
         }
         let hash = inputs.hash(&target, &indexes, &resolver_settings);
-        let lock_path = project_path(project, Path::new(LOCK_FILE));
-        let existing = Lockfile::read(&lock_path)?;
         Ok(Self {
-            lock_path,
+            lock_path: project.lock_path.clone(),
             inputs,
             target,
             indexes,
@@ -152,6 +154,7 @@ impl LockPlan {
         &self,
         settings: &LockSettings,
         metadata: Option<&dyn MetadataBuilder>,
+        network: &Network,
     ) -> Result<Lockfile, LockError> {
         let mut preferences = match (&self.existing, settings.upgrade) {
             (Some(lock), false) => lock.preferences(),
@@ -181,15 +184,11 @@ impl LockPlan {
         // lock must stay fresh on hosts without one.
         let mut roots = self.inputs.roots.clone();
         self.hardware.add_framework_extras(&mut roots);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(LockError::Runtime)?;
         let mut built = 0;
         let (resolution, environments) = loop {
             let attempt = {
                 let (client, roots, options) = (client.clone(), roots.clone(), options.clone());
-                on_solver_thread(&runtime, move |handle| {
+                on_solver_thread(network, move |handle| {
                     let resolution =
                         resolve::resolve(client.clone(), handle.clone(), &roots, &options)?;
                     let environments = build_environments(&client, handle, &resolution, &options)?;
@@ -201,7 +200,7 @@ impl LockPlan {
                     if built < MAX_METADATA_BUILDS =>
                 {
                     built += 1;
-                    self.build_metadata(&runtime, &client, &options, &sdist, builder)?;
+                    self.build_metadata(network, &client, &options, &sdist, builder)?;
                 }
                 (attempt, _) => break attempt?,
             }
@@ -251,7 +250,7 @@ pub trait MetadataBuilder {
     /// The core metadata (`METADATA` text) the backend of `request.sdist` computes.
     fn prepare_metadata(
         &self,
-        runtime: &tokio::runtime::Runtime,
+        network: &Network,
         request: &MetadataRequest<'_>,
     ) -> Result<String, LockError>;
 }
@@ -271,7 +270,7 @@ impl LockPlan {
     /// the index cache, where the next resolution finds it.
     fn build_metadata(
         &self,
-        runtime: &tokio::runtime::Runtime,
+        network: &Network,
         client: &IndexClient,
         options: &ResolveOptions,
         sdist: &DynamicSdist,
@@ -281,13 +280,13 @@ impl LockPlan {
         let name = sdist.name.clone();
         let environment = {
             let (client, options) = (client.clone(), options.clone());
-            on_solver_thread(runtime, move |handle| {
+            on_solver_thread(network, move |handle| {
                 build_environment(&client, handle, &name, &requires, &options)
             })?
         };
         let environment = super::locked_packages(&environment)?;
         let text = builder.prepare_metadata(
-            runtime,
+            network,
             &MetadataRequest {
                 sdist,
                 environment: &environment,
@@ -300,15 +299,15 @@ impl LockPlan {
     }
 }
 
-/// Run `work` on a thread of its own, which blocks on `runtime` while this thread drives it:
+/// Run `work` on a thread of its own, which blocks on `network` while this thread drives it:
 /// PubGrub is synchronous, and the index client's requests (and the prefetches) need the
 /// runtime driven until the answer arrives.
 fn on_solver_thread<T: Send + 'static>(
-    runtime: &tokio::runtime::Runtime,
+    network: &Network,
     work: impl FnOnce(&tokio::runtime::Handle) -> Result<T, ResolveError> + Send + 'static,
 ) -> Result<T, ResolveError> {
-    let handle = runtime.handle().clone();
-    runtime.block_on(async move {
+    let handle = network.handle().clone();
+    network.block_on(async move {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let _ = sender.send(work(&handle));

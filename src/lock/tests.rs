@@ -262,3 +262,98 @@ fn an_image_base_round_trips() {
     assert!(read.debian_base().is_none());
     assert_eq!(read.image_base().unwrap().glibc, "2.36");
 }
+
+fn pinned_image(image: &str, arch: &str) -> LockedImage {
+    LockedImage {
+        image: image.to_string(),
+        digest: format!("sha256:{}", "12".repeat(32)),
+        index_digest: None,
+        arch: arch.to_string(),
+        python: "/usr/local/bin/python3".to_string(),
+        python_version: "3.11.9".to_string(),
+        glibc: "2.36".to_string(),
+        prefix: "/usr/local".to_string(),
+        site_packages: "/usr/local/lib/python3.11/site-packages".to_string(),
+    }
+}
+
+#[test]
+fn the_lock_pins_a_registry_base_for_its_image_and_arch_and_locked_refuses_a_new_pin() {
+    let image = "127.0.0.1:5000/py:3.11";
+    let text = format!("[base]\nimage = \"{image}\"\n");
+    let manifest =
+        crate::manifest::Manifest::parse(&text, Path::new("mlpack.toml"), Path::new(".")).unwrap();
+    let mut lock = sample();
+    lock.base = Some(PinnedBase::Image(pinned_image(image, "x86_64")));
+    let path = Path::new("mlpack.lock");
+    let pin = |lock: Option<&Lockfile>, arch| BasePin::of(&manifest, lock, arch);
+    let never = || -> Result<LockedImage, LockError> { unreachable!("no pull") };
+    let kept = pin(Some(&lock), Arch::X86_64).or_pin(false, true, path, image, never);
+    assert_eq!(kept.unwrap().unwrap().image, image);
+    // Another architecture, no lock, or `--upgrade` need a pull, which `--locked` refuses.
+    for (existing, arch, upgrade) in [
+        (Some(&lock), Arch::Aarch64, false),
+        (None, Arch::X86_64, false),
+        (Some(&lock), Arch::X86_64, true),
+    ] {
+        let refused = pin(existing, arch).or_pin(upgrade, true, path, image, never);
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "`mlpack.lock` does not pin the base image `127.0.0.1:5000/py:3.11`, and `--locked` forbids changing it"
+        );
+        let pulled = pin(existing, arch).or_pin(upgrade, false, path, image, || {
+            Ok::<_, LockError>(pinned_image(image, "aarch64"))
+        });
+        assert_eq!(pulled.unwrap().unwrap().arch, "aarch64");
+    }
+    let debian = crate::manifest::Manifest::default();
+    assert!(matches!(
+        BasePin::of(&debian, Some(&lock), Arch::X86_64),
+        BasePin::Debian
+    ));
+}
+
+#[test]
+fn a_built_wheel_is_written_once_and_never_with_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(LOCK_FILE);
+    let mut lock = sample();
+    lock.packages[0].build = Some(LockedBuild {
+        backend: "setuptools.build_meta".to_string(),
+        backend_path: Vec::new(),
+        requires: vec!["setuptools".to_string()],
+        environment: Vec::new(),
+        wheel: None,
+    });
+    let wheel = BuiltWheel {
+        name: "scikit_learn-1.5.2-cp311-cp311-linux_x86_64.whl".to_string(),
+        sha256: "ef".repeat(32),
+    };
+    let built = |name: &str| (name == "scikit-learn").then(|| wheel.clone());
+
+    let mut locked = ProjectLock::new(&path, lock.clone(), true);
+    locked.record_built_wheels(built).unwrap();
+    assert_eq!(
+        locked.packages[0].build.as_ref().unwrap().wheel,
+        Some(wheel.clone())
+    );
+    assert!(!path.exists(), "`--locked` never writes the lock");
+
+    let mut project = ProjectLock::new(&path, lock, false);
+    project.record_built_wheels(built).unwrap();
+    let written = Lockfile::read(&path).unwrap().unwrap();
+    assert_eq!(
+        written
+            .package("scikit-learn")
+            .unwrap()
+            .build
+            .as_ref()
+            .unwrap()
+            .wheel,
+        Some(wheel.clone())
+    );
+    // Recording the same wheel again changes nothing, so the file is left alone.
+    fs_err::remove_file(&path).unwrap();
+    project.record_built_wheels(built).unwrap();
+    assert!(!path.exists());
+}

@@ -245,14 +245,9 @@ pub struct ClusterSection {
     pub sbatch_options: Vec<String>,
 }
 
-/// How image layers are compressed (`[image] compression`, `mlpack build --compression`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Compression {
-    #[default]
-    Zstd,
-    Gzip,
-}
+/// How image layers are compressed (`[image] compression`, `mlpack build --compression`):
+/// `zstd` (the default) or `gzip`.
+pub use crate::compression::Compression;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]

@@ -139,7 +139,7 @@ fn validate(spec: &ImageSpec) -> Result<(Arch, Os), OciError> {
         )));
     }
     for layer in &spec.layers {
-        if super::layer::LayerCompression::from_media_type(&layer.media_type).is_none() {
+        if crate::compression::Compression::from_layer_media_type(&layer.media_type).is_none() {
             return Err(invalid(format!(
                 "layer `{}` has media type `{}`, which is not a layer type",
                 layer.digest, layer.media_type

@@ -5,11 +5,9 @@
 //! store, renamed to `blobs/sha256/<hex>` when whole. The layer is never held in memory.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read};
 use std::path::Path;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use oci_spec::image::{Descriptor, MediaType};
 use tempfile::NamedTempFile;
 
@@ -17,6 +15,7 @@ use super::digest::{DiffId, Digest, DigestWriter};
 use super::error::OciError;
 use super::reproducible_tar::{TreeOptions, write_tree};
 use super::store::Store;
+use crate::compression::{Compression, DEFAULT_ZSTD_LEVEL, Encoder};
 use crate::error::FromIo;
 
 /// The mtime of every entry when `SOURCE_DATE_EPOCH` is not set: 2000-01-01T00:00:00Z.
@@ -24,44 +23,6 @@ use crate::error::FromIo;
 pub const DEFAULT_MTIME: u64 = 946_684_800;
 /// The variable that fixes the mtime (<https://reproducible-builds.org/specs/source-date-epoch/>).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-/// zstd's own default level: fast, and within a few percent of gzip -9's ratio.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
-
-pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-/// Docker's name for a gzip layer, in images pulled from Docker Hub.
-pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-/// How a layer blob is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum LayerCompression {
-    /// `tar+zstd`: the default; faster to write and read than gzip, and smaller.
-    #[default]
-    Zstd,
-    /// `tar+gzip`: for registries and runtimes that predate zstd (Docker before 23).
-    Gzip,
-}
-
-impl LayerCompression {
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Self::Zstd => MEDIA_TYPE_LAYER_ZSTD,
-            Self::Gzip => MEDIA_TYPE_LAYER_GZIP,
-        }
-    }
-
-    /// The compression a layer media type names: `Some(None)` for an uncompressed tar, `None`
-    /// for a media type that is not a layer.
-    pub fn from_media_type(media_type: &str) -> Option<Option<Self>> {
-        match media_type {
-            MEDIA_TYPE_LAYER_ZSTD => Some(Some(Self::Zstd)),
-            MEDIA_TYPE_LAYER_GZIP | MEDIA_TYPE_DOCKER_LAYER_GZIP => Some(Some(Self::Gzip)),
-            MEDIA_TYPE_LAYER_TAR | "application/vnd.docker.image.rootfs.diff.tar" => Some(None),
-            _ => None,
-        }
-    }
-}
 
 /// A layer blob in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +51,7 @@ impl Layer {
 /// the same bytes for the same tree, on any machine.
 #[derive(Debug, Clone)]
 pub struct LayerWriter {
-    compression: LayerCompression,
+    compression: Compression,
     mtime: u64,
     zstd_level: i32,
     threads: u32,
@@ -108,7 +69,7 @@ impl LayerWriter {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
         Self {
-            compression: LayerCompression::Zstd,
+            compression: Compression::Zstd,
             mtime: DEFAULT_MTIME,
             zstd_level: DEFAULT_ZSTD_LEVEL,
             threads,
@@ -124,9 +85,10 @@ impl LayerWriter {
         })
     }
 
-    /// Default: [`LayerCompression::Zstd`].
+    /// [`Compression::Zstd`] (the default), [`Compression::Gzip`] or
+    /// [`Compression::None`]; the others fail when a layer is written.
     #[must_use]
-    pub fn compression(mut self, compression: LayerCompression) -> Self {
+    pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
     }
@@ -202,22 +164,10 @@ impl LayerWriter {
         Ok(layer)
     }
 
-    /// Store a copy of the layer `layer` (whose uncompressed digest is `diff_id`) compressed
-    /// this writer's way, for registries or runtimes that cannot read its current
-    /// compression. The diffID stays the same; the digest changes.
-    pub fn recompress(
-        &self,
-        store: &Store,
-        layer: &Descriptor,
-        diff_id: &DiffId,
-    ) -> Result<Layer, OciError> {
-        let (temp, layer) = self.recompress_to_temp(store, layer, diff_id)?;
-        store.persist_blob(temp, &layer.digest)?;
-        Ok(layer)
-    }
-
-    /// [`LayerWriter::recompress`] into a temp file of the store, not into `blobs/`.
-    pub(crate) fn recompress_to_temp(
+    /// A copy of the layer `layer` (whose uncompressed digest is `diff_id`) compressed this
+    /// writer's way, in a temp file of the store, for registries or runtimes that cannot read
+    /// its current compression. The diffID stays the same; the digest changes.
+    pub(crate) fn recompress(
         &self,
         store: &Store,
         layer: &Descriptor,
@@ -244,25 +194,33 @@ impl LayerWriter {
     fn blob_compressor<'a>(
         &self,
         temp: &'a NamedTempFile,
-    ) -> Result<Compressor<DigestWriter<BufWriter<&'a File>>>, OciError> {
+    ) -> Result<Encoder<DigestWriter<BufWriter<&'a File>>>, OciError> {
         let blob = DigestWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
-        self.compressor(blob).map_err(|source| OciError::Write {
-            path: temp.path().to_path_buf(),
-            source,
-        })
+        self.compression
+            .writer(blob, self.zstd_level, self.threads)
+            .map_err(|source| OciError::Write {
+                path: temp.path().to_path_buf(),
+                source,
+            })
     }
 
     /// Flush the compressor and the file; the layer's description.
     fn finish_blob(
         &self,
         temp: &NamedTempFile,
-        compressor: Compressor<DigestWriter<BufWriter<&File>>>,
+        compressor: Encoder<DigestWriter<BufWriter<&File>>>,
         diff_id: Digest,
     ) -> Result<Layer, OciError> {
         let write_failed = |source| OciError::Write {
             path: temp.path().to_path_buf(),
             source,
         };
+        let media_type = self.compression.layer_media_type().ok_or_else(|| {
+            write_failed(io::Error::other(format!(
+                "layers are never compressed with {}",
+                self.compression.name()
+            )))
+        })?;
         let blob = compressor.finish().map_err(write_failed)?;
         let (buffered, digest, size) = blob.finish();
         buffered
@@ -272,28 +230,9 @@ impl LayerWriter {
             digest,
             diff_id: DiffId::new(diff_id),
             size,
-            media_type: self.compression.media_type().to_string(),
+            media_type: media_type.to_string(),
         })
     }
-
-    fn compressor<W: Write>(&self, out: W) -> io::Result<Compressor<W>> {
-        Ok(match self.compression {
-            LayerCompression::Zstd => {
-                let mut encoder = zstd::stream::write::Encoder::new(out, self.zstd_level)?;
-                encoder.multithread(self.threads.max(1))?;
-                Compressor::Zstd(encoder)
-            }
-            LayerCompression::Gzip => Compressor::Gzip(gzip_encoder(out)),
-        })
-    }
-}
-
-/// A gzip encoder whose header carries no time, name or OS (RFC 1952's 255, "unknown").
-pub(crate) fn gzip_encoder<W: Write>(out: W) -> GzEncoder<W> {
-    flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(out, Compression::default())
 }
 
 /// `SOURCE_DATE_EPOCH` as seconds, if set.
@@ -318,65 +257,28 @@ pub(crate) fn parse_source_date_epoch(value: &str) -> Result<Option<u64>, OciErr
         })
 }
 
-enum Compressor<W: Write> {
-    Zstd(zstd::stream::write::Encoder<'static, W>),
-    Gzip(GzEncoder<W>),
-}
-
-impl<W: Write> Compressor<W> {
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Self::Zstd(encoder) => encoder.finish(),
-            Self::Gzip(encoder) => encoder.finish(),
-        }
-    }
-}
-
-impl<W: Write> Write for Compressor<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Zstd(encoder) => encoder.write(buf),
-            Self::Gzip(encoder) => encoder.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Self::Zstd(encoder) => encoder.flush(),
-            Self::Gzip(encoder) => encoder.flush(),
-        }
-    }
-}
-
 impl Store {
     /// A layer blob's uncompressed tar stream, decompressed as it is read. The content is not
     /// checked against the layer's diffID here.
     pub fn open_layer(&self, layer: &Descriptor) -> Result<Box<dyn Read + Send>, OciError> {
         let digest = Digest::from_oci(layer.digest())?;
         let media_type = layer.media_type().to_string();
-        let Some(compression) = LayerCompression::from_media_type(&media_type) else {
+        let Some(compression) = Compression::from_layer_media_type(&media_type) else {
             return Err(OciError::UnsupportedMediaType {
                 what: format!("layer {digest}"),
                 media_type,
             });
         };
         let file = io::BufReader::with_capacity(1 << 20, self.open_blob(&digest)?);
-        Ok(match compression {
-            None => Box::new(file),
-            Some(LayerCompression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(file)),
-            Some(LayerCompression::Zstd) => Box::new(
-                zstd::stream::read::Decoder::with_buffer(file)
-                    .map_err(|source| OciError::io("read", self.blob_path(&digest), source))?,
-            ),
-        })
+        let reader = compression
+            .reader(file)
+            .map_err(|source| OciError::io("read", self.blob_path(&digest), source))?;
+        Ok(Box::new(reader))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-
     use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
     use super::*;
@@ -392,21 +294,8 @@ mod tests {
         format!("{namespace}.overlay.{name}")
     }
 
-    #[expect(unsafe_code, reason = "setting an xattr needs `lsetxattr`")]
     fn set_xattr(path: &Path, name: &str, value: &[u8]) {
-        let path = CString::new(path.as_os_str().as_bytes()).unwrap();
-        let name = CString::new(name).unwrap();
-        // SAFETY: the strings are NUL-terminated; `value` is readable for its length.
-        let result = unsafe {
-            libc::lsetxattr(
-                path.as_ptr(),
-                name.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        };
-        assert_eq!(result, 0, "{}", io::Error::last_os_error());
+        crate::fs_tree::xattr::set(path, name, value).unwrap();
     }
 
     /// An upper dir as overlayfs leaves it after a container deleted `etc/gone`, replaced

@@ -37,11 +37,7 @@ pub use self::export::{
 pub use self::image::{HistoryEntry, ImageSpec, write_image};
 pub use self::import::{LoadedImage, import_archive, import_archive_from};
 pub use self::index::ref_name;
-pub use self::layer::{
-    DEFAULT_MTIME, DEFAULT_ZSTD_LEVEL, Layer, LayerCompression, LayerWriter,
-    MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR,
-    MEDIA_TYPE_LAYER_ZSTD, SOURCE_DATE_EPOCH, source_date_epoch,
-};
+pub use self::layer::{DEFAULT_MTIME, Layer, LayerWriter, SOURCE_DATE_EPOCH, source_date_epoch};
 pub use self::prune::{LiveImage, PruneReport};
 pub use self::reference::{ImageReference, REF_NAME_ANNOTATION, ReferenceError};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};

@@ -21,7 +21,6 @@
 //! 8. Paths in [`TreeOptions::exclude`] are left out, with everything under them.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -31,6 +30,7 @@ use tar::{EntryType, Header};
 
 use super::error::OciError;
 use crate::error::FromIo;
+use crate::fs_tree::{whiteout, xattr};
 
 /// The longest path or link target the ustar header holds.
 const USTAR_NAME_LEN: usize = 100;
@@ -38,13 +38,6 @@ const USTAR_NAME_LEN: usize = 100;
 const USTAR_MAX_SIZE: u64 = 0o777_7777_7777;
 /// The name of a pax extended header entry (Python's `tarfile` writes the same).
 const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
-/// An OCI whiteout's prefix (layer.md, "Whiteouts").
-const WHITEOUT_PREFIX: &[u8] = b".wh.";
-/// The OCI opaque whiteout: the layers below have nothing in this directory.
-const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
-/// Where overlayfs keeps its xattrs: `trusted.` when root mounted it, `user.` when it was
-/// mounted with `userxattr` (rootless).
-const OVERLAY_XATTR_PREFIXES: [&str; 2] = ["trusted.overlay.", "user.overlay."];
 
 /// How [`write_tree`] reads the tree.
 #[derive(Debug, Default, Clone, Copy)]
@@ -173,13 +166,13 @@ fn collect(
             }
         } else if file_type.is_fifo() {
             EntryKind::Fifo
-        } else if file_type.is_char_device() && walk.overlay_upper && metadata.rdev() == 0 {
+        } else if walk.overlay_upper && whiteout::is_overlay_whiteout(&metadata) {
             // An overlay whiteout: `<dir>/.wh.<name>` in OCI's terms.
             name.truncate(prefix.len());
             if !name.is_empty() {
                 name.push(b'/');
             }
-            name.extend_from_slice(WHITEOUT_PREFIX);
+            name.extend_from_slice(whiteout::PREFIX.as_bytes());
             name.extend_from_slice(item.file_name().as_bytes());
             EntryKind::Whiteout
         } else if file_type.is_char_device() {
@@ -211,7 +204,7 @@ fn collect(
             if walk.overlay_upper && is_opaque(&source)? {
                 let mut marker = name.clone();
                 marker.push(b'/');
-                marker.extend_from_slice(OPAQUE_WHITEOUT);
+                marker.extend_from_slice(whiteout::OPAQUE.as_bytes());
                 entries.push(TreeEntry {
                     name: marker,
                     source: source.clone(),
@@ -228,9 +221,7 @@ fn collect(
 
 /// Whether overlayfs marked the directory `path` opaque (it hides the lower layers' entries).
 fn is_opaque(path: &Path) -> Result<bool, OciError> {
-    let value = overlay_xattr(path, "opaque")
-        .map_err(|source| OciError::io("read the xattrs of", path, source))?;
-    Ok(value.as_deref() == Some(b"y"))
+    whiteout::is_opaque(path).map_err(|source| OciError::io("read the xattrs of", path, source))
 }
 
 /// Refuse what overlayfs can leave in an upper dir that a tar walk would get wrong: a
@@ -259,49 +250,15 @@ fn check_overlay_entry(path: &Path, kind: &EntryKind) -> Result<(), OciError> {
     }
 }
 
-/// The overlayfs xattr `name` (`opaque`, `redirect`, `metacopy`) of `path`, under either of
-/// [`OVERLAY_XATTR_PREFIXES`].
+/// The overlayfs xattr `name` (`redirect`, `metacopy`) of `path`, under either of
+/// [`whiteout::OVERLAY_XATTR_PREFIXES`].
 fn overlay_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
-    for prefix in OVERLAY_XATTR_PREFIXES {
-        if let Some(value) = get_xattr(path, &format!("{prefix}{name}"))? {
+    for prefix in whiteout::OVERLAY_XATTR_PREFIXES {
+        if let Some(value) = xattr::get(path, &format!("{prefix}{name}"))? {
             return Ok(Some(value));
         }
     }
     Ok(None)
-}
-
-/// `lgetxattr(2)`: the xattr `name` of `path` itself (not of a symlink's target), or `None`
-/// where it has none or the file system keeps none. Unprivileged callers see no `trusted.*`
-/// xattrs, which is right: their overlay uses `user.*` ones.
-#[expect(unsafe_code, reason = "neither std nor nix wraps the xattr calls")]
-fn get_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
-    let path = CString::new(path.as_os_str().as_bytes())?;
-    let name = CString::new(name)?;
-    // overlayfs's values are `y`, an empty `metacopy` or a redirect path: one retry with the
-    // most an xattr value may hold (`XATTR_SIZE_MAX`) covers any.
-    let mut value = vec![0_u8; 256];
-    loop {
-        // SAFETY: `path` and `name` are NUL-terminated and outlive the call; `value` is
-        // writable for `value.len()` bytes, and the kernel writes no more than that.
-        let length = unsafe {
-            libc::lgetxattr(
-                path.as_ptr(),
-                name.as_ptr(),
-                value.as_mut_ptr().cast(),
-                value.len(),
-            )
-        };
-        if let Ok(length) = usize::try_from(length) {
-            value.truncate(length);
-            return Ok(Some(value));
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::ENODATA | libc::EOPNOTSUPP) => return Ok(None),
-            Some(libc::ERANGE) if value.len() < 65536 => value.resize(65536, 0),
-            _ => return Err(error),
-        }
-    }
 }
 
 /// Turn every later path of a multiply-linked file into a hard link to its first path.

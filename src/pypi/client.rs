@@ -9,7 +9,6 @@ use std::fmt;
 use std::hash::Hash;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pep508_rs::PackageName;
 use reqwest::StatusCode;
@@ -91,7 +90,7 @@ impl IndexClientBuilder {
     pub fn build(self) -> Result<IndexClient, PypiError> {
         let cache_dir = match self.cache_dir {
             Some(dir) => dir,
-            None => crate::dirs::cache_dir().ok_or(PypiError::NoCacheDir)?,
+            None => crate::dirs::cache_dir()?,
         };
         let exclude_newer = self
             .exclude_newer
@@ -116,16 +115,8 @@ impl IndexClientBuilder {
 }
 
 fn http_client() -> Result<reqwest::Client, PypiError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        // Per read, not for the whole transfer: a large wheel may take minutes to download.
-        .read_timeout(Duration::from_secs(30));
-    let extra_roots = crate::certificates::ssl_cert_file().map_err(certificates_error)?;
-    if !extra_roots.is_empty() {
-        builder = builder.tls_certs_merge(extra_roots);
-    }
-    builder
+    crate::network::client_builder(Some(crate::network::READ_TIMEOUT))
+        .map_err(certificates_error)?
         .build()
         .map_err(|source| PypiError::Client { source })
 }
@@ -377,14 +368,7 @@ pub(crate) fn shared_cell<K: Eq + Hash, V>(cells: &Cells<K, V>, key: K) -> Arc<O
         .clone()
 }
 
-/// Runs blocking work (file I/O, parsing) on tokio's blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        // A blocking task can't be cancelled, only panic: pass the panic on to the caller.
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}
+pub(crate) use crate::network::blocking;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,20 @@ use super::metadata::identity_headers;
 use super::{DistFile, PypiError};
 
 impl IndexClient {
+    /// Every file of `files` on disk (see [`IndexClient::fetch_file`]), in order, the
+    /// downloads overlapping; a failure names the file's position.
+    pub async fn fetch_files(
+        &self,
+        files: &[DistFile],
+    ) -> Result<Vec<PathBuf>, (usize, PypiError)> {
+        let fetches = files.iter().enumerate().map(|(position, file)| async move {
+            self.fetch_file(file)
+                .await
+                .map_err(|error| (position, error))
+        });
+        futures::future::try_join_all(fetches).await
+    }
+
     /// The wheel or sdist `file` on disk, fetched if the cache lacks it or holds a corrupt
     /// copy. The file must carry a sha256 (every locked file does).
     pub async fn fetch_file(&self, file: &DistFile) -> Result<PathBuf, PypiError> {

@@ -90,8 +90,8 @@ pub enum PypiError {
     #[error("could not read `{path}`: {message}")]
     Netrc { path: PathBuf, message: String },
 
-    #[error("no cache directory: neither `XDG_CACHE_HOME` nor `HOME` is set")]
-    NoCacheDir,
+    #[error(transparent)]
+    NoCacheDir(#[from] crate::dirs::NoCacheDir),
 
     /// Writing to the cache failed (reading never fails: a bad cache file is refetched).
     #[error("could not write to the cache at `{path}`")]
@@ -132,7 +132,7 @@ impl Diagnostic for PypiError {
             Self::Certificates { .. } => vec![
                 "point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it".to_string(),
             ],
-            Self::NoCacheDir => vec!["set `XDG_CACHE_HOME`, or pass a cache directory".to_string()],
+            Self::NoCacheDir(error) => vec![error.hint()],
             _ => Vec::new(),
         }
     }

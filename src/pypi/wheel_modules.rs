@@ -61,17 +61,13 @@ impl IndexClient {
         }))
     }
 
-    /// [`Self::wheel_modules`] for many projects at once, concurrently on `runtime`, for
-    /// synchronous callers (the scan's verification).
-    pub fn wheel_modules_blocking(
+    /// [`Self::wheel_modules`] for many projects at once, concurrently.
+    pub async fn wheel_modules_all(
         &self,
-        runtime: &tokio::runtime::Runtime,
         index: &str,
         names: &[PackageName],
     ) -> Vec<Result<WheelLookup, PypiError>> {
-        runtime.block_on(futures::future::join_all(
-            names.iter().map(|name| self.wheel_modules(index, name)),
-        ))
+        futures::future::join_all(names.iter().map(|name| self.wheel_modules(index, name))).await
     }
 
     async fn wheel_file_names(&self, file: &DistFile) -> Result<Vec<String>, PypiError> {

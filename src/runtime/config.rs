@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::cgroup::Limits;
 use super::container_id::ContainerId;
 use super::error::RuntimeError;
+use super::network::PublishedPort;
 use super::seccomp::Seccomp;
 use crate::error::FromIo;
 use crate::hardware::GpuRequest;
@@ -36,6 +37,9 @@ pub struct ContainerConfig {
     pub hostname: String,
     pub mounts: Vec<BindMount>,
     pub network: NetworkMode,
+    /// `-p`: container ports the supervisor publishes on the host.
+    #[serde(default)]
+    pub ports: Vec<PublishedPort>,
     /// Bytes for the `/dev/shm` tmpfs.
     pub shm_size: u64,
     pub limits: Limits,
@@ -77,13 +81,23 @@ pub struct BindMount {
     pub dev: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// The host's network stack (the default: training jobs fetch data and log metrics).
     Host,
     /// A network namespace with only loopback.
     None,
+    /// A network namespace of its own, joined to user networks (`--network NAME`, `network
+    /// connect`); the networks are recorded in the store, not here.
+    Bridge,
+}
+
+impl NetworkMode {
+    /// Whether the container gets its own network namespace.
+    pub fn is_isolated(self) -> bool {
+        self != Self::Host
+    }
 }
 
 impl BindMount {

@@ -263,8 +263,10 @@ impl Containers {
         }
     }
 
-    /// Delete a container's directory (it must not be running).
+    /// Delete a container's directory (it must not be running), after taking it off its
+    /// networks.
     pub fn remove(&self, container: &Container) -> Result<(), RuntimeError> {
+        super::network::forget(self, container.id().as_str())?;
         // Rename first so a half-deleted directory never looks like a container.
         let doomed = self.root.join(format!(".rm-{}", container.id()));
         match fs_err::rename(&container.dir, &doomed) {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::cgroup::CgroupError;
 use super::layers::LayerError;
+use super::network::NetworkError;
 use super::seccomp::SeccompError;
 use super::user::UserSpecError;
 use crate::error::{Diagnostic, IoError};
@@ -107,6 +108,9 @@ pub enum RuntimeError {
 
     #[error(transparent)]
     Oci(#[from] OciError),
+
+    #[error(transparent)]
+    Network(#[from] NetworkError),
 }
 
 impl RuntimeError {
@@ -146,6 +150,7 @@ impl Diagnostic for RuntimeError {
             Self::Cgroup(error) => error.is_user_error(),
             Self::Hardware(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),
+            Self::Network(error) => error.is_user_error(),
             Self::Io(_) | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
         }
     }
@@ -183,6 +188,7 @@ impl Diagnostic for RuntimeError {
             Self::Seccomp(error) => error.hints(),
             Self::Hardware(error) => error.hints(),
             Self::Oci(error) => error.hints(),
+            Self::Network(error) => error.hints(),
             _ => Vec::new(),
         }
     }

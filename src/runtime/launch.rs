@@ -56,8 +56,8 @@ impl Launch {
         let rootless = !Uid::effective().is_root();
         let overlay = overlay(containers, container, rootless)?;
         let gpus = check_gpus(config)?;
-        let new_network = config.network == NetworkMode::None;
-        let etc_files = write_etc_files(container)?;
+        let new_network = config.network.is_isolated();
+        let etc_files = write_etc_files(containers, container)?;
         let mut binds: Vec<(PathBuf, String, BindOptions)> = Vec::new();
         let mut devices = Vec::new();
         let mut symlinks = Vec::new();
@@ -291,18 +291,33 @@ fn final_env(config: &ContainerConfig, gpus: Option<&GpuInjection>) -> Vec<Strin
     env
 }
 
-/// `hosts`, `hostname` and `resolv.conf` in the container's directory, to bind over the
-/// image's: the host's own with the host network, a loopback-only `hosts` without it.
-fn write_etc_files(container: &Container) -> Result<Vec<(PathBuf, &'static str)>, RuntimeError> {
-    let config = &container.config;
+/// A container's `/etc/hosts`: the host's own with the host network, else loopback, its
+/// hostname, and `network_lines` (the containers on its user networks).
+pub(crate) fn hosts_text(config: &ContainerConfig, network_lines: &str) -> String {
     let hosts = match config.network {
         NetworkMode::Host => fs_err::read_to_string("/etc/hosts").unwrap_or_default(),
-        NetworkMode::None => String::new(),
+        NetworkMode::None | NetworkMode::Bridge => String::new(),
     };
-    let hosts = format!(
-        "{hosts}127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+    format!(
+        "{hosts}127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n{network_lines}",
         config.hostname
-    );
+    )
+}
+
+/// `hosts`, `hostname` and `resolv.conf` in the container's directory, to bind over the
+/// image's.
+fn write_etc_files(
+    containers: &Containers,
+    container: &Container,
+) -> Result<Vec<(PathBuf, &'static str)>, RuntimeError> {
+    let config = &container.config;
+    // A `none` container may have been connected to a network since it was created.
+    let network_lines = if config.network.is_isolated() {
+        super::network::hosts_for(containers.store(), container.id().as_str())?
+    } else {
+        String::new()
+    };
+    let hosts = hosts_text(config, &network_lines);
     let resolv = fs_err::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut files = Vec::new();
     for (name, text, target) in [

@@ -1,7 +1,8 @@
 //! Containers without a daemon: each image layer unpacked once, an overlay of them with a
 //! private upper dir, new namespaces, `pivot_root`, a minimal `/dev`, bind mounts, limits,
-//! GPUs, a reaping init, and the state that lets `ps`, `logs`, `stop`, `exec` and `commit`
-//! find a container after `mlpack run` has exited.
+//! GPUs, a reaping init, user networks and published ports (`network`), and the state that
+//! lets `ps`, `logs`, `stop`, `exec` and `commit` find a container after `mlpack run` has
+//! exited.
 //!
 //! Spec: the OCI runtime spec's Linux section and its defaults
 //! (<https://github.com/opencontainers/runtime-spec/blob/v1.2.0/config-linux.md>). This
@@ -21,9 +22,8 @@ mod init;
 mod launch;
 mod layers;
 mod logs;
-mod merged_view;
 mod mounts;
-mod network;
+pub mod network;
 mod process;
 mod relay;
 mod run;

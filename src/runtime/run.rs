@@ -13,6 +13,7 @@ use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::launch::check_gpus;
 use super::layers::LayerCache;
+use super::network::{Attachment, PublishedPort};
 use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
 use crate::oci::{ImageReference, ResolvedImage};
@@ -32,6 +33,10 @@ pub struct RunRequest {
     pub user: Option<String>,
     pub mounts: Vec<BindMount>,
     pub network: Option<NetworkMode>,
+    /// User networks to join (`--network NAME`, with `--network-alias` and `--ip`).
+    pub networks: Vec<Attachment>,
+    /// `-p`.
+    pub ports: Vec<PublishedPort>,
     pub hostname: Option<String>,
     pub shm_size: Option<u64>,
     pub limits: Limits,
@@ -52,19 +57,27 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
         Some(name) => check_name(name)?,
         None => default_name(&image, &id),
     };
+    let attachments = request.networks.clone();
     let config = config(request, &image, id, name)?;
     for mount in &config.mounts {
         mount.check_source()?;
     }
     check_gpus(&config)?;
+    super::network::check_attachments(store, &attachments)?;
     LayerCache::for_store(store).ensure_image(store, &image)?;
     // `rmi` and `prune` look at the containers under the store lock: the image must still be
     // there under the same lock, or one of them may have removed it since it was resolved
     // above, seeing no container that used it.
-    let _lock = store.lock()?;
+    let lock = store.lock()?;
     store.resolve(&wanted)?;
     store.resolve(&config.image.digest)?;
-    containers.create(config)
+    let container = containers.create(config)?;
+    drop(lock);
+    if let Err(error) = super::network::join(containers, &container, &attachments) {
+        let _ = containers.remove(&container);
+        return Err(error.into());
+    }
+    Ok(container)
 }
 
 fn config(
@@ -111,14 +124,37 @@ fn config(
             "it must be an absolute path",
         ));
     }
-    let network = request.network.unwrap_or(NetworkMode::Host);
+    let network = match (request.network, request.networks.is_empty()) {
+        (Some(mode @ (NetworkMode::Host | NetworkMode::None)), false) => {
+            return Err(RuntimeError::invalid(
+                "network",
+                if mode == NetworkMode::Host {
+                    "host"
+                } else {
+                    "none"
+                },
+                "`host` and `none` cannot be combined with a user network",
+            ));
+        }
+        (_, false) => NetworkMode::Bridge,
+        (network, true) => network.unwrap_or(NetworkMode::Host),
+    };
+    if network == NetworkMode::Host
+        && let Some(port) = request.ports.first()
+    {
+        return Err(RuntimeError::invalid(
+            "published port",
+            &port.to_string(),
+            "with `--network host` the container's ports are the host's already; use `--network NAME` or `none`",
+        ));
+    }
     let hostname = match (request.hostname, network) {
         (Some(hostname), _) => hostname,
         (None, NetworkMode::Host) => nix::unistd::gethostname().map_or_else(
             |_| id.short().to_string(),
             |name| name.to_string_lossy().into_owned(),
         ),
-        (None, NetworkMode::None) => id.short().to_string(),
+        (None, NetworkMode::None | NetworkMode::Bridge) => id.short().to_string(),
     };
     Ok(ContainerConfig {
         image: ImageInfo {
@@ -145,6 +181,7 @@ fn config(
         hostname,
         mounts: request.mounts,
         network,
+        ports: request.ports,
         shm_size: request.shm_size.unwrap_or_else(default_shm_size),
         limits: request.limits,
         seccomp: request.seccomp,
@@ -190,21 +227,7 @@ fn default_name(image: &ResolvedImage, id: &ContainerId) -> String {
 /// Half the host's memory, which is also tmpfs's own default: PyTorch's `DataLoader` workers
 /// pass batches through `/dev/shm`, and Docker's 64 MiB default makes them crash.
 fn default_shm_size() -> u64 {
-    let total_kib = fs_err::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        })
-        .unwrap_or(1 << 20);
-    total_kib * 1024 / 2
+    crate::hardware::total_memory_bytes().unwrap_or(1 << 30) / 2
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::error::RuntimeError;
 use super::init::{self, InitContext};
 use super::launch::Launch;
 use super::logs::LogWriter;
+use super::network::{self, Listeners};
 use super::process::{FORWARDED_SIGNALS, Forked, ProcessId, clone_process};
 use super::relay::{AfterExit, Relay};
 use super::stdio::HostEnds;
@@ -153,9 +154,12 @@ fn block_signals() -> Result<SignalFd, RuntimeError> {
         .map_err(|error| RuntimeError::sys("create a signalfd", error))
 }
 
-/// Prepare, clone init, hand it its uid map and cgroup, and read its report.
+/// Prepare, clone init, hand it its uid map, cgroup and network interfaces, and read its
+/// report.
 fn start(containers: &Containers, container: &mut Container) -> Result<Started, RuntimeError> {
     let launch = Launch::prepare(containers, container)?;
+    // Bound first: a taken port fails the start before anything exists.
+    let listeners = Listeners::bind(&container.config.ports)?;
     let pipe =
         || pipe2(OFlag::O_CLOEXEC).map_err(|error| RuntimeError::sys("create a pipe", error));
     let (go_read, go_write) = pipe()?;
@@ -187,11 +191,22 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
     };
     drop((go_read, report_write, child_stdio));
 
-    let handoff = launch.write_id_maps(pid).and_then(|()| {
-        cgroup.as_ref().map_or(Ok(()), |cgroup| {
-            cgroup.add_process(pid.as_raw()).map_err(RuntimeError::from)
+    // Interfaces are plugged in before init goes on, so the command finds them up.
+    let handoff = launch
+        .write_id_maps(pid)
+        .and_then(|()| {
+            cgroup.as_ref().map_or(Ok(()), |cgroup| {
+                cgroup.add_process(pid.as_raw()).map_err(RuntimeError::from)
+            })
         })
-    });
+        .and_then(|()| {
+            Ok(network::plug_all(
+                containers.store(),
+                container.id().as_str(),
+                pid,
+            )?)
+        })
+        .and_then(|()| Ok(listeners.serve(pid)?));
     if handoff.is_ok() {
         let _ = std::fs::File::from(go_write).write_all(b"1");
     } else {
@@ -208,6 +223,7 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
     if let Some(error) = failure {
         let _ = kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
+        network::unplug_all(containers.store(), container.id().as_str());
         if let Some(cgroup) = &cgroup {
             let _ = cgroup.remove();
         }
@@ -300,6 +316,7 @@ fn supervise(
     if let Some(cgroup) = &container.state.cgroup {
         let _ = cgroup.remove();
     }
+    network::unplug_all(containers.store(), container.id().as_str());
     container.state.status = Status::Exited;
     container.state.exit_code = Some(code);
     container.state.finished_at = Some(jiff::Timestamp::now().to_string());

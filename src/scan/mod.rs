@@ -10,6 +10,7 @@ mod notebook;
 mod pip_command;
 mod project;
 mod python;
+mod render;
 mod report;
 mod stdlib;
 mod verify;
@@ -31,7 +32,7 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
-pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_unresolved};
+pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_on_index, verify_unresolved};
 use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;

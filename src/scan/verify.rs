@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mapping::Reason;
 use super::report::{Choice, DistributionUse, ScanReport, ScanWarning, UnresolvedImport};
+use crate::network::Network;
 use crate::pypi::{IndexClient, WheelLookup};
 use crate::sha256::sha256_hex;
 
@@ -36,11 +37,35 @@ pub trait WheelIndex {
     fn lookup(&self, names: &[PackageName]) -> Vec<Result<WheelLookup, String>>;
 }
 
-/// The real index, asked through `client` on `runtime`.
+/// The real index, asked through `client` on `network`.
 pub struct IndexWheels<'a> {
-    pub runtime: &'a tokio::runtime::Runtime,
+    pub network: &'a Network,
     pub client: &'a IndexClient,
     pub url: String,
+}
+
+/// Verify `report`'s unresolved imports against the index at `url` (or, `offline`, the
+/// cached verdicts); warnings for what could not be asked.
+pub fn verify_on_index(
+    report: &mut ScanReport,
+    url: String,
+    offline: bool,
+    network: &Network,
+) -> Vec<String> {
+    let cache = VerdictCache::new(crate::dirs::cache_dir().ok(), offline);
+    let client = match IndexClient::builder().offline(offline).build() {
+        Ok(client) => client,
+        Err(error) => return vec![format!("could not check the index: {error}")],
+    };
+    let index = IndexWheels {
+        network,
+        client: &client,
+        url,
+    };
+    verify_unresolved(report, &index, &cache)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 impl WheelIndex for IndexWheels<'_> {
@@ -49,8 +74,8 @@ impl WheelIndex for IndexWheels<'_> {
     }
 
     fn lookup(&self, names: &[PackageName]) -> Vec<Result<WheelLookup, String>> {
-        self.client
-            .wheel_modules_blocking(self.runtime, &self.url, names)
+        self.network
+            .block_on(self.client.wheel_modules_all(&self.url, names))
             .into_iter()
             .map(|answer| answer.map_err(|error| error.to_string()))
             .collect()

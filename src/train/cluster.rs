@@ -239,7 +239,8 @@ pub fn submit(
 }
 
 fn fingerprint(datasets: &[ClusterDataset]) -> Result<Vec<DatasetRecord>, ClusterRunError> {
-    let cache_dir = crate::dirs::cache_dir().unwrap_or_else(|| std::env::temp_dir().join("mlpack"));
+    let cache_dir =
+        crate::dirs::cache_dir().unwrap_or_else(|_| std::env::temp_dir().join("mlpack"));
     let mut cache = FingerprintCache::open(&cache_dir);
     let mut records = Vec::new();
     for dataset in datasets {

@@ -8,11 +8,76 @@ use std::path::Path;
 use oci_spec::image::Descriptor;
 
 use super::record::{RunRecord, TRAIN_LOG};
+use super::{RunId, TrainError};
 use crate::error::FromIo;
+use crate::manifest::{CommandLine, Manifest};
 use crate::oci::{self, Derivation, HistoryEntry, ImageReference, LayerWriter, OciError, Store};
+use crate::project::Project;
 
 /// Label naming the run a model image holds.
 pub const RUN_LABEL: &str = "dev.mlpack.run.id";
+
+/// A model image written by [`package_run`].
+#[derive(Debug)]
+pub struct Packaged {
+    pub reference: ImageReference,
+    pub digest: String,
+    pub run: RunId,
+}
+
+/// `mlpack package`: the model image of run `id` (default: the latest that exited 0), named
+/// `tag` (default: `<image name>-model:<run id>`), running `cmd` split on whitespace (default:
+/// `[serve]`, else `[predict]`).
+pub fn package_run(
+    store: &Store,
+    project: &Project,
+    id: Option<&str>,
+    tag: Option<&str>,
+    cmd: Option<&str>,
+) -> Result<Packaged, TrainError> {
+    let manifest = project.manifest();
+    let cmd = model_command(cmd, manifest)?;
+    let outputs = project.outputs_dir();
+    let record = match id {
+        Some(id) => super::find_run(&outputs, id)?,
+        None => super::latest_successful_run(&outputs)?,
+    };
+    let reference = match tag {
+        Some(tag) => ImageReference::parse_name(tag).map_err(OciError::from)?,
+        None => model_reference(&record)?,
+    };
+    let descriptor = package(
+        store,
+        &outputs.join(record.id.as_str()),
+        &record,
+        &manifest.outputs.target,
+        cmd,
+        &reference,
+    )?;
+    Ok(Packaged {
+        reference,
+        digest: descriptor.digest().to_string(),
+        run: record.id,
+    })
+}
+
+/// `cmd`, else `[serve]` (or `[predict]`). Without either the image would keep the training
+/// image's command and retrain, failing for want of the data, so it is refused.
+fn model_command(cmd: Option<&str>, manifest: &Manifest) -> Result<Vec<String>, TrainError> {
+    let command = match cmd {
+        Some(line) => CommandLine::Line(line.to_string()).args(),
+        None => manifest
+            .serve
+            .as_ref()
+            .or(manifest.predict.as_ref())
+            .map(|section| section.command.args())
+            .unwrap_or_default(),
+    };
+    if command.is_empty() {
+        return Err(TrainError::NoModelCommand);
+    }
+    Ok(command)
+}
 
 /// The model image's default name: the training image's name, registry and path included,
 /// with `-model` added and the run's ID as the tag (`localhost:5000/team/img:tag` gives

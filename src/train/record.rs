@@ -97,7 +97,6 @@ pub struct HostFacts {
 impl HostFacts {
     pub fn collect() -> Self {
         let cpuinfo = fs_err::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = fs_err::read_to_string("/proc/meminfo").unwrap_or_default();
         let uname = nix::sys::utsname::uname().ok();
         Self {
             hostname: nix::unistd::gethostname()
@@ -113,17 +112,7 @@ impl HostFacts {
                 .map(|(_, model)| model.trim().to_string())
                 .unwrap_or_default(),
             cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            memory_bytes: meminfo
-                .lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-                .map_or(0, |kib| kib * 1024),
+            memory_bytes: crate::hardware::total_memory_bytes().unwrap_or(0),
             gpu_driver: crate::hardware::NvidiaDriver::detect()
                 .ok()
                 .flatten()

@@ -18,7 +18,8 @@ use super::error::WheelError;
 use super::record::{self, ContentHasher, HashAlgorithm, RecordEntry};
 use super::scheme::{self, InstallScheme};
 use super::scripts;
-use super::tree::StagingTree;
+use super::top_level;
+use crate::fs_tree::{StagingError, StagingTree, UnsafePath, entry_path};
 
 /// What the installer writes into `INSTALLER` ([PEP 376]): "the name of the tool used".
 ///
@@ -99,10 +100,13 @@ impl WheelInstaller {
             python: &self.python,
         };
         let plan = install.plan(&mut archive, &distribution)?;
-        let mut tree = StagingTree::new(root, &wheel_name)?;
+        let mut tree = StagingTree::new(root).map_err(|source| WheelError::Write {
+            wheel: wheel_name.clone(),
+            source,
+        })?;
         match install.write(&plan, &mut archive, &mut tree) {
             Ok(files) => Ok(InstalledWheel {
-                top_level: top_level(&files, &scheme, &plan.dist_info),
+                top_level: top_level::import_names(&files, &scheme, &plan.dist_info),
                 name: plan.metadata.name,
                 version: plan.metadata.version,
                 dist_info: scheme::join(&plan.lib, std::slice::from_ref(&plan.dist_info)),
@@ -323,7 +327,11 @@ impl Install<'_> {
                     _ => return Err(unsafe_entry("it is not a regular file or directory")),
                 };
                 let name = raw_name.strip_suffix('/').unwrap_or(&raw_name).to_string();
-                let components = check_name(&name).map_err(unsafe_entry)?;
+                let components = entry_path::zip_entry(&name)
+                    .map_err(|error: UnsafePath| unsafe_entry(&error.reason("it")))?
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
                 Ok(Entry {
                     index,
                     name,
@@ -567,14 +575,15 @@ impl Install<'_> {
         &self,
         plan: &Plan,
         archive: &mut ZipArchive<R>,
-        tree: &mut StagingTree<'_>,
+        tree: &mut StagingTree,
     ) -> Result<Vec<String>, WheelError> {
         let mut rows = Vec::with_capacity(plan.files.len() + 1);
         let mut buffer = vec![0; 64 * 1024];
         for (destination, source) in &plan.files {
             let (hash, size) = match source {
                 Source::Generated { contents, mode } => {
-                    tree.write_file(destination, *mode, contents)?;
+                    tree.write_file(destination, *mode, contents)
+                        .map_err(|error| self.staging_error(error))?;
                     (record::sha256_field(contents), contents.len() as u64)
                 }
                 Source::Archive(file) => {
@@ -594,7 +603,8 @@ impl Install<'_> {
             String::new(),
             String::new(),
         ));
-        tree.write_file(&record, REGULAR, record::write(&mut rows).as_bytes())?;
+        tree.write_file(&record, REGULAR, record::write(&mut rows).as_bytes())
+            .map_err(|error| self.staging_error(error))?;
 
         let mut files: Vec<String> = plan.files.keys().cloned().collect();
         files.push(record);
@@ -609,7 +619,7 @@ impl Install<'_> {
         archive: &mut ZipArchive<R>,
         file: &ArchiveFile,
         destination: &str,
-        tree: &mut StagingTree<'_>,
+        tree: &mut StagingTree,
         buffer: &mut [u8],
     ) -> Result<(String, u64), WheelError> {
         let read_error = |source| WheelError::ReadEntry {
@@ -633,11 +643,14 @@ impl Install<'_> {
             let digests = hasher.finish();
             self.verify(file, limit, &digests)?;
             let contents = scripts::rewrite_shebang(self.python, contents);
-            tree.write_file(destination, file.mode, &contents)?;
+            tree.write_file(destination, file.mode, &contents)
+                .map_err(|error| self.staging_error(error))?;
             (record::sha256_field(&contents), contents.len() as u64)
         } else {
             use std::io::Write as _;
-            let mut output = tree.create_file(destination, file.mode)?;
+            let mut output = tree
+                .create_file(destination, file.mode)
+                .map_err(|error| self.staging_error(error))?;
             loop {
                 let read = match reader.read(buffer) {
                     Ok(0) => break,
@@ -715,31 +728,26 @@ impl Install<'_> {
         }
     }
 
+    fn staging_error(&self, error: StagingError) -> WheelError {
+        match error {
+            StagingError::Unsafe { path, reason } => WheelError::UnsafeDestination {
+                wheel: self.wheel.to_string(),
+                path,
+                reason: reason.to_string(),
+            },
+            StagingError::Io(source) => WheelError::Write {
+                wheel: self.wheel.to_string(),
+                source,
+            },
+        }
+    }
+
     fn zip_error(&self, source: zip::result::ZipError) -> WheelError {
         WheelError::Zip {
             wheel: self.wheel.to_string(),
             source,
         }
     }
-}
-
-/// The `/`-separated components of an entry name, refusing names that could leave the
-/// directory they are unpacked into, or that two tools could read differently.
-fn check_name(name: &str) -> Result<Vec<String>, &'static str> {
-    if name.starts_with('/') {
-        return Err("it is an absolute path");
-    }
-    if name.contains('\0') {
-        return Err("its name holds a NUL byte");
-    }
-    let components: Vec<String> = name.split('/').map(str::to_string).collect();
-    if components.iter().any(|part| part == "..") {
-        return Err("it has a `..` component");
-    }
-    if components.iter().any(|part| part.is_empty() || part == ".") {
-        return Err("it has an empty or `.` component");
-    }
-    Ok(components)
 }
 
 /// Whether a top-level name is a `.data` directory. Case matters, as it does for pip.
@@ -749,50 +757,4 @@ fn check_name(name: &str) -> Result<Vec<String>, &'static str> {
 )]
 fn is_data_directory(name: &str) -> bool {
     name.ends_with(".data")
-}
-
-/// Top-level import names among the installed files: packages (directories) and modules
-/// (`six.py`, `_speedups.cpython-311-x86_64-linux-gnu.so`) directly in purelib or platlib.
-fn top_level(files: &[String], scheme: &InstallScheme, dist_info: &str) -> Vec<String> {
-    let lib_dirs: BTreeSet<&str> = [scheme.purelib.as_str(), scheme.platlib.as_str()].into();
-    let mut names = BTreeSet::new();
-    for file in files {
-        for lib in &lib_dirs {
-            let Some(relative) = scheme::strip_dir(lib, file) else {
-                continue;
-            };
-            let name = match relative.split_once('/') {
-                Some((directory, _)) => {
-                    let metadata = [".dist-info", ".data", ".egg-info"]
-                        .iter()
-                        .any(|suffix| directory.ends_with(suffix));
-                    if metadata || directory == dist_info || directory == "__pycache__" {
-                        continue;
-                    }
-                    directory
-                }
-                None => match relative.split_once('.') {
-                    Some((stem, "py" | "pyc")) => stem,
-                    Some((stem, extension))
-                        if extension.ends_with("so") || extension.ends_with("pyd") =>
-                    {
-                        stem
-                    }
-                    _ => continue,
-                },
-            };
-            if is_identifier(name) {
-                names.insert(name.to_string());
-            }
-        }
-    }
-    names.into_iter().collect()
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first == '_' || first.is_alphabetic())
-        && chars.all(|char| char == '_' || char.is_alphanumeric())
 }

@@ -19,7 +19,7 @@ mod record;
 mod scheme;
 mod scripts;
 mod shared_objects;
-mod tree;
+mod top_level;
 
 #[cfg(test)]
 mod tests;

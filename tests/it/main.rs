@@ -22,8 +22,12 @@ mod isolation;
 mod load;
 mod lock;
 mod manifest;
+#[cfg(feature = "test-root")]
+mod network;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
+#[cfg(feature = "test-docker")]
+mod release;
 #[cfg(feature = "test-root")]
 mod run;
 mod scan;

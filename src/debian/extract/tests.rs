@@ -328,11 +328,11 @@ fn refuses_parent_components() {
     let sandbox = Sandbox::new();
     insta::assert_snapshot!(
         refused(&sandbox, &[dir("./"), file("./../outside/evil", b"evil")]),
-        @"refusing entry `./../outside/evil` of package `demo` (`[TMP]/demo.gz.deb`): `./../outside/evil` contains `..`"
+        @"refusing entry `./../outside/evil` of package `demo` (`[TMP]/demo.gz.deb`): `./../outside/evil` has a `..` component"
     );
     insta::assert_snapshot!(
         refused(&sandbox, &[dir("./"), file("../evil", b"evil")]),
-        @"refusing entry `../evil` of package `demo` (`[TMP]/demo.gz.deb`): `../evil` contains `..`"
+        @"refusing entry `../evil` of package `demo` (`[TMP]/demo.gz.deb`): `../evil` has a `..` component"
     );
 }
 

@@ -16,15 +16,16 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use super::super::convert::{Recompressed, recompress_layers};
 use super::super::digest::Digest;
 use super::super::error::OciError;
 use super::super::index::empty_index;
 use super::super::json::to_canonical_json;
-use super::super::layer::{LayerCompression, LayerWriter};
 use super::super::reference::{ImageReference, REF_NAME_ANNOTATION};
 use super::super::resolve::ResolvedImage;
 use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_JSON, Store};
 use super::ArchiveWriter;
+use crate::compression::Compression;
 use crate::error::FromIo;
 
 /// Where a blob of the archive comes from.
@@ -55,7 +56,7 @@ pub fn export_oci_archive_with_compression(
     image: &ResolvedImage,
     tag: &str,
     out: &Path,
-    compression: LayerCompression,
+    compression: Compression,
 ) -> Result<(), OciError> {
     export(store, image, tag, out, Some(compression))
 }
@@ -65,40 +66,41 @@ fn export(
     image: &ResolvedImage,
     tag: &str,
     out: &Path,
-    compression: Option<LayerCompression>,
+    compression: Option<Compression>,
 ) -> Result<(), OciError> {
     let tag = ImageReference::parse_name(tag)?.to_string();
     let mut blobs: BTreeMap<Digest, BlobSource> = BTreeMap::new();
     blobs.insert(image.config_digest()?, BlobSource::Store);
 
-    let mut manifest = image.manifest.clone();
-    let mut layers = Vec::new();
-    for (layer, diff_id) in image.layers()? {
-        let current = LayerCompression::from_media_type(layer.media_type().as_ref());
-        match compression {
-            Some(target) if current != Some(Some(target)) => {
-                let writer = LayerWriter::new().compression(target);
-                let (temp, converted) = writer.recompress_to_temp(store, &layer, &diff_id)?;
-                layers.push(converted.descriptor());
-                blobs.insert(converted.digest, BlobSource::Temp(temp));
-            }
-            _ => {
-                blobs.insert(Digest::from_oci(layer.digest())?, BlobSource::Store);
-                layers.push(layer);
-            }
-        }
+    let recompressed = match compression {
+        Some(compression) => recompress_layers(store, image, compression)?,
+        None => Recompressed {
+            manifest: None,
+            blobs: Vec::new(),
+        },
+    };
+    for (digest, temp) in recompressed.blobs {
+        blobs.insert(digest, BlobSource::Temp(temp));
     }
-
     let mut entry = image.manifest_descriptor.clone();
-    if layers == *image.manifest.layers() {
-        blobs.insert(image.manifest_digest()?, BlobSource::Store);
-    } else {
-        manifest.set_layers(layers);
-        let bytes = to_canonical_json(&manifest, "the recompressed image's manifest")?;
-        let digest = Digest::of(&bytes);
-        entry.set_digest(digest.to_oci());
-        entry.set_size(bytes.len() as u64);
-        blobs.insert(digest, BlobSource::Bytes(bytes));
+    let layers = match recompressed.manifest {
+        None => {
+            blobs.insert(image.manifest_digest()?, BlobSource::Store);
+            image.manifest.layers().clone()
+        }
+        Some((manifest, bytes)) => {
+            let digest = Digest::of(&bytes);
+            entry.set_digest(digest.to_oci());
+            entry.set_size(bytes.len() as u64);
+            blobs.insert(digest, BlobSource::Bytes(bytes));
+            manifest.layers().clone()
+        }
+    };
+    for layer in &layers {
+        // The recompressed ones are in temp files already.
+        blobs
+            .entry(Digest::from_oci(layer.digest())?)
+            .or_insert(BlobSource::Store);
     }
     entry.set_annotations(Some([(REF_NAME_ANNOTATION.to_string(), tag)].into()));
     let mut index = empty_index();

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::super::error::OciError;
+use crate::compression::MAGIC_LEN;
 use crate::error::FromIo;
 
 /// The largest JSON document (manifest, config, index) read into memory. Configs with a long
@@ -198,9 +199,9 @@ impl Entry<'_> {
 
     /// The first bytes of the content (fewer if it is shorter), to tell its compression.
     pub(super) fn head(&self) -> Result<Vec<u8>, OciError> {
-        let mut head = Vec::with_capacity(8);
+        let mut head = Vec::with_capacity(MAGIC_LEN);
         self.reader()
-            .take(8)
+            .take(MAGIC_LEN as u64)
             .read_to_end(&mut head)
             .map_err(|source| self.read_failed(&source))?;
         Ok(head)

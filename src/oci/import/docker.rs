@@ -24,11 +24,11 @@ use serde::Deserialize;
 use super::super::digest::{DiffId, Digest, digest_reader};
 use super::super::error::OciError;
 use super::super::json::to_canonical_json;
-use super::super::layer::MEDIA_TYPE_LAYER_TAR;
 use super::super::reference::ImageReference;
 use super::super::store::Store;
 use super::archive::{Archive, parse_json};
-use super::{DOCKER_MANIFEST_FILE, Imported, familiar_name, layer_compression};
+use super::{DOCKER_MANIFEST_FILE, Imported, compressed_layer_media_type, familiar_name};
+use crate::compression::MEDIA_TYPE_LAYER_TAR;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -157,7 +157,7 @@ fn import_layer(
     diff_id: &DiffId,
 ) -> Result<Descriptor, OciError> {
     let entry = archive.entry(name, &format!("`{DOCKER_MANIFEST_FILE}`"))?;
-    let compression = layer_compression(&entry.head()?).map_err(|kind| {
+    let compression = compressed_layer_media_type(&entry.head()?).map_err(|kind| {
         invalid(
             archive,
             format!("the layer `{name}` is compressed with {kind}; mlpack reads uncompressed, gzip and zstd layers"),
@@ -170,7 +170,7 @@ fn import_layer(
         expected: diff_id.to_string(),
         actual: actual.to_string(),
     };
-    let Some(compression) = compression else {
+    let Some(media_type) = compression else {
         // Uncompressed: the blob's digest is its diffID, and a blob the store has was checked
         // when it was written.
         if !store.has_blob(diff_id.digest()) {
@@ -186,11 +186,7 @@ fn import_layer(
         ));
     };
     let (digest, size) = store.write_blob_from(&mut entry.reader())?;
-    let descriptor = Descriptor::new(
-        MediaType::from(compression.media_type()),
-        size,
-        digest.to_oci(),
-    );
+    let descriptor = Descriptor::new(MediaType::from(media_type), size, digest.to_oci());
     let (actual, _) = digest_reader(&mut store.open_layer(&descriptor)?).map_err(|error| {
         invalid(
             archive,

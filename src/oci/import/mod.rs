@@ -28,9 +28,9 @@ use tempfile::NamedTempFile;
 use self::archive::Archive;
 use super::digest::Digest;
 use super::error::OciError;
-use super::layer::LayerCompression;
 use super::reference::{ImageReference, ReferenceError};
 use super::store::{INDEX_FILE, OCI_LAYOUT_FILE, Store};
+use crate::compression::{Compression, MAGIC_LEN};
 use crate::error::FromIo;
 
 /// The docker-archive's table of images.
@@ -69,10 +69,10 @@ pub fn import_archive(store: &Store, path: &Path) -> Result<Vec<LoadedImage>, Oc
     let _lock = store.lock()?;
     let file = file.into_file();
     if metadata.is_file() {
-        let mut head = [0; 8];
+        let mut head = [0; MAGIC_LEN];
         let read = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0)
             .map_err(|source| OciError::io("read", path, source))?;
-        if detect_compression(&head[..read]) == Compression::None {
+        if Compression::detect(&head[..read]) == Compression::None {
             return import(store, &Archive::read(file, path)?);
         }
     }
@@ -145,39 +145,16 @@ fn familiar_name(name: &str) -> Result<ImageReference, ReferenceError> {
     name.parse::<ImageReference>()?.familiar().into_name()
 }
 
-/// How a stream is compressed, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    None,
-    Gzip,
-    Zstd,
-    Xz,
-    Bzip2,
-}
-
-fn detect_compression(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Compression::Xz
-    } else if head.starts_with(b"BZh") {
-        Compression::Bzip2
-    } else {
-        Compression::None
-    }
-}
-
-/// A layer's media type from its first bytes: stored as it comes, so it must be a
-/// compression the store's layers use.
-fn layer_compression(head: &[u8]) -> Result<Option<LayerCompression>, &'static str> {
-    match detect_compression(head) {
+/// A layer's media type from its first bytes, `None` for an uncompressed tar: the layer is
+/// stored as it comes, so it must be compressed as the store's layers are; `Err` names the
+/// compression when it is not.
+fn compressed_layer_media_type(head: &[u8]) -> Result<Option<&'static str>, &'static str> {
+    match Compression::detect(head) {
         Compression::None => Ok(None),
-        Compression::Gzip => Ok(Some(LayerCompression::Gzip)),
-        Compression::Zstd => Ok(Some(LayerCompression::Zstd)),
-        Compression::Xz => Err("xz"),
-        Compression::Bzip2 => Err("bzip2"),
+        compression => compression
+            .layer_media_type()
+            .map(Some)
+            .ok_or(compression.name()),
     }
 }
 
@@ -186,33 +163,27 @@ fn spool(store: &Store, reader: impl Read, label: &Path) -> Result<NamedTempFile
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let mut head = Vec::new();
     // Enough bytes to tell the compression, even from a pipe that gives them one at a time.
-    while head.len() < 6 {
+    while head.len() < MAGIC_LEN {
         let buffered = io::BufRead::fill_buf(&mut reader)
             .map_err(|source| OciError::io("read", label, source))?;
         if buffered.is_empty() {
             break;
         }
-        let take = buffered.len().min(6 - head.len());
+        let take = buffered.len().min(MAGIC_LEN - head.len());
         head.extend_from_slice(&buffered[..take]);
         io::BufRead::consume(&mut reader, take);
     }
-    let input = io::Cursor::new(head.clone()).chain(reader);
-    let mut decoded: Box<dyn Read> = match detect_compression(&head) {
-        Compression::None => Box::new(input),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(BufReader::new(input))),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(input)
-                .map_err(|source| OciError::io("read", label, source))?,
-        ),
-        Compression::Xz => Box::new(liblzma::read::XzDecoder::new(input)),
-        Compression::Bzip2 => {
-            return Err(OciError::InvalidArchive {
-                path: label.to_path_buf(),
-                message: "it is compressed with bzip2; decompress it first (`bunzip2 -k`)"
-                    .to_string(),
-            });
-        }
-    };
+    let compression = Compression::detect(&head);
+    if compression == Compression::Bzip2 {
+        return Err(OciError::InvalidArchive {
+            path: label.to_path_buf(),
+            message: "it is compressed with bzip2; decompress it first (`bunzip2 -k`)".to_string(),
+        });
+    }
+    let input = io::Cursor::new(head).chain(reader);
+    let mut decoded = compression
+        .reader(input)
+        .map_err(|source| OciError::io("read", label, source))?;
     let temp = store.temp_file()?;
     let mut writer = io::BufWriter::with_capacity(1 << 20, temp.as_file());
     io::copy(&mut decoded, &mut writer).map_err(|source| OciError::io("read", label, source))?;

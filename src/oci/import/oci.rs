@@ -20,11 +20,11 @@ use oci_spec::image::{
 
 use super::super::digest::Digest;
 use super::super::error::OciError;
-use super::super::layer::LayerCompression;
 use super::super::reference::{ImageReference, REF_NAME_ANNOTATION};
 use super::super::store::{INDEX_FILE, OCI_LAYOUT_FILE, Store};
 use super::archive::{Archive, parse_json};
 use super::{Imported, familiar_name};
+use crate::compression::Compression;
 
 /// The annotation containerd and Docker 25+ put the image's full name in.
 const CONTAINERD_NAME_ANNOTATION: &str = "io.containerd.image.name";
@@ -203,7 +203,7 @@ fn import_layer(
 ) -> Result<(), OciError> {
     let name = blob_name(archive, layer)?;
     let media_type = layer.media_type().to_string();
-    if LayerCompression::from_media_type(&media_type).is_none() {
+    if Compression::from_layer_media_type(&media_type).is_none() {
         return Err(OciError::InvalidArchive {
             path: archive.path().to_path_buf(),
             message: format!(

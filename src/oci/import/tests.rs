@@ -5,11 +5,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use super::*;
+use crate::compression::MEDIA_TYPE_LAYER_TAR;
 use crate::error::Diagnostic;
 use crate::oci::tests::{new_store, tagged_image};
-use crate::oci::{
-    MEDIA_TYPE_LAYER_TAR, REF_NAME_ANNOTATION, export_docker_archive, export_oci_archive,
-};
+use crate::oci::{REF_NAME_ANNOTATION, export_docker_archive, export_oci_archive};
 
 /// One entry of a hand-made archive.
 enum Item<'a> {
@@ -321,7 +320,7 @@ fn docker_archive_symlinks_gzip_layers_and_unnamed_images() {
         .iter()
         .map(|layer| layer.media_type().to_string())
         .collect();
-    assert_eq!(media_types, [crate::oci::MEDIA_TYPE_LAYER_GZIP; 2]);
+    assert_eq!(media_types, [crate::compression::MEDIA_TYPE_LAYER_GZIP; 2]);
 }
 
 /// Flip one byte in the middle of `entry` of the archive at `path`.

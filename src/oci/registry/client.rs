@@ -18,10 +18,6 @@ use super::credentials::Credentials;
 use super::error::{ConnectFailure, RegistryError};
 use super::host::api_host;
 
-/// How long a connection may take to open.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one read may stall; a blob download may take far longer in all.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Tries for a read (`GET`, `HEAD`) whose connection fails or whose server is overloaded.
 const ATTEMPTS: u32 = 3;
 /// The largest token-server answer or error body read.
@@ -130,7 +126,7 @@ impl RegistryClient {
                 registry: registry.to_string(),
                 base,
                 insecure,
-                api: http_client(Some(READ_TIMEOUT))?,
+                api: http_client(Some(crate::network::READ_TIMEOUT))?,
                 transfer: http_client(None)?,
                 credentials,
                 auth: AuthState::default(),
@@ -618,34 +614,17 @@ fn error_message(body: &[u8]) -> Option<String> {
 /// A reqwest client as every registry request uses: rustls with the platform's roots plus
 /// `SSL_CERT_FILE`, no transparent decompression (blobs are hashed as sent).
 fn http_client(read_timeout: Option<Duration>) -> Result<reqwest::Client, RegistryError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("mlpack/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(CONNECT_TIMEOUT)
-        .no_gzip();
-    if let Some(timeout) = read_timeout {
-        builder = builder.read_timeout(timeout);
-    }
-    let extra_roots =
-        crate::certificates::ssl_cert_file().map_err(|error| RegistryError::Certificates {
+    crate::network::client_builder(read_timeout)
+        .map_err(|error| RegistryError::Certificates {
             path: error.path,
             message: error.message,
-        })?;
-    if !extra_roots.is_empty() {
-        builder = builder.tls_certs_merge(extra_roots);
-    }
-    builder
+        })?
+        .no_gzip()
         .build()
         .map_err(|source| RegistryError::Client { source })
 }
 
-/// Runs blocking work (file reads, hashing, the store's lock) on tokio's blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        // A blocking task can't be cancelled, only panic: pass the panic on to the caller.
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}
+pub(crate) use crate::network::blocking;
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use super::{new_store, tagged_image, temp_files};
+use crate::compression::Compression;
 use crate::oci::{
-    Digest, LayerCompression, REF_NAME_ANNOTATION, export_docker_archive, export_oci_archive,
+    Digest, REF_NAME_ANNOTATION, export_docker_archive, export_oci_archive,
     export_oci_archive_with_compression,
 };
 
@@ -163,8 +164,7 @@ fn oci_archive_can_recompress_layers_for_older_tools() {
     let (layers, descriptor) = tagged_image(&store, "iris", "print('iris')\n");
     let image = store.resolve("iris").unwrap();
     let out = dir.path().join("gzip.tar");
-    export_oci_archive_with_compression(&store, &image, "iris", &out, LayerCompression::Gzip)
-        .unwrap();
+    export_oci_archive_with_compression(&store, &image, "iris", &out, Compression::Gzip).unwrap();
     let entries: BTreeMap<String, Vec<u8>> = read_archive(&out).into_iter().collect();
 
     let index: serde_json::Value = serde_json::from_slice(&entries["index.json"]).unwrap();

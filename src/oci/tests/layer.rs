@@ -4,9 +4,10 @@ use super::{
     FIRST, LONG_FILE, Listed, SECOND, layer_tar, list_tar, make_tree, new_store, raw_headers,
     temp_files,
 };
+use crate::compression::Compression;
 use crate::error::Diagnostic;
 use crate::oci::layer::parse_source_date_epoch;
-use crate::oci::{DEFAULT_MTIME, Digest, LayerCompression, LayerWriter, OciError};
+use crate::oci::{DEFAULT_MTIME, Digest, LayerWriter, OciError};
 
 fn entry(path: &str, kind: char, mode: u32, link: Option<&str>, size: u64) -> Listed {
     Listed {
@@ -28,12 +29,15 @@ fn the_same_tree_gives_the_same_layer() {
     make_tree(&one, FIRST);
     make_tree(&two, SECOND);
 
-    for compression in [LayerCompression::Zstd, LayerCompression::Gzip] {
+    for compression in [Compression::Zstd, Compression::Gzip] {
         let writer = LayerWriter::new().compression(compression);
         let first = writer.write_dir(&store, &one).unwrap();
         let second = writer.write_dir(&store, &two).unwrap();
         assert_eq!(first, second, "{compression:?}");
-        assert_eq!(first.media_type, compression.media_type());
+        assert_eq!(
+            Some(first.media_type.as_str()),
+            compression.layer_media_type()
+        );
         assert!(store.has_blob(&first.digest));
         let tar = layer_tar(&store, &first);
         assert_eq!(Digest::of(&tar), *first.diff_id.digest());
@@ -46,7 +50,7 @@ fn the_same_tree_gives_the_same_layer() {
     // Same tar under either compression.
     let zstd = LayerWriter::new().write_dir(&store, &one).unwrap();
     let gzip = LayerWriter::new()
-        .compression(LayerCompression::Gzip)
+        .compression(Compression::Gzip)
         .write_dir(&store, &one)
         .unwrap();
     assert_eq!(zstd.diff_id, gzip.diff_id);

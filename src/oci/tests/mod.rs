@@ -265,7 +265,7 @@ pub(super) fn tagged_image(
         writer.write_dir(store, &base).unwrap(),
         writer
             .clone()
-            .compression(super::LayerCompression::Gzip)
+            .compression(crate::compression::Compression::Gzip)
             .write_dir(store, &app)
             .unwrap(),
     ];

@@ -173,7 +173,7 @@ pub(crate) fn image_of_layers(store: &Store, reference: &str, layers: &[Vec<u8>]
                 diff_id: mlpack::oci::DiffId::new(digest.clone()),
                 digest,
                 size: tar.len() as u64,
-                media_type: mlpack::oci::MEDIA_TYPE_LAYER_TAR.to_string(),
+                media_type: mlpack::compression::MEDIA_TYPE_LAYER_TAR.to_string(),
             }
         })
         .collect();

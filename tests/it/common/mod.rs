@@ -107,7 +107,7 @@ pub(crate) fn repo_root() -> PathBuf {
 
 /// Copy `from` to `to`, skipping what the repository's `.gitignore` files name (read even
 /// outside a git checkout).
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     let walk = ignore::WalkBuilder::new(from)
         .hidden(false)
         .require_git(false)

@@ -11,27 +11,19 @@
 //! refused). The kernel never follows a symlink here: a layer takes part below a directory
 //! only once `lstat` has shown it holds a real directory at every step.
 
-use std::collections::VecDeque;
-use std::ffi::CString;
-use std::io;
-use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::FileTypeExt as _;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// As Linux's `MAXSYMLINKS`.
-const MAX_SYMLINKS: usize = 40;
-/// The opaque-directory xattrs, as root's and rootless unpacking set them.
-const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
+use super::path_walk::{PathWalk, Step};
+use super::whiteout;
 
 /// Layer directories, topmost first.
-pub(super) struct MergedView<'a> {
+pub(crate) struct MergedView<'a> {
     layers: &'a [PathBuf],
 }
 
 /// What a path names in the merged view.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Found {
+pub(crate) enum Found {
     /// The entry (not followed, if a symlink): the index of the layer that holds it, and its
     /// real path there.
     Entry { layer: usize, path: PathBuf },
@@ -40,63 +32,47 @@ pub(super) enum Found {
 }
 
 impl<'a> MergedView<'a> {
-    pub(super) fn new(layers: &'a [PathBuf]) -> Self {
+    pub(crate) fn new(layers: &'a [PathBuf]) -> Self {
         Self { layers }
     }
 
     /// Look up `components` (relative to the root, without `.` or `..` of their own; a
     /// symlink's may have them). `Err` says why the path is refused.
-    pub(super) fn find(&self, components: &[String]) -> Result<Found, String> {
-        let mut pending: VecDeque<(String, bool)> = components
-            .iter()
-            .map(|component| (component.clone(), true))
-            .collect();
+    pub(crate) fn find<S: AsRef<str>>(&self, components: &[S]) -> Result<Found, String> {
+        let mut walk = PathWalk::new(components);
         let all: Vec<usize> = (0..self.layers.len()).collect();
         // The real directories so far, and the layers that have a real directory there.
         let mut resolved: Vec<String> = Vec::new();
         let mut active = all.clone();
-        let mut symlinks = 0;
-        while let Some((component, named)) = pending.pop_front() {
-            match component.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    if resolved.pop().is_none() {
-                        return Err("a symlink on its path leads outside the image".to_string());
-                    }
-                    active = self.layers_at(&resolved, &all);
-                    continue;
+        while let Some(step) = walk.next_step() {
+            let Step::Name { name, last, .. } = step else {
+                if resolved.pop().is_none() {
+                    return Err("a symlink on its path leads outside the image".to_string());
                 }
-                _ => {}
-            }
-            let last = named && pending.iter().all(|(_, named)| !named);
-            resolved.push(component);
+                active = self.layers_at(&resolved, &all);
+                continue;
+            };
+            resolved.push(name);
             let Some((top, metadata)) = self.topmost(&resolved, &active) else {
                 return Ok(Found::Nothing);
             };
-            let kind = metadata.file_type();
-            if kind.is_char_device() && metadata.rdev() == 0 {
+            if whiteout::is_overlay_whiteout(&metadata) {
                 return Ok(Found::Nothing);
             }
             if last {
                 let path = self.real(top, &resolved);
                 return Ok(Found::Entry { layer: top, path });
             }
+            let kind = metadata.file_type();
             if kind.is_symlink() {
-                symlinks += 1;
-                if symlinks > MAX_SYMLINKS {
-                    return Err("too many levels of symlinks on its path".to_string());
-                }
                 let link = self.real(top, &resolved);
                 let target = fs_err::read_link(&link).map_err(|error| error.to_string())?;
                 let target = target.to_str().ok_or_else(|| {
                     format!("`{}` has a target that is not UTF-8", link.display())
                 })?;
                 resolved.pop();
-                if target.starts_with('/') {
+                if walk.follow(target).map_err(|error| error.to_string())? {
                     resolved.clear();
-                }
-                for part in target.split('/').rev() {
-                    pending.push_front((part.to_string(), false));
                 }
                 active = self.layers_at(&resolved, &all);
             } else if kind.is_dir() {
@@ -125,7 +101,8 @@ impl<'a> MergedView<'a> {
             match fs_err::symlink_metadata(&path) {
                 Ok(metadata) if metadata.is_dir() => {
                     merged.push(layer);
-                    if is_opaque(&path) {
+                    // Unreadable xattrs read as none, as overlayfs would see none.
+                    if whiteout::is_opaque(&path).unwrap_or(false) {
                         break;
                     }
                 }
@@ -161,36 +138,10 @@ impl<'a> MergedView<'a> {
     }
 }
 
-/// Whether the directory at `path` carries an opaque xattr set to `y`.
-fn is_opaque(path: &Path) -> bool {
-    OPAQUE_XATTRS
-        .iter()
-        .any(|name| get_xattr(path, name).is_ok_and(|value| value == b"y"))
-}
-
-/// `lgetxattr(2)` of a short value: `name` on `path` itself, never through a symlink.
-#[expect(unsafe_code, reason = "neither std nor nix wraps the xattr calls")]
-pub(super) fn get_xattr(path: &Path, name: &str) -> io::Result<Vec<u8>> {
-    let path = CString::new(path.as_os_str().as_bytes())?;
-    let name = CString::new(name)?;
-    let mut value = vec![0_u8; 256];
-    // SAFETY: `path` and `name` are NUL-terminated and outlive the call; `value` is writable
-    // for its length, which the kernel does not exceed.
-    let length = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    let length = usize::try_from(length).map_err(|_| io::Error::last_os_error())?;
-    value.truncate(length);
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn components(path: &str) -> Vec<String> {
@@ -219,19 +170,9 @@ mod tests {
         // `usr/lib` is a file in the upper layer: it hides the lower directory.
         fs_err::write(upper.join("usr/lib"), "").unwrap();
         fs_err::create_dir(upper.join("etc")).unwrap();
-        nix::sys::stat::mknod(
-            &upper.join("etc/gone"),
-            nix::sys::stat::SFlag::S_IFCHR,
-            nix::sys::stat::Mode::empty(),
-            0,
-        )
-        .unwrap_or_else(|_| panic!("whiteouts need Linux 5.8"));
-        let opaque_xattr = if nix::unistd::geteuid().is_root() {
-            OPAQUE_XATTRS[0]
-        } else {
-            OPAQUE_XATTRS[1]
-        };
-        super::super::layers::set_xattr(&upper.join("opaque"), opaque_xattr, b"y").unwrap();
+        whiteout::make_overlay_whiteout(&upper.join("etc/gone"))
+            .unwrap_or_else(|_| panic!("whiteouts need Linux 5.8"));
+        whiteout::mark_opaque(&upper.join("opaque"), nix::unistd::geteuid().is_root()).unwrap();
 
         let layers = [upper.clone(), lower.clone()];
         let view = MergedView::new(&layers);

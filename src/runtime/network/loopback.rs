@@ -1,5 +1,5 @@
-//! Networking for `--network none`: a fresh network namespace has a loopback device that is
-//! down; bring it up so `127.0.0.1` works, as Docker's `none` network does.
+//! The loopback device of a container's own network namespace (`--network none` or a user
+//! network): it starts down; bring it up so `127.0.0.1` works, as Docker does.
 
 use std::os::fd::AsRawFd as _;
 
@@ -21,14 +21,20 @@ pub(crate) fn loopback_up() -> Result<(), String> {
     for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *slot = libc::c_char::from_ne_bytes([*byte]);
     }
+    // musl types ioctl's request as `c_int`, glibc as `c_ulong` (`libc::Ioctl` either way); both
+    // requests are small, so the cast is exact on both (the static release binary is musl).
+    let (get, set) = (
+        libc::SIOCGIFFLAGS as libc::Ioctl,
+        libc::SIOCSIFFLAGS as libc::Ioctl,
+    );
     // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write `ifr_flags` of a valid `ifreq`.
     #[expect(unsafe_code, reason = "network ioctls")]
     unsafe {
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &raw mut request) != 0 {
+        if libc::ioctl(socket.as_raw_fd(), get, &raw mut request) != 0 {
             return Err(fail(nix::Error::last()));
         }
         request.ifr_ifru.ifru_flags |= libc::c_short::try_from(libc::IFF_UP).unwrap_or(1);
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &raw const request) != 0 {
+        if libc::ioctl(socket.as_raw_fd(), set, &raw const request) != 0 {
             return Err(fail(nix::Error::last()));
         }
     }

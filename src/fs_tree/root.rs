@@ -2,17 +2,15 @@
 //! them, without ever letting the kernel follow a symlink: each component is checked with
 //! `lstat`, symlinks are resolved by this code (an absolute target starts again at the root),
 //! and a path that climbs above the root is refused. Unpacked packages may hold any symlink,
-//! so everything that writes into a root (extraction, the dpkg database, the offline
+//! so everything that writes into a root (`debian`'s extraction, dpkg database and offline
 //! maintainer-script work, and `runtime`'s unpacking of image layers) goes through here.
 
-use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use fs_err::os::unix::fs::OpenOptionsExt as _;
 
-/// How many symlinks one path may pass through, as Linux's `MAXSYMLINKS`.
-const MAX_SYMLINKS: usize = 40;
+use super::path_walk::{PathWalk, Step};
 
 /// Why a path in the root could not be used.
 #[derive(Debug)]
@@ -52,39 +50,25 @@ impl Root {
     ) -> Result<PathBuf, RootError> {
         let mut real = self.path.clone();
         let mut depth = 0_usize;
-        let mut pending: VecDeque<(String, bool)> = components
-            .iter()
-            .map(|component| (component.as_ref().to_string(), true))
-            .collect();
-        let mut symlinks = 0;
-        while let Some((component, named)) = pending.pop_front() {
-            match component.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    if depth == 0 {
-                        return Err(RootError::Refused(
-                            "a symlink on its path leads outside the root".to_string(),
-                        ));
-                    }
-                    real.pop();
-                    depth -= 1;
-                    continue;
+        let mut walk = PathWalk::new(components);
+        while let Some(step) = walk.next_step() {
+            let Step::Name { name, named, .. } = step else {
+                if depth == 0 {
+                    return Err(RootError::Refused(
+                        "a symlink on its path leads outside the root".to_string(),
+                    ));
                 }
-                _ => {}
-            }
-            let next = real.join(&component);
+                real.pop();
+                depth -= 1;
+                continue;
+            };
+            let next = real.join(&name);
             match fs_err::symlink_metadata(&next) {
                 Ok(metadata) if metadata.is_dir() => {
                     real = next;
                     depth += 1;
                 }
                 Ok(metadata) if metadata.file_type().is_symlink() => {
-                    symlinks += 1;
-                    if symlinks > MAX_SYMLINKS {
-                        return Err(RootError::Refused(
-                            "too many levels of symlinks on its path".to_string(),
-                        ));
-                    }
                     let target = fs_err::read_link(&next)?;
                     let target = target.to_str().ok_or_else(|| {
                         RootError::Refused(format!(
@@ -92,12 +76,12 @@ impl Root {
                             next.display()
                         ))
                     })?;
-                    if target.starts_with('/') {
+                    if walk
+                        .follow(target)
+                        .map_err(|error| RootError::Refused(error.to_string()))?
+                    {
                         real.clone_from(&self.path);
                         depth = 0;
-                    }
-                    for part in target.split('/').rev() {
-                        pending.push_front((part.to_string(), false));
                     }
                 }
                 Ok(_) => {
@@ -229,21 +213,39 @@ pub(crate) fn clear(path: &Path) -> Result<(), RootError> {
             "`{}` is a directory, but a non-directory goes there",
             path.display()
         ))),
-        Ok(_) => Ok(fs_err::remove_file(path)?),
+        // A file or a symlink: removing it never touches what a symlink points to. One
+        // that a writer beside this one removed first is gone all the same.
+        Ok(_) => match fs_err::remove_file(path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error.into()),
+            _ => Ok(()),
+        },
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error.into()),
     }
 }
 
-/// Creates a new regular file at `path` with `mode`, after clearing what was there. `O_EXCL`
-/// makes the kernel refuse rather than follow a symlink that appeared meanwhile.
+/// Creates a new regular file at `path` with exactly `mode` (no umask), after clearing what
+/// was there. `O_EXCL` makes the kernel refuse rather than follow a symlink that appeared
+/// meanwhile. Writers side by side in one tree may create the same path
+/// (`nvidia/__init__.py` is in every `nvidia-*` wheel) between the clearing and the
+/// creation: then it clears again, and the later writer wins.
 pub(crate) fn create_file(path: &Path, mode: u32) -> Result<fs_err::File, RootError> {
-    clear(path)?;
-    let file = fs_err::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut attempts = 0;
+    let file = loop {
+        clear(path)?;
+        let created = fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(file) => break file,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
+                attempts += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
     Ok(file)
 }

@@ -1,0 +1,166 @@
+//! What a build fetches. Each function here is one blocking call into the async network
+//! modules (`pypi`, `debian`, `oci::registry`), and the only place `build` enters the
+//! runtime: the downloads overlap inside the call, and the CPU work (closures, unpacking,
+//! installing) runs after it, on what it returned.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::debian::{LibraryIndex, PackageIndex, Suite};
+use crate::lock::{LockedDeb, LockedPackage, LockedWheel};
+use crate::network::Network;
+use crate::oci::registry::{self, PullReport, RegistryClient, TransferProgress};
+use crate::oci::{ImageReference, Store};
+use crate::pypi::{DistFile, IndexClient, SdistInfo};
+
+use super::sdist::SdistWheels;
+use super::{BuildError, base, python};
+
+/// The clients of one build.
+pub(super) struct Fetcher<'a> {
+    network: &'a Network,
+    client: IndexClient,
+    http: reqwest::Client,
+    cache_dir: PathBuf,
+}
+
+impl<'a> Fetcher<'a> {
+    /// `project` is what relative direct references are relative to.
+    pub(super) fn new(
+        network: &'a Network,
+        offline: bool,
+        project: &Path,
+        cache_dir: PathBuf,
+    ) -> Result<Self, BuildError> {
+        Ok(Self {
+            network,
+            client: IndexClient::builder()
+                .offline(offline)
+                .base_dir(project.to_path_buf())
+                .build()?,
+            http: crate::debian::http_client()?,
+            cache_dir,
+        })
+    }
+
+    /// `suite`'s verified `Packages` index.
+    pub(super) fn debian_index(&self, suite: &Suite) -> Result<PackageIndex, BuildError> {
+        let index = crate::debian::fetch_index(&self.http, suite, &self.cache_dir);
+        Ok(self.network.block_on(index)?)
+    }
+
+    /// `suite`'s index of which package ships which shared library.
+    pub(super) fn library_index(&self, suite: &Suite) -> Result<LibraryIndex, BuildError> {
+        let index = crate::debian::fetch_library_index(&self.http, suite, &self.cache_dir);
+        Ok(self.network.block_on(index)?)
+    }
+
+    /// The `.deb`s of `packages`, verified against the lock (from the cache when there).
+    pub(super) fn debs(
+        &self,
+        suite: &Suite,
+        packages: &[LockedDeb],
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        let wanted: Vec<_> = packages.iter().map(base::deb_package).collect();
+        let downloads = crate::debian::download_all(&self.http, suite, &wanted, &self.cache_dir);
+        self.network
+            .block_on(downloads)
+            .map_err(|(position, error)| base::lock_mismatch(error, &packages[position]))
+    }
+
+    /// Every wheel of `packages` on disk with the package it belongs to, in the packages'
+    /// order: the index's (the downloads overlapping) or the one built from its sdist.
+    pub(super) fn wheels(
+        &self,
+        packages: &[&LockedPackage],
+        built: &SdistWheels,
+    ) -> Result<Vec<(String, PathBuf)>, BuildError> {
+        let mut files = Vec::new();
+        let mut entries = Vec::new();
+        for package in packages {
+            for wheel in &package.wheels {
+                files.push(python::dist_file(wheel));
+                entries.push(format!(
+                    "the wheel `{}` of `{}` {}",
+                    wheel.name, package.name, package.version
+                ));
+            }
+        }
+        let mut downloaded = self
+            .network
+            .block_on(self.client.fetch_files(&files))
+            .map_err(|(position, error)| {
+                python::locked_error(error, std::mem::take(&mut entries[position]))
+            })?
+            .into_iter();
+        let mut wheels = Vec::new();
+        for package in packages {
+            for path in downloaded.by_ref().take(package.wheels.len()) {
+                wheels.push((package.name.clone(), path));
+            }
+            if package.sdist.is_some() {
+                let wheel = built
+                    .get(&package.name)
+                    .ok_or_else(|| BuildError::Unbuilt {
+                        package: package.name.clone(),
+                    })?;
+                wheels.push((package.name.clone(), wheel.path.clone()));
+            }
+        }
+        Ok(wheels)
+    }
+
+    /// A locked sdist on disk (checked against the lock's sha256, which `entry` names), and
+    /// what it states about itself.
+    pub(super) fn sdist(
+        &self,
+        locked: &LockedWheel,
+        entry: String,
+    ) -> Result<(PathBuf, Arc<SdistInfo>), BuildError> {
+        let file = python::dist_file(locked);
+        self.network.block_on(async {
+            let path = self.client.fetch_file(&file).await;
+            let path = path.map_err(|error| python::locked_error(error, entry))?;
+            Ok((path, self.client.sdist_info(&file).await?))
+        })
+    }
+
+    /// A resolved file on disk.
+    pub(super) fn file(&self, file: &DistFile) -> Result<PathBuf, BuildError> {
+        Ok(self.network.block_on(self.client.fetch_file(file))?)
+    }
+
+    /// See [`pull`].
+    pub(super) fn pull(
+        &self,
+        client: &RegistryClient,
+        store: &Store,
+        source: &ImageReference,
+        platform: (&str, &str),
+        local_name: &ImageReference,
+    ) -> Result<PullReport, BuildError> {
+        pull(
+            self.network,
+            client,
+            store,
+            source,
+            platform,
+            local_name,
+            &registry::NoProgress,
+        )
+    }
+}
+
+/// Pull `source` for `platform` into the store as `local_name`.
+pub(super) fn pull(
+    network: &Network,
+    client: &RegistryClient,
+    store: &Store,
+    source: &ImageReference,
+    platform: (&str, &str),
+    local_name: &ImageReference,
+    progress: &dyn TransferProgress,
+) -> Result<PullReport, BuildError> {
+    let pull = registry::pull(client, store, source, platform, local_name, progress);
+    Ok(network.block_on(pull)?)
+}

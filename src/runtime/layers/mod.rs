@@ -1,0 +1,227 @@
+//! The layer cache: each image layer unpacked once, to `<store>/layers/<diffID hex>/`, and
+//! shared read-only by every container as an overlayfs lower dir. Layer format and whiteouts:
+//! <https://github.com/opencontainers/image-spec/blob/v1.1.0/layer.md>; whiteouts are stored
+//! as overlayfs reads them (<https://docs.kernel.org/filesystems/overlayfs.html>). A layer is
+//! untrusted input: [`Unpacker`] (in `unpack`) lists the rules that keep every write inside
+//! its directory, with the tree rules of [`crate::fs_tree`].
+
+mod error;
+mod unpack;
+
+use std::collections::BTreeSet;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::Descriptor;
+use sha2::{Digest as _, Sha256};
+
+pub use self::error::LayerError;
+use self::error::io_error;
+use self::unpack::Unpacker;
+use crate::error::FromIo;
+use crate::oci::{
+    DiffId, Digest, Leftover, OciError, ResolvedImage, Store, TempTree, chain_ids, leftovers,
+    remove_tree, tree_size,
+};
+
+/// The cache's directory under the store root.
+const LAYERS_DIR: &str = "layers";
+/// Layers being unpacked: `layers/.tmp-<random>/`, renamed to `layers/<hex>/` when whole.
+const TEMP_PREFIX: &str = ".tmp-";
+/// Short names for the layer directories, made by `launch` for the overlay's options.
+pub(crate) const SHORT_LINKS_DIR: &str = "l";
+
+/// The unpacked layers: `<store root>/layers/<diffID hex>/`.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    root: PathBuf,
+}
+
+impl LayerCache {
+    /// The cache at `root` (usually `<store root>/layers`); it is created when first needed.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// The cache inside `store`: `<store root>/layers`.
+    pub fn for_store(store: &Store) -> Self {
+        Self::new(store.root().join(LAYERS_DIR))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the layer with `diff_id` is (or would be) unpacked.
+    pub fn path(&self, diff_id: &DiffId) -> PathBuf {
+        self.root.join(diff_id.hex())
+    }
+
+    /// The temp trees of layers whose unpacking was killed: listed, or removed (`remove`)
+    /// and listed.
+    pub fn leftovers(&self, remove: bool) -> Result<Vec<Leftover>, OciError> {
+        leftovers(&self.root, TEMP_PREFIX, remove)
+            .map_err(|source| OciError::io("clean up the temp trees in", &self.root, source))
+    }
+
+    /// Delete every unpacked layer whose directory name (64 hex digits) `keep` lacks, and
+    /// the short links (`l/`) left pointing nowhere; returns how many layers went and their
+    /// bytes. The caller holds the store lock, and `keep` names every layer that an image
+    /// or container of the store has, so no container loses a lower dir it mounts.
+    pub fn prune(&self, keep: &BTreeSet<String>) -> Result<(usize, u64), LayerError> {
+        let entries = match fs_err::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(error) => return Err(io_error("list", &self.root)(error)),
+        };
+        let (mut removed, mut bytes) = (0, 0);
+        for entry in entries {
+            let entry = entry.map_err(io_error("list", &self.root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_layer = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_layer || keep.contains(&name) {
+                continue;
+            }
+            let path = entry.path();
+            bytes += tree_size(&path);
+            remove_tree(&path).map_err(io_error("remove", &path))?;
+            removed += 1;
+        }
+        let links = self.root.join(SHORT_LINKS_DIR);
+        for link in fs_err::read_dir(&links).into_iter().flatten().flatten() {
+            if !link.path().exists() {
+                let _ = fs_err::remove_file(link.path());
+            }
+        }
+        Ok((removed, bytes))
+    }
+
+    /// Whether the layer is unpacked on its own. Its directory only appears by rename once
+    /// the layer is whole and checked, so a present one is complete.
+    #[cfg(test)]
+    fn is_unpacked(&self, diff_id: &DiffId) -> bool {
+        self.path(diff_id).is_dir()
+    }
+
+    /// Unpack every layer of `image` that is not unpacked yet, bottom first, each on the
+    /// ones below it; returns their directories, bottom first.
+    pub fn ensure_image(
+        &self,
+        store: &Store,
+        image: &ResolvedImage,
+    ) -> Result<Vec<PathBuf>, LayerError> {
+        let layers = image.layers()?;
+        let diff_ids: Vec<DiffId> = layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
+        let mut dirs = Vec::with_capacity(layers.len());
+        for ((descriptor, diff_id), chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
+            let dir = self.ensure_on(store, descriptor, diff_id, &chain_id, &dirs)?;
+            dirs.push(dir);
+        }
+        Ok(dirs)
+    }
+
+    /// Unpack a bottom layer (if not already) and return its directory.
+    #[cfg(test)]
+    fn ensure(
+        &self,
+        store: &Store,
+        layer: &Descriptor,
+        diff_id: &DiffId,
+    ) -> Result<PathBuf, LayerError> {
+        self.ensure_on(store, layer, diff_id, diff_id.digest(), &[])
+    }
+
+    /// Unpack the layer (if not already) on the unpacked layers `below` (bottom first), and
+    /// return its directory: `<diffID hex>/`, or `<chain ID hex>/` when the layer hard-links
+    /// files of the layers below, which makes its content theirs too.
+    ///
+    /// The blob `layer` is read from `store`, decompressed, and unpacked into a temp dir while
+    /// its uncompressed bytes are hashed; only when they hash to `diff_id` is the temp dir
+    /// renamed into place. If another process unpacked the same layer meanwhile, its copy is
+    /// used and this one dropped.
+    fn ensure_on(
+        &self,
+        store: &Store,
+        layer: &Descriptor,
+        diff_id: &DiffId,
+        chain_id: &Digest,
+        below: &[PathBuf],
+    ) -> Result<PathBuf, LayerError> {
+        let on_its_own = self.path(diff_id);
+        let on_these = self.root.join(chain_id.hex());
+        for dir in [&on_its_own, &on_these] {
+            if dir.is_dir() {
+                return Ok(dir.clone());
+            }
+        }
+        let digest = Digest::from_oci(layer.digest())?;
+        fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
+        let temp = TempTree::new_in(&self.root, TEMP_PREFIX)
+            .map_err(io_error("create a temp directory in", &self.root))?;
+        let mut reader = HashingReader::new(store.open_layer(layer)?);
+        let lower: Vec<PathBuf> = below.iter().rev().cloned().collect();
+        let linked_below =
+            Unpacker::new(temp.path(), digest.clone(), &lower)?.unpack(&mut reader)?;
+        // The diffID covers the whole stream: the end-of-archive blocks and any padding after
+        // them, which the tar reader stops short of.
+        let actual = reader.finish().map_err(|source| LayerError::Unreadable {
+            digest: digest.clone(),
+            source,
+        })?;
+        if actual != *diff_id {
+            return Err(LayerError::DiffIdMismatch {
+                digest,
+                expected: diff_id.clone(),
+                actual,
+            });
+        }
+        persist(temp, if linked_below { &on_these } else { &on_its_own })
+    }
+}
+
+/// A reader that hashes what passes through it: the diffID, computed while unpacking.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// Read what is left, and return the digest of everything read.
+    fn finish(mut self) -> io::Result<DiffId> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(DiffId::new(Digest::from_hash(&self.hasher.finalize())))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        Ok(read)
+    }
+}
+
+/// Rename the unpacked tree to `target`, or, if another process put one there first, drop
+/// this one and use that. The file system is synced first: the rename must not outlive a
+/// crash that loses the files, since a present directory is taken to be complete.
+fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
+    let synced = fs_err::File::open(temp.path())
+        .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
+    synced.map_err(io_error("sync", temp.path()))?;
+    match temp.persist(target) {
+        Ok(()) => Ok(target.to_path_buf()),
+        // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.
+        Err(_) if target.is_dir() => Ok(target.to_path_buf()),
+        Err(source) => Err(LayerError::io("move an unpacked layer to", target, source)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
