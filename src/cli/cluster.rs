@@ -80,7 +80,7 @@ pub(super) fn train(
     args: &ClusterArgs,
     project: &Project,
     context: &Context,
-    build: &BuildArgs,
+    build_args: &BuildArgs,
     extra: &[String],
     printer: Printer,
 ) -> Result<Option<ExitStatus>> {
@@ -91,7 +91,7 @@ pub(super) fn train(
     };
     let datasets = check_datasets(project)?;
     let progress = PipelineProgress::new(printer, false);
-    let built = crate::build::build_project(context, project, &build.options(), &progress);
+    let built = crate::build::build_project(context, project, &build_args.options(), &progress);
     progress.finish();
     let built = built?;
     printer.status(&format!(
@@ -109,7 +109,7 @@ pub(super) fn train(
     };
     let mut command = loaded.manifest.train.command.args();
     command.extend(extra.iter().cloned());
-    let dry_run = build.dry_run;
+    let dry_run = build_args.dry_run;
     let project = project.dir.as_path();
     let request = ClusterRequest {
         engine,
