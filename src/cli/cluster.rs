@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use super::args::BuildArgs;
 use super::progress::PipelineProgress;
-use super::{ExitStatus, Printer, UserError};
+use super::{ExitStatus, Printer};
 use crate::cluster::{Engine, Resources};
 use crate::context::Context;
 use crate::error::Result;
 use crate::manifest::ClusterSection;
 use crate::project::Project;
 use crate::train::ImageRecord;
-use crate::train::cluster::{ClusterDataset, ClusterEvent, ClusterRequest};
+use crate::train::cluster::{ClusterEvent, ClusterRequest};
 
 /// Where `mlpack train` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,7 +89,7 @@ pub(super) fn train(
     let Some(engine) = args.engine(section) else {
         return Ok(None);
     };
-    let datasets = check_datasets(project)?;
+    let datasets = crate::train::cluster::datasets(project)?;
     let progress = PipelineProgress::new(printer, false);
     let built = crate::build::build_project(context, project, &build_args.options(), &progress);
     progress.finish();
@@ -98,15 +98,7 @@ pub(super) fn train(
         "Built `{}` ({}) in {:.2}s",
         built.reference, &built.manifest_digest, built.seconds
     ));
-    let image = ImageRecord {
-        reference: built.reference.to_string(),
-        digest: built.manifest_digest.clone(),
-        layers: built
-            .layers
-            .iter()
-            .map(|layer| layer.digest.clone())
-            .collect(),
-    };
+    let image = ImageRecord::of(&built);
     let mut command = loaded.manifest.train.command.args();
     command.extend(extra.iter().cloned());
     let dry_run = build_args.dry_run;
@@ -171,33 +163,6 @@ fn report_event(event: &ClusterEvent<'_>, printer: Printer) {
 pub(super) struct CancelArgs {
     /// A cluster run: its ID, or a unique prefix or suffix of one.
     id: String,
-}
-
-/// Each dataset of the manifest, checked to exist here before anything is built.
-fn check_datasets(project: &Project) -> Result<Vec<ClusterDataset>> {
-    let mut datasets = Vec::new();
-    for dataset in &project.manifest().datasets {
-        let source = dataset.source.get_ref();
-        let host = project.dir.join(source);
-        if !host.exists() {
-            let location = project.loaded.location(&dataset.source);
-            return Err(UserError::new(format!(
-                "{location}: the dataset `{}` does not exist",
-                host.display()
-            ))
-            .hint("create it, or fix `source` in `[[datasets]]`")
-            .into());
-        }
-        datasets.push(ClusterDataset {
-            source: source.display().to_string(),
-            mount: crate::cluster::Mount {
-                host: fs_err::canonicalize(&host)?,
-                target: dataset.target.get_ref().clone(),
-                read_only: dataset.read_only,
-            },
-        });
-    }
-    Ok(datasets)
 }
 
 /// `mlpack cancel RUN`.

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    DatasetRecord, FingerprintCache, FingerprintError, GitRecord, HostFacts, ImageRecord, RunRecord,
+    DatasetRecord, FingerprintCache, FingerprintError, GitRecord, HostFacts, ImageRecord,
+    RunRecord, TrainError,
 };
 use crate::cluster::{
     ClusterError, ClusterJob, ClusterRecord, Engine, JobState, Mount, Resources, Slurm,
@@ -78,6 +79,23 @@ impl Diagnostic for ClusterRunError {
 pub struct ClusterDataset {
     pub source: String,
     pub mount: Mount,
+}
+
+/// The manifest's datasets as the nodes mount them, each checked to exist here first (the
+/// same check, and error, as a local `mlpack train`).
+pub fn datasets(project: &crate::project::Project) -> Result<Vec<ClusterDataset>, TrainError> {
+    let datasets = super::job::check_datasets(project)?;
+    Ok(datasets
+        .into_iter()
+        .map(|dataset| ClusterDataset {
+            source: dataset.source,
+            mount: Mount {
+                host: dataset.host,
+                target: dataset.target,
+                read_only: dataset.read_only,
+            },
+        })
+        .collect())
 }
 
 /// Everything a cluster run needs, settled by the caller from flags and `[cluster]`.

@@ -57,13 +57,13 @@ pub struct Finished {
 
 /// A dataset as the run mounts it, checked to exist before anything is built.
 #[derive(Debug)]
-struct Dataset {
+pub(crate) struct Dataset {
     /// As the manifest names it.
-    source: String,
+    pub(crate) source: String,
     /// Canonical.
-    host: PathBuf,
-    target: String,
-    read_only: bool,
+    pub(crate) host: PathBuf,
+    pub(crate) target: String,
+    pub(crate) read_only: bool,
 }
 
 /// `mlpack train`: build if needed, then run `[train] command` followed by `extra`.
@@ -77,15 +77,7 @@ pub fn train(
     let datasets = check_datasets(project)?;
     let built = crate::build::build_project(context, project, options, reporter)?;
     reporter.train_event(TrainEvent::Built(&built));
-    let image = ImageRecord {
-        reference: built.reference.to_string(),
-        digest: built.manifest_digest.clone(),
-        layers: built
-            .layers
-            .iter()
-            .map(|layer| layer.digest.clone())
-            .collect(),
-    };
+    let image = ImageRecord::of(&built);
     let mut command = project.manifest().train.command.args();
     command.extend(extra.iter().cloned());
     start_run(context, project, &datasets, image, command, None, reporter)
@@ -237,7 +229,7 @@ fn start_run(
 }
 
 /// Each dataset of the manifest, checked to exist before anything is built.
-fn check_datasets(project: &Project) -> Result<Vec<Dataset>, TrainError> {
+pub(crate) fn check_datasets(project: &Project) -> Result<Vec<Dataset>, TrainError> {
     let mut datasets = Vec::new();
     for dataset in &project.manifest().datasets {
         let source = dataset.source.get_ref();

@@ -55,6 +55,21 @@ pub struct ImageRecord {
     pub layers: Vec<String>,
 }
 
+impl ImageRecord {
+    /// The image a build just made, as a run records it.
+    pub fn of(built: &crate::build::BuildReport) -> Self {
+        Self {
+            reference: built.reference.to_string(),
+            digest: built.manifest_digest.clone(),
+            layers: built
+                .layers
+                .iter()
+                .map(|layer| layer.digest.clone())
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GitRecord {
     pub commit: String,
