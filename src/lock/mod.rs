@@ -346,7 +346,7 @@ impl Diagnostic for LockError {
                 "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
                     .to_string(),
             ],
-            Self::Version { .. } => {
+            Self::Version { .. } | Self::NoPlatform { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hints(),
@@ -354,9 +354,6 @@ impl Diagnostic for LockError {
             Self::NotAPlatform {
                 arch, platforms, ..
             } => vec![platforms::add_hint(*arch, platforms)],
-            Self::NoPlatform { .. } => {
-                vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
-            }
             Self::CheckMissing { .. } | Self::LockedStale { .. } | Self::LockedUnpinnedBase { .. } => {
                 vec!["run `mlpack lock` and commit `mlpack.lock`".to_string()]
             }

@@ -6,7 +6,7 @@
 //! only) appears once per group, marked `platforms = [...]`. The first platform's target,
 //! base, hardware and system libraries stay where a lock of one platform has them; each other
 //! platform's are under `[platform.<arch>]`. A build works on its platform's view of the lock
-//! and writes what it pins back there, so an aarch64 build never touches x86_64's pins.
+//! and writes what it pins back there, so an aarch64 build never touches `x86_64`'s pins.
 //! Specs: <https://packaging.python.org/en/latest/specifications/pylock-toml/> (`marker`,
 //! `environments`), <https://docs.astral.sh/uv/concepts/resolution/#universal-resolution>.
 

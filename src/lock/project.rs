@@ -249,7 +249,7 @@ impl LockPlan {
                     if built < MAX_METADATA_BUILDS =>
                 {
                     built += 1;
-                    self.build_metadata(network, &client, &options, platform, &sdist, builder)?;
+                    platform.build_metadata(network, &client, &options, &sdist, builder)?;
                 }
                 (attempt, _) => break attempt?,
             }
@@ -314,7 +314,7 @@ pub struct MetadataRequest<'a> {
     pub base_image: Option<&'a LockedImage>,
 }
 
-impl LockPlan {
+impl PlatformPlan {
     /// Build the metadata of `sdist` (its build environment resolved first) and keep it in
     /// the index cache, where the next resolution finds it.
     fn build_metadata(
@@ -322,7 +322,6 @@ impl LockPlan {
         network: &Network,
         client: &IndexClient,
         options: &ResolveOptions,
-        platform: &PlatformPlan,
         sdist: &DynamicSdist,
         builder: &dyn MetadataBuilder,
     ) -> Result<(), LockError> {
@@ -340,11 +339,11 @@ impl LockPlan {
             &MetadataRequest {
                 sdist,
                 environment: &environment,
-                target: &platform.target,
-                base_image: platform.base_image.as_ref(),
+                target: &self.target,
+                base_image: self.base_image.as_ref(),
             },
         )?;
-        client.store_built_metadata(&sdist.file, &platform.target.interpreter_key(), &text)?;
+        client.store_built_metadata(&sdist.file, &self.target.interpreter_key(), &text)?;
         Ok(())
     }
 }

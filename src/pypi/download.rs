@@ -23,7 +23,7 @@ impl IndexClient {
         files: &[DistFile],
         fetched: &(dyn Fn(usize, &Path) + Sync),
     ) -> Result<Vec<PathBuf>, (usize, PypiError)> {
-        let fetches = files.iter().enumerate().map(|(position, file)| async move {
+        let downloads = files.iter().enumerate().map(|(position, file)| async move {
             let path = self
                 .fetch_file(file)
                 .await
@@ -31,7 +31,7 @@ impl IndexClient {
             fetched(position, &path);
             Ok(path)
         });
-        futures::future::try_join_all(fetches).await
+        futures::future::try_join_all(downloads).await
     }
 
     /// The wheel or sdist `file` on disk, fetched if the cache lacks it or holds a corrupt

@@ -1,5 +1,5 @@
 //! Images for another CPU architecture. The kernel runs their programs only through a
-//! binfmt_misc handler for that architecture (QEMU's user-mode emulator, as `qemu-user-static`
+//! `binfmt_misc` handler for that architecture (QEMU's user-mode emulator, as `qemu-user-static`
 //! registers it), and a container sees the handler's interpreter only when it was registered
 //! with the `F` flag (the kernel opens it at registration, not at each `execve` inside the
 //! container's root). Without one, `execve` fails with a bare `ENOEXEC`; this says why
@@ -11,7 +11,7 @@ use super::error::RuntimeError;
 use crate::arch::Arch;
 use crate::oci::ResolvedImage;
 
-/// Where binfmt_misc is mounted.
+/// Where `binfmt_misc` is mounted.
 const BINFMT_MISC: &str = "/proc/sys/fs/binfmt_misc";
 
 /// Refuse an image for another architecture unless the host can run its programs.
@@ -32,7 +32,7 @@ pub(super) fn check_architecture(image: &ResolvedImage, name: &str) -> Result<()
     })
 }
 
-/// Whether `dir` (binfmt_misc) has an enabled handler, with the `F` flag, whose name or
+/// Whether `dir` (`binfmt_misc`) has an enabled handler, with the `F` flag, whose name or
 /// interpreter is QEMU's for `arch` (`qemu-aarch64`, `qemu-aarch64-static`).
 fn has_handler(dir: &Path, arch: &str) -> bool {
     let enabled = |text: &str| text.lines().next() == Some("enabled");

@@ -9,8 +9,8 @@ use crate::common::TestContext;
 use crate::common::index::{TestIndex, Wheel};
 
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
-/// A project for x86_64 and aarch64 whose packages come from an index the test serves:
-/// `alpha` pure, `gamma` with a wheel per architecture, and `delta` 2.0 for x86_64 only (so
+/// A project for `x86_64` and `aarch64` whose packages come from an index the test serves:
+/// `alpha` pure, `gamma` with a wheel per architecture, and `delta` 2.0 for `x86_64` only (so
 /// aarch64 resolves 1.0).
 fn two_platform_project(index: &TestIndex) -> TestContext {
     let tagged = |name, version, tag| Wheel {
