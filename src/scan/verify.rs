@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mapping::Reason;
 use super::report::{Choice, DistributionUse, ScanReport, ScanWarning, UnresolvedImport};
+use crate::atomic_file::{self, Durability};
 use crate::network::Network;
 use crate::pypi::{IndexClient, WheelLookup};
 use crate::sha256::sha256_hex;
@@ -155,13 +156,7 @@ impl VerdictCache {
             .parent()
             .map(fs_err::create_dir_all)
             .transpose()
-            .and_then(|_| {
-                let dir = path.parent().unwrap_or(&path);
-                let mut file = tempfile::NamedTempFile::new_in(dir)?;
-                std::io::Write::write_all(&mut file, &bytes)?;
-                file.persist(&path).map_err(|error| error.error)?;
-                Ok(())
-            });
+            .and_then(|_| atomic_file::write(&path, &bytes, Durability::Cached));
         drop(written);
     }
 }
