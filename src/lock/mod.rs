@@ -159,6 +159,11 @@ pub struct Inputs {
     pub sha256: String,
     /// The root requirements, each with where it came from.
     pub requirements: Vec<String>,
+    /// Imports no table maps that the index's wheels showed a distribution provides
+    /// (`scan::verify`), by import: kept so that `--locked` and `--check` map them the same
+    /// way without the network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verified_imports: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -479,6 +484,11 @@ impl Lockfile {
             inputs: Inputs {
                 sha256,
                 requirements: inputs.describe(),
+                verified_imports: inputs
+                    .verified
+                    .iter()
+                    .map(|(import, name)| (import.clone(), name.to_string()))
+                    .collect(),
             },
             hardware: None,
             base: None,

@@ -35,7 +35,9 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
-pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_on_index, verify_unresolved};
+pub use self::verify::{
+    IndexWheels, Scope, VerdictCache, Verified, WheelIndex, verify_on_index, verify_unresolved,
+};
 use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
