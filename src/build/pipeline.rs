@@ -53,7 +53,7 @@ pub fn lock_project(
         for (_, pin) in base_pins(project, &platforms, existing.as_ref()) {
             bases.push(pin.for_check(&project.lock_path, &project.manifest().base.image)?);
         }
-        let plan = LockPlan::new(project, settings, &platforms, bases, existing)?;
+        let plan = LockPlan::new(project, settings, &platforms, bases, existing, None)?;
         plan.report_unresolved(reporter);
         plan.check()?;
         return Ok((plan, LockOutcome::Checked));
@@ -65,7 +65,14 @@ pub fn lock_project(
             context, project, settings, arch, pin, upgrade, false, reporter,
         )?);
     }
-    let plan = LockPlan::new(project, settings, &platforms, bases, existing)?;
+    let plan = LockPlan::new(
+        project,
+        settings,
+        &platforms,
+        bases,
+        existing,
+        Some(context.network()?),
+    )?;
     plan.report_unresolved(reporter);
     if plan.is_fresh() && !settings.upgrade && settings.upgrade_packages.is_empty() {
         return Ok((plan, LockOutcome::Fresh));
@@ -92,7 +99,12 @@ pub fn ensure_locked(
             context, project, settings, arch, pin, false, locked, reporter,
         )?);
     }
-    let plan = LockPlan::new(project, settings, &platforms, bases, existing)?;
+    let network = if locked {
+        None
+    } else {
+        Some(context.network()?)
+    };
+    let plan = LockPlan::new(project, settings, &platforms, bases, existing, network)?;
     if let Some(lock) = plan.fresh(locked)? {
         return Ok(lock);
     }
