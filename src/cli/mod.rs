@@ -20,6 +20,7 @@ mod runs;
 mod scan;
 mod table;
 mod train;
+mod volume;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -139,6 +140,8 @@ enum Command {
     Network(network::NetworkArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage named volumes: directories in the store that outlive containers.
+    Volume(volume::VolumeArgs),
     /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
     /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
     Doctor(doctor::DoctorArgs),
@@ -238,6 +241,7 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Commit(args) => container::commit(&args, &containers()?, printer),
         Command::Network(args) => network::run(args, printer),
         Command::Port(args) => network::port(&args, printer),
+        Command::Volume(args) => volume::run(args, &containers()?, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
     }
 }

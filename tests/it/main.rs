@@ -40,3 +40,5 @@ mod store;
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod train;
+#[cfg(feature = "test-root")]
+mod volume;
