@@ -4,6 +4,7 @@
 mod args;
 mod build;
 mod cluster;
+mod compose;
 mod container;
 mod doctor;
 mod export;
@@ -142,6 +143,9 @@ enum Command {
     Port(network::PortArgs),
     /// Manage named volumes: directories in the store that outlive containers.
     Volume(volume::VolumeArgs),
+    /// Run several containers from a compose file (`compose.yaml`): `up`, `down`, `ps`,
+    /// `logs`, `config`, `run`, `exec`, `build`, `stop`, `start`, `restart`.
+    Compose(Box<compose::ComposeArgs>),
     /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
     /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
     Doctor(doctor::DoctorArgs),
@@ -242,6 +246,7 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Network(args) => network::run(args, printer),
         Command::Port(args) => network::port(&args, printer),
         Command::Volume(args) => volume::run(args, &containers()?, printer),
+        Command::Compose(args) => compose::run(*args, directory, &context, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
     }
 }
