@@ -221,7 +221,9 @@ fn unknown_keys_and_bad_values_are_errors_at_their_line() {
     let (code, _, stderr) = mlpack(&context, &["compose", "config"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("compose.yaml:3:5: services.web: the variable `IMAGE` is required: set IMAGE in .env"),
+        stderr.contains(
+            "compose.yaml:3:5: services.web: the variable `IMAGE` is required: set IMAGE in .env"
+        ),
         "{stderr}"
     );
     context.write(".env", "IMAGE=busybox:test\n");
@@ -230,6 +232,46 @@ fn unknown_keys_and_bad_values_are_errors_at_their_line() {
     assert!(config.contains("image: busybox:test"), "{config}");
     assert!(config.contains("container_name: demoapp-web-1"), "{config}");
     assert!(config.contains("name: demoapp_default"), "{config}");
+}
+
+#[test]
+fn exec_run_stop_start_and_restart() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    context.write(
+        "compose.yaml",
+        "name: life\nservices:\n  box:\n    image: busybox:test\n    command: sleep 1000\n    environment: [WHO=compose]\n",
+    );
+    let _down = DownOnDrop(&context);
+    ok(&context, &["compose", "up", "-d"]);
+    let status = || json(&ok(&context, &["--json", "compose", "ps"]))[0]["status"].clone();
+    assert_eq!(status(), "running");
+    assert_eq!(
+        ok(
+            &context,
+            &["compose", "exec", "box", "sh", "-c", "echo $WHO"]
+        ),
+        "compose\n"
+    );
+    let (code, stdout, stderr) = mlpack(
+        &context,
+        &["compose", "run", "box", "sh", "-c", "echo one-off; exit 4"],
+    );
+    assert_eq!((code, stdout.as_str()), (4, "one-off\n"), "{stderr}");
+    // The one-off container is gone; the service's is as it was.
+    assert_eq!(
+        json(&ok(&context, &["--json", "compose", "ps"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    ok(&context, &["compose", "stop"]);
+    assert_eq!(status(), "exited");
+    ok(&context, &["compose", "start", "box"]);
+    assert_eq!(status(), "running");
+    ok(&context, &["compose", "restart"]);
+    assert_eq!(status(), "running");
 }
 
 /// The `tensorboard` example: `compose up --wait` builds its image, trains, and starts the real
