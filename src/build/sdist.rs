@@ -324,7 +324,6 @@ impl Builder<'_> {
                     empty_layer: false,
                 })
                 .collect(),
-            layers,
             env: vec![
                 format!(
                     "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -338,16 +337,7 @@ impl Builder<'_> {
                 "PYTHONDONTWRITEBYTECODE=1".to_string(),
             ],
             working_dir: "/tmp".to_string(),
-            cmd: Vec::new(),
-            entrypoint: Vec::new(),
-            user: String::new(),
-            exposed_ports: Vec::new(),
-            volumes: Vec::new(),
-            stop_signal: String::new(),
-            labels: BTreeMap::new(),
-            created: super::config::created(None, None)?,
-            architecture: arch.oci().to_string(),
-            os: "linux".to_string(),
+            ..ImageSpec::new(layers, arch.oci(), super::config::created(None, None)?)
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("mlpack-sdist-build:{}", &key[..16]);
