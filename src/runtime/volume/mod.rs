@@ -113,9 +113,7 @@ impl Volumes {
             path: path.clone(),
             source,
         })?;
-        let temp = path.with_extension("json.tmp");
-        fs_err::write(&temp, bytes)
-            .and_then(|()| fs_err::rename(&temp, &path))
+        crate::atomic_file::write(&path, &bytes, crate::atomic_file::Durability::Synced)
             .map_err(|source| VolumeError::io("write", &path, source))?;
         Ok(volume)
     }
