@@ -274,6 +274,18 @@ fn exec_run_stop_start_and_restart() {
     assert_eq!(status(), "running");
 }
 
+#[test]
+fn up_without_detach_prints_the_output_until_the_services_stop() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    context.write(
+        "compose.yaml",
+        "name: fg\nservices:\n  hello:\n    image: busybox:test\n    command: [echo, hello]\n",
+    );
+    let _down = DownOnDrop(&context);
+    assert_eq!(ok(&context, &["compose", "up"]), "hello  | hello\n");
+}
+
 /// The `tensorboard` example: `compose up --wait` builds its image, trains, and starts the real
 /// `tensorboard` on a published loopback port, whose API lists the run's scalars; `down -v`
 /// leaves no container, link, rule, volume or network.
