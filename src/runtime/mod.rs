@@ -10,6 +10,7 @@
 //! module knows nothing about Python or PyPI.
 
 mod admit;
+mod binfmt;
 mod capabilities;
 mod cgroup;
 mod commit;

@@ -658,7 +658,10 @@ fn an_import_no_table_knows_is_verified_and_the_verdict_kept_in_the_lock() {
         lock.contains("verified-imports = { \"comet_ml\" = \"comet-ml\" }"),
         "{lock}"
     );
-    assert!(lock.contains("\"comet-ml  # the import of `comet_ml` at train.py:1\""), "{lock}");
+    assert!(
+        lock.contains("\"comet-ml  # the import of `comet_ml` at train.py:1\""),
+        "{lock}"
+    );
     // Without the network and without any cached verdict, `--check` maps the import as the
     // lock recorded it, so the lock is fresh.
     fs_err::remove_dir_all(context.temp.path().join("cache")).unwrap();
