@@ -11,6 +11,8 @@ mod build;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;
+#[cfg(feature = "test-root")]
+mod compose;
 #[cfg(feature = "test-pypi")]
 mod differential;
 mod doctor;
@@ -41,3 +43,5 @@ mod store;
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod train;
+#[cfg(feature = "test-root")]
+mod volume;
