@@ -53,6 +53,46 @@ pub(super) struct Service {
     pub(super) hostname: Option<Text>,
     #[serde(default)]
     pub(super) labels: Labels,
+    pub(super) deploy: Option<Deploy>,
+}
+
+/// `deploy:`, of which mlpack reads the GPUs a service reserves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Deploy {
+    pub(super) resources: Option<Resources>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Resources {
+    pub(super) reservations: Option<Reservations>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reservations {
+    #[serde(default)]
+    pub(super) devices: Vec<DeviceReservation>,
+}
+
+/// One `devices:` entry: `capabilities: [gpu]` with `count` (a number or `all`) or
+/// `device_ids`, as Compose's GPU support writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeviceReservation {
+    pub(super) driver: Option<Text>,
+    pub(super) count: Option<DeviceCount>,
+    pub(super) device_ids: Option<Vec<Text>>,
+    #[serde(default)]
+    pub(super) capabilities: Vec<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a number of devices, or `all`")]
+pub(super) enum DeviceCount {
+    Number(u32),
+    Text(Text),
 }
 
 /// `build: DIR` or `build: {context: DIR}`: a directory with an `mlpack.toml`.

@@ -19,6 +19,7 @@ use super::health::{Healthcheck, parse_duration};
 use super::interpolate::{self, Text};
 use super::shell_words;
 use crate::byte_size::ByteSize;
+use crate::hardware::GpuRequest;
 use crate::runtime::network::PublishedPort;
 use crate::runtime::{BindMount, NetworkMode, RestartPolicy};
 
@@ -89,6 +90,9 @@ pub struct Service {
     pub hostname: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// `deploy.resources.reservations.devices` with `capabilities: [gpu]`, as `--gpus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<GpuRequest>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -522,7 +526,61 @@ impl Builder {
                 .map_err(|error| self.invalid(format!("`shm_size`: {error}")))?,
             hostname: raw.hostname.map(|hostname| hostname.0),
             labels,
+            gpus: raw
+                .deploy
+                .map(|deploy| self.gpus(deploy))
+                .transpose()?
+                .flatten(),
         })
+    }
+
+    /// The GPUs a service reserves: `count: all` or none given is every GPU, `count: N` the
+    /// first N, `device_ids` those devices. Only NVIDIA's (the driver mlpack injects).
+    fn gpus(&self, deploy: file::Deploy) -> Result<Option<GpuRequest>, ComposeError> {
+        let devices = deploy
+            .resources
+            .and_then(|resources| resources.reservations)
+            .map(|reservations| reservations.devices)
+            .unwrap_or_default();
+        let mut gpus = None;
+        for device in devices {
+            if !device
+                .capabilities
+                .iter()
+                .any(|capability| capability.0 == "gpu")
+            {
+                return Err(self.invalid(
+                    "`deploy.resources.reservations.devices`: only `capabilities: [gpu]` is supported".to_string(),
+                ));
+            }
+            if let Some(driver) = device.driver.filter(|driver| driver.0 != "nvidia") {
+                return Err(self.invalid(format!(
+                    "`deploy.resources.reservations.devices`: driver `{}`: only `nvidia` is supported",
+                    driver.0
+                )));
+            }
+            let request = match (device.count, device.device_ids) {
+                (Some(_), Some(_)) => {
+                    return Err(self.invalid(
+                        "`deploy.resources.reservations.devices`: `count` and `device_ids` exclude each other".to_string(),
+                    ));
+                }
+                (_, Some(ids)) => GpuRequest::Devices(ids.into_iter().map(|id| id.0).collect()),
+                (Some(file::DeviceCount::Number(count)), None) => GpuRequest::Count(count),
+                (Some(file::DeviceCount::Text(text)), None) => {
+                    text.0
+                        .parse()
+                        .map_err(|error: crate::hardware::HardwareError| {
+                            self.invalid(format!(
+                                "`deploy.resources.reservations.devices`: {error}"
+                            ))
+                        })?
+                }
+                (None, None) => GpuRequest::All,
+            };
+            gpus = Some(request);
+        }
+        Ok(gpus)
     }
 
     fn command(&self, command: file::Command) -> Result<Vec<String>, ComposeError> {
@@ -839,9 +897,34 @@ volumes:
     }
 
     #[test]
+    fn gpu_reservations_become_gpu_requests() {
+        let gpus = |devices: &str| {
+            let yaml = format!(
+                "services:\n  train:\n    image: x\n    deploy: {{resources: {{reservations: {{devices: [{devices}]}}}}}}\n"
+            );
+            load(&yaml).unwrap().services["train"].gpus.clone()
+        };
+        assert_eq!(gpus("{capabilities: [gpu]}"), Some(GpuRequest::All));
+        assert_eq!(
+            gpus("{driver: nvidia, count: all, capabilities: [gpu]}"),
+            Some(GpuRequest::All)
+        );
+        assert_eq!(
+            gpus("{count: 2, capabilities: [gpu]}"),
+            Some(GpuRequest::Count(2))
+        );
+        assert_eq!(
+            gpus("{device_ids: ['0', '3'], capabilities: [gpu]}"),
+            Some(GpuRequest::Devices(vec!["0".to_string(), "3".to_string()]))
+        );
+    }
+
+    #[test]
     fn errors_name_the_line_or_the_service() {
         let errors: Vec<String> = [
-            "services:\n  web:\n    image: x\n    deploy: {}\n",
+            "services:\n  web:\n    image: x\n    secrets: [token]\n",
+            "services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '2'}}}\n",
+            "services:\n  web:\n    image: x\n    deploy: {resources: {reservations: {devices: [{capabilities: [gpu], count: 1, device_ids: ['0']}]}}}\n",
             "services:\n  web:\n    image: x\n    volumes: [data:/data]\n",
             "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
             "services:\n  web:\n    build: {context: ., target: dev}\n",
@@ -856,7 +939,9 @@ volumes:
         })
         .collect();
         insta::assert_snapshot!(errors.join("\n"), @r"
-        compose.yaml:4:5: services.web: unknown field `deploy`, expected one of `image`, `build`, `command`, `entrypoint`, `environment`, `env_file`, `volumes`, `ports`, `networks`, `network_mode`, `depends_on`, `healthcheck`, `restart`, `working_dir`, `user`, `shm_size`, `container_name`, `hostname`, `labels`
+        compose.yaml:4:5: services.web: unknown field `secrets`, expected one of `image`, `build`, `command`, `entrypoint`, `environment`, `env_file`, `volumes`, `ports`, `networks`, `network_mode`, `depends_on`, `healthcheck`, `restart`, `working_dir`, `user`, `shm_size`, `container_name`, `hostname`, `labels`, `deploy`
+        compose.yaml:4:26: services.web.deploy.resources: unknown field `limits`, expected `reservations`
+        compose.yaml: service `web`: `deploy.resources.reservations.devices`: `count` and `device_ids` exclude each other
         compose.yaml: service `web`: volume `data` is not declared under the top-level `volumes`
         compose.yaml: `depends_on` has a cycle among `a`, `b`
         compose.yaml:3:25: services.web.build: unknown field `target`, expected `context`

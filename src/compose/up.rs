@@ -474,6 +474,7 @@ fn run_request(project: &ComposeProject, service: &Service) -> RunRequest {
         shm_size: service.shm_size,
         restart: service.restart,
         labels,
+        gpus: service.gpus.clone(),
         ..RunRequest::default()
     }
 }

@@ -372,3 +372,32 @@ fn pull_and_up_bring_images_from_their_registry() {
     let logs = ok(&context, &["compose", "logs", "hello"]);
     assert_eq!(logs, "hello  | hello from the registry\n");
 }
+
+/// A service that reserves GPUs (`deploy.resources.reservations.devices`) gets them as
+/// `mlpack run --gpus` would; on a machine without an NVIDIA driver `up` says so and starts
+/// nothing.
+#[test]
+fn a_gpu_reservation_is_a_gpus_request() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    context.write(
+        "compose.yaml",
+        &format!(
+            "name: gpus\nservices:\n  train:\n    image: {image}\n    command: [\"true\"]\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - driver: nvidia\n              count: 1\n              capabilities: [gpu]\n"
+        ),
+    );
+    let _down = DownOnDrop(&context);
+    let config = ok(&context, &["compose", "config"]);
+    assert!(
+        config.contains("gpus: '1'") || config.contains("gpus: 1"),
+        "{config}"
+    );
+    if std::path::Path::new("/proc/driver/nvidia/version").exists() {
+        return;
+    }
+    let (code, _, stderr) = mlpack(&context, &["compose", "up", "-d"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("NVIDIA"), "{stderr}");
+    let (_, containers, _) = mlpack(&context, &["ps", "-a", "-q"]);
+    assert_eq!(containers.trim(), "", "nothing was started");
+}
