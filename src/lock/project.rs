@@ -230,6 +230,11 @@ impl LockPlan {
             .existing
             .as_ref()
             .and_then(|existing| existing.system_libraries.clone());
+        // And the system packages: re-checked against the names and the base.
+        lock.system_packages = self
+            .existing
+            .as_ref()
+            .and_then(|existing| existing.system_packages.clone());
         Ok(lock)
     }
 }

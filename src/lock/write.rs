@@ -35,6 +35,9 @@ impl Lockfile {
             Some(PinnedBase::Image(image)) => write_image(&mut text, image),
             None => {}
         }
+        if let Some(pins) = &self.system_packages {
+            super::system_packages::write_system_packages(&mut text, pins);
+        }
         if let Some(libraries) = &self.system_libraries {
             super::system_libraries::write_system_libraries(&mut text, libraries);
         }
