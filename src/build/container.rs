@@ -3,7 +3,6 @@
 //! keeps its layers, and `mlpack run` re-executed to run it, since namespaces are made in a
 //! process that never had tokio threads.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -30,28 +29,19 @@ impl Builder<'_> {
         arch: crate::arch::Arch,
         config: &ContainerConfig<'_>,
     ) -> Result<String, BuildError> {
+        let history = layers
+            .iter()
+            .map(|_| HistoryEntry {
+                created_by: format!("mlpack build: {} build container", config.purpose),
+                comment: String::new(),
+                empty_layer: false,
+            })
+            .collect();
         let spec = ImageSpec {
-            history: layers
-                .iter()
-                .map(|_| HistoryEntry {
-                    created_by: format!("mlpack build: {} build container", config.purpose),
-                    comment: String::new(),
-                    empty_layer: false,
-                })
-                .collect(),
-            layers,
+            history,
             env: config.env.clone(),
             working_dir: config.working_dir.to_string(),
-            cmd: Vec::new(),
-            entrypoint: Vec::new(),
-            user: String::new(),
-            exposed_ports: Vec::new(),
-            volumes: Vec::new(),
-            stop_signal: String::new(),
-            labels: BTreeMap::new(),
-            created: super::config::created(None, None)?,
-            architecture: arch.oci().to_string(),
-            os: "linux".to_string(),
+            ..ImageSpec::new(layers, arch.oci(), super::config::created(None, None)?)
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("mlpack-{}-build:{}", config.purpose, &config.key[..16]);

@@ -49,7 +49,7 @@ pub fn lock_project(
     let pin = BasePin::of(project.manifest(), existing.as_ref(), target_arch(settings));
     if check {
         let base = pin.for_check(&project.lock_path, &project.manifest().base.image)?;
-        let plan = LockPlan::new(project, settings, base, existing)?;
+        let plan = LockPlan::new(project, settings, base, existing, None)?;
         plan.report_unresolved(reporter);
         plan.check()?;
         return Ok((plan, LockOutcome::Checked));
@@ -63,7 +63,7 @@ pub fn lock_project(
         false,
         reporter,
     )?;
-    let plan = LockPlan::new(project, settings, base, existing)?;
+    let plan = LockPlan::new(project, settings, base, existing, Some(context.network()?))?;
     plan.report_unresolved(reporter);
     if plan.is_fresh() && !settings.upgrade && settings.upgrade_packages.is_empty() {
         return Ok((plan, LockOutcome::Fresh));
@@ -85,7 +85,12 @@ pub fn ensure_locked(
     let existing = Lockfile::read(&project.lock_path)?;
     let pin = BasePin::of(project.manifest(), existing.as_ref(), target_arch(settings));
     let base = pin_base(context, project, settings, pin, false, locked, reporter)?;
-    let plan = LockPlan::new(project, settings, base, existing)?;
+    let network = if locked {
+        None
+    } else {
+        Some(context.network()?)
+    };
+    let plan = LockPlan::new(project, settings, base, existing, network)?;
     if let Some(lock) = plan.fresh(locked)? {
         return Ok(lock);
     }

@@ -138,6 +138,7 @@ mod tests {
             inputs: crate::lock::Inputs {
                 sha256: String::new(),
                 requirements: Vec::new(),
+                verified_imports: std::collections::BTreeMap::new(),
             },
             hardware: None,
             base: None,

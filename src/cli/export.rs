@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::{self, Durability};
 use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
@@ -113,9 +114,8 @@ fn export_lock(
     };
     match &args.output {
         Some(path) => {
-            let temporary = path.with_extension("mlpack-tmp");
-            fs_err::write(&temporary, &text)?;
-            fs_err::rename(&temporary, path)?;
+            atomic_file::write(path, text.as_bytes(), Durability::Synced)
+                .map_err(|source| crate::error::IoError::new("write", path, source))?;
             printer.status(&format!(
                 "Wrote `{}` ({} packages)",
                 path.display(),

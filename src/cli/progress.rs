@@ -7,11 +7,11 @@ use std::sync::{Mutex, OnceLock};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::Printer;
+use super::{ExitStatus, Printer};
 use crate::build::BuildReporter;
 use crate::lock::{LockEvent, LockReporter};
 use crate::oci::registry::TransferProgress;
-use crate::train::{Stream, TrainEvent, TrainReporter};
+use crate::train::{Finished, Stream, TrainEvent, TrainReporter};
 
 /// The reporter of `lock`, `build` and `train`.
 pub(super) struct PipelineProgress {
@@ -192,4 +192,28 @@ impl TrainReporter for PipelineProgress {
             }
         }
     }
+}
+
+/// A finished run's skipped outputs, then its record (`--json`) or a line naming it; the
+/// job's exit code is `mlpack train`'s.
+pub(super) fn report_finished(
+    finished: &Finished,
+    printer: Printer,
+) -> crate::error::Result<ExitStatus> {
+    let record = &finished.record;
+    for (name, why) in &record.outputs_skipped {
+        printer.status(&format!("warning: the output `{name}` is {why}"));
+    }
+    if printer.json {
+        printer.json(record)?;
+    } else {
+        printer.status(&format!(
+            "Run {} exited with {} after {:.1}s; record: {}",
+            record.id,
+            record.exit_code,
+            record.seconds,
+            finished.record_path.display()
+        ));
+    }
+    Ok(ExitStatus::Code(record.exit_code))
 }

@@ -363,7 +363,7 @@ async fn get(
         match request.send().await {
             Ok(response) if response.status().is_server_error() && attempt < ATTEMPTS => {}
             Ok(response) => return Ok(response),
-            Err(error) if attempt < ATTEMPTS && (error.is_connect() || error.is_timeout()) => {}
+            Err(error) if attempt < ATTEMPTS && crate::network::is_transient(&error) => {}
             Err(source) => {
                 return Err(DebianError::Unreachable {
                     url: url.to_string(),

@@ -30,6 +30,8 @@ pub struct LockInputs {
     pub constraints: Vec<Requirement>,
     /// Imports nobody could map, left out of the lock.
     pub unresolved: Vec<String>,
+    /// Imports mapped by verifying them on the index (see [`super::Inputs::verified_imports`]).
+    pub verified: BTreeMap<String, PackageName>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ impl LockInputs {
             roots,
             constraints,
             unresolved,
+            verified: BTreeMap::new(),
         })
     }
 

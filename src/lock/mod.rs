@@ -36,6 +36,7 @@ pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest
 pub use self::session::{BasePin, LockEvent, LockReporter, ProjectLock};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
 pub use self::system_packages::LockedSystemPackages;
+use crate::atomic_file::{self, Durability};
 use crate::error::{Diagnostic, FromIo, IoError};
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
@@ -164,6 +165,11 @@ pub struct Inputs {
     pub sha256: String,
     /// The root requirements, each with where it came from.
     pub requirements: Vec<String>,
+    /// Imports no table maps that the index's wheels showed a distribution provides
+    /// (`scan::verify`), by import: kept so that `--locked` and `--check` map them the same
+    /// way without the network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verified_imports: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,10 +394,8 @@ impl Lockfile {
     /// Write atomically: a temporary file beside the lock, then a rename, so a reader never
     /// sees half a lock and a failed write leaves the old one.
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        let error = |source| LockError::io("write", path, source);
-        let temporary = path.with_extension("lock.mlpack-tmp");
-        fs_err::write(&temporary, self.to_toml()).map_err(error)?;
-        fs_err::rename(&temporary, path).map_err(error)
+        atomic_file::write(path, self.to_toml().as_bytes(), Durability::Synced)
+            .map_err(|source| LockError::io("write", path, source))
     }
 
     /// The Debian base's pins, when the base is one.
@@ -486,6 +490,11 @@ impl Lockfile {
             inputs: Inputs {
                 sha256,
                 requirements: inputs.describe(),
+                verified_imports: inputs
+                    .verified
+                    .iter()
+                    .map(|(import, name)| (import.clone(), name.to_string()))
+                    .collect(),
             },
             hardware: None,
             base: None,

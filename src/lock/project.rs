@@ -18,7 +18,7 @@ use crate::project::Project;
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
 use crate::resolve::{self, DynamicSdist, ResolveError, ResolveOptions, Target};
-use crate::scan::{self, ScanOptions};
+use crate::scan::{self, ScanOptions, Scope};
 
 /// How to lock, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -59,11 +59,16 @@ impl LockPlan {
     /// The plan for `project`, whose lock as read is `existing`; `base_image` is the pinned
     /// registry image when `[base] image` names one (see [`Lockfile::image_base`]), whose
     /// interpreter and glibc are the target.
+    ///
+    /// With `network`, imports no table maps are verified on the index (`scan::verify`) and
+    /// the ones a wheel provides become requirements; without it (`--check`, `--locked`), only
+    /// the existing lock's recorded verdicts map them.
     pub fn new(
         project: &Project,
         settings: &LockSettings,
         base_image: Option<LockedImage>,
         existing: Option<Lockfile>,
+        network: Option<&Network>,
     ) -> Result<Self, LockError> {
         let loaded = &project.loaded;
         let manifest = &loaded.manifest;
@@ -88,14 +93,40 @@ impl LockPlan {
             }
             None => settings.python.unwrap_or_else(|| manifest.python_version()),
         };
+        let recorded = recorded_verdicts(existing.as_ref());
+        let mut pins = pins(loaded)?;
+        for (import, name) in &recorded {
+            pins.entry(import.clone()).or_insert_with(|| name.clone());
+        }
         let options = ScanOptions {
             python,
-            pins: pins(loaded)?,
+            pins,
             skip_dirs: vec![manifest.outputs.dir.clone()],
             exclude: manifest.excluded_imports(),
         };
-        let report = scan::scan(&project.dir, &options)?;
-        let inputs = LockInputs::gather(&project.dir, loaded, &report)?;
+        let mut report = scan::scan(&project.dir, &options)?;
+        let mut verified: BTreeMap<String, PackageName> = recorded
+            .into_iter()
+            .filter(|(import, _)| {
+                report
+                    .distributions
+                    .iter()
+                    .any(|used| used.imports.contains(import))
+            })
+            .collect();
+        if let Some(network) = network
+            && report
+                .unresolved
+                .iter()
+                .any(|unresolved| unresolved.required)
+        {
+            let url = IndexClient::index_url(manifest.python.index_url.as_deref());
+            let found =
+                scan::verify_on_index(&mut report, url, settings.offline, network, Scope::Lock);
+            verified.extend(found.imports);
+        }
+        let mut inputs = LockInputs::gather(&project.dir, loaded, &report)?;
+        inputs.verified = verified;
         let target =
             image_target.unwrap_or_else(|| Target::for_base(&manifest.base.image, python, arch));
         let indexes = index_map(loaded)?;
@@ -454,6 +485,16 @@ pub fn changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
             .map(|(name, version)| format!("- {name} {version}")),
     );
     lines
+}
+
+/// The existing lock's verified imports (see [`super::Inputs::verified_imports`]); an entry
+/// that is no distribution name is dropped, to be verified again.
+fn recorded_verdicts(existing: Option<&Lockfile>) -> BTreeMap<String, PackageName> {
+    existing
+        .into_iter()
+        .flat_map(|lock| &lock.inputs.verified_imports)
+        .filter_map(|(import, name)| Some((import.clone(), PackageName::from_str(name).ok()?)))
+        .collect()
 }
 
 fn pins(loaded: &LoadedManifest) -> Result<BTreeMap<String, PackageName>, LockError> {

@@ -36,6 +36,7 @@ fn sample() -> Lockfile {
         inputs: Inputs {
             sha256: "cd".repeat(32),
             requirements: vec!["scikit-learn  # the import of `sklearn` at train.py:3".to_string()],
+            verified_imports: BTreeMap::new(),
         },
         hardware: None,
         base: None,

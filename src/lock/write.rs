@@ -27,6 +27,15 @@ impl Lockfile {
         );
         let _ = writeln!(text, "\n[inputs]\nsha256 = {}", quote(&self.inputs.sha256));
         write_list(&mut text, "requirements", &self.inputs.requirements);
+        if !self.inputs.verified_imports.is_empty() {
+            let entries: Vec<String> = self
+                .inputs
+                .verified_imports
+                .iter()
+                .map(|(import, name)| format!("{} = {}", quote(import), quote(name)))
+                .collect();
+            let _ = writeln!(text, "verified-imports = {{ {} }}", entries.join(", "));
+        }
         if let Some(hardware) = &self.hardware {
             write_hardware(&mut text, hardware);
         }
