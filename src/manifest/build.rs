@@ -41,11 +41,37 @@ impl BuildSection {
 }
 
 /// One entry of `[build] run`, as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RunValue {
     Command(String),
     Table(BuildStep),
+}
+
+/// A string or a table, each with its own errors (an untagged enum would only say that
+/// neither matched).
+impl<'de> Deserialize<'de> for RunValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RunValue;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a command string or a table with `command`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, command: &str) -> Result<RunValue, E> {
+                Ok(RunValue::Command(command.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RunValue, A::Error> {
+                BuildStep::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RunValue::Table)
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl RunValue {
@@ -223,6 +249,50 @@ mod tests {
         `workdir = "relative"` is not a container path
         the input `../outside` is not a path inside the project
         the input `missing.txt` does not exist
+        "#);
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use crate::manifest::Manifest;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Manifest, String> {
+        let project = tempfile::tempdir().unwrap();
+        fs_err::create_dir(project.path().join("scripts")).unwrap();
+        Manifest::parse(text, Path::new("mlpack.toml"), project.path())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn steps_are_strings_or_tables_in_either_form() {
+        let manifest = parse(
+            "[build]\nsystem-packages = [\"ffmpeg\"]\nrun = [\"echo a\", { command = \"echo b\", inputs = [\"scripts\"], network = \"none\" }]\n",
+        )
+        .unwrap();
+        let steps = manifest.build.steps();
+        assert_eq!(steps[0].command, "echo a");
+        assert_eq!(steps[0].network, super::StepNetwork::Host);
+        assert_eq!(steps[1].inputs, ["scripts"]);
+        assert_eq!(steps[1].network, super::StepNetwork::None);
+        let manifest =
+            parse("[[build.run]]\ncommand = \"echo c\"\nafter-code = true\ncache = [\"/root/.cache/pip\"]\n")
+                .unwrap();
+        assert!(manifest.build.steps()[0].after_code);
+    }
+
+    #[test]
+    fn a_bad_step_says_what_is_wrong_with_it() {
+        insta::assert_snapshot!(parse("[build]\nrun = [{ comand = \"x\" }]\n").unwrap_err(), @r"
+        `mlpack.toml` has 1 problem
+          mlpack.toml:2:10: unknown field `comand`, expected one of `command`, `network`, `env`, `workdir`, `cache`, `inputs`, `after-code`
+        ");
+        insta::assert_snapshot!(parse("[[build.run]]\ncommand = \"x\"\nnetwork = \"bridge\"\nworkdir = \"app\"\n").unwrap_err(), @r#"
+        `mlpack.toml` has 2 problems
+          mlpack.toml:1:1: `workdir = "app"` is not a container path
+            hint: write an absolute path inside the image, like `/root/.cache/pip`
+          mlpack.toml:3:11: unknown variant `bridge`, expected `host` or `none`
         "#);
     }
 }
