@@ -56,6 +56,8 @@ pub struct DockerfileExport {
 pub enum DockerfileError {
     #[error("the base's Debian packages are not pinned in `mlpack.lock` yet")]
     UnpinnedBase,
+    #[error("`[build] system-packages` are not pinned in `mlpack.lock` for these names yet")]
+    UnpinnedSystemPackages,
     #[error("`{}` is not empty", path.display())]
     NotEmpty { path: PathBuf },
 }
@@ -63,7 +65,7 @@ pub enum DockerfileError {
 impl crate::error::Diagnostic for DockerfileError {
     fn hints(&self) -> Vec<String> {
         match self {
-            Self::UnpinnedBase => vec![
+            Self::UnpinnedBase | Self::UnpinnedSystemPackages => vec![
                 "run `mlpack build` once: it pins the base, the system packages and the system libraries"
                     .to_string(),
             ],
@@ -182,7 +184,12 @@ fn base_lines(request: &DockerfileRequest<'_>) -> Result<(String, Apt), BuildErr
             Some(format!("deb {} {} main", pinned.mirror, pinned.suite)),
         )
     };
-    if let Some(pins) = &lock.system_packages {
+    let names = request.manifest.build.system_package_names();
+    let pinned_names = lock.system_packages.as_ref().map(|pins| &pins.requested);
+    if !names.is_empty() && pinned_names != Some(&names) {
+        return Err(DockerfileError::UnpinnedSystemPackages.into());
+    }
+    if let Some(pins) = lock.system_packages.as_ref().filter(|_| !names.is_empty()) {
         versions.extend(
             pins.packages
                 .iter()

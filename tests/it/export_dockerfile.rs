@@ -87,19 +87,37 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
     let dockerd = ensure_dockerd();
     let context = TestContext::example("iris-sklearn");
     ensure_base(&context);
-    let output = context.temp.path().join("docker-context");
-    let written = mlpack_ok(
-        &context,
-        &[
-            "export",
-            "--format",
-            "dockerfile",
-            "-o",
-            output.to_str().unwrap(),
-            "--base-image",
-            BASE,
-        ],
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "{manifest}\n[build]\nsystem-packages = [\"jq\"]\nrun = [\n    {{ command = \"python3 scripts/stamp.py\", inputs = [\"scripts\"] }},\n    {{ command = \"ls /app > /opt/app-files.txt\", after-code = true }},\n]\n"
+        ),
     );
+    context.write(
+        "scripts/stamp.py",
+        "import os\nos.makedirs('/opt', exist_ok=True)\nopen('/opt/stamp.txt', 'w').write('stamped\\n')\n",
+    );
+    let output = context.temp.path().join("docker-context");
+    let export = [
+        "export",
+        "--format",
+        "dockerfile",
+        "-o",
+        output.to_str().unwrap(),
+        "--base-image",
+        BASE,
+    ];
+    // The system packages are pinned by a build, not by the export.
+    let unpinned = context.run(&export);
+    assert!(
+        unpinned.contains(
+            "`[build] system-packages` are not pinned in `mlpack.lock` for these names yet"
+        ) && unpinned.contains("hint: run `mlpack build` once"),
+        "{unpinned}"
+    );
+    mlpack_ok(&context, &["build"]);
+    let written = mlpack_ok(&context, &export);
     assert!(written.contains("Wrote `"), "{written}");
     let dockerfile = fs_err::read_to_string(output.join("Dockerfile")).unwrap();
     let lock = context.read("mlpack.lock");
@@ -113,6 +131,8 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
         "echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list.d/mlpack.list".to_string(),
         format!("        python3={python3}"),
         "pip install --no-deps --require-hashes".to_string(),
+        "        jq=".to_string(),
+        "COPY app/scripts /app/scripts\nRUN [\"/usr/bin/env\",\"PYTHONDONTWRITEBYTECODE=1\",\"/bin/sh\",\"-c\",\"mkdir -p '/app' && cd '/app' && python3 scripts/stamp.py\"]\n".to_string(),
         "COPY app/ /app/\n".to_string(),
         "CMD [\"python3\",\"train.py\"]\n".to_string(),
     ] {
@@ -139,6 +159,16 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
     );
     let data = format!("{}:/data:ro", context.project.join("data").display());
     let run = docker(&["run", "--rm", "--network", "none", "-v", &data, IMAGE]);
+    let extras = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo '[1]' | jq -c '.[0]' && cat /opt/stamp.txt && grep -c train.py /opt/app-files.txt",
+    ]);
     let _ = docker(&["rmi", IMAGE]);
     if let Some(mut dockerd) = dockerd {
         let _ = dockerd.kill();
@@ -152,4 +182,10 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
     );
     assert!(stdout.contains("data: /data/iris.csv"), "{stdout}");
     assert!(stdout.contains("\"accuracy\""), "{stdout}");
+    assert_eq!(
+        String::from_utf8_lossy(&extras.stdout),
+        "1\nstamped\n1\n",
+        "the system package, the step before the code and the one after it: {}",
+        String::from_utf8_lossy(&extras.stderr)
+    );
 }
