@@ -88,7 +88,7 @@ impl Builder<'_> {
                 }
             })?;
             self.reporter.phase(&description, "downloading");
-            let debs = self.fetch.debs(&suite, &pins.packages)?;
+            let debs = self.fetch.debs(&suite, &pins.packages, "system packages")?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &pins.packages, &debs)
         })?;

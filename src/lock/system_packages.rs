@@ -26,10 +26,10 @@ pub struct LockedSystemPackages {
 }
 
 /// The section's text, in the lock's stable layout: one package per table, sorted by name.
-pub(super) fn write_system_packages(text: &mut String, pins: &LockedSystemPackages) {
+pub(super) fn write_system_packages(text: &mut String, prefix: &str, pins: &LockedSystemPackages) {
     let _ = write!(
         text,
-        "\n[system-packages]\ninputs-sha256 = {}\n",
+        "\n[{prefix}system-packages]\ninputs-sha256 = {}\n",
         quote(&pins.inputs_sha256)
     );
     let requested: Vec<String> = pins.requested.iter().map(|name| quote(name)).collect();
@@ -38,6 +38,6 @@ pub(super) fn write_system_packages(text: &mut String, pins: &LockedSystemPackag
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     for package in packages {
         let table = toml::to_string(package).unwrap_or_default();
-        let _ = write!(text, "\n[[system-packages.packages]]\n{table}");
+        let _ = write!(text, "\n[[{prefix}system-packages.packages]]\n{table}");
     }
 }
