@@ -41,3 +41,67 @@ pub(super) fn write_system_packages(text: &mut String, prefix: &str, pins: &Lock
         let _ = write!(text, "\n[[{prefix}system-packages.packages]]\n{table}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::Lockfile;
+
+    const LOCK: &str = r#"
+lock-version = "1.0"
+created-by = "mlpack test"
+
+[target]
+python = "3.11"
+python-full = "3.11.2"
+implementation = "cpython"
+arch = "x86_64"
+glibc = [2, 36]
+
+[inputs]
+sha256 = "00"
+requirements = []
+"#;
+
+    #[test]
+    fn the_section_is_sorted_and_round_trips() {
+        let mut lock: Lockfile = toml::from_str(LOCK).unwrap();
+        let deb = |name: &str, sha: &str| LockedDeb {
+            name: name.to_string(),
+            version: "1.6-2.1+deb12u1".to_string(),
+            sha256: sha.repeat(32),
+            ..LockedDeb::default()
+        };
+        lock.system_packages = Some(LockedSystemPackages {
+            inputs_sha256: "ab".repeat(32),
+            requested: vec!["jq".to_string()],
+            packages: vec![deb("libjq1", "12"), deb("jq", "34")],
+        });
+        let text = lock.to_toml();
+        let section = text.split_once("\n[system-packages]\n").unwrap().1;
+        insta::assert_snapshot!(section, @r#"
+        inputs-sha256 = "abababababababababababababababababababababababababababababababab"
+        requested = ["jq"]
+
+        [[system-packages.packages]]
+        name = "jq"
+        version = "1.6-2.1+deb12u1"
+        architecture = ""
+        filename = ""
+        sha256 = "3434343434343434343434343434343434343434343434343434343434343434"
+        size = 0
+
+        [[system-packages.packages]]
+        name = "libjq1"
+        version = "1.6-2.1+deb12u1"
+        architecture = ""
+        filename = ""
+        sha256 = "1212121212121212121212121212121212121212121212121212121212121212"
+        size = 0
+        "#);
+        let read: Lockfile = toml::from_str(&text).unwrap();
+        let mut expected = lock.system_packages.unwrap();
+        expected.packages.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(read.system_packages.unwrap(), expected);
+    }
+}
