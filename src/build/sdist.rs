@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -26,10 +26,11 @@ use crate::lock::{
     ProjectLock,
 };
 use crate::manifest::Manifest;
-use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
+use crate::oci::{self, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
+use super::container::{ContainerConfig, mlpack_run};
 use super::system_libraries::{BaseTree, base_suite, installed_packages, stage_debs};
 use super::{BuildError, BuildReporter, BuildRequest, Builder, StagedLayer, base, cache, python};
 
@@ -302,48 +303,38 @@ impl Builder<'_> {
                 || sdist.info.build_system.backend_path.clone(),
                 |build| build.backend_path.clone(),
             ),
-            image: self.container_image(layers, lock.target.arch, &sdist.key)?,
+            image: self.sdist_image(layers, lock.target.arch, &sdist.key)?,
             python,
         })
     }
 
     /// A temporary image of `layers` with the build environment's variables, tagged so a
     /// concurrent `prune` keeps it while the container runs.
-    fn container_image(
+    fn sdist_image(
         &self,
         layers: Vec<oci::Layer>,
         arch: crate::arch::Arch,
         key: &str,
     ) -> Result<String, BuildError> {
-        let spec = ImageSpec {
-            history: layers
-                .iter()
-                .map(|_| HistoryEntry {
-                    created_by: "mlpack build: sdist build container".to_string(),
-                    comment: String::new(),
-                    empty_layer: false,
-                })
-                .collect(),
-            env: vec![
-                format!(
-                    "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                ),
-                format!("PYTHONPATH={BUILD_ENV}/lib"),
-                format!(
-                    "SOURCE_DATE_EPOCH={}",
-                    oci::source_date_epoch()?.unwrap_or(oci::DEFAULT_MTIME)
-                ),
-                "HOME=/tmp".to_string(),
-                "PYTHONDONTWRITEBYTECODE=1".to_string(),
-            ],
-            working_dir: "/tmp".to_string(),
-            ..ImageSpec::new(layers, arch.oci(), super::config::created(None, None)?)
+        let env = vec![
+            format!(
+                "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            ),
+            format!("PYTHONPATH={BUILD_ENV}/lib"),
+            format!(
+                "SOURCE_DATE_EPOCH={}",
+                oci::source_date_epoch()?.unwrap_or(oci::DEFAULT_MTIME)
+            ),
+            "HOME=/tmp".to_string(),
+            "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        ];
+        let config = ContainerConfig {
+            purpose: "sdist",
+            key,
+            env,
+            working_dir: "/tmp",
         };
-        let descriptor = oci::write_image(self.store, &spec)?;
-        let image = format!("mlpack-sdist-build:{}", &key[..16]);
-        self.store
-            .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
-        Ok(image)
+        self.container_image(layers, arch, &config)
     }
 
     /// The build environment of `name`, installed under `/mlpack/build-env` for `python`.
@@ -476,10 +467,8 @@ impl Builder<'_> {
         let log_file = fs_err::File::create(&log).map_err(io_error(&log))?;
         let log_copy = log_file.try_clone().map_err(io_error(&log))?;
         let inside = format!("/mlpack/sdist/{}", job.filename);
-        let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
-        let status = Command::new(exe)
-            .env("MLPACK_HOME", self.store.root())
-            .args(["run", "--rm", "--network", "none", "-v"])
+        let status = mlpack_run(self.store)?
+            .args(["--rm", "--network", "none", "-v"])
             .arg(format!("{}:{inside}:ro", job.path.display()))
             .arg("-v")
             .arg(format!("{}:/mlpack/frontend.py:ro", frontend.display()))
@@ -603,7 +592,7 @@ impl SdistMetadata<'_> {
             filename: sdist.file.filename.clone(),
             backend: sdist.build_system.backend.clone(),
             backend_path: sdist.build_system.backend_path.clone(),
-            image: builder.container_image(layers, request.target.arch, &key)?,
+            image: builder.sdist_image(layers, request.target.arch, &key)?,
             python,
         };
         drop(store_lock.take());
@@ -664,7 +653,7 @@ fn cached_wheel(dir: &Path) -> Result<Option<SdistWheel>, BuildError> {
 }
 
 /// The last lines of the log (at most 64 KiB of it are read).
-fn log_tail(log: &Path) -> String {
+pub(super) fn log_tail(log: &Path) -> String {
     let Ok(mut file) = fs_err::File::open(log) else {
         return String::new();
     };

@@ -107,6 +107,24 @@ const TOP: &[Key] = &[
         ]),
     ),
     key(
+        "build",
+        Shape::Table(&[
+            key("system-packages", VALUE),
+            key(
+                "run",
+                Shape::TableArray(&[
+                    key("command", VALUE),
+                    key("network", VALUE),
+                    key("env", Shape::FreeTable),
+                    key("workdir", VALUE),
+                    key("cache", VALUE),
+                    key("inputs", VALUE),
+                    key("after-code", VALUE),
+                ]),
+            ),
+        ]),
+    ),
+    key(
         "cluster",
         Shape::Table(&[
             key("engine", VALUE),

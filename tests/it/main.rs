@@ -8,6 +8,8 @@
 ))]
 mod base_image;
 mod build;
+#[cfg(all(feature = "test-root", feature = "test-debian"))]
+mod build_steps;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;
@@ -16,6 +18,12 @@ mod compose;
 #[cfg(feature = "test-pypi")]
 mod differential;
 mod doctor;
+#[cfg(all(
+    feature = "test-docker",
+    feature = "test-pypi",
+    feature = "test-debian"
+))]
+mod export_dockerfile;
 #[cfg(feature = "test-pypi")]
 mod hardware;
 mod init;
