@@ -115,7 +115,7 @@ enum Command {
     Reproduce(train::ReproduceArgs),
     /// List the project's training runs; `runs show ID`, `runs diff A B`.
     Runs(runs::RunsArgs),
-    /// Cancel a cluster run (`scancel` of its job).
+    /// Cancel a cluster run (`scancel` of its job, `kubectl delete` of its objects).
     Cancel(cluster::CancelArgs),
     /// Run a command in a new container from an image, with mlpack's own runtime.
     Run(Box<container::RunArgs>),

@@ -30,16 +30,25 @@ const NODE_FAILURE: i32 = 125;
 #[derive(Debug, Clone, Copy)]
 pub struct Slurm;
 
+/// What the nodes run the image with.
+#[derive(Debug, Clone, Copy)]
+pub struct SlurmNodes<'a> {
+    /// The `mlpack` executable the nodes run.
+    pub mlpack: &'a Path,
+    /// The store (`MLPACK_HOME`) the nodes run the image from.
+    pub store: &'a Path,
+}
+
 impl Slurm {
     /// Write `job.sbatch` and `node.sh` into `<run dir>/cluster/`; the batch script's path.
-    pub fn write(job: &ClusterJob<'_>) -> Result<PathBuf, ClusterError> {
+    pub fn write(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> Result<PathBuf, ClusterError> {
         let dir = job.run_dir.join(ENGINE_DIR);
         fs_err::create_dir_all(&dir)
             .map_err(|source| IoError::new("create the run's cluster folder", &dir, source))?;
         let batch = dir.join(BATCH_SCRIPT);
         for (path, text) in [
             (&batch, batch_script(job)),
-            (&dir.join(NODE_SCRIPT), node_script(job)),
+            (&dir.join(NODE_SCRIPT), node_script(job, nodes)),
         ] {
             fs_err::write(path, text)
                 .map_err(|source| IoError::new("write the job script", path, source))?;
@@ -124,30 +133,9 @@ impl Slurm {
     }
 }
 
-/// Run an engine command; its stdout, or why it failed.
+/// Run a Slurm command; its stdout, or why it failed.
 fn run(command: &mut Command, name: &'static str) -> Result<String, ClusterError> {
-    let output = command.output().map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            ClusterError::MissingCommand {
-                command: name,
-                engine: "Slurm",
-            }
-        } else {
-            ClusterError::CommandFailed {
-                command: name.to_string(),
-                status: "not started".to_string(),
-                stderr: error.to_string(),
-            }
-        }
-    })?;
-    if !output.status.success() {
-        return Err(ClusterError::CommandFailed {
-            command: name.to_string(),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    super::run_engine(command, name, "Slurm")
 }
 
 /// `job.sbatch`: the allocation (one task per node), a port for the job, one `srun` step.
@@ -198,7 +186,7 @@ fn batch_script(job: &ClusterJob<'_>) -> String {
 }
 
 /// `node.sh`: one node's part of the job.
-fn node_script(job: &ClusterJob<'_>) -> String {
+fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
     let run_dir = quote(&job.run_dir.display().to_string());
     let mut script = format!(
         "#!/bin/bash\n\
@@ -219,10 +207,10 @@ fn node_script(job: &ClusterJob<'_>) -> String {
          export PET_NNODES=$NNODES PET_NODE_RANK=$NODE_RANK PET_NPROC_PER_NODE=$NPROC_PER_NODE\n\
          export PET_MASTER_ADDR=$MASTER_ADDR PET_MASTER_PORT=$MASTER_PORT\n",
         run = job.run_id,
-        store = quote(&job.store.display().to_string()),
+        store = quote(&nodes.store.display().to_string()),
         nproc = job.resources.processes_per_node(),
     );
-    let mlpack = quote(&job.mlpack.display().to_string());
+    let mlpack = quote(&nodes.mlpack.display().to_string());
     let _ = write!(
         script,
         "if [ ! -x {mlpack} ]; then\n  \
@@ -249,15 +237,15 @@ fn node_script(job: &ClusterJob<'_>) -> String {
          if [ -n \"${{CUDA_VISIBLE_DEVICES:-}}\" ]; then gpus=(--gpus \"device=$CUDA_VISIBLE_DEVICES\"); fi\n\
          {}\n\
          finish $?\n",
-        run_command(job)
+        run_command(job, &mlpack)
     );
     script
 }
 
 /// `mlpack run` of the image, quoted for the shell; `$outputs` and `$rank` stay variables.
-fn run_command(job: &ClusterJob<'_>) -> String {
+fn run_command(job: &ClusterJob<'_>, mlpack: &str) -> String {
     let mut words = vec![
-        quote(&job.mlpack.display().to_string()),
+        mlpack.to_string(),
         "run".into(),
         "--rm".into(),
         "--name".into(),
