@@ -115,6 +115,15 @@ pub fn train(
     report: &mut dyn FnMut(ClusterEvent<'_>),
 ) -> Result<Option<Finished>, TrainError> {
     let datasets = datasets(project)?;
+    // Checked before the build and the push: a dataset with no volume on the cluster.
+    let volumes = match target.engine {
+        Engine::Slurm => Vec::new(),
+        Engine::Kubernetes => datasets
+            .iter()
+            .map(|dataset| dataset_volume(&project.manifest().cluster, &dataset.source))
+            .collect::<Result<_, _>>()
+            .map_err(ClusterRunError::from)?,
+    };
     let built = crate::build::build_project(context, project, options, reporter)?;
     reporter.train_event(TrainEvent::Built(&built));
     let mut command = project.manifest().train.command.args();
@@ -141,6 +150,7 @@ pub fn train(
         manifest: project.manifest(),
         image,
         registry_image,
+        volumes,
         command,
         datasets,
         dry_run: target.dry_run,
@@ -224,6 +234,8 @@ pub struct ClusterRequest<'a> {
     pub image: ImageRecord,
     /// The image by digest on `[cluster] registry`, pushed there (Kubernetes).
     pub registry_image: Option<String>,
+    /// Kubernetes: each dataset's volume, in the order of `datasets`.
+    pub volumes: Vec<DatasetVolume>,
     pub command: Vec<String>,
     pub datasets: Vec<ClusterDataset>,
     /// Write the engine's files and stop.
@@ -412,16 +424,10 @@ fn write_kubernetes(
     request: &ClusterRequest<'_>,
     job: &ClusterJob<'_>,
 ) -> Result<Written, ClusterRunError> {
-    let cluster = &request.manifest.cluster;
-    let section = &cluster.kubernetes;
+    let section = &request.manifest.cluster.kubernetes;
     let Some(image) = &request.registry_image else {
         return Err(ClusterError::NoRegistry.into());
     };
-    let volumes = request
-        .datasets
-        .iter()
-        .map(|dataset| dataset_volume(cluster, &dataset.source))
-        .collect::<Result<Vec<_>, _>>()?;
     let pull_secret = if let Some(secret) = &section.image_pull_secret {
         PullSecret::Existing(secret.clone())
     } else {
@@ -441,7 +447,7 @@ fn write_kubernetes(
         service_account: section.service_account.as_deref(),
         queue: request.resources.queue.as_deref(),
         pull_secret,
-        datasets: &volumes,
+        datasets: &request.volumes,
         outputs_claim: section.outputs_claim.as_deref(),
         runtime: section.runtime.as_deref().unwrap_or("torch-distributed"),
     };
