@@ -85,6 +85,9 @@ pub struct ClusterJob<'a> {
     pub command: &'a [String],
     pub resources: &'a Resources,
     pub datasets: &'a [Mount],
+    /// Each dataset's fingerprint (sha256) as computed at submission, in the same order:
+    /// node 0 checks them before training.
+    pub fingerprints: &'a [String],
     /// Where the job writes its outputs inside the container.
     pub outputs_target: &'a str,
     pub workdir: &'a str,

@@ -228,6 +228,17 @@ fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
              fi\n"
         );
     }
+    for (dataset, sha256) in job.datasets.iter().zip(job.fingerprints) {
+        let host = quote(&dataset.host.display().to_string());
+        let _ = write!(
+            script,
+            "# Node 0 checks that the data is what `mlpack train` fingerprinted at submission.\n\
+             if [ \"$rank\" = 0 ]; then\n  \
+               {mlpack} fingerprint --run {run} --expect {sha256} {host} >/dev/null || finish {NODE_FAILURE}\n\
+             fi\n",
+            run = job.run_id,
+        );
+    }
     let _ = write!(
         script,
         "# Rank 0's files are the run's outputs; the other ranks' are kept apart.\n\

@@ -199,6 +199,32 @@ fn publish(
     Ok(pinned)
 }
 
+/// `mlpack fingerprint --expect SHA256 --run RUN PATH`, node 0's check before a cluster
+/// job trains: the data at `path` is what the submission fingerprinted, else
+/// [`TrainError::ChangedDataset`]. The fingerprint, as computed now.
+pub fn check_fingerprint(
+    path: &Path,
+    expected: Option<(&str, &str)>,
+) -> Result<super::Fingerprint, TrainError> {
+    let mut cache = FingerprintCache::open(&crate::dirs::cache_dir()?);
+    let now = cache.fingerprint(path)?;
+    cache.save();
+    if let Some((sha256, run)) = expected
+        && now.sha256 != sha256
+    {
+        let short = |sha256: &str| sha256.get(..12).unwrap_or(sha256).to_string();
+        return Err(TrainError::ChangedDataset {
+            dataset: path.display().to_string(),
+            run: run.to_string(),
+            was: short(sha256),
+            now: short(&now.sha256),
+            files: now.files,
+            bytes: now.bytes,
+        });
+    }
+    Ok(now)
+}
+
 /// A dataset as the nodes mount it, with the name the manifest gives it.
 #[derive(Debug, Clone)]
 pub struct ClusterDataset {
@@ -302,6 +328,10 @@ pub fn submit(
         .iter()
         .map(|dataset| dataset.mount.clone())
         .collect();
+    let fingerprints: Vec<String> = datasets
+        .iter()
+        .map(|dataset| dataset.sha256.clone())
+        .collect();
     let train = &request.manifest.train;
     let job = ClusterJob {
         run_id: run_id.as_str(),
@@ -310,6 +340,7 @@ pub fn submit(
         command: &request.command,
         resources: &request.resources,
         datasets: &mounts,
+        fingerprints: &fingerprints,
         outputs_target: &request.manifest.outputs.target,
         workdir: &train.workdir,
         env: &train.env,

@@ -1,7 +1,7 @@
 //! `mlpack train --on slurm` on a real two-node Slurm cluster on this machine (see
 //! `common::slurm`): a real collective across the nodes (`jax.distributed` on CPU, gloo over
 //! TCP), `runs`/`logs`/`cancel` on a running job, a failing rank, a dataset missing on the
-//! nodes.
+//! nodes, data changed between submission and start (node 0's fingerprint check).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -266,6 +266,41 @@ fn a_dataset_missing_on_the_nodes_fails_the_run_before_training() {
         let log = read(&dir.join(format!("rank-{rank}.log")));
         assert!(!log.contains("training"), "{log}");
     }
+}
+
+#[test]
+fn data_changed_after_submission_stops_node_0_before_training() {
+    let cluster = cluster();
+    // The job starts 5 s after it is queued: long enough to change the data.
+    let context = ranks_project(
+        "print('training', flush=True)\n",
+        "sbatch-options = [\"--begin=now+5\"]\n",
+    );
+    let mut train = spawn(&context, cluster, &["train"]);
+    wait_for(600, "the job to be submitted", || {
+        the_run_dir(&context).is_some()
+    });
+    fs_err::write(context.project.join("data/rows.txt"), "1\n2\n3\n").unwrap();
+    let output = train_output(&mut train);
+    assert_eq!(
+        output.status.code(),
+        Some(125),
+        "{}",
+        context.render(&output)
+    );
+    let (dir, record) = the_run(&context);
+    assert_eq!(record["exit_code"], 125, "{record}");
+    assert_eq!(record["cluster"]["rank_exit_codes"][0], 125, "{record}");
+    let log = read(&dir.join("rank-0.log"));
+    let id = record["id"].as_str().unwrap();
+    assert!(
+        log.contains(&format!(
+            "/data` changed since run {id}: its fingerprint was"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("hint: restore the data the run used"), "{log}");
+    assert!(!log.contains("training"), "{log}");
 }
 
 #[test]

@@ -58,6 +58,7 @@ fn yaml(kind: WorkloadKind, pull_secret: PullSecret) -> String {
         command: &command,
         resources: &resources,
         datasets: &datasets,
+        fingerprints: &[],
         outputs_target: "/outputs",
         workdir: "/app",
         env: &env,
