@@ -30,11 +30,6 @@ pub enum ClusterError {
     #[error("the nodes would run `{}`, which does not exist", path.display())]
     MissingExecutable { path: PathBuf },
 
-    #[error(
-        "`[cluster] registry` is not implemented yet: the nodes can only run the image from a shared store"
-    )]
-    RegistryUnsupported,
-
     #[error("--nodes must be at least 1")]
     NoNodes,
 
@@ -64,7 +59,6 @@ impl Diagnostic for ClusterError {
         match self {
             Self::MissingCommand { .. }
             | Self::MissingExecutable { .. }
-            | Self::RegistryUnsupported
             | Self::NoNodes
             | Self::NoRegistry
             | Self::NoVolume { .. }
@@ -94,9 +88,6 @@ impl Diagnostic for ClusterError {
             ],
             Self::MissingExecutable { .. } => vec![
                 "put `mlpack` on a filesystem the nodes share and name it in `[cluster] mlpack`".to_string(),
-            ],
-            Self::RegistryUnsupported => vec![
-                "remove `registry` from `[cluster]` and set `store` to a directory every node mounts".to_string(),
             ],
             Self::Oci(error) => error.hints(),
             _ => Vec::new(),

@@ -35,8 +35,11 @@ pub struct Slurm;
 pub struct SlurmNodes<'a> {
     /// The `mlpack` executable the nodes run.
     pub mlpack: &'a Path,
-    /// The store (`MLPACK_HOME`) the nodes run the image from.
-    pub store: &'a Path,
+    /// The store (`MLPACK_HOME`) the nodes run the image from; `None`: each node's own.
+    pub store: Option<&'a Path>,
+    /// The image by digest on a registry, which each node pulls before running it; `None`:
+    /// the image is in `store` already.
+    pub pull: Option<&'a str>,
 }
 
 impl Slurm {
@@ -199,7 +202,7 @@ fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
          exec >\"$run/rank-$rank.log\" 2>&1\n\
          printf '%s\\n' \"${{SLURMD_NODENAME:-$(hostname)}}\" >\"$run/{ENGINE_DIR}/rank-$rank.node\"\n\
          finish() {{ printf '%s\\n' \"$1\" >\"$run/{ENGINE_DIR}/rank-$rank.exit\"; exit \"$1\"; }}\n\
-         export MLPACK_HOME={store}\n\
+         {store}\
          # Node 0 runs the batch script, so the address srun was started from is node 0's.\n\
          export MASTER_ADDR=$SLURM_LAUNCH_NODE_IPADDR\n\
          export NNODES=$SLURM_JOB_NUM_NODES NODE_RANK=$rank NPROC_PER_NODE={nproc}\n\
@@ -207,7 +210,10 @@ fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
          export PET_NNODES=$NNODES PET_NODE_RANK=$NODE_RANK PET_NPROC_PER_NODE=$NPROC_PER_NODE\n\
          export PET_MASTER_ADDR=$MASTER_ADDR PET_MASTER_PORT=$MASTER_PORT\n",
         run = job.run_id,
-        store = quote(&nodes.store.display().to_string()),
+        store = nodes.store.map_or_else(String::new, |store| format!(
+            "export MLPACK_HOME={}\n",
+            quote(&store.display().to_string())
+        )),
         nproc = job.resources.processes_per_node(),
     );
     let mlpack = quote(&nodes.mlpack.display().to_string());
@@ -237,6 +243,14 @@ fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
                {mlpack} fingerprint --run {run} --expect {sha256} {host} >/dev/null || finish {NODE_FAILURE}\n\
              fi\n",
             run = job.run_id,
+        );
+    }
+    if let Some(reference) = nodes.pull {
+        let _ = write!(
+            script,
+            "# Each node pulls the image by digest (blobs its store has are not fetched again).\n\
+             {mlpack} pull {} || finish {NODE_FAILURE}\n",
+            quote(reference)
         );
     }
     let _ = write!(

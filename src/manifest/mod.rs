@@ -235,10 +235,12 @@ pub struct ClusterSection {
     pub partition: Option<String>,
     pub account: Option<String>,
     /// The store the nodes run the image from, on a filesystem they share [default: this
-    /// machine's store]; mlpack copies the image into it.
+    /// machine's store]; mlpack copies the image into it. With `registry`, the store the nodes
+    /// pull into [default: each node's own].
     pub store: Option<Spanned<PathBuf>>,
     /// The registry the nodes pull the image from, `host[:port][/namespace]`: mlpack pushes
-    /// the image there and the job names it by digest (Kubernetes).
+    /// the image there and the job names it by digest (required on Kubernetes; on Slurm each
+    /// node then runs `mlpack pull` instead of reading a shared store).
     pub registry: Option<Spanned<String>>,
     /// The `mlpack` executable on the nodes [default: this one, on a shared filesystem].
     pub mlpack: Option<PathBuf>,

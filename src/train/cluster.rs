@@ -1,6 +1,6 @@
 //! A training run on a cluster: the same record as a local run, with the job handed to the
-//! engine. `train` builds the image and pushes it to `[cluster] registry` (Kubernetes);
-//! `submit` fingerprints the data, makes the image reachable (a shared store on Slurm), writes
+//! engine. `train` builds the image and pushes it to `[cluster] registry` if one is named;
+//! `submit` fingerprints the data, makes the image reachable (else a shared store), writes
 //! the engine's files into `outputs/<run-id>/cluster/`, submits them and writes a first
 //! `run.json` (state `pending`); `wait` follows rank 0's log until the engine says the job
 //! ended, then finishes the record with every rank's node, exit code and log, and rank 0's
@@ -130,11 +130,11 @@ pub fn train(
     command.extend(extra.iter().cloned());
     let image = ImageRecord::of(&built);
     let registry_image = match (target.engine, &project.manifest().cluster.registry) {
-        (Engine::Slurm, _) => None,
+        (Engine::Slurm, None) => None,
         (Engine::Kubernetes, None) => {
             return Err(ClusterRunError::from(ClusterError::NoRegistry).into());
         }
-        (Engine::Kubernetes, Some(registry)) => {
+        (_, Some(registry)) => {
             let pinned = publish(context, &image, registry.get_ref(), target.dry_run)?;
             if !target.dry_run {
                 report(ClusterEvent::Pushed { reference: &pinned });
@@ -258,7 +258,7 @@ pub struct ClusterRequest<'a> {
     pub project: &'a Path,
     pub manifest: &'a crate::manifest::Manifest,
     pub image: ImageRecord,
-    /// The image by digest on `[cluster] registry`, pushed there (Kubernetes).
+    /// The image by digest on `[cluster] registry`, pushed there; the nodes pull it.
     pub registry_image: Option<String>,
     /// Kubernetes: each dataset's volume, in the order of `datasets`.
     pub volumes: Vec<DatasetVolume>,
@@ -348,7 +348,11 @@ pub fn submit(
     };
     let written = match &slurm_nodes {
         Some((mlpack, store)) => {
-            let nodes = SlurmNodes { mlpack, store };
+            let nodes = SlurmNodes {
+                mlpack,
+                store: store.as_deref(),
+                pull: request.registry_image.as_deref(),
+            };
             Written::Slurm(Slurm::write(&job, &nodes)?)
         }
         None => write_kubernetes(request, &job)?,
@@ -420,16 +424,14 @@ impl Written {
     }
 }
 
-/// Slurm: the `mlpack` the nodes run (checked to exist) and the store they run the image from
-/// (the image copied there).
+/// Slurm: the `mlpack` the nodes run (checked to exist) and the store they run the image from:
+/// with a registry, `[cluster] store` or each node's own, which pulls it; else a shared store
+/// (`[cluster] store`, the image copied there, or this machine's).
 fn slurm_nodes(
     request: &ClusterRequest<'_>,
     local: &Store,
-) -> Result<(PathBuf, PathBuf), ClusterRunError> {
+) -> Result<(PathBuf, Option<PathBuf>), ClusterRunError> {
     let cluster = &request.manifest.cluster;
-    if cluster.registry.is_some() {
-        return Err(ClusterError::RegistryUnsupported.into());
-    }
     let mlpack = match &cluster.mlpack {
         Some(path) => request.project.join(path),
         None => std::env::current_exe()
@@ -438,16 +440,24 @@ fn slurm_nodes(
     if !mlpack.is_file() {
         return Err(ClusterError::MissingExecutable { path: mlpack }.into());
     }
-    let store = match &cluster.store {
-        Some(path) => crate::cluster::share_image(
+    let store = match (&cluster.store, &request.registry_image) {
+        (Some(path), Some(_)) => Some(absolute_dir(&request.project.join(path.get_ref()))?),
+        (None, Some(_)) => None,
+        (Some(path), None) => Some(crate::cluster::share_image(
             local,
             &request.project.join(path.get_ref()),
             &request.image.digest,
             &request.image.reference,
-        )?,
-        None => local.root().to_path_buf(),
+        )?),
+        (None, None) => Some(local.root().to_path_buf()),
     };
     Ok((mlpack, store))
+}
+
+/// `path`, created if missing, as an absolute path the nodes can use from any directory.
+fn absolute_dir(path: &Path) -> Result<PathBuf, IoError> {
+    fs_err::create_dir_all(path).map_err(|source| IoError::new("create", path, source))?;
+    fs_err::canonicalize(path).map_err(|source| IoError::new("open", path, source))
 }
 
 /// Kubernetes: `cluster/job.yaml`, from `[cluster.kubernetes]`.

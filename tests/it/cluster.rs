@@ -303,6 +303,46 @@ fn data_changed_after_submission_stops_node_0_before_training() {
     assert!(!log.contains("training"), "{log}");
 }
 
+#[cfg(feature = "test-registry")]
+#[test]
+fn with_a_registry_each_node_pulls_the_image_by_digest() {
+    let cluster = cluster();
+    let context = ranks_project(
+        "import os\nprint('rank', os.environ['NODE_RANK'], 'ran', flush=True)\n",
+        "registry = \"REGISTRY/team\"\nstore = \"../node-store\"\n",
+    );
+    let registry = crate::common::registry::TestRegistry::start(context.temp.path());
+    let manifest = context
+        .read("mlpack.toml")
+        .replace("REGISTRY", &registry.host);
+    context.write("mlpack.toml", &manifest);
+    let (output, rendered) = run(&context, cluster, &["train"]);
+    assert!(output.status.success(), "{rendered}");
+    let (dir, record) = the_run(&context);
+    let digest = record["image"]["digest"].as_str().unwrap();
+    let reference = format!("{}/team/ranks@{digest}", registry.host);
+    assert!(
+        rendered.contains(&format!("Pushed `{reference}`")),
+        "{rendered}"
+    );
+    let node = read(&dir.join("cluster/node.sh"));
+    assert!(node.contains(&format!("pull {reference} ||")), "{node}");
+    for rank in 0..2 {
+        let log = read(&dir.join(format!("rank-{rank}.log")));
+        assert!(log.contains(&format!("rank {rank} ran")), "{log}");
+    }
+    // The nodes' store got the image from the registry: nothing was copied into it here.
+    let mut images = mlpack(&context, cluster, &["images"]);
+    images.env("MLPACK_HOME", context.temp.path().join("node-store"));
+    let images = images.output().unwrap();
+    let listed = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        listed.contains(&format!("{}/team/ranks", registry.host)),
+        "{}",
+        context.render(&images)
+    );
+}
+
 #[test]
 fn dry_run_writes_the_job_without_submitting_it() {
     let cluster = cluster();

@@ -7,7 +7,8 @@ use crate::cluster::{ClusterJob, JobState, Mount, Resources};
 fn nodes() -> SlurmNodes<'static> {
     SlurmNodes {
         mlpack: Path::new("/shared/bin/mlpack"),
-        store: Path::new("/shared/mlpack store"),
+        store: Some(Path::new("/shared/mlpack store")),
+        pull: None,
     }
 }
 
