@@ -177,7 +177,9 @@ pub(super) fn logs(
     follow: bool,
     printer: Printer,
 ) -> Result<ExitStatus> {
-    let (record, run_dir) = find(directory, id)?;
+    let (mut record, run_dir) = find(directory, id)?;
+    // A run whose `train` was killed while it waited is finished here, so `-f` stops.
+    crate::train::cluster::settle(&mut record, &run_dir)?;
     let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
     crate::train::cluster::logs(&record, &run_dir, rank, follow, &mut report)?;
     Ok(ExitStatus::Success)

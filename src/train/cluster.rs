@@ -722,14 +722,26 @@ fn finish(
     write_record(run_dir, record)
 }
 
-/// The engine's view of a recorded cluster run that its record still says is queued or
-/// running; `None` for a local run or a finished one.
-pub fn live_state(record: &RunRecord) -> Option<JobState> {
-    let cluster = record
+/// A cluster run whose record still says it is queued or running, brought up to date from its
+/// engine: while the job runs, its state (in memory only); once it has ended, its record
+/// finished and written as `train` would have, for a `train` killed while it waited. A state
+/// the engine cannot tell (`unknown`: no `squeue` here, or a job it has forgotten) changes
+/// nothing. Local and finished runs are left as they are.
+pub fn settle(record: &mut RunRecord, run_dir: &Path) -> Result<(), ClusterRunError> {
+    let Some(cluster) = record
         .cluster
-        .as_ref()
-        .filter(|cluster| cluster.state.is_active())?;
-    Some(engine_state(cluster).unwrap_or_else(|_| cluster.state.clone()))
+        .as_mut()
+        .filter(|cluster| cluster.state.is_active())
+    else {
+        return Ok(());
+    };
+    let state = engine_state(cluster)?;
+    if state.is_active() {
+        cluster.state = state;
+    } else if state != JobState::Other("unknown".to_string()) {
+        finish(record, run_dir, state)?;
+    }
+    Ok(())
 }
 
 /// `mlpack cancel RUN`: ask the engine to end the job; `train`, if it waits, records the end.

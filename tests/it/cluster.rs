@@ -269,6 +269,50 @@ fn a_dataset_missing_on_the_nodes_fails_the_run_before_training() {
 }
 
 #[test]
+fn a_run_whose_train_was_killed_is_finished_by_runs() {
+    let cluster = cluster();
+    let context = ranks_project(
+        "import os, time\ntime.sleep(3)\nprint('rank', os.environ['NODE_RANK'], 'done', flush=True)\n",
+        "",
+    );
+    let mut train = spawn(&context, cluster, &["train"]);
+    wait_for(600, "the job to be submitted", || {
+        the_run_dir(&context).is_some()
+    });
+    train.kill().unwrap();
+    train.wait().unwrap();
+    let (dir, record) = the_run(&context);
+    assert_eq!(record["cluster"]["state"], "pending", "{record}");
+    let id = record["id"].as_str().unwrap().to_string();
+    wait_for(600, "both ranks to finish", || {
+        (0..2).all(|rank| dir.join(format!("cluster/rank-{rank}.exit")).exists())
+    });
+    // `mlpack runs` asks Slurm; once the job has ended, it finishes the record.
+    wait_for(120, "the job to end", || {
+        let (_, runs) = run(&context, cluster, &["runs"]);
+        let line = runs
+            .lines()
+            .find(|line| line.starts_with(&id))
+            .unwrap_or("");
+        !line.contains("pending") && !line.contains("running")
+    });
+    let (_, record) = the_run(&context);
+    assert_eq!(record["cluster"]["state"], "completed", "{record}");
+    assert_eq!(record["exit_code"], 0, "{record}");
+    assert_eq!(
+        record["cluster"]["rank_exit_codes"],
+        serde_json::json!([0, 0])
+    );
+    assert_eq!(
+        record["cluster"]["node_names"],
+        serde_json::json!(["n1", "n2"])
+    );
+    assert!(!record["finished"].as_str().unwrap().is_empty(), "{record}");
+    let (_, logs) = run(&context, cluster, &["logs", &id, "--rank", "1"]);
+    assert!(logs.contains("rank 1 done"), "{logs}");
+}
+
+#[test]
 fn data_changed_after_submission_stops_node_0_before_training() {
     let cluster = cluster();
     // The job starts 5 s after it is queued: long enough to change the data.
