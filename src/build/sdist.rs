@@ -221,7 +221,7 @@ impl Builder<'_> {
             "the sdist `{}` of `{}` {}",
             locked.name, package.name, package.version
         );
-        let (path, info) = self.fetch.sdist(locked, entry)?;
+        let (path, info) = self.fetch.sdist(locked, entry, &package.name)?;
         let installer = python::installer(lock);
         let mut parts = vec![
             format!("sdist {}", locked.hashes.sha256),
@@ -368,7 +368,7 @@ impl Builder<'_> {
         let description = format!("build environment of {name}");
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let wheels = self.fetch.wheels(environment, &none)?;
+            let wheels = self.fetch.wheels(environment, &none, &description)?;
             python::stage(&installer, &wheels, dir)
         })
     }
@@ -411,7 +411,7 @@ impl Builder<'_> {
         let description = format!("build toolchain ({} Debian packages)", packages.len());
         let layer = self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.fetch.debs(&suite, &packages)?;
+            let debs = self.fetch.debs(&suite, &packages, "build toolchain")?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &packages, &debs)
         })?;

@@ -94,7 +94,8 @@ fn export_lock(
 ) -> Result<ExitStatus> {
     let lock = Lockfile::read_existing(&crate::project::lock_path(
         args.dir.as_deref().unwrap_or(directory),
-    ))?;
+    ))?
+    .for_this_machine();
     let text = if format == ExportFormat::Pylock {
         lock.pylock()
     } else {

@@ -9,6 +9,7 @@ use super::layers::LayerError;
 use super::network::NetworkError;
 use super::seccomp::SeccompError;
 use super::user::UserSpecError;
+use super::volume::VolumeError;
 use crate::error::{Diagnostic, IoError};
 use crate::hardware::HardwareError;
 use crate::oci::OciError;
@@ -65,6 +66,15 @@ pub enum RuntimeError {
         supported: Option<String>,
     },
 
+    #[error(
+        "the image `{image}` is for `{architecture}`, and this machine (`{host}`) has no binfmt_misc handler to run its programs"
+    )]
+    ForeignArchitecture {
+        image: String,
+        architecture: String,
+        host: crate::arch::Arch,
+    },
+
     /// The container's init failed before the command started; the text comes from inside.
     #[error("the container could not start: {message}")]
     Init { message: String },
@@ -111,6 +121,9 @@ pub enum RuntimeError {
 
     #[error(transparent)]
     Network(#[from] NetworkError),
+
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
 }
 
 impl RuntimeError {
@@ -141,6 +154,7 @@ impl Diagnostic for RuntimeError {
             | Self::NameInUse { .. }
             | Self::WrongStatus { .. }
             | Self::DriverTooOld { .. }
+            | Self::ForeignArchitecture { .. }
             | Self::TooManyLayers { .. }
             | Self::Exec { .. } => true,
             Self::Refused { source, .. } => source.is_user_error(),
@@ -151,6 +165,7 @@ impl Diagnostic for RuntimeError {
             Self::Hardware(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),
             Self::Network(error) => error.is_user_error(),
+            Self::Volume(error) => error.is_user_error(),
             Self::Io(_) | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
         }
     }
@@ -161,6 +176,10 @@ impl Diagnostic for RuntimeError {
                 vec!["create the directory first, or fix the path before `:`".to_string()]
             }
             Self::NotFound { .. } => vec!["`mlpack ps -a` lists the containers".to_string()],
+            Self::ForeignArchitecture { architecture, host, .. } => vec![
+                format!("to emulate `{architecture}`, register QEMU's handler with binfmt_misc and its `F` flag (on Debian: `apt-get install qemu-user-static`; `ls /proc/sys/fs/binfmt_misc` then shows `qemu-{architecture}`)"),
+                format!("or build the image for this machine: `mlpack build --arch {host}`"),
+            ],
             Self::Ambiguous { .. } => vec!["give more of the ID, or the name".to_string()],
             Self::NameInUse { name, .. } => vec![format!(
                 "remove it with `mlpack rm {name}`, or pick another `--name`"
@@ -189,6 +208,7 @@ impl Diagnostic for RuntimeError {
             Self::Hardware(error) => error.hints(),
             Self::Oci(error) => error.hints(),
             Self::Network(error) => error.hints(),
+            Self::Volume(error) => error.hints(),
             _ => Vec::new(),
         }
     }

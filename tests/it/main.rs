@@ -11,6 +11,8 @@ mod build;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;
+#[cfg(feature = "test-root")]
+mod compose;
 #[cfg(feature = "test-pypi")]
 mod differential;
 mod doctor;
@@ -31,6 +33,7 @@ mod lock;
 mod manifest;
 #[cfg(feature = "test-root")]
 mod network;
+mod platforms;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
 #[cfg(feature = "test-docker")]
@@ -47,3 +50,5 @@ mod store;
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod train;
+#[cfg(feature = "test-root")]
+mod volume;
