@@ -33,9 +33,17 @@ const POLL: Duration = Duration::from_millis(100);
 /// Every how many log reads the engine is asked for the job's state (`squeue` costs a request
 /// to the controller).
 const STATE_EVERY: u32 = 5;
-/// Kubernetes: every how many polls rank 0's log is fetched (`kubectl logs` is a request to
-/// the API server, about 2 s apart).
+/// Kubernetes: every how many polls rank 0's log is fetched and the workload's state asked
+/// for (each a request to the API server, about 2 s apart).
 const KUBECTL_EVERY: u32 = 20;
+
+/// Every how many polls the engine is asked for the job's state.
+fn state_every(engine: Engine) -> u32 {
+    match engine {
+        Engine::Slurm => STATE_EVERY,
+        Engine::Kubernetes => KUBECTL_EVERY,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
@@ -115,12 +123,17 @@ pub fn train(
     report: &mut dyn FnMut(ClusterEvent<'_>),
 ) -> Result<Option<Finished>, TrainError> {
     let datasets = datasets(project)?;
-    // Checked before the build and the push: a dataset with no volume on the cluster.
+    let cluster = &project.manifest().cluster;
+    // Checked before the build and the push: Kubernetes needs a registry and a volume for
+    // every dataset.
     let volumes = match target.engine {
         Engine::Slurm => Vec::new(),
+        Engine::Kubernetes if cluster.registry.is_none() => {
+            return Err(ClusterRunError::from(ClusterError::NoRegistry).into());
+        }
         Engine::Kubernetes => datasets
             .iter()
-            .map(|dataset| dataset_volume(&project.manifest().cluster, &dataset.source))
+            .map(|dataset| dataset_volume(cluster, &dataset.source))
             .collect::<Result<_, _>>()
             .map_err(ClusterRunError::from)?,
     };
@@ -129,12 +142,9 @@ pub fn train(
     let mut command = project.manifest().train.command.args();
     command.extend(extra.iter().cloned());
     let image = ImageRecord::of(&built);
-    let registry_image = match (target.engine, &project.manifest().cluster.registry) {
-        (Engine::Slurm, None) => None,
-        (Engine::Kubernetes, None) => {
-            return Err(ClusterRunError::from(ClusterError::NoRegistry).into());
-        }
-        (_, Some(registry)) => {
+    let registry_image = match &cluster.registry {
+        None => None,
+        Some(registry) => {
             let pinned = publish(context, &image, registry.get_ref(), target.dry_run)?;
             if !target.dry_run {
                 report(ClusterEvent::Pushed { reference: &pinned });
@@ -620,7 +630,7 @@ pub fn wait(
     let mut last = JobState::Pending;
     for tick in 0_u32.. {
         log.emit(tick, report);
-        if tick % STATE_EVERY == 0 {
+        if tick.is_multiple_of(state_every(cluster.engine)) {
             let state = engine_state(&cluster)?;
             if state != last {
                 report(ClusterEvent::State(&state));
@@ -794,7 +804,7 @@ pub fn logs(
     }
     let mut active = cluster.state.is_active();
     for tick in 1_u32.. {
-        if tick % STATE_EVERY == 0 {
+        if tick.is_multiple_of(state_every(cluster.engine)) {
             active = active && engine_state(cluster)?.is_active();
         }
         if !active {

@@ -260,6 +260,21 @@ fn jobset_and_trainjob_dry_runs_write_valid_objects() {
         "registry.example.com",
         "[cluster.kubernetes.datasets]\ndata = { host-path = \"/mnt/data\" }\n",
     );
+    // Without a registry the nodes could not pull the image: refused before the build.
+    let manifest = context.read("mlpack.toml");
+    let without = manifest.replace("registry = \"registry.example.com/team\"\n", "");
+    assert_ne!(without, manifest);
+    context.write("mlpack.toml", &without);
+    let output = mlpack(&context, &["train", "--dry-run"]);
+    let rendered = context.render(&output);
+    assert_eq!(output.status.code(), Some(125), "{rendered}");
+    assert!(
+        rendered.contains("a Kubernetes job needs a registry the nodes pull the image from"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("Built"), "{rendered}");
+    context.write("mlpack.toml", &manifest);
+
     for kind in ["jobset", "trainjob"] {
         let output = mlpack(
             &context,
