@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::args::ResolverArgs;
-use super::progress::PipelineProgress;
+use super::progress::{Bars, PipelineProgress};
 use super::{ExitStatus, Printer};
 use crate::build::BuildOptions;
 use crate::compose::{self, ComposeEvent, ComposeProject, Condition, UpOptions};
@@ -78,6 +78,8 @@ enum ComposeCommand {
         #[command(flatten)]
         resolver: ResolverArgs,
     },
+    /// Pull the images of services that build none, from their registries.
+    Pull { services: Vec<String> },
     /// Stop the services' containers.
     Stop { services: Vec<String> },
     /// Start the services' stopped containers again.
@@ -155,6 +157,14 @@ pub(super) fn run(
                 ));
             }
         }
+        ComposeCommand::Pull { services } => {
+            let progress = Bars::new(printer);
+            let pulled = compose::pull_services(context, &project, &services, &progress);
+            progress.clear();
+            for (name, report) in pulled? {
+                printer.status(&format!("Pulled `{name}` ({})", report.manifest_digest));
+            }
+        }
         ComposeCommand::Stop { services } => {
             compose::stop(&project, &containers, &services, &mut events)?;
         }
@@ -172,6 +182,7 @@ pub(super) fn run(
 fn report(event: ComposeEvent<'_>, printer: Printer) {
     let line = match event {
         ComposeEvent::Building { services } => format!("Building {}", services.join(", ")),
+        ComposeEvent::Pulling { services } => format!("Pulling {}", services.join(", ")),
         ComposeEvent::NetworkCreated { name } => format!("Network {name}  Created"),
         ComposeEvent::VolumeCreated { name } => format!("Volume {name}  Created"),
         ComposeEvent::Created { container } => format!("Container {container}  Created"),

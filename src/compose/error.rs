@@ -45,6 +45,20 @@ pub enum ComposeError {
     #[error("`mlpack compose build` failed for {services}")]
     BuildFailed { services: String },
 
+    #[error("service `{service}`: could not pull `{image}`")]
+    Pull {
+        service: String,
+        image: String,
+        #[source]
+        source: Box<crate::runtime::PullError>,
+    },
+
+    #[error("`mlpack compose pull` failed for {services}")]
+    PullFailed { services: String },
+
+    #[error("could not start the network runtime")]
+    NetworkRuntime(#[from] Box<crate::network::StartError>),
+
     #[error(transparent)]
     Manifest(#[from] Box<crate::manifest::ManifestError>),
 
@@ -70,7 +84,8 @@ impl From<crate::oci::OciError> for ComposeError {
 impl Diagnostic for ComposeError {
     fn is_user_error(&self) -> bool {
         match self {
-            Self::Io(_) | Self::CurrentExe(_) => false,
+            Self::Io(_) | Self::CurrentExe(_) | Self::NetworkRuntime(_) => false,
+            Self::Pull { source, .. } => source.is_user_error(),
             Self::Manifest(error) => error.is_user_error(),
             Self::Build(error) => error.is_user_error(),
             Self::Runtime(error) => error.is_user_error(),
@@ -92,6 +107,11 @@ impl Diagnostic for ComposeError {
             )],
             Self::NoImage { .. } => vec![
                 "add `image: NAME`, or `build: DIR` with a directory that has an `mlpack.toml`"
+                    .to_string(),
+            ],
+            Self::Pull { source, .. } => source.hints(),
+            Self::PullFailed { .. } => vec![
+                "its output is above; `build:` builds an image the registries do not have"
                     .to_string(),
             ],
             Self::Manifest(error) => error.hints(),

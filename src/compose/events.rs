@@ -7,6 +7,9 @@ pub enum ComposeEvent<'a> {
     Building {
         services: &'a [&'a str],
     },
+    Pulling {
+        services: &'a [&'a str],
+    },
     NetworkCreated {
         name: &'a str,
     },

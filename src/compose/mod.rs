@@ -17,6 +17,7 @@ mod health;
 mod interpolate;
 mod logs;
 mod project;
+mod pull;
 mod shell_words;
 mod up;
 
@@ -29,4 +30,5 @@ pub use self::logs::logs;
 pub use self::project::{
     ComposeProject, Condition, FILE_NAMES, PROJECT_LABEL, SERVICE_LABEL, Service,
 };
+pub use self::pull::pull_services;
 pub use self::up::{UpOptions, run_one_off, up};

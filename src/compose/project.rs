@@ -137,6 +137,17 @@ impl ComposeProject {
     /// Find the file (`file`, else one of [`FILE_NAMES`] in `dir`), read it with `.env` and
     /// the environment, and check it.
     pub fn load(dir: &Path, file: Option<&Path>, name: Option<&str>) -> Result<Self, ComposeError> {
+        Self::load_with(dir, file, name, &[])
+    }
+
+    /// [`ComposeProject::load`], with `defaults` for variables that neither `.env` nor the
+    /// environment sets (what `mlpack train` gives its sidecars, when only checking them).
+    pub fn load_with(
+        dir: &Path,
+        file: Option<&Path>,
+        name: Option<&str>,
+        defaults: &[(&str, String)],
+    ) -> Result<Self, ComposeError> {
         let file = match file {
             Some(file) => dir.join(file),
             None => FILE_NAMES
@@ -162,7 +173,12 @@ impl ComposeProject {
             .map_or_else(|| file.clone(), |name| project_dir.join(name));
         let text = fs_err::read_to_string(&file)
             .map_err(|source| crate::error::IoError::new("read", &file, source))?;
-        let variables = interpolate::project_variables(&project_dir)?;
+        let mut variables = interpolate::project_variables(&project_dir)?;
+        for (name, value) in defaults {
+            variables
+                .entry((*name).to_string())
+                .or_insert_with(|| value.clone());
+        }
         let from_env = variables.get("COMPOSE_PROJECT_NAME").cloned();
         let parsed: ComposeFile =
             interpolate::with_variables(variables, || serde_norway::from_str(&text))

@@ -44,6 +44,7 @@ pub fn up(
 ) -> Result<Vec<Container>, ComposeError> {
     let services = project.selected(&options.services)?;
     build_missing(project, containers, &services, options.build, events)?;
+    pull_missing(project, containers, &services, events)?;
     ensure_networks(project, containers, &services, events)?;
     ensure_volumes(project, containers, &services, events)?;
     let mut satisfied = BTreeSet::new();
@@ -150,6 +151,61 @@ pub fn run_one_off(
 }
 
 /// Build the images of services with `build` that have none yet (all of them with `always`).
+/// Pull the images the store lacks of the services that build none, as Compose's default
+/// `pull_policy: missing` does: in a child `mlpack compose pull`, like the builds.
+fn pull_missing(
+    project: &ComposeProject,
+    containers: &Containers,
+    services: &[&Service],
+    events: &mut dyn FnMut(ComposeEvent<'_>),
+) -> Result<(), ComposeError> {
+    let store = containers.store();
+    let wanted: Vec<&str> = services
+        .iter()
+        .filter(|service| super::pull::pulls(service) && store.resolve(&service.image).is_err())
+        .map(|service| service.name.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    events(ComposeEvent::Pulling { services: &wanted });
+    let status = child_compose(project, store, "pull", &wanted)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ComposeError::PullFailed {
+            services: quoted(&wanted),
+        })
+    }
+}
+
+/// `mlpack compose -f FILE -p NAME COMMAND SERVICES…` in a child process on the same store.
+fn child_compose(
+    project: &ComposeProject,
+    store: &crate::oci::Store,
+    command: &str,
+    services: &[&str],
+) -> Result<std::process::ExitStatus, ComposeError> {
+    let exe = std::env::current_exe().map_err(ComposeError::CurrentExe)?;
+    Command::new(exe)
+        .arg("compose")
+        .arg("-f")
+        .arg(&project.file)
+        .args(["-p", &project.name, command])
+        .args(services)
+        .env(crate::oci::MLPACK_HOME, store.root())
+        .status()
+        .map_err(ComposeError::CurrentExe)
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn build_missing(
     project: &ComposeProject,
     containers: &Containers,
@@ -169,25 +225,12 @@ fn build_missing(
         return Ok(());
     }
     events(ComposeEvent::Building { services: &wanted });
-    let exe = std::env::current_exe().map_err(ComposeError::CurrentExe)?;
-    let status = Command::new(exe)
-        .arg("compose")
-        .arg("-f")
-        .arg(&project.file)
-        .args(["-p", &project.name, "build"])
-        .args(&wanted)
-        .env(crate::oci::MLPACK_HOME, store.root())
-        .status()
-        .map_err(ComposeError::CurrentExe)?;
+    let status = child_compose(project, store, "build", &wanted)?;
     if status.success() {
         Ok(())
     } else {
         Err(ComposeError::BuildFailed {
-            services: wanted
-                .iter()
-                .map(|name| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            services: quoted(&wanted),
         })
     }
 }

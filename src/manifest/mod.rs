@@ -165,6 +165,10 @@ pub struct TrainSection {
     pub workdir: String,
     pub env: BTreeMap<String, String>,
     pub shm_size: Option<Spanned<String>>,
+    /// Services of the compose file that run beside the job (`train::sidecars`).
+    pub services: Vec<String>,
+    /// The compose file, relative to the project; else `compose.yaml` and its other names.
+    pub compose_file: Option<PathBuf>,
 }
 
 impl Default for TrainSection {
@@ -174,6 +178,8 @@ impl Default for TrainSection {
             workdir: "/app".to_string(),
             env: BTreeMap::new(),
             shm_size: None,
+            services: Vec::new(),
+            compose_file: None,
         }
     }
 }

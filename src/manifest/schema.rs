@@ -75,6 +75,8 @@ const TOP: &[Key] = &[
             key("workdir", VALUE),
             key("env", Shape::FreeTable),
             key("shm-size", VALUE),
+            key("services", VALUE),
+            key("compose-file", VALUE),
         ]),
     ),
     key("serve", Shape::Table(&[key("command", VALUE)])),

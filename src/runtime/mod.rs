@@ -39,7 +39,7 @@ mod user;
 pub mod volume;
 mod workload;
 
-pub use self::admit::Admission;
+pub use self::admit::{Admission, PullError, pull_admitted};
 pub use self::cgroup::{Cgroup, CgroupError, CgroupVersion, Limits};
 pub use self::commit::{ConfigChange, commit};
 pub use self::config::{

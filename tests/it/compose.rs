@@ -341,3 +341,34 @@ fn the_tensorboard_example_serves_the_runs_scalars() {
     assert!(!nft_tables().contains(&bridge));
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// `compose pull` brings a service's image from its registry (Debian's `docker-registry` on
+/// 127.0.0.1), and `up` pulls what the store lacks by itself, as Compose's default
+/// `pull_policy: missing` does.
+#[cfg(feature = "test-registry")]
+#[test]
+fn pull_and_up_bring_images_from_their_registry() {
+    let source = TestContext::new();
+    let image = busybox_image(&source);
+    let registry = crate::common::registry::TestRegistry::start(source.temp.path());
+    let remote = format!("{}/team/busybox:v1", registry.host);
+    ok(&source, &["push", image, &remote]);
+
+    let context = TestContext::new();
+    context.write(
+        "compose.yaml",
+        &format!(
+            "name: pulled\nservices:\n  hello:\n    image: {remote}\n    command: [\"echo\", \"hello from the registry\"]\n"
+        ),
+    );
+    let _down = DownOnDrop(&context);
+    let (code, _, stderr) = mlpack(&context, &["compose", "pull"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("Pulled `{remote}`")), "{stderr}");
+    ok(&context, &["rmi", &remote]);
+    let (code, _, stderr) = mlpack(&context, &["compose", "up"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Pulling hello"), "{stderr}");
+    let logs = ok(&context, &["compose", "logs", "hello"]);
+    assert_eq!(logs, "hello  | hello from the registry\n");
+}
