@@ -1,5 +1,5 @@
-//! `mlpack train --on slurm` and the commands on cluster runs (`cancel`, `logs --rank`):
-//! flags merged with `[cluster]`, then one `train::cluster` function each.
+//! `mlpack train --on slurm|kubernetes` and the commands on cluster runs (`cancel`,
+//! `logs --rank`): flags merged with `[cluster]`, then one `train::cluster` function each.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::args::BuildArgs;
 use super::progress::PipelineProgress;
 use super::{ExitStatus, Printer};
-use crate::cluster::{Engine, Resources};
+use crate::cluster::{Engine, Resources, WorkloadKind};
 use crate::context::Context;
 use crate::error::Result;
 use crate::manifest::ClusterSection;
@@ -21,6 +21,8 @@ pub(super) enum Target {
     Local,
     /// A Slurm cluster, through `sbatch`.
     Slurm,
+    /// A Kubernetes cluster, through `kubectl` and its current context.
+    Kubernetes,
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,9 +45,13 @@ pub(super) struct ClusterArgs {
     /// Time limit, as the engine writes it (`2:00:00`) [default: `[cluster] time`].
     #[arg(long, value_name = "T")]
     time: Option<String>,
-    /// The queue: Slurm's partition [default: `[cluster] partition`].
+    /// The queue: Slurm's partition, Kueue's LocalQueue on Kubernetes [default: `[cluster]
+    /// partition`, `[cluster.kubernetes] queue`].
     #[arg(long, value_name = "Q")]
     queue: Option<String>,
+    /// The Kubernetes workload [default: `[cluster.kubernetes] kind`, else `job`].
+    #[arg(long, value_enum)]
+    kind: Option<WorkloadKind>,
 }
 
 impl ClusterArgs {
@@ -54,19 +60,24 @@ impl ClusterArgs {
         match self.on {
             Some(Target::Local) => None,
             Some(Target::Slurm) => Some(Engine::Slurm),
+            Some(Target::Kubernetes) => Some(Engine::Kubernetes),
             None => section.engine,
         }
     }
 
     /// Flags first, then `[cluster]`, then the defaults.
-    fn resources(&self, section: &ClusterSection) -> Resources {
+    fn resources(&self, engine: Engine, section: &ClusterSection) -> Resources {
+        let queue = match engine {
+            Engine::Slurm => section.partition.clone(),
+            Engine::Kubernetes => section.kubernetes.queue.clone(),
+        };
         Resources {
             nodes: self.nodes.or(section.nodes).unwrap_or(1),
             gpus_per_node: self.gpus_per_node.or(section.gpus_per_node).unwrap_or(0),
             cpus_per_node: self.cpus_per_node.or(section.cpus_per_node),
             memory: self.memory.clone().or_else(|| section.memory.clone()),
             time: self.time.clone().or_else(|| section.time.clone()),
-            queue: self.queue.clone().or_else(|| section.partition.clone()),
+            queue: self.queue.clone().or(queue),
             account: section.account.clone(),
             extra: section.sbatch_options.clone(),
         }
@@ -89,7 +100,8 @@ pub(super) fn train(
     };
     let target = ClusterTarget {
         engine,
-        resources: args.resources(section),
+        resources: args.resources(engine, section),
+        kind: args.kind.or(section.kubernetes.kind).unwrap_or_default(),
         dry_run: build_args.dry_run,
     };
     let progress = PipelineProgress::new(printer, false);
@@ -112,16 +124,26 @@ pub(super) fn train(
 
 fn report_event(event: &ClusterEvent<'_>, printer: Printer) {
     match event {
-        ClusterEvent::Written { run_id, script } => printer.status(&format!(
-            "Wrote the job of run {run_id} to `{}` (not submitted: --dry-run)",
+        ClusterEvent::Pushed { reference } => printer.status(&format!("Pushed `{reference}`")),
+        ClusterEvent::Written {
+            run_id,
+            script,
+            reason,
+        } => printer.status(&format!(
+            "Wrote the job of run {run_id} to `{}` (not submitted: {reason})",
             script.display()
         )),
         ClusterEvent::Submitted {
+            engine,
             run_id,
             job_id,
             script,
         } => printer.status(&format!(
-            "Submitted run {run_id} as Slurm job {job_id} (`{}`)",
+            "Submitted run {run_id} as {} job {job_id} (`{}`)",
+            match engine {
+                Engine::Slurm => "Slurm",
+                Engine::Kubernetes => "Kubernetes",
+            },
             script.display()
         )),
         ClusterEvent::State(state) => printer.status(&format!("Job {}", state.as_str())),
@@ -155,7 +177,9 @@ pub(super) fn logs(
     follow: bool,
     printer: Printer,
 ) -> Result<ExitStatus> {
-    let (record, run_dir) = find(directory, id)?;
+    let (mut record, run_dir) = find(directory, id)?;
+    // A run whose `train` was killed while it waited is finished here, so `-f` stops.
+    crate::train::cluster::settle(&mut record, &run_dir)?;
     let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
     crate::train::cluster::logs(&record, &run_dir, rank, follow, &mut report)?;
     Ok(ExitStatus::Success)

@@ -117,8 +117,11 @@ enum Command {
     Reproduce(train::ReproduceArgs),
     /// List the project's training runs; `runs show ID`, `runs diff A B`.
     Runs(runs::RunsArgs),
-    /// Cancel a cluster run (`scancel` of its job).
+    /// Cancel a cluster run (`scancel` of its job, `kubectl delete` of its objects).
     Cancel(cluster::CancelArgs),
+    /// Print a dataset's fingerprint as a run records it; with `--expect`, check it (what
+    /// node 0 of a cluster run does before training).
+    Fingerprint(train::FingerprintArgs),
     /// Run a command in a new container from an image, with mlpack's own runtime.
     Run(Box<container::RunArgs>),
     /// List containers.
@@ -234,6 +237,7 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Reproduce(args) => train::reproduce(&args, directory, &context, printer),
         Command::Runs(args) => runs::run(&args, directory, printer),
         Command::Cancel(args) => cluster::cancel(&args, directory, printer),
+        Command::Fingerprint(args) => train::fingerprint(&args, printer),
         Command::Run(args) => container::run(&args, &containers()?, printer),
         Command::Ps(args) => container::ps(&args, &containers()?, printer),
         Command::Logs(args) => container::logs(&args, &context, directory, printer),

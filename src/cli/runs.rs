@@ -29,7 +29,11 @@ enum RunsCommand {
 pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let outputs = Project::load(directory)?.outputs_dir();
     match &args.command {
-        Some(RunsCommand::Show { id }) => printer.json(&find_run(&outputs, id)?)?,
+        Some(RunsCommand::Show { id }) => {
+            let mut run = find_run(&outputs, id)?;
+            settle(&mut run, &outputs);
+            printer.json(&run)?;
+        }
         Some(RunsCommand::Diff { a, b }) => {
             let (a, b) = (find_run(&outputs, a)?, find_run(&outputs, b)?);
             let changes = diff(&a, &b);
@@ -42,18 +46,34 @@ pub(super) fn run(args: &RunsArgs, directory: &Path, printer: Printer) -> Result
             }
         }
         // Newest first, in the table and in `--json` alike.
-        None if printer.json => printer.json(&runs_newest_first(&outputs))?,
-        None => printer.result(&table(&runs_newest_first(&outputs)))?,
+        None => {
+            let mut runs = runs_newest_first(&outputs);
+            for run in &mut runs {
+                settle(run, &outputs);
+            }
+            if printer.json {
+                printer.json(&runs)?;
+            } else {
+                printer.result(&table(&runs))?;
+            }
+        }
     }
     Ok(ExitStatus::Success)
 }
 
-/// A finished run's exit code, or a cluster run's state as its engine reports it now.
+/// A cluster run brought up to date from its engine (see `train::cluster::settle`); an engine
+/// that does not answer leaves the record as it was: the list is still worth showing.
+fn settle(run: &mut RunRecord, outputs: &Path) {
+    let run_dir = outputs.join(run.id.as_str());
+    let _ = crate::train::cluster::settle(run, &run_dir);
+}
+
+/// A finished run's exit code, or a cluster run's state as its engine reported it.
 fn exit_or_state(run: &RunRecord) -> String {
-    crate::train::cluster::live_state(run).map_or_else(
-        || run.exit_code.to_string(),
-        |state| state.as_str().to_string(),
-    )
+    match &run.cluster {
+        Some(cluster) if cluster.state.is_active() => cluster.state.as_str().to_string(),
+        _ => run.exit_code.to_string(),
+    }
 }
 
 fn table(runs: &[RunRecord]) -> String {

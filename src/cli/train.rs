@@ -105,3 +105,27 @@ pub(super) fn package(
     }
     Ok(ExitStatus::Success)
 }
+
+#[derive(Debug, clap::Args)]
+pub(super) struct FingerprintArgs {
+    /// A dataset: a directory or a file.
+    path: std::path::PathBuf,
+    /// The sha256 it must have; exits 1 when it differs.
+    #[arg(long, value_name = "SHA256", requires = "run")]
+    expect: Option<String>,
+    /// The run whose record holds the expected fingerprint, for the message.
+    #[arg(long, value_name = "ID")]
+    run: Option<String>,
+}
+
+/// `mlpack fingerprint PATH [--expect SHA256 --run ID]`.
+pub(super) fn fingerprint(args: &FingerprintArgs, printer: Printer) -> Result<ExitStatus> {
+    let expected = args.expect.as_deref().zip(args.run.as_deref());
+    let fingerprint = crate::train::cluster::check_fingerprint(&args.path, expected)?;
+    if printer.json {
+        printer.json(&fingerprint)?;
+    } else {
+        printer.result(&format!("{}\n", fingerprint.sha256))?;
+    }
+    Ok(ExitStatus::Success)
+}

@@ -30,13 +30,22 @@ pub enum ClusterError {
     #[error("the nodes would run `{}`, which does not exist", path.display())]
     MissingExecutable { path: PathBuf },
 
-    #[error(
-        "`[cluster] registry` is not implemented yet: the nodes can only run the image from a shared store"
-    )]
-    RegistryUnsupported,
-
     #[error("--nodes must be at least 1")]
     NoNodes,
+
+    /// Kubernetes nodes pull the image from a registry; none is named.
+    #[error("a Kubernetes job needs a registry the nodes pull the image from")]
+    NoRegistry,
+
+    /// A dataset has no volume on Kubernetes.
+    #[error("the dataset `{dataset}` has no volume on Kubernetes")]
+    NoVolume { dataset: String },
+
+    #[error("invalid time limit `{time}`")]
+    InvalidTime { time: String },
+
+    #[error("could not write the Kubernetes objects: {0}")]
+    Serialize(String),
 
     #[error(transparent)]
     Io(#[from] IoError),
@@ -50,24 +59,35 @@ impl Diagnostic for ClusterError {
         match self {
             Self::MissingCommand { .. }
             | Self::MissingExecutable { .. }
-            | Self::RegistryUnsupported
             | Self::NoNodes
+            | Self::NoRegistry
+            | Self::NoVolume { .. }
+            | Self::InvalidTime { .. }
             | Self::CommandFailed { .. } => true,
             Self::Oci(error) => error.is_user_error(),
-            Self::UnexpectedAnswer { .. } | Self::Io(_) => false,
+            Self::UnexpectedAnswer { .. } | Self::Serialize(_) | Self::Io(_) => false,
         }
     }
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Self::MissingCommand { .. } => vec![
+            Self::MissingCommand { engine: "Slurm", .. } => vec![
                 "run `mlpack train` on a Slurm login node, or install the Slurm client (`slurm-client` on Debian)".to_string(),
+            ],
+            Self::MissingCommand { .. } => vec![
+                "install `kubectl` and point it at the cluster (`kubectl config use-context NAME`)".to_string(),
+            ],
+            Self::NoRegistry => vec![
+                "name it in mlpack.toml: `[cluster] registry = \"registry.example.com/team\"`".to_string(),
+            ],
+            Self::NoVolume { dataset } => vec![format!(
+                "name a claim or a host path for it: `[cluster.kubernetes.datasets] \"{dataset}\" = {{ claim = \"PVC\" }}` (or `host-path = \"/mnt/data\"`)"
+            )],
+            Self::InvalidTime { .. } => vec![
+                "write it as Slurm does: `MINUTES`, `H:MM:SS` or `D-HH:MM:SS`".to_string(),
             ],
             Self::MissingExecutable { .. } => vec![
                 "put `mlpack` on a filesystem the nodes share and name it in `[cluster] mlpack`".to_string(),
-            ],
-            Self::RegistryUnsupported => vec![
-                "remove `registry` from `[cluster]` and set `store` to a directory every node mounts".to_string(),
             ],
             Self::Oci(error) => error.hints(),
             _ => Vec::new(),

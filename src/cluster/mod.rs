@@ -1,22 +1,28 @@
 //! Training on a cluster: one job description ([`ClusterJob`]: image by digest, command,
 //! nodes × GPUs, read-only datasets, outputs) handed to the scheduler the user already has,
-//! one adapter per engine (`slurm`). mlpack writes no scheduler: it writes the engine's job
-//! files into the run's folder, submits them, and asks the engine for the job's state. Every
-//! node runs the image with mlpack's own runtime and the rendezvous variables of
-//! [`rendezvous`], which torchrun, `accelerate` and `jax.distributed` read.
+//! one adapter per engine (`slurm`, `kubernetes`). mlpack writes no scheduler: it writes the
+//! engine's job files into the run's folder, submits them, and asks the engine for the job's
+//! state. Every node runs the image (with mlpack's own runtime on Slurm, the cluster's on
+//! Kubernetes) and gets the rendezvous variables of [`rendezvous`], which torchrun,
+//! `accelerate` and `jax.distributed` read.
 
 mod error;
+mod kubernetes;
 pub mod rendezvous;
 mod slurm;
 mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::error::ClusterError;
-pub use self::slurm::Slurm;
+pub use self::kubernetes::{
+    DatasetVolume, Kubernetes, KubernetesJob, PullSecret, Reachability, WorkloadKind,
+};
+pub use self::slurm::{Slurm, SlurmNodes};
 pub use self::store::share_image;
 
 /// The schedulers mlpack hands jobs to.
@@ -25,12 +31,15 @@ pub use self::store::share_image;
 pub enum Engine {
     /// `sbatch`, `srun`, `squeue`, `scancel`.
     Slurm,
+    /// `kubectl apply`, `get`, `logs`, `delete`, with the current context.
+    Kubernetes,
 }
 
 impl Engine {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Slurm => "slurm",
+            Self::Kubernetes => "kubernetes",
         }
     }
 }
@@ -76,15 +85,14 @@ pub struct ClusterJob<'a> {
     pub command: &'a [String],
     pub resources: &'a Resources,
     pub datasets: &'a [Mount],
+    /// Each dataset's fingerprint (sha256) as computed at submission, in the same order:
+    /// node 0 checks them before training.
+    pub fingerprints: &'a [String],
     /// Where the job writes its outputs inside the container.
     pub outputs_target: &'a str,
     pub workdir: &'a str,
     pub env: &'a BTreeMap<String, String>,
     pub shm_size: Option<&'a str>,
-    /// The `mlpack` executable the nodes run.
-    pub mlpack: &'a Path,
-    /// The store (`MLPACK_HOME`) the nodes run the image from.
-    pub store: &'a Path,
 }
 
 /// The engine's files of a run, beside its outputs: `<run-dir>/<ENGINE_DIR>/`.
@@ -165,6 +173,11 @@ pub struct ClusterRecord {
     /// another rank failed, or never started).
     #[serde(default)]
     pub rank_exit_codes: Vec<Option<i32>>,
+    /// Kubernetes: the workload's kind and namespace (`None`: the context's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<WorkloadKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 impl ClusterRecord {
@@ -185,4 +198,34 @@ impl ClusterRecord {
             _ => 1,
         }
     }
+}
+
+/// Run an engine's command; its stdout, or why it failed.
+fn run_engine(
+    command: &mut Command,
+    name: &'static str,
+    engine: &'static str,
+) -> Result<String, ClusterError> {
+    let output = command.output().map_err(|error| {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            ClusterError::MissingCommand {
+                command: name,
+                engine,
+            }
+        } else {
+            ClusterError::CommandFailed {
+                command: name.to_string(),
+                status: "not started".to_string(),
+                stderr: error.to_string(),
+            }
+        }
+    })?;
+    if !output.status.success() {
+        return Err(ClusterError::CommandFailed {
+            command: name.to_string(),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

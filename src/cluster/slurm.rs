@@ -30,16 +30,28 @@ const NODE_FAILURE: i32 = 125;
 #[derive(Debug, Clone, Copy)]
 pub struct Slurm;
 
+/// What the nodes run the image with.
+#[derive(Debug, Clone, Copy)]
+pub struct SlurmNodes<'a> {
+    /// The `mlpack` executable the nodes run.
+    pub mlpack: &'a Path,
+    /// The store (`MLPACK_HOME`) the nodes run the image from; `None`: each node's own.
+    pub store: Option<&'a Path>,
+    /// The image by digest on a registry, which each node pulls before running it; `None`:
+    /// the image is in `store` already.
+    pub pull: Option<&'a str>,
+}
+
 impl Slurm {
     /// Write `job.sbatch` and `node.sh` into `<run dir>/cluster/`; the batch script's path.
-    pub fn write(job: &ClusterJob<'_>) -> Result<PathBuf, ClusterError> {
+    pub fn write(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> Result<PathBuf, ClusterError> {
         let dir = job.run_dir.join(ENGINE_DIR);
         fs_err::create_dir_all(&dir)
             .map_err(|source| IoError::new("create the run's cluster folder", &dir, source))?;
         let batch = dir.join(BATCH_SCRIPT);
         for (path, text) in [
             (&batch, batch_script(job)),
-            (&dir.join(NODE_SCRIPT), node_script(job)),
+            (&dir.join(NODE_SCRIPT), node_script(job, nodes)),
         ] {
             fs_err::write(path, text)
                 .map_err(|source| IoError::new("write the job script", path, source))?;
@@ -124,30 +136,9 @@ impl Slurm {
     }
 }
 
-/// Run an engine command; its stdout, or why it failed.
+/// Run a Slurm command; its stdout, or why it failed.
 fn run(command: &mut Command, name: &'static str) -> Result<String, ClusterError> {
-    let output = command.output().map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            ClusterError::MissingCommand {
-                command: name,
-                engine: "Slurm",
-            }
-        } else {
-            ClusterError::CommandFailed {
-                command: name.to_string(),
-                status: "not started".to_string(),
-                stderr: error.to_string(),
-            }
-        }
-    })?;
-    if !output.status.success() {
-        return Err(ClusterError::CommandFailed {
-            command: name.to_string(),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    super::run_engine(command, name, "Slurm")
 }
 
 /// `job.sbatch`: the allocation (one task per node), a port for the job, one `srun` step.
@@ -198,7 +189,7 @@ fn batch_script(job: &ClusterJob<'_>) -> String {
 }
 
 /// `node.sh`: one node's part of the job.
-fn node_script(job: &ClusterJob<'_>) -> String {
+fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
     let run_dir = quote(&job.run_dir.display().to_string());
     let mut script = format!(
         "#!/bin/bash\n\
@@ -211,7 +202,7 @@ fn node_script(job: &ClusterJob<'_>) -> String {
          exec >\"$run/rank-$rank.log\" 2>&1\n\
          printf '%s\\n' \"${{SLURMD_NODENAME:-$(hostname)}}\" >\"$run/{ENGINE_DIR}/rank-$rank.node\"\n\
          finish() {{ printf '%s\\n' \"$1\" >\"$run/{ENGINE_DIR}/rank-$rank.exit\"; exit \"$1\"; }}\n\
-         export MLPACK_HOME={store}\n\
+         {store}\
          # Node 0 runs the batch script, so the address srun was started from is node 0's.\n\
          export MASTER_ADDR=$SLURM_LAUNCH_NODE_IPADDR\n\
          export NNODES=$SLURM_JOB_NUM_NODES NODE_RANK=$rank NPROC_PER_NODE={nproc}\n\
@@ -219,10 +210,13 @@ fn node_script(job: &ClusterJob<'_>) -> String {
          export PET_NNODES=$NNODES PET_NODE_RANK=$NODE_RANK PET_NPROC_PER_NODE=$NPROC_PER_NODE\n\
          export PET_MASTER_ADDR=$MASTER_ADDR PET_MASTER_PORT=$MASTER_PORT\n",
         run = job.run_id,
-        store = quote(&job.store.display().to_string()),
+        store = nodes.store.map_or_else(String::new, |store| format!(
+            "export MLPACK_HOME={}\n",
+            quote(&store.display().to_string())
+        )),
         nproc = job.resources.processes_per_node(),
     );
-    let mlpack = quote(&job.mlpack.display().to_string());
+    let mlpack = quote(&nodes.mlpack.display().to_string());
     let _ = write!(
         script,
         "if [ ! -x {mlpack} ]; then\n  \
@@ -240,6 +234,25 @@ fn node_script(job: &ClusterJob<'_>) -> String {
              fi\n"
         );
     }
+    for (dataset, sha256) in job.datasets.iter().zip(job.fingerprints) {
+        let host = quote(&dataset.host.display().to_string());
+        let _ = write!(
+            script,
+            "# Node 0 checks that the data is what `mlpack train` fingerprinted at submission.\n\
+             if [ \"$rank\" = 0 ]; then\n  \
+               {mlpack} fingerprint --run {run} --expect {sha256} {host} >/dev/null || finish {NODE_FAILURE}\n\
+             fi\n",
+            run = job.run_id,
+        );
+    }
+    if let Some(reference) = nodes.pull {
+        let _ = write!(
+            script,
+            "# Each node pulls the image by digest (blobs its store has are not fetched again).\n\
+             {mlpack} pull {} || finish {NODE_FAILURE}\n",
+            quote(reference)
+        );
+    }
     let _ = write!(
         script,
         "# Rank 0's files are the run's outputs; the other ranks' are kept apart.\n\
@@ -249,15 +262,15 @@ fn node_script(job: &ClusterJob<'_>) -> String {
          if [ -n \"${{CUDA_VISIBLE_DEVICES:-}}\" ]; then gpus=(--gpus \"device=$CUDA_VISIBLE_DEVICES\"); fi\n\
          {}\n\
          finish $?\n",
-        run_command(job)
+        run_command(job, &mlpack)
     );
     script
 }
 
 /// `mlpack run` of the image, quoted for the shell; `$outputs` and `$rank` stay variables.
-fn run_command(job: &ClusterJob<'_>) -> String {
+fn run_command(job: &ClusterJob<'_>, mlpack: &str) -> String {
     let mut words = vec![
-        quote(&job.mlpack.display().to_string()),
+        mlpack.to_string(),
         "run".into(),
         "--rm".into(),
         "--name".into(),

@@ -248,14 +248,52 @@ pub struct ClusterSection {
     pub partition: Option<String>,
     pub account: Option<String>,
     /// The store the nodes run the image from, on a filesystem they share [default: this
-    /// machine's store]; mlpack copies the image into it.
+    /// machine's store]; mlpack copies the image into it. With `registry`, the store the nodes
+    /// pull into [default: each node's own].
     pub store: Option<Spanned<PathBuf>>,
-    /// A registry the nodes pull from: not implemented yet, refused when set.
+    /// The registry the nodes pull the image from, `host[:port][/namespace]`: mlpack pushes
+    /// the image there and the job names it by digest (required on Kubernetes; on Slurm each
+    /// node then runs `mlpack pull` instead of reading a shared store).
     pub registry: Option<Spanned<String>>,
     /// The `mlpack` executable on the nodes [default: this one, on a shared filesystem].
     pub mlpack: Option<PathBuf>,
     /// More `sbatch` options, passed as written (`["--qos=high", "--constraint=a100"]`).
     pub sbatch_options: Vec<String>,
+    /// `[cluster.kubernetes]`: where and how a Kubernetes job runs.
+    pub kubernetes: KubernetesSection,
+}
+
+/// `[cluster.kubernetes]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct KubernetesSection {
+    /// `job` (an Indexed Job and a headless Service), `jobset` or `trainjob`; `--kind`.
+    pub kind: Option<crate::cluster::WorkloadKind>,
+    /// [default: the current context's]
+    pub namespace: Option<String>,
+    pub service_account: Option<String>,
+    /// Kueue's LocalQueue (`kueue.x-k8s.io/queue-name`); `--queue`.
+    pub queue: Option<String>,
+    /// A secret in the namespace to pull the image with [default: one written with the job
+    /// from the credentials saved for the registry, if any].
+    pub image_pull_secret: Option<String>,
+    /// The TrainJob's ClusterTrainingRuntime [default: `torch-distributed`].
+    pub runtime: Option<String>,
+    /// A PersistentVolumeClaim the outputs go to, in a folder named after the run [default:
+    /// an `emptyDir`, gone with the pod].
+    pub outputs_claim: Option<String>,
+    /// Each dataset's volume, by its `source` as `[[datasets]]` writes it.
+    pub datasets: BTreeMap<String, DatasetVolumeEntry>,
+}
+
+/// A dataset's volume on Kubernetes: a claim (optionally one folder of it) or a path on
+/// every node.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DatasetVolumeEntry {
+    pub claim: Option<String>,
+    pub sub_path: Option<String>,
+    pub host_path: Option<String>,
 }
 
 /// How image layers are compressed (`[image] compression`, `mlpack build --compression`):

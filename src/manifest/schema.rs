@@ -139,6 +139,19 @@ const TOP: &[Key] = &[
             key("registry", VALUE),
             key("mlpack", VALUE),
             key("sbatch-options", VALUE),
+            key(
+                "kubernetes",
+                Shape::Table(&[
+                    key("kind", VALUE),
+                    key("namespace", VALUE),
+                    key("service-account", VALUE),
+                    key("queue", VALUE),
+                    key("image-pull-secret", VALUE),
+                    key("runtime", VALUE),
+                    key("outputs-claim", VALUE),
+                    key("datasets", Shape::FreeTable),
+                ]),
+            ),
         ]),
     ),
 ];

@@ -1,8 +1,10 @@
 //! A training run on a cluster: the same record as a local run, with the job handed to the
-//! engine. `submit` fingerprints the data, makes the image reachable (a shared store), writes
+//! engine. `train` builds the image and pushes it to `[cluster] registry` if one is named;
+//! `submit` fingerprints the data, makes the image reachable (else a shared store), writes
 //! the engine's files into `outputs/<run-id>/cluster/`, submits them and writes a first
 //! `run.json` (state `pending`); `wait` follows rank 0's log until the engine says the job
-//! ended, then finishes the record with every rank's exit code and rank 0's outputs.
+//! ended, then finishes the record with every rank's node, exit code and log, and rank 0's
+//! outputs.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -14,12 +16,16 @@ use super::{
 };
 use crate::build::BuildOptions;
 use crate::cluster::{
-    ClusterError, ClusterJob, ClusterRecord, Engine, JobState, Mount, Resources, Slurm,
+    ClusterError, ClusterJob, ClusterRecord, DatasetVolume, Engine, JobState, Kubernetes,
+    KubernetesJob, Mount, PullSecret, Reachability, Resources, Slurm, SlurmNodes, WorkloadKind,
 };
 use crate::context::Context;
 use crate::error::{Diagnostic, IoError};
 use crate::gc::GcError;
-use crate::oci::{OciError, Store};
+use crate::manifest::ClusterSection;
+use crate::network::StartError;
+use crate::oci::registry::{self, CredentialStore, RegistryClient, RegistryError};
+use crate::oci::{ImageReference, OciError, Store};
 use crate::project::Project;
 
 /// How often rank 0's log is read while `train` waits: its first line is what users wait for.
@@ -27,6 +33,17 @@ const POLL: Duration = Duration::from_millis(100);
 /// Every how many log reads the engine is asked for the job's state (`squeue` costs a request
 /// to the controller).
 const STATE_EVERY: u32 = 5;
+/// Kubernetes: every how many polls rank 0's log is fetched and the workload's state asked
+/// for (each a request to the API server, about 2 s apart).
+const KUBECTL_EVERY: u32 = 20;
+
+/// Every how many polls the engine is asked for the job's state.
+fn state_every(engine: Engine) -> u32 {
+    match engine {
+        Engine::Slurm => STATE_EVERY,
+        Engine::Kubernetes => KUBECTL_EVERY,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
@@ -40,6 +57,10 @@ pub enum ClusterRunError {
     Oci(#[from] OciError),
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Network(#[from] StartError),
     #[error("could not write the record of run {run}")]
     Record {
         run: String,
@@ -58,14 +79,16 @@ impl Diagnostic for ClusterRunError {
             Self::Cluster(error) => error.is_user_error(),
             Self::Fingerprint(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),
+            Self::Registry(error) => error.is_user_error(),
             Self::NotClusterRun { .. } | Self::NoSuchRank { .. } => true,
-            Self::Gc(_) | Self::Io(_) | Self::Record { .. } => false,
+            Self::Gc(_) | Self::Io(_) | Self::Network(_) | Self::Record { .. } => false,
         }
     }
 
     fn hints(&self) -> Vec<String> {
         match self {
             Self::Cluster(error) => error.hints(),
+            Self::Registry(error) => error.hints(),
             Self::NotClusterRun { .. } => {
                 vec![
                     "`mlpack train --on slurm` starts one; `mlpack runs` shows each run's engine"
@@ -82,6 +105,8 @@ impl Diagnostic for ClusterRunError {
 pub struct ClusterTarget {
     pub engine: Engine,
     pub resources: Resources,
+    /// The Kubernetes workload (`--kind`, `[cluster.kubernetes] kind`).
+    pub kind: WorkloadKind,
     /// Write the engine's files and stop.
     pub dry_run: bool,
 }
@@ -98,16 +123,44 @@ pub fn train(
     report: &mut dyn FnMut(ClusterEvent<'_>),
 ) -> Result<Option<Finished>, TrainError> {
     let datasets = datasets(project)?;
+    let cluster = &project.manifest().cluster;
+    // Checked before the build and the push: Kubernetes needs a registry and a volume for
+    // every dataset.
+    let volumes = match target.engine {
+        Engine::Slurm => Vec::new(),
+        Engine::Kubernetes if cluster.registry.is_none() => {
+            return Err(ClusterRunError::from(ClusterError::NoRegistry).into());
+        }
+        Engine::Kubernetes => datasets
+            .iter()
+            .map(|dataset| dataset_volume(cluster, &dataset.source))
+            .collect::<Result<_, _>>()
+            .map_err(ClusterRunError::from)?,
+    };
     let built = crate::build::build_project(context, project, options, reporter)?;
     reporter.train_event(TrainEvent::Built(&built));
     let mut command = project.manifest().train.command.args();
     command.extend(extra.iter().cloned());
+    let image = ImageRecord::of(&built);
+    let registry_image = match &cluster.registry {
+        None => None,
+        Some(registry) => {
+            let pinned = publish(context, &image, registry.get_ref(), target.dry_run)?;
+            if !target.dry_run {
+                report(ClusterEvent::Pushed { reference: &pinned });
+            }
+            Some(pinned)
+        }
+    };
     let request = ClusterRequest {
         engine: target.engine,
         resources: target.resources,
+        kind: target.kind,
         project: &project.dir,
         manifest: project.manifest(),
-        image: ImageRecord::of(&built),
+        image,
+        registry_image,
+        volumes,
         command,
         datasets,
         dry_run: target.dry_run,
@@ -116,6 +169,70 @@ pub fn train(
         return Ok(None);
     };
     Ok(Some(wait(submitted, report)?))
+}
+
+/// Push the image to `registry` (`host[:port][/namespace]`) under its name and tag, unless
+/// `dry_run`; the reference the nodes pull, by digest: `registry/name@sha256:…`. The push is
+/// `mlpack push`'s: blobs the registry has are not sent again.
+fn publish(
+    context: &Context,
+    image: &ImageRecord,
+    registry: &str,
+    dry_run: bool,
+) -> Result<String, ClusterRunError> {
+    let local = ImageReference::parse_name(&image.reference).map_err(OciError::from)?;
+    let target = registry::remote_reference(&format!(
+        "{}/{}:{}",
+        registry.trim_end_matches('/'),
+        local.repository_name(),
+        local.tag().unwrap_or("latest")
+    ))?;
+    let pinned = format!("{}@{}", target.name(), image.digest);
+    if dry_run {
+        return Ok(pinned);
+    }
+    let store = context.store()?;
+    let resolved = store.resolve(&image.digest)?;
+    let credentials = CredentialStore::open()?.get(target.registry())?;
+    let client = RegistryClient::new(
+        target.registry(),
+        registry::is_insecure(target.registry()),
+        credentials,
+    )?;
+    context.network()?.block_on(registry::push(
+        &client,
+        store,
+        &resolved,
+        &target,
+        &registry::NoProgress,
+    ))?;
+    Ok(pinned)
+}
+
+/// `mlpack fingerprint --expect SHA256 --run RUN PATH`, node 0's check before a cluster
+/// job trains: the data at `path` is what the submission fingerprinted, else
+/// [`TrainError::ChangedDataset`]. The fingerprint, as computed now.
+pub fn check_fingerprint(
+    path: &Path,
+    expected: Option<(&str, &str)>,
+) -> Result<super::Fingerprint, TrainError> {
+    let mut cache = FingerprintCache::open(&crate::dirs::cache_dir()?);
+    let now = cache.fingerprint(path)?;
+    cache.save();
+    if let Some((sha256, run)) = expected
+        && now.sha256 != sha256
+    {
+        let short = |sha256: &str| sha256.get(..12).unwrap_or(sha256).to_string();
+        return Err(TrainError::ChangedDataset {
+            dataset: path.display().to_string(),
+            run: run.to_string(),
+            was: short(sha256),
+            now: short(&now.sha256),
+            files: now.files,
+            bytes: now.bytes,
+        });
+    }
+    Ok(now)
 }
 
 /// A dataset as the nodes mount it, with the name the manifest gives it.
@@ -147,9 +264,14 @@ fn datasets(project: &Project) -> Result<Vec<ClusterDataset>, TrainError> {
 pub struct ClusterRequest<'a> {
     pub engine: Engine,
     pub resources: Resources,
+    pub kind: WorkloadKind,
     pub project: &'a Path,
     pub manifest: &'a crate::manifest::Manifest,
     pub image: ImageRecord,
+    /// The image by digest on `[cluster] registry`, pushed there; the nodes pull it.
+    pub registry_image: Option<String>,
+    /// Kubernetes: each dataset's volume, in the order of `datasets`.
+    pub volumes: Vec<DatasetVolume>,
     pub command: Vec<String>,
     pub datasets: Vec<ClusterDataset>,
     /// Write the engine's files and stop.
@@ -159,12 +281,19 @@ pub struct ClusterRequest<'a> {
 /// What a cluster run tells its user as it goes.
 #[derive(Debug)]
 pub enum ClusterEvent<'a> {
-    /// `--dry-run`: the job files are written, nothing was submitted.
+    /// The image is on the registry the nodes pull from.
+    Pushed {
+        reference: &'a str,
+    },
+    /// The job files are written and nothing was submitted: `--dry-run`, or no cluster
+    /// answers (`reason`).
     Written {
         run_id: &'a str,
         script: &'a Path,
+        reason: String,
     },
     Submitted {
+        engine: Engine,
         run_id: &'a str,
         job_id: &'a str,
         script: &'a Path,
@@ -181,35 +310,19 @@ pub struct Submitted {
     pub run_dir: PathBuf,
 }
 
-/// Fingerprint, share the image, write the job files and submit them (unless `dry_run`).
+/// Fingerprint, share the image, write the job files and submit them (unless `dry_run`, or,
+/// on Kubernetes, no cluster answers).
 pub fn submit(
     request: &ClusterRequest<'_>,
     report: &mut dyn FnMut(ClusterEvent<'_>),
 ) -> Result<Option<Submitted>, ClusterRunError> {
-    let cluster = &request.manifest.cluster;
-    if cluster.registry.is_some() {
-        return Err(ClusterError::RegistryUnsupported.into());
-    }
     if request.resources.nodes == 0 {
         return Err(ClusterError::NoNodes.into());
     }
-    let mlpack = match &cluster.mlpack {
-        Some(path) => request.project.join(path),
-        None => std::env::current_exe()
-            .map_err(|source| IoError::new("find", "the mlpack executable", source))?,
-    };
-    if !mlpack.is_file() {
-        return Err(ClusterError::MissingExecutable { path: mlpack }.into());
-    }
     let local = Store::open_default()?;
-    let store = match &cluster.store {
-        Some(path) => crate::cluster::share_image(
-            &local,
-            &request.project.join(path.get_ref()),
-            &request.image.digest,
-            &request.image.reference,
-        )?,
-        None => local.root().to_path_buf(),
+    let slurm_nodes = match request.engine {
+        Engine::Slurm => Some(slurm_nodes(request, &local)?),
+        Engine::Kubernetes => None,
     };
     let datasets = fingerprint(&request.datasets)?;
     let run_id = super::RunId::generate();
@@ -225,6 +338,10 @@ pub fn submit(
         .iter()
         .map(|dataset| dataset.mount.clone())
         .collect();
+    let fingerprints: Vec<String> = datasets
+        .iter()
+        .map(|dataset| dataset.sha256.clone())
+        .collect();
     let train = &request.manifest.train;
     let job = ClusterJob {
         run_id: run_id.as_str(),
@@ -233,35 +350,203 @@ pub fn submit(
         command: &request.command,
         resources: &request.resources,
         datasets: &mounts,
+        fingerprints: &fingerprints,
         outputs_target: &request.manifest.outputs.target,
         workdir: &train.workdir,
         env: &train.env,
         shm_size: train.shm_size.as_ref().map(|size| size.get_ref().as_str()),
-        mlpack: &mlpack,
-        store: &store,
     };
-    let script = match request.engine {
-        Engine::Slurm => Slurm::write(&job)?,
+    let written = match &slurm_nodes {
+        Some((mlpack, store)) => {
+            let nodes = SlurmNodes {
+                mlpack,
+                store: store.as_deref(),
+                pull: request.registry_image.as_deref(),
+            };
+            Written::Slurm(Slurm::write(&job, &nodes)?)
+        }
+        None => write_kubernetes(request, &job)?,
     };
-    if request.dry_run {
+    let not_submitted = if request.dry_run {
+        Some("--dry-run".to_string())
+    } else if let Written::Kubernetes { .. } = written
+        && let reachability = Kubernetes::reachability()
+        && reachability != Reachability::Reachable
+    {
+        Some(reachability.reason())
+    } else {
+        None
+    };
+    if let Some(reason) = not_submitted {
         report(ClusterEvent::Written {
             run_id: run_id.as_str(),
-            script: &script,
+            script: written.path(),
+            reason,
         });
         return Ok(None);
     }
-    let job_id = match request.engine {
-        Engine::Slurm => Slurm::submit(&script)?,
+    let job_id = match &written {
+        Written::Slurm(script) => Slurm::submit(script)?,
+        Written::Kubernetes { file, name, .. } => {
+            Kubernetes::submit(file)?;
+            name.clone()
+        }
     };
     report(ClusterEvent::Submitted {
+        engine: request.engine,
         run_id: run_id.as_str(),
         job_id: &job_id,
-        script: &script,
+        script: written.path(),
     });
-    let started = jiff::Timestamp::now();
-    let record = RunRecord {
-        id: run_id.clone(),
-        started: started.to_string(),
+    let (kind, namespace) = match written {
+        Written::Slurm(_) => (None, None),
+        Written::Kubernetes { namespace, .. } => (Some(request.kind), namespace),
+    };
+    let record = pending_record(request, run_id, datasets, job_id, kind, namespace);
+    let record_path = write_record(&run_dir, &record)?;
+    // Kept by `mlpack prune` while the nodes may still start it, and after for `reproduce`.
+    crate::gc::RunRoot {
+        run: record.id.clone(),
+        image: record.image.digest.parse()?,
+        project: fs_err::canonicalize(request.project)
+            .map_err(|source| IoError::new("open", request.project, source))?,
+        record: record_path,
+    }
+    .save(&local)?;
+    Ok(Some(Submitted { record, run_dir }))
+}
+
+/// The engine's files of a run, written.
+enum Written {
+    Slurm(PathBuf),
+    Kubernetes {
+        file: PathBuf,
+        name: String,
+        namespace: Option<String>,
+    },
+}
+
+impl Written {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Slurm(path) | Self::Kubernetes { file: path, .. } => path,
+        }
+    }
+}
+
+/// Slurm: the `mlpack` the nodes run (checked to exist) and the store they run the image from:
+/// with a registry, `[cluster] store` or each node's own, which pulls it; else a shared store
+/// (`[cluster] store`, the image copied there, or this machine's).
+fn slurm_nodes(
+    request: &ClusterRequest<'_>,
+    local: &Store,
+) -> Result<(PathBuf, Option<PathBuf>), ClusterRunError> {
+    let cluster = &request.manifest.cluster;
+    let mlpack = match &cluster.mlpack {
+        Some(path) => request.project.join(path),
+        None => std::env::current_exe()
+            .map_err(|source| IoError::new("find", "the mlpack executable", source))?,
+    };
+    if !mlpack.is_file() {
+        return Err(ClusterError::MissingExecutable { path: mlpack }.into());
+    }
+    let store = match (&cluster.store, &request.registry_image) {
+        (Some(path), Some(_)) => Some(absolute_dir(&request.project.join(path.get_ref()))?),
+        (None, Some(_)) => None,
+        (Some(path), None) => Some(crate::cluster::share_image(
+            local,
+            &request.project.join(path.get_ref()),
+            &request.image.digest,
+            &request.image.reference,
+        )?),
+        (None, None) => Some(local.root().to_path_buf()),
+    };
+    Ok((mlpack, store))
+}
+
+/// `path`, created if missing, as an absolute path the nodes can use from any directory.
+fn absolute_dir(path: &Path) -> Result<PathBuf, IoError> {
+    fs_err::create_dir_all(path).map_err(|source| IoError::new("create", path, source))?;
+    fs_err::canonicalize(path).map_err(|source| IoError::new("open", path, source))
+}
+
+/// Kubernetes: `cluster/job.yaml`, from `[cluster.kubernetes]`.
+fn write_kubernetes(
+    request: &ClusterRequest<'_>,
+    job: &ClusterJob<'_>,
+) -> Result<Written, ClusterRunError> {
+    let section = &request.manifest.cluster.kubernetes;
+    let Some(image) = &request.registry_image else {
+        return Err(ClusterError::NoRegistry.into());
+    };
+    let pull_secret = if let Some(secret) = &section.image_pull_secret {
+        PullSecret::Existing(secret.clone())
+    } else {
+        let registry = registry::remote_reference(image)?.registry().to_string();
+        match CredentialStore::open()?.get(&registry)? {
+            Some(credentials) => PullSecret::Generated {
+                registry,
+                credentials,
+            },
+            None => PullSecret::None,
+        }
+    };
+    let kube = KubernetesJob {
+        kind: request.kind,
+        image,
+        namespace: section.namespace.as_deref(),
+        service_account: section.service_account.as_deref(),
+        queue: request.resources.queue.as_deref(),
+        pull_secret,
+        datasets: &request.volumes,
+        outputs_claim: section.outputs_claim.as_deref(),
+        runtime: section.runtime.as_deref().unwrap_or("torch-distributed"),
+    };
+    let (file, name) = Kubernetes::write(job, &kube)?;
+    Ok(Written::Kubernetes {
+        file,
+        name,
+        namespace: section.namespace.clone(),
+    })
+}
+
+/// The volume `[cluster.kubernetes.datasets]` names for the dataset `source`.
+fn dataset_volume(cluster: &ClusterSection, source: &str) -> Result<DatasetVolume, ClusterError> {
+    let entry = cluster.kubernetes.datasets.get(source).or_else(|| {
+        cluster
+            .kubernetes
+            .datasets
+            .get(source.trim_end_matches('/'))
+    });
+    match entry {
+        Some(entry) => match (&entry.claim, &entry.host_path) {
+            (Some(claim), _) => Ok(DatasetVolume::Claim {
+                name: claim.clone(),
+                sub_path: entry.sub_path.clone(),
+            }),
+            (None, Some(path)) => Ok(DatasetVolume::HostPath(path.clone())),
+            (None, None) => Err(ClusterError::NoVolume {
+                dataset: source.to_string(),
+            }),
+        },
+        None => Err(ClusterError::NoVolume {
+            dataset: source.to_string(),
+        }),
+    }
+}
+
+/// The first `run.json` of a submitted run: state `pending`, no end yet.
+fn pending_record(
+    request: &ClusterRequest<'_>,
+    id: super::RunId,
+    datasets: Vec<DatasetRecord>,
+    job_id: String,
+    kind: Option<WorkloadKind>,
+    namespace: Option<String>,
+) -> RunRecord {
+    RunRecord {
+        id,
+        started: jiff::Timestamp::now().to_string(),
         finished: String::new(),
         seconds: 0.0,
         exit_code: -1,
@@ -285,19 +570,10 @@ pub fn submit(
             gpus_per_node: request.resources.gpus_per_node,
             node_names: Vec::new(),
             rank_exit_codes: Vec::new(),
+            kind,
+            namespace,
         }),
-    };
-    let record_path = write_record(&run_dir, &record)?;
-    // Kept by `mlpack prune` while the nodes may still start it, and after for `reproduce`.
-    crate::gc::RunRoot {
-        run: run_id,
-        image: record.image.digest.parse()?,
-        project: fs_err::canonicalize(request.project)
-            .map_err(|source| IoError::new("open", request.project, source))?,
-        record: record_path,
     }
-    .save(&local)?;
-    Ok(Some(Submitted { record, run_dir }))
 }
 
 fn fingerprint(datasets: &[ClusterDataset]) -> Result<Vec<DatasetRecord>, ClusterRunError> {
@@ -350,12 +626,12 @@ pub fn wait(
             run: record.id.to_string(),
         });
     };
-    let mut follower = LogFollower::new(crate::cluster::rank_log(&run_dir, 0));
+    let mut log = RankLog::live(&cluster, &run_dir, 0);
     let mut last = JobState::Pending;
     for tick in 0_u32.. {
-        follower.emit(report);
-        if tick % STATE_EVERY == 0 {
-            let state = Slurm::state(&cluster.job_id)?;
+        log.emit(tick, report);
+        if tick.is_multiple_of(state_every(cluster.engine)) {
+            let state = engine_state(&cluster)?;
             if state != last {
                 report(ClusterEvent::State(&state));
                 last = state;
@@ -366,12 +642,57 @@ pub fn wait(
         }
         std::thread::sleep(POLL);
     }
-    follower.emit(report);
+    log.emit(0, report);
     let record_path = finish(&mut record, &run_dir, last)?;
     Ok(Finished {
         record,
         record_path,
     })
+}
+
+/// The job's state, as its engine reports it now.
+fn engine_state(cluster: &ClusterRecord) -> Result<JobState, ClusterError> {
+    match cluster.engine {
+        Engine::Slurm => Slurm::state(&cluster.job_id),
+        Engine::Kubernetes => Kubernetes::state(
+            cluster.kind.unwrap_or_default(),
+            cluster.namespace.as_deref(),
+            &cluster.job_id,
+        ),
+    }
+}
+
+/// A rank's node and exit code, as far as known.
+type RankResult = (Option<String>, Option<i32>);
+
+/// Each rank's node and exit code. On Kubernetes the pods' logs are saved as `rank-K.log`
+/// too, so they outlive the pods.
+fn rank_results(
+    cluster: &ClusterRecord,
+    run_dir: &Path,
+) -> Result<Vec<RankResult>, ClusterRunError> {
+    match cluster.engine {
+        Engine::Slurm => Ok((0..cluster.nodes)
+            .map(|rank| Slurm::rank_result(run_dir, rank))
+            .collect()),
+        Engine::Kubernetes => {
+            let (kind, namespace) = (
+                cluster.kind.unwrap_or_default(),
+                cluster.namespace.as_deref(),
+            );
+            for rank in 0..cluster.nodes {
+                let path = crate::cluster::rank_log(run_dir, rank);
+                let log = Kubernetes::log(kind, namespace, &cluster.job_id, rank);
+                fs_err::write(&path, log).map_err(|source| IoError::new("write", &path, source))?;
+            }
+            Ok(Kubernetes::rank_results(
+                kind,
+                namespace,
+                &cluster.job_id,
+                cluster.nodes,
+            ))
+        }
+    }
 }
 
 /// The record of an ended job: ranks, outputs (not the logs or the engine's files), exit code.
@@ -386,9 +707,7 @@ fn finish(
             run: record.id.to_string(),
         });
     };
-    let (names, codes) = (0..cluster.nodes)
-        .map(|rank| Slurm::rank_result(run_dir, rank))
-        .unzip();
+    let (names, codes) = rank_results(cluster, run_dir)?.into_iter().unzip();
     cluster.node_names = names;
     cluster.rank_exit_codes = codes;
     cluster.state = state;
@@ -413,18 +732,26 @@ fn finish(
     write_record(run_dir, record)
 }
 
-/// The engine's view of a recorded cluster run that its record still says is queued or
-/// running; `None` for a local run or a finished one.
-pub fn live_state(record: &RunRecord) -> Option<JobState> {
-    let cluster = record
+/// A cluster run whose record still says it is queued or running, brought up to date from its
+/// engine: while the job runs, its state (in memory only); once it has ended, its record
+/// finished and written as `train` would have, for a `train` killed while it waited. A state
+/// the engine cannot tell (`unknown`: no `squeue` here, or a job it has forgotten) changes
+/// nothing. Local and finished runs are left as they are.
+pub fn settle(record: &mut RunRecord, run_dir: &Path) -> Result<(), ClusterRunError> {
+    let Some(cluster) = record
         .cluster
-        .as_ref()
-        .filter(|cluster| cluster.state.is_active())?;
-    match cluster.engine {
-        Engine::Slurm => {
-            Some(Slurm::state(&cluster.job_id).unwrap_or_else(|_| cluster.state.clone()))
-        }
+        .as_mut()
+        .filter(|cluster| cluster.state.is_active())
+    else {
+        return Ok(());
+    };
+    let state = engine_state(cluster)?;
+    if state.is_active() {
+        cluster.state = state;
+    } else if state != JobState::Other("unknown".to_string()) {
+        finish(record, run_dir, state)?;
     }
+    Ok(())
 }
 
 /// `mlpack cancel RUN`: ask the engine to end the job; `train`, if it waits, records the end.
@@ -436,6 +763,11 @@ pub fn cancel(record: &RunRecord) -> Result<String, ClusterRunError> {
     };
     match cluster.engine {
         Engine::Slurm => Slurm::cancel(&cluster.job_id)?,
+        Engine::Kubernetes => Kubernetes::cancel(
+            cluster.kind.unwrap_or_default(),
+            cluster.namespace.as_deref(),
+            record.id.as_str(),
+        )?,
     }
     Ok(cluster.job_id.clone())
 }
@@ -461,24 +793,83 @@ pub fn logs(
             nodes: cluster.nodes,
         });
     }
-    let mut follower = LogFollower::new(crate::cluster::rank_log(run_dir, rank));
-    follower.emit(report);
+    let mut log = if cluster.state.is_active() {
+        RankLog::live(cluster, run_dir, rank)
+    } else {
+        RankLog::File(LogFollower::new(crate::cluster::rank_log(run_dir, rank)))
+    };
+    log.emit(0, report);
     if !follow {
         return Ok(());
     }
     let mut active = cluster.state.is_active();
-    for tick in 0_u32.. {
-        if tick % STATE_EVERY == 0 {
-            active = active && Slurm::state(&cluster.job_id)?.is_active();
+    for tick in 1_u32.. {
+        if tick.is_multiple_of(state_every(cluster.engine)) {
+            active = active && engine_state(cluster)?.is_active();
         }
         if !active {
             break;
         }
         std::thread::sleep(POLL);
-        follower.emit(report);
+        log.emit(tick, report);
     }
-    follower.emit(report);
+    log.emit(0, report);
     Ok(())
+}
+
+/// A rank's log while its job runs: the file its node writes (Slurm), or its pod's log
+/// (Kubernetes), each read from where the last read stopped.
+enum RankLog {
+    File(LogFollower),
+    Pod {
+        kind: WorkloadKind,
+        namespace: Option<String>,
+        name: String,
+        rank: u32,
+        seen: usize,
+    },
+}
+
+impl RankLog {
+    fn live(cluster: &ClusterRecord, run_dir: &Path, rank: u32) -> Self {
+        match cluster.engine {
+            Engine::Slurm => Self::File(LogFollower::new(crate::cluster::rank_log(run_dir, rank))),
+            Engine::Kubernetes => Self::Pod {
+                kind: cluster.kind.unwrap_or_default(),
+                namespace: cluster.namespace.clone(),
+                name: cluster.job_id.clone(),
+                rank,
+                seen: 0,
+            },
+        }
+    }
+
+    /// Report what the log gained; a pod's log is fetched on every `KUBECTL_EVERY`th tick
+    /// only (and on tick 0, the first and the last read).
+    fn emit(&mut self, tick: u32, report: &mut dyn FnMut(ClusterEvent<'_>)) {
+        match self {
+            Self::File(follower) => follower.emit(report),
+            Self::Pod {
+                kind,
+                namespace,
+                name,
+                rank,
+                seen,
+            } => {
+                if !tick.is_multiple_of(KUBECTL_EVERY) {
+                    return;
+                }
+                let log = Kubernetes::log(*kind, namespace.as_deref(), name, *rank);
+                // `kubectl logs` gives the whole log each time: report only its new end.
+                if let Some(new) = log.get(*seen..)
+                    && !new.is_empty()
+                {
+                    report(ClusterEvent::Output(new));
+                    *seen = log.len();
+                }
+            }
+        }
+    }
 }
 
 /// A log file read from where the last read stopped; a file not there yet reads as empty.

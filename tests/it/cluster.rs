@@ -1,7 +1,7 @@
 //! `mlpack train --on slurm` on a real two-node Slurm cluster on this machine (see
 //! `common::slurm`): a real collective across the nodes (`jax.distributed` on CPU, gloo over
 //! TCP), `runs`/`logs`/`cancel` on a running job, a failing rank, a dataset missing on the
-//! nodes.
+//! nodes, data changed between submission and start (node 0's fingerprint check).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -266,6 +266,125 @@ fn a_dataset_missing_on_the_nodes_fails_the_run_before_training() {
         let log = read(&dir.join(format!("rank-{rank}.log")));
         assert!(!log.contains("training"), "{log}");
     }
+}
+
+#[test]
+fn a_run_whose_train_was_killed_is_finished_by_runs() {
+    let cluster = cluster();
+    let context = ranks_project(
+        "import os, time\ntime.sleep(3)\nprint('rank', os.environ['NODE_RANK'], 'done', flush=True)\n",
+        "",
+    );
+    let mut train = spawn(&context, cluster, &["train"]);
+    wait_for(600, "the job to be submitted", || {
+        the_run_dir(&context).is_some()
+    });
+    train.kill().unwrap();
+    train.wait().unwrap();
+    let (dir, record) = the_run(&context);
+    assert_eq!(record["cluster"]["state"], "pending", "{record}");
+    let id = record["id"].as_str().unwrap().to_string();
+    wait_for(600, "both ranks to finish", || {
+        (0..2).all(|rank| dir.join(format!("cluster/rank-{rank}.exit")).exists())
+    });
+    // `mlpack runs` asks Slurm; once the job has ended, it finishes the record.
+    wait_for(120, "the job to end", || {
+        let (_, runs) = run(&context, cluster, &["runs"]);
+        let line = runs
+            .lines()
+            .find(|line| line.starts_with(&id))
+            .unwrap_or("");
+        !line.contains("pending") && !line.contains("running")
+    });
+    let (_, record) = the_run(&context);
+    assert_eq!(record["cluster"]["state"], "completed", "{record}");
+    assert_eq!(record["exit_code"], 0, "{record}");
+    assert_eq!(
+        record["cluster"]["rank_exit_codes"],
+        serde_json::json!([0, 0])
+    );
+    assert_eq!(
+        record["cluster"]["node_names"],
+        serde_json::json!(["n1", "n2"])
+    );
+    assert!(!record["finished"].as_str().unwrap().is_empty(), "{record}");
+    let (_, logs) = run(&context, cluster, &["logs", &id, "--rank", "1"]);
+    assert!(logs.contains("rank 1 done"), "{logs}");
+}
+
+#[test]
+fn data_changed_after_submission_stops_node_0_before_training() {
+    let cluster = cluster();
+    // The job starts 5 s after it is queued: long enough to change the data.
+    let context = ranks_project(
+        "print('training', flush=True)\n",
+        "sbatch-options = [\"--begin=now+5\"]\n",
+    );
+    let mut train = spawn(&context, cluster, &["train"]);
+    wait_for(600, "the job to be submitted", || {
+        the_run_dir(&context).is_some()
+    });
+    fs_err::write(context.project.join("data/rows.txt"), "1\n2\n3\n").unwrap();
+    let output = train_output(&mut train);
+    assert_eq!(
+        output.status.code(),
+        Some(125),
+        "{}",
+        context.render(&output)
+    );
+    let (dir, record) = the_run(&context);
+    assert_eq!(record["exit_code"], 125, "{record}");
+    assert_eq!(record["cluster"]["rank_exit_codes"][0], 125, "{record}");
+    let log = read(&dir.join("rank-0.log"));
+    let id = record["id"].as_str().unwrap();
+    assert!(
+        log.contains(&format!(
+            "/data` changed since run {id}: its fingerprint was"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("hint: restore the data the run used"), "{log}");
+    assert!(!log.contains("training"), "{log}");
+}
+
+#[cfg(feature = "test-registry")]
+#[test]
+fn with_a_registry_each_node_pulls_the_image_by_digest() {
+    let cluster = cluster();
+    let context = ranks_project(
+        "import os\nprint('rank', os.environ['NODE_RANK'], 'ran', flush=True)\n",
+        "registry = \"REGISTRY/team\"\nstore = \"../node-store\"\n",
+    );
+    let registry = crate::common::registry::TestRegistry::start(context.temp.path());
+    let manifest = context
+        .read("mlpack.toml")
+        .replace("REGISTRY", &registry.host);
+    context.write("mlpack.toml", &manifest);
+    let (output, rendered) = run(&context, cluster, &["train"]);
+    assert!(output.status.success(), "{rendered}");
+    let (dir, record) = the_run(&context);
+    let digest = record["image"]["digest"].as_str().unwrap();
+    let reference = format!("{}/team/ranks@{digest}", registry.host);
+    assert!(
+        rendered.contains(&format!("Pushed `{reference}`")),
+        "{rendered}"
+    );
+    let node = read(&dir.join("cluster/node.sh"));
+    assert!(node.contains(&format!("pull {reference} ||")), "{node}");
+    for rank in 0..2 {
+        let log = read(&dir.join(format!("rank-{rank}.log")));
+        assert!(log.contains(&format!("rank {rank} ran")), "{log}");
+    }
+    // The nodes' store got the image from the registry: nothing was copied into it here.
+    let mut images = mlpack(&context, cluster, &["images"]);
+    images.env("MLPACK_HOME", context.temp.path().join("node-store"));
+    let images = images.output().unwrap();
+    let listed = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        listed.contains(&format!("{}/team/ranks", registry.host)),
+        "{}",
+        context.render(&images)
+    );
 }
 
 #[test]

@@ -29,6 +29,13 @@ mod hardware;
 mod init;
 #[cfg(feature = "test-root")]
 mod isolation;
+#[cfg(all(
+    feature = "test-root",
+    feature = "test-debian",
+    feature = "test-pypi",
+    feature = "test-registry"
+))]
+mod kubernetes;
 mod load;
 mod lock;
 mod manifest;

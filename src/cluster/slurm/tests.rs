@@ -1,8 +1,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{batch_script, node_script, quote};
+use super::{SlurmNodes, batch_script, node_script, quote};
 use crate::cluster::{ClusterJob, JobState, Mount, Resources};
+
+fn nodes() -> SlurmNodes<'static> {
+    SlurmNodes {
+        mlpack: Path::new("/shared/bin/mlpack"),
+        store: Some(Path::new("/shared/mlpack store")),
+        pull: None,
+    }
+}
+
+static FINGERPRINTS: std::sync::LazyLock<[String; 1]> =
+    std::sync::LazyLock::new(|| ["5f0c".repeat(16)]);
 
 fn job_with<'a>(
     resources: &'a Resources,
@@ -17,12 +28,11 @@ fn job_with<'a>(
         command,
         resources,
         datasets,
+        fingerprints: &FINGERPRINTS[..datasets.len()],
         outputs_target: "/outputs",
         workdir: "/app",
         env,
         shm_size: Some("1g"),
-        mlpack: Path::new("/shared/bin/mlpack"),
-        store: Path::new("/shared/mlpack store"),
     }
 }
 
@@ -51,7 +61,7 @@ fn scripts_of_a_two_node_gpu_job() {
     ];
     let job = job_with(&resources, &datasets, &env, &command);
     insta::assert_snapshot!("batch_script", batch_script(&job));
-    insta::assert_snapshot!("node_script", node_script(&job));
+    insta::assert_snapshot!("node_script", node_script(&job, &nodes()));
 }
 
 #[test]
@@ -72,7 +82,8 @@ fn a_cpu_job_asks_for_nothing_it_was_not_given() {
         assert!(!script.contains(&format!("--{option}=")), "{script}");
     }
     assert!(
-        node_script(&job_with(&resources, &[], &BTreeMap::new(), &[])).contains("NPROC_PER_NODE=1")
+        node_script(&job_with(&resources, &[], &BTreeMap::new(), &[]), &nodes())
+            .contains("NPROC_PER_NODE=1")
     );
 }
 
