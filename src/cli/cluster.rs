@@ -1,159 +1,12 @@
-//! `mlpack train --on slurm|kubernetes` and the commands on cluster runs (`cancel`,
-//! `logs --rank`): flags merged with `[cluster]`, then one `train::cluster` function each.
+//! The commands on cluster runs: `mlpack cancel RUN` and `mlpack logs RUN [--rank K]`, each
+//! one `train::cluster` function. Starting a cluster run is `mlpack train --on` (`train`).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::args::BuildArgs;
-use super::progress::PipelineProgress;
+use super::progress::report_cluster_event;
 use super::{ExitStatus, Printer};
-use crate::cluster::{Engine, Resources, WorkloadKind};
-use crate::context::Context;
 use crate::error::Result;
-use crate::manifest::ClusterSection;
-use crate::project::Project;
-use crate::train::cluster::{ClusterEvent, ClusterTarget};
-
-/// Where `mlpack train` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum Target {
-    /// This machine.
-    Local,
-    /// A Slurm cluster, through `sbatch`.
-    Slurm,
-    /// A Kubernetes cluster, through `kubectl` and its current context.
-    Kubernetes,
-}
-
-#[derive(Debug, clap::Args)]
-pub(super) struct ClusterArgs {
-    /// Where to train [default: `[cluster] engine`, else `local`].
-    #[arg(long = "on", value_enum, value_name = "ENGINE")]
-    on: Option<Target>,
-    /// Nodes [default: `[cluster] nodes`, else 1].
-    #[arg(long, value_name = "N")]
-    nodes: Option<u32>,
-    /// GPUs per node; one process per GPU [default: `[cluster] gpus-per-node`, else 0].
-    #[arg(long, value_name = "G")]
-    gpus_per_node: Option<u32>,
-    /// CPUs per node [default: `[cluster] cpus-per-node`, else the engine's].
-    #[arg(long, value_name = "C")]
-    cpus_per_node: Option<u32>,
-    /// Memory per node, as the engine writes it (`64G`) [default: `[cluster] memory`].
-    #[arg(long, value_name = "M")]
-    memory: Option<String>,
-    /// Time limit, as the engine writes it (`2:00:00`) [default: `[cluster] time`].
-    #[arg(long, value_name = "T")]
-    time: Option<String>,
-    /// The queue: Slurm's partition, Kueue's LocalQueue on Kubernetes [default: `[cluster]
-    /// partition`, `[cluster.kubernetes] queue`].
-    #[arg(long, value_name = "Q")]
-    queue: Option<String>,
-    /// The Kubernetes workload [default: `[cluster.kubernetes] kind`, else `job`].
-    #[arg(long, value_enum)]
-    kind: Option<WorkloadKind>,
-}
-
-impl ClusterArgs {
-    /// The engine the flags and `[cluster]` name; `None` to run on this machine.
-    fn engine(&self, section: &ClusterSection) -> Option<Engine> {
-        match self.on {
-            Some(Target::Local) => None,
-            Some(Target::Slurm) => Some(Engine::Slurm),
-            Some(Target::Kubernetes) => Some(Engine::Kubernetes),
-            None => section.engine,
-        }
-    }
-
-    /// Flags first, then `[cluster]`, then the defaults.
-    fn resources(&self, engine: Engine, section: &ClusterSection) -> Resources {
-        let queue = match engine {
-            Engine::Slurm => section.partition.clone(),
-            Engine::Kubernetes => section.kubernetes.queue.clone(),
-        };
-        Resources {
-            nodes: self.nodes.or(section.nodes).unwrap_or(1),
-            gpus_per_node: self.gpus_per_node.or(section.gpus_per_node).unwrap_or(0),
-            cpus_per_node: self.cpus_per_node.or(section.cpus_per_node),
-            memory: self.memory.clone().or_else(|| section.memory.clone()),
-            time: self.time.clone().or_else(|| section.time.clone()),
-            queue: self.queue.clone().or(queue),
-            account: section.account.clone(),
-            extra: section.sbatch_options.clone(),
-        }
-    }
-}
-
-/// `mlpack train --on ENGINE`: build, submit, follow rank 0's log and record. `None` when
-/// the run is local.
-pub(super) fn train(
-    args: &ClusterArgs,
-    project: &Project,
-    context: &Context,
-    build_args: &BuildArgs,
-    extra: &[String],
-    printer: Printer,
-) -> Result<Option<ExitStatus>> {
-    let section = &project.manifest().cluster;
-    let Some(engine) = args.engine(section) else {
-        return Ok(None);
-    };
-    let target = ClusterTarget {
-        engine,
-        resources: args.resources(engine, section),
-        kind: args.kind.or(section.kubernetes.kind).unwrap_or_default(),
-        dry_run: build_args.dry_run,
-    };
-    let progress = PipelineProgress::new(printer, false);
-    let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
-    let finished = crate::train::cluster::train(
-        context,
-        project,
-        &build_args.options(),
-        target,
-        extra,
-        &progress,
-        &mut report,
-    );
-    progress.finish();
-    match finished? {
-        Some(finished) => super::progress::report_finished(&finished, printer).map(Some),
-        None => Ok(Some(ExitStatus::Success)),
-    }
-}
-
-fn report_event(event: &ClusterEvent<'_>, printer: Printer) {
-    match event {
-        ClusterEvent::Pushed { reference } => printer.status(&format!("Pushed `{reference}`")),
-        ClusterEvent::Written {
-            run_id,
-            script,
-            reason,
-        } => printer.status(&format!(
-            "Wrote the job of run {run_id} to `{}` (not submitted: {reason})",
-            script.display()
-        )),
-        ClusterEvent::Submitted {
-            engine,
-            run_id,
-            job_id,
-            script,
-        } => printer.status(&format!(
-            "Submitted run {run_id} as {} job {job_id} (`{}`)",
-            match engine {
-                Engine::Slurm => "Slurm",
-                Engine::Kubernetes => "Kubernetes",
-            },
-            script.display()
-        )),
-        ClusterEvent::State(state) => printer.status(&format!("Job {}", state.as_str())),
-        ClusterEvent::Output(bytes) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(bytes);
-            let _ = stdout.flush();
-        }
-    }
-}
+use crate::train::cluster::ClusterEvent;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct CancelArgs {
@@ -180,7 +33,7 @@ pub(super) fn logs(
     let (mut record, run_dir) = find(directory, id)?;
     // A run whose `train` was killed while it waited is finished here, so `-f` stops.
     crate::train::cluster::settle(&mut record, &run_dir)?;
-    let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
+    let mut report = |event: ClusterEvent<'_>| report_cluster_event(&event, printer);
     crate::train::cluster::logs(&record, &run_dir, rank, follow, &mut report)?;
     Ok(ExitStatus::Success)
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Result;
@@ -116,7 +116,7 @@ pub(super) struct PsArgs {
 pub(super) struct LogsArgs {
     /// Keep printing new output until the container stops.
     #[arg(short, long)]
-    follow: bool,
+    pub(super) follow: bool,
     /// Start from the last N lines.
     #[arg(long, value_name = "N")]
     tail: Option<usize>,
@@ -125,9 +125,9 @@ pub(super) struct LogsArgs {
     timestamps: bool,
     /// A cluster run's rank whose log to show (`mlpack logs RUN --rank 1`) [default: 0].
     #[arg(long, value_name = "K")]
-    rank: Option<u32>,
+    pub(super) rank: Option<u32>,
     /// A container, or a cluster run of the project.
-    container: String,
+    pub(super) container: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -420,24 +420,18 @@ fn networks_json(store: &Store, container: &Container) -> Result<serde_json::Val
     Ok(serde_json::Value::Object(networks))
 }
 
-pub(super) fn logs(
-    args: &LogsArgs,
-    context: &crate::context::Context,
-    directory: &Path,
-    printer: Printer,
-) -> Result<ExitStatus> {
-    if let Some(rank) = args.rank {
-        return super::cluster::logs(directory, &args.container, rank, args.follow, printer);
-    }
+/// Whether a container has this name or ID (prefix).
+pub(super) fn exists(context: &crate::context::Context, name: &str) -> bool {
+    context
+        .store()
+        .ok()
+        .and_then(|store| Containers::open(store).ok())
+        .is_some_and(|containers| containers.find(name).is_ok())
+}
+
+pub(super) fn logs(args: &LogsArgs, context: &crate::context::Context) -> Result<ExitStatus> {
     let containers = Containers::open(context.store()?)?;
-    let mut container = match containers.find(&args.container) {
-        Ok(container) => container,
-        // Not a container: a cluster run's rank 0.
-        Err(_) if super::cluster::is_cluster_run(directory, &args.container) => {
-            return super::cluster::logs(directory, &args.container, 0, args.follow, printer);
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let mut container = containers.find(&args.container)?;
     let mut reader = LogReader::open(&container.log_path())?;
     let mut entries = reader.read_new()?;
     if let Some(tail) = args.tail {

@@ -240,7 +240,16 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Fingerprint(args) => train::fingerprint(&args, printer),
         Command::Run(args) => container::run(&args, &containers()?, printer),
         Command::Ps(args) => container::ps(&args, &containers()?, printer),
-        Command::Logs(args) => container::logs(&args, &context, directory, printer),
+        // A cluster run's rank when asked for one, or when no container has the name.
+        Command::Logs(args)
+            if args.rank.is_some()
+                || (!container::exists(&context, &args.container)
+                    && cluster::is_cluster_run(directory, &args.container)) =>
+        {
+            let rank = args.rank.unwrap_or(0);
+            cluster::logs(directory, &args.container, rank, args.follow, printer)
+        }
+        Command::Logs(args) => container::logs(&args, &context),
         Command::Stop(args) => container::stop(&args, &containers()?, printer),
         Command::Kill(args) => container::kill(&args, &containers()?, printer),
         Command::Start(args) => container::start(&args, &containers()?, printer),

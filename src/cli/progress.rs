@@ -12,8 +12,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{ExitStatus, Printer};
 use crate::build::{BuildReporter, Step, StepEvent, StepKind};
 use crate::byte_size::human_size;
+use crate::cluster::Engine;
 use crate::lock::{LockEvent, LockReporter};
 use crate::oci::registry::TransferProgress;
+use crate::train::cluster::ClusterEvent;
 use crate::train::{Finished, Stream, TrainEvent, TrainReporter};
 
 /// The reporter of `lock`, `build` and `train`.
@@ -316,6 +318,40 @@ pub(super) fn report_finished(
         ));
     }
     Ok(ExitStatus::Code(record.exit_code))
+}
+
+/// A cluster run's events as lines; rank 0's output as it came.
+pub(super) fn report_cluster_event(event: &ClusterEvent<'_>, printer: Printer) {
+    match event {
+        ClusterEvent::Pushed { reference } => printer.status(&format!("Pushed `{reference}`")),
+        ClusterEvent::Written {
+            run_id,
+            script,
+            reason,
+        } => printer.status(&format!(
+            "Wrote the job of run {run_id} to `{}` (not submitted: {reason})",
+            script.display()
+        )),
+        ClusterEvent::Submitted {
+            engine,
+            run_id,
+            job_id,
+            script,
+        } => printer.status(&format!(
+            "Submitted run {run_id} as {} job {job_id} (`{}`)",
+            match engine {
+                Engine::Slurm => "Slurm",
+                Engine::Kubernetes => "Kubernetes",
+            },
+            script.display()
+        )),
+        ClusterEvent::State(state) => printer.status(&format!("Job {}", state.as_str())),
+        ClusterEvent::Output(bytes) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(bytes);
+            let _ = stdout.flush();
+        }
+    }
 }
 
 #[cfg(test)]
