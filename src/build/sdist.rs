@@ -39,6 +39,8 @@ const FRONTEND: &str = include_str!("sdist_frontend.py");
 const BUILD_ENV: &str = "/mlpack/build-env";
 /// How many lines of a failed build's log the error shows.
 const LOG_TAIL_LINES: usize = 25;
+/// The repository of the build containers' temporary images.
+const SDIST_IMAGE: &str = "mlpack-sdist-build";
 
 /// A wheel built from a package's sdist.
 #[derive(Debug, Clone)]
@@ -302,17 +304,19 @@ impl Builder<'_> {
                 || sdist.info.build_system.backend_path.clone(),
                 |build| build.backend_path.clone(),
             ),
-            image: self.container_image(layers, lock.target.arch, &sdist.key)?,
+            image: self.temporary_image(layers, lock.target.arch, SDIST_IMAGE, &sdist.key)?,
             python,
         })
     }
 
-    /// A temporary image of `layers` with the build environment's variables, tagged so a
-    /// concurrent `prune` keeps it while the container runs.
-    fn container_image(
+    /// A temporary image of `layers` with the build environment's variables, tagged
+    /// `<repository>:<key's first 16 digits>` so a concurrent `prune` keeps it (and its
+    /// layers) while a container runs with the store lock released; the caller untags it.
+    pub(super) fn temporary_image(
         &self,
         layers: Vec<oci::Layer>,
         arch: crate::arch::Arch,
+        repository: &str,
         key: &str,
     ) -> Result<String, BuildError> {
         let spec = ImageSpec {
@@ -336,6 +340,9 @@ impl Builder<'_> {
                 ),
                 "HOME=/tmp".to_string(),
                 "PYTHONDONTWRITEBYTECODE=1".to_string(),
+                // marshal writes a frozenset constant in string-hash order: bytecode (and
+                // anything else that depends on hash order) the same on every run.
+                "PYTHONHASHSEED=0".to_string(),
             ],
             working_dir: "/tmp".to_string(),
             cmd: Vec::new(),
@@ -350,7 +357,7 @@ impl Builder<'_> {
             os: "linux".to_string(),
         };
         let descriptor = oci::write_image(self.store, &spec)?;
-        let image = format!("mlpack-sdist-build:{}", &key[..16]);
+        let image = format!("{repository}:{}", &key[..16]);
         self.store
             .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
         Ok(image)
@@ -483,28 +490,45 @@ impl Builder<'_> {
         let frontend = run.work.path().join("frontend.py");
         fs_err::write(&frontend, FRONTEND).map_err(io_error(&frontend))?;
         let log = run.log();
-        let log_file = fs_err::File::create(&log).map_err(io_error(&log))?;
-        let log_copy = log_file.try_clone().map_err(io_error(&log))?;
         let inside = format!("/mlpack/sdist/{}", job.filename);
+        let volumes = [
+            format!("{}:{inside}:ro", job.path.display()),
+            format!("{}:/mlpack/frontend.py:ro", frontend.display()),
+            format!("{}:/mlpack/out", out.display()),
+        ];
+        let mut command = vec![job.python.as_str(), "/mlpack/frontend.py", mode.as_str()];
+        command.extend([inside.as_str(), "/mlpack/out", job.backend.as_str()]);
+        command.extend(job.backend_path.iter().map(String::as_str));
+        let status = self.run_container(&job.image, &volumes, &command, &log)?;
+        Ok(Run { status, ..run })
+    }
+
+    /// `mlpack run` (a process of its own: namespaces need one without tokio's threads) of
+    /// `command` in `image` with no network and the `volumes` (`-v` values), its output
+    /// into `log`. The caller has released the store lock, which the run takes.
+    pub(super) fn run_container(
+        &self,
+        image: &str,
+        volumes: &[String],
+        command: &[&str],
+        log: &Path,
+    ) -> Result<std::process::ExitStatus, BuildError> {
+        let log_file = fs_err::File::create(log).map_err(io_error(log))?;
+        let log_copy = log_file.try_clone().map_err(io_error(log))?;
         let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
-        let status = Command::new(exe)
-            .env("MLPACK_HOME", self.store.root())
-            .args(["run", "--rm", "--network", "none", "-v"])
-            .arg(format!("{}:{inside}:ro", job.path.display()))
-            .arg("-v")
-            .arg(format!("{}:/mlpack/frontend.py:ro", frontend.display()))
-            .arg("-v")
-            .arg(format!("{}:/mlpack/out", out.display()))
-            .arg(&job.image)
-            .args([job.python.as_str(), "/mlpack/frontend.py", mode.as_str()])
-            .args([inside.as_str(), "/mlpack/out", job.backend.as_str()])
-            .args(&job.backend_path)
+        let mut run = Command::new(exe);
+        run.env("MLPACK_HOME", self.store.root())
+            .args(["run", "--rm", "--network", "none"]);
+        for volume in volumes {
+            run.args(["-v", volume]);
+        }
+        run.arg(image)
+            .args(command)
             .stdin(Stdio::null())
             .stdout(log_file.into_parts().0)
             .stderr(log_copy.into_parts().0)
             .status()
-            .map_err(io_error(&log))?;
-        Ok(Run { status, ..run })
+            .map_err(io_error(log))
     }
 
     /// The error for a failed build: the package, the backend, and the log's last lines; the
@@ -613,7 +637,7 @@ impl SdistMetadata<'_> {
             filename: sdist.file.filename.clone(),
             backend: sdist.build_system.backend.clone(),
             backend_path: sdist.build_system.backend_path.clone(),
-            image: builder.container_image(layers, request.target.arch, &key)?,
+            image: builder.temporary_image(layers, request.target.arch, SDIST_IMAGE, &key)?,
             python,
         };
         drop(store_lock.take());
@@ -674,7 +698,7 @@ fn cached_wheel(dir: &Path) -> Result<Option<SdistWheel>, BuildError> {
 }
 
 /// The last lines of the log (at most 64 KiB of it are read).
-fn log_tail(log: &Path) -> String {
+pub(super) fn log_tail(log: &Path) -> String {
     let Ok(mut file) = fs_err::File::open(log) else {
         return String::new();
     };
