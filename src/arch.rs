@@ -8,15 +8,16 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// `EM_X86_64` in `<elf.h>`.
 const EM_X86_64: u16 = 62;
 /// `EM_AARCH64` in `<elf.h>`.
 const EM_AARCH64: u16 = 183;
 
-/// A CPU architecture an image is built for. Serialized by its kernel name (`x86_64`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A CPU architecture an image is built for. Serialized by its kernel name (`x86_64`), read
+/// from any of its names (`[python] platforms = ["amd64"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     X86_64,
@@ -136,6 +137,13 @@ impl FromStr for Arch {
     }
 }
 
+impl<'de> Deserialize<'de> for Arch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -216,6 +224,10 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Arch>(r#""x86_64""#).unwrap(),
             Arch::X86_64
+        );
+        assert_eq!(
+            serde_json::from_str::<Arch>(r#""arm64""#).unwrap(),
+            Arch::Aarch64
         );
     }
 

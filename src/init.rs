@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::{self, Durability};
 use crate::error::Diagnostic;
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, project_path};
 use crate::python::PythonVersion;
@@ -124,11 +125,15 @@ pub fn init(
     let existing = Existing::find(project);
     let text = render(template, project, &report, &existing);
     Manifest::parse(&text, &manifest_path, project).map_err(InitError::Invalid)?;
-    write_atomically(&manifest_path, &text)?;
+    atomic_file::write(&manifest_path, text.as_bytes(), Durability::Synced)?;
     let ignore_path = project_path(project, Path::new(IGNORE_FILE));
     let wrote_ignore = force || !ignore_path.exists();
     if wrote_ignore {
-        write_atomically(&ignore_path, include_str!("../templates/mlpackignore"))?;
+        atomic_file::write(
+            &ignore_path,
+            include_str!("../templates/mlpackignore").as_bytes(),
+            Durability::Synced,
+        )?;
     }
     Ok(Initialized {
         manifest_path,
@@ -302,11 +307,4 @@ fn conda_pip(project: &Path, file: &'static str) -> Option<CondaPip> {
         requirements,
         skipped,
     })
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let temporary = path.with_extension("mlpack-tmp");
-    fs_err::write(&temporary, text)?;
-    fs_err::rename(&temporary, path)?;
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! The binary is glue (`cli`); each module owns one concept, as laid out in `DESIGN.md`.
 
 pub mod arch;
+pub mod atomic_file;
 pub mod build;
 pub mod byte_size;
 pub mod certificates;

@@ -71,6 +71,13 @@ impl Drop for Network {
     }
 }
 
+/// Failures of an idempotent request worth another try: the connection, not the request, was
+/// the problem (refused, reset, timed out, or a body cut short). Shared by every client so a
+/// flaky mirror fails no one client more easily than another.
+pub fn is_transient(error: &reqwest::Error) -> bool {
+    error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
+}
+
 /// The HTTP client settings every client starts from: mlpack's user agent, the connect
 /// timeout, a per-read timeout unless `read_timeout` is `None` (uploads, whose answer comes
 /// only after the body), and the extra CA certificates of `SSL_CERT_FILE`.

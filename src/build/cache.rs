@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_file::{self, Durability};
 use crate::oci::{DiffId, Digest, Layer, Store};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,10 +56,8 @@ impl LayerCache {
             return;
         };
         let path = self.dir.join(format!("{key}.json"));
-        let temporary = path.with_extension("json.tmp");
         let _ = fs_err::create_dir_all(&self.dir)
-            .and_then(|()| fs_err::write(&temporary, text))
-            .and_then(|()| fs_err::rename(&temporary, &path));
+            .and_then(|()| atomic_file::write(&path, text.as_bytes(), Durability::Cached));
     }
 }
 

@@ -13,8 +13,9 @@ use crate::oci::registry::{self, PullReport, RegistryClient, TransferProgress};
 use crate::oci::{ImageReference, Store};
 use crate::pypi::{DistFile, IndexClient, SdistInfo};
 
+use super::progress::{Step, StepKind, Tally, file_size};
 use super::sdist::SdistWheels;
-use super::{BuildError, base, python};
+use super::{BuildError, BuildReporter, base, python};
 
 /// The clients of one build.
 pub(super) struct Fetcher<'a> {
@@ -22,6 +23,8 @@ pub(super) struct Fetcher<'a> {
     client: IndexClient,
     http: reqwest::Client,
     cache_dir: PathBuf,
+    /// Told the bytes of each batch of downloads.
+    reporter: &'a dyn BuildReporter,
 }
 
 impl<'a> Fetcher<'a> {
@@ -31,6 +34,7 @@ impl<'a> Fetcher<'a> {
         offline: bool,
         project: &Path,
         cache_dir: PathBuf,
+        reporter: &'a dyn BuildReporter,
     ) -> Result<Self, BuildError> {
         Ok(Self {
             network,
@@ -40,6 +44,7 @@ impl<'a> Fetcher<'a> {
                 .build()?,
             http: crate::debian::http_client()?,
             cache_dir,
+            reporter,
         })
     }
 
@@ -55,25 +60,57 @@ impl<'a> Fetcher<'a> {
         Ok(self.network.block_on(index)?)
     }
 
-    /// The `.deb`s of `packages`, verified against the lock (from the cache when there).
+    /// The `.deb`s of `packages`, verified against the lock (from the cache when there), the
+    /// downloads overlapping and counted as the step `name`.
     pub(super) fn debs(
         &self,
         suite: &Suite,
         packages: &[LockedDeb],
+        name: &str,
     ) -> Result<Vec<PathBuf>, BuildError> {
         let wanted: Vec<_> = packages.iter().map(base::deb_package).collect();
-        let downloads = crate::debian::download_all(&self.http, suite, &wanted, &self.cache_dir);
-        self.network
+        let tally = self.tally(
+            StepKind::Debs,
+            name,
+            packages.iter().map(|deb| Some(deb.size)),
+        );
+        let downloaded = |position: usize| tally.advance(packages[position].size);
+        let downloads =
+            crate::debian::download_all(&self.http, suite, &wanted, &self.cache_dir, &downloaded);
+        let paths = self
+            .network
             .block_on(downloads)
-            .map_err(|(position, error)| base::lock_mismatch(error, &packages[position]))
+            .map_err(|(position, error)| base::lock_mismatch(error, &packages[position]))?;
+        tally.finish(None);
+        Ok(paths)
+    }
+
+    /// A step of downloads of `sizes`, started.
+    fn tally<'s>(
+        &'s self,
+        kind: StepKind,
+        name: &'s str,
+        sizes: impl Iterator<Item = Option<u64>>,
+    ) -> Tally<'s> {
+        let sizes: Vec<Option<u64>> = sizes.collect();
+        let step = Step {
+            kind,
+            name,
+            count: sizes.len(),
+        };
+        // Known beforehand only when the lock gives every file's size.
+        let total = sizes.iter().copied().sum::<Option<u64>>();
+        Tally::start(self.reporter, step, total)
     }
 
     /// Every wheel of `packages` on disk with the package it belongs to, in the packages'
-    /// order: the index's (the downloads overlapping) or the one built from its sdist.
+    /// order: the index's (the downloads overlapping, counted as the step `name`) or the one
+    /// built from its sdist.
     pub(super) fn wheels(
         &self,
         packages: &[&LockedPackage],
         built: &SdistWheels,
+        name: &str,
     ) -> Result<Vec<(String, PathBuf)>, BuildError> {
         let mut files = Vec::new();
         let mut entries = Vec::new();
@@ -87,8 +124,7 @@ impl<'a> Fetcher<'a> {
             }
         }
         let mut downloaded = self
-            .network
-            .block_on(self.client.fetch_files(&files))
+            .fetch_counted(&files, StepKind::Wheels, name)
             .map_err(|(position, error)| {
                 python::locked_error(error, std::mem::take(&mut entries[position]))
             })?
@@ -111,18 +147,38 @@ impl<'a> Fetcher<'a> {
     }
 
     /// A locked sdist on disk (checked against the lock's sha256, which `entry` names), and
-    /// what it states about itself.
+    /// what it states about itself; its download is counted as the step `name`.
     pub(super) fn sdist(
         &self,
         locked: &LockedWheel,
         entry: String,
+        name: &str,
     ) -> Result<(PathBuf, Arc<SdistInfo>), BuildError> {
         let file = python::dist_file(locked);
-        self.network.block_on(async {
-            let path = self.client.fetch_file(&file).await;
-            let path = path.map_err(|error| python::locked_error(error, entry))?;
-            Ok((path, self.client.sdist_info(&file).await?))
-        })
+        let path = self
+            .fetch_counted(std::slice::from_ref(&file), StepKind::Sdist, name)
+            .map_err(|(_, error)| python::locked_error(error, entry))?
+            .remove(0);
+        let info = self.network.block_on(self.client.sdist_info(&file))?;
+        Ok((path, info))
+    }
+
+    /// `files` on disk, in order, the downloads overlapping and counted as a step; a failure
+    /// names the file's position.
+    fn fetch_counted(
+        &self,
+        files: &[DistFile],
+        kind: StepKind,
+        name: &str,
+    ) -> Result<Vec<PathBuf>, (usize, crate::pypi::PypiError)> {
+        let tally = self.tally(kind, name, files.iter().map(|file| file.size));
+        let fetched =
+            |position: usize, path: &Path| tally.advance(file_size(files[position].size, path));
+        let paths = self
+            .network
+            .block_on(self.client.fetch_files(files, &fetched))?;
+        tally.finish(None);
+        Ok(paths)
     }
 
     /// A resolved file on disk.

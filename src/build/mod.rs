@@ -24,6 +24,8 @@ pub use self::pipeline::{
 };
 pub use self::sdist::{SdistBuildFailure, SdistMetadata};
 mod plan;
+mod progress;
+pub use self::progress::{Step, StepEvent, StepKind};
 mod python;
 mod sdist;
 mod system_libraries;
@@ -65,10 +67,14 @@ pub struct BuildRequest<'a> {
     pub reporter: &'a dyn BuildReporter,
 }
 
-/// What a build tells its user while it works; the CLI shows it as a progress line.
+/// What a build tells its user while it works; the CLI shows it as a progress line and byte
+/// bars.
 pub trait BuildReporter: Sync {
     /// The layer `layer` is now doing `phase` (`downloading`, `unpacking`, `compressing`).
     fn phase(&self, layer: &str, phase: &str);
+
+    /// A counted step (downloads, a layer written) started, advanced or finished.
+    fn step(&self, _event: StepEvent<'_>) {}
 }
 
 /// A reporter that shows nothing.
@@ -448,7 +454,7 @@ impl<'a> Builder<'a> {
     ) -> Result<Self, BuildError> {
         let cache_dir = crate::dirs::cache_dir().map_err(PypiError::from)?;
         Ok(Self {
-            fetch: Fetcher::new(network, offline, project, cache_dir.clone())?,
+            fetch: Fetcher::new(network, offline, project, cache_dir.clone(), reporter)?,
             store,
             writer: LayerWriter::from_env()?.compression(compression),
             layer_format: format!(
@@ -513,7 +519,7 @@ impl<'a> Builder<'a> {
             let dir = self.staging()?;
             stage(dir.path())?;
             self.reporter.phase(&description, "compressing");
-            let layer = self.writer.write_dir(self.store, dir.path())?;
+            let layer = self.write_layer(step_name(&description), dir.path())?;
             self.cache.put(key, &layer);
             self.fill_unpacked(dir, &layer)?;
             (layer, false)
@@ -544,6 +550,21 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Write the tree at `dir` as a layer, its bytes counted as the step `name`.
+    fn write_layer(&self, name: &str, dir: &Path) -> Result<Layer, BuildError> {
+        let step = Step {
+            kind: StepKind::Layer,
+            name,
+            count: 1,
+        };
+        let tally = progress::Tally::start(self.reporter, step, None);
+        let layer = self
+            .writer
+            .write_dir_counted(self.store, dir, &|bytes| tally.advance(bytes))?;
+        tally.finish(Some(layer.size));
+        Ok(layer)
+    }
+
     fn base_layer(&self, suite: &Suite, base: &LockedBase) -> Result<StagedLayer, BuildError> {
         let mut hashes: Vec<String> = base
             .packages
@@ -559,7 +580,9 @@ impl<'a> Builder<'a> {
         );
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.fetch.debs(suite, &base.packages)?;
+            let debs = self
+                .fetch
+                .debs(suite, &base.packages, step_name(&description))?;
             self.reporter.phase(&description, "unpacking");
             base::stage(suite, base, &debs, dir)
         })
@@ -617,7 +640,9 @@ impl<'a> Builder<'a> {
                 .collect();
             let layer = self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
-                let wheels = self.fetch.wheels(&group.packages, built)?;
+                let wheels = self
+                    .fetch
+                    .wheels(&group.packages, built, &group.description)?;
                 self.reporter.phase(&description, "installing");
                 python::stage(&installer, &wheels, dir)?;
                 self.reporter.phase(&description, "compiling bytecode");
@@ -640,11 +665,23 @@ impl<'a> Builder<'a> {
                 .map(|dataset| dataset.source.get_ref().clone()),
         );
         let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
-        let layer = self.writer.write_dir(self.store, dir.path())?;
+        let name = format!("project code at {}", manifest.train.workdir);
+        let layer = self.write_layer(&name, dir.path())?;
         self.fill_unpacked(dir, &layer)?;
-        let description = format!("project code at {} ({files} files)", manifest.train.workdir);
+        let description = format!("{name} ({files} files)");
         Ok((built(description, &layer, false, started), layer))
     }
+}
+
+/// A layer's name in progress lines: its description up to the first `:` or ` (` (`python
+/// packages`, not the list of them).
+fn step_name(description: &str) -> &str {
+    let end = [description.find(": "), description.find(" (")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(description.len());
+    &description[..end]
 }
 
 fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> BuiltLayer {

@@ -14,7 +14,8 @@ use super::{
 use crate::arch::Arch;
 use crate::context::Context;
 use crate::lock::{
-    BasePin, LockEvent, LockPlan, LockReporter, LockSettings, LockedImage, Lockfile, ProjectLock,
+    BasePin, LockError, LockEvent, LockPlan, LockReporter, LockSettings, LockedImage, Lockfile,
+    Platforms, ProjectLock,
 };
 use crate::oci::ImageReference;
 use crate::oci::registry::TransferProgress;
@@ -45,25 +46,33 @@ pub fn lock_project(
     check: bool,
     reporter: &dyn PipelineReporter,
 ) -> Result<(LockPlan, LockOutcome), BuildError> {
+    let platforms = platforms(project, settings)?;
     let existing = Lockfile::read(&project.lock_path)?;
-    let pin = BasePin::of(project.manifest(), existing.as_ref(), target_arch(settings));
     if check {
-        let base = pin.for_check(&project.lock_path, &project.manifest().base.image)?;
-        let plan = LockPlan::new(project, settings, base, existing)?;
+        let mut bases = Vec::new();
+        for (_, pin) in base_pins(project, &platforms, existing.as_ref()) {
+            bases.push(pin.for_check(&project.lock_path, &project.manifest().base.image)?);
+        }
+        let plan = LockPlan::new(project, settings, &platforms, bases, existing, None)?;
         plan.report_unresolved(reporter);
         plan.check()?;
         return Ok((plan, LockOutcome::Checked));
     }
-    let base = pin_base(
-        context,
+    let mut bases = Vec::new();
+    for (arch, pin) in base_pins(project, &platforms, existing.as_ref()) {
+        let upgrade = settings.upgrade;
+        bases.push(pin_base(
+            context, project, settings, arch, pin, upgrade, false, reporter,
+        )?);
+    }
+    let plan = LockPlan::new(
         project,
         settings,
-        pin,
-        settings.upgrade,
-        false,
-        reporter,
+        &platforms,
+        bases,
+        existing,
+        Some(context.network()?),
     )?;
-    let plan = LockPlan::new(project, settings, base, existing)?;
     plan.report_unresolved(reporter);
     if plan.is_fresh() && !settings.upgrade && settings.upgrade_packages.is_empty() {
         return Ok((plan, LockOutcome::Fresh));
@@ -82,10 +91,20 @@ pub fn ensure_locked(
     locked: bool,
     reporter: &dyn PipelineReporter,
 ) -> Result<ProjectLock, BuildError> {
+    let platforms = platforms(project, settings)?;
     let existing = Lockfile::read(&project.lock_path)?;
-    let pin = BasePin::of(project.manifest(), existing.as_ref(), target_arch(settings));
-    let base = pin_base(context, project, settings, pin, false, locked, reporter)?;
-    let plan = LockPlan::new(project, settings, base, existing)?;
+    let mut bases = Vec::new();
+    for (arch, pin) in base_pins(project, &platforms, existing.as_ref()) {
+        bases.push(pin_base(
+            context, project, settings, arch, pin, false, locked, reporter,
+        )?);
+    }
+    let network = if locked {
+        None
+    } else {
+        Some(context.network()?)
+    };
+    let plan = LockPlan::new(project, settings, &platforms, bases, existing, network)?;
     if let Some(lock) = plan.fresh(locked)? {
         return Ok(lock);
     }
@@ -93,16 +112,39 @@ pub fn ensure_locked(
     Ok(resolve(context, project, &plan, settings, reporter)?.0)
 }
 
-fn target_arch(settings: &LockSettings) -> Arch {
-    settings.arch.unwrap_or_else(Arch::host)
+/// The platforms to lock for (`[python] platforms`, by default this machine's) and the one
+/// `--arch` builds for.
+fn platforms(project: &Project, settings: &LockSettings) -> Result<Platforms, LockError> {
+    Platforms::settle(&project.manifest().python.platforms, settings.arch)
+}
+
+/// What the existing lock says of the base for each platform.
+fn base_pins(
+    project: &Project,
+    platforms: &Platforms,
+    existing: Option<&Lockfile>,
+) -> Vec<(Arch, BasePin)> {
+    platforms
+        .all
+        .iter()
+        .map(|&arch| {
+            let view = existing.and_then(|lock| lock.for_platform(arch));
+            (arch, BasePin::of(project.manifest(), view.as_ref(), arch))
+        })
+        .collect()
 }
 
 /// The registry base `[base] image` names, pinned: the lock's pin while it holds, else pulled
 /// and read anew (from the store only with `--offline`). `None` for a Debian base.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the pin's inputs, each from a different place"
+)]
 fn pin_base(
     context: &Context,
     project: &Project,
     settings: &LockSettings,
+    arch: Arch,
     pin: BasePin,
     upgrade: bool,
     locked: bool,
@@ -115,7 +157,7 @@ fn pin_base(
             context.network()?,
             context.store()?,
             image,
-            target_arch(settings),
+            arch,
             settings.offline,
             reporter,
         )?;

@@ -109,6 +109,7 @@ mod tests {
         LockedPackage {
             name: name.to_string(),
             version: "1.0".to_string(),
+            platforms: Vec::new(),
             index: String::new(),
             extras: Vec::new(),
             dependencies: Vec::new(),
@@ -130,6 +131,8 @@ mod tests {
         let lock = Lockfile {
             lock_version: String::new(),
             created_by: String::new(),
+            platforms: Vec::new(),
+            other_platforms: std::collections::BTreeMap::new(),
             target: crate::resolve::Target::for_base(
                 "debian:bookworm",
                 crate::python::PythonVersion::DEFAULT,
@@ -138,6 +141,7 @@ mod tests {
             inputs: crate::lock::Inputs {
                 sha256: String::new(),
                 requirements: Vec::new(),
+                verified_imports: std::collections::BTreeMap::new(),
             },
             hardware: None,
             base: None,

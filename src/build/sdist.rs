@@ -223,7 +223,7 @@ impl Builder<'_> {
             "the sdist `{}` of `{}` {}",
             locked.name, package.name, package.version
         );
-        let (path, info) = self.fetch.sdist(locked, entry)?;
+        let (path, info) = self.fetch.sdist(locked, entry, &package.name)?;
         let installer = python::installer(lock);
         let mut parts = vec![
             format!("sdist {}", locked.hashes.sha256),
@@ -328,7 +328,6 @@ impl Builder<'_> {
                     empty_layer: false,
                 })
                 .collect(),
-            layers,
             env: vec![
                 format!(
                     "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -345,16 +344,7 @@ impl Builder<'_> {
                 "PYTHONHASHSEED=0".to_string(),
             ],
             working_dir: "/tmp".to_string(),
-            cmd: Vec::new(),
-            entrypoint: Vec::new(),
-            user: String::new(),
-            exposed_ports: Vec::new(),
-            volumes: Vec::new(),
-            stop_signal: String::new(),
-            labels: BTreeMap::new(),
-            created: super::config::created(None, None)?,
-            architecture: arch.oci().to_string(),
-            os: "linux".to_string(),
+            ..ImageSpec::new(layers, arch.oci(), super::config::created(None, None)?)
         };
         let descriptor = oci::write_image(self.store, &spec)?;
         let image = format!("{repository}:{}", &key[..16]);
@@ -385,7 +375,7 @@ impl Builder<'_> {
         let description = format!("build environment of {name}");
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let wheels = self.fetch.wheels(environment, &none)?;
+            let wheels = self.fetch.wheels(environment, &none, &description)?;
             python::stage(&installer, &wheels, dir)
         })
     }
@@ -428,7 +418,7 @@ impl Builder<'_> {
         let description = format!("build toolchain ({} Debian packages)", packages.len());
         let layer = self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
-            let debs = self.fetch.debs(&suite, &packages)?;
+            let debs = self.fetch.debs(&suite, &packages, "build toolchain")?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &packages, &debs)
         })?;

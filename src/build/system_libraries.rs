@@ -264,7 +264,9 @@ impl Builder<'_> {
         built: &SdistWheels,
     ) -> Result<Vec<WheelScan>, BuildError> {
         let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
-        let jobs = self.fetch.wheels(&packages, built)?;
+        let jobs = self
+            .fetch
+            .wheels(&packages, built, "the system-library scan")?;
         let arch = lock.target.arch;
         jobs.into_par_iter()
             .map(|(package, path)| {
@@ -324,7 +326,9 @@ impl Builder<'_> {
                 }
             })?;
             self.reporter.phase(&description, "downloading");
-            let debs = self.fetch.debs(&suite, &pins.packages)?;
+            let debs = self
+                .fetch
+                .debs(&suite, &pins.packages, "system libraries")?;
             self.reporter.phase(&description, "unpacking");
             stage_debs(dir, tree, &pins.packages, &debs)
         })?;

@@ -12,8 +12,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::manifest::ClusterSection;
 use crate::project::Project;
-use crate::train::ImageRecord;
-use crate::train::cluster::{ClusterEvent, ClusterRequest};
+use crate::train::cluster::{ClusterEvent, ClusterTarget};
 
 /// Where `mlpack train` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,8 +73,8 @@ impl ClusterArgs {
     }
 }
 
-/// `mlpack train --on ENGINE`: build, then submit, follow rank 0's log and record. `None`
-/// when the run is local.
+/// `mlpack train --on ENGINE`: build, submit, follow rank 0's log and record. `None` when
+/// the run is local.
 pub(super) fn train(
     args: &ClusterArgs,
     project: &Project,
@@ -84,56 +83,31 @@ pub(super) fn train(
     extra: &[String],
     printer: Printer,
 ) -> Result<Option<ExitStatus>> {
-    let loaded = &project.loaded;
-    let section = &loaded.manifest.cluster;
+    let section = &project.manifest().cluster;
     let Some(engine) = args.engine(section) else {
         return Ok(None);
     };
-    let datasets = crate::train::cluster::datasets(project)?;
-    let progress = PipelineProgress::new(printer, false);
-    let built = crate::build::build_project(context, project, &build_args.options(), &progress);
-    progress.finish();
-    let built = built?;
-    printer.status(&format!(
-        "Built `{}` ({}) in {:.2}s",
-        built.reference, &built.manifest_digest, built.seconds
-    ));
-    let image = ImageRecord::of(&built);
-    let mut command = loaded.manifest.train.command.args();
-    command.extend(extra.iter().cloned());
-    let dry_run = build_args.dry_run;
-    let project = project.dir.as_path();
-    let request = ClusterRequest {
+    let target = ClusterTarget {
         engine,
         resources: args.resources(section),
-        project,
-        manifest: &loaded.manifest,
-        image,
-        command,
-        datasets,
-        dry_run,
+        dry_run: build_args.dry_run,
     };
+    let progress = PipelineProgress::new(printer, false);
     let mut report = |event: ClusterEvent<'_>| report_event(&event, printer);
-    let Some(submitted) = crate::train::cluster::submit(&request, &mut report)? else {
-        return Ok(Some(ExitStatus::Success));
-    };
-    let record = crate::train::cluster::wait(submitted, &mut report)?;
-    let record_path = project
-        .join(&loaded.manifest.outputs.dir)
-        .join(record.id.as_str())
-        .join(crate::train::RUN_RECORD);
-    if printer.json {
-        printer.json(&record)?;
-    } else {
-        printer.status(&format!(
-            "Run {} exited with {} after {:.1}s; record: {}",
-            record.id,
-            record.exit_code,
-            record.seconds,
-            record_path.display()
-        ));
+    let finished = crate::train::cluster::train(
+        context,
+        project,
+        &build_args.options(),
+        target,
+        extra,
+        &progress,
+        &mut report,
+    );
+    progress.finish();
+    match finished? {
+        Some(finished) => super::progress::report_finished(&finished, printer).map(Some),
+        None => Ok(Some(ExitStatus::Success)),
     }
-    Ok(Some(ExitStatus::Code(record.exit_code)))
 }
 
 fn report_event(event: &ClusterEvent<'_>, printer: Printer) {

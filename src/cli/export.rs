@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::{self, Durability};
 use crate::error::Result;
 
 use super::{ExitStatus, Printer, UserError};
@@ -102,7 +103,8 @@ fn export_lock(
 ) -> Result<ExitStatus> {
     let lock = Lockfile::read_existing(&crate::project::lock_path(
         args.dir.as_deref().unwrap_or(directory),
-    ))?;
+    ))?
+    .for_this_machine();
     let text = if format == ExportFormat::Pylock {
         lock.pylock()
     } else {
@@ -110,9 +112,8 @@ fn export_lock(
     };
     match &args.output {
         Some(path) => {
-            let temporary = path.with_extension("mlpack-tmp");
-            fs_err::write(&temporary, &text)?;
-            fs_err::rename(&temporary, path)?;
+            atomic_file::write(path, text.as_bytes(), Durability::Synced)
+                .map_err(|source| crate::error::IoError::new("write", path, source))?;
             printer.status(&format!(
                 "Wrote `{}` ({} packages)",
                 path.display(),

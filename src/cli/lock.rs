@@ -77,6 +77,7 @@ fn report(
         printer.json(&serde_json::json!({
             "lock": plan.lock_path,
             "target": plan.target,
+            "platforms": plan.platforms.iter().map(|platform| &platform.target).collect::<Vec<_>>(),
             "inputs_sha256": plan.hash,
             "resolved": seconds.is_some(),
             "seconds": seconds,

@@ -27,14 +27,14 @@ pub(super) struct WhyArgs {
 
 pub(super) fn tree(args: &TreeArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let path = crate::project::lock_path(args.dir.as_deref().unwrap_or(directory));
-    let lock = Lockfile::read_existing(&path)?;
+    let lock = Lockfile::read_existing(&path)?.for_this_machine();
     printer.result(&lock.tree_text(args.depth))?;
     Ok(ExitStatus::Success)
 }
 
 pub(super) fn why(args: &WhyArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
     let path = crate::project::lock_path(args.dir.as_deref().unwrap_or(directory));
-    let lock = Lockfile::read_existing(&path)?;
+    let lock = Lockfile::read_existing(&path)?.for_this_machine();
     let name = args
         .package
         .parse::<pep508_rs::PackageName>()

@@ -9,7 +9,6 @@ use crate::error::Result;
 use super::progress::Bars;
 use super::{ExitStatus, Printer, UserError};
 use crate::context::Context;
-use crate::oci::ImageReference;
 use crate::oci::registry::{self, CredentialStore, Credentials, RegistryClient};
 use crate::runtime::Admission;
 
@@ -68,16 +67,10 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
     let target_text = args.target.as_deref().unwrap_or(&args.image);
     let target = registry::remote_reference(target_text)?;
     let client = client_for(target.registry(), registry::is_insecure(target.registry()))?;
-    let mount_from = base_repository(&image, &target);
     let progress = Bars::new(printer);
-    let report = context.network()?.block_on(registry::push_mounting(
-        &client,
-        store,
-        &image,
-        &target,
-        mount_from.as_deref(),
-        &progress,
-    ));
+    let report = context
+        .network()?
+        .block_on(registry::push(&client, store, &image, &target, &progress));
     progress.clear();
     let report = report?;
     let local = local.manifest_digest()?;
@@ -111,20 +104,8 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
 }
 
 /// `registry/repository@digest`, as Docker's `RepoDigests` lists it.
-fn repo_digest(reference: &ImageReference, digest: &crate::oci::Digest) -> String {
+fn repo_digest(reference: &crate::oci::ImageReference, digest: &crate::oci::Digest) -> String {
     format!("{}@{digest}", reference.familiar().name())
-}
-
-/// The repository of the registry image `image` was built on, when it is on `target`'s
-/// registry but another repository: the registry can take the base's layers from there
-/// without an upload. Only images built on a registry base (whose labels pin its digest).
-fn base_repository(image: &crate::oci::ResolvedImage, target: &ImageReference) -> Option<String> {
-    let labels = image.config.config().as_ref()?.labels().as_ref()?;
-    labels.get("org.opencontainers.image.base.digest")?;
-    let base =
-        registry::remote_reference(labels.get("org.opencontainers.image.base.name")?).ok()?;
-    (base.registry() == target.registry() && base.repository() != target.repository())
-        .then(|| base.repository().into_owned())
 }
 
 pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {

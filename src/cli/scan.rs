@@ -100,7 +100,9 @@ fn verify_on_index(
     printer: Printer,
 ) {
     let warnings = match context.network() {
-        Ok(network) => scan::verify_on_index(report, url, offline, network),
+        Ok(network) => {
+            scan::verify_on_index(report, url, offline, network, scan::Scope::Scan).warnings
+        }
         Err(error) => vec![format!("could not check the index: {error}")],
     };
     for warning in warnings {

@@ -6,11 +6,10 @@ use std::path::Path;
 use crate::error::Result;
 
 use super::args::BuildArgs;
-use super::progress::PipelineProgress;
+use super::progress::{PipelineProgress, report_finished};
 use super::{ExitStatus, Printer};
 use crate::context::Context;
 use crate::project::Project;
-use crate::train::Finished;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct TrainArgs {
@@ -49,7 +48,7 @@ pub(super) fn run(
         &progress,
     );
     progress.finish();
-    report(&finished?, printer)
+    report_finished(&finished?, printer)
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,28 +66,7 @@ pub(super) fn reproduce(
     let project = Project::load(directory)?;
     let progress = PipelineProgress::new(printer, false);
     let finished = crate::train::reproduce(context, &project, &args.id, &progress)?;
-    report(&finished, printer)
-}
-
-/// The run's skipped outputs, then its record (`--json`) or a line naming it; the job's exit
-/// code is `mlpack train`'s.
-fn report(finished: &Finished, printer: Printer) -> Result<ExitStatus> {
-    let record = &finished.record;
-    for (name, why) in &record.outputs_skipped {
-        printer.status(&format!("warning: the output `{name}` is {why}"));
-    }
-    if printer.json {
-        printer.json(record)?;
-    } else {
-        printer.status(&format!(
-            "Run {} exited with {} after {:.1}s; record: {}",
-            record.id,
-            record.exit_code,
-            record.seconds,
-            finished.record_path.display()
-        ));
-    }
-    Ok(ExitStatus::Code(record.exit_code))
+    report_finished(&finished, printer)
 }
 
 #[derive(Debug, clap::Args)]

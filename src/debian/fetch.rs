@@ -41,20 +41,24 @@ const MAX_PACKAGES_BYTES: u64 = 1 << 30;
 const ATTEMPTS: u32 = 3;
 
 /// The `.deb`s of `packages`, fetched and verified (see [`download`]), in order, the
-/// downloads overlapping; a failure names the package's position.
+/// downloads overlapping, `downloaded` told of each package's position as it is there (for
+/// progress); a failure names the package's position.
 pub async fn download_all(
     http: &reqwest::Client,
     suite: &Suite,
     packages: &[DebPackage],
     cache_dir: &Path,
+    downloaded: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<PathBuf>, (usize, DebianError)> {
     let downloads = packages
         .iter()
         .enumerate()
         .map(|(position, package)| async move {
-            download(http, suite, package, cache_dir)
+            let path = download(http, suite, package, cache_dir)
                 .await
-                .map_err(|error| (position, error))
+                .map_err(|error| (position, error))?;
+            downloaded(position);
+            Ok(path)
         });
     futures::future::try_join_all(downloads).await
 }
@@ -363,7 +367,7 @@ async fn get(
         match request.send().await {
             Ok(response) if response.status().is_server_error() && attempt < ATTEMPTS => {}
             Ok(response) => return Ok(response),
-            Err(error) if attempt < ATTEMPTS && (error.is_connect() || error.is_timeout()) => {}
+            Err(error) if attempt < ATTEMPTS && crate::network::is_transient(&error) => {}
             Err(source) => {
                 return Err(DebianError::Unreachable {
                     url: url.to_string(),

@@ -30,6 +30,8 @@ pub struct LockInputs {
     pub constraints: Vec<Requirement>,
     /// Imports nobody could map, left out of the lock.
     pub unresolved: Vec<String>,
+    /// Imports mapped by verifying them on the index (see [`super::Inputs::verified_imports`]).
+    pub verified: BTreeMap<String, PackageName>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ impl LockInputs {
             roots,
             constraints,
             unresolved,
+            verified: BTreeMap::new(),
         })
     }
 
@@ -171,7 +174,14 @@ impl LockInputs {
     /// sha256 over what decides the resolution: the requirements and constraints (not where
     /// they were found: moving an import to another line does not make the lock stale), the
     /// target, the indexes, and the resolver settings.
-    pub fn hash(&self, target: &Target, indexes: &IndexMap, settings: &[(&str, String)]) -> String {
+    /// A lock of several platforms has one target line each; a lock of one hashes as it
+    /// always did.
+    pub fn hash(
+        &self,
+        targets: &[&Target],
+        indexes: &IndexMap,
+        settings: &[(&str, String)],
+    ) -> String {
         let mut lines: Vec<String> = self
             .roots
             .iter()
@@ -184,15 +194,17 @@ impl LockInputs {
         );
         lines.sort();
         lines.dedup();
-        lines.push(format!(
-            "target {} {} {} {} {}.{}",
-            target.python,
-            target.python_full,
-            target.implementation,
-            target.arch,
-            target.glibc.0,
-            target.glibc.1
-        ));
+        lines.extend(targets.iter().map(|target| {
+            format!(
+                "target {} {} {} {} {}.{}",
+                target.python,
+                target.python_full,
+                target.implementation,
+                target.arch,
+                target.glibc.0,
+                target.glibc.1
+            )
+        }));
         lines.push(format!("index {}", indexes.default));
         let bound: BTreeMap<_, _> = indexes.bound.iter().collect();
         lines.extend(

@@ -1,4 +1,5 @@
-//! `mlpack.lock`: the complete, hash-pinned resolution for one target, as deterministic TOML.
+//! `mlpack.lock`: the complete, hash-pinned resolution for one target, or for each of the
+//! project's platforms (see [`platforms`]), as deterministic TOML.
 //!
 //! The package tables follow PEP 751's `[[packages]]` schema where it fits (`name`, `version`,
 //! `index`, `dependencies`, `wheels` with `url`, `size` and `hashes`), so the lock reads like a
@@ -9,6 +10,7 @@ mod export;
 mod graph;
 mod hardware;
 mod inputs;
+mod platforms;
 mod project;
 mod session;
 mod system_libraries;
@@ -31,22 +33,31 @@ pub use self::hardware::{
     summary as hardware_summary,
 };
 pub use self::inputs::{InputError, LockInputs};
+pub use self::platforms::{PlatformLock, Platforms};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::session::{BasePin, LockEvent, LockReporter, ProjectLock};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
+use crate::arch::Arch;
+use crate::atomic_file::{self, Durability};
 use crate::error::{Diagnostic, FromIo, IoError};
 use crate::resolve::{Resolution, ResolvedFile, Target};
 
 /// The lock's file name in a project directory.
 pub const LOCK_FILE: &str = "mlpack.lock";
-/// The format version written and understood.
+/// The format version of a lock for one platform, written and understood.
 pub const LOCK_VERSION: &str = "1.0";
+/// The format version of a lock for several platforms: a new major, so that an mlpack that
+/// knows only one platform refuses it instead of reading the packages of all as its own.
+pub const MULTI_PLATFORM_LOCK_VERSION: &str = "2.0";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Lockfile {
     pub lock_version: String,
     pub created_by: String,
+    /// Every platform the lock holds, the first being `target`'s; empty for a lock of one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<Arch>,
     pub target: Target,
     pub inputs: Inputs,
     /// What the lock was resolved for in hardware; absent for a CPU lock without CUDA wheels.
@@ -66,6 +77,14 @@ pub struct Lockfile {
     /// The wheels of the sdists' build environments (never installed in the image).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub build_packages: Vec<LockedPackage>,
+    /// What each platform after the first has of its own: its target, base, hardware,
+    /// system libraries and built wheels (`[platform.aarch64]`).
+    #[serde(
+        default,
+        rename = "platform",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub other_platforms: BTreeMap<Arch, PlatformLock>,
 }
 
 /// The two kinds of base, told apart by their keys: an image has a `digest`.
@@ -158,6 +177,11 @@ pub struct Inputs {
     pub sha256: String,
     /// The root requirements, each with where it came from.
     pub requirements: Vec<String>,
+    /// Imports no table maps that the index's wheels showed a distribution provides
+    /// (`scan::verify`), by import: kept so that `--locked` and `--check` map them the same
+    /// way without the network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verified_imports: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +189,10 @@ pub struct Inputs {
 pub struct LockedPackage {
     pub name: String,
     pub version: String,
+    /// The platforms it is for, in a lock of several whose platforms resolved it differently;
+    /// empty when it is for all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<Arch>,
     pub index: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extras: Vec<String>,
@@ -173,7 +201,8 @@ pub struct LockedPackage {
     /// Why it is in the lock: root requirements' origins, or "dependency of X".
     #[serde(default)]
     pub why: Vec<String>,
-    /// The wheel for the target; empty when the package is built from its sdist.
+    /// The wheel for the target (one per platform in a lock of several: each wheel's tags
+    /// say which); empty when the package is built from its sdist.
     #[serde(default)]
     pub wheels: Vec<LockedWheel>,
     /// The sdist, for a package with no wheel for the target (PEP 751's `sdist`).
@@ -239,7 +268,7 @@ pub enum LockError {
     Io(#[from] IoError),
     #[error("`{}` is not a valid mlpack lock: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("`{}` was written by a newer mlpack (lock version {found}; this mlpack reads {LOCK_VERSION})", path.display())]
+    #[error("`{}` was written by a newer mlpack (lock version {found}; this mlpack reads {LOCK_VERSION} and {MULTI_PLATFORM_LOCK_VERSION})", path.display())]
     Version { path: PathBuf, found: String },
     #[error(transparent)]
     Scan(#[from] crate::scan::ScanError),
@@ -255,6 +284,15 @@ pub enum LockError {
     InvalidName { location: String, name: String },
     #[error("`{}` does not exist", path.display())]
     Missing { path: PathBuf },
+    #[error("the target architecture `{arch}` is not one of the project's platforms ({})", platforms::describe(platforms, *configured))]
+    NotAPlatform {
+        arch: Arch,
+        platforms: Vec<Arch>,
+        /// Whether `[python] platforms` named them (else they are this machine's).
+        configured: bool,
+    },
+    #[error("`{}` holds no resolution for `{arch}`", path.display())]
+    NoPlatform { path: PathBuf, arch: Arch },
     #[error("`{}` does not exist", path.display())]
     CheckMissing { path: PathBuf },
     #[error("`{}` is out of date: the requirements, target or indexes changed since it was written", path.display())]
@@ -314,11 +352,14 @@ impl Diagnostic for LockError {
                 "restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew"
                     .to_string(),
             ],
-            Self::Version { .. } => {
+            Self::Version { .. } | Self::NoPlatform { .. } => {
                 vec!["delete `mlpack.lock` and run `mlpack lock` to write it anew".to_string()]
             }
             Self::Hardware(error) => error.hints(),
             Self::Missing { .. } => vec!["run `mlpack lock` first".to_string()],
+            Self::NotAPlatform {
+                arch, platforms, ..
+            } => vec![platforms::add_hint(*arch, platforms)],
             Self::CheckMissing { .. } | Self::LockedStale { .. } | Self::LockedUnpinnedBase { .. } => {
                 vec!["run `mlpack lock` and commit `mlpack.lock`".to_string()]
             }
@@ -370,7 +411,9 @@ impl Lockfile {
             let offset = error.span().map_or(0, |span| span.start);
             at(&text, offset, error.message().trim())
         })?;
-        if lock.lock_version.split('.').next() != LOCK_VERSION.split('.').next() {
+        let major = |version: &str| version.split('.').next().map(str::to_string);
+        let known = [LOCK_VERSION, MULTI_PLATFORM_LOCK_VERSION].map(major);
+        if !known.contains(&major(&lock.lock_version)) {
             return Err(LockError::Version {
                 path: path.to_path_buf(),
                 found: lock.lock_version,
@@ -382,10 +425,8 @@ impl Lockfile {
     /// Write atomically: a temporary file beside the lock, then a rename, so a reader never
     /// sees half a lock and a failed write leaves the old one.
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        let error = |source| LockError::io("write", path, source);
-        let temporary = path.with_extension("lock.mlpack-tmp");
-        fs_err::write(&temporary, self.to_toml()).map_err(error)?;
-        fs_err::rename(&temporary, path).map_err(error)
+        atomic_file::write(path, self.to_toml().as_bytes(), Durability::Synced)
+            .map_err(|source| LockError::io("write", path, source))
     }
 
     /// The Debian base's pins, when the base is one.
@@ -458,6 +499,7 @@ impl Lockfile {
             packages.push(LockedPackage {
                 name: package.name.to_string(),
                 version: package.version.to_string(),
+                platforms: Vec::new(),
                 index: package.index.clone(),
                 extras: package.extras.iter().map(ToString::to_string).collect(),
                 dependencies: package
@@ -476,16 +518,23 @@ impl Lockfile {
         Ok(Self {
             lock_version: LOCK_VERSION.to_string(),
             created_by: format!("mlpack {}", env!("CARGO_PKG_VERSION")),
+            platforms: Vec::new(),
             target: target.clone(),
             inputs: Inputs {
                 sha256,
                 requirements: inputs.describe(),
+                verified_imports: inputs
+                    .verified
+                    .iter()
+                    .map(|(import, name)| (import.clone(), name.to_string()))
+                    .collect(),
             },
             hardware: None,
             base: None,
             system_libraries: None,
             packages,
             build_packages: Vec::new(),
+            other_platforms: BTreeMap::new(),
         })
     }
 
@@ -565,6 +614,7 @@ pub fn locked_packages(resolution: &Resolution) -> Result<Vec<LockedPackage>, Mi
         packages.push(LockedPackage {
             name: resolved.name.to_string(),
             version: resolved.version.to_string(),
+            platforms: Vec::new(),
             index: resolved.index.clone(),
             extras: resolved.extras.iter().map(ToString::to_string).collect(),
             dependencies: resolved

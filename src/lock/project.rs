@@ -9,7 +9,7 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 
 use super::hardware::{HardwareTarget, LockedHardware};
-use super::{LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase};
+use super::{LockError, LockInputs, LockedImage, LockedPackage, Lockfile, PinnedBase, Platforms};
 use crate::arch::Arch;
 use crate::error::FromIo;
 use crate::manifest::LoadedManifest;
@@ -18,7 +18,7 @@ use crate::project::Project;
 use crate::pypi::{IndexClient, IndexMap};
 use crate::python::PythonVersion;
 use crate::resolve::{self, DynamicSdist, ResolveError, ResolveOptions, Target};
-use crate::scan::{self, ScanOptions};
+use crate::scan::{self, ScanOptions, Scope};
 
 /// How to lock, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -43,61 +43,98 @@ pub struct LockSettings {
 pub struct LockPlan {
     pub lock_path: PathBuf,
     pub inputs: LockInputs,
+    /// The target of the platform the command builds for.
     pub target: Target,
+    /// Each platform the lock holds, the first being the lock's `[target]`.
+    pub platforms: Vec<PlatformPlan>,
+    /// The architecture the command builds for.
+    pub selected: Arch,
     pub indexes: IndexMap,
     /// The inputs' hash: equal to the existing lock's when nothing that matters changed.
     pub hash: String,
     pub existing: Option<Lockfile>,
-    /// The registry image the project builds on, pinned; `None` for a Debian base.
-    pub base_image: Option<LockedImage>,
     pub hardware: HardwareTarget,
     /// Refuse sdists: the flag or `[python] no-build`.
     pub no_build: bool,
 }
 
+/// One platform of a lock: its target, and the registry image it builds on, pinned for its
+/// architecture (`None` for a Debian base).
+#[derive(Debug, Clone)]
+pub struct PlatformPlan {
+    pub target: Target,
+    pub base_image: Option<LockedImage>,
+}
+
 impl LockPlan {
-    /// The plan for `project`, whose lock as read is `existing`; `base_image` is the pinned
-    /// registry image when `[base] image` names one (see [`Lockfile::image_base`]), whose
-    /// interpreter and glibc are the target.
+    /// The plan for `project`, whose lock as read is `existing`, for `platforms`;
+    /// `base_images` has, for each of them, the pinned registry image when `[base] image`
+    /// names one (see [`Lockfile::image_base`]), whose interpreter and glibc are the target.
+    ///
+    /// With `network`, imports no table maps are verified on the index (`scan::verify`) and
+    /// the ones a wheel provides become requirements; without it (`--check`, `--locked`), only
+    /// the existing lock's recorded verdicts map them.
     pub fn new(
         project: &Project,
         settings: &LockSettings,
-        base_image: Option<LockedImage>,
+        platforms: &Platforms,
+        base_images: Vec<Option<LockedImage>>,
         existing: Option<Lockfile>,
+        network: Option<&Network>,
     ) -> Result<Self, LockError> {
         let loaded = &project.loaded;
         let manifest = &loaded.manifest;
-        let arch = settings.arch.unwrap_or_else(Arch::host);
-        let image_target = base_image
-            .as_ref()
-            .map(|image| image_target(image, arch))
-            .transpose()?;
-        let python = match &image_target {
-            Some(target) => {
-                let wanted = settings.python.or(manifest.python.version);
-                if let (Some(image), Some(wanted)) = (&base_image, wanted)
-                    && wanted != target.python
-                {
-                    return Err(LockError::BasePython {
-                        image: image.image.clone(),
-                        shipped: image.python_version.clone(),
-                        wanted,
-                    });
-                }
-                target.python
-            }
-            None => settings.python.unwrap_or_else(|| manifest.python_version()),
+        let wanted = settings.python.or(manifest.python.version);
+        let image_targets = image_targets(platforms, &base_images, wanted)?;
+        let python = match image_targets.first() {
+            Some(Some(target)) => target.python,
+            _ => settings.python.unwrap_or_else(|| manifest.python_version()),
         };
+        let recorded = recorded_verdicts(existing.as_ref());
+        let mut pins = pins(loaded)?;
+        for (import, name) in &recorded {
+            pins.entry(import.clone()).or_insert_with(|| name.clone());
+        }
         let options = ScanOptions {
             python,
-            pins: pins(loaded)?,
+            pins,
             skip_dirs: vec![manifest.outputs.dir.clone()],
             exclude: manifest.excluded_imports(),
         };
-        let report = scan::scan(&project.dir, &options)?;
-        let inputs = LockInputs::gather(&project.dir, loaded, &report)?;
-        let target =
-            image_target.unwrap_or_else(|| Target::for_base(&manifest.base.image, python, arch));
+        let mut report = scan::scan(&project.dir, &options)?;
+        let mut verified: BTreeMap<String, PackageName> = recorded
+            .into_iter()
+            .filter(|(import, _)| {
+                report
+                    .distributions
+                    .iter()
+                    .any(|used| used.imports.contains(import))
+            })
+            .collect();
+        if let Some(network) = network
+            && report
+                .unresolved
+                .iter()
+                .any(|unresolved| unresolved.required)
+        {
+            let url = IndexClient::index_url(manifest.python.index_url.as_deref());
+            let found =
+                scan::verify_on_index(&mut report, url, settings.offline, network, Scope::Lock);
+            verified.extend(found.imports);
+        }
+        let mut inputs = LockInputs::gather(&project.dir, loaded, &report)?;
+        inputs.verified = verified;
+        let platform_plans: Vec<PlatformPlan> = platforms
+            .all
+            .iter()
+            .zip(image_targets)
+            .zip(base_images)
+            .map(|((arch, image_target), base_image)| PlatformPlan {
+                target: image_target
+                    .unwrap_or_else(|| Target::for_base(&manifest.base.image, python, *arch)),
+                base_image,
+            })
+            .collect();
         let indexes = index_map(loaded)?;
         let hardware = HardwareTarget::decide(&manifest.hardware, host_driver)?;
         let mut resolver_settings = vec![
@@ -110,7 +147,10 @@ impl LockPlan {
         ];
         // A Debian base is named by the target already (and adding it would make every
         // existing lock stale); an image is named by its reference and digest.
-        if let Some(image) = &base_image {
+        for image in platform_plans
+            .iter()
+            .filter_map(|plan| plan.base_image.as_ref())
+        {
             resolver_settings.push(("base-image", format!("{} {}", image.image, image.digest)));
         }
         resolver_settings.extend(HardwareTarget::settings(&manifest.hardware));
@@ -125,18 +165,37 @@ impl LockPlan {
         if no_build {
             resolver_settings.push(("no-build", "true".to_string()));
         }
-        let hash = inputs.hash(&target, &indexes, &resolver_settings);
+        let targets: Vec<&Target> = platform_plans.iter().map(|plan| &plan.target).collect();
+        let hash = inputs.hash(&targets, &indexes, &resolver_settings);
+        // `Platforms` holds its selected one among `all`, whose first is there in any case.
+        let target = platform_plans
+            .iter()
+            .find(|plan| plan.target.arch == platforms.selected)
+            .unwrap_or(&platform_plans[0])
+            .target
+            .clone();
         Ok(Self {
             lock_path: project.lock_path.clone(),
             inputs,
             target,
+            platforms: platform_plans,
+            selected: platforms.selected,
             indexes,
             hash,
             existing,
-            base_image,
             hardware,
             no_build,
         })
+    }
+
+    /// `CPython 3.11 on manylinux_2_36 x86_64`, each platform's, for messages.
+    pub fn describe_targets(&self) -> String {
+        let targets: Vec<String> = self
+            .platforms
+            .iter()
+            .map(|plan| plan.target.describe())
+            .collect();
+        targets.join(" and ")
     }
 
     /// Whether the existing lock was computed from these very inputs.
@@ -146,17 +205,38 @@ impl LockPlan {
             .is_some_and(|lock| lock.inputs.sha256 == self.hash)
     }
 
-    /// Resolve anew, keeping the existing lock's versions where they still fit (unless told to
-    /// upgrade), and carry over the base's pins. An sdist that does not state its
-    /// dependencies has them computed by `metadata` (its build backend, run by `build`), and
-    /// the resolution starts again with them; without `metadata` such a version is unusable.
+    /// Resolve each platform anew and merge the locks (see [`Lockfile::merge`]).
     pub fn resolve(
         &self,
         settings: &LockSettings,
         metadata: Option<&dyn MetadataBuilder>,
         network: &Network,
     ) -> Result<Lockfile, LockError> {
-        let mut preferences = match (&self.existing, settings.upgrade) {
+        let mut locks = Vec::new();
+        for platform in &self.platforms {
+            locks.push(self.resolve_platform(platform, settings, metadata, network)?);
+        }
+        let first = locks.remove(0);
+        Ok(Lockfile::merge(first, locks))
+    }
+
+    /// Resolve one platform anew, keeping the existing lock's versions where they still fit
+    /// (unless told to upgrade), and carry over the base's pins. An sdist that does not state
+    /// its dependencies has them computed by `metadata` (its build backend, run by `build`),
+    /// and the resolution starts again with them; without `metadata` such a version is
+    /// unusable.
+    fn resolve_platform(
+        &self,
+        platform: &PlatformPlan,
+        settings: &LockSettings,
+        metadata: Option<&dyn MetadataBuilder>,
+        network: &Network,
+    ) -> Result<Lockfile, LockError> {
+        let existing = self
+            .existing
+            .as_ref()
+            .and_then(|lock| lock.for_platform(platform.target.arch));
+        let mut preferences = match (&existing, settings.upgrade) {
             (Some(lock), false) => lock.preferences(),
             _ => HashMap::new(),
         };
@@ -164,7 +244,7 @@ impl LockPlan {
             preferences.remove(name);
         }
         let options = ResolveOptions {
-            target: self.target.clone(),
+            target: platform.target.clone(),
             indexes: self.indexes.clone(),
             preferences,
             constraints: self.inputs.constraint_ranges(),
@@ -200,13 +280,17 @@ impl LockPlan {
                     if built < MAX_METADATA_BUILDS =>
                 {
                     built += 1;
-                    self.build_metadata(network, &client, &options, &sdist, builder)?;
+                    platform.build_metadata(network, &client, &options, &sdist, builder)?;
                 }
                 (attempt, _) => break attempt?,
             }
         };
-        let mut lock =
-            Lockfile::from_resolution(&resolution, &self.inputs, &self.target, self.hash.clone())?;
+        let mut lock = Lockfile::from_resolution(
+            &resolution,
+            &self.inputs,
+            &platform.target,
+            self.hash.clone(),
+        )?;
         for (name, environment) in &environments {
             lock.add_build_environment(name, environment)?;
         }
@@ -215,21 +299,17 @@ impl LockPlan {
         // it re-checks them against their own inputs.
         // `--upgrade` drops them, so the next build pins the suite's current versions (a
         // point release removes the old ones from the mirror).
-        lock.base = match &self.base_image {
+        lock.base = match &platform.base_image {
             Some(image) => Some(PinnedBase::Image(image.clone())),
             None if settings.upgrade => None,
-            None => self
-                .existing
+            None => existing
                 .as_ref()
                 .and_then(Lockfile::debian_base)
                 .map(|base| PinnedBase::Debian(base.clone())),
         };
         // Likewise the system libraries: `mlpack build` re-checks their inputs hash (the
         // wheels and the base) and pins them anew when it changed.
-        lock.system_libraries = self
-            .existing
-            .as_ref()
-            .and_then(|existing| existing.system_libraries.clone());
+        lock.system_libraries = existing.and_then(|existing| existing.system_libraries);
         Ok(lock)
     }
 }
@@ -265,7 +345,7 @@ pub struct MetadataRequest<'a> {
     pub base_image: Option<&'a LockedImage>,
 }
 
-impl LockPlan {
+impl PlatformPlan {
     /// Build the metadata of `sdist` (its build environment resolved first) and keep it in
     /// the index cache, where the next resolution finds it.
     fn build_metadata(
@@ -382,6 +462,34 @@ fn host_driver() -> Option<crate::hardware::DriverVersion> {
         .map(|driver| driver.version)
 }
 
+/// The target each platform's registry image gives (`None` for a Debian base), each checked
+/// against the Python the project asks for.
+fn image_targets(
+    platforms: &Platforms,
+    base_images: &[Option<LockedImage>],
+    wanted: Option<PythonVersion>,
+) -> Result<Vec<Option<Target>>, LockError> {
+    let mut targets = Vec::new();
+    for (arch, base_image) in platforms.all.iter().zip(base_images) {
+        let Some(image) = base_image else {
+            targets.push(None);
+            continue;
+        };
+        let target = image_target(image, *arch)?;
+        if let Some(wanted) = wanted
+            && wanted != target.python
+        {
+            return Err(LockError::BasePython {
+                image: image.image.clone(),
+                shipped: image.python_version.clone(),
+                wanted,
+            });
+        }
+        targets.push(Some(target));
+    }
+    Ok(targets)
+}
+
 /// The target a registry image gives: its interpreter's version (`3.11.9`, or `3.11` taken
 /// as `3.11.0`) and its glibc.
 fn image_target(image: &LockedImage, arch: Arch) -> Result<Target, LockError> {
@@ -449,6 +557,16 @@ pub fn changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
             .map(|(name, version)| format!("- {name} {version}")),
     );
     lines
+}
+
+/// The existing lock's verified imports (see [`super::Inputs::verified_imports`]); an entry
+/// that is no distribution name is dropped, to be verified again.
+fn recorded_verdicts(existing: Option<&Lockfile>) -> BTreeMap<String, PackageName> {
+    existing
+        .into_iter()
+        .flat_map(|lock| &lock.inputs.verified_imports)
+        .filter_map(|(import, name)| Some((import.clone(), PackageName::from_str(name).ok()?)))
+        .collect()
 }
 
 fn pins(loaded: &LoadedManifest) -> Result<BTreeMap<String, PackageName>, LockError> {

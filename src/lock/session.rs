@@ -119,14 +119,12 @@ impl LockPlan {
         }
     }
 
-    /// The existing lock when it holds; `--locked` refuses any other.
+    /// The existing lock when it holds, as the selected platform sees it; `--locked`
+    /// refuses any other.
     pub fn fresh(&self, locked: bool) -> Result<Option<ProjectLock>, LockError> {
         if let (true, Some(lock)) = (self.is_fresh(), &self.existing) {
-            return Ok(Some(ProjectLock::new(
-                &self.lock_path,
-                lock.clone(),
-                locked,
-            )));
+            return ProjectLock::new(&self.lock_path, lock.clone(), self.selected, locked)
+                .map(Some);
         }
         if locked {
             return Err(LockError::LockedStale {
@@ -139,39 +137,64 @@ impl LockPlan {
     /// Write `lock`, freshly resolved from this plan.
     pub fn write(&self, lock: Lockfile) -> Result<ProjectLock, LockError> {
         lock.write(&self.lock_path)?;
-        Ok(ProjectLock::new(&self.lock_path, lock, false))
+        ProjectLock::new(&self.lock_path, lock, self.selected, false)
     }
 }
 
-/// `mlpack.lock` as a build uses it; reads go through [`Deref`], changes through the methods
-/// below, which write the file.
+/// `mlpack.lock` as a build for one platform uses it; reads go through [`Deref`] to that
+/// platform's view (see [`Lockfile::for_platform`]), changes through the methods below, which
+/// write them into the platform's part of the file.
 #[derive(Debug)]
 pub struct ProjectLock {
     path: PathBuf,
+    /// The whole lock, every platform's.
+    file: Lockfile,
+    arch: Arch,
+    /// The lock for `arch` alone.
     lock: Lockfile,
     /// `--locked`: what the build learns is used but not written.
     locked: bool,
 }
 
 impl ProjectLock {
-    pub(super) fn new(path: &Path, lock: Lockfile, locked: bool) -> Self {
-        Self {
+    pub(super) fn new(
+        path: &Path,
+        file: Lockfile,
+        arch: Arch,
+        locked: bool,
+    ) -> Result<Self, LockError> {
+        let lock = file
+            .for_platform(arch)
+            .ok_or_else(|| LockError::NoPlatform {
+                path: path.to_path_buf(),
+                arch,
+            })?;
+        Ok(Self {
             path: path.to_path_buf(),
+            file,
+            arch,
             lock,
             locked,
-        }
+        })
     }
 
     /// Pin a Debian base's packages.
     pub fn pin_debian_base(&mut self, base: LockedBase) -> Result<(), LockError> {
         self.lock.base = Some(PinnedBase::Debian(base));
-        self.lock.write(&self.path)
+        self.save()
     }
 
     /// Pin the Debian packages of the libraries the wheels need.
     pub fn pin_system_libraries(&mut self, pins: LockedSystemLibraries) -> Result<(), LockError> {
         self.lock.system_libraries = Some(pins);
-        self.lock.write(&self.path)
+        self.save()
+    }
+
+    /// Write what this platform's view learned into the file, leaving other platforms' parts
+    /// as they are.
+    fn save(&mut self) -> Result<(), LockError> {
+        self.file.record_platform(self.arch, &self.lock);
+        self.file.write(&self.path)
     }
 
     /// Record the wheel built from each sdist (`built` gives it by package name), and write
@@ -192,7 +215,7 @@ impl ProjectLock {
             }
         }
         if changed && !self.locked {
-            self.lock.write(&self.path)?;
+            self.save()?;
         }
         Ok(())
     }
@@ -203,8 +226,9 @@ impl ProjectLock {
             .map_err(|source| LockError::io("read", &self.path, source))
     }
 
+    /// The whole lock, every platform's.
     pub fn into_lockfile(self) -> Lockfile {
-        self.lock
+        self.file
     }
 }
 

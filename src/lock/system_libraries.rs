@@ -44,10 +44,14 @@ pub struct NeededLibrary {
 }
 
 /// The section's text, in the lock's stable layout: sorted lists, one package per table.
-pub(super) fn write_system_libraries(text: &mut String, libraries: &LockedSystemLibraries) {
+pub(super) fn write_system_libraries(
+    text: &mut String,
+    prefix: &str,
+    libraries: &LockedSystemLibraries,
+) {
     let _ = write!(
         text,
-        "\n[system-libraries]\ninputs-sha256 = {}\n",
+        "\n[{prefix}system-libraries]\ninputs-sha256 = {}\n",
         quote(&libraries.inputs_sha256)
     );
     write_raw_list(text, "needed", &inline_tables(&libraries.needed));
@@ -56,7 +60,7 @@ pub(super) fn write_system_libraries(text: &mut String, libraries: &LockedSystem
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     for package in packages {
         let table = toml::to_string(package).unwrap_or_default();
-        let _ = write!(text, "\n[[system-libraries.packages]]\n{table}");
+        let _ = write!(text, "\n[[{prefix}system-libraries.packages]]\n{table}");
     }
 }
 

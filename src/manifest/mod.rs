@@ -70,6 +70,9 @@ pub struct PythonSection {
     /// Imports (and distributions) the scan leaves out: code that training never runs,
     /// like an ONNX export helper (`exclude-imports = ["onnx"]`).
     pub exclude_imports: Vec<Spanned<String>>,
+    /// The architectures `mlpack.lock` holds resolutions for (`["x86_64", "aarch64"]`), so a
+    /// build for any of them reads the lock without rewriting it; by default, this machine's.
+    pub platforms: Vec<crate::arch::Arch>,
 }
 
 /// An extra package index and the packages that come only from it (no dependency confusion:

@@ -48,6 +48,7 @@ const TOP: &[Key] = &[
             key("imports", Shape::FreeTable),
             key("exclude-imports", VALUE),
             key("no-build", VALUE),
+            key("platforms", VALUE),
         ]),
     ),
     key(

@@ -145,6 +145,16 @@ fn type_errors_are_located() {
     `mlpack.toml` has 1 problem
       mlpack.toml:2:15: unknown variant `tpu`, expected one of `cpu`, `cuda`, `auto`
     ");
+    let error = parse("[python]\nplatforms = [\"amd64\", \"s390x\"]\n").unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    `mlpack.toml` has 1 problem
+      mlpack.toml:2:13: `s390x` is not a supported architecture; use `x86_64` or `aarch64`
+    ");
+    let manifest = parse("[python]\nplatforms = [\"amd64\", \"arm64\"]\n").unwrap();
+    assert_eq!(
+        manifest.python.platforms,
+        [crate::arch::Arch::X86_64, crate::arch::Arch::Aarch64]
+    );
 }
 
 #[test]

@@ -50,6 +50,29 @@ pub struct ImageSpec {
     pub history: Vec<HistoryEntry>,
 }
 
+impl ImageSpec {
+    /// An image of `layers` for Linux on `architecture` (the Go name) with an empty config and
+    /// no history; callers set what their image needs with struct update syntax.
+    pub fn new(layers: Vec<Layer>, architecture: &str, created: String) -> Self {
+        Self {
+            layers,
+            env: Vec::new(),
+            working_dir: String::new(),
+            cmd: Vec::new(),
+            entrypoint: Vec::new(),
+            user: String::new(),
+            exposed_ports: Vec::new(),
+            volumes: Vec::new(),
+            stop_signal: String::new(),
+            labels: BTreeMap::new(),
+            created,
+            architecture: architecture.to_string(),
+            os: "linux".to_string(),
+            history: Vec::new(),
+        }
+    }
+}
+
 /// One step of the image's history, as `docker history` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {

@@ -5,7 +5,7 @@
 //! store, renamed to `blobs/sha256/<hex>` when whole. The layer is never held in memory.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use oci_spec::image::{Descriptor, MediaType};
@@ -125,7 +125,18 @@ impl LayerWriter {
     /// headers for paths over 100 bytes. Whiteouts are ordinary `.wh.*` files the caller made.
     /// If the blob already exists, the new copy is dropped.
     pub fn write_dir(&self, store: &Store, root: &Path) -> Result<Layer, OciError> {
-        self.write_tree(store, root, TreeOptions::default())
+        self.write_tree(store, root, TreeOptions::default(), &|_| {})
+    }
+
+    /// [`LayerWriter::write_dir`], telling `progress` of the tar's bytes as they are written
+    /// (a MiB at a time, the rest at the end: the calls add up to the tar's size).
+    pub fn write_dir_counted(
+        &self,
+        store: &Store,
+        root: &Path,
+        progress: &dyn Fn(u64),
+    ) -> Result<Layer, OciError> {
+        self.write_tree(store, root, TreeOptions::default(), progress)
     }
 
     /// Make the tree at `root`, just written with [`LayerWriter::write_dir`], what unpacking
@@ -154,7 +165,7 @@ impl LayerWriter {
             overlay_upper: true,
             exclude,
         };
-        self.write_tree(store, upper, options)
+        self.write_tree(store, upper, options, &|_| {})
     }
 
     fn write_tree(
@@ -162,11 +173,17 @@ impl LayerWriter {
         store: &Store,
         root: &Path,
         options: TreeOptions<'_>,
+        progress: &dyn Fn(u64),
     ) -> Result<Layer, OciError> {
         let temp = store.temp_file()?;
         let compressor = self.blob_compressor(&temp)?;
-        let tar = write_tree(root, self.mtime, options, DigestWriter::new(compressor))?;
-        let (compressor, diff_id, _) = tar.finish();
+        let counted = Counted {
+            inner: DigestWriter::new(compressor),
+            progress,
+            pending: 0,
+        };
+        let tar = write_tree(root, self.mtime, options, counted)?;
+        let (compressor, diff_id, _) = tar.finish().finish();
         let layer = self.finish_blob(&temp, compressor, diff_id)?;
         store.persist_blob(temp, &layer.digest)?;
         Ok(layer)
@@ -240,6 +257,38 @@ impl LayerWriter {
             size,
             media_type: media_type.to_string(),
         })
+    }
+}
+
+/// A writer that tells `progress` how many bytes went through it, a MiB at a time (a tar is
+/// written 512 bytes at a time, too often to tell each).
+struct Counted<'a, W> {
+    inner: W,
+    progress: &'a dyn Fn(u64),
+    /// Written but not told yet.
+    pending: u64,
+}
+
+impl<W> Counted<'_, W> {
+    /// Tell what is left untold, and give the writer back.
+    fn finish(self) -> W {
+        (self.progress)(self.pending);
+        self.inner
+    }
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.pending += written as u64;
+        if self.pending >= 1 << 20 {
+            (self.progress)(std::mem::take(&mut self.pending));
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -320,24 +320,13 @@ mod tests {
         let descriptor = write_image(
             &store,
             &ImageSpec {
-                layers: vec![layer],
-                env: Vec::new(),
-                working_dir: String::new(),
                 cmd: vec!["true".to_string()],
-                entrypoint: Vec::new(),
-                user: String::new(),
-                exposed_ports: Vec::new(),
-                volumes: Vec::new(),
-                stop_signal: String::new(),
-                labels: BTreeMap::new(),
-                created: "2000-01-01T00:00:00Z".to_string(),
-                architecture: "amd64".to_string(),
-                os: "linux".to_string(),
                 history: vec![HistoryEntry {
                     created_by: "test".to_string(),
                     comment: String::new(),
                     empty_layer: false,
                 }],
+                ..ImageSpec::new(vec![layer], "amd64", "2000-01-01T00:00:00Z".to_string())
             },
         )
         .unwrap();

@@ -12,7 +12,7 @@
 //! file. A file that can't be read or parsed is treated as missing: the cache can always be
 //! rebuilt from the network, so it is never the cause of an error.
 
-use std::io::Write;
+use crate::atomic_file::{self, Durability};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -157,12 +157,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PypiError> {
     };
     let directory = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(directory).map_err(cache_error)?;
-    let mut temporary = tempfile::NamedTempFile::new_in(directory).map_err(cache_error)?;
-    temporary.write_all(bytes).map_err(cache_error)?;
-    temporary
-        .persist(path)
-        .map_err(|error| cache_error(error.error))?;
-    Ok(())
+    atomic_file::write(path, bytes, Durability::Cached).map_err(cache_error)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! fetched again).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -16,17 +16,22 @@ use super::{DistFile, PypiError};
 
 impl IndexClient {
     /// Every file of `files` on disk (see [`IndexClient::fetch_file`]), in order, the
-    /// downloads overlapping; a failure names the file's position.
+    /// downloads overlapping, `fetched` told of each file's position and path as it is there
+    /// (for progress); a failure names the file's position.
     pub async fn fetch_files(
         &self,
         files: &[DistFile],
+        fetched: &(dyn Fn(usize, &Path) + Sync),
     ) -> Result<Vec<PathBuf>, (usize, PypiError)> {
-        let fetches = files.iter().enumerate().map(|(position, file)| async move {
-            self.fetch_file(file)
+        let downloads = files.iter().enumerate().map(|(position, file)| async move {
+            let path = self
+                .fetch_file(file)
                 .await
-                .map_err(|error| (position, error))
+                .map_err(|error| (position, error))?;
+            fetched(position, &path);
+            Ok(path)
         });
-        futures::future::try_join_all(fetches).await
+        futures::future::try_join_all(downloads).await
     }
 
     /// The wheel or sdist `file` on disk, fetched if the cache lacks it or holds a corrupt

@@ -105,7 +105,7 @@ impl Transport {
                         _permit: permit,
                     });
                 }
-                Err(error) if is_transient(&error) && !last => {}
+                Err(error) if crate::network::is_transient(&error) && !last => {}
                 Err(source) => {
                     return Err(PypiError::Unreachable {
                         url: redact(url.as_str()),
@@ -142,7 +142,7 @@ impl Transport {
                         body: body.into(),
                     });
                 }
-                Err(error) if is_transient(&error) && attempt < ATTEMPTS => {
+                Err(error) if crate::network::is_transient(&error) && attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }
@@ -171,11 +171,6 @@ impl Fetched {
     pub(crate) fn header(&self, name: reqwest::header::HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
-}
-
-/// Failures worth another try: the connection, not the request, was the problem.
-fn is_transient(error: &reqwest::Error) -> bool {
-    error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
 }
 
 /// The status as an error, for answers the caller has no use for.

@@ -13,6 +13,7 @@ use super::config::ContainerConfig;
 use super::container_id::ContainerId;
 use super::error::RuntimeError;
 use super::process::ProcessId;
+use crate::atomic_file::{self, Durability};
 use crate::error::FromIo;
 use crate::oci::Store;
 
@@ -306,8 +307,6 @@ fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Runtime
         path: path.to_path_buf(),
         source,
     })?;
-    let temp = path.with_extension("json.tmp");
-    fs_err::write(&temp, bytes)
-        .and_then(|()| fs_err::rename(&temp, path))
+    atomic_file::write(path, &bytes, Durability::Cached)
         .map_err(|source| RuntimeError::io("write", path, source))
 }

@@ -65,6 +65,15 @@ pub enum RuntimeError {
         supported: Option<String>,
     },
 
+    #[error(
+        "the image `{image}` is for `{architecture}`, and this machine (`{host}`) has no binfmt_misc handler to run its programs"
+    )]
+    ForeignArchitecture {
+        image: String,
+        architecture: String,
+        host: crate::arch::Arch,
+    },
+
     /// The container's init failed before the command started; the text comes from inside.
     #[error("the container could not start: {message}")]
     Init { message: String },
@@ -141,6 +150,7 @@ impl Diagnostic for RuntimeError {
             | Self::NameInUse { .. }
             | Self::WrongStatus { .. }
             | Self::DriverTooOld { .. }
+            | Self::ForeignArchitecture { .. }
             | Self::TooManyLayers { .. }
             | Self::Exec { .. } => true,
             Self::Refused { source, .. } => source.is_user_error(),
@@ -161,6 +171,10 @@ impl Diagnostic for RuntimeError {
                 vec!["create the directory first, or fix the path before `:`".to_string()]
             }
             Self::NotFound { .. } => vec!["`mlpack ps -a` lists the containers".to_string()],
+            Self::ForeignArchitecture { architecture, host, .. } => vec![
+                format!("to emulate `{architecture}`, register QEMU's handler with binfmt_misc and its `F` flag (on Debian: `apt-get install qemu-user-static`; `ls /proc/sys/fs/binfmt_misc` then shows `qemu-{architecture}`)"),
+                format!("or build the image for this machine: `mlpack build --arch {host}`"),
+            ],
             Self::Ambiguous { .. } => vec!["give more of the ID, or the name".to_string()],
             Self::NameInUse { name, .. } => vec![format!(
                 "remove it with `mlpack rm {name}`, or pick another `--name`"

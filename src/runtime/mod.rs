@@ -9,6 +9,7 @@
 //! module knows nothing about Python or PyPI.
 
 mod admit;
+mod binfmt;
 mod capabilities;
 mod cgroup;
 mod commit;

@@ -52,6 +52,7 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
     let store = containers.store();
     let wanted = request.image.clone();
     let image = store.resolve(&wanted)?;
+    super::binfmt::check_architecture(&image, &wanted)?;
     let id = ContainerId::generate()?;
     let name = match &request.name {
         Some(name) => check_name(name)?,

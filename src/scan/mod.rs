@@ -5,6 +5,8 @@
 //! shown when several could provide it), or unresolved. Versions are not guessed here:
 //! pinning is the resolver's job.
 
+mod declared;
+mod hidden;
 mod mapping;
 mod notebook;
 mod pip_command;
@@ -22,6 +24,7 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 use rayon::prelude::*;
 
+use self::declared::Declarations;
 use self::mapping::ImportMap;
 pub use self::mapping::Reason;
 pub(crate) use self::mapping::similar_project;
@@ -32,7 +35,9 @@ pub use self::report::{
     Choice, DistributionUse, Evidence, Location, ScanReport, ScanWarning, Statement,
     UnresolvedImport,
 };
-pub use self::verify::{IndexWheels, VerdictCache, WheelIndex, verify_on_index, verify_unresolved};
+pub use self::verify::{
+    IndexWheels, Scope, VerdictCache, Verified, WheelIndex, verify_on_index, verify_unresolved,
+};
 use crate::error::Diagnostic;
 use crate::python::PythonVersion;
 use crate::source::LineIndex;
@@ -100,7 +105,14 @@ pub fn scan(root: &Path, options: &ScanOptions) -> Result<ScanReport, ScanError>
         }],
         ..FileScan::default()
     }));
-    Ok(Classifier::new(&files, options, &scanned).report(files_scanned))
+    let requirement_files: Vec<String> = scanned
+        .iter()
+        .flat_map(|scan| scan.requirement_files.iter().cloned())
+        .collect();
+    let declarations = Declarations::read(root, &requirement_files);
+    let mut classifier = Classifier::new(&files, options, &scanned);
+    classifier.apply(&declarations);
+    Ok(classifier.report(files_scanned))
 }
 
 /// The uses found in one file.
@@ -109,6 +121,8 @@ struct FileScan {
     dir: PathBuf,
     imports: Vec<(String, Evidence)>,
     pip_installs: Vec<(PackageName, Evidence)>,
+    /// Requirements files its `pip install -r` lines name, project-relative.
+    requirement_files: Vec<String>,
     warnings: Vec<ScanWarning>,
 }
 
@@ -242,6 +256,8 @@ impl FileScan {
             }
             PipArgument::File(file) => match read_requirements_file(root, &self.dir, file) {
                 Ok(requirements) => {
+                    self.requirement_files
+                        .push(relative_path(root, &self.dir.join(file)));
                     for (name, requirement) in requirements {
                         self.pip_installs.push((name, evidence(&requirement)));
                     }
@@ -422,6 +438,52 @@ impl<'a> Classifier<'a> {
             })
     }
 
+    /// Imports of what the project declares optional become optional, as its own users
+    /// install it (`pip install -r requirements.txt` leaves it out), and so do the undeclared
+    /// lazy imports of the files they are in (see [`declared`]). An unconditional notebook
+    /// `pip install` keeps a distribution required. An unresolved import is matched by its
+    /// own name (verification may later find it on the index).
+    fn apply(&mut self, declarations: &Declarations) {
+        let unresolved_names: Vec<Option<PackageName>> = self
+            .unresolved
+            .values()
+            .map(|unresolved| PackageName::from_str(&unresolved.name).ok())
+            .collect();
+        let mut uses: Vec<(Option<&PackageName>, &mut Vec<Evidence>)> = self
+            .distributions
+            .values_mut()
+            .map(|used| (Some(&used.name), &mut used.evidence))
+            .chain(
+                unresolved_names
+                    .iter()
+                    .zip(self.unresolved.values_mut())
+                    .map(|(name, unresolved)| (name.as_ref(), &mut unresolved.evidence)),
+            )
+            .collect();
+        let mut optional_files = BTreeSet::new();
+        for (name, evidence) in &mut uses {
+            if name.is_some_and(|name| declarations.optional(name).is_some()) {
+                for evidence in evidence.iter_mut().filter(|e| e.guard.is_none()) {
+                    if evidence.lazy.is_some() || matches!(evidence.statement, Statement::Import(_))
+                    {
+                        evidence.guard = Some(Guard::DeclaredOptional);
+                        optional_files.insert(evidence.location.path.clone());
+                    }
+                }
+            }
+        }
+        for (name, evidence) in uses {
+            if name.is_some_and(|name| declarations.mentions(name)) {
+                continue;
+            }
+            for evidence in lazy_uses(evidence) {
+                if optional_files.contains(&evidence.location.path) {
+                    evidence.guard = Some(Guard::BesideDeclaredOptional);
+                }
+            }
+        }
+    }
+
     fn report(self, files_scanned: usize) -> ScanReport {
         let is_required = |evidence: &[Evidence]| evidence.iter().any(|e| e.guard.is_none());
         let distributions = self
@@ -457,6 +519,13 @@ impl<'a> Classifier<'a> {
             warnings,
         }
     }
+}
+
+/// The unguarded lazy uses among `evidence`: imports, and `pip install` lines in a branch.
+fn lazy_uses(evidence: &mut [Evidence]) -> impl Iterator<Item = &mut Evidence> {
+    evidence
+        .iter_mut()
+        .filter(|evidence| evidence.guard.is_none() && evidence.lazy.is_some())
 }
 
 /// The entry of `prefixes` that `module` is, or is inside (`google.colab.drive`).

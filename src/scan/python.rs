@@ -9,7 +9,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, ExceptHandler, Expr, IpyEscapeKind, PySourceType, Stmt};
 use ruff_text_size::{Ranged, TextSize};
 
-use super::pip_command;
+use super::{hidden, pip_command};
 
 /// Why an import may be absent without the program failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -27,6 +27,12 @@ pub enum Guard {
     /// In a file that only tests or builds the project (`tests/`, `conftest.py`, `setup.py`):
     /// the project's code runs without it.
     TestOrBuild,
+    /// An import of a distribution the project declares optional: commented out in its
+    /// requirements file, or only in an extra of its `pyproject.toml`.
+    DeclaredOptional,
+    /// A lazy import of a distribution the project does not declare, in a file whose other
+    /// lazy imports it declares optional (the rest of yolov5's export formats).
+    BesideDeclaredOptional,
 }
 
 impl Guard {
@@ -37,6 +43,8 @@ impl Guard {
             Self::VersionOrPlatform => "under a version/platform check",
             Self::NotebookHost => "only on Colab or Kaggle",
             Self::TestOrBuild => "in a test or build file",
+            Self::DeclaredOptional => "declared optional by the project",
+            Self::BesideDeclaredOptional => "lazy, beside imports the project declares optional",
         }
     }
 }
@@ -301,6 +309,9 @@ impl<'a> Visitor<'a> for ImportCollector {
                     };
                     let statement = format!("from {} import {}", module.id, alias.name.id);
                     self.push(name, statement, import.start());
+                    if let Some(need) = hidden::of_imported_name(&module.id, &alias.name.id) {
+                        self.push(need.module.to_string(), need.statement, import.start());
+                    }
                 }
             }
             Stmt::Assign(assign) => {
@@ -340,6 +351,9 @@ impl<'a> Visitor<'a> for ImportCollector {
                         &*call.arguments.args
                 {
                     self.keras_backend(name.value.to_str(), value.value.to_str(), call.start());
+                }
+                for need in hidden::of_call(call) {
+                    self.push(need.module.to_string(), need.statement, call.start());
                 }
                 if let Some((function, module)) = dynamic_import(call, self.imports_import_module) {
                     self.push(

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mapping::Reason;
 use super::report::{Choice, DistributionUse, ScanReport, ScanWarning, UnresolvedImport};
+use crate::atomic_file::{self, Durability};
 use crate::network::Network;
 use crate::pypi::{IndexClient, WheelLookup};
 use crate::sha256::sha256_hex;
@@ -44,28 +45,55 @@ pub struct IndexWheels<'a> {
     pub url: String,
 }
 
-/// Verify `report`'s unresolved imports against the index at `url` (or, `offline`, the
-/// cached verdicts); warnings for what could not be asked.
+/// Which imports a verification settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The unresolved imports and those matched only by a popular project's name: what
+    /// `mlpack scan` shows.
+    Scan,
+    /// The unresolved imports only: what `mlpack lock` adds to its roots. The lock records
+    /// each verdict it used, so that `--locked` and `--check` agree without the network; a
+    /// same-name match stays as the tables give it, as every earlier lock has it.
+    Lock,
+}
+
+/// What a verification settled: each import it mapped to a distribution, and warnings for
+/// what could not be asked.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub imports: BTreeMap<String, PackageName>,
+    pub warnings: Vec<String>,
+}
+
+/// Verify `report`'s imports in `scope` against the index at `url` (or, `offline`, the
+/// cached verdicts).
 pub fn verify_on_index(
     report: &mut ScanReport,
     url: String,
     offline: bool,
     network: &Network,
-) -> Vec<String> {
+    scope: Scope,
+) -> Verified {
     let cache = VerdictCache::new(crate::dirs::cache_dir().ok(), offline);
     let client = match IndexClient::builder().offline(offline).build() {
         Ok(client) => client,
-        Err(error) => return vec![format!("could not check the index: {error}")],
+        Err(error) => {
+            return Verified {
+                imports: BTreeMap::new(),
+                warnings: vec![format!("could not check the index: {error}")],
+            };
+        }
     };
     let index = IndexWheels {
         network,
         client: &client,
         url,
     };
-    verify_unresolved(report, &index, &cache)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    let (imports, warnings) = verify_unresolved(report, &index, &cache, scope);
+    Verified {
+        imports,
+        warnings: warnings.iter().map(ToString::to_string).collect(),
+    }
 }
 
 impl WheelIndex for IndexWheels<'_> {
@@ -155,13 +183,7 @@ impl VerdictCache {
             .parent()
             .map(fs_err::create_dir_all)
             .transpose()
-            .and_then(|_| {
-                let dir = path.parent().unwrap_or(&path);
-                let mut file = tempfile::NamedTempFile::new_in(dir)?;
-                std::io::Write::write_all(&mut file, &bytes)?;
-                file.persist(&path).map_err(|error| error.error)?;
-                Ok(())
-            });
+            .and_then(|_| atomic_file::write(&path, &bytes, Durability::Cached));
         drop(written);
     }
 }
@@ -188,19 +210,24 @@ fn candidates(import: &str) -> Vec<PackageName> {
     names
 }
 
-/// Asks the index about every unresolved import and every import matched only by name (or,
-/// offline, the cache), and updates the report with what the wheels say. Returns warnings for
-/// look-ups that failed.
+/// Asks the index about every unresolved import and, in [`Scope::Scan`], every import matched
+/// only by name (or, offline, the cache), and updates the report with what the wheels say.
+/// Returns the unresolved imports it mapped, and warnings for look-ups that failed.
 pub fn verify_unresolved(
     report: &mut ScanReport,
     index: &dyn WheelIndex,
     cache: &VerdictCache,
-) -> Vec<ScanWarning> {
+    scope: Scope,
+) -> (BTreeMap<String, PackageName>, Vec<ScanWarning>) {
     let url = index.url().to_string();
-    let same_name = report.distributions.iter().filter_map(|used| {
-        let choice = used.choice.as_ref()?;
-        (choice.reason == Reason::SameName).then(|| choice.import.clone())
-    });
+    let same_name = report
+        .distributions
+        .iter()
+        .filter(|_| scope == Scope::Scan)
+        .filter_map(|used| {
+            let choice = used.choice.as_ref()?;
+            (choice.reason == Reason::SameName).then(|| choice.import.clone())
+        });
     let imports: Vec<String> = report
         .unresolved
         .iter()
@@ -223,9 +250,18 @@ pub fn verify_unresolved(
         cache.put(&url, &import, &verdict);
         verdicts.insert(import, verdict);
     }
+    let mapped = report
+        .unresolved
+        .iter()
+        .filter_map(|unresolved| {
+            let verdict = verdicts.get(&unresolved.name)?;
+            let (distribution, _) = verdict.provided_by.as_ref()?;
+            Some((unresolved.name.clone(), distribution.clone()))
+        })
+        .collect();
     apply_to_same_name(report, &verdicts);
     apply_to_unresolved(report, &verdicts);
-    warnings
+    (mapped, warnings)
 }
 
 /// Look-ups in two batches: each import's own name first (the usual answer), then the other
@@ -465,7 +501,7 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let cache = VerdictCache::new(Some(cache.path().to_path_buf()), false);
         let mut report = report(&["comet_ml", "google", "onlysdist", "nothing_here"]);
-        let warnings = verify_unresolved(&mut report, &index, &cache);
+        let (_, warnings) = verify_unresolved(&mut report, &index, &cache, Scope::Scan);
         assert!(warnings.is_empty());
         let found: Vec<(&str, &[String])> = report
             .distributions
@@ -498,11 +534,16 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let online = VerdictCache::new(Some(dir.path().to_path_buf()), false);
-        verify_unresolved(&mut report(&["comet_ml", "nope"]), &index, &online);
+        verify_unresolved(
+            &mut report(&["comet_ml", "nope"]),
+            &index,
+            &online,
+            Scope::Scan,
+        );
         let asked = index.asked.borrow().len();
         assert!(asked > 0);
         let mut again = report(&["comet_ml", "nope"]);
-        verify_unresolved(&mut again, &index, &online);
+        verify_unresolved(&mut again, &index, &online, Scope::Scan);
         assert_eq!(
             index.asked.borrow().len(),
             asked,
@@ -510,7 +551,7 @@ mod tests {
         );
         let offline = VerdictCache::new(Some(dir.path().to_path_buf()), true);
         let mut cached = report(&["comet_ml", "nope", "never_seen"]);
-        verify_unresolved(&mut cached, &index, &offline);
+        verify_unresolved(&mut cached, &index, &offline, Scope::Scan);
         assert_eq!(index.asked.borrow().len(), asked, "offline asks nothing");
         assert_eq!(cached.distributions.len(), 1);
         let left: Vec<(&str, Option<bool>)> = cached

@@ -9,15 +9,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    DatasetRecord, FingerprintCache, FingerprintError, GitRecord, HostFacts, ImageRecord,
-    RunRecord, TrainError,
+    DatasetRecord, FingerprintCache, FingerprintError, Finished, GitRecord, HostFacts, ImageRecord,
+    RunRecord, TrainError, TrainEvent, TrainReporter,
 };
+use crate::build::BuildOptions;
 use crate::cluster::{
     ClusterError, ClusterJob, ClusterRecord, Engine, JobState, Mount, Resources, Slurm,
 };
+use crate::context::Context;
 use crate::error::{Diagnostic, IoError};
 use crate::gc::GcError;
 use crate::oci::{OciError, Store};
+use crate::project::Project;
 
 /// How often rank 0's log is read while `train` waits: its first line is what users wait for.
 const POLL: Duration = Duration::from_millis(100);
@@ -74,6 +77,47 @@ impl Diagnostic for ClusterRunError {
     }
 }
 
+/// Where a cluster job runs and how big it is, as the flags and `[cluster]` settle it.
+#[derive(Debug, Clone)]
+pub struct ClusterTarget {
+    pub engine: Engine,
+    pub resources: Resources,
+    /// Write the engine's files and stop.
+    pub dry_run: bool,
+}
+
+/// `mlpack train --on ENGINE`: the datasets checked, the image built, the job submitted and
+/// followed to its end. `None` after a dry run (the job's files written, nothing submitted).
+pub fn train(
+    context: &Context,
+    project: &Project,
+    options: &BuildOptions,
+    target: ClusterTarget,
+    extra: &[String],
+    reporter: &dyn TrainReporter,
+    report: &mut dyn FnMut(ClusterEvent<'_>),
+) -> Result<Option<Finished>, TrainError> {
+    let datasets = datasets(project)?;
+    let built = crate::build::build_project(context, project, options, reporter)?;
+    reporter.train_event(TrainEvent::Built(&built));
+    let mut command = project.manifest().train.command.args();
+    command.extend(extra.iter().cloned());
+    let request = ClusterRequest {
+        engine: target.engine,
+        resources: target.resources,
+        project: &project.dir,
+        manifest: project.manifest(),
+        image: ImageRecord::of(&built),
+        command,
+        datasets,
+        dry_run: target.dry_run,
+    };
+    let Some(submitted) = submit(&request, report)? else {
+        return Ok(None);
+    };
+    Ok(Some(wait(submitted, report)?))
+}
+
 /// A dataset as the nodes mount it, with the name the manifest gives it.
 #[derive(Debug, Clone)]
 pub struct ClusterDataset {
@@ -83,7 +127,7 @@ pub struct ClusterDataset {
 
 /// The manifest's datasets as the nodes mount them, each checked to exist here first (the
 /// same check, and error, as a local `mlpack train`).
-pub fn datasets(project: &crate::project::Project) -> Result<Vec<ClusterDataset>, TrainError> {
+fn datasets(project: &Project) -> Result<Vec<ClusterDataset>, TrainError> {
     let datasets = super::job::check_datasets(project)?;
     Ok(datasets
         .into_iter()
@@ -296,7 +340,7 @@ fn write_record(run_dir: &Path, record: &RunRecord) -> Result<PathBuf, ClusterRu
 pub fn wait(
     submitted: Submitted,
     report: &mut dyn FnMut(ClusterEvent<'_>),
-) -> Result<RunRecord, ClusterRunError> {
+) -> Result<Finished, ClusterRunError> {
     let Submitted {
         mut record,
         run_dir,
@@ -323,14 +367,24 @@ pub fn wait(
         std::thread::sleep(POLL);
     }
     follower.emit(report);
-    finish(&mut record, &run_dir, last)?;
-    Ok(record)
+    let record_path = finish(&mut record, &run_dir, last)?;
+    Ok(Finished {
+        record,
+        record_path,
+    })
 }
 
 /// The record of an ended job: ranks, outputs (not the logs or the engine's files), exit code.
-fn finish(record: &mut RunRecord, run_dir: &Path, state: JobState) -> Result<(), ClusterRunError> {
+/// Returns where it was written.
+fn finish(
+    record: &mut RunRecord,
+    run_dir: &Path,
+    state: JobState,
+) -> Result<PathBuf, ClusterRunError> {
     let Some(cluster) = record.cluster.as_mut() else {
-        return Ok(());
+        return Err(ClusterRunError::NotClusterRun {
+            run: record.id.to_string(),
+        });
     };
     let (names, codes) = (0..cluster.nodes)
         .map(|rank| Slurm::rank_result(run_dir, rank))
@@ -356,8 +410,7 @@ fn finish(record: &mut RunRecord, run_dir: &Path, state: JobState) -> Result<(),
     record.outputs_skipped = outputs.skipped;
     record.metrics = outputs.metrics;
     record.metrics_skipped = outputs.metrics_skipped;
-    write_record(run_dir, record)?;
-    Ok(())
+    write_record(run_dir, record)
 }
 
 /// The engine's view of a recorded cluster run that its record still says is queued or

@@ -21,6 +21,8 @@ pub enum TrainError {
     Gc(#[from] GcError),
     #[error(transparent)]
     NoCacheDir(#[from] crate::dirs::NoCacheDir),
+    #[error(transparent)]
+    Cluster(#[from] super::cluster::ClusterRunError),
     #[error("{location}: the dataset `{}` does not exist", path.display())]
     MissingDataset { location: String, path: PathBuf },
     #[error("run {run} used the dataset `{dataset}`, which `mlpack.toml` no longer lists")]
@@ -78,6 +80,7 @@ impl Diagnostic for TrainError {
             Self::Oci(error) => return error.hints(),
             Self::RunImage { source, .. } => return source.hints(),
             Self::Gc(error) => return error.hints(),
+            Self::Cluster(error) => return error.hints(),
             Self::NoCacheDir(error) => Some(error.hint()),
             Self::MissingDataset { .. } => {
                 Some("create it, or fix `source` in `[[datasets]]`".to_string())
@@ -107,6 +110,7 @@ impl Diagnostic for TrainError {
             Self::Oci(error) => error.is_user_error(),
             Self::RunImage { source, .. } => source.is_user_error(),
             Self::Gc(error) => error.is_user_error(),
+            Self::Cluster(error) => error.is_user_error(),
             Self::MissingDataset { .. }
             | Self::DroppedDataset { .. }
             | Self::ChangedDataset { .. }

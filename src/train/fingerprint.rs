@@ -21,6 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::atomic_file::{self, Durability};
 use crate::error::Diagnostic;
 
 /// A dataset's identity.
@@ -198,10 +199,7 @@ impl FingerprintCache {
         let Ok(bytes) = serde_json::to_vec(&self.files) else {
             return;
         };
-        let temp = self.path.with_extension("json.tmp");
-        if fs_err::write(&temp, bytes).is_ok() {
-            let _ = fs_err::rename(&temp, &self.path);
-        }
+        let _ = atomic_file::write(&self.path, &bytes, Durability::Cached);
     }
 }
 

@@ -150,6 +150,33 @@ fn a_small_project_builds_and_runs_inside_its_image() {
     );
 }
 
+/// Without a terminal (CI logs), each batch of downloads and each layer written is one line
+/// with its size and time (issue 21, item 3).
+#[test]
+fn without_a_terminal_each_download_and_layer_is_one_line() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let output = mlpack_ok(&context, &["build"]);
+    let steps: Vec<&str> = output
+        .lines()
+        .filter(|line| line.starts_with("Fetched ") || line.starts_with("Wrote layer "))
+        .collect();
+    insta::with_settings!({filters => vec![
+        (r"\d+(\.\d+)? (B|kB|MB|GB)", "[SIZE]"),
+        (r"in \d+\.\d\ds", "in [TIME]"),
+        (r"\d+ Debian packages", "[N] Debian packages"),
+    ]}, {
+        insta::assert_snapshot!(steps.join("\n"), @r"
+        Fetched [N] Debian packages for base debian:bookworm ([SIZE]) in [TIME]
+        Wrote layer base debian:bookworm ([SIZE], compressed [SIZE]) in [TIME]
+        Fetched 2 wheels for the system-library scan ([SIZE]) in [TIME]
+        Fetched 2 wheels for python packages ([SIZE]) in [TIME]
+        Wrote layer python packages ([SIZE], compressed [SIZE]) in [TIME]
+        Wrote layer project code at /app ([SIZE], compressed [SIZE]) in [TIME]
+        ");
+    });
+}
+
 #[test]
 fn the_image_section_sets_user_ports_entrypoint_and_env() {
     let index = TestIndex::start();

@@ -638,3 +638,33 @@ fn a_garbage_lock_is_a_user_error_that_says_how_to_fix_it() {
     hint: restore `mlpack.lock` from version control, or delete it and run `mlpack lock` to write it anew
     ");
 }
+
+#[test]
+fn an_import_no_table_knows_is_verified_and_the_verdict_kept_in_the_lock() {
+    let context = TestContext::new();
+    context.write(
+        "train.py",
+        "import comet_ml\nimport mlpack_surely_no_such_project_zz\n",
+    );
+    context.write("mlpack.toml", "[project]\nname = \"verify\"\n");
+    let output = context.run_online(&["lock"]);
+    assert!(output.starts_with("exit: 0"), "{output}");
+    assert!(
+        output.contains("mlpack_surely_no_such_project_zz"),
+        "the import nothing provides is still named: {output}"
+    );
+    let lock = context.read("mlpack.lock");
+    assert!(
+        lock.contains("verified-imports = { \"comet_ml\" = \"comet-ml\" }"),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("\"comet-ml  # the import of `comet_ml` at train.py:1\""),
+        "{lock}"
+    );
+    // Without the network and without any cached verdict, `--check` maps the import as the
+    // lock recorded it, so the lock is fresh.
+    fs_err::remove_dir_all(context.temp.path().join("cache")).unwrap();
+    let check = context.run(&["lock", "--check"]);
+    assert!(check.starts_with("exit: 0"), "{check}");
+}

@@ -24,6 +24,7 @@ mod lock;
 mod manifest;
 #[cfg(feature = "test-root")]
 mod network;
+mod platforms;
 #[cfg(all(feature = "test-registry", feature = "test-root"))]
 mod registry;
 #[cfg(feature = "test-docker")]

@@ -22,7 +22,6 @@ pub use self::error::{ConnectFailure, RegistryError};
 pub use self::host::is_insecure;
 pub use self::progress::{NoProgress, TransferProgress};
 pub use self::pull::{PullReport, pull};
-pub(crate) use self::push::push_mounting;
 pub use self::push::{PushReport, push};
 
 /// `text` as `docker pull` reads it, spelled out ([`ImageReference::normalized`]): what

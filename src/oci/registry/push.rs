@@ -59,7 +59,8 @@ pub struct PushReport {
 /// Push `image` from `store` to `target` through `client` (which must be for
 /// `target.registry()`). The manifest goes to `target`'s tag, or to its digest when it has no
 /// tag; a digest in `target` must be the image's. Pushing an unchanged image again uploads
-/// nothing but the manifest.
+/// nothing but the manifest. Layers of a registry base on the same registry are mounted from
+/// the base's repository rather than uploaded.
 pub async fn push(
     client: &RegistryClient,
     store: &Store,
@@ -67,14 +68,34 @@ pub async fn push(
     target: &ImageReference,
     progress: &dyn TransferProgress,
 ) -> Result<PushReport, RegistryError> {
-    push_mounting(client, store, image, target, None, progress).await
+    let mount_from = base_repository(image, target);
+    push_mounting(
+        client,
+        store,
+        image,
+        target,
+        mount_from.as_deref(),
+        progress,
+    )
+    .await
+}
+
+/// The repository of the registry image `image` was built on, when it is on `target`'s
+/// registry but another repository: the registry can take the base's layers from there
+/// without an upload. Only images built on a registry base (whose labels pin its digest).
+fn base_repository(image: &ResolvedImage, target: &ImageReference) -> Option<String> {
+    let labels = image.config.config().as_ref()?.labels().as_ref()?;
+    labels.get("org.opencontainers.image.base.digest")?;
+    let base = super::remote_reference(labels.get("org.opencontainers.image.base.name")?).ok()?;
+    (base.registry() == target.registry() && base.repository() != target.repository())
+        .then(|| base.repository().into_owned())
 }
 
 /// [`push`], asking the registry to take blobs it lacks in `target`'s repository from
 /// `mount_from` (another repository of the same registry, which the credentials may pull
-/// from) before uploading them. `mlpack push` passes the repository of the image's base when
-/// its labels name one on the same registry (`org.opencontainers.image.base.name`).
-pub(crate) async fn push_mounting(
+/// from) before uploading them: the repository of the image's base when its labels name one
+/// on the same registry (`org.opencontainers.image.base.name`).
+async fn push_mounting(
     client: &RegistryClient,
     store: &Store,
     image: &ResolvedImage,

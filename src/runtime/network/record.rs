@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::NetworkError;
 use super::ipam::Subnet;
+use crate::atomic_file::{self, Durability};
 use crate::error::FromIo;
 use crate::oci::Store;
 
@@ -150,9 +151,7 @@ impl Networks {
             path: path.clone(),
             source,
         })?;
-        let temp = path.with_extension("json.tmp");
-        fs_err::write(&temp, bytes)
-            .and_then(|()| fs_err::rename(&temp, &path))
+        atomic_file::write(&path, &bytes, Durability::Cached)
             .map_err(|source| NetworkError::io("write", &path, source))
     }
 
