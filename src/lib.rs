@@ -9,6 +9,7 @@ pub mod byte_size;
 pub mod certificates;
 pub mod cli;
 pub mod cluster;
+pub mod compose;
 pub mod compression;
 pub mod container_path;
 pub mod context;

@@ -17,11 +17,14 @@
 //! bytes on every machine.
 
 use std::path::Path;
+use std::process::Stdio;
 
 use crate::arch::Arch;
+use crate::error::FromIo;
 use crate::oci::{Layer, StoreLock};
 use crate::wheel::WheelInstaller;
 
+use super::container::{ContainerConfig, mlpack_run};
 use super::{BuildError, Builder, cache};
 
 /// The label of an image whose packages layers carry their bytecode; its value is the
@@ -51,11 +54,12 @@ with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     sys.exit(max(pool.map(compile, entries), default=0))
 ";
 
-/// The repository of the compile container's temporary image (the base's layers).
-const COMPILER_IMAGE: &str = "mlpack-bytecode";
-/// The repository of the temporary image that keeps this build's layers from a concurrent
-/// `prune` while the store lock is released.
-const KEEP_IMAGE: &str = "mlpack-bytecode-keep";
+/// The purpose of the compile container's temporary image (the base's layers), which names
+/// it `mlpack-bytecode-build:KEY`.
+const COMPILER_IMAGE: &str = "bytecode";
+/// The purpose of the temporary image that keeps this build's layers from a concurrent
+/// `prune` while the store lock is released (`mlpack-bytecode-keep-build:KEY`).
+const KEEP_IMAGE: &str = "bytecode-keep";
 
 /// Whether an image for `arch` gets bytecode: its interpreter must run on this machine (a
 /// cross-architecture build's layers go without, and the image without the label).
@@ -141,7 +145,7 @@ impl<'b, 'a> Compiler<'b, 'a> {
         let log = log_file.path();
         // The run takes the store lock itself.
         drop(store_lock.take());
-        let status = self.builder.run_container(&image, &volumes, &command, log);
+        let status = self.run(&image, &volumes, &command, log);
         *store_lock = Some(self.builder.store.lock()?);
         let status = status?;
         // 1: some file did not compile (a template, Python 2 code in a test directory):
@@ -159,16 +163,50 @@ impl<'b, 'a> Compiler<'b, 'a> {
         })
     }
 
+    /// `mlpack run` of `command` in `image` with no network and the `volumes`, its output
+    /// into `log`.
+    fn run(
+        &self,
+        image: &str,
+        volumes: &[String],
+        command: &[&str],
+        log: &Path,
+    ) -> Result<std::process::ExitStatus, BuildError> {
+        let failed = |source| BuildError::io("write", log, source);
+        let log_file = fs_err::File::create(log).map_err(failed)?;
+        let log_copy = log_file.try_clone().map_err(failed)?;
+        let mut run = mlpack_run(self.builder.store)?;
+        run.args(["--rm", "--network", "none"]);
+        for volume in volumes {
+            run.args(["-v", volume]);
+        }
+        run.arg(image)
+            .args(command)
+            .stdin(Stdio::null())
+            .stdout(log_file.into_parts().0)
+            .stderr(log_copy.into_parts().0)
+            .status()
+            .map_err(failed)
+    }
+
     /// A temporary image of `layers` with its environment set for the compile, tagged.
-    fn image(&mut self, layers: Vec<Layer>, repository: &str) -> Result<String, BuildError> {
+    fn image(&mut self, layers: Vec<Layer>, purpose: &str) -> Result<String, BuildError> {
         let parts: Vec<String> = layers
             .iter()
             .map(|layer| layer.digest.to_string())
             .collect();
-        let key = cache::key(repository, &parts);
-        let image = self
-            .builder
-            .temporary_image(layers, self.arch, repository, &key)?;
+        let key = cache::key(purpose, &parts);
+        let config = ContainerConfig {
+            purpose,
+            key: &key,
+            // marshal writes frozenset constants in string-hash order before Python 3.10.
+            env: vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+                "PYTHONHASHSEED=0".to_string(),
+            ],
+            working_dir: "/",
+        };
+        let image = self.builder.container_image(layers, self.arch, &config)?;
         if !self.tagged.contains(&image) {
             self.tagged.push(image.clone());
         }

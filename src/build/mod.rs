@@ -12,6 +12,11 @@ pub use self::bytecode::BYTECODE_LABEL;
 mod cache;
 mod code;
 mod config;
+mod container;
+mod dockerfile;
+pub use self::dockerfile::{
+    DockerfileError, DockerfileExport, DockerfileRequest, export_dockerfile,
+};
 mod fetch;
 pub use self::config::git_state;
 mod image_base;
@@ -28,7 +33,10 @@ mod progress;
 pub use self::progress::{Step, StepEvent, StepKind};
 mod python;
 mod sdist;
+mod steps;
+pub use self::steps::StepFailure;
 mod system_libraries;
+mod system_packages;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -109,6 +117,8 @@ pub struct BuildReport {
     /// The system libraries were scanned for and pinned into `mlpack.lock` by this build
     /// (else the lock's pins were current and no wheel was read).
     pub pinned_system_libraries: bool,
+    /// `[build] system-packages` were resolved and pinned into `mlpack.lock` by this build.
+    pub pinned_system_packages: bool,
     /// Each library the wheels need that a Debian package in the system-libraries layer
     /// provides (`libGL.so.1` for `opencv-python`, from `libgl1`).
     pub system_libraries: Vec<NeededLibrary>,
@@ -176,6 +186,27 @@ pub enum BuildError {
         image: String,
         libraries: Vec<NeededLibrary>,
     },
+    #[error(
+        "the system packages in `mlpack.lock` are missing or were pinned for other names or another base, and `--locked` forbids changing the lock"
+    )]
+    LockedSystemPackages,
+    #[error(
+        "the system packages in `mlpack.lock` are missing or were pinned for other names or another base, and `--offline` forbids fetching the Debian index"
+    )]
+    OfflineSystemPackages,
+    #[error(
+        "`[build] system-packages` names `{name}`, but there is no package `{name}` in {suite}"
+    )]
+    UnknownSystemPackage {
+        name: String,
+        suite: String,
+        codename: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "`[build] system-packages` adds Debian packages, but the base image `{image}` is not a Debian release mlpack can add packages to"
+    )]
+    SystemPackagesOnImage { image: String },
     #[error(transparent)]
     SdistBuild(Box<sdist::SdistBuildFailure>),
     #[error(
@@ -186,6 +217,12 @@ pub enum BuildError {
         status: String,
         tail: String,
     },
+    #[error(transparent)]
+    Step(Box<StepFailure>),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    #[error(transparent)]
+    Dockerfile(#[from] DockerfileError),
     #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
     Unbuilt { package: String },
     #[error(transparent)]
@@ -235,9 +272,15 @@ impl Diagnostic for BuildError {
                 | Self::LockedBase
                 | Self::LockedSystemLibraries
                 | Self::OfflineSystemLibraries
+                | Self::LockedSystemPackages
+                | Self::OfflineSystemPackages
+                | Self::UnknownSystemPackage { .. }
+                | Self::SystemPackagesOnImage { .. }
                 | Self::UnresolvedLibraries { .. }
                 | Self::LibrariesOnImage { .. }
                 | Self::SdistBuild(_)
+                | Self::Step(_)
+                | Self::Dockerfile(_)
                 | Self::LockHashMismatch { .. }
                 | Self::Wheel(_)
         ) || matches!(
@@ -269,7 +312,26 @@ impl Diagnostic for BuildError {
             Self::OfflineBase => {
                 vec!["run `mlpack build` once without `--offline` to pin the base".to_string()]
             }
-            Self::LockedBase | Self::LockedSystemLibraries => {
+            Self::UnknownSystemPackage {
+                suggestion,
+                codename,
+                ..
+            } => {
+                let mut hints: Vec<String> = suggestion
+                    .iter()
+                    .map(|name| format!("did you mean `{name}`?"))
+                    .collect();
+                hints.push(format!("a package may be named otherwise than its command: find the one that ships a file with `apt-file search` or at https://packages.debian.org/{codename}/"));
+                hints
+            }
+            Self::OfflineSystemPackages => vec![
+                "run `mlpack build` once without `--offline` to pin the system packages"
+                    .to_string(),
+            ],
+            Self::SystemPackagesOnImage { .. } => vec![
+                "install them in the base image, or use a Debian bookworm or trixie image (`python:3.11-slim`) or `debian:bookworm` as the base".to_string(),
+            ],
+            Self::LockedBase | Self::LockedSystemLibraries | Self::LockedSystemPackages => {
                 vec!["run `mlpack build` without `--locked` and commit `mlpack.lock`".to_string()]
             }
             Self::OfflineSystemLibraries => vec![
@@ -299,6 +361,9 @@ impl Diagnostic for BuildError {
                 vec!["pick the target with `--arch`, or use a multi-platform image".to_string()]
             }
             Self::SdistBuild(failure) => failure.hints(),
+            Self::Step(failure) => failure.hints(),
+            Self::Runtime(error) => error.hints(),
+            Self::Dockerfile(error) => error.hints(),
             Self::Registry(error) => error.hints(),
             Self::Inspect(error) => error.hints(),
             Self::Debian(error) => error.hints(),
@@ -381,6 +446,13 @@ pub fn build(
             builder.base_layer(&suite, lock.debian_base().ok_or(BuildError::OfflineBase)?)?;
         (pinned, None, Some(suite), vec![layer])
     };
+    let (pinned_system_packages, system_packages_layer) = builder.system_packages_layer(
+        request,
+        suite.as_ref(),
+        &system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers),
+        lock,
+    )?;
+    layers.extend(system_packages_layer);
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
     let built = builder.sdist_wheels(request, suite.as_ref(), &base, lock, &mut store_lock)?;
     let pinned_system_libraries =
@@ -392,7 +464,14 @@ pub fn build(
     let wheel_layers =
         builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
     layers.extend(wheel_layers);
+    let env = image_env(request.manifest, base_image.as_ref());
+    let step_settings = steps::StepSettings {
+        env: &env,
+        arch: lock.target.arch,
+    };
+    builder.build_steps(request, &step_settings, false, &mut layers, &mut store_lock)?;
     layers.push(builder.code_layer(request)?);
+    builder.build_steps(request, &step_settings, true, &mut layers, &mut store_lock)?;
     let descriptor = write_image(store, request, lock, base_image.as_ref(), &layers)?;
     store.tag(request.reference, &descriptor)?;
     drop(store_lock);
@@ -403,6 +482,7 @@ pub fn build(
         seconds: started.elapsed().as_secs_f64(),
         pinned_base,
         pinned_system_libraries,
+        pinned_system_packages,
         system_libraries: lock
             .system_libraries
             .as_ref()
@@ -507,6 +587,24 @@ impl<'a> Builder<'a> {
         description: String,
         stage: impl FnOnce(&Path) -> Result<(), BuildError>,
     ) -> Result<StagedLayer, BuildError> {
+        let phase = description.clone();
+        self.cached_or_made(key, description, || {
+            let dir = self.staging()?;
+            stage(dir.path())?;
+            self.reporter.phase(&phase, "compressing");
+            let layer = self.write_layer(step_name(&phase), dir.path())?;
+            self.fill_unpacked(dir, &layer)?;
+            Ok(layer)
+        })
+    }
+
+    /// Reuse the cached layer for `key`, or `make` it and cache it.
+    fn cached_or_made(
+        &self,
+        key: &str,
+        description: String,
+        make: impl FnOnce() -> Result<Layer, BuildError>,
+    ) -> Result<StagedLayer, BuildError> {
         let started = Instant::now();
         let key = cache::key(
             "mlpack-layer-format-v1",
@@ -516,12 +614,8 @@ impl<'a> Builder<'a> {
         let (layer, reused) = if let Some(layer) = self.cache.get(key, self.store) {
             (layer, true)
         } else {
-            let dir = self.staging()?;
-            stage(dir.path())?;
-            self.reporter.phase(&description, "compressing");
-            let layer = self.write_layer(step_name(&description), dir.path())?;
+            let layer = make()?;
             self.cache.put(key, &layer);
-            self.fill_unpacked(dir, &layer)?;
             (layer, false)
         };
         Ok((built(description, &layer, reused, started), layer))
@@ -733,13 +827,7 @@ fn write_image(
     }));
     let spec = ImageSpec {
         layers: layers.iter().map(|(_, layer)| layer.clone()).collect(),
-        env: config::with_image_env(
-            image_base::env(
-                &base_config.env().clone().unwrap_or_default(),
-                &config::env(),
-            ),
-            &request.manifest.image.env,
-        ),
+        env: image_env(request.manifest, base),
         working_dir: request.manifest.train.workdir.clone(),
         cmd: request.manifest.train.command.args(),
         entrypoint: match &request.manifest.image.entrypoint {
@@ -762,6 +850,18 @@ fn write_image(
     Ok(oci::write_image(store, &spec)?)
 }
 
+/// The image's environment: a registry base's, mlpack's own over it, then `[image] env`.
+fn image_env(manifest: &Manifest, base: Option<&ResolvedImage>) -> Vec<String> {
+    let base_env = base
+        .and_then(|image| image.config.config().as_ref())
+        .and_then(|config| config.env().clone())
+        .unwrap_or_default();
+    config::with_image_env(
+        image_base::env(&base_env, &config::env()),
+        &manifest.image.env,
+    )
+}
+
 /// One layer above the base as the plan has it, before anything is fetched.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedLayer {
@@ -778,6 +878,17 @@ pub struct PlannedLayer {
 /// current wheels; otherwise the build finds them by scanning the wheels.
 pub fn planned_layers(lock: &Lockfile) -> Vec<PlannedLayer> {
     let mut layers = Vec::new();
+    if let Some(pins) = lock
+        .system_packages
+        .as_ref()
+        .filter(|pins| !pins.packages.is_empty())
+    {
+        layers.push(PlannedLayer {
+            description: format!("system packages ({})", pins.requested.join(", ")),
+            packages: pins.packages.iter().map(|deb| deb.name.clone()).collect(),
+            download_bytes: pins.packages.iter().map(|deb| deb.size).sum(),
+        });
+    }
     match &lock.system_libraries {
         Some(pins) if pins.inputs_sha256 == system_libraries::inputs_sha256(lock) => {
             if !pins.packages.is_empty() {

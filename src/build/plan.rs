@@ -146,6 +146,7 @@ mod tests {
             hardware: None,
             base: None,
             system_libraries: None,
+            system_packages: None,
             packages,
             build_packages: Vec::new(),
         };

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -26,10 +26,11 @@ use crate::lock::{
     ProjectLock,
 };
 use crate::manifest::Manifest;
-use crate::oci::{self, HistoryEntry, ImageSpec, OciError, Store, StoreLock};
+use crate::oci::{self, Store, StoreLock};
 use crate::pypi::SdistInfo;
 use crate::wheel::{InstallScheme, WheelInstaller};
 
+use super::container::{ContainerConfig, mlpack_run};
 use super::system_libraries::{BaseTree, base_suite, installed_packages, stage_debs};
 use super::{BuildError, BuildReporter, BuildRequest, Builder, StagedLayer, base, cache, python};
 
@@ -39,8 +40,6 @@ const FRONTEND: &str = include_str!("sdist_frontend.py");
 const BUILD_ENV: &str = "/mlpack/build-env";
 /// How many lines of a failed build's log the error shows.
 const LOG_TAIL_LINES: usize = 25;
-/// The repository of the build containers' temporary images.
-const SDIST_IMAGE: &str = "mlpack-sdist-build";
 
 /// A wheel built from a package's sdist.
 #[derive(Debug, Clone)]
@@ -304,53 +303,38 @@ impl Builder<'_> {
                 || sdist.info.build_system.backend_path.clone(),
                 |build| build.backend_path.clone(),
             ),
-            image: self.temporary_image(layers, lock.target.arch, SDIST_IMAGE, &sdist.key)?,
+            image: self.sdist_image(layers, lock.target.arch, &sdist.key)?,
             python,
         })
     }
 
-    /// A temporary image of `layers` with the build environment's variables, tagged
-    /// `<repository>:<key's first 16 digits>` so a concurrent `prune` keeps it (and its
-    /// layers) while a container runs with the store lock released; the caller untags it.
-    pub(super) fn temporary_image(
+    /// A temporary image of `layers` with the build environment's variables, tagged so a
+    /// concurrent `prune` keeps it while the container runs.
+    fn sdist_image(
         &self,
         layers: Vec<oci::Layer>,
         arch: crate::arch::Arch,
-        repository: &str,
         key: &str,
     ) -> Result<String, BuildError> {
-        let spec = ImageSpec {
-            history: layers
-                .iter()
-                .map(|_| HistoryEntry {
-                    created_by: "mlpack build: sdist build container".to_string(),
-                    comment: String::new(),
-                    empty_layer: false,
-                })
-                .collect(),
-            env: vec![
-                format!(
-                    "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                ),
-                format!("PYTHONPATH={BUILD_ENV}/lib"),
-                format!(
-                    "SOURCE_DATE_EPOCH={}",
-                    oci::source_date_epoch()?.unwrap_or(oci::DEFAULT_MTIME)
-                ),
-                "HOME=/tmp".to_string(),
-                "PYTHONDONTWRITEBYTECODE=1".to_string(),
-                // marshal writes a frozenset constant in string-hash order: bytecode (and
-                // anything else that depends on hash order) the same on every run.
-                "PYTHONHASHSEED=0".to_string(),
-            ],
-            working_dir: "/tmp".to_string(),
-            ..ImageSpec::new(layers, arch.oci(), super::config::created(None, None)?)
+        let env = vec![
+            format!(
+                "PATH={BUILD_ENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            ),
+            format!("PYTHONPATH={BUILD_ENV}/lib"),
+            format!(
+                "SOURCE_DATE_EPOCH={}",
+                oci::source_date_epoch()?.unwrap_or(oci::DEFAULT_MTIME)
+            ),
+            "HOME=/tmp".to_string(),
+            "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        ];
+        let config = ContainerConfig {
+            purpose: "sdist",
+            key,
+            env,
+            working_dir: "/tmp",
         };
-        let descriptor = oci::write_image(self.store, &spec)?;
-        let image = format!("{repository}:{}", &key[..16]);
-        self.store
-            .tag(&image.parse().map_err(OciError::from)?, &descriptor)?;
-        Ok(image)
+        self.container_image(layers, arch, &config)
     }
 
     /// The build environment of `name`, installed under `/mlpack/build-env` for `python`.
@@ -480,45 +464,26 @@ impl Builder<'_> {
         let frontend = run.work.path().join("frontend.py");
         fs_err::write(&frontend, FRONTEND).map_err(io_error(&frontend))?;
         let log = run.log();
+        let log_file = fs_err::File::create(&log).map_err(io_error(&log))?;
+        let log_copy = log_file.try_clone().map_err(io_error(&log))?;
         let inside = format!("/mlpack/sdist/{}", job.filename);
-        let volumes = [
-            format!("{}:{inside}:ro", job.path.display()),
-            format!("{}:/mlpack/frontend.py:ro", frontend.display()),
-            format!("{}:/mlpack/out", out.display()),
-        ];
-        let mut command = vec![job.python.as_str(), "/mlpack/frontend.py", mode.as_str()];
-        command.extend([inside.as_str(), "/mlpack/out", job.backend.as_str()]);
-        command.extend(job.backend_path.iter().map(String::as_str));
-        let status = self.run_container(&job.image, &volumes, &command, &log)?;
-        Ok(Run { status, ..run })
-    }
-
-    /// `mlpack run` (a process of its own: namespaces need one without tokio's threads) of
-    /// `command` in `image` with no network and the `volumes` (`-v` values), its output
-    /// into `log`. The caller has released the store lock, which the run takes.
-    pub(super) fn run_container(
-        &self,
-        image: &str,
-        volumes: &[String],
-        command: &[&str],
-        log: &Path,
-    ) -> Result<std::process::ExitStatus, BuildError> {
-        let log_file = fs_err::File::create(log).map_err(io_error(log))?;
-        let log_copy = log_file.try_clone().map_err(io_error(log))?;
-        let exe = std::env::current_exe().map_err(io_error(Path::new("/proc/self/exe")))?;
-        let mut run = Command::new(exe);
-        run.env("MLPACK_HOME", self.store.root())
-            .args(["run", "--rm", "--network", "none"]);
-        for volume in volumes {
-            run.args(["-v", volume]);
-        }
-        run.arg(image)
-            .args(command)
+        let status = mlpack_run(self.store)?
+            .args(["--rm", "--network", "none", "-v"])
+            .arg(format!("{}:{inside}:ro", job.path.display()))
+            .arg("-v")
+            .arg(format!("{}:/mlpack/frontend.py:ro", frontend.display()))
+            .arg("-v")
+            .arg(format!("{}:/mlpack/out", out.display()))
+            .arg(&job.image)
+            .args([job.python.as_str(), "/mlpack/frontend.py", mode.as_str()])
+            .args([inside.as_str(), "/mlpack/out", job.backend.as_str()])
+            .args(&job.backend_path)
             .stdin(Stdio::null())
             .stdout(log_file.into_parts().0)
             .stderr(log_copy.into_parts().0)
             .status()
-            .map_err(io_error(log))
+            .map_err(io_error(&log))?;
+        Ok(Run { status, ..run })
     }
 
     /// The error for a failed build: the package, the backend, and the log's last lines; the
@@ -627,7 +592,7 @@ impl SdistMetadata<'_> {
             filename: sdist.file.filename.clone(),
             backend: sdist.build_system.backend.clone(),
             backend_path: sdist.build_system.backend_path.clone(),
-            image: builder.temporary_image(layers, request.target.arch, SDIST_IMAGE, &key)?,
+            image: builder.sdist_image(layers, request.target.arch, &key)?,
             python,
         };
         drop(store_lock.take());

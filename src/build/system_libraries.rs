@@ -56,6 +56,17 @@ pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
     if let Some(image) = lock.image_base() {
         parts.push(format!("image {}", image.digest));
     }
+    // The system packages are part of the base the scan looks at (only when there are some,
+    // so the pins of a lock without them hold).
+    if let Some(pins) = &lock.system_packages {
+        let mut hashes: Vec<String> = pins
+            .packages
+            .iter()
+            .map(|package| format!("system package {}", package.sha256))
+            .collect();
+        hashes.sort();
+        parts.extend(hashes);
+    }
     let built = lock
         .packages
         .iter()

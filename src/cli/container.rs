@@ -91,6 +91,13 @@ pub(super) struct RunArgs {
     /// `no-new-privileges` (always on).
     #[arg(long = "security-opt", value_name = "OPTION")]
     security_opts: Vec<String>,
+    /// Restart the command when it exits, with `-d`: `no`, `on-failure[:N]`, `always`,
+    /// `unless-stopped` (`stop`, `kill` and `rm -f` end it).
+    #[arg(long, default_value = "no")]
+    restart: runtime::RestartPolicy,
+    /// A label on the container, `KEY=VALUE`.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
     /// The image: `NAME[:TAG]` or a digest.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -268,6 +275,15 @@ fn run_request(args: &RunArgs) -> Result<RunRequest> {
         tty: args.tty,
         interactive: args.interactive,
         auto_remove: args.rm,
+        restart: args.restart,
+        labels: args
+            .labels
+            .iter()
+            .map(|label| {
+                let (key, value) = label.split_once('=').unwrap_or((label, ""));
+                (key.to_string(), value.to_string())
+            })
+            .collect(),
     })
 }
 

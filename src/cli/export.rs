@@ -1,6 +1,7 @@
 //! `mlpack export`: an image as an archive (`docker`, `oci`), or, without an image, the
-//! project's lock as `requirements` or `pylock`. The format follows what is named: an image
-//! exports as a docker-archive unless told otherwise, a lock as a requirements file.
+//! project's lock as `requirements` or `pylock`, or the project as a Docker build context
+//! (`dockerfile`). The format follows what is named: an image exports as a docker-archive
+//! unless told otherwise, a lock as a requirements file.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,9 @@ pub(super) struct ExportArgs {
     output: Option<PathBuf>,
     /// `docker`: a docker-archive for `docker load`; `oci`: an oci-archive for skopeo, umoci
     /// and podman; `requirements`: a hash-pinned requirements.txt for
-    /// `pip install --require-hashes -r`; `pylock`: a PEP 751 `pylock.toml`.
+    /// `pip install --require-hashes -r`; `pylock`: a PEP 751 `pylock.toml`; `dockerfile`: a
+    /// directory (`-o DIR`) with a Dockerfile, requirements.txt and the code, for
+    /// `docker build`.
     #[arg(long, value_enum)]
     format: Option<ExportFormat>,
     /// The layers' compression in an image archive [default: `gzip` for `docker`, which
@@ -31,6 +34,10 @@ pub(super) struct ExportArgs {
     /// The project whose lock to export [default: the `-C` directory].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// With `--format dockerfile`: the `FROM` image, instead of the base the lock names
+    /// (a mirror's copy of `debian:bookworm`, say).
+    #[arg(long, value_name = "IMAGE")]
+    base_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,6 +46,7 @@ enum ExportFormat {
     Oci,
     Requirements,
     Pylock,
+    Dockerfile,
 }
 
 pub(super) fn run(
@@ -66,6 +74,10 @@ pub(super) fn run(
         (ExportFormat::Requirements | ExportFormat::Pylock, None) => {
             export_lock(args, directory, format, printer)
         }
+        (ExportFormat::Dockerfile, Some(image)) => Err(UserError::new(format!("`--format dockerfile` exports the project, not the image `{image}`"))
+            .hint("drop the image name: `mlpack export --format dockerfile -o docker/`")
+            .into()),
+        (ExportFormat::Dockerfile, None) => export_dockerfile(args, directory, printer),
     }
 }
 
@@ -122,5 +134,31 @@ fn export_lock(
         }
         None => printer.result(&text)?,
     }
+    Ok(ExitStatus::Success)
+}
+
+fn export_dockerfile(args: &ExportArgs, directory: &Path, printer: Printer) -> Result<ExitStatus> {
+    let output = args.output.as_deref().ok_or_else(|| {
+        UserError::new("`--format dockerfile` writes a directory; name it with `-o DIR`")
+            .hint("mlpack export --format dockerfile -o docker/")
+    })?;
+    let project = crate::project::Project::load(args.dir.as_deref().unwrap_or(directory))?;
+    let lock = Lockfile::read_existing(&project.lock_path)?;
+    let written = crate::build::export_dockerfile(&crate::build::DockerfileRequest {
+        project: &project.dir,
+        manifest: project.manifest(),
+        lock: &lock,
+        base_image: args.base_image.as_deref(),
+        output,
+    })?;
+    printer.status(&format!(
+        "Wrote `{}` (FROM {}, {} Debian and {} Python packages, {} code files); build it with `docker build --network host {}`",
+        written.dockerfile.display(),
+        written.from,
+        written.debian_packages,
+        written.python_packages,
+        written.code_files,
+        output.display()
+    ));
     Ok(ExitStatus::Success)
 }

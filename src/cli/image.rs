@@ -40,6 +40,9 @@ pub(super) struct PruneArgs {
     /// needs them).
     #[arg(long)]
     runs: bool,
+    /// Also remove the named volumes no container mounts (kept otherwise).
+    #[arg(long)]
+    volumes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,7 +201,13 @@ pub(super) fn rmi(args: &RmiArgs, store: &Store, printer: Printer) -> Result<Exi
 }
 
 pub(super) fn prune(args: &PruneArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
-    let report = gc::prune(store, gc::PruneOptions { runs: args.runs })?;
+    let report = gc::prune(
+        store,
+        gc::PruneOptions {
+            runs: args.runs,
+            volumes: args.volumes,
+        },
+    )?;
     if printer.json {
         printer.json(&report)?;
         return Ok(ExitStatus::Success);
@@ -213,6 +222,7 @@ pub(super) fn prune(args: &PruneArgs, store: &Store, printer: Printer) -> Result
             "temp files and trees",
         ),
         (report.run_roots_removed, "run root", "run roots"),
+        (report.volumes_removed, "volume", "volumes"),
     ]
     .into_iter()
     .filter(|(count, one, _)| *count > 0 || *one == "blob")

@@ -4,6 +4,7 @@
 mod args;
 mod build;
 mod cluster;
+mod compose;
 mod container;
 mod doctor;
 mod export;
@@ -20,6 +21,7 @@ mod runs;
 mod scan;
 mod table;
 mod train;
+mod volume;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -139,6 +141,11 @@ enum Command {
     Network(network::NetworkArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage named volumes: directories in the store that outlive containers.
+    Volume(volume::VolumeArgs),
+    /// Run several containers from a compose file (`compose.yaml`): `up`, `down`, `ps`,
+    /// `logs`, `config`, `run`, `exec`, `build`, `stop`, `start`, `restart`.
+    Compose(Box<compose::ComposeArgs>),
     /// Check this host and the store: kernel, namespaces, overlayfs, cgroups, GPUs,
     /// credentials, disk space and every blob's digest. Exits 1 when a check fails.
     Doctor(doctor::DoctorArgs),
@@ -238,6 +245,8 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Commit(args) => container::commit(&args, &containers()?, printer),
         Command::Network(args) => network::run(args, printer),
         Command::Port(args) => network::port(&args, printer),
+        Command::Volume(args) => volume::run(args, &containers()?, printer),
+        Command::Compose(args) => compose::run(*args, directory, &context, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
     }
 }

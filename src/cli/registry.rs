@@ -10,7 +10,6 @@ use super::progress::Bars;
 use super::{ExitStatus, Printer, UserError};
 use crate::context::Context;
 use crate::oci::registry::{self, CredentialStore, Credentials, RegistryClient};
-use crate::runtime::Admission;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct PushArgs {
@@ -55,18 +54,13 @@ pub(super) struct LogoutArgs {
     registry: String,
 }
 
-fn client_for(registry: &str, insecure: bool) -> Result<RegistryClient> {
-    let credentials = CredentialStore::open()?.get(registry)?;
-    Ok(RegistryClient::new(registry, insecure, credentials)?)
-}
-
 pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
     let store = context.store()?;
     let local = store.resolve(&args.image)?;
     let image = crate::oci::recompressed_image(store, &local, args.compression)?;
     let target_text = args.target.as_deref().unwrap_or(&args.image);
     let target = registry::remote_reference(target_text)?;
-    let client = client_for(target.registry(), registry::is_insecure(target.registry()))?;
+    let client = registry::client_for(target.registry())?;
     let progress = Bars::new(printer);
     let report = context
         .network()?
@@ -109,7 +103,6 @@ fn repo_digest(reference: &crate::oci::ImageReference, digest: &crate::oci::Dige
 }
 
 pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
-    let source = registry::remote_reference(&args.reference)?;
     let (os, arch) = match &args.platform {
         Some(platform) => platform.split_once('/').ok_or_else(|| {
             UserError::new(format!("invalid platform `{platform}`"))
@@ -117,28 +110,24 @@ pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Resu
         })?,
         None => ("linux", crate::arch::Arch::host().oci()),
     };
-    let store = context.store()?;
-    let client = client_for(source.registry(), registry::is_insecure(source.registry()))?;
-    let local_name = source.store_name();
     let progress = Bars::new(printer);
     // Unpacked once pulled, as `docker pull` does: a layer refused then leaves nothing.
-    let admission = Admission::begin(store)?;
-    let report = context.network()?.block_on(registry::pull(
-        &client,
-        store,
-        &source,
+    let pulled = crate::runtime::pull_admitted(
+        context.network()?,
+        context.store()?,
+        &args.reference,
         (os, arch),
-        &local_name,
         &progress,
-    ));
+    );
     progress.clear();
-    let report = report?;
-    admission.check(&[(local_name.to_string(), report.manifest_digest.clone())])?;
+    let (local_name, report) = pulled?;
     let pulled = report
         .index_digest
         .as_ref()
         .unwrap_or(&report.manifest_digest);
-    store.record_repo_digest(&report.manifest_digest, &repo_digest(&source, pulled))?;
+    context
+        .store()?
+        .record_repo_digest(&report.manifest_digest, &repo_digest(&local_name, pulled))?;
     if printer.json {
         printer.json(&serde_json::json!({
             "reference": local_name,

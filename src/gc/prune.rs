@@ -17,6 +17,8 @@ use crate::runtime::{Container, LayerCache};
 pub struct PruneOptions {
     /// Drop every recorded run's root, so that images only runs need go too.
     pub runs: bool,
+    /// Remove the named volumes no container mounts (Docker's `system prune --volumes`).
+    pub volumes: bool,
 }
 
 /// What [`prune`] did.
@@ -31,6 +33,8 @@ pub struct PruneReport {
     pub temp_removed: usize,
     /// Run roots removed: all of them with `--runs`, else those whose record was deleted.
     pub run_roots_removed: usize,
+    /// Named volumes removed (with `--volumes`).
+    pub volumes_removed: usize,
     /// Bytes of everything removed.
     pub bytes_freed: u64,
 }
@@ -39,7 +43,7 @@ pub struct PruneReport {
 pub fn prune(store: &Store, options: PruneOptions) -> Result<PruneReport, GcError> {
     // Held throughout, so that no container or name appears between finding the roots and
     // deleting what they do not reach.
-    let _lock = store.lock()?;
+    let lock = store.lock()?;
     let (containers, mut roots): (Vec<Container>, Vec<_>) =
         containers_with_images(store)?.into_iter().unzip();
     let (runs, run_roots_removed) = roots::sweep(store, options.runs)?;
@@ -60,6 +64,12 @@ pub fn prune(store: &Store, options: PruneOptions) -> Result<PruneReport, GcErro
         let (removed, bytes) = caches::prune(&cache, &blobs.live_images, &containers)?;
         report.caches_removed = removed;
         report.bytes_freed += bytes;
+    }
+    if options.volumes {
+        let containers = crate::runtime::Containers::open(store)?;
+        report.volumes_removed = crate::runtime::volume::prune_volumes(&containers, &lock)
+            .map_err(crate::runtime::RuntimeError::from)?
+            .len();
     }
     let leftovers = [store.leftovers(true)?, layers.leftovers(true)?].concat();
     report.temp_removed += leftovers.len();

@@ -14,6 +14,7 @@ mod platforms;
 mod project;
 mod session;
 mod system_libraries;
+mod system_packages;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,6 +38,7 @@ pub use self::platforms::{PlatformLock, Platforms};
 pub use self::project::{LockPlan, LockSettings, MetadataBuilder, MetadataRequest, changes};
 pub use self::session::{BasePin, LockEvent, LockReporter, ProjectLock};
 pub use self::system_libraries::{LockedSystemLibraries, NeededLibrary};
+pub use self::system_packages::LockedSystemPackages;
 use crate::arch::Arch;
 use crate::atomic_file::{self, Durability};
 use crate::error::{Diagnostic, FromIo, IoError};
@@ -72,6 +74,10 @@ pub struct Lockfile {
     /// `mlpack build` (see [`LockedSystemLibraries`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_libraries: Option<LockedSystemLibraries>,
+    /// The Debian packages `[build] system-packages` names, pinned by `mlpack build` (see
+    /// [`LockedSystemPackages`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_packages: Option<LockedSystemPackages>,
     #[serde(default)]
     pub packages: Vec<LockedPackage>,
     /// The wheels of the sdists' build environments (never installed in the image).
@@ -532,6 +538,7 @@ impl Lockfile {
             hardware: None,
             base: None,
             system_libraries: None,
+            system_packages: None,
             packages,
             build_packages: Vec::new(),
             other_platforms: BTreeMap::new(),

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BuiltWheel, LockError, LockedHardware, LockedPackage, LockedSystemLibraries, LockedWheel,
-    Lockfile, MULTI_PLATFORM_LOCK_VERSION, PinnedBase,
+    BuiltWheel, LockError, LockedHardware, LockedPackage, LockedSystemLibraries,
+    LockedSystemPackages, LockedWheel, Lockfile, MULTI_PLATFORM_LOCK_VERSION, PinnedBase,
 };
 use crate::arch::Arch;
 use crate::resolve::Target;
@@ -97,6 +97,8 @@ pub struct PlatformLock {
     pub base: Option<PinnedBase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_libraries: Option<LockedSystemLibraries>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_packages: Option<LockedSystemPackages>,
     /// The wheel `mlpack build` made from each sdist for this platform, by package name (the
     /// first platform's are in each package's `[packages.build]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -129,6 +131,7 @@ impl Lockfile {
                     hardware: lock.hardware,
                     base: lock.base,
                     system_libraries: lock.system_libraries,
+                    system_packages: lock.system_packages,
                     built_wheels,
                 };
                 (platform.target.arch, platform)
@@ -164,6 +167,7 @@ impl Lockfile {
             view.hardware.clone_from(&platform.hardware);
             view.base.clone_from(&platform.base);
             view.system_libraries.clone_from(&platform.system_libraries);
+            view.system_packages.clone_from(&platform.system_packages);
             for package in &mut view.packages {
                 if let Some(build) = &mut package.build {
                     build.wheel = platform.built_wheels.get(&package.name).cloned();
@@ -196,6 +200,7 @@ impl Lockfile {
         if self.platforms.is_empty() || arch == self.target.arch {
             self.base.clone_from(&view.base);
             self.system_libraries.clone_from(&view.system_libraries);
+            self.system_packages.clone_from(&view.system_packages);
             for package in &mut self.packages {
                 let applies = is_for(package, arch);
                 let built = view
@@ -208,6 +213,7 @@ impl Lockfile {
         } else if let Some(platform) = self.other_platforms.get_mut(&arch) {
             platform.base.clone_from(&view.base);
             platform.system_libraries.clone_from(&view.system_libraries);
+            platform.system_packages.clone_from(&view.system_packages);
             platform.built_wheels = built_wheels(view);
         }
     }

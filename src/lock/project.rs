@@ -309,7 +309,13 @@ impl LockPlan {
         };
         // Likewise the system libraries: `mlpack build` re-checks their inputs hash (the
         // wheels and the base) and pins them anew when it changed.
+        // And the system packages: `mlpack build` re-checks them against the names and the
+        // base.
+        let system_packages = existing
+            .as_ref()
+            .and_then(|existing| existing.system_packages.clone());
         lock.system_libraries = existing.and_then(|existing| existing.system_libraries);
+        lock.system_packages = system_packages;
         Ok(lock)
     }
 }

@@ -8,8 +8,8 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use super::{
-    BuiltWheel, LockError, LockPlan, LockedBase, LockedImage, LockedSystemLibraries, Lockfile,
-    PinnedBase,
+    BuiltWheel, LockError, LockPlan, LockedBase, LockedImage, LockedSystemLibraries,
+    LockedSystemPackages, Lockfile, PinnedBase,
 };
 use crate::arch::Arch;
 use crate::error::FromIo;
@@ -182,6 +182,21 @@ impl ProjectLock {
     pub fn pin_debian_base(&mut self, base: LockedBase) -> Result<(), LockError> {
         self.lock.base = Some(PinnedBase::Debian(base));
         self.save()
+    }
+
+    /// Pin the Debian packages `[build] system-packages` names.
+    pub fn pin_system_packages(&mut self, pins: LockedSystemPackages) -> Result<(), LockError> {
+        self.lock.system_packages = Some(pins);
+        self.save()
+    }
+
+    /// Drop the system packages' pins once the manifest names none (not written with
+    /// `--locked`).
+    pub fn forget_system_packages(&mut self) -> Result<(), LockError> {
+        if self.lock.system_packages.take().is_some() && !self.locked {
+            self.save()?;
+        }
+        Ok(())
     }
 
     /// Pin the Debian packages of the libraries the wheels need.

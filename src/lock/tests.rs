@@ -44,6 +44,7 @@ fn sample() -> Lockfile {
         hardware: None,
         base: None,
         system_libraries: None,
+        system_packages: None,
         packages: vec![
             package(
                 "scikit-learn",

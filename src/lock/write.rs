@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{
     LockedBase, LockedDeb, LockedHardware, LockedImage, LockedPackage, LockedSystemLibraries,
-    LockedWheel, Lockfile, PinnedBase, PlatformLock,
+    LockedSystemPackages, LockedWheel, Lockfile, PinnedBase, PlatformLock,
 };
 use crate::resolve::Target;
 
@@ -45,6 +45,7 @@ impl Lockfile {
             "",
             self.hardware.as_ref(),
             self.base.as_ref(),
+            self.system_packages.as_ref(),
             self.system_libraries.as_ref(),
         );
         for (arch, platform) in &self.other_platforms {
@@ -82,6 +83,7 @@ fn write_pins(
     prefix: &str,
     hardware: Option<&LockedHardware>,
     base: Option<&PinnedBase>,
+    packages: Option<&LockedSystemPackages>,
     libraries: Option<&LockedSystemLibraries>,
 ) {
     if let Some(hardware) = hardware {
@@ -91,6 +93,9 @@ fn write_pins(
         Some(PinnedBase::Debian(base)) => write_base(text, prefix, base),
         Some(PinnedBase::Image(image)) => write_image(text, prefix, image),
         None => {}
+    }
+    if let Some(packages) = packages {
+        super::system_packages::write_system_packages(text, prefix, packages);
     }
     if let Some(libraries) = libraries {
         super::system_libraries::write_system_libraries(text, prefix, libraries);
@@ -105,6 +110,7 @@ fn write_platform(text: &mut String, prefix: &str, platform: &PlatformLock) {
         prefix,
         platform.hardware.as_ref(),
         platform.base.as_ref(),
+        platform.system_packages.as_ref(),
         platform.system_libraries.as_ref(),
     );
     if !platform.built_wheels.is_empty() {

@@ -5,6 +5,7 @@
 //! type, requirements that are not PEP 508, dataset paths that do not exist, and values past
 //! the limits `values` sets (NUL bytes, lengths, container paths, image names).
 
+mod build;
 mod schema;
 mod typed;
 mod values;
@@ -17,6 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+pub use self::build::{BuildSection, BuildStep, RunValue, StepNetwork};
 use crate::byte_size::ByteSize;
 use crate::error::Diagnostic;
 use crate::python::PythonVersion;
@@ -41,6 +43,8 @@ pub struct Manifest {
     pub image: ImageSection,
     /// Where `mlpack train --on ENGINE` sends the job, and its defaults.
     pub cluster: ClusterSection,
+    /// Debian packages by name and commands run while the image is built.
+    pub build: BuildSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +169,10 @@ pub struct TrainSection {
     pub workdir: String,
     pub env: BTreeMap<String, String>,
     pub shm_size: Option<Spanned<String>>,
+    /// Services of the compose file that run beside the job (`train::sidecars`).
+    pub services: Vec<String>,
+    /// The compose file, relative to the project; else `compose.yaml` and its other names.
+    pub compose_file: Option<PathBuf>,
 }
 
 impl Default for TrainSection {
@@ -174,6 +182,8 @@ impl Default for TrainSection {
             workdir: "/app".to_string(),
             env: BTreeMap::new(),
             shm_size: None,
+            services: Vec::new(),
+            compose_file: None,
         }
     }
 }
@@ -457,6 +467,7 @@ impl Manifest {
             }
         }
         self.validate_image(source, problems);
+        build::validate(&self.build, project, source, problems);
         if let Some(cuda) = &self.hardware.cuda
             && !is_dotted_numbers(cuda.get_ref(), 2)
         {

@@ -75,6 +75,8 @@ const TOP: &[Key] = &[
             key("workdir", VALUE),
             key("env", Shape::FreeTable),
             key("shm-size", VALUE),
+            key("services", VALUE),
+            key("compose-file", VALUE),
         ]),
     ),
     key("serve", Shape::Table(&[key("command", VALUE)])),
@@ -102,6 +104,24 @@ const TOP: &[Key] = &[
             key("user", VALUE),
             key("entrypoint", VALUE),
             key("env", Shape::FreeTable),
+        ]),
+    ),
+    key(
+        "build",
+        Shape::Table(&[
+            key("system-packages", VALUE),
+            key(
+                "run",
+                Shape::TableArray(&[
+                    key("command", VALUE),
+                    key("network", VALUE),
+                    key("env", Shape::FreeTable),
+                    key("workdir", VALUE),
+                    key("cache", VALUE),
+                    key("inputs", VALUE),
+                    key("after-code", VALUE),
+                ]),
+            ),
         ]),
     ),
     key(

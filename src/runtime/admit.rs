@@ -8,8 +8,10 @@ use std::collections::BTreeSet;
 
 use super::error::RuntimeError;
 use super::layers::LayerCache;
-use crate::error::FromIo;
-use crate::oci::{Digest, Store, StoreLock, StoreSnapshot, remove_tree};
+use crate::error::{Diagnostic, FromIo};
+use crate::network::Network;
+use crate::oci::registry::{self, PullReport, RegistryError, TransferProgress};
+use crate::oci::{Digest, ImageReference, Store, StoreLock, StoreSnapshot, remove_tree};
 
 /// The store as it was before images were brought in, held under the store lock until
 /// [`Admission::check`].
@@ -85,4 +87,54 @@ fn names(cache: &LayerCache) -> Result<BTreeSet<String>, RuntimeError> {
         }
     }
     Ok(names)
+}
+
+/// `mlpack pull REFERENCE`: the image pulled into the store under its store name and
+/// admitted (unpacked) in one step, under the store lock; a layer refused leaves the store as
+/// it was. `platform` is `(os, architecture)` with Go's names.
+pub fn pull_admitted(
+    network: &Network,
+    store: &Store,
+    reference: &str,
+    platform: (&str, &str),
+    progress: &dyn TransferProgress,
+) -> Result<(ImageReference, PullReport), PullError> {
+    let source = registry::remote_reference(reference)?;
+    let client = registry::client_for(source.registry())?;
+    let local_name = source.store_name();
+    let admission = Admission::begin(store)?;
+    let report = network.block_on(registry::pull(
+        &client,
+        store,
+        &source,
+        platform,
+        &local_name,
+        progress,
+    ))?;
+    admission.check(&[(local_name.to_string(), report.manifest_digest.clone())])?;
+    Ok((local_name, report))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl Diagnostic for PullError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Registry(error) => error.hints(),
+            Self::Runtime(error) => error.hints(),
+        }
+    }
+
+    fn is_user_error(&self) -> bool {
+        match self {
+            Self::Registry(error) => error.is_user_error(),
+            Self::Runtime(error) => error.is_user_error(),
+        }
+    }
 }

@@ -50,6 +50,12 @@ pub struct ContainerConfig {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    /// What the detached supervisor does when the command exits (`--restart`).
+    #[serde(default)]
+    pub restart: super::restart::RestartPolicy,
+    /// `--label KEY=VALUE`: `compose` finds its containers by them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// RFC 3339.
     pub created: String,
 }
@@ -66,8 +72,13 @@ pub struct ImageInfo {
 }
 
 /// A host path bind-mounted into the container: `nosuid` and `nodev` unless `suid` or `dev`
-/// is asked (Podman's `-v` options; Docker has neither and mounts binds without them).
+/// is asked (Podman's `-v` options; Docker has neither and mounts binds without them). A
+/// named volume is a bind of its data directory in the store, which `run` fills in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "Docker's and Podman's mount options"
+)]
 pub struct BindMount {
     pub source: PathBuf,
     /// Absolute, inside the container.
@@ -79,6 +90,12 @@ pub struct BindMount {
     /// Let device nodes under it open (the device allow-list still applies).
     #[serde(default)]
     pub dev: bool,
+    /// The named volume this mounts (`-v NAME:/path`), whose data directory is `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Leave a new volume empty instead of filling it from the image (compose's `nocopy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_copy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,8 +119,8 @@ impl NetworkMode {
 
 impl BindMount {
     /// `-v HOST:CONTAINER[:OPTIONS]`, options a comma-separated list of `ro` or `rw`, `suid`
-    /// or `nosuid`, `dev` or `nodev`. Relative host paths are taken from `cwd`; named volumes
-    /// are not supported, so the host part must be a path.
+    /// or `nosuid`, `dev` or `nodev`. Relative host paths are taken from `cwd`; a host part
+    /// that is not a path (no `/`, not starting with `.`) names a volume, as in Docker.
     pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
         let invalid = |reason: &str| RuntimeError::invalid("volume", spec, reason);
         let parts: Vec<&str> = spec.split(':').collect();
@@ -112,12 +129,11 @@ impl BindMount {
             [source, target, options] => (*source, *target, *options),
             _ => return Err(invalid("write it as HOST:CONTAINER or HOST:CONTAINER:ro")),
         };
-        if !(source.starts_with('/') || source.starts_with('.')) {
-            return Err(invalid(
-                "the host part must be a path (start it with `/` or `./`); named volumes are not supported",
-            ));
-        }
-        let mut mount = Self::new(source, target, false, cwd).map_err(|reason| invalid(&reason))?;
+        let mut mount = if source.starts_with('.') || source.contains('/') {
+            Self::new(source, target, false, cwd).map_err(|reason| invalid(&reason))?
+        } else {
+            Self::volume(source, target, false).map_err(|reason| invalid(&reason))?
+        };
         for option in options.split(',').filter(|option| !option.is_empty()) {
             match option {
                 "ro" | "rw" => mount.read_only = option == "ro",
@@ -133,18 +149,19 @@ impl BindMount {
         Ok(mount)
     }
 
-    /// `--mount type=bind,source=HOST,target=CONTAINER[,readonly][,suid][,dev]`.
+    /// `--mount type=bind,source=HOST,target=CONTAINER[,readonly][,suid][,dev]`, or
+    /// `type=volume,source=NAME,target=CONTAINER[,readonly]`.
     pub fn parse_mount(spec: &str, cwd: &Path) -> Result<Self, RuntimeError> {
         let invalid = |reason: String| RuntimeError::invalid("mount", spec, reason);
         let (mut source, mut target, mut read_only) = (None, None, false);
-        let (mut suid, mut dev) = (false, false);
+        let (mut suid, mut dev, mut volume) = (false, false, false);
         for field in spec.split(',') {
             let (key, value) = field.split_once('=').unwrap_or((field, ""));
             match (key, value) {
-                ("type", "bind") => {}
+                ("type", "bind" | "volume") => volume = value == "volume",
                 ("type", other) => {
                     return Err(invalid(format!(
-                        "only `type=bind` is supported, not `{other}`"
+                        "only `type=bind` and `type=volume` are supported, not `{other}`"
                     )));
                 }
                 ("source" | "src", value) => source = Some(value),
@@ -161,7 +178,11 @@ impl BindMount {
         let (Some(source), Some(target)) = (source, target) else {
             return Err(invalid("it needs `source=` and `target=`".to_string()));
         };
-        let mut mount = Self::new(source, target, read_only, cwd).map_err(invalid)?;
+        let mut mount = if volume {
+            Self::volume(source, target, read_only).map_err(invalid)?
+        } else {
+            Self::new(source, target, read_only, cwd).map_err(invalid)?
+        };
         mount.suid = suid;
         mount.dev = dev;
         Ok(mount)
@@ -181,6 +202,26 @@ impl BindMount {
             read_only,
             suid: false,
             dev: false,
+            volume: None,
+            no_copy: false,
+        })
+    }
+
+    /// A named volume's mount; its source is set when the container is created.
+    fn volume(name: &str, target: &str, read_only: bool) -> Result<Self, String> {
+        super::volume::check_volume_name(name).map_err(|_| {
+            "a volume name is letters, digits, `_`, `.` and `-`, at least two, starting with a letter or digit (a host path starts with `/` or `./`)".to_string()
+        })?;
+        let target = crate::container_path::normalize(target)
+            .map_err(|reason| format!("the container path {reason}"))?;
+        Ok(Self {
+            source: PathBuf::new(),
+            target,
+            read_only,
+            suid: false,
+            dev: false,
+            volume: Some(name.to_string()),
+            no_copy: false,
         })
     }
 
@@ -290,13 +331,21 @@ mod tests {
         assert!(volume.read_only && volume.suid && volume.dev);
         let volume = BindMount::parse_volume("/srv:/srv:suid,nosuid,rw", cwd).unwrap();
         assert!(!volume.read_only && !volume.suid);
+        let volume = BindMount::parse_volume("data-1:/data:ro", cwd).unwrap();
+        assert_eq!(volume.volume.as_deref(), Some("data-1"));
+        assert!(volume.read_only);
+        let mount =
+            BindMount::parse_mount("type=volume,source=cache,target=/cache,readonly", cwd).unwrap();
+        assert_eq!(mount.volume.as_deref(), Some("cache"));
+        assert!(mount.read_only);
     }
 
     #[test]
     fn bad_volumes() {
         let cwd = Path::new("/work");
         let errors: Vec<String> = [
-            "data:/data",
+            "d:/data",
+            "da$ta:/data",
             "/a:b",
             "/a:/b:rx",
             "/a",
@@ -310,7 +359,8 @@ mod tests {
         .map(|spec| BindMount::parse_volume(spec, cwd).unwrap_err().to_string())
         .collect();
         insta::assert_snapshot!(errors.join("\n"), @r"
-        invalid volume `data:/data`: the host part must be a path (start it with `/` or `./`); named volumes are not supported
+        invalid volume `d:/data`: a volume name is letters, digits, `_`, `.` and `-`, at least two, starting with a letter or digit (a host path starts with `/` or `./`)
+        invalid volume `da$ta:/data`: a volume name is letters, digits, `_`, `.` and `-`, at least two, starting with a letter or digit (a host path starts with `/` or `./`)
         invalid volume `/a:b`: the container path is not an absolute path
         invalid volume `/a:/b:rx`: unknown option `rx`; use `ro` or `rw`, `suid`, `dev`
         invalid volume `/a`: write it as HOST:CONTAINER or HOST:CONTAINER:ro
@@ -335,12 +385,14 @@ mod tests {
                 read_only: true,
                 suid: false,
                 dev: false,
+                volume: None,
+                no_copy: false,
             }
         );
         let mount = BindMount::parse_mount("type=bind,src=/d,dst=/d,suid,dev=true", cwd).unwrap();
         assert!(mount.suid && mount.dev && !mount.read_only);
-        let error = BindMount::parse_mount("type=volume,src=x,dst=/x", cwd).unwrap_err();
-        insta::assert_snapshot!(error, @"invalid mount `type=volume,src=x,dst=/x`: only `type=bind` is supported, not `volume`");
+        let error = BindMount::parse_mount("type=tmpfs,dst=/x", cwd).unwrap_err();
+        insta::assert_snapshot!(error, @"invalid mount `type=tmpfs,dst=/x`: only `type=bind` and `type=volume` are supported, not `tmpfs`");
         let error = BindMount::parse_mount("type=bind,src=/d,dst=/proc/sys", cwd).unwrap_err();
         insta::assert_snapshot!(error, @"invalid mount `type=bind,src=/d,dst=/proc/sys`: the container path is under `/proc`, which the container's own file systems fill");
     }

@@ -9,6 +9,7 @@ use super::layers::LayerError;
 use super::network::NetworkError;
 use super::seccomp::SeccompError;
 use super::user::UserSpecError;
+use super::volume::VolumeError;
 use crate::error::{Diagnostic, IoError};
 use crate::hardware::HardwareError;
 use crate::oci::OciError;
@@ -120,6 +121,9 @@ pub enum RuntimeError {
 
     #[error(transparent)]
     Network(#[from] NetworkError),
+
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
 }
 
 impl RuntimeError {
@@ -161,6 +165,7 @@ impl Diagnostic for RuntimeError {
             Self::Hardware(error) => error.is_user_error(),
             Self::Oci(error) => error.is_user_error(),
             Self::Network(error) => error.is_user_error(),
+            Self::Volume(error) => error.is_user_error(),
             Self::Io(_) | Self::Sys { .. } | Self::Init { .. } | Self::State { .. } => false,
         }
     }
@@ -203,6 +208,7 @@ impl Diagnostic for RuntimeError {
             Self::Hardware(error) => error.hints(),
             Self::Oci(error) => error.hints(),
             Self::Network(error) => error.hints(),
+            Self::Volume(error) => error.hints(),
             _ => Vec::new(),
         }
     }

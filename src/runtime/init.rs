@@ -5,7 +5,7 @@
 //! `pivot_root` nothing else can report it.
 
 use std::io::{Read as _, Write as _};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -50,6 +50,9 @@ impl Overlay {
 pub(crate) struct InitContext<'a> {
     pub overlay: Overlay,
     pub plan: MountPlan,
+    /// Named volumes' data directories on the host and their mount points: each empty one
+    /// gets the image's content there first.
+    pub copy_up: &'a [(PathBuf, String)],
     pub hostname: &'a str,
     pub new_network: bool,
     pub user: Option<&'a str>,
@@ -92,10 +95,13 @@ pub(crate) fn run(context: InitContext<'_>) -> ! {
 ///    (device allow-list, limits) before anything else runs, so that every mount and open
 ///    below happens under them; runc's init also waits for its cgroup.
 /// 2. Mounts turn private before the first new one, so none propagates to the host.
-/// 3. Bind sources are cloned (`open_tree`) while the host's tree is still reachable.
+/// 3. Bind sources are cloned (`open_tree`) while the host's tree is still reachable, and
+///    named volumes' directories opened for the copy-up.
 /// 4. The overlay, then `/proc` and `/sys` under it, before `pivot_root`: the kernel mounts
 ///    them in a user namespace only while full ones are visible (`mount_too_revealing`).
-/// 5. `pivot_root`, then the rest of the plan: `/dev`, its nodes and file systems, binds,
+/// 5. `pivot_root`, then empty named volumes get the image's content at their mount point,
+///    read in the container's own root so that the image's symlinks cannot lead to the
+///    host's files. Then the rest of the plan: `/dev`, its nodes and file systems, binds,
 ///    the masked and read-only paths last, so no later mount uncovers them.
 /// 6. Hostname and loopback, while this process still has every capability.
 /// 7. The user and working directory, looked up in the image's own `/etc`.
@@ -106,11 +112,17 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
     wait_for_supervisor(context.go)?;
     make_mounts_private()?;
     let sources = context.plan.open_sources()?;
+    let volumes = open_volumes(context.copy_up)?;
     mount_overlay(&context.overlay)?;
     context
         .plan
         .apply_early(&context.overlay.target, &sources)?;
     pivot_root(&context.overlay.target)?;
+    for (volume, target) in &volumes {
+        let data = PathBuf::from(format!("/proc/self/fd/{}", volume.as_raw_fd()));
+        super::volume::copy_up(Path::new(target), &data)?;
+    }
+    drop(volumes);
     let mut created = context.plan.apply(&sources)?;
     drop(sources);
     nix::unistd::sethostname(context.hostname)
@@ -157,6 +169,25 @@ fn start(context: InitContext<'_>) -> Result<Pid, String> {
         Ok(ForkResult::Parent { child }) => Ok(child),
         Err(error) => Err(format!("start the command: {error}")),
     }
+}
+
+/// The volumes' data directories, held open across `pivot_root` (`O_PATH`: no access is
+/// checked until the copy-up goes through `/proc/self/fd`).
+fn open_volumes(copy_up: &[(PathBuf, String)]) -> Result<Vec<(OwnedFd, &str)>, String> {
+    copy_up
+        .iter()
+        .map(|(data, target)| {
+            nix::fcntl::open(
+                data,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map(|fd| (fd, target.as_str()))
+            .map_err(|error| format!("open the volume `{}`: {error}", data.display()))
+        })
+        .collect()
 }
 
 /// Wait for the supervisor's go byte: our uid map and cgroup are then set. Without a

@@ -35,6 +35,8 @@ const MAX_MOUNT_OPTIONS: usize = 4095;
 pub(crate) struct Launch {
     pub overlay: Overlay,
     pub plan: MountPlan,
+    /// Volumes' data directories and their mount points, for init's copy-up.
+    pub copy_up: Vec<(PathBuf, String)>,
     pub env: Vec<String>,
     pub new_network: bool,
     pub capabilities: Vec<caps::Capability>,
@@ -59,6 +61,7 @@ impl Launch {
         let new_network = config.network.is_isolated();
         let etc_files = write_etc_files(containers, container)?;
         let mut binds: Vec<(PathBuf, String, BindOptions)> = Vec::new();
+        let mut copy_up = Vec::new();
         let mut devices = Vec::new();
         let mut symlinks = Vec::new();
         if let Some(gpus) = &gpus {
@@ -83,7 +86,11 @@ impl Launch {
                 nosuid: !mount.suid,
                 nodev: !mount.dev,
             };
-            binds.push((mount.check_source()?, mount.target.clone(), options));
+            let source = mount.check_source()?;
+            if mount.volume.is_some() && !mount.no_copy {
+                copy_up.push((source.clone(), mount.target.clone()));
+            }
+            binds.push((source, mount.target.clone(), options));
         }
         let ca_bundle =
             (!new_network && Path::new(CA_BUNDLE).is_file()).then(|| PathBuf::from(CA_BUNDLE));
@@ -102,6 +109,7 @@ impl Launch {
         Ok(Self {
             overlay,
             plan,
+            copy_up,
             env: final_env(config, gpus.as_ref()),
             new_network,
             seccomp: config.seccomp.compile(&capabilities)?,

@@ -1,6 +1,7 @@
 //! Containers without a daemon: each image layer unpacked once, an overlay of them with a
 //! private upper dir, new namespaces, `pivot_root`, a minimal `/dev`, bind mounts, limits,
-//! GPUs, a reaping init, user networks and published ports (`network`), and the state that
+//! GPUs, a reaping init, user networks and published ports (`network`), named volumes
+//! (`volume`), and the state that
 //! lets `ps`, `logs`, `stop`, `exec` and `commit` find a container after `mlpack run` has
 //! exited.
 //!
@@ -27,6 +28,7 @@ mod mounts;
 pub mod network;
 mod process;
 mod relay;
+mod restart;
 mod run;
 mod seccomp;
 mod stdio;
@@ -34,9 +36,10 @@ mod stop;
 mod supervisor;
 mod tty;
 mod user;
+pub mod volume;
 mod workload;
 
-pub use self::admit::Admission;
+pub use self::admit::{Admission, PullError, pull_admitted};
 pub use self::cgroup::{Cgroup, CgroupError, CgroupVersion, Limits};
 pub use self::commit::{ConfigChange, commit};
 pub use self::config::{
@@ -49,6 +52,7 @@ pub use self::exec::{ExecRequest, exec};
 pub use self::layers::{LayerCache, LayerError};
 pub use self::logs::{LogEntry, LogReader, Stream};
 pub use self::process::ProcessId;
+pub use self::restart::RestartPolicy;
 pub use self::run::{RunRequest, create};
 pub use self::seccomp::{Seccomp, SeccompError};
 pub use self::stop::{remove, signal, stop};

@@ -14,6 +14,7 @@ use super::error::RuntimeError;
 use super::launch::check_gpus;
 use super::layers::LayerCache;
 use super::network::{Attachment, PublishedPort};
+use super::restart::RestartPolicy;
 use super::seccomp::Seccomp;
 use crate::hardware::GpuRequest;
 use crate::oci::{ImageReference, ResolvedImage};
@@ -45,6 +46,8 @@ pub struct RunRequest {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    pub restart: RestartPolicy,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Check the request and write the container's directory.
@@ -59,8 +62,8 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
         None => default_name(&image, &id),
     };
     let attachments = request.networks.clone();
-    let config = config(request, &image, id, name)?;
-    for mount in &config.mounts {
+    let mut config = config(request, &image, id, name)?;
+    for mount in config.mounts.iter().filter(|mount| mount.volume.is_none()) {
         mount.check_source()?;
     }
     check_gpus(&config)?;
@@ -72,6 +75,9 @@ pub fn create(containers: &Containers, request: RunRequest) -> Result<Container,
     let lock = store.lock()?;
     store.resolve(&wanted)?;
     store.resolve(&config.image.digest)?;
+    // Under the same lock as the container's creation: `volume rm` holds it too, so it
+    // sees the container or removes the volume before it is used.
+    super::volume::attach_volumes(store, &mut config.mounts)?;
     let container = containers.create(config)?;
     drop(lock);
     if let Err(error) = super::network::join(containers, &container, &attachments) {
@@ -149,6 +155,13 @@ fn config(
             "with `--network host` the container's ports are the host's already; use `--network NAME` or `none`",
         ));
     }
+    if request.auto_remove && request.restart != RestartPolicy::No {
+        return Err(RuntimeError::invalid(
+            "restart policy",
+            &request.restart.to_string(),
+            "a container removed when it exits cannot be restarted; drop `--rm` or `--restart`",
+        ));
+    }
     let hostname = match (request.hostname, network) {
         (Some(hostname), _) => hostname,
         (None, NetworkMode::Host) => nix::unistd::gethostname().map_or_else(
@@ -190,6 +203,8 @@ fn config(
         tty: request.tty,
         interactive: request.interactive,
         auto_remove: request.auto_remove,
+        restart: request.restart,
+        labels: request.labels,
         created: jiff::Timestamp::now().to_string(),
         id,
         name,

@@ -15,6 +15,8 @@ const POLL: Duration = Duration::from_millis(10);
 /// SIGTERM, then SIGKILL after `grace`; returns once the exit is recorded. A container that
 /// is not running is left as it is, as `docker stop` does.
 pub fn stop(container: &mut Container, grace: Duration) -> Result<(), RuntimeError> {
+    // Marked even when not running: its supervisor may be waiting to restart it.
+    super::restart::mark_stopped(&container.dir);
     if !container.is_running() {
         return Ok(());
     }
@@ -26,8 +28,12 @@ pub fn stop(container: &mut Container, grace: Duration) -> Result<(), RuntimeErr
     Ok(())
 }
 
-/// Send `signal` to the container's init.
+/// Send `signal` to the container's init. One that ends it (`TERM`, `INT`, `KILL`) also
+/// tells its supervisor not to restart it.
 pub fn signal(container: &Container, signal: Signal) -> Result<(), RuntimeError> {
+    if matches!(signal, Signal::SIGTERM | Signal::SIGINT | Signal::SIGKILL) {
+        super::restart::mark_stopped(&container.dir);
+    }
     let Some(init) = container.state.init.as_ref().filter(|init| init.is_alive()) else {
         return Ok(());
     };
@@ -61,6 +67,7 @@ pub fn remove(
     container: &mut Container,
     force: bool,
 ) -> Result<(), RuntimeError> {
+    super::restart::mark_stopped(&container.dir);
     if container.is_running() {
         if !force {
             return Err(RuntimeError::WrongStatus {

@@ -58,11 +58,13 @@ pub fn run(
 }
 
 /// `run -d`: fork a detached supervisor, wait until the command has started (or failed to),
-/// and return.
+/// and return. The supervisor restarts the command as the container's restart policy says.
 pub fn run_detached(
     containers: &Containers,
     container: &mut Container,
 ) -> Result<(), RuntimeError> {
+    // A stop before this start is no reason not to restart after it.
+    super::restart::take_stopped(&container.dir);
     let (read, write) =
         pipe2(OFlag::O_CLOEXEC).map_err(|error| RuntimeError::sys("create a pipe", error))?;
     // SAFETY: `mlpack` has no other threads here: container commands never start a runtime.
@@ -82,7 +84,8 @@ pub fn run_detached(
                 };
                 let _ = write.write_all(message.as_bytes());
                 drop(write);
-                supervise(containers, container, started, Attach::Detached, &signals)
+                let code = supervise(containers, container, started, Attach::Detached, &signals)?;
+                restart_loop(containers, container, code, &signals)
             }) {
                 Ok(code) => code,
                 Err(error) => {
@@ -118,6 +121,31 @@ pub fn run_detached(
             }
         }
     }
+}
+
+/// Start the command again while the restart policy asks for it and the user has not
+/// stopped the container; the last exit code.
+fn restart_loop(
+    containers: &Containers,
+    container: &mut Container,
+    mut code: i32,
+    signals: &SignalFd,
+) -> Result<i32, RuntimeError> {
+    let policy = container.config.restart;
+    let mut restarts = 0;
+    while policy.should_restart(code, restarts)
+        && !super::restart::take_stopped(&container.dir)
+        && container.dir.is_dir()
+    {
+        std::thread::sleep(super::restart::RestartPolicy::delay(restarts));
+        if super::restart::take_stopped(&container.dir) {
+            break;
+        }
+        restarts += 1;
+        let started = start(containers, container)?;
+        code = supervise(containers, container, started, Attach::Detached, signals)?;
+    }
+    Ok(code)
 }
 
 fn redirect_stdio_to_null() -> std::io::Result<()> {
@@ -174,6 +202,7 @@ fn start(containers: &Containers, container: &mut Container) -> Result<Started, 
             init::run(InitContext {
                 overlay: launch.overlay.clone(),
                 plan: launch.plan.clone(),
+                copy_up: &launch.copy_up,
                 hostname: &container.config.hostname,
                 new_network: launch.new_network,
                 user: container.config.user.as_deref(),

@@ -64,6 +64,10 @@ pub enum TrainError {
     CurrentExe(#[source] std::io::Error),
     #[error("could not start `mlpack run`")]
     Spawn(#[source] std::io::Error),
+    #[error("`[train] services` in mlpack.toml")]
+    Sidecars(#[source] Box<crate::compose::ComposeError>),
+    #[error("the training's services ({services}) did not start")]
+    SidecarsFailed { services: String, project: String },
     /// Reading or writing a file failed; `fs-err` puts the path in the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -81,6 +85,10 @@ impl Diagnostic for TrainError {
             Self::RunImage { source, .. } => return source.hints(),
             Self::Gc(error) => return error.hints(),
             Self::Cluster(error) => return error.hints(),
+            Self::Sidecars(error) => return error.hints(),
+            Self::SidecarsFailed { project, .. } => Some(format!(
+                "their output is above; `mlpack compose -p {project} logs` shows it again"
+            )),
             Self::NoCacheDir(error) => Some(error.hint()),
             Self::MissingDataset { .. } => {
                 Some("create it, or fix `source` in `[[datasets]]`".to_string())
@@ -111,6 +119,7 @@ impl Diagnostic for TrainError {
             Self::RunImage { source, .. } => source.is_user_error(),
             Self::Gc(error) => error.is_user_error(),
             Self::Cluster(error) => error.is_user_error(),
+            Self::Sidecars(error) => error.is_user_error(),
             Self::MissingDataset { .. }
             | Self::DroppedDataset { .. }
             | Self::ChangedDataset { .. }

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use nix::sys::signal::{SigHandler, Signal, signal};
 
+use super::sidecars::SidecarPlan;
 use super::{
     DatasetRecord, FingerprintCache, GitRecord, HostFacts, ImageRecord, RunRecord, TRAIN_LOG,
     TrainError,
@@ -75,12 +76,19 @@ pub fn train(
     reporter: &dyn TrainReporter,
 ) -> Result<Finished, TrainError> {
     let datasets = check_datasets(project)?;
+    let sidecars = SidecarPlan::check(project)?;
     let built = crate::build::build_project(context, project, options, reporter)?;
     reporter.train_event(TrainEvent::Built(&built));
-    let image = ImageRecord::of(&built);
     let mut command = project.manifest().train.command.args();
     command.extend(extra.iter().cloned());
-    start_run(context, project, &datasets, image, command, None, reporter)
+    let run = RunInputs {
+        datasets: &datasets,
+        image: ImageRecord::of(&built),
+        command,
+        reproduces: None,
+        sidecars,
+    };
+    start_run(context, project, run, reporter)
 }
 
 /// `mlpack reproduce ID`: the same command in the same image (by digest) on the same data,
@@ -93,6 +101,7 @@ pub fn reproduce(
 ) -> Result<Finished, TrainError> {
     let original = super::find_run(&project.outputs_dir(), id)?;
     let datasets = check_datasets(project)?;
+    let sidecars = SidecarPlan::check(project)?;
     let mut cache = FingerprintCache::open(&crate::dirs::cache_dir()?);
     for recorded in &original.datasets {
         let Some(dataset) = datasets
@@ -124,27 +133,41 @@ pub fn reproduce(
             used: format!("run {} used image {}", original.id, original.image.digest),
             source: Box::new(source),
         })?;
-    start_run(
-        context,
-        project,
-        &datasets,
-        original.image.clone(),
-        original.command.clone(),
-        Some(original.id.clone()),
-        reporter,
-    )
+    let run = RunInputs {
+        datasets: &datasets,
+        image: original.image.clone(),
+        command: original.command.clone(),
+        reproduces: Some(original.id.clone()),
+        sidecars,
+    };
+    start_run(context, project, run, reporter)
+}
+
+/// What a run is made of, settled before it starts.
+struct RunInputs<'a> {
+    datasets: &'a [Dataset],
+    image: ImageRecord,
+    command: Vec<String>,
+    /// The run this one repeats (`mlpack reproduce`).
+    reproduces: Option<super::RunId>,
+    /// `[train] services`, started beside the job.
+    sidecars: Option<SidecarPlan>,
 }
 
 /// Fingerprint the data, run the job, and write its record.
 fn start_run(
     context: &Context,
     project: &Project,
-    datasets: &[Dataset],
-    image: ImageRecord,
-    command: Vec<String>,
-    reproduces: Option<super::RunId>,
+    run: RunInputs<'_>,
     reporter: &dyn TrainReporter,
 ) -> Result<Finished, TrainError> {
+    let RunInputs {
+        datasets,
+        image,
+        command,
+        reproduces,
+        sidecars,
+    } = run;
     let run_id = super::RunId::generate();
     let run_dir = project.outputs_dir().join(run_id.as_str());
     let cache_dir = crate::dirs::cache_dir()?;
@@ -166,6 +189,11 @@ fn start_run(
     // After the fingerprints: a dataset refused leaves no empty run directory behind.
     fs_err::create_dir_all(&run_dir)?;
 
+    // Removed when dropped, after the job, however it ended.
+    let _running = sidecars
+        .as_ref()
+        .map(|plan| plan.start(run_id.as_str(), &run_dir))
+        .transpose()?;
     let started = jiff::Timestamp::now();
     reporter.train_event(TrainEvent::Started {
         run_id: run_id.as_str(),

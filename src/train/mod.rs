@@ -14,6 +14,7 @@ pub mod pycache;
 mod record;
 mod run_id;
 mod runs;
+mod sidecars;
 
 pub use self::error::TrainError;
 pub use self::fingerprint::{Fingerprint, FingerprintCache, FingerprintError};

@@ -8,12 +8,22 @@
 ))]
 mod base_image;
 mod build;
+#[cfg(all(feature = "test-root", feature = "test-debian"))]
+mod build_steps;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;
+#[cfg(feature = "test-root")]
+mod compose;
 #[cfg(feature = "test-pypi")]
 mod differential;
 mod doctor;
+#[cfg(all(
+    feature = "test-docker",
+    feature = "test-pypi",
+    feature = "test-debian"
+))]
+mod export_dockerfile;
 #[cfg(feature = "test-pypi")]
 mod hardware;
 mod init;
@@ -41,3 +51,5 @@ mod store;
 mod system_libraries;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod train;
+#[cfg(feature = "test-root")]
+mod volume;

@@ -21,14 +21,14 @@ const GET: &str =
     "get() { printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $1 8080 | tail -n 1 | grep .; };";
 
 /// The host's network interfaces.
-fn links() -> Vec<String> {
+pub(crate) fn links() -> Vec<String> {
     fs_err::read_dir("/sys/class/net")
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
 }
 
-fn nft_tables() -> String {
+pub(crate) fn nft_tables() -> String {
     let output = std::process::Command::new("nft")
         .args(["list", "tables"])
         .output()
@@ -300,7 +300,7 @@ fn egress_networks_get_a_default_route_and_their_rules_go_with_them() {
 }
 
 /// A free port on 127.0.0.1.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -309,11 +309,16 @@ fn free_port() -> u16 {
 }
 
 /// `GET /` on 127.0.0.1:`port` from the host, retried while the server comes up.
-fn get(port: u16) -> Option<String> {
+pub(crate) fn get(port: u16) -> Option<String> {
+    get_path(port, "/")
+}
+
+/// `GET PATH` on 127.0.0.1:`port` from the host, retried while the server comes up.
+pub(crate) fn get_path(port: u16, path: &str) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let _ = stream.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
             let mut response = String::new();
             let _ = stream.read_to_string(&mut response);
             if let Some((_, body)) = response.split_once("\r\n\r\n") {

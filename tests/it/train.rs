@@ -530,3 +530,53 @@ fn the_model_image_keeps_the_registry_and_path_of_the_training_image() {
     assert_eq!(packaged["reference"], expected.as_str());
     assert!(store.resolve(&expected).is_ok());
 }
+
+/// `[train] services`: a sidecar from the compose file (busybox's httpd serving the run's
+/// outputs directory, given to the file as `${MLPACK_RUN_DIR}`, with a default for other
+/// `mlpack compose` commands) runs while the job runs —
+/// the job fetches a file it wrote from it over loopback — and is gone when the job ends. Its
+/// healthcheck takes any HTTP answer (the directory is empty until the job writes).
+#[test]
+fn a_sidecar_runs_beside_the_job_and_is_removed_after_it() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let busybox = crate::run::busybox_image(&context);
+    let port = crate::network::free_port();
+    let manifest = context.read("mlpack.toml");
+    context.write(
+        "mlpack.toml",
+        &format!("{manifest}services = [\"viewer\"]\n"),
+    );
+    context.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  viewer:\n    image: {busybox}\n    command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n    \
+             volumes: [\"${{MLPACK_RUN_DIR:-./outputs}}:/www:ro\"]\n    ports: [\"127.0.0.1:{port}:8080\"]\n    \
+             healthcheck:\n      test: [\"CMD-SHELL\", \"wget -S -O /dev/null http://127.0.0.1:8080/ 2>&1 | grep -q HTTP/\"]\n      \
+             interval: 200ms\n      retries: 50\n"
+        ),
+    );
+    context.write(
+        "train.py",
+        &format!(
+            "import pathlib, urllib.request\n\
+             pathlib.Path('/outputs/hello.txt').write_text('hello from the job')\n\
+             print('sidecar says:', urllib.request.urlopen('http://127.0.0.1:{port}/hello.txt').read().decode())\n"
+        ),
+    );
+    let output = mlpack_within(&context, &["train"], 600);
+    assert!(
+        output.contains("sidecar says: hello from the job"),
+        "{output}"
+    );
+    let (code, stdout, stderr) =
+        crate::run::mlpack(&context, &["compose", "-p", "demo-train", "ps"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("viewer"), "the sidecar is gone: {stdout}");
+
+    // A service the compose file lacks is refused before anything is built.
+    context.write("mlpack.toml", &format!("{manifest}services = [\"nope\"]\n"));
+    let refused = context.run(&["train"]);
+    assert!(refused.starts_with("exit: 1"), "{refused}");
+    assert!(refused.contains("nope"), "{refused}");
+}

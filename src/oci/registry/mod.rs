@@ -26,6 +26,13 @@ pub use self::push::{PushReport, push};
 
 /// `text` as `docker pull` reads it, spelled out ([`ImageReference::normalized`]): what
 /// `pull`, `push` and registry bases take.
+/// A client for `registry` with the saved credentials (mlpack's, then Docker's), over plain
+/// HTTP where [`is_insecure`] allows it.
+pub fn client_for(registry: &str) -> Result<RegistryClient, RegistryError> {
+    let credentials = CredentialStore::open()?.get(registry)?;
+    RegistryClient::new(registry, is_insecure(registry), credentials)
+}
+
 pub fn remote_reference(text: &str) -> Result<ImageReference, RegistryError> {
     Ok(text.parse::<ImageReference>()?.normalized())
 }
