@@ -112,10 +112,12 @@ docker_build() { # NAME [ARGS...]
   timed "$name" docker build --network host "${ADD_HOSTS[@]}" "$@" -t bench-iris:docker "$WORK/ctx"
   if [[ "$RC" -ne 0 ]]; then log "$name: docker build failed (exit $RC): $(errline "$WORK/logs/$name.err")"; fi
 }
-import_check() { # IMAGE -> sets IMPORT ("ok 1.9.1" or "FAIL: last line")
-  local out
+IMPORT_PY='import time; t = time.perf_counter(); import sklearn; print(sklearn.__version__, "%.2f" % (time.perf_counter() - t))'
+import_check() { # IMAGE [RUNNER...] -> sets IMPORT ("ok 1.9.1" or "FAIL: last line"); RUNNER defaults to docker
+  local image="$1" out; shift
+  local runner=("$@"); [[ ${#runner[@]} -gt 0 ]] || runner=(docker)
   set +e
-  out="$(docker run --rm --network none "$1" python3 -c 'import time; t = time.perf_counter(); import sklearn; print(sklearn.__version__, "%.2f" % (time.perf_counter() - t))' 2>&1)"
+  out="$("${runner[@]}" run --rm --network none "$image" python3 -c "$IMPORT_PY" 2>&1)"
   local rc=$?
   set -e
   if [[ $rc -eq 0 ]]; then IMPORT="ok (scikit-learn $(tail -n1 <<<"$out" | awk '{print $1 ", first import " $2 " s"}'))"
@@ -228,6 +230,8 @@ DD_MED="$(median "${D_DEB[@]}")"; DI_MED="$(median "${D_IMPORT[@]}")"
 # --- 5. image size and import check (before the rebuilds change train.py) -----------------
 H1="$WORK/m-full-1/home"; C1="$WORK/m-full-1/cache"
 M_COMPRESSED="$(jq '[.layers[].size] | add' "$WORK/logs/m-full-1.out" 2>/dev/null || echo 0)"
+# The first import under mlpack's own runtime, in the store the cold build wrote.
+import_check bench-mlpack-iris:latest env MLPACK_HOME="$H1" "$MLPACK"; M_RUN_IMPORT="$IMPORT"
 timed m-export env MLPACK_HOME="$H1" "$MLPACK" export bench-mlpack-iris:latest -o "$WORK/mlpack-iris.tar"
 M_EXPORT_T="$T"
 M_UNCOMPRESSED=0; M_IMPORT="not checked (export failed: $(errline "$WORK/logs/m-export.err"))"
@@ -282,8 +286,9 @@ mlpack_build m-gzip-same-store "$H1" "$C1" "$WORK/iris" -t bench-mlpack-iris-gz:
 GZIP_REUSE_NOTE="$( [[ $RC -eq 0 ]] && env MLPACK_HOME="$H1" "$MLPACK" --json inspect bench-mlpack-iris-gz:latest \
   | jq -r '[.manifest.layers[].mediaType | sub("application/vnd.oci.image.layer.v1."; "")] | join(", ")' || echo "build failed")"
 # What docker's pip layer holds that mlpack's does not: byte-compiled .pyc files.
-D_PYC="$(docker run --rm --network none bench-iris:docker sh -c \
-  'find /usr/local/lib/python3.11/dist-packages -name "*.pyc" -type f -exec du -cb {} + | awk "/total\$/ {s += \$1} END {print s + 0}"' 2>/dev/null || echo 0)"
+PYC_SH='find /usr/local/lib/python3.11/dist-packages -name "*.pyc" -type f -exec du -cb {} + | awk "/total\$/ {s += \$1} END {print s + 0}"'
+D_PYC="$(docker run --rm --network none bench-iris:docker sh -c "$PYC_SH" 2>/dev/null || echo 0)"
+M_PYC="$(env MLPACK_HOME="$H1" "$MLPACK" run --rm --network none bench-mlpack-iris:latest sh -c "$PYC_SH" 2>/dev/null || echo 0)"
 log "sizes: mlpack $(mb "$M_UNCOMPRESSED") MB ($(mb "$M_COMPRESSED") MB zstd, $(mb "$M_GZIP") MB gzip), docker $(mb "$D_UNCOMPRESSED") MB ($(mb "$D_GZIP") MB gzip)"
 log "import sklearn: mlpack: $M_IMPORT; docker: $D_IMPORT"
 
@@ -382,7 +387,8 @@ echo "| the base alone (s) | $(calc '%.3f' "$MF_MED - $MP_MED") (difference of t
 echo "| code-only rebuild (s, wall) | $MR_MED (JSON \`seconds\` $MRS_MED) | $DR_MED | $(ratio "$MR_MED" "$DR_MED") | < 0.5 s | $(verdict "$(awk -v a="$MR_MED" 'BEGIN { print (a != "-" && a < 0.5) }')") |"
 echo "| image size, uncompressed (MB) | $(mb "$M_UNCOMPRESSED") | $(mb "$D_UNCOMPRESSED") | $(ratio "$M_UNCOMPRESSED" "$D_UNCOMPRESSED") | no larger than docker's | $(verdict "$(awk -v a="$M_UNCOMPRESSED" -v b="$D_UNCOMPRESSED" 'BEGIN { print (a > 0 && a <= b) }')") |"
 echo "| image size, compressed (MB) | $(mb "$M_COMPRESSED") zstd / $(mb "$M_GZIP") gzip | $(mb "$D_GZIP") gzip -6 | $(ratio "$M_GZIP" "$D_GZIP") (gzip) | - | - |"
-echo "| \`import sklearn\` in the image | $M_IMPORT | $D_IMPORT | | works | $(verdict "$([[ "$M_IMPORT" == ok* ]] && echo 1 || echo 0)") |"
+echo "| \`import sklearn\` in the image (\`docker run\`) | $M_IMPORT | $D_IMPORT | | works | $(verdict "$([[ "$M_IMPORT" == ok* ]] && echo 1 || echo 0)") |"
+echo "| \`import sklearn\` under \`mlpack run\` | $M_RUN_IMPORT | - | | works | $(verdict "$([[ "$M_RUN_IMPORT" == ok* ]] && echo 1 || echo 0)") |"
 if [[ "$TORCH" == 1 && -n "${T_T:-}" ]]; then
   echo "| mnist-torch cold build (s) | $T_T $( [[ $T_RC -eq 0 ]] || echo "(FAILED, exit $T_RC)") | - | | - | - |"
   echo "| mnist-torch peak RSS (MB) | $T_RSS | - | | < 500 MB | $(verdict "$(awk -v a="$T_RSS" -v rc="$T_RC" 'BEGIN { print (rc == 0 && a < 500) }')") |"
@@ -405,7 +411,7 @@ echo
 echo "- mlpack layers (uncompressed, docker history): $M_LAYER_SIZES"
 echo "- docker layers (uncompressed, docker history): $D_LAYER_SIZES"
 echo "- mlpack export (docker-archive) took ${M_EXPORT_T}s"
-echo "- docker's pip layer includes $(mb "$D_PYC") MB of .pyc files (pip byte-compiles on install); mlpack's python layer has none, so the first import in a container compiles them (the first-import times above)"
+echo "- .pyc files in the packages layer: docker's pip layer $(mb "$D_PYC") MB (pip byte-compiles on install, timestamp-based), mlpack's $(mb "$M_PYC") MB (compiled at build time, PEP 552 unchecked-hash)"
 echo "- \`mlpack build --compression gzip\` in a store that already holds the zstd layers gives layers: $GZIP_REUSE_NOTE (the compressed gzip size above comes from a fresh store)"
 [[ -n "$FIX_NOTE" ]] && echo "- mlpack image cannot import sklearn; $FIX_NOTE"
 echo "- code-only rebuilds: mlpack walls ${MR_T[*]:-none}, JSON seconds ${MR_S[*]:-none}; last: $MR_NOTE"

@@ -1,8 +1,9 @@
 //! How a byte stream is compressed, in one place: what its first bytes (magic numbers) or a
 //! file's suffix say, the OCI layer media type that names it
 //! (<https://github.com/opencontainers/image-spec/blob/v1.1.0/layer.md>, "Media Types"), and
-//! the readers and writers for it. Layers are written as zstd (the default) or gzip, the two
-//! choices `[image] compression` and `--compression` offer; Debian ships xz and gzip; an
+//! the readers and writers for it. Layers are written as zstd (the store's default) or gzip
+//! (what `push` and `export --format docker` send by default), the two choices
+//! `[image] compression` and `--compression` offer; Debian ships xz and gzip; an
 //! archive loaded with `mlpack load` may be any of them, or bzip2, which is recognized only
 //! to be refused with a clear message.
 
@@ -164,12 +165,17 @@ impl Compression {
     }
 }
 
-/// A gzip encoder whose header carries no time, name or OS (RFC 1952's 255, "unknown").
+/// gzip's level: fixed (zlib's default, 6), since it changes the bytes and so the digests of
+/// every pushed layer.
+const GZIP_LEVEL: u32 = 6;
+
+/// A gzip encoder whose header carries no time, name or OS (RFC 1952's 255, "unknown"), at
+/// a fixed level: the same input gives the same bytes on every push.
 fn gzip_encoder<W: Write>(out: W) -> GzEncoder<W> {
     flate2::GzBuilder::new()
         .mtime(0)
         .operating_system(255)
-        .write(out, flate2::Compression::default())
+        .write(out, flate2::Compression::new(GZIP_LEVEL))
 }
 
 /// A decompressing reader from [`Compression::reader`].

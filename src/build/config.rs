@@ -103,6 +103,12 @@ pub(crate) fn labels(
             lock.target.python_full.clone(),
         ),
     ]);
+    if super::bytecode::compiles_for(lock.target.arch) {
+        labels.insert(
+            super::BYTECODE_LABEL.to_string(),
+            "unchecked-hash".to_string(),
+        );
+    }
     if let Some(image) = lock.image_base() {
         labels.insert(
             "org.opencontainers.image.base.digest".to_string(),

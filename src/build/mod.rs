@@ -7,6 +7,8 @@
 //! machines building the same lock get the same digests.
 
 mod base;
+mod bytecode;
+pub use self::bytecode::BYTECODE_LABEL;
 mod cache;
 mod code;
 mod config;
@@ -44,13 +46,13 @@ use serde::Serialize;
 use self::cache::LayerCache;
 use crate::compression::Compression;
 use crate::debian::{DebianError, Suite};
-use crate::error::{Diagnostic, IoError};
+use crate::error::{Diagnostic, FromIo, IoError};
 use crate::lock::{LockError, LockedBase, LockedImage, Lockfile, NeededLibrary, ProjectLock};
 use crate::manifest::Manifest;
 use crate::oci::registry::RegistryError;
 use crate::oci::{
     self, Descriptor, HistoryEntry, ImageReference, ImageSpec, Layer, LayerWriter, OciError,
-    ResolvedImage, Store, TempTree,
+    ResolvedImage, Store, StoreLock, TempTree,
 };
 use crate::pypi::PypiError;
 
@@ -207,6 +209,14 @@ pub enum BuildError {
     SystemPackagesOnImage { image: String },
     #[error(transparent)]
     SdistBuild(Box<sdist::SdistBuildFailure>),
+    #[error(
+        "compiling the Python packages to bytecode with `{python}` failed ({status}); the log's last lines:\n{tail}"
+    )]
+    Bytecode {
+        python: String,
+        status: String,
+        tail: String,
+    },
     #[error(transparent)]
     Step(Box<StepFailure>),
     #[error(transparent)]
@@ -449,8 +459,11 @@ pub fn build(
         builder.pin_system_libraries(request, suite.as_ref(), &base, &built, lock)?;
     let system_libraries_layer =
         builder.system_libraries_layer(request, suite.as_ref(), &base, lock)?;
+    let base_layers: Vec<Layer> = layers.iter().map(|(_, layer)| layer.clone()).collect();
     layers.extend(system_libraries_layer);
-    layers.extend(builder.wheel_layers(lock, &built)?);
+    let wheel_layers =
+        builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
+    layers.extend(wheel_layers);
     let env = image_env(request.manifest, base_image.as_ref());
     let step_settings = steps::StepSettings {
         env: &env,
@@ -579,7 +592,9 @@ impl<'a> Builder<'a> {
             let dir = self.staging()?;
             stage(dir.path())?;
             self.reporter.phase(&phase, "compressing");
-            self.write_layer(step_name(&phase), dir.path())
+            let layer = self.write_layer(step_name(&phase), dir.path())?;
+            self.fill_unpacked(dir, &layer)?;
+            Ok(layer)
         })
     }
 
@@ -604,6 +619,29 @@ impl<'a> Builder<'a> {
             (layer, false)
         };
         Ok((built(description, &layer, reused, started), layer))
+    }
+
+    /// Hand the staged tree of `layer`, just written, to the runtime's cache of unpacked
+    /// layers, so the first `mlpack run` or `train` after the build unpacks nothing: the
+    /// tree's owners, modes and times are set as the tar has them, and it is renamed into
+    /// `layers/<diffID>/` (unless the cache has the layer already, or unpacking would not
+    /// recreate the tree as it is; the first run then unpacks the blob, as before).
+    fn fill_unpacked(&self, staging: TempTree, layer: &Layer) -> Result<(), BuildError> {
+        let layers = crate::runtime::LayerCache::for_store(self.store);
+        if layers.path(&layer.diff_id).is_dir()
+            || !self.writer.normalize_as_unpacked(staging.path())?
+        {
+            return Ok(());
+        }
+        let target = layers.path(&layer.diff_id);
+        layers.adopt(staging, &layer.diff_id).map_err(|error| {
+            BuildError::io(
+                "move the unpacked layer to",
+                target,
+                std::io::Error::other(error),
+            )
+        })?;
+        Ok(())
     }
 
     /// Write the tree at `dir` as a layer, its bytes counted as the step `name`.
@@ -667,29 +705,44 @@ impl<'a> Builder<'a> {
         Ok((resolved, staged))
     }
 
+    /// The layers of locked wheels, each with its bytecode compiled (see [`bytecode`]) by
+    /// the interpreter of the `base` layers; `below` are the layers under them.
     fn wheel_layers(
         &self,
         lock: &Lockfile,
         built: &sdist::SdistWheels,
+        (base, below): (&[Layer], &[StagedLayer]),
+        store_lock: &mut Option<StoreLock>,
     ) -> Result<Vec<StagedLayer>, BuildError> {
         let installer = python::installer(lock);
-        let mut layers = Vec::new();
+        let mut compiler =
+            bytecode::Compiler::new(self, &installer, base.to_vec(), lock.target.arch);
+        let mut layers: Vec<StagedLayer> = Vec::new();
         for group in plan::wheel_groups(lock) {
-            let key = python::key(&group.packages, &installer, built);
+            let wheels_key = python::key(&group.packages, &installer, built);
+            let key = bytecode::key(&wheels_key, &installer, lock.target.arch);
             let names: Vec<&str> = group
                 .packages
                 .iter()
                 .map(|package| package.name.as_str())
                 .collect();
             let description = format!("{}: {}", group.description, names.join(", "));
-            layers.push(self.cached_layer(&key, description.clone(), |dir| {
+            let written: Vec<Layer> = below
+                .iter()
+                .chain(&layers)
+                .map(|(_, layer)| layer.clone())
+                .collect();
+            let layer = self.cached_layer(&key, description.clone(), |dir| {
                 self.reporter.phase(&description, "downloading");
                 let wheels = self
                     .fetch
                     .wheels(&group.packages, built, &group.description)?;
                 self.reporter.phase(&description, "installing");
-                python::stage(&installer, &wheels, dir)
-            })?);
+                python::stage(&installer, &wheels, dir)?;
+                self.reporter.phase(&description, "compiling bytecode");
+                compiler.compile(dir, written, store_lock)
+            })?;
+            layers.push(layer);
         }
         Ok(layers)
     }
@@ -708,6 +761,7 @@ impl<'a> Builder<'a> {
         let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
         let name = format!("project code at {}", manifest.train.workdir);
         let layer = self.write_layer(&name, dir.path())?;
+        self.fill_unpacked(dir, &layer)?;
         let description = format!("{name} ({files} files)");
         Ok((built(description, &layer, false, started), layer))
     }

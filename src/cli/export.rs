@@ -27,6 +27,10 @@ pub(super) struct ExportArgs {
     /// `docker build`.
     #[arg(long, value_enum)]
     format: Option<ExportFormat>,
+    /// The layers' compression in an image archive [default: `gzip` for `docker`, which
+    /// Docker 20.10 and later load; the store's (`zstd`) for `oci`].
+    #[arg(long, value_enum)]
+    compression: Option<crate::compression::Compression>,
     /// The project whose lock to export [default: the `-C` directory].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -59,7 +63,7 @@ pub(super) fn run(
     match (format, &args.image) {
         (ExportFormat::Docker | ExportFormat::Oci, Some(image)) => {
             let output = args.output.as_deref().ok_or_else(|| UserError::new("exporting an image needs `-o FILE`").hint(format!("mlpack export {image} -o image.tar")))?;
-            export_image(context.store()?, image, format, output, printer)
+            export_image(context.store()?, image, (format, args.compression), output, printer)
         }
         (ExportFormat::Docker | ExportFormat::Oci, None) => Err(UserError::new("`--format docker` and `--format oci` export an image; name one")
             .hint("mlpack export NAME:TAG -o image.tar")
@@ -80,7 +84,7 @@ pub(super) fn run(
 fn export_image(
     store: &Store,
     image: &str,
-    format: ExportFormat,
+    (format, compression): (ExportFormat, Option<crate::compression::Compression>),
     output: &Path,
     printer: Printer,
 ) -> Result<ExitStatus> {
@@ -89,10 +93,15 @@ fn export_image(
         .reference
         .clone()
         .unwrap_or_else(|| image.to_string());
-    if format == ExportFormat::Docker {
-        oci::export_docker_archive(store, &resolved, &tag, output)?;
-    } else {
-        oci::export_oci_archive(store, &resolved, &tag, output)?;
+    match (format, compression) {
+        (ExportFormat::Docker, compression) => {
+            let compression = compression.unwrap_or(crate::compression::Compression::Gzip);
+            oci::export_docker_archive(store, &resolved, &tag, output, compression)?;
+        }
+        (_, Some(compression)) => {
+            oci::export_oci_archive_with_compression(store, &resolved, &tag, output, compression)?;
+        }
+        (_, None) => oci::export_oci_archive(store, &resolved, &tag, output)?,
     }
     printer.status(&format!("Wrote `{tag}` to `{}`", output.display()));
     Ok(ExitStatus::Success)

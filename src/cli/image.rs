@@ -16,6 +16,15 @@ pub(super) struct ImageArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub(super) struct ImagesArgs {
+    /// Show whole digests, and the digests registries hold each image under (its pushes
+    /// and pulls, as Docker's `RepoDigests`: a push with gzip layers has another digest
+    /// than the local image).
+    #[arg(long)]
+    digests: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub(super) struct RmiArgs {
     /// The image: `NAME[:TAG]` removes that name; a digest (or a unique prefix) removes all
     /// of the image's names.
@@ -47,10 +56,13 @@ pub(super) struct TagArgs {
 /// `mlpack images`: every tagged image with its size, the sum of its layers' descriptors
 /// (checked against the blobs when the image is read). An image that cannot be read is listed
 /// without a size, with a warning, rather than hiding the others.
-pub(super) fn images(store: &Store, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn images(args: &ImagesArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let mut rows = Vec::new();
     for (reference, descriptor) in store.images()? {
         let digest = descriptor.digest().to_string();
+        let repo_digests = oci::Digest::from_oci(descriptor.digest())
+            .map(|local| store.push_record(&local).repo_digests)
+            .unwrap_or_default();
         match store.resolve(&reference) {
             Ok(image) => {
                 let size: u64 = image
@@ -60,50 +72,62 @@ pub(super) fn images(store: &Store, printer: Printer) -> Result<ExitStatus> {
                     .map(oci::Descriptor::size)
                     .sum();
                 let created = image.config.created().clone().unwrap_or_default();
-                rows.push((reference, digest, created, Ok(size)));
+                rows.push((reference, digest, repo_digests, created, Ok(size)));
             }
             Err(error) => {
                 printer.status(&format!("warning: `{reference}` cannot be read: {error}"));
-                rows.push((reference, digest, String::new(), Err(error.to_string())));
+                let error = Err(error.to_string());
+                rows.push((reference, digest, repo_digests, String::new(), error));
             }
         }
     }
     if printer.json {
         let images: Vec<_> = rows
             .iter()
-            .map(|(reference, digest, created, size)| match size {
-                Ok(size) => serde_json::json!({"reference": reference, "digest": digest, "created": created, "size": size}),
-                Err(error) => serde_json::json!({"reference": reference, "digest": digest, "size": null, "error": error}),
+            .map(|(reference, digest, repo_digests, created, size)| match size {
+                Ok(size) => serde_json::json!({"reference": reference, "digest": digest, "repo_digests": repo_digests, "created": created, "size": size}),
+                Err(error) => serde_json::json!({"reference": reference, "digest": digest, "repo_digests": repo_digests, "size": null, "error": error}),
             })
             .collect();
         printer.json(&images)?;
         return Ok(ExitStatus::Success);
     }
     let now = jiff::Timestamp::now();
-    let mut table = vec![vec![
-        "IMAGE".to_string(),
-        "DIGEST".to_string(),
-        "CREATED".to_string(),
-        "SIZE".to_string(),
-    ]];
-    for (reference, digest, created, size) in rows {
-        table.push(vec![
-            reference,
-            digest[..digest.len().min(19)].to_string(),
-            super::table::ago(&created, now),
-            size.map_or_else(|_| "?".to_string(), human_size),
-        ]);
+    let mut header = vec!["IMAGE".to_string(), "DIGEST".to_string()];
+    if args.digests {
+        header.push("REPO DIGESTS".to_string());
     }
-    let text = super::table::render(&table, &[3]);
+    header.extend(["CREATED".to_string(), "SIZE".to_string()]);
+    let mut table = vec![header];
+    for (reference, digest, repo_digests, created, size) in rows {
+        let mut row = vec![reference];
+        if args.digests {
+            row.push(digest);
+            row.push(if repo_digests.is_empty() {
+                "-".to_string()
+            } else {
+                repo_digests.join(", ")
+            });
+        } else {
+            row.push(digest[..digest.len().min(19)].to_string());
+        }
+        row.push(super::table::ago(&created, now));
+        row.push(size.map_or_else(|_| "?".to_string(), human_size));
+        table.push(row);
+    }
+    let size_column = table[0].len() - 1;
+    let text = super::table::render(&table, &[size_column]);
     printer.result(&text)?;
     Ok(ExitStatus::Success)
 }
 
 pub(super) fn inspect(args: &ImageArgs, store: &Store, printer: Printer) -> Result<ExitStatus> {
     let image = store.resolve(&args.image)?;
+    let record = store.push_record(&image.manifest_digest()?);
     let document = serde_json::json!({
         "reference": image.reference,
         "digest": image.manifest_descriptor.digest().to_string(),
+        "repo_digests": record.repo_digests,
         "manifest": image.manifest,
         "config": image.config,
     });

@@ -82,7 +82,7 @@ enum Command {
     /// Build the project's image into the store, without Docker.
     Build(args::BuildArgs),
     /// List the images in the store.
-    Images,
+    Images(image::ImagesArgs),
     /// Show a container's or an image's configuration and state as JSON.
     Inspect(image::ImageArgs),
     /// Show an image's layers, their sizes and what each holds.
@@ -215,7 +215,7 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Tree(args) => lockfile::tree(&args, directory, printer),
         Command::Why(args) => lockfile::why(&args, directory, printer),
         Command::Build(args) => build::run(&args, directory, &context, printer),
-        Command::Images => image::images(context.store()?, printer),
+        Command::Images(args) => image::images(&args, context.store()?, printer),
         Command::Inspect(args) => {
             match container::inspect_container(&args.image, &containers()?, printer)? {
                 Some(status) => Ok(status),

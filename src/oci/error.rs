@@ -137,6 +137,16 @@ pub enum OciError {
         actual: String,
     },
 
+    /// A compressed layer in an archive does not decompress (a gzip checksum or zstd frame
+    /// that fails): the archive was damaged or changed after it was written.
+    #[error("`{entry}` in `{path}` does not decompress")]
+    ArchiveEntryDamaged {
+        path: PathBuf,
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Writing a layer, archive or JSON document into `path` failed part-way.
     #[error("could not write `{path}`")]
     Write {
@@ -161,6 +171,7 @@ impl Diagnostic for OciError {
                 | Self::UnsafeArchiveEntry { .. }
                 | Self::ArchiveEntryMissing { .. }
                 | Self::ArchiveEntryMismatch { .. }
+                | Self::ArchiveEntryDamaged { .. }
         )
     }
 
@@ -210,7 +221,7 @@ impl Diagnostic for OciError {
             Self::ArchiveEntryMissing { .. } => {
                 vec!["the archive is incomplete: save or export the image again".to_string()]
             }
-            Self::ArchiveEntryMismatch { .. } => vec![
+            Self::ArchiveEntryMismatch { .. } | Self::ArchiveEntryDamaged { .. } => vec![
                 "the archive was damaged or changed after it was written: save or export the image again; nothing from it was tagged"
                     .to_string(),
             ],

@@ -13,7 +13,7 @@ use tempfile::NamedTempFile;
 
 use super::digest::{DiffId, Digest, DigestWriter};
 use super::error::OciError;
-use super::reproducible_tar::{TreeOptions, write_tree};
+use super::reproducible_tar::{TreeOptions, normalize_in_place, write_tree};
 use super::store::Store;
 use crate::compression::{Compression, DEFAULT_ZSTD_LEVEL, Encoder};
 use crate::error::FromIo;
@@ -137,6 +137,14 @@ impl LayerWriter {
         progress: &dyn Fn(u64),
     ) -> Result<Layer, OciError> {
         self.write_tree(store, root, TreeOptions::default(), progress)
+    }
+
+    /// Make the tree at `root`, just written with [`LayerWriter::write_dir`], what unpacking
+    /// that layer gives (owners, modes, times as the tar has them), for the runtime's layer
+    /// cache to take as it is; `false`, with nothing changed, when unpacking would not
+    /// recreate it (device nodes, whiteout names).
+    pub fn normalize_as_unpacked(&self, root: &Path) -> Result<bool, OciError> {
+        normalize_in_place(root, self.mtime)
     }
 
     /// Write an overlayfs upper dir as a layer: overlay whiteouts (0:0 char devices) become

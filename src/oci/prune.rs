@@ -65,6 +65,7 @@ impl Store {
             self.mark(&descriptor, &mut live, &mut report.live_images)?;
         }
         self.remove_dead_blobs(&live, &mut report)?;
+        self.remove_stale_push_records()?;
         self.remove_temp_files(&mut report)?;
         Ok(report)
     }

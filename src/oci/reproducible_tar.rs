@@ -123,6 +123,79 @@ pub(crate) fn write_tree<W: Write>(
         .map_err(|source| OciError::io("finish the layer for", root, source))
 }
 
+/// Give every entry below `root` the owner (0:0, when this process may give files away),
+/// mode (rule 4) and `mtime` that [`write_tree`] writes for it, so the tree is what unpacking
+/// its layer gives: a build hands it to the runtime's layer cache instead of unpacking the
+/// blob it just wrote. `false`, with nothing changed, when unpacking would not recreate the
+/// tree as it is: a device node (the unpacker skips them) or a whiteout name (it makes an
+/// overlay whiteout of it). Owners go first: `chown` clears setuid bits.
+pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciError> {
+    let walk = Walk {
+        overlay_upper: false,
+        exclude: HashSet::new(),
+    };
+    let mut entries = Vec::new();
+    collect(&walk, root, &[], &mut entries)?;
+    let recreated = entries.iter().all(|entry| {
+        let name = entry
+            .name
+            .rsplit(|byte| *byte == b'/')
+            .next()
+            .unwrap_or(&[]);
+        !name.starts_with(whiteout::PREFIX.as_bytes())
+            && !matches!(
+                entry.kind,
+                EntryKind::CharDevice { .. } | EntryKind::BlockDevice { .. }
+            )
+    });
+    if !recreated {
+        return Ok(false);
+    }
+    let as_root = nix::unistd::geteuid().is_root();
+    let time = nix::sys::time::TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
+    for entry in &entries {
+        normalize_entry(entry, as_root, time)
+            .map_err(|source| OciError::io("normalize", &entry.source, source))?;
+    }
+    // The root is the container's `/`, which the unpacker makes 0755 (a temp dir is 0700).
+    fs_err::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|source| OciError::io("normalize", root, source))?;
+    Ok(true)
+}
+
+/// [`normalize_in_place`] for one entry (a symlink's own owner and time; it has no mode).
+fn normalize_entry(
+    entry: &TreeEntry,
+    as_root: bool,
+    time: nix::sys::time::TimeSpec,
+) -> io::Result<()> {
+    use nix::fcntl::{AT_FDCWD, AtFlags};
+    if as_root {
+        nix::unistd::fchownat(
+            AT_FDCWD,
+            &entry.source,
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(0)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+    }
+    if !matches!(entry.kind, EntryKind::Symlink { .. }) {
+        let mode = normalized_mode(&entry.kind, entry.mode);
+        fs_err::set_permissions(
+            &entry.source,
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        )?;
+    }
+    nix::sys::stat::utimensat(
+        AT_FDCWD,
+        &entry.source,
+        &time,
+        &time,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )?;
+    Ok(())
+}
+
 /// `path` as the layer names it: no leading `./` or `/`, no trailing `/`.
 fn normalized_path(path: &str) -> &str {
     let path = path.strip_prefix("./").unwrap_or(path);

@@ -199,9 +199,16 @@ fn start_run(
         run_id: run_id.as_str(),
         command: &command,
     });
+    let bytecode_in_image = context
+        .store()?
+        .resolve(&image.digest)
+        .ok()
+        .and_then(|resolved| resolved.config.config().clone()?.labels().clone())
+        .is_some_and(|labels| labels.contains_key(crate::build::BYTECODE_LABEL));
     let job = Job {
         manifest: project.manifest(),
         image: &image,
+        bytecode_in_image,
         datasets,
         run_dir: &run_dir,
         run_id: run_id.as_str(),
@@ -288,6 +295,8 @@ const CODE_DIR: &str = "app";
 struct Job<'a> {
     manifest: &'a Manifest,
     image: &'a ImageRecord,
+    /// The image's packages layers carry their bytecode (`dev.mlpack.bytecode`).
+    bytecode_in_image: bool,
     datasets: &'a [Dataset],
     run_dir: &'a Path,
     run_id: &'a str,
@@ -368,21 +377,30 @@ impl Job<'_> {
         for (host, target) in self.pycache_mounts()? {
             args.extend(["-v".into(), format!("{}:{target}", host.display())]);
         }
-        args.extend(["-e".into(), format!("PYTHONPYCACHEPREFIX={PYCACHE_TARGET}")]);
+        if !self.bytecode_in_image {
+            args.extend(["-e".into(), format!("PYTHONPYCACHEPREFIX={PYCACHE_TARGET}")]);
+        }
         args.push(self.image.digest.clone());
         args.extend(self.command.iter().cloned());
         Ok(args)
     }
 
-    /// Bytecode caches for a run, as `(host dir, container dir)`, in mount order: the
-    /// libraries' first, then the code's over `<prefix>/app` (see [`super::pycache`]).
-    fn pycache_mounts(&self) -> Result<[(PathBuf, String); 2], TrainError> {
+    /// Bytecode caches for a run, as `(host dir, container dir)`, in mount order (see
+    /// [`super::pycache`]). An image with its libraries' bytecode gets only the code's, over
+    /// the code's own `__pycache__/`: `PYTHONPYCACHEPREFIX` would hide the image's `.pyc`
+    /// from Python. An older image gets both under the prefix: the libraries' first, then the
+    /// code's over `<prefix>/app`.
+    fn pycache_mounts(&self) -> Result<Vec<(PathBuf, String)>, TrainError> {
         let (libraries, code) =
             super::pycache::dirs(self.cache_dir, &self.image.digest, &self.image.layers);
+        if self.bytecode_in_image {
+            fs_err::create_dir_all(&code)?;
+            return Ok(vec![(code, format!("/{CODE_DIR}/__pycache__"))]);
+        }
         for dir in [&libraries, &code] {
             fs_err::create_dir_all(dir)?;
         }
-        Ok([
+        Ok(vec![
             (libraries, PYCACHE_TARGET.to_string()),
             (code, format!("{PYCACHE_TARGET}/{CODE_DIR}")),
         ])

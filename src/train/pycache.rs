@@ -1,7 +1,10 @@
-//! Where a run's bytecode caches live on the host, under `$XDG_CACHE_HOME/mlpack/`. Images
-//! hold no `.pyc` and every run starts from a fresh upper dir, so without them each run
-//! compiles pandas or torch again (seconds). Python 3.8+ keeps bytecode under
-//! `PYTHONPYCACHEPREFIX`.
+//! Where a run's bytecode caches live on the host, under `$XDG_CACHE_HOME/mlpack/`. Every run
+//! starts from a fresh upper dir, so without them each run compiles its modules again.
+//! Images built since bytecode went into the packages layers (label `dev.mlpack.bytecode`,
+//! see `build::bytecode`) need only the code's cache, mounted over `/app/__pycache__` (the
+//! project's top-level modules; `PYTHONPYCACHEPREFIX` would hide the image's `.pyc`). Older
+//! images hold no `.pyc`, so both caches are mounted under `PYTHONPYCACHEPREFIX` (Python
+//! 3.8+), where the run's Python keeps all its bytecode:
 //!
 //! 1. The libraries' cache, `pycache/<key>`, is shared by every image with the same layers
 //!    below the code layer: the same files, so the same valid `.pyc`; a code edit keeps it

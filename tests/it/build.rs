@@ -226,6 +226,92 @@ fn the_image_section_sets_user_ports_entrypoint_and_env() {
     assert!(trained.contains("trained with 1.0 2.0"), "{trained}");
 }
 
+/// Every node below `dir` with its type, mode, owner, mtime and content (or link target).
+fn tree_with_metadata(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    // The root's own times are the unpacking's, not the layer's.
+    let mut nodes: Vec<String> = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .map(Result::unwrap)
+        .map(|entry| {
+            let metadata = entry.path().symlink_metadata().unwrap();
+            let content = if entry.file_type().is_symlink() {
+                fs_err::read_link(entry.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            } else if entry.file_type().is_file() {
+                mlpack::oci::Digest::of(&fs_err::read(entry.path()).unwrap()).to_string()
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {:o} {}:{} {} {content}",
+                entry.path().strip_prefix(dir).unwrap().display(),
+                metadata.mode(),
+                metadata.uid(),
+                metadata.gid(),
+                metadata.mtime(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+/// A build leaves each layer it wrote unpacked in the store's layer cache, exactly as
+/// unpacking its blob gives it, so the first run unpacks nothing; the Python packages carry
+/// PEP 552 unchecked-hash bytecode, which Python uses.
+#[test]
+fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let report = stdout_json(&mlpack_ok(&context, &["--json", "build"]));
+    let layers = store(&context).join("layers");
+    let dirs: Vec<PathBuf> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            layers.join(
+                layer["diff_id"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            )
+        })
+        .collect();
+    let adopted: Vec<Vec<String>> = dirs.iter().map(|dir| tree_with_metadata(dir)).collect();
+    let packages = &adopted[1];
+    assert!(
+        packages
+            .iter()
+            .any(|node| node.contains("alpha/__pycache__/__init__.cpython-311.pyc")),
+        "{packages:?}"
+    );
+
+    let moved = context.temp.path().join("adopted-layers");
+    fs_err::rename(&layers, &moved).unwrap();
+    let flags = mlpack_ok(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "demo:latest",
+            "python3",
+            "-c",
+            "import alpha, importlib.util; path = importlib.util.cache_from_source(alpha.__file__); print('flags', int.from_bytes(open(path, 'rb').read(8)[4:], 'little'))",
+        ],
+    );
+    // 1: hash-based, source not checked.
+    assert!(flags.contains("flags 1\n"), "{flags}");
+    let unpacked: Vec<Vec<String>> = dirs.iter().map(|dir| tree_with_metadata(dir)).collect();
+    assert_eq!(adopted, unpacked);
+}
+
 fn image_config(context: &TestContext, reference: &str) -> serde_json::Value {
     let manifest: serde_json::Value =
         serde_json::from_slice(&blob(context, &manifest_digest(context, reference))).unwrap();

@@ -21,6 +21,20 @@ fn local_digest(context: &TestContext, image: &str) -> String {
         )
 }
 
+/// The repository digests `mlpack images --json` lists for `image`.
+fn repo_digests(context: &TestContext, image: &str) -> Vec<String> {
+    let images = json(&ok(context, &["--json", "images"]));
+    let entry = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["reference"] == image)
+        .unwrap_or_else(|| panic!("no {image}"));
+    serde_json::from_value(entry["repo_digests"].clone()).unwrap()
+}
+
+/// A push sends gzip layers by default, made once and reproducibly: a second push, even
+/// after `prune` dropped the gzip copy, sends no blob, and both digests are recorded.
 #[test]
 fn push_then_pull_gives_the_same_image_and_a_second_push_sends_nothing() {
     let context = TestContext::new();
@@ -30,18 +44,47 @@ fn push_then_pull_gives_the_same_image_and_a_second_push_sends_nothing() {
 
     let first = json(&ok(&context, &["--json", "push", image, &remote]));
     assert!(first["blobs_uploaded"].as_u64().unwrap() >= 2, "{first}");
+    let local = local_digest(&context, image);
+    assert_eq!(first["local_digest"], local.as_str(), "{first}");
+    assert_ne!(first["digest"], local.as_str(), "gzip layers: {first}");
     let again = json(&ok(&context, &["--json", "push", image, &remote]));
     assert_eq!(again["blobs_uploaded"], 0, "{again}");
     assert_eq!(again["bytes_uploaded"], 0, "{again}");
+    ok(&context, &["prune"]);
+    let after_prune = json(&ok(&context, &["--json", "push", image, &remote]));
+    assert_eq!(after_prune["digest"], first["digest"], "{after_prune}");
+    assert_eq!(after_prune["blobs_uploaded"], 0, "{after_prune}");
+    let pushed = format!(
+        "{}/team/busybox@{}",
+        registry.host,
+        first["digest"].as_str().unwrap()
+    );
+    assert_eq!(repo_digests(&context, image), std::slice::from_ref(&pushed));
+    let table = ok(&context, &["images", "--digests"]);
+    assert!(table.contains(&pushed) && table.contains(&local), "{table}");
+    let inspected = json(&ok(&context, &["inspect", image]));
+    assert_eq!(inspected["repo_digests"], serde_json::json!([pushed]));
 
     let other = TestContext::new();
     let pulled = json(&ok(&other, &["--json", "pull", &remote]));
     assert_eq!(pulled["digest"], first["digest"]);
-    assert_eq!(local_digest(&other, &remote), local_digest(&context, image));
+    assert_eq!(
+        local_digest(&other, &remote),
+        first["digest"].as_str().unwrap()
+    );
+    assert_eq!(repo_digests(&other, &remote), [pushed]);
     let stdout = ok(&other, &["run", "--rm", &remote, "echo", "pulled"]);
     assert_eq!(stdout, "pulled\n");
     let again = json(&ok(&other, &["--json", "pull", &remote]));
     assert_eq!(again["blobs_downloaded"], 0, "{again}");
+
+    // `--compression zstd` sends the store's layers: the pushed digest is the local one.
+    let zstd = format!("{}/team/busybox:zstd", registry.host);
+    let sent = json(&ok(
+        &context,
+        &["--json", "push", "--compression", "zstd", image, &zstd],
+    ));
+    assert_eq!(sent["digest"], local.as_str(), "{sent}");
 }
 
 #[test]
@@ -82,7 +125,8 @@ fn a_manifest_lying_about_a_stored_blob_size_is_refused_by_pull() {
     let image = busybox_image(&context);
     let registry = TestRegistry::start(context.temp.path());
     let honest = format!("{}/bb:v1", registry.host);
-    ok(&context, &["push", image, &honest]);
+    // The store's own layers, so that the manifest below names blobs the registry has.
+    ok(&context, &["push", "--compression", "zstd", image, &honest]);
     let other = TestContext::new();
     ok(&other, &["pull", &honest]);
 
@@ -185,15 +229,26 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Debian's Docker (20.10, which reads no zstd layers) pulls what `mlpack push` sends with
+/// its defaults. The image's one layer holds a nonce, so Docker has never seen it: the pull
+/// downloads and decompresses every layer rather than finding one already in its store.
 #[cfg(feature = "test-docker")]
 #[test]
 fn docker_pulls_what_mlpack_pushed_and_mlpack_pulls_what_docker_pushed() {
     let context = TestContext::new();
-    let image = busybox_image(&context);
+    let root = crate::common::images::busybox_root(&context);
+    let nonce = format!(
+        "{:?} {}",
+        std::time::SystemTime::now(),
+        context.temp.path().display()
+    );
+    fs_err::write(root.join("etc/nonce"), nonce).unwrap();
+    let store = mlpack::oci::Store::open(&store_dir(&context)).unwrap();
+    crate::common::images::one_layer_image(&store, &root, "fresh:v1", &["sh"]);
     let registry = TestRegistry::start(context.temp.path());
     let ours = format!("{}/from-mlpack:v1", registry.host);
-    // Debian's Docker (20.10) reads no zstd layers.
-    ok(&context, &["push", "--compression", "gzip", image, &ours]);
+    ok(&context, &["push", "fresh:v1", &ours]);
+    let _ = Command::new("docker").args(["rmi", &ours]).output();
     docker(&["pull", &ours]);
     let stdout = docker(&[
         "run",
@@ -201,10 +256,13 @@ fn docker_pulls_what_mlpack_pushed_and_mlpack_pulls_what_docker_pushed() {
         "--network",
         "none",
         &ours,
-        "echo",
-        "in-docker",
+        "cat",
+        "/etc/nonce",
     ]);
-    assert_eq!(stdout, "in-docker\n");
+    assert_eq!(
+        stdout,
+        fs_err::read_to_string(root.join("etc/nonce")).unwrap()
+    );
 
     let theirs = format!("{}/from-docker:v1", registry.host);
     docker(&["tag", &ours, &theirs]);

@@ -187,11 +187,12 @@ fn import_layer(
     };
     let (digest, size) = store.write_blob_from(&mut entry.reader())?;
     let descriptor = Descriptor::new(MediaType::from(media_type), size, digest.to_oci());
-    let (actual, _) = digest_reader(&mut store.open_layer(&descriptor)?).map_err(|error| {
-        invalid(
-            archive,
-            format!("the layer `{name}` does not decompress: {error}"),
-        )
+    let (actual, _) = digest_reader(&mut store.open_layer(&descriptor)?).map_err(|source| {
+        OciError::ArchiveEntryDamaged {
+            path: archive.path().to_path_buf(),
+            entry: name.to_string(),
+            source,
+        }
     })?;
     if actual != *diff_id.digest() {
         return Err(mismatch(&actual));

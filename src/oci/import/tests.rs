@@ -87,7 +87,14 @@ fn source() -> (tempfile::TempDir, Store) {
 
 fn export_docker(store: &Store, dir: &Path) -> std::path::PathBuf {
     let out = dir.join("iris-docker.tar");
-    export_docker_archive(store, &store.resolve("iris").unwrap(), "iris", &out).unwrap();
+    export_docker_archive(
+        store,
+        &store.resolve("iris").unwrap(),
+        "iris",
+        &out,
+        crate::compression::Compression::None,
+    )
+    .unwrap();
     out
 }
 
@@ -140,7 +147,14 @@ fn a_docker_archive_loads_with_its_layers_as_they_are() {
     assert_eq!(import_archive(&third, &archive).unwrap(), loaded);
     // And a round trip through the store exports the same docker-archive.
     let again = dir.path().join("again.tar");
-    export_docker_archive(&other, &image, "iris", &again).unwrap();
+    export_docker_archive(
+        &other,
+        &image,
+        "iris",
+        &again,
+        crate::compression::Compression::None,
+    )
+    .unwrap();
     assert_eq!(entries_of(&again), entries_of(&archive));
 }
 

@@ -33,7 +33,7 @@ fn docker_archive_has_the_layout_docker_load_reads() {
     let (layers, _) = tagged_image(&store, "iris", "print('iris')\n");
     let image = store.resolve("iris").unwrap();
     let out = dir.path().join("iris.tar");
-    export_docker_archive(&store, &image, "iris", &out).unwrap();
+    export_docker_archive(&store, &image, "iris", &out, Compression::None).unwrap();
 
     let entries = read_archive(&out);
     let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
@@ -81,8 +81,42 @@ fn docker_archive_has_the_layout_docker_load_reads() {
 
     // Reproducible: the same image gives the same archive.
     let again = dir.path().join("again.tar");
-    export_docker_archive(&store, &image, "iris:latest", &again).unwrap();
+    export_docker_archive(&store, &image, "iris:latest", &again, Compression::None).unwrap();
     assert_eq!(fs_err::read(&out).unwrap(), fs_err::read(&again).unwrap());
+}
+
+/// The default for Docker: each `layer.tar` gzip-compressed (Docker 20.10 reads no zstd),
+/// decompressing to its diffID, and the same bytes on every export.
+#[test]
+fn docker_archive_layers_are_gzip_and_reproducible() {
+    let (dir, store) = new_store();
+    tagged_image(&store, "iris", "print('iris')\n");
+    let image = store.resolve("iris").unwrap();
+    let export = |name: &str| {
+        let out = dir.path().join(name);
+        export_docker_archive(&store, &image, "iris", &out, Compression::Gzip).unwrap();
+        fs_err::read(out).unwrap()
+    };
+    let first = export("first.tar");
+    assert_eq!(first, export("second.tar"));
+    let entries = read_archive(&dir.path().join("first.tar"));
+    let diff_ids = image.diff_ids().unwrap();
+    let layers: Vec<&Vec<u8>> = entries
+        .iter()
+        .filter(|(name, _)| name.ends_with("/layer.tar"))
+        .map(|(_, bytes)| bytes)
+        .collect();
+    assert_eq!(layers.len(), diff_ids.len());
+    for (bytes, diff_id) in layers.into_iter().zip(&diff_ids) {
+        assert_eq!(Compression::detect(&bytes[..6]), Compression::Gzip);
+        let mut tar = Vec::new();
+        Compression::Gzip
+            .reader(bytes.as_slice())
+            .unwrap()
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(Digest::of(&tar), *diff_id.digest());
+    }
 }
 
 #[test]
@@ -97,7 +131,7 @@ fn docker_archive_refuses_a_layer_that_does_not_match_its_diff_id() {
     rootfs.set_diff_ids(diff_ids);
     image.config.set_rootfs(rootfs);
     let out = dir.path().join("bad.tar");
-    let error = export_docker_archive(&store, &image, "iris", &out).unwrap_err();
+    let error = export_docker_archive(&store, &image, "iris", &out, Compression::None).unwrap_err();
     assert!(
         error
             .to_string()

@@ -96,6 +96,20 @@ impl LayerCache {
         Ok((removed, bytes))
     }
 
+    /// Take `tree` as the layer `diff_id` unpacked, unless the cache has it: a build's
+    /// staging tree of a layer it just wrote, already as unpacking would make it
+    /// ([`crate::oci::LayerWriter::normalize_as_unpacked`]), so the first run after the build
+    /// unpacks nothing. The tree must be on the store's file system (in its `tmp/`); it is
+    /// synced and renamed into place as an unpacked one is.
+    pub fn adopt(&self, tree: TempTree, diff_id: &DiffId) -> Result<PathBuf, LayerError> {
+        let target = self.path(diff_id);
+        if target.is_dir() {
+            return Ok(target);
+        }
+        fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
+        persist(tree, &target)
+    }
+
     /// Whether the layer is unpacked on its own. Its directory only appears by rename once
     /// the layer is whole and checked, so a present one is complete.
     #[cfg(test)]
@@ -112,12 +126,53 @@ impl LayerCache {
     ) -> Result<Vec<PathBuf>, LayerError> {
         let layers = image.layers()?;
         let diff_ids: Vec<DiffId> = layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
+        self.unpack_side_by_side(store, &layers, &chain_ids(&diff_ids));
         let mut dirs = Vec::with_capacity(layers.len());
         for ((descriptor, diff_id), chain_id) in layers.iter().zip(chain_ids(&diff_ids)) {
             let dir = self.ensure_on(store, descriptor, diff_id, &chain_id, &dirs)?;
             dirs.push(dir);
         }
         Ok(dirs)
+    }
+
+    /// Unpack the layers the cache lacks side by side, one per core, each on its own: each
+    /// goes to its own directory, so they are independent. A layer that hard-links a file
+    /// of the layers below cannot be unpacked on its own and fails here; [`Self::ensure_image`]
+    /// then unpacks it on its layers, in order, and reports any other failure with its
+    /// context. Scoped threads, all joined before this returns: `mlpack run` creates its
+    /// namespaces next, which needs a process with one thread.
+    fn unpack_side_by_side(
+        &self,
+        store: &Store,
+        layers: &[(Descriptor, DiffId)],
+        chain_ids: &[Digest],
+    ) {
+        let missing: Vec<&(Descriptor, DiffId)> = layers
+            .iter()
+            .zip(chain_ids)
+            .filter(|((_, diff_id), chain_id)| {
+                !self.path(diff_id).is_dir() && !self.root.join(chain_id.hex()).is_dir()
+            })
+            .map(|(layer, _)| layer)
+            .collect();
+        if missing.len() < 2 {
+            return;
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(missing.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while let Some((layer, diff_id)) =
+                        missing.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let _ = self.ensure_on(store, layer, diff_id, diff_id.digest(), &[]);
+                    }
+                });
+            }
+        });
     }
 
     /// Unpack a bottom layer (if not already) and return its directory.

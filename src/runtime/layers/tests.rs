@@ -606,3 +606,90 @@ fn errors_name_the_layer_and_the_fix() {
     insta::assert_snapshot!(error, @"layer `sha256:abababababababababababababababababababababababababababababababab` has an unsafe entry `../escape`: it has a `..` component");
     insta::assert_snapshot!(error.hints().join("\n"), @"mlpack refuses layers that could write outside their own directory; use an image from a source you trust");
 }
+
+/// Every node below `root` with its type, mode, owner, mtime and content; the root itself
+/// by its mode only (its times are the unpacking's).
+fn tree_metadata(root: &Path) -> Vec<String> {
+    let mut nodes: Vec<String> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let metadata = entry.path().symlink_metadata().unwrap();
+            let relative = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            if relative.is_empty() {
+                return format!("/ {:o}", metadata.mode());
+            }
+            let content = if metadata.is_file() {
+                fs_err::read_to_string(entry.path()).unwrap()
+            } else if metadata.is_symlink() {
+                fs_err::read_link(entry.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            } else {
+                String::new()
+            };
+            format!(
+                "{relative} {:o} {}:{} {} {} {content}",
+                metadata.mode(),
+                metadata.uid(),
+                metadata.gid(),
+                metadata.mtime(),
+                metadata.nlink(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+/// A build's staging tree, normalized once its layer is written, is what unpacking that layer
+/// gives, and the cache takes it as the layer; a tree unpacking would change is left alone.
+#[test]
+fn a_normalized_staging_tree_is_the_unpacked_layer() {
+    let (dir, store) = new_store();
+    let staging = store.temp_tree("build-").unwrap();
+    let tree = staging.path();
+    for (path, mode) in [("bin", 0o750), ("private", 0o700), ("tmp", 0o1777)] {
+        fs_err::create_dir_all(tree.join(path)).unwrap();
+        fs_err::set_permissions(tree.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    for (path, mode) in [
+        ("bin/tool", 0o700),
+        ("private/key", 0o600),
+        ("bin/setuid", 0o4711),
+    ] {
+        fs_err::write(tree.join(path), path).unwrap();
+        fs_err::set_permissions(tree.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    fs_err::hard_link(tree.join("bin/tool"), tree.join("bin/tool2")).unwrap();
+    fs_err::os::unix::fs::symlink("bin/tool", tree.join("link")).unwrap();
+    let writer = LayerWriter::new().mtime(MTIME);
+    let layer = writer.write_dir(&store, tree).unwrap();
+    assert!(writer.normalize_as_unpacked(tree).unwrap());
+    let normalized = tree_metadata(tree);
+    assert!(
+        normalized.contains(&"/ 40755".to_string()),
+        "{normalized:?}"
+    );
+
+    let elsewhere = LayerCache::new(dir.path().join("elsewhere"));
+    let unpacked = elsewhere
+        .ensure(&store, &layer.descriptor(), &layer.diff_id)
+        .unwrap();
+    assert_eq!(tree_metadata(&unpacked), normalized);
+    let cache = LayerCache::for_store(&store);
+    let adopted = cache.adopt(staging, &layer.diff_id).unwrap();
+    assert_eq!(adopted, cache.path(&layer.diff_id));
+    assert_eq!(tree_metadata(&adopted), normalized);
+
+    let whiteout = store.temp_tree("build-").unwrap();
+    fs_err::write(whiteout.path().join(".wh.gone"), "").unwrap();
+    writer.write_dir(&store, whiteout.path()).unwrap();
+    assert!(!writer.normalize_as_unpacked(whiteout.path()).unwrap());
+}

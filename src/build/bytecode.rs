@@ -1,0 +1,225 @@
+//! Bytecode in the image: each Python packages layer carries the `.pyc` of its modules,
+//! compiled at build time by the image's own interpreter in mlpack's runtime, so the first
+//! `import` in any runtime (`mlpack run`, Docker, Kubernetes) reads bytecode instead of
+//! compiling every module, as after `pip install`.
+//!
+//! The `.pyc` are PEP 552 hash-based ones (<https://peps.python.org/pep-0552/>,
+//! `compileall --invalidation-mode unchecked-hash`): they record the source's hash, not its
+//! mtime, so the layer stays bit-for-bit reproducible; unchecked, because a layer's sources
+//! never change under it. They go into the same layer as their sources, in the `__pycache__/`
+//! directories Python looks in: the layer's digest and cache entry cover them, and no layer
+//! holds bytecode of sources it lacks. Each top-level entry of a site-packages directory is
+//! compiled by a `python -m compileall` process of its own, in sorted order, several at once
+//! ([`DRIVER`]): which files a process compiles, and so its state when it marshals each one,
+//! never depends on the number of cores or on timing, as it would with `compileall -j`
+//! (whose workers take files as they come); with `PYTHONHASHSEED=0` (marshal writes
+//! frozenset constants in hash order before Python 3.10), the same sources give the same
+//! bytes on every machine.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::arch::Arch;
+use crate::error::FromIo;
+use crate::oci::{Layer, StoreLock};
+use crate::wheel::WheelInstaller;
+
+use super::container::{ContainerConfig, mlpack_run};
+use super::{BuildError, Builder, cache};
+
+/// The label of an image whose packages layers carry their bytecode; its value is the
+/// invalidation mode. `mlpack train` then leaves the libraries' bytecode to the image (see
+/// [`crate::train::pycache`]).
+pub const BYTECODE_LABEL: &str = "dev.mlpack.bytecode";
+
+/// Runs `python -m compileall -q --invalidation-mode unchecked-hash` on each top-level module
+/// or package of the directories it is given (not `*.dist-info`, `*.data`, `*.libs`, which
+/// hold no modules), one process per entry, as many at once as there are
+/// CPUs; exits with the worst status (1: some file did not compile; 3: a directory could
+/// not be listed).
+const DRIVER: &str = "\
+import os, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+try:
+    entries = [os.path.join(d, n) for d in sys.argv[1:] for n in sorted(os.listdir(d))
+        if n.endswith('.py') or not n.endswith(('.dist-info', '.data', '.libs'))
+        and os.path.isdir(os.path.join(d, n))]
+except OSError as error:
+    print(error, file=sys.stderr)
+    sys.exit(3)
+def compile(path):
+    return subprocess.run([sys.executable, '-m', 'compileall', '-q',
+        '--invalidation-mode', 'unchecked-hash', path]).returncode
+with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    sys.exit(max(pool.map(compile, entries), default=0))
+";
+
+/// The purpose of the compile container's temporary image (the base's layers), which names
+/// it `mlpack-bytecode-build:KEY`.
+const COMPILER_IMAGE: &str = "bytecode";
+/// The purpose of the temporary image that keeps this build's layers from a concurrent
+/// `prune` while the store lock is released (`mlpack-bytecode-keep-build:KEY`).
+const KEEP_IMAGE: &str = "bytecode-keep";
+
+/// Whether an image for `arch` gets bytecode: its interpreter must run on this machine (a
+/// cross-architecture build's layers go without, and the image without the label).
+pub(super) fn compiles_for(arch: Arch) -> bool {
+    arch == Arch::host()
+}
+
+/// The cache key of a packages layer with bytecode: the wheels' key, the interpreter (the
+/// scheme's Python version is in the wheels' key; the bytecode format is fixed per version)
+/// and whether it is compiled at all.
+pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> String {
+    cache::key(
+        "mlpack-bytecode-v1 unchecked-hash",
+        &[
+            wheels_key.to_string(),
+            installer.python.clone(),
+            format!("compiled {}", compiles_for(arch)),
+        ],
+    )
+}
+
+/// Compiles staged packages trees in containers of the base, one build's worth; the
+/// temporary images it tagged are untagged when it is dropped.
+pub(super) struct Compiler<'b, 'a> {
+    builder: &'b Builder<'a>,
+    installer: &'b WheelInstaller,
+    base: Vec<Layer>,
+    arch: Arch,
+    /// The temporary images tagged so far.
+    tagged: Vec<String>,
+}
+
+impl<'b, 'a> Compiler<'b, 'a> {
+    /// A compiler running `installer`'s interpreter on the `base` layers.
+    pub(super) fn new(
+        builder: &'b Builder<'a>,
+        installer: &'b WheelInstaller,
+        base: Vec<Layer>,
+        arch: Arch,
+    ) -> Self {
+        Self {
+            builder,
+            installer,
+            base,
+            arch,
+            tagged: Vec::new(),
+        }
+    }
+
+    /// Compile the `.py` files under the staged tree `staging`'s site-packages directories,
+    /// writing the `.pyc` beside them. `written` are the layers this build has so far: they
+    /// are kept from `prune` while the container runs with `store_lock` released.
+    pub(super) fn compile(
+        &mut self,
+        staging: &Path,
+        written: Vec<Layer>,
+        store_lock: &mut Option<StoreLock>,
+    ) -> Result<(), BuildError> {
+        if !compiles_for(self.arch) {
+            return Ok(());
+        }
+        let scheme = &self.installer.scheme;
+        let mut targets: Vec<&str> = vec![&scheme.purelib, &scheme.platlib];
+        targets.dedup();
+        targets.retain(|target| staging.join(target.trim_start_matches('/')).is_dir());
+        let volumes: Vec<String> = targets
+            .iter()
+            .map(|target| {
+                let host = staging.join(target.trim_start_matches('/'));
+                format!("{}:{target}", host.display())
+            })
+            .collect();
+        if volumes.is_empty() {
+            return Ok(());
+        }
+        let image = self.image(self.base.clone(), COMPILER_IMAGE)?;
+        if !written.is_empty() {
+            self.image(written, KEEP_IMAGE)?;
+        }
+        let mut command = vec![self.installer.python.as_str(), "-c", DRIVER];
+        command.extend(targets.iter().copied());
+        let log_file = self.builder.store.temp_file()?;
+        let log = log_file.path();
+        // The run takes the store lock itself.
+        drop(store_lock.take());
+        let status = self.run(&image, &volumes, &command, log);
+        *store_lock = Some(self.builder.store.lock()?);
+        let status = status?;
+        // 1: some file did not compile (a template, Python 2 code in a test directory):
+        // Python compiles it at import, if it is ever imported, as after `pip install`.
+        if matches!(status.code(), Some(0 | 1)) {
+            return Ok(());
+        }
+        Err(BuildError::Bytecode {
+            python: self.installer.python.clone(),
+            status: status.code().map_or_else(
+                || "a signal".to_string(),
+                |code| format!("exit status {code}"),
+            ),
+            tail: super::sdist::log_tail(log),
+        })
+    }
+
+    /// `mlpack run` of `command` in `image` with no network and the `volumes`, its output
+    /// into `log`.
+    fn run(
+        &self,
+        image: &str,
+        volumes: &[String],
+        command: &[&str],
+        log: &Path,
+    ) -> Result<std::process::ExitStatus, BuildError> {
+        let failed = |source| BuildError::io("write", log, source);
+        let log_file = fs_err::File::create(log).map_err(failed)?;
+        let log_copy = log_file.try_clone().map_err(failed)?;
+        let mut run = mlpack_run(self.builder.store)?;
+        run.args(["--rm", "--network", "none"]);
+        for volume in volumes {
+            run.args(["-v", volume]);
+        }
+        run.arg(image)
+            .args(command)
+            .stdin(Stdio::null())
+            .stdout(log_file.into_parts().0)
+            .stderr(log_copy.into_parts().0)
+            .status()
+            .map_err(failed)
+    }
+
+    /// A temporary image of `layers` with its environment set for the compile, tagged.
+    fn image(&mut self, layers: Vec<Layer>, purpose: &str) -> Result<String, BuildError> {
+        let parts: Vec<String> = layers
+            .iter()
+            .map(|layer| layer.digest.to_string())
+            .collect();
+        let key = cache::key(purpose, &parts);
+        let config = ContainerConfig {
+            purpose,
+            key: &key,
+            // marshal writes frozenset constants in string-hash order before Python 3.10.
+            env: vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+                "PYTHONHASHSEED=0".to_string(),
+            ],
+            working_dir: "/",
+        };
+        let image = self.builder.container_image(layers, self.arch, &config)?;
+        if !self.tagged.contains(&image) {
+            self.tagged.push(image.clone());
+        }
+        Ok(image)
+    }
+}
+
+impl Drop for Compiler<'_, '_> {
+    /// Untag the temporary images, the build's outcome whatever it is; a failure leaves a
+    /// name `mlpack rmi` removes, and costs nothing else.
+    fn drop(&mut self) {
+        for image in &self.tagged {
+            let _ = self.builder.store.untag(image);
+        }
+    }
+}
