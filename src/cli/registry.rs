@@ -68,7 +68,7 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
     progress.clear();
     let report = report?;
     let local = local.manifest_digest()?;
-    store.record_repo_digest(&local, &repo_digest(&target, &report.manifest_digest))?;
+    store.record_repo_digest(&local, &target.repo_digest(&report.manifest_digest))?;
     if printer.json {
         printer.json(&serde_json::json!({
             "reference": target.to_string(),
@@ -97,11 +97,6 @@ pub(super) fn push(args: &PushArgs, context: &Context, printer: Printer) -> Resu
     Ok(ExitStatus::Success)
 }
 
-/// `registry/repository@digest`, as Docker's `RepoDigests` lists it.
-fn repo_digest(reference: &crate::oci::ImageReference, digest: &crate::oci::Digest) -> String {
-    format!("{}@{digest}", reference.familiar().name())
-}
-
 pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Result<ExitStatus> {
     let (os, arch) = match &args.platform {
         Some(platform) => platform.split_once('/').ok_or_else(|| {
@@ -121,13 +116,6 @@ pub(super) fn pull(args: &PullArgs, context: &Context, printer: Printer) -> Resu
     );
     progress.clear();
     let (local_name, report) = pulled?;
-    let pulled = report
-        .index_digest
-        .as_ref()
-        .unwrap_or(&report.manifest_digest);
-    context
-        .store()?
-        .record_repo_digest(&report.manifest_digest, &repo_digest(&local_name, pulled))?;
     if printer.json {
         printer.json(&serde_json::json!({
             "reference": local_name,

@@ -171,6 +171,12 @@ impl ImageReference {
         .with_default_tag()
     }
 
+    /// `repository@digest` as Docker's `RepoDigests` lists it: the familiar name (no
+    /// `docker.io/library/`), no tag.
+    pub fn repo_digest(&self, digest: &super::Digest) -> String {
+        format!("{}@{digest}", self.familiar().name())
+    }
+
     /// As Docker shows it: Docker Hub's registry and `library/` left out
     /// (`docker.io/library/busybox:1` is `busybox:1`).
     #[must_use]

@@ -112,6 +112,14 @@ pub fn pull_admitted(
         progress,
     ))?;
     admission.check(&[(local_name.to_string(), report.manifest_digest.clone())])?;
+    // As Docker's `RepoDigests`: the digest the registry named (the index's, for one).
+    let named = report
+        .index_digest
+        .as_ref()
+        .unwrap_or(&report.manifest_digest);
+    store
+        .record_repo_digest(&report.manifest_digest, &local_name.repo_digest(named))
+        .map_err(RuntimeError::from)?;
     Ok((local_name, report))
 }
 
