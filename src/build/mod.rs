@@ -136,6 +136,27 @@ pub struct BuiltSdist {
     pub seconds: Option<f64>,
 }
 
+/// Whether pins a build records in the lock (system libraries, system packages) must be made
+/// anew: not while the inputs they were made from (`recorded`) are `inputs`; refused with
+/// `locked` under `--locked` and `offline` under `--offline`, which may not change the lock.
+fn must_pin(
+    recorded: Option<&String>,
+    inputs: &str,
+    request: &BuildRequest<'_>,
+    locked: BuildError,
+    offline: BuildError,
+) -> Result<bool, BuildError> {
+    if recorded.is_some_and(|recorded| recorded == inputs) {
+        Ok(false)
+    } else if request.locked {
+        Err(locked)
+    } else if request.offline {
+        Err(offline)
+    } else {
+        Ok(true)
+    }
+}
+
 /// Check, before anything is locked or fetched, that the base can give the project its Python
 /// (a Debian base), or that nothing asks a registry image for Debian packages.
 pub fn check_base(manifest: &Manifest) -> Result<(), BuildError> {

@@ -223,18 +223,18 @@ impl Builder<'_> {
         lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(lock);
-        if lock
+        let recorded = lock
             .system_libraries
             .as_ref()
-            .is_some_and(|pins| pins.inputs_sha256 == inputs)
-        {
+            .map(|pins| &pins.inputs_sha256);
+        if !super::must_pin(
+            recorded,
+            &inputs,
+            request,
+            BuildError::LockedSystemLibraries,
+            BuildError::OfflineSystemLibraries,
+        )? {
             return Ok(false);
-        }
-        if request.locked {
-            return Err(BuildError::LockedSystemLibraries);
-        }
-        if request.offline {
-            return Err(BuildError::OfflineSystemLibraries);
         }
         self.reporter.phase("system libraries", "scanning wheels");
         let scans = self.scan_wheels(lock, built)?;

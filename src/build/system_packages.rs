@@ -106,18 +106,18 @@ impl Builder<'_> {
         lock: &mut ProjectLock,
     ) -> Result<bool, BuildError> {
         let inputs = inputs_sha256(names, request.manifest, lock);
-        if lock
+        let recorded = lock
             .system_packages
             .as_ref()
-            .is_some_and(|pins| pins.inputs_sha256 == inputs)
-        {
+            .map(|pins| &pins.inputs_sha256);
+        if !super::must_pin(
+            recorded,
+            &inputs,
+            request,
+            BuildError::LockedSystemPackages,
+            BuildError::OfflineSystemPackages,
+        )? {
             return Ok(false);
-        }
-        if request.locked {
-            return Err(BuildError::LockedSystemPackages);
-        }
-        if request.offline {
-            return Err(BuildError::OfflineSystemPackages);
         }
         self.reporter
             .phase("system packages", "resolving Debian packages");
