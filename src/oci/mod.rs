@@ -44,7 +44,7 @@ pub use self::pushed::PushRecord;
 pub use self::reference::{ImageReference, REF_NAME_ANNOTATION, ReferenceError};
 pub use self::resolve::{MIN_DIGEST_PREFIX, ResolvedImage};
 pub use self::snapshot::StoreSnapshot;
-pub use self::store::{MLPACK_HOME, Store, StoreLock, default_root};
+pub use self::store::{DirLock, MLPACK_HOME, Store, StoreLock, default_root};
 pub use self::temp::{Leftover, TempTree, UNOWNED_GRACE, leftovers, remove_tree, tree_size};
 pub use self::verify::{BlobProblem, ProblemKind, StoreCheck};
 /// The `oci-spec` types this module's API uses.

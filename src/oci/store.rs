@@ -23,7 +23,7 @@ use tempfile::NamedTempFile;
 use super::digest::{Digest, DigestWriter};
 use super::error::OciError;
 use super::temp::{self, Leftover, TempTree};
-use crate::error::FromIo;
+use crate::error::{FromIo, IoError};
 
 /// Environment variable naming the store directory.
 pub const MLPACK_HOME: &str = "MLPACK_HOME";
@@ -98,6 +98,23 @@ pub struct Store {
 #[must_use = "the lock is released when this is dropped"]
 pub struct StoreLock {
     _file: Arc<LockFile>,
+}
+
+/// A directory of records in the store (`networks/`, `volumes/`), created when missing and
+/// held under its own exclusive `flock` on `<dir>/.lock` until dropped, apart from the
+/// store's lock.
+#[derive(Debug)]
+#[must_use = "the lock is released when this is dropped"]
+pub struct DirLock {
+    root: PathBuf,
+    _file: fs_err::File,
+}
+
+impl DirLock {
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
 }
 
 /// The open lock file; closing it releases the `flock`.
@@ -198,6 +215,23 @@ impl Store {
         let file = Arc::new(LockFile(file));
         *held = Arc::downgrade(&file);
         Ok(StoreLock { _file: file })
+    }
+
+    /// Create `<root>/<name>/` if missing and take its [`DirLock`], waiting for another
+    /// process to release it.
+    pub fn lock_dir(&self, name: &str) -> Result<DirLock, IoError> {
+        let root = self.root.join(name);
+        fs_err::create_dir_all(&root).map_err(|source| IoError::new("create", &root, source))?;
+        let path = root.join(LOCK_FILE);
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| IoError::new("open", &path, source))?;
+        file.lock()
+            .map_err(|source| IoError::new("lock", &path, source))?;
+        Ok(DirLock { root, _file: file })
     }
 
     /// Where the blob with `digest` lives (whether or not it exists).

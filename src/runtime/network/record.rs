@@ -8,17 +8,15 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::error::NetworkError;
 use super::ipam::Subnet;
 use crate::atomic_file::{self, Durability};
 use crate::error::FromIo;
-use crate::oci::Store;
+use crate::oci::{DirLock, Store};
 
 const NETWORKS_DIR: &str = "networks";
-const LOCK_FILE: &str = ".lock";
 
 /// A user network: a Linux bridge and the addresses handed out on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,25 +69,17 @@ impl Network {
 /// The networks directory, locked for the life of the value.
 pub(crate) struct Networks {
     root: PathBuf,
-    _lock: Flock<std::fs::File>,
+    _lock: DirLock,
 }
 
 impl Networks {
     /// Open and lock `networks/` in `store`.
     pub(crate) fn lock(store: &Store) -> Result<Self, NetworkError> {
-        let root = store.root().join(NETWORKS_DIR);
-        fs_err::create_dir_all(&root)
-            .map_err(|source| NetworkError::io("create", &root, source))?;
-        let path = root.join(LOCK_FILE);
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| NetworkError::io("open", &path, source))?;
-        let lock = Flock::lock(file.into_parts().0, FlockArg::LockExclusive)
-            .map_err(|(_, error)| NetworkError::io("lock", &path, error.into()))?;
-        Ok(Self { root, _lock: lock })
+        let lock = store.lock_dir(NETWORKS_DIR)?;
+        Ok(Self {
+            root: lock.root().to_path_buf(),
+            _lock: lock,
+        })
     }
 
     /// [`Self::lock`], or `None` when no network was ever created in `store` (so commands

@@ -14,19 +14,17 @@ mod error;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use self::copy_up::copy_up;
 pub use self::error::VolumeError;
 use super::container::Containers;
 use crate::error::FromIo;
-use crate::oci::{Store, StoreLock};
+use crate::oci::{DirLock, Store, StoreLock};
 
 const VOLUMES_DIR: &str = "volumes";
 const RECORD_FILE: &str = "volume.json";
 const DATA_DIR: &str = "_data";
-const LOCK_FILE: &str = ".lock";
 
 /// A named volume.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,23 +56,16 @@ pub fn check_volume_name(name: &str) -> Result<(), VolumeError> {
 /// The volumes directory, locked for the life of the value.
 struct Volumes {
     root: PathBuf,
-    _lock: Flock<std::fs::File>,
+    _lock: DirLock,
 }
 
 impl Volumes {
     fn lock(store: &Store) -> Result<Self, VolumeError> {
-        let root = store.root().join(VOLUMES_DIR);
-        fs_err::create_dir_all(&root).map_err(|source| VolumeError::io("create", &root, source))?;
-        let path = root.join(LOCK_FILE);
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| VolumeError::io("open", &path, source))?;
-        let lock = Flock::lock(file.into_parts().0, FlockArg::LockExclusive)
-            .map_err(|(_, error)| VolumeError::io("lock", &path, error.into()))?;
-        Ok(Self { root, _lock: lock })
+        let lock = store.lock_dir(VOLUMES_DIR)?;
+        Ok(Self {
+            root: lock.root().to_path_buf(),
+            _lock: lock,
+        })
     }
 
     fn find(&self, name: &str) -> Result<Volume, VolumeError> {
