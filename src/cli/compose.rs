@@ -263,18 +263,7 @@ fn ps(project: &ComposeProject, containers: &Containers, printer: Printer) -> Re
                 .cloned()
                 .unwrap_or_default(),
             container.status_text(),
-            container
-                .config
-                .ports
-                .iter()
-                .map(|port| {
-                    format!(
-                        "{}:{}->{}/tcp",
-                        port.host_ip, port.host_port, port.container_port
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            super::table::ports(&container.config.ports),
         ]);
     }
     printer.result(&super::table::render(&rows, &[]))?;

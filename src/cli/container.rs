@@ -364,17 +364,7 @@ pub(super) fn ps(args: &PsArgs, containers: &Containers, printer: Printer) -> Re
             truncate(&format!("\"{}\"", config.command.join(" ")), 24),
             super::table::ago(&config.created, now),
             container.status_text(),
-            config
-                .ports
-                .iter()
-                .map(|port| {
-                    format!(
-                        "{}:{}->{}/tcp",
-                        port.host_ip, port.host_port, port.container_port
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            super::table::ports(&config.ports),
             runtime::network::endpoints_of(containers.store(), container.id().as_str())?
                 .iter()
                 .map(|(network, endpoint)| format!("{network}:{}", endpoint.address))

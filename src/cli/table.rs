@@ -68,6 +68,20 @@ fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// The PORTS column of `ps`, as Docker's: `127.0.0.1:8080->80/tcp, …`.
+pub(super) fn ports(ports: &[crate::runtime::network::PublishedPort]) -> String {
+    ports
+        .iter()
+        .map(|port| {
+            format!(
+                "{}:{}->{}/tcp",
+                port.host_ip, port.host_port, port.container_port
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
