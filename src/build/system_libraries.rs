@@ -40,10 +40,11 @@ const FORMAT: &str = "mlpack-system-libraries-v1";
 /// The dynamic loaders, which every dynamically linked object names and none ships.
 const LOADERS: &[&str] = &["ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"];
 
-/// The hash the pins are kept for: the scan's rules, the target, the base's pins (a Debian
-/// base's package sha256s, or an image's digest) and every locked wheel's sha256.
-pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
-    let mut parts = vec![format!("arch {}", lock.target.arch.as_str())];
+/// The base's pins as hash inputs: a Debian base's package sha256s (sorted), or an image's
+/// digest. Pins the build records on top of the base (system libraries, system packages) are
+/// kept for them.
+pub(super) fn base_pins(lock: &Lockfile) -> Vec<String> {
+    let mut parts = Vec::new();
     if let Some(base) = lock.debian_base() {
         let mut hashes: Vec<String> = base
             .packages
@@ -56,6 +57,14 @@ pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
     if let Some(image) = lock.image_base() {
         parts.push(format!("image {}", image.digest));
     }
+    parts
+}
+
+/// The hash the pins are kept for: the scan's rules, the target, the base's pins (a Debian
+/// base's package sha256s, or an image's digest) and every locked wheel's sha256.
+pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
+    let mut parts = vec![format!("arch {}", lock.target.arch.as_str())];
+    parts.extend(base_pins(lock));
     // The system packages are part of the base the scan looks at (only when there are some,
     // so the pins of a lock without them hold).
     if let Some(pins) = &lock.system_packages {

@@ -27,18 +27,7 @@ pub(crate) fn inputs_sha256(
         format!("mirror {:?}", manifest.base.mirror),
     ];
     parts.extend(names.iter().map(|name| format!("package {name}")));
-    if let Some(base) = lock.debian_base() {
-        let mut hashes: Vec<String> = base
-            .packages
-            .iter()
-            .map(|package| format!("deb {}", package.sha256))
-            .collect();
-        hashes.sort();
-        parts.extend(hashes);
-    }
-    if let Some(image) = lock.image_base() {
-        parts.push(format!("image {}", image.digest));
-    }
+    parts.extend(super::system_libraries::base_pins(lock));
     cache::key("mlpack-system-packages-v1", &parts)
 }
 
