@@ -8,23 +8,14 @@ use std::str::FromStr;
 
 use crate::arch::Arch;
 use crate::lock::LockedImage;
-use crate::oci::registry::{self, CredentialStore, RegistryClient, TransferProgress};
-use crate::oci::{Digest, HistoryEntry, ImageReference, Layer, ResolvedImage, Store};
+use crate::oci::registry::{self, TransferProgress};
+use crate::oci::{Digest, HistoryEntry, Layer, ResolvedImage, Store};
 
 use super::BuildError;
 use super::fetch::{Fetcher, pull};
 use super::inspect::{ImageTree, InspectError};
 
 /// A client for `source`'s registry with the saved credentials, if any.
-fn client(source: &ImageReference) -> Result<RegistryClient, BuildError> {
-    let credentials = CredentialStore::open()?.get(source.registry())?;
-    Ok(RegistryClient::new(
-        source.registry(),
-        registry::is_insecure(source.registry()),
-        credentials,
-    )?)
-}
-
 /// Pull `image` for `arch` (or, with `offline`, take the copy the store has under its name),
 /// read its interpreter and glibc, and pin it.
 pub(super) fn pin(
@@ -46,7 +37,7 @@ pub(super) fn pin(
                 })?;
         (resolved.manifest_digest()?, None)
     } else {
-        let client = client(&source)?;
+        let client = registry::client_for(source.registry())?;
         let platform = ("linux", arch.oci());
         let report = pull(
             network,
@@ -127,7 +118,7 @@ pub(crate) fn ensure(
     let source = registry::remote_reference(&image.image)?;
     let local_name = source.store_name();
     let source = source.with_digest(digest.clone());
-    let client = client(&source)?;
+    let client = registry::client_for(source.registry())?;
     fetch.pull(&client, store, &source, ("linux", &image.arch), &local_name)?;
     Ok(store.resolve(digest.as_str())?)
 }

@@ -23,7 +23,7 @@ use crate::error::{Diagnostic, IoError};
 use crate::gc::GcError;
 use crate::manifest::ClusterSection;
 use crate::network::StartError;
-use crate::oci::registry::{self, CredentialStore, RegistryClient, RegistryError};
+use crate::oci::registry::{self, CredentialStore, RegistryError};
 use crate::oci::{ImageReference, OciError, Store};
 use crate::project::Project;
 
@@ -195,12 +195,7 @@ fn publish(
     }
     let store = context.store()?;
     let resolved = store.resolve(&image.digest)?;
-    let credentials = CredentialStore::open()?.get(target.registry())?;
-    let client = RegistryClient::new(
-        target.registry(),
-        registry::is_insecure(target.registry()),
-        credentials,
-    )?;
+    let client = registry::client_for(target.registry())?;
     context.network()?.block_on(registry::push(
         &client,
         store,
