@@ -9,6 +9,19 @@ use std::path::{Path, PathBuf};
 use super::BuildError;
 use crate::error::FromIo;
 
+/// The project-relative paths the manifest keeps out of the code: the outputs directory and
+/// the dataset sources.
+pub(crate) fn left_out(manifest: &crate::manifest::Manifest) -> Vec<PathBuf> {
+    let mut skip = vec![manifest.outputs.dir.clone()];
+    skip.extend(
+        manifest
+            .datasets
+            .iter()
+            .map(|dataset| dataset.source.get_ref().clone()),
+    );
+    skip
+}
+
 /// Copy the project's code into `staging` under `app`; returns how many files.
 pub(crate) fn stage(
     project: &Path,

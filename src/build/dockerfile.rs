@@ -323,14 +323,7 @@ fn config_lines(text: &mut String, manifest: &Manifest) {
 /// The code as the code layer stages it, under `app/`; the output directory is left out
 /// when it is inside the project.
 fn stage_code(request: &DockerfileRequest<'_>) -> Result<usize, BuildError> {
-    let manifest = request.manifest;
-    let mut skip = vec![manifest.outputs.dir.clone()];
-    skip.extend(
-        manifest
-            .datasets
-            .iter()
-            .map(|dataset| dataset.source.get_ref().clone()),
-    );
+    let mut skip = code::left_out(request.manifest);
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or(path.to_path_buf());
     if let Ok(inside) = absolute(request.output).strip_prefix(absolute(request.project)) {
         skip.push(inside.to_path_buf());

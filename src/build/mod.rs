@@ -518,13 +518,7 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         let dir = self.staging()?;
         let manifest = request.manifest;
-        let mut skip = vec![manifest.outputs.dir.clone()];
-        skip.extend(
-            manifest
-                .datasets
-                .iter()
-                .map(|dataset| dataset.source.get_ref().clone()),
-        );
+        let skip = code::left_out(manifest);
         let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
         let name = format!("project code at {}", manifest.train.workdir);
         let layer = self.write_layer(&name, dir.path())?;
