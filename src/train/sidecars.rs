@@ -22,6 +22,8 @@ const RUN_DIR: &str = "MLPACK_RUN_DIR";
 /// The services to start, checked against the compose file.
 #[derive(Debug)]
 pub(crate) struct SidecarPlan {
+    /// This `mlpack`, which runs the child `mlpack compose`.
+    exe: PathBuf,
     file: PathBuf,
     project_name: String,
     services: Vec<String>,
@@ -51,6 +53,7 @@ impl SidecarPlan {
             .selected(&train.services)
             .map_err(|source| TrainError::Sidecars(Box::new(source)))?;
         Ok(Some(Self {
+            exe: std::env::current_exe().map_err(TrainError::CurrentExe)?,
             file: compose.file.clone(),
             project_name,
             services: train.services.clone(),
@@ -79,8 +82,7 @@ impl SidecarPlan {
     }
 
     fn compose(&self, run_id: &str, run_dir: &Path) -> Command {
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mlpack"));
-        let mut command = Command::new(exe);
+        let mut command = Command::new(&self.exe);
         command
             .arg("compose")
             .arg("-f")
