@@ -1,6 +1,6 @@
 //! The typed instructions, and their reading from `parse-dockerfile`'s syntax tree: line
 //! numbers from spans, shell-form text with its line continuations and comment lines
-//! removed (as BuildKit's parser joins them), `NAME=value` pairs split (quotes kept for
+//! removed (as `BuildKit`'s parser joins them), `NAME=value` pairs split (quotes kept for
 //! the expansion at build time).
 
 use parse_dockerfile as syntax;
@@ -43,7 +43,7 @@ pub enum CommandLine {
 pub struct RunInstruction {
     pub flags: Vec<Flag>,
     pub command: CommandLine,
-    /// `RUN <<EOF`: the document, and whether the command is the heredoc alone.
+    /// `RUN <<EOF`: the document, run as the script.
     pub heredoc: Option<String>,
 }
 
@@ -235,7 +235,10 @@ impl Reader<'_> {
             }
             I::Env(env) => {
                 let start = env.env.span.start;
-                (start, Instruction::Env(self.pairs(start, &env.arguments.value, "ENV")?))
+                (
+                    start,
+                    Instruction::Env(self.pairs(start, &env.arguments.value, "ENV")?),
+                )
             }
             I::Label(label) => {
                 let start = label.label.span.start;
@@ -245,11 +248,23 @@ impl Reader<'_> {
             I::Run(run) => (run.run.span.start, Instruction::Run(self.run(run))),
             I::Copy(copy) => {
                 let start = copy.copy.span.start;
-                (start, Instruction::Copy(self.copy(start, false, &copy.options, &copy.src, &copy.dest)))
+                (
+                    start,
+                    Instruction::Copy(self.copy(
+                        start,
+                        false,
+                        &copy.options,
+                        &copy.src,
+                        &copy.dest,
+                    )),
+                )
             }
             I::Add(add) => {
                 let start = add.add.span.start;
-                (start, Instruction::Copy(self.copy(start, true, &add.options, &add.src, &add.dest)))
+                (
+                    start,
+                    Instruction::Copy(self.copy(start, true, &add.options, &add.src, &add.dest)),
+                )
             }
             I::Workdir(workdir) => (
                 workdir.workdir.span.start,
@@ -259,21 +274,32 @@ impl Reader<'_> {
                 user.user.span.start,
                 Instruction::User(user.arguments.value.to_string()),
             ),
-            I::Cmd(cmd) => (cmd.cmd.span.start, Instruction::Cmd(self.command(&cmd.arguments))),
+            I::Cmd(cmd) => (
+                cmd.cmd.span.start,
+                Instruction::Cmd(self.command(&cmd.arguments)),
+            ),
             I::Entrypoint(entrypoint) => (
                 entrypoint.entrypoint.span.start,
                 Instruction::Entrypoint(self.command(&entrypoint.arguments)),
             ),
             I::Expose(expose) => (
                 expose.expose.span.start,
-                Instruction::Expose(expose.arguments.iter().map(|port| port.value.to_string()).collect()),
+                Instruction::Expose(
+                    expose
+                        .arguments
+                        .iter()
+                        .map(|port| port.value.to_string())
+                        .collect(),
+                ),
             ),
             I::Volume(volume) => (
                 volume.volume.span.start,
                 Instruction::Volume(match &volume.arguments {
-                    syntax::JsonOrStringArray::Json(array) => {
-                        array.value.iter().map(|path| path.value.to_string()).collect()
-                    }
+                    syntax::JsonOrStringArray::Json(array) => array
+                        .value
+                        .iter()
+                        .map(|path| path.value.to_string())
+                        .collect(),
                     syntax::JsonOrStringArray::String(words) => {
                         words.iter().map(|path| path.value.to_string()).collect()
                     }
@@ -297,7 +323,13 @@ impl Reader<'_> {
             ),
             I::Shell(shell) => (
                 shell.shell.span.start,
-                Instruction::Shell(shell.arguments.iter().map(|word| word.value.to_string()).collect()),
+                Instruction::Shell(
+                    shell
+                        .arguments
+                        .iter()
+                        .map(|word| word.value.to_string())
+                        .collect(),
+                ),
             ),
             I::Maintainer(maintainer) => (
                 maintainer.maintainer.span.start,
@@ -319,7 +351,8 @@ impl Reader<'_> {
         text: &str,
         instruction: &str,
     ) -> Result<Vec<(String, String)>, ParseError> {
-        let words = raw_words(text, self.escape).map_err(|error| self.error(start, error.to_string()))?;
+        let words =
+            raw_words(text, self.escape).map_err(|error| self.error(start, error.to_string()))?;
         let Some(first) = words.first() else {
             return Err(self.error(start, format!("{instruction} needs at least one argument")));
         };
@@ -330,7 +363,9 @@ impl Reader<'_> {
         words
             .into_iter()
             .map(|word| match word.split_once('=') {
-                Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+                Some((name, value)) if !name.is_empty() => {
+                    Ok((name.to_string(), value.to_string()))
+                }
                 _ => Err(self.error(
                     start,
                     format!("{instruction}: `{word}` is not `NAME=value`"),
@@ -341,36 +376,26 @@ impl Reader<'_> {
 
     fn command(&self, command: &syntax::Command<'_>) -> CommandLine {
         match command {
-            syntax::Command::Exec(array) => {
-                CommandLine::Exec(array.value.iter().map(|word| word.value.to_string()).collect())
-            }
+            syntax::Command::Exec(array) => CommandLine::Exec(
+                array
+                    .value
+                    .iter()
+                    .map(|word| word.value.to_string())
+                    .collect(),
+            ),
             syntax::Command::Shell(text) => CommandLine::Shell(self.join(text.value)),
             _ => CommandLine::Shell(String::new()),
         }
     }
 
+    /// `parse-dockerfile` reads a heredoc only where the command starts with it (`RUN
+    /// <<EOF`): the document is then the script.
     fn run(&self, run: &syntax::RunInstruction<'_>) -> RunInstruction {
-        let command = self.command(&run.arguments);
-        let heredoc = run.here_docs.first().map(|doc| doc.value.to_string());
-        let command = match (&command, &heredoc, run.here_docs.first()) {
-            // `RUN cmd <<EOF`: the shell reads the document, as BuildKit passes it.
-            (CommandLine::Shell(line), Some(_), Some(doc)) if !is_bare_heredoc(line) => {
-                CommandLine::Shell(self.text_through_heredoc(run.arguments_start(), doc))
-            }
-            _ => command,
-        };
         RunInstruction {
             flags: flags(&run.options),
-            heredoc: heredoc.filter(|_| matches!(&command, CommandLine::Shell(line) if is_bare_heredoc(line))),
-            command,
+            heredoc: run.here_docs.first().map(|doc| doc.value.to_string()),
+            command: self.command(&run.arguments),
         }
-    }
-
-    /// The text from `start` through a heredoc's closing delimiter line.
-    fn text_through_heredoc(&self, start: usize, doc: &syntax::HereDoc<'_>) -> String {
-        let rest = &self.text[doc.span.end..];
-        let end = doc.span.end + rest.find('\n').map_or(rest.len(), |at| at);
-        self.text[start..end].to_string()
     }
 
     fn copy(
@@ -402,27 +427,6 @@ impl Reader<'_> {
             dest: dest.value.to_string(),
         }
     }
-}
-
-/// Where a `RUN`'s arguments start (after its flags).
-trait ArgumentsStart {
-    fn arguments_start(&self) -> usize;
-}
-
-impl ArgumentsStart for syntax::RunInstruction<'_> {
-    fn arguments_start(&self) -> usize {
-        match &self.arguments {
-            syntax::Command::Exec(array) => array.span.start,
-            syntax::Command::Shell(text) => text.span.start,
-            _ => 0,
-        }
-    }
-}
-
-/// `<<EOF` (or `<<-EOF`, `<<"EOF"`) alone: the document is the script.
-fn is_bare_heredoc(line: &str) -> bool {
-    let line = line.trim();
-    line.starts_with("<<") && !line.contains(char::is_whitespace)
 }
 
 /// The delimiters of the heredocs a line opens, in order (`<<EOF`, `<<-"EOF"`).

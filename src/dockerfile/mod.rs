@@ -3,7 +3,7 @@
 //! Nothing here builds: `build::dockerfile_build` executes what this gives it.
 //!
 //! Parsing (continuations, heredocs, parser directives, `# escape=`) is the `parse-dockerfile`
-//! crate's; this module turns its syntax tree into [`Dockerfile`], keeping what BuildKit's
+//! crate's; this module turns its syntax tree into [`Dockerfile`], keeping what `BuildKit`'s
 //! `dockerfile2llb` reads (<https://docs.docker.com/reference/dockerfile/>).
 
 pub mod ignore;
@@ -69,11 +69,7 @@ impl Dockerfile {
             .syntax
             .as_ref()
             .map(|directive| directive.value.value.to_string());
-        let reader = instruction::Reader {
-            file,
-            text,
-            escape,
-        };
+        let reader = instruction::Reader { file, text, escape };
         let mut global_args = Vec::new();
         for arg in parsed.global_args() {
             global_args.push(reader.arg(arg)?);

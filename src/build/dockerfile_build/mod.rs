@@ -1,8 +1,8 @@
 //! `mlpack build -f Dockerfile`: a Dockerfile built without a daemon, to the image `docker
-//! build` gives (BuildKit's semantics, <https://docs.docker.com/reference/dockerfile/>).
+//! build` gives (`BuildKit`'s semantics, <https://docs.docker.com/reference/dockerfile/>).
 //!
 //! 1. The stages the target needs are built, on demand (a `FROM` or `COPY --from` of a
-//!    stage builds it first), as BuildKit does; the others are skipped.
+//!    stage builds it first), as `BuildKit` does; the others are skipped.
 //! 2. `FROM`: a stage, `scratch`, an image in the store by that name, else pulled.
 //! 3. Each instruction advances the stage's cache key (its parent's key, the instruction
 //!    expanded, and for `COPY`/`ADD` the content of what it copies); a `RUN`, `COPY`, `ADD`
@@ -93,12 +93,17 @@ pub fn build_dockerfile(
         ));
     }
     let target = match request.target {
-        Some(target) => file
-            .stage_index(target)
-            .ok_or_else(|| DockerfileBuildError::UnknownTarget {
-                target: target.to_string(),
-                stages: file.stages.iter().filter_map(|stage| stage.name.clone()).collect(),
-            })?,
+        Some(target) => {
+            file.stage_index(target)
+                .ok_or_else(|| DockerfileBuildError::UnknownTarget {
+                    target: target.to_string(),
+                    stages: file
+                        .stages
+                        .iter()
+                        .filter_map(|stage| stage.name.clone())
+                        .collect(),
+                })?
+        }
         None => file.stages.len() - 1,
     };
     let mut store_lock = Some(store.lock()?);
@@ -124,11 +129,11 @@ pub fn build_dockerfile(
     };
     executor.build_stage(target)?;
     let used_args = std::mem::take(&mut executor.used_args);
-    let state = executor.stages[target].take().ok_or_else(|| {
-        DockerfileBuildError::Cycle {
+    let state = executor.stages[target]
+        .take()
+        .ok_or_else(|| DockerfileBuildError::Cycle {
             stage: target.to_string(),
-        }
-    })?;
+        })?;
     notes.extend(unused_args(request.build_args, &used_args));
     let descriptor = write_image(store, &state)?;
     store.tag(request.reference, &descriptor)?;
@@ -240,11 +245,11 @@ impl Executor<'_, '_> {
             return Ok(());
         }
         let stage = &self.file.stages[index];
-        let mut state = self.from(index, stage)?;
+        let mut built = self.from(index, stage)?;
         for instruction in &stage.instructions {
-            self.instruction(index, &mut state, instruction)?;
+            self.instruction(index, &mut built, instruction)?;
         }
-        self.stages[index] = Some(state);
+        self.stages[index] = Some(built);
         Ok(())
     }
 
@@ -259,14 +264,14 @@ impl Executor<'_, '_> {
         }
         if let Some(from) = self.file.stage_index(&image).filter(|from| *from < index) {
             self.build_stage(from)?;
-            let mut state = self.stages[from].as_ref().map(clone_state).ok_or_else(|| {
+            let mut inherited = self.stages[from].as_ref().map(clone_state).ok_or_else(|| {
                 DockerfileBuildError::Cycle {
                     stage: image.clone(),
                 }
             })?;
-            state.args.clear();
-            state.advance(&[format!("from stage {from}")]);
-            return Ok(state);
+            inherited.args.clear();
+            inherited.advance(&[format!("from stage {from}")]);
+            return Ok(inherited);
         }
         let base = if image == "scratch" {
             None
@@ -279,7 +284,11 @@ impl Executor<'_, '_> {
         if let Some(base) = &base {
             let started = Instant::now();
             for (position, layer) in image_base::layers(base)?.into_iter().enumerate() {
-                let description = format!("FROM {image} ({}/{})", position + 1, base.manifest.layers().len());
+                let description = format!(
+                    "FROM {image} ({}/{})",
+                    position + 1,
+                    base.manifest.layers().len()
+                );
                 layers.push((super::built(description, &layer, true, started), layer));
             }
             history = image_base::history(base, &image);
@@ -315,14 +324,21 @@ impl Executor<'_, '_> {
         Err(located(
             &self.name,
             at_line,
-            format!("`--platform={platform}`: mlpack builds only for this machine's platform, `{}`", host_platform()),
+            format!(
+                "`--platform={platform}`: mlpack builds only for this machine's platform, `{}`",
+                host_platform()
+            ),
             vec!["remove `--platform`, or build on a machine of that platform".to_string()],
         )
         .into())
     }
 
     /// A base image: from the store by name, else pulled.
-    fn base_image(&self, at_line: &Located<String>, image: &str) -> Result<ResolvedImage, BuildError> {
+    fn base_image(
+        &self,
+        at_line: &Located<String>,
+        image: &str,
+    ) -> Result<ResolvedImage, BuildError> {
         let store = self.builder.store;
         if let Ok(found) = store.resolve(image) {
             return Ok(found);
@@ -375,7 +391,7 @@ impl Executor<'_, '_> {
                     let value = expand(state, value)?;
                     state.config.set_env(&name, &value);
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Label(pairs) => {
                 for (name, value) in pairs {
@@ -383,11 +399,14 @@ impl Executor<'_, '_> {
                     let value = expand(state, value)?;
                     state.config.labels.insert(name, value);
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Maintainer(name) => {
-                state.config.labels.insert("maintainer".to_string(), name.clone());
-                self.config_step(state, instruction);
+                state
+                    .config
+                    .labels
+                    .insert("maintainer".to_string(), name.clone());
+                config_step(state, instruction);
             }
             Instruction::Workdir(dir) => {
                 let dir = expand(state, dir)?;
@@ -395,21 +414,21 @@ impl Executor<'_, '_> {
             }
             Instruction::User(user) => {
                 state.config.user = expand(state, user)?;
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Cmd(command) => {
                 state.config.cmd = command_args(command, &state.config.shell);
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Entrypoint(command) => {
                 state.config.entrypoint = command_args(command, &state.config.shell);
                 // Docker's rule: a new entrypoint drops the CMD the base set.
                 state.config.cmd.clear();
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Shell(shell) => {
                 state.config.shell.clone_from(shell);
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Expose(ports) => {
                 for port in ports {
@@ -417,13 +436,17 @@ impl Executor<'_, '_> {
                         .expand_words(escape, port)
                         .map_err(|error| self.at(instruction, error.to_string()))?
                     {
-                        let port = if port.contains('/') { port } else { format!("{port}/tcp") };
+                        let port = if port.contains('/') {
+                            port
+                        } else {
+                            format!("{port}/tcp")
+                        };
                         if !state.config.exposed_ports.contains(&port) {
                             state.config.exposed_ports.push(port);
                         }
                     }
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Volume(paths) => {
                 for path in paths {
@@ -432,22 +455,25 @@ impl Executor<'_, '_> {
                         state.config.volumes.push(path);
                     }
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Stopsignal(signal) => {
                 state.config.stop_signal = expand(state, signal)?;
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Healthcheck(_) => {
                 // Kept in the history only: mlpack's image config has no health check.
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Onbuild => {
                 return Err(located(
                     &self.name,
                     instruction,
                     "ONBUILD is not supported".to_string(),
-                    vec!["run the instructions in the Dockerfile that uses this image instead".to_string()],
+                    vec![
+                        "run the instructions in the Dockerfile that uses this image instead"
+                            .to_string(),
+                    ],
                 )
                 .into());
             }
@@ -466,13 +492,14 @@ impl Executor<'_, '_> {
         for decl in decls {
             let mut known = self.global_args.clone();
             known.extend(state.args.clone());
-            let value = match arg_value(decl, self.request.build_args, &state.args, self.file.escape)
-                .map_err(|error| self.at(instruction, error.to_string()))?
-            {
-                Some(value) => Some(value),
-                // `ARG NAME` in a stage takes the global `ARG`'s value.
-                None => known.get(&decl.name).cloned(),
-            };
+            let value =
+                match arg_value(decl, self.request.build_args, &state.args, self.file.escape)
+                    .map_err(|error| self.at(instruction, error.to_string()))?
+                {
+                    Some(value) => Some(value),
+                    // `ARG NAME` in a stage takes the global `ARG`'s value.
+                    None => known.get(&decl.name).cloned(),
+                };
             self.used_args.push(decl.name.clone());
             if let Some(value) = value {
                 state.args.insert(decl.name.clone(), value.clone());
@@ -482,12 +509,12 @@ impl Executor<'_, '_> {
         state.note(instruction.source.clone());
         Ok(())
     }
+}
 
-    /// A config-only instruction: the key advances, the history grows.
-    fn config_step(&self, state: &mut StageState, instruction: &Located<Instruction>) {
-        state.advance(&[format!("{:?}", instruction.value)]);
-        state.note(instruction.source.clone());
-    }
+/// A config-only instruction: the key advances, the history grows.
+fn config_step(state: &mut StageState, instruction: &Located<Instruction>) {
+    state.advance(&[format!("{:?}", instruction.value)]);
+    state.note(instruction.source.clone());
 }
 
 /// `linux/amd64` for this machine.
@@ -533,7 +560,11 @@ fn write_image(store: &Store, state: &StageState) -> Result<oci::Descriptor, Bui
         stop_signal: config.stop_signal.clone(),
         labels: config.labels.clone(),
         ..ImageSpec::new(
-            state.layers.iter().map(|(_, layer)| layer.clone()).collect(),
+            state
+                .layers
+                .iter()
+                .map(|(_, layer)| layer.clone())
+                .collect(),
             crate::arch::Arch::host().oci(),
             super::config::created(None, None)?,
         )

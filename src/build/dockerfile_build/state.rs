@@ -1,6 +1,6 @@
 //! A stage's state as its instructions change it: the layers so far, the image config as
 //! Docker keeps it (inherited from the base, then `ENV`, `WORKDIR`, `USER`, `CMD`...), the
-//! `ARG`s in scope, and the cache key of everything so far (BuildKit's cache chain: an
+//! `ARG`s in scope, and the cache key of everything so far (`BuildKit`'s cache chain: an
 //! instruction's result depends on this key and its own inputs only).
 
 use std::collections::BTreeMap;
