@@ -228,3 +228,75 @@ fn errors_name_the_dockerfile_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn add_unpacks_archives_and_heredocs_shell_and_healthcheck_apply() {
+    let context = TestContext::new();
+    install_busybox(&context);
+    context.write("pkg/bin/tool", "#!/bin/sh\necho tool\n");
+    let status = std::process::Command::new("tar")
+        .args(["czf", "pkg.tar.gz", "-C", "pkg", "bin"])
+        .current_dir(&context.project)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs_err::remove_dir_all(context.project.join("pkg")).unwrap();
+    context.write(
+        "Dockerfile",
+        "FROM busybox:test\n\
+         ADD pkg.tar.gz /opt/\n\
+         SHELL [\"/bin/sh\", \"-ec\"]\n\
+         RUN <<EOF\n\
+         echo one > /one.txt\n\
+         echo \"shell $0\" >> /one.txt\n\
+         EOF\n\
+         HEALTHCHECK --interval=30s --retries=2 CMD [\"/bin/true\"]\n\
+         CMD echo done\n",
+    );
+    ok(&context, &["build", "-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(
+        in_image(&context, "demo:1", "cat /opt/bin/tool /one.txt"),
+        "#!/bin/sh\necho tool\none\nshell /bin/sh\n"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&context, &["inspect", "demo:1"])).unwrap();
+    let config = &inspect["config"]["config"];
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["/bin/sh", "-ec", "echo done"])
+    );
+    let store = crate::common::images::store_dir(&context);
+    let digest = inspect["manifest"]["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .replace("sha256:", "");
+    let raw: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(store.join("blobs/sha256").join(digest)).unwrap())
+            .unwrap();
+    assert_eq!(
+        raw["config"]["Healthcheck"],
+        serde_json::json!({"Test": ["CMD", "/bin/true"], "Interval": 30_000_000_000_u64, "Retries": 2})
+    );
+}
+
+#[cfg(feature = "test-registry")]
+#[test]
+fn from_pulls_a_registry_image_once() {
+    let pusher = TestContext::new();
+    install_busybox(&pusher);
+    let registry = crate::common::registry::TestRegistry::start(pusher.temp.path());
+    let remote = format!("{}/team/busybox:v1", registry.host);
+    ok(&pusher, &["push", crate::common::images::BUSYBOX, &remote]);
+
+    let context = TestContext::new();
+    context.write(
+        "Dockerfile",
+        &format!("FROM {remote}\nRUN echo pulled > /pulled.txt\n"),
+    );
+    let first = build_json(&context, &["-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(in_image(&context, "demo:1", "cat /pulled.txt"), "pulled\n");
+    // The base is in the store now: the second build neither pulls nor runs anything.
+    let second = build_json(&context, &["-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(second["manifest_digest"], first["manifest_digest"]);
+    assert_eq!(reused(&second), [true, true], "{second}");
+}

@@ -15,6 +15,7 @@
 mod context;
 mod copy;
 mod error;
+mod healthcheck;
 mod lower;
 mod run;
 mod state;
@@ -270,6 +271,7 @@ impl Executor<'_, '_> {
                 }
             })?;
             inherited.args.clear();
+            inherited.config.cmd_set = false;
             inherited.advance(&[format!("from stage {from}")]);
             return Ok(inherited);
         }
@@ -418,12 +420,16 @@ impl Executor<'_, '_> {
             }
             Instruction::Cmd(command) => {
                 state.config.cmd = command_args(command, &state.config.shell);
+                state.config.cmd_set = true;
                 config_step(state, instruction);
             }
             Instruction::Entrypoint(command) => {
                 state.config.entrypoint = command_args(command, &state.config.shell);
-                // Docker's rule: a new entrypoint drops the CMD the base set.
-                state.config.cmd.clear();
+                // Docker's rule: a new entrypoint drops the CMD the base set (not one this
+                // stage set).
+                if !state.config.cmd_set {
+                    state.config.cmd.clear();
+                }
                 config_step(state, instruction);
             }
             Instruction::Shell(shell) => {
@@ -461,8 +467,10 @@ impl Executor<'_, '_> {
                 state.config.stop_signal = expand(state, signal)?;
                 config_step(state, instruction);
             }
-            Instruction::Healthcheck(_) => {
-                // Kept in the history only: mlpack's image config has no health check.
+            Instruction::Healthcheck(check) => {
+                state.config.healthcheck = Some(
+                    healthcheck::config(check).map_err(|message| self.at(instruction, message))?,
+                );
                 config_step(state, instruction);
             }
             Instruction::Onbuild => {
@@ -569,5 +577,9 @@ fn write_image(store: &Store, state: &StageState) -> Result<oci::Descriptor, Bui
             super::config::created(None, None)?,
         )
     };
-    Ok(oci::write_image(store, &spec)?)
+    let mut extra = serde_json::Map::new();
+    if let Some(check) = &config.healthcheck {
+        extra.insert("Healthcheck".to_string(), check.clone());
+    }
+    Ok(oci::write_image_with(store, &spec, &extra)?)
 }

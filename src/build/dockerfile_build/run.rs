@@ -50,6 +50,18 @@ impl Executor<'_, '_> {
                 .map(|(id, target)| format!("cache {id} {target}")),
         );
         state.advance(&parts);
+        // The predefined proxy args reach `RUN` without an `ARG`, and, as in Docker, stay out
+        // of the cache key.
+        let mut env = env;
+        env.extend(
+            self.request
+                .build_args
+                .iter()
+                .filter(|(name, _)| {
+                    super::PROXY_ARGS.contains(&name.as_str()) && !state.args.contains_key(*name)
+                })
+                .map(|(name, value)| format!("{name}={value}")),
+        );
         let key = state.key.clone();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
         let below: Vec<_> = state
