@@ -64,6 +64,9 @@ struct Plan {
     from_layers: bool,
     /// `--from`'s layers.
     origin_layers: Vec<crate::oci::Layer>,
+    /// The Dockerfile's name and the instruction, for errors found while staging.
+    file: String,
+    line: Located<()>,
 }
 
 impl Executor<'_, '_> {
@@ -89,6 +92,12 @@ impl Executor<'_, '_> {
             origin_layers: match &origin {
                 Origin::Layers(layers, _) => layers.clone(),
                 Origin::Context => Vec::new(),
+            },
+            file: self.name.clone(),
+            line: Located {
+                line: instruction.line,
+                source: instruction.source.clone(),
+                value: (),
             },
         };
         if copy.sources.len() > 1 && !dest.ends_with('/') {
@@ -403,7 +412,12 @@ fn stage_copy(
     origin: &LowerTree,
     root: &Path,
 ) -> Result<(), BuildError> {
-    let owner = plan.chown.as_deref().map(|spec| chown_ids(lower, spec));
+    let owner = match plan.chown.as_deref() {
+        Some(spec) => Some(chown_ids(lower, spec).map_err(|message| {
+            BuildError::from(super::error::at(&plan.file, &plan.line, message))
+        })?),
+        None => None,
+    };
     let dest_is_dir = plan.dest_is_dir || lower.is_dir(&plan.dest);
     let parent = if dest_is_dir {
         plan.dest.clone()
@@ -505,16 +519,20 @@ fn copy_merged_dir(
 }
 
 /// The uid and gid `--chown=USER[:GROUP]` names in the stage.
-fn chown_ids(lower: &LowerTree, spec: &str) -> (u32, u32) {
+fn chown_ids(lower: &LowerTree, spec: &str) -> Result<(u32, u32), String> {
     let (user, group) = spec
         .split_once(':')
         .map_or((spec, None), |(user, group)| (user, Some(group)));
-    let uid = lower.id_of("/etc/passwd", user).unwrap_or(0);
+    let uid = lower.id_of("/etc/passwd", user).ok_or_else(|| {
+        format!("`--chown={spec}`: no user `{user}` in the stage's `/etc/passwd`")
+    })?;
     let gid = match group {
-        Some(group) => lower.id_of("/etc/group", group).unwrap_or(0),
+        Some(group) => lower.id_of("/etc/group", group).ok_or_else(|| {
+            format!("`--chown={spec}`: no group `{group}` in the stage's `/etc/group`")
+        })?,
         None => lower.group_of_user(user).unwrap_or(uid),
     };
-    (uid, gid)
+    Ok((uid, gid))
 }
 
 /// Copy one file or link to `target`, owner and mode by `apply`.
