@@ -138,10 +138,15 @@ pub(crate) fn write_tree<W: Write>(
 /// blob it just wrote. `false`, with nothing changed, when unpacking would not recreate the
 /// tree as it is: a device node (the unpacker skips them) or a whiteout name (it makes an
 /// overlay whiteout of it). Owners go first: `chown` clears setuid bits.
-pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciError> {
+/// With `keep_owners` (rule 9) only times change: owners and modes are what the tar has.
+pub(crate) fn normalize_in_place(
+    root: &Path,
+    mtime: u64,
+    keep_owners: bool,
+) -> Result<bool, OciError> {
     let walk = Walk {
         overlay_upper: false,
-        keep_owners: false,
+        keep_owners,
         exclude: HashSet::new(),
     };
     let mut entries = Vec::new();
@@ -164,7 +169,7 @@ pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciErr
     let as_root = nix::unistd::geteuid().is_root();
     let time = nix::sys::time::TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
     for entry in &entries {
-        normalize_entry(entry, as_root, time)
+        normalize_entry(entry, as_root && !keep_owners, time)
             .map_err(|source| OciError::io("normalize", &entry.source, source))?;
     }
     // The root is the container's `/`, which the unpacker makes 0755 (a temp dir is 0700).
@@ -189,7 +194,7 @@ fn normalize_entry(
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
     }
-    if !matches!(entry.kind, EntryKind::Symlink { .. }) {
+    if entry.exact.is_none() && !matches!(entry.kind, EntryKind::Symlink { .. }) {
         let mode = normalized_mode(&entry.kind, entry.mode);
         fs_err::set_permissions(
             &entry.source,

@@ -166,7 +166,7 @@ impl Executor<'_, '_> {
             let origin = LowerTree::open(builder, &plan.origin_layers)?;
             let staging = builder.staging()?;
             stage_copy(&plan, &lower, &origin, staging.path())?;
-            write(builder, &staging)
+            write(builder, staging)
         })?;
         state.add_layer(format!("{} # buildkit", instruction.source), layer);
         Ok(())
@@ -324,7 +324,7 @@ impl Executor<'_, '_> {
             let lower = LowerTree::open(builder, &below)?;
             let staging = builder.staging()?;
             make_dirs(&lower, staging.path(), &dir, None)?;
-            write(builder, &staging)
+            write(builder, staging)
         })?;
         state.add_layer(format!("WORKDIR {dir}"), layer);
         Ok(())
@@ -350,13 +350,17 @@ fn absolute(workdir: &str, path: &str) -> String {
     format!("/{}", crate::dockerfile::ignore::clean(&joined).join("/"))
 }
 
+/// Write the staged tree as a layer and hand it to the runtime's layer cache, so the next
+/// `RUN` unpacks nothing.
 fn write(
     builder: &super::super::Builder<'_>,
-    staging: &TempTree,
+    staging: TempTree,
 ) -> Result<crate::oci::Layer, BuildError> {
-    Ok(builder
+    let layer = builder
         .writer
-        .write_keeping_owners(builder.store, staging.path(), false, &[])?)
+        .write_keeping_owners(builder.store, staging.path(), false, &[])?;
+    builder.fill_unpacked_as(staging, &layer, true)?;
+    Ok(layer)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {

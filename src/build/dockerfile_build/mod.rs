@@ -124,11 +124,13 @@ pub fn build_dockerfile(
         request,
         global_args: global_args(&file, &name, request.build_args)?,
         stages: (0..file.stages.len()).map(|_| None).collect(),
-        context: BuildContext::open(request.context)?,
+        context: BuildContext::open(request.context, &builder.cache_dir)?,
         used_args: Vec::new(),
         store_lock: &mut store_lock,
     };
-    executor.build_stage(target)?;
+    let built = executor.build_stage(target);
+    executor.context.save();
+    built?;
     let used_args = std::mem::take(&mut executor.used_args);
     let state = executor.stages[target]
         .take()
