@@ -584,6 +584,36 @@ mod tests {
     }
 
     #[test]
+    fn owners_and_modes_are_kept_when_asked() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shadow");
+        fs_err::write(&file, b"x").unwrap();
+        std::os::unix::fs::chown(&file, Some(1000), Some(42)).unwrap();
+        fs_err::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .unwrap();
+        let headers = |keep_owners: bool| {
+            let options = TreeOptions {
+                keep_owners,
+                ..TreeOptions::default()
+            };
+            let tar = write_tree(dir.path(), 0, options, Vec::new()).unwrap();
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let entry = archive.entries().unwrap().next().unwrap().unwrap();
+            let header = entry.header();
+            (
+                header.uid().unwrap(),
+                header.gid().unwrap(),
+                header.mode().unwrap(),
+            )
+        };
+        assert_eq!(headers(true), (1000, 42, 0o640));
+        assert_eq!(headers(false), (0, 0, 0o644));
+    }
+
+    #[test]
     fn modes_are_normalized() {
         let file = EntryKind::File { size: 0 };
         assert_eq!(normalized_mode(&file, 0o600), 0o644);

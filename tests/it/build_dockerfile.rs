@@ -187,6 +187,15 @@ fn target_stops_at_a_stage_and_no_manifest_means_the_dockerfile() {
     let (code, _, stderr) = mlpack(&context, &["build", "-t", "demo:2"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("no `mlpack.toml`"), "{stderr}");
+    // With both, the manifest wins (here, failing on its own error) and the note says so.
+    context.write("mlpack.toml", "[project]\nname = 1\n");
+    let (code, _, stderr) = mlpack(&context, &["build"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .contains("note: building from `mlpack.toml`; the `Dockerfile` beside it is not used"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -86,7 +86,8 @@ impl BuildContext {
             return Ok(Vec::new());
         }
         let path = self.root.join(&relative);
-        match fs_err::symlink_metadata(&path) {
+        // A source that is a link is followed, as Docker does; a dangling one is the link.
+        match fs_err::metadata(&path).or_else(|_| fs_err::symlink_metadata(&path)) {
             Ok(metadata) => Ok(vec![ContextEntry {
                 relative,
                 path,

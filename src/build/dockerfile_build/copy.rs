@@ -72,7 +72,6 @@ struct Plan {
 impl Executor<'_, '_> {
     pub(super) fn copy(
         &mut self,
-        _index: usize,
         state: &mut StageState,
         instruction: &Located<Instruction>,
         copy: &CopyInstruction,

@@ -250,7 +250,7 @@ impl Executor<'_, '_> {
         let stage = &self.file.stages[index];
         let mut built = self.from(index, stage)?;
         for instruction in &stage.instructions {
-            self.instruction(index, &mut built, instruction)?;
+            self.instruction(&mut built, instruction)?;
         }
         self.stages[index] = Some(built);
         Ok(())
@@ -377,7 +377,6 @@ impl Executor<'_, '_> {
     /// Apply one instruction to `state`.
     fn instruction(
         &mut self,
-        index: usize,
         state: &mut StageState,
         instruction: &Located<Instruction>,
     ) -> Result<(), BuildError> {
@@ -488,7 +487,7 @@ impl Executor<'_, '_> {
                 .into());
             }
             Instruction::Run(run) => self.run(state, instruction, run)?,
-            Instruction::Copy(copy) => self.copy(index, state, instruction, copy)?,
+            Instruction::Copy(copy) => self.copy(state, instruction, copy)?,
         }
         Ok(())
     }
