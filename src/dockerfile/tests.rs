@@ -117,6 +117,17 @@ fn errors_name_the_line() {
 }
 
 #[test]
+fn a_heredoc_after_a_command_is_refused_at_its_line() {
+    let error = Dockerfile::parse(
+        "Dockerfile",
+        "FROM scratch\nRUN echo <<<here\nRUN --network=none python3 - <<EOF\nprint(1)\nEOF\n",
+    )
+    .unwrap_err();
+    assert_eq!(error.line, 3, "{error}");
+    assert!(error.to_string().contains("`RUN <<EOF`"), "{error}");
+}
+
+#[test]
 fn escape_directive() {
     let file = Dockerfile::parse("Dockerfile", "# escape=`\nFROM scratch\nRUN a `\n  b\n").unwrap();
     assert_eq!(file.escape, '`');
