@@ -260,12 +260,19 @@ fn add_unpacks_archives_and_heredocs_shell_and_healthcheck_apply() {
          echo \"shell $0\" >> /one.txt\n\
          EOF\n\
          HEALTHCHECK --interval=30s --retries=2 CMD [\"/bin/true\"]\n\
+         USER nobody\n\
+         WORKDIR /work/here\n\
+         RUN touch mine\n\
          CMD echo done\n",
     );
     ok(&context, &["build", "-f", "Dockerfile", "-t", "demo:1"]);
     assert_eq!(
-        in_image(&context, "demo:1", "cat /opt/bin/tool /one.txt"),
-        "#!/bin/sh\necho tool\none\nshell /bin/sh\n"
+        in_image(
+            &context,
+            "demo:1",
+            "cat /opt/bin/tool /one.txt; stat -c '%u %n' /work /work/here/mine"
+        ),
+        "#!/bin/sh\necho tool\none\nshell /bin/sh\n65534 /work\n65534 /work/here/mine\n"
     );
     let inspect: serde_json::Value =
         serde_json::from_str(&ok(&context, &["inspect", "demo:1"])).unwrap();

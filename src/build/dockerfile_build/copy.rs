@@ -310,7 +310,7 @@ impl Executor<'_, '_> {
     ) -> Result<(), BuildError> {
         let dir = absolute(&state.config.working_dir, dir);
         state.config.working_dir.clone_from(&dir);
-        state.advance(&[format!("workdir {dir}")]);
+        state.advance(&[format!("workdir {dir} as {}", state.config.user)]);
         let key = state.key.clone();
         let builder = self.builder;
         let below: Vec<_> = state
@@ -319,10 +319,15 @@ impl Executor<'_, '_> {
             .map(|(_, layer)| layer.clone())
             .collect();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
+        let user = state.config.user.clone();
         let layer = builder.cached_or_made(&key, description, || {
             let lower = LowerTree::open(builder, &below)?;
             let staging = builder.staging()?;
-            make_dirs(&lower, staging.path(), &dir, None)?;
+            // As `BuildKit`: what `WORKDIR` creates belongs to the `USER` (moby/buildkit#1002).
+            let owner = (!user.is_empty())
+                .then(|| chown_ids(&lower, &user).ok())
+                .flatten();
+            make_dirs(&lower, staging.path(), &dir, owner)?;
             write(builder, staging)
         })?;
         state.add_layer(format!("WORKDIR {dir}"), layer);
