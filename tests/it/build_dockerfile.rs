@@ -230,12 +230,44 @@ fn errors_name_the_dockerfile_line() {
     let (code, _, _) = mlpack(&context, &["inspect", "broken:1"]);
     assert_ne!(code, 0, "a failed build tags nothing");
 
-    context.write("Dockerfile", "FROM busybox:test\nONBUILD RUN true\n");
+    let refused = [
+        (
+            "ONBUILD RUN true",
+            "Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported",
+        ),
+        (
+            "RUN --mount=type=secret,id=x true",
+            "`RUN --mount=type=secret` is not supported by mlpack",
+        ),
+        (
+            "ADD https://example.com/x.tgz /x",
+            "downloading is not supported by mlpack",
+        ),
+        (
+            "COPY --chown=nosuchuser x /x",
+            "Dockerfile:2: COPY --chown=nosuchuser x /x: `--chown=nosuchuser`: no user `nosuchuser`",
+        ),
+    ];
+    context.write("x", "x");
+    for (line, expected) in refused {
+        context.write("Dockerfile", &format!("FROM busybox:test\n{line}\n"));
+        let (code, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
+        assert_eq!(code, 1, "{line}: {stderr}");
+        assert!(stderr.contains(expected), "{line}: {stderr}");
+    }
+    context.write("Dockerfile", "FROM --platform=linux/s390x busybox:test\n");
     let (_, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
     assert!(
-        stderr.contains("Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported"),
+        stderr.contains("`--platform=linux/s390x`: mlpack builds only for this machine's platform"),
         "{stderr}"
     );
+    context.write("Dockerfile", "FROM busybox:test AS one\n");
+    let (_, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile", "--target", "two"]);
+    assert!(
+        stderr.contains("`--target two`: the Dockerfile has no stage of that name"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: the named stages: `one`"), "{stderr}");
 }
 
 #[test]
