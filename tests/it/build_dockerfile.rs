@@ -19,7 +19,7 @@ ENV APP_HOME=/srv/app \
 WORKDIR $APP_HOME
 COPY requirements.txt ./
 COPY src/ src/
-COPY --from=build /out/greeting.txt /etc/greeting.txt
+COPY --from=build /out/greeting.* /etc/
 COPY --chown=65534:65534 --chmod=600 secret.txt /srv/secret.txt
 COPY <<EOF /etc/app.conf
 mode=$MODE
