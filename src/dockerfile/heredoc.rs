@@ -2,7 +2,7 @@
 //! start of a `RUN` (`RUN <<EOF`). Before parsing, such a line's command is blanked out
 //! (spaces, so every offset and line number stays), the crate reads a bare heredoc, and the
 //! command is put back: the `RUN` becomes the shell script `cmd <<EOF\nbody\nEOF`, which the
-//! shell runs as BuildKit's does.
+//! shell runs as `BuildKit`'s does.
 
 use std::collections::BTreeMap;
 
