@@ -196,6 +196,7 @@ impl FingerprintCache {
     /// A cache in `dir` holding this one's hashes of the files under `roots`: what a cluster
     /// run's node 0 checks its datasets with, so that it reads no file the submission hashed
     /// and that has not changed since, whatever its own cache holds.
+    #[must_use]
     pub fn subset(&self, roots: &[&Path], dir: &Path) -> Self {
         Self {
             path: dir.join(CACHE_FILE),

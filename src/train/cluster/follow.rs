@@ -401,11 +401,11 @@ mod tests {
 
     #[test]
     fn a_cadence_is_due_at_once_then_a_period_later_unless_quickened() {
-        let hour = Duration::from_secs(3600);
+        let hour = Duration::from_hours(1);
         let mut cadence = Cadence::new(hour);
         assert!(cadence.due(), "due at once");
         assert!(!cadence.due(), "then an hour later");
-        cadence.quicken(Duration::from_secs(7200));
+        cadence.quicken(Duration::from_hours(2));
         assert!(!cadence.due(), "a longer period changes nothing");
         cadence.quicken(Duration::ZERO);
         assert!(
