@@ -5,7 +5,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use crate::common::TestContext;
-use crate::common::images::{Entry, escaping_layers, image_of_layers, layer_tar, snapshot_tree};
+use crate::common::images::{
+    Entry, busybox_root, escaping_layers, image_of_layers, layer_tar, snapshot_tree, tree_tar,
+};
 use crate::common::registry::{PASSWORD, TestRegistry, USER};
 use crate::run::{busybox_image, json, mlpack, ok, store_dir};
 
@@ -453,4 +455,82 @@ fn layers_that_escape_are_refused_at_pull_and_change_nothing() {
             "{case}"
         );
     }
+}
+
+/// Pushed from another store: busybox, a small layer and a 128 MB one, as they are
+/// (uncompressed, `--compression zstd` sends the store's layers), so that the big one takes
+/// a while to download. Returns the reference and the layers.
+fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (String, [Vec<u8>; 3]) {
+    let source_dir = context.temp.path().join("source-store");
+    let source = mlpack::oci::Store::open(&source_dir).unwrap();
+    let big = "x".repeat(128 << 20);
+    let layers = [
+        tree_tar(&busybox_root(context)),
+        layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/small", "small\n")]),
+        layer_tar(&[Entry::File("big.bin", &big)]),
+    ];
+    image_of_layers(&source, "layered:v1", &layers);
+    let remote = format!("{}/layered:v1", registry.host);
+    let pushed = context
+        .mlpack(&["push", "--compression", "zstd", "layered:v1", &remote])
+        .env("MLPACK_HOME", &source_dir)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", context.render(&pushed));
+    (remote, layers)
+}
+
+/// A pull unpacks each layer once its blob is in, while the others still download: the
+/// small layer's directory was made before the big blob was whole. The image then runs.
+#[test]
+fn a_pull_unpacks_each_layer_as_its_blob_arrives() {
+    let context = TestContext::new();
+    let registry = TestRegistry::start(context.temp.path());
+    let (remote, layers) = small_and_big_layers(&context, &registry);
+
+    ok(&context, &["pull", &remote]);
+    let store = store_dir(&context);
+    let hex = |layer: &[u8]| mlpack::oci::Digest::of(layer).hex().to_string();
+    let small = fs_err::metadata(store.join("layers").join(hex(&layers[1]))).unwrap();
+    let big = fs_err::metadata(store.join("blobs/sha256").join(hex(&layers[2]))).unwrap();
+    let (began, arrived) = (small.created().unwrap(), big.modified().unwrap());
+    assert!(
+        began < arrived,
+        "the small layer was unpacked after the big blob arrived: {began:?} >= {arrived:?}"
+    );
+    assert_eq!(
+        ok(&context, &["run", "--rm", &remote, "cat", "/etc/small"]),
+        "small\n"
+    );
+}
+
+/// A blob that fails its digest after other layers were unpacked from theirs: the pull
+/// fails, and no layer directory, whole or half-made, is left.
+#[test]
+fn a_damaged_blob_mid_pull_leaves_no_unpacked_layer() {
+    let context = TestContext::new();
+    let registry = TestRegistry::start(context.temp.path());
+    let (remote, layers) = small_and_big_layers(&context, &registry);
+    let hex = mlpack::oci::Digest::of(&layers[2]).hex().to_string();
+    let blob = walkdir::WalkDir::new(&registry.storage)
+        .into_iter()
+        .flatten()
+        .find(|entry| entry.file_name() == "data" && entry.path().to_string_lossy().contains(&hex))
+        .unwrap();
+    let mut bytes = fs_err::read(blob.path()).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs_err::write(blob.path(), bytes).unwrap();
+
+    let (code, _, stderr) = mlpack(&context, &["pull", &remote]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains(&hex), "{stderr}");
+    let left: Vec<String> = fs_err::read_dir(store_dir(&context).join("layers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "l")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
