@@ -457,13 +457,16 @@ fn layers_that_escape_are_refused_at_pull_and_change_nothing() {
     }
 }
 
-/// Pushed from another store: busybox, a small layer and a 128 MB one, as they are
-/// (uncompressed, `--compression zstd` sends the store's layers), so that the big one takes
-/// a while to download. Returns the reference and the layers.
-fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (String, [Vec<u8>; 3]) {
+/// Pushed from another store: busybox, a small layer and a 128 MB one, so that the big one
+/// takes a while to download. Returns the reference and the hex digests of the layers'
+/// blobs on the registry, bottom first.
+fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (String, Vec<String>) {
     let source_dir = context.temp.path().join("source-store");
     let source = mlpack::oci::Store::open(&source_dir).unwrap();
-    let big = "x".repeat(128 << 20);
+    // Printable, but random: it stays about 100 MB when compressed.
+    let mut big = vec![0_u8; 128 << 20];
+    std::io::Read::read_exact(&mut fs_err::File::open("/dev/urandom").unwrap(), &mut big).unwrap();
+    let big = String::from_utf8(big.iter().map(|byte| b' ' + byte % 64).collect()).unwrap();
     let layers = [
         tree_tar(&busybox_root(context)),
         layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/small", "small\n")]),
@@ -477,7 +480,27 @@ fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (Stri
         .output()
         .unwrap();
     assert!(pushed.status.success(), "{}", context.render(&pushed));
-    (remote, layers)
+    let manifest = Command::new("curl")
+        .args(["-sS", "--fail", "-H"])
+        .arg("Accept: application/vnd.oci.image.manifest.v1+json")
+        .arg(format!("http://{}/v2/layered/manifests/v1", registry.host))
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let blobs = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            layer["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:")
+                .to_string()
+        })
+        .collect();
+    (remote, blobs)
 }
 
 /// A pull unpacks each layer once its blob is in, while the others still download: the
@@ -486,13 +509,19 @@ fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (Stri
 fn a_pull_unpacks_each_layer_as_its_blob_arrives() {
     let context = TestContext::new();
     let registry = TestRegistry::start(context.temp.path());
-    let (remote, layers) = small_and_big_layers(&context, &registry);
+    let (remote, blobs) = small_and_big_layers(&context, &registry);
 
     ok(&context, &["pull", &remote]);
     let store = store_dir(&context);
-    let hex = |layer: &[u8]| mlpack::oci::Digest::of(layer).hex().to_string();
-    let small = fs_err::metadata(store.join("layers").join(hex(&layers[1]))).unwrap();
-    let big = fs_err::metadata(store.join("blobs/sha256").join(hex(&layers[2]))).unwrap();
+    let inspected = json(&ok(&context, &["--json", "inspect", &remote]));
+    let small_diff_id = inspected["config"]["rootfs"]["diff_ids"][1]
+        .as_str()
+        .unwrap();
+    let small_dir = store
+        .join("layers")
+        .join(small_diff_id.trim_start_matches("sha256:"));
+    let small = fs_err::metadata(small_dir).unwrap();
+    let big = fs_err::metadata(store.join("blobs/sha256").join(&blobs[2])).unwrap();
     let (began, arrived) = (small.created().unwrap(), big.modified().unwrap());
     assert!(
         began < arrived,
@@ -510,12 +539,12 @@ fn a_pull_unpacks_each_layer_as_its_blob_arrives() {
 fn a_damaged_blob_mid_pull_leaves_no_unpacked_layer() {
     let context = TestContext::new();
     let registry = TestRegistry::start(context.temp.path());
-    let (remote, layers) = small_and_big_layers(&context, &registry);
-    let hex = mlpack::oci::Digest::of(&layers[2]).hex().to_string();
+    let (remote, blobs) = small_and_big_layers(&context, &registry);
+    let hex = &blobs[2];
     let blob = walkdir::WalkDir::new(&registry.storage)
         .into_iter()
         .flatten()
-        .find(|entry| entry.file_name() == "data" && entry.path().to_string_lossy().contains(&hex))
+        .find(|entry| entry.file_name() == "data" && entry.path().to_string_lossy().contains(hex))
         .unwrap();
     let mut bytes = fs_err::read(blob.path()).unwrap();
     let last = bytes.len() - 1;
@@ -524,7 +553,7 @@ fn a_damaged_blob_mid_pull_leaves_no_unpacked_layer() {
 
     let (code, _, stderr) = mlpack(&context, &["pull", &remote]);
     assert_ne!(code, 0);
-    assert!(stderr.contains(&hex), "{stderr}");
+    assert!(stderr.contains(hex.as_str()), "{stderr}");
     let left: Vec<String> = fs_err::read_dir(store_dir(&context).join("layers"))
         .into_iter()
         .flatten()

@@ -252,8 +252,8 @@ impl LayerCache {
         let unpacker = Unpacker::new(temp.path(), digest.clone(), &lower)?;
         // The diffID covers the whole stream: the end-of-archive blocks and any padding after
         // them, which the tar reader stops short of.
-        let (unpacked, actual) = read_ahead(source, |reader| unpacker.unpack(reader));
-        let linked_below = unpacked?;
+        let (linked_below, actual) = read_ahead(source, |reader| unpacker.unpack(reader));
+        let linked_below = linked_below?;
         let actual = actual.map_err(|source| LayerError::Unreadable {
             digest: digest.clone(),
             source,

@@ -126,7 +126,9 @@ mod tests {
     use crate::oci::Digest;
 
     fn stream(length: usize) -> Vec<u8> {
-        (0..length).map(|index| (index % 251) as u8).collect()
+        (0..length)
+            .map(|index| u8::try_from(index % 251).unwrap())
+            .collect()
     }
 
     #[test]
