@@ -8,6 +8,8 @@
 ))]
 mod base_image;
 mod build;
+#[cfg(feature = "test-root")]
+mod build_dockerfile;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod build_steps;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
