@@ -21,7 +21,7 @@ pub use self::credentials::{CredentialStore, Credentials, SavedCredentials};
 pub use self::error::{ConnectFailure, RegistryError};
 pub use self::host::is_insecure;
 pub use self::progress::{NoProgress, TransferProgress};
-pub use self::pull::{PullReport, pull};
+pub use self::pull::{LayerStored, PullReport, pull, pull_each};
 pub use self::push::{PushReport, push};
 
 /// `text` as `docker pull` reads it, spelled out ([`ImageReference::normalized`]): what
