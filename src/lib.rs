@@ -16,6 +16,7 @@ pub mod container_path;
 pub mod context;
 pub mod debian;
 pub mod dirs;
+pub mod dockerfile;
 pub mod doctor;
 pub mod elf;
 pub mod error;

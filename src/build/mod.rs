@@ -13,9 +13,13 @@ mod cache;
 mod code;
 mod config;
 mod container;
-mod dockerfile;
+mod dockerfile_build;
+pub use self::dockerfile_build::{
+    DockerfileBuildError, DockerfileBuildRequest, DockerfileReport, build_dockerfile,
+};
+mod dockerfile_export;
 mod error;
-pub use self::dockerfile::{
+pub use self::dockerfile_export::{
     DockerfileError, DockerfileExport, DockerfileRequest, export_dockerfile,
 };
 pub use self::error::BuildError;

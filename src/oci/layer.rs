@@ -164,8 +164,27 @@ impl LayerWriter {
         let options = TreeOptions {
             overlay_upper: true,
             exclude,
+            keep_owners: false,
         };
         self.write_tree(store, upper, options, &|_| {})
+    }
+
+    /// [`LayerWriter::write_overlay_upper`] or (without `overlay_upper`)
+    /// [`LayerWriter::write_dir`], but each entry keeps its owner and mode as found, as a
+    /// Dockerfile's layers need (`RUN useradd`, `chown`, `COPY --chown`); times stay fixed.
+    pub fn write_keeping_owners(
+        &self,
+        store: &Store,
+        root: &Path,
+        overlay_upper: bool,
+        exclude: &[String],
+    ) -> Result<Layer, OciError> {
+        let options = TreeOptions {
+            overlay_upper,
+            exclude,
+            keep_owners: true,
+        };
+        self.write_tree(store, root, options, &|_| {})
     }
 
     fn write_tree(

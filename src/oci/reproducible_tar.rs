@@ -19,6 +19,9 @@
 //!    for its whiteouts (0:0 character devices) and opaque directories (an `overlay.opaque`
 //!    xattr of `y`), as `docker commit` writes them.
 //! 8. Paths in [`TreeOptions::exclude`] are left out, with everything under them.
+//! 9. With [`TreeOptions::keep_owners`] (a Dockerfile's layers, whose `RUN chown`,
+//!    `useradd` and `COPY --chown/--chmod` must survive as `docker build` keeps them), rules
+//!    3 and 4 keep each entry's uid, gid and permission bits as found; times stay fixed.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -50,11 +53,14 @@ pub(crate) struct TreeOptions<'a> {
     /// Paths left out, with everything under them: relative and `/`-separated (a leading or
     /// trailing `/` or a leading `./` is ignored), such as `etc/resolv.conf`.
     pub(crate) exclude: &'a [String],
+    /// Keep owners and modes as found (rule 9).
+    pub(crate) keep_owners: bool,
 }
 
 /// [`TreeOptions`] as the walk uses them.
 struct Walk {
     overlay_upper: bool,
+    keep_owners: bool,
     exclude: HashSet<Vec<u8>>,
 }
 
@@ -70,6 +76,8 @@ struct TreeEntry {
     mode: u32,
     /// `(device, inode)` for regular files with more than one link.
     inode: Option<(u64, u64)>,
+    /// `(uid, gid, mode)` as found, written as they are (rule 9).
+    exact: Option<(u32, u32, u32)>,
 }
 
 /// What an entry is. `Whiteout` is an OCI whiteout, written as an empty regular file; its
@@ -102,6 +110,7 @@ pub(crate) fn write_tree<W: Write>(
     }
     let walk = Walk {
         overlay_upper: options.overlay_upper,
+        keep_owners: options.keep_owners,
         exclude: options
             .exclude
             .iter()
@@ -132,6 +141,7 @@ pub(crate) fn write_tree<W: Write>(
 pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciError> {
     let walk = Walk {
         overlay_upper: false,
+        keep_owners: false,
         exclude: HashSet::new(),
     };
     let mut entries = Vec::new();
@@ -266,12 +276,15 @@ fn collect(
         let inode =
             (file_type.is_file() && metadata.nlink() > 1).then(|| (metadata.dev(), metadata.ino()));
         let is_dir = matches!(kind, EntryKind::Directory);
+        let kind_is_whiteout = matches!(kind, EntryKind::Whiteout);
         entries.push(TreeEntry {
             name: name.clone(),
             source: source.clone(),
             kind,
             mode: metadata.mode() & 0o7777,
             inode,
+            exact: (walk.keep_owners && !kind_is_whiteout)
+                .then(|| (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777)),
         });
         if is_dir {
             if walk.overlay_upper && is_opaque(&source)? {
@@ -284,6 +297,7 @@ fn collect(
                     kind: EntryKind::Whiteout,
                     mode: 0o644,
                     inode: None,
+                    exact: None,
                 });
             }
             collect(walk, &source, &name, entries)?;
@@ -393,9 +407,12 @@ fn append_entry<W: Write>(
     let mut header = Header::new_ustar();
     let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
     set_long_field(&mut header.as_old_mut().name, &name, "path", &mut pax);
-    header.set_mode(normalized_mode(&entry.kind, entry.mode));
-    header.set_uid(0);
-    header.set_gid(0);
+    let (uid, gid, mode) = entry
+        .exact
+        .unwrap_or((0, 0, normalized_mode(&entry.kind, entry.mode)));
+    header.set_mode(mode);
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
     header.set_mtime(mtime);
     let size = match &entry.kind {
         EntryKind::File { size } => *size,
@@ -595,6 +612,7 @@ mod tests {
                 kind: EntryKind::File { size: listed_size },
                 mode: 0o644,
                 inode: None,
+                exact: None,
             };
             let mut builder = tar::Builder::new(Vec::new());
             let error = append_entry(&mut builder, &entry, 0).unwrap_err();

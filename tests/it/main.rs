@@ -10,6 +10,8 @@ mod base_image;
 mod build;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod build_steps;
+#[cfg(feature = "test-root")]
+mod build_dockerfile;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;
