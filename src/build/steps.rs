@@ -238,7 +238,11 @@ impl Builder<'_> {
             let mut layers: Vec<Layer> = below.iter().map(|(_, layer)| layer.clone()).collect();
             layers.push(context);
             let mut env = vec!["PYTHONDONTWRITEBYTECODE=1".to_string()];
-            env.extend(step.env.iter().map(|(name, value)| format!("{name}={value}")));
+            env.extend(
+                step.env
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}")),
+            );
             let mut mounts = Vec::new();
             for target in &step.cache {
                 let dir = self.build_cache_dir(target)?;
@@ -254,7 +258,11 @@ impl Builder<'_> {
                 user: None,
                 network: step.network.as_str(),
                 mounts,
-                argv: vec!["/bin/sh".to_string(), "-c".to_string(), step.command.clone()],
+                argv: vec![
+                    "/bin/sh".to_string(),
+                    "-c".to_string(),
+                    step.command.clone(),
+                ],
                 keep_owners: false,
             };
             self.run_for_layer(&command, &description, store_lock)?
@@ -364,7 +372,8 @@ impl Builder<'_> {
                     self.writer
                         .write_keeping_owners(self.store, &upper, true, exclude)?
                 } else {
-                    self.writer.write_overlay_upper(self.store, &upper, exclude)?
+                    self.writer
+                        .write_overlay_upper(self.store, &upper, exclude)?
                 })
             }
             _ => Err(ContainerFailure {

@@ -20,8 +20,8 @@ mod dockerfile_build {
     use std::path::Path;
 
     use super::super::args::BuildArgs;
-    use super::super::{ExitStatus, Printer};
     use super::super::progress::PipelineProgress;
+    use super::super::{ExitStatus, Printer};
     use crate::build::{self, DockerfileBuildRequest};
     use crate::context::Context;
     use crate::error::Result;
@@ -38,9 +38,7 @@ mod dockerfile_build {
             Some(tag) => tag.to_string(),
             None => default_name(dir),
         };
-        let reference = reference
-            .parse()
-            .map_err(crate::oci::OciError::from)?;
+        let reference = reference.parse().map_err(crate::oci::OciError::from)?;
         let progress = PipelineProgress::new(printer, false);
         let request = DockerfileBuildRequest {
             dockerfile: file,
@@ -82,12 +80,21 @@ mod dockerfile_build {
     fn default_name(dir: &Path) -> String {
         let name = std::path::absolute(dir)
             .ok()
-            .and_then(|dir| dir.file_name().map(|name| name.to_string_lossy().to_ascii_lowercase()))
+            .and_then(|dir| {
+                dir.file_name()
+                    .map(|name| name.to_string_lossy().to_ascii_lowercase())
+            })
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "image".to_string());
         let name: String = name
             .chars()
-            .map(|ch| if ch.is_ascii_alphanumeric() || "._-".contains(ch) { ch } else { '-' })
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
+                    ch
+                } else {
+                    '-'
+                }
+            })
             .collect();
         format!("{}:latest", name.trim_matches(['.', '_', '-']))
     }

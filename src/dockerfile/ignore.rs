@@ -51,8 +51,7 @@ impl IgnoreRules {
         let components = clean(path);
         let mut excluded = false;
         for pattern in &self.patterns {
-            if pattern.include == excluded && matches_or_parent(&pattern.components, &components)
-            {
+            if pattern.include == excluded && matches_or_parent(&pattern.components, &components) {
                 excluded = !pattern.include;
             }
         }
@@ -161,7 +160,8 @@ fn class(glob: &[char], ch: char) -> Option<(bool, &[char])> {
         } else {
             (low, after)
         };
-        if let (Some('-'), Some(&high)) = (after.first(), after.get(1).filter(|high| **high != ']')) {
+        if let (Some('-'), Some(&high)) = (after.first(), after.get(1).filter(|high| **high != ']'))
+        {
             matched |= (low..=high).contains(&ch);
             rest = &after[2..];
         } else {

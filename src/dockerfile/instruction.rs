@@ -235,7 +235,10 @@ impl Reader<'_> {
             }
             I::Env(env) => {
                 let start = env.env.span.start;
-                (start, Instruction::Env(self.pairs(start, &env.arguments.value, "ENV")?))
+                (
+                    start,
+                    Instruction::Env(self.pairs(start, &env.arguments.value, "ENV")?),
+                )
             }
             I::Label(label) => {
                 let start = label.label.span.start;
@@ -245,11 +248,23 @@ impl Reader<'_> {
             I::Run(run) => (run.run.span.start, Instruction::Run(self.run(run))),
             I::Copy(copy) => {
                 let start = copy.copy.span.start;
-                (start, Instruction::Copy(self.copy(start, false, &copy.options, &copy.src, &copy.dest)))
+                (
+                    start,
+                    Instruction::Copy(self.copy(
+                        start,
+                        false,
+                        &copy.options,
+                        &copy.src,
+                        &copy.dest,
+                    )),
+                )
             }
             I::Add(add) => {
                 let start = add.add.span.start;
-                (start, Instruction::Copy(self.copy(start, true, &add.options, &add.src, &add.dest)))
+                (
+                    start,
+                    Instruction::Copy(self.copy(start, true, &add.options, &add.src, &add.dest)),
+                )
             }
             I::Workdir(workdir) => (
                 workdir.workdir.span.start,
@@ -259,21 +274,32 @@ impl Reader<'_> {
                 user.user.span.start,
                 Instruction::User(user.arguments.value.to_string()),
             ),
-            I::Cmd(cmd) => (cmd.cmd.span.start, Instruction::Cmd(self.command(&cmd.arguments))),
+            I::Cmd(cmd) => (
+                cmd.cmd.span.start,
+                Instruction::Cmd(self.command(&cmd.arguments)),
+            ),
             I::Entrypoint(entrypoint) => (
                 entrypoint.entrypoint.span.start,
                 Instruction::Entrypoint(self.command(&entrypoint.arguments)),
             ),
             I::Expose(expose) => (
                 expose.expose.span.start,
-                Instruction::Expose(expose.arguments.iter().map(|port| port.value.to_string()).collect()),
+                Instruction::Expose(
+                    expose
+                        .arguments
+                        .iter()
+                        .map(|port| port.value.to_string())
+                        .collect(),
+                ),
             ),
             I::Volume(volume) => (
                 volume.volume.span.start,
                 Instruction::Volume(match &volume.arguments {
-                    syntax::JsonOrStringArray::Json(array) => {
-                        array.value.iter().map(|path| path.value.to_string()).collect()
-                    }
+                    syntax::JsonOrStringArray::Json(array) => array
+                        .value
+                        .iter()
+                        .map(|path| path.value.to_string())
+                        .collect(),
                     syntax::JsonOrStringArray::String(words) => {
                         words.iter().map(|path| path.value.to_string()).collect()
                     }
@@ -297,7 +323,13 @@ impl Reader<'_> {
             ),
             I::Shell(shell) => (
                 shell.shell.span.start,
-                Instruction::Shell(shell.arguments.iter().map(|word| word.value.to_string()).collect()),
+                Instruction::Shell(
+                    shell
+                        .arguments
+                        .iter()
+                        .map(|word| word.value.to_string())
+                        .collect(),
+                ),
             ),
             I::Maintainer(maintainer) => (
                 maintainer.maintainer.span.start,
@@ -319,7 +351,8 @@ impl Reader<'_> {
         text: &str,
         instruction: &str,
     ) -> Result<Vec<(String, String)>, ParseError> {
-        let words = raw_words(text, self.escape).map_err(|error| self.error(start, error.to_string()))?;
+        let words =
+            raw_words(text, self.escape).map_err(|error| self.error(start, error.to_string()))?;
         let Some(first) = words.first() else {
             return Err(self.error(start, format!("{instruction} needs at least one argument")));
         };
@@ -330,7 +363,9 @@ impl Reader<'_> {
         words
             .into_iter()
             .map(|word| match word.split_once('=') {
-                Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+                Some((name, value)) if !name.is_empty() => {
+                    Ok((name.to_string(), value.to_string()))
+                }
                 _ => Err(self.error(
                     start,
                     format!("{instruction}: `{word}` is not `NAME=value`"),
@@ -341,9 +376,13 @@ impl Reader<'_> {
 
     fn command(&self, command: &syntax::Command<'_>) -> CommandLine {
         match command {
-            syntax::Command::Exec(array) => {
-                CommandLine::Exec(array.value.iter().map(|word| word.value.to_string()).collect())
-            }
+            syntax::Command::Exec(array) => CommandLine::Exec(
+                array
+                    .value
+                    .iter()
+                    .map(|word| word.value.to_string())
+                    .collect(),
+            ),
             syntax::Command::Shell(text) => CommandLine::Shell(self.join(text.value)),
             _ => CommandLine::Shell(String::new()),
         }
@@ -361,7 +400,8 @@ impl Reader<'_> {
         };
         RunInstruction {
             flags: flags(&run.options),
-            heredoc: heredoc.filter(|_| matches!(&command, CommandLine::Shell(line) if is_bare_heredoc(line))),
+            heredoc: heredoc
+                .filter(|_| matches!(&command, CommandLine::Shell(line) if is_bare_heredoc(line))),
             command,
         }
     }

@@ -69,11 +69,7 @@ impl Dockerfile {
             .syntax
             .as_ref()
             .map(|directive| directive.value.value.to_string());
-        let reader = instruction::Reader {
-            file,
-            text,
-            escape,
-        };
+        let reader = instruction::Reader { file, text, escape };
         let mut global_args = Vec::new();
         for arg in parsed.global_args() {
             global_args.push(reader.arg(arg)?);

@@ -42,30 +42,46 @@ fn reads_stages_and_instructions_with_lines() {
     assert_eq!(file.stage_index("BUILD"), Some(0));
     assert_eq!(file.stage_index("1"), Some(1));
     let values: Vec<&Instruction> = build.instructions.iter().map(|i| &i.value).collect();
-    let Instruction::Env(pairs) = values[0] else { panic!() };
+    let Instruction::Env(pairs) = values[0] else {
+        panic!()
+    };
     assert_eq!(pairs[1], ("B".to_string(), "\"two words\"".to_string()));
-    let Instruction::Env(pairs) = values[1] else { panic!() };
+    let Instruction::Env(pairs) = values[1] else {
+        panic!()
+    };
     assert_eq!(pairs[0], ("LEGACY".to_string(), "some value".to_string()));
-    let Instruction::Run(run) = values[2] else { panic!() };
+    let Instruction::Run(run) = values[2] else {
+        panic!()
+    };
     assert_eq!(
         run.command,
         CommandLine::Shell("apt-get update &&     apt-get install -y git".to_string())
     );
     assert_eq!(build.instructions[2].line, 6);
-    let Instruction::Run(run) = values[3] else { panic!() };
+    let Instruction::Run(run) = values[3] else {
+        panic!()
+    };
     assert_eq!(run.flags[0].name, "mount");
-    let Instruction::Copy(copy) = values[4] else { panic!() };
+    let Instruction::Copy(copy) = values[4] else {
+        panic!()
+    };
     assert_eq!(copy.dest, "/app/");
     assert_eq!(copy.sources.len(), 2);
-    let Instruction::Run(run) = values[5] else { panic!() };
+    let Instruction::Run(run) = values[5] else {
+        panic!()
+    };
     assert_eq!(run.heredoc.as_deref(), Some("echo hi\n"));
-    let Instruction::Run(run) = values[6] else { panic!() };
+    let Instruction::Run(run) = values[6] else {
+        panic!()
+    };
     assert!(run.heredoc.is_none());
     assert_eq!(
         run.command,
         CommandLine::Shell("python3 <<EOF\nprint(1)\nEOF".to_string())
     );
-    let Instruction::Copy(copy) = values[7] else { panic!() };
+    let Instruction::Copy(copy) = values[7] else {
+        panic!()
+    };
     assert_eq!(
         copy.sources[0],
         CopySource::Heredoc {
@@ -74,30 +90,49 @@ fn reads_stages_and_instructions_with_lines() {
             expand: true
         }
     );
-    let last: Vec<&Instruction> = file.stages[1].instructions.iter().map(|i| &i.value).collect();
-    assert!(matches!(last[1], Instruction::Cmd(CommandLine::Exec(args)) if args == &["python", "app.py"]));
-    assert!(matches!(last[2], Instruction::Entrypoint(CommandLine::Shell(text)) if text == "echo hi"));
+    let last: Vec<&Instruction> = file.stages[1]
+        .instructions
+        .iter()
+        .map(|i| &i.value)
+        .collect();
+    assert!(
+        matches!(last[1], Instruction::Cmd(CommandLine::Exec(args)) if args == &["python", "app.py"])
+    );
+    assert!(
+        matches!(last[2], Instruction::Entrypoint(CommandLine::Shell(text)) if text == "echo hi")
+    );
     assert!(matches!(last[3], Instruction::Healthcheck(check) if check.test.is_some()));
-    let Instruction::Label(pairs) = last[5] else { panic!() };
+    let Instruction::Label(pairs) = last[5] else {
+        panic!()
+    };
     assert_eq!(pairs[1].0, "\"c d\"");
-    assert_eq!(file.stages[1].instructions[0].source, "COPY --from=build /app /app");
+    assert_eq!(
+        file.stages[1].instructions[0].source,
+        "COPY --from=build /app /app"
+    );
 }
 
 #[test]
 fn errors_name_the_line() {
-    let error = Dockerfile::parse("Dockerfile", "FROM scratch\nRUN true\nFROBNICATE x\n").unwrap_err();
+    let error =
+        Dockerfile::parse("Dockerfile", "FROM scratch\nRUN true\nFROBNICATE x\n").unwrap_err();
     assert_eq!(error.line, 3);
     assert!(error.to_string().starts_with("Dockerfile:3: "), "{error}");
     let error = Dockerfile::parse("Dockerfile", "RUN true\n").unwrap_err();
     assert!(error.to_string().contains("FROM"), "{error}");
     let error = Dockerfile::parse("Dockerfile", "FROM scratch\nENV =x\n").unwrap_err();
-    assert_eq!(error.to_string(), "Dockerfile:2: ENV: `=x` is not `NAME=value`");
+    assert_eq!(
+        error.to_string(),
+        "Dockerfile:2: ENV: `=x` is not `NAME=value`"
+    );
 }
 
 #[test]
 fn escape_directive() {
     let file = Dockerfile::parse("Dockerfile", "# escape=`\nFROM scratch\nRUN a `\n  b\n").unwrap();
     assert_eq!(file.escape, '`');
-    let Instruction::Run(run) = &file.stages[0].instructions[0].value else { panic!() };
+    let Instruction::Run(run) = &file.stages[0].instructions[0].value else {
+        panic!()
+    };
     assert_eq!(run.command, CommandLine::Shell("a   b".to_string()));
 }

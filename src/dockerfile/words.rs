@@ -175,7 +175,10 @@ impl Scan<'_, '_> {
 
     fn name(&mut self) -> String {
         let mut name = String::new();
-        while let Some(ch) = self.peek().filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_') {
+        while let Some(ch) = self
+            .peek()
+            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+        {
             name.push(ch);
             self.at += 1;
         }

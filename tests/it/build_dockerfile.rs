@@ -58,7 +58,18 @@ fn build_json(context: &TestContext, args: &[&str]) -> serde_json::Value {
 fn in_image(context: &TestContext, image: &str, script: &str) -> String {
     let (code, stdout, stderr) = mlpack(
         context,
-        &["run", "--rm", "-u", "0", "--entrypoint", "", image, "/bin/sh", "-c", script],
+        &[
+            "run",
+            "--rm",
+            "-u",
+            "0",
+            "--entrypoint",
+            "",
+            image,
+            "/bin/sh",
+            "-c",
+            script,
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     stdout
@@ -76,10 +87,25 @@ fn reused(report: &serde_json::Value) -> Vec<bool> {
 #[test]
 fn a_dockerfile_builds_runs_and_is_cached() {
     let context = project();
-    let args = ["-f", "Dockerfile", "-t", "demo:1", "--build-arg", "PORT=9090"];
+    let args = [
+        "-f",
+        "Dockerfile",
+        "-t",
+        "demo:1",
+        "--build-arg",
+        "PORT=9090",
+    ];
     let first = build_json(&context, &args);
-    assert!(first["manifest_digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(first["notes"][0].as_str().unwrap().contains("syntax"), "{first}");
+    assert!(
+        first["manifest_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        first["notes"][0].as_str().unwrap().contains("syntax"),
+        "{first}"
+    );
 
     let files = in_image(
         &context,
@@ -113,12 +139,19 @@ fn a_dockerfile_builds_runs_and_is_cached() {
     assert!(config["ExposedPorts"].get("9090/tcp").is_some(), "{config}");
     assert_eq!(config["Labels"]["org.example.name"], "demo app");
     let env = config["Env"].to_string();
-    assert!(env.contains("MODE=fast mode") && env.contains("APP_HOME=/srv/app"), "{env}");
+    assert!(
+        env.contains("MODE=fast mode") && env.contains("APP_HOME=/srv/app"),
+        "{env}"
+    );
     assert!(!env.contains("PORT"), "ARGs stay out of the image: {env}");
 
     // The entrypoint and command as the image has them.
     let (code, stdout, stderr) = mlpack(&context, &["run", "--rm", "demo:1"]);
-    assert_eq!((code, stdout.as_str()), (0, "hello from build\n"), "{stderr}");
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "hello from build\n"),
+        "{stderr}"
+    );
 
     // Unchanged: nothing runs, every layer is reused, same image.
     let second = build_json(&context, &args);
@@ -141,9 +174,15 @@ fn a_dockerfile_builds_runs_and_is_cached() {
 #[test]
 fn target_stops_at_a_stage_and_no_manifest_means_the_dockerfile() {
     let context = project();
-    let report = build_json(&context, &["-f", "Dockerfile", "--target", "build", "-t", "demo:1"]);
+    let report = build_json(
+        &context,
+        &["-f", "Dockerfile", "--target", "build", "-t", "demo:1"],
+    );
     assert_eq!(report["layers"].as_array().unwrap().len(), 2, "{report}");
-    assert_eq!(in_image(&context, "demo:1", "cat /out/greeting.txt"), "hello from build\n");
+    assert_eq!(
+        in_image(&context, "demo:1", "cat /out/greeting.txt"),
+        "hello from build\n"
+    );
     // No `mlpack.toml`: the directory's Dockerfile is built, and a note says so.
     let (code, _, stderr) = mlpack(&context, &["build", "-t", "demo:2"]);
     assert_eq!(code, 0, "{stderr}");
@@ -154,24 +193,38 @@ fn target_stops_at_a_stage_and_no_manifest_means_the_dockerfile() {
 fn errors_name_the_dockerfile_line() {
     let context = TestContext::new();
     install_busybox(&context);
-    context.write("Dockerfile", "FROM busybox:test\nRUN true\nCOPY missing.txt /x\n");
+    context.write(
+        "Dockerfile",
+        "FROM busybox:test\nRUN true\nCOPY missing.txt /x\n",
+    );
     let (code, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("Dockerfile:3: COPY missing.txt /x: `missing.txt`: no such file in the build context"),
+        stderr.contains(
+            "Dockerfile:3: COPY missing.txt /x: `missing.txt`: no such file in the build context"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains(".dockerignore"), "{stderr}");
 
-    context.write("Dockerfile", "FROM busybox:test\nRUN echo failing && exit 3\n");
+    context.write(
+        "Dockerfile",
+        "FROM busybox:test\nRUN echo failing && exit 3\n",
+    );
     let (code, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile", "-t", "broken:1"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("Dockerfile:2: RUN echo failing && exit 3: exit status 3"), "{stderr}");
+    assert!(
+        stderr.contains("Dockerfile:2: RUN echo failing && exit 3: exit status 3"),
+        "{stderr}"
+    );
     assert!(stderr.contains("failing"), "{stderr}");
     let (code, _, _) = mlpack(&context, &["inspect", "broken:1"]);
     assert_ne!(code, 0, "a failed build tags nothing");
 
     context.write("Dockerfile", "FROM busybox:test\nONBUILD RUN true\n");
     let (_, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
-    assert!(stderr.contains("Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported"), "{stderr}");
+    assert!(
+        stderr.contains("Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported"),
+        "{stderr}"
+    );
 }

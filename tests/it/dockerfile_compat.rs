@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::build::mlpack_ok;
 use crate::common::docker::{Dockerd, PYTHON, docker, docker_build, docker_ok, ensure_python};
-use crate::common::image_diff::{ImageDump, assert_same, dump};
+use crate::common::image_diff::{ImageDump, assert_same, differences, dump, report};
 use crate::common::registry::TestRegistry;
 use crate::common::{TestContext, copy_tree, repo_root};
 
@@ -200,23 +200,25 @@ fn compare(fixture: &Fixture) {
         })
         .collect();
     let _ = docker(&["rmi", &theirs, &ours]);
-    assert_same(fixture.name, "docker", &docker_dump, "mlpack", &mlpack_dump);
+    let mut problems = differences("docker", &docker_dump, "mlpack", &mlpack_dump);
     for ((docker_output, loaded_output, mlpack_output), args) in runs.iter().zip(fixture.runs) {
-        assert!(
-            docker_output.starts_with("exit Some(0)\n"),
-            "{args:?}: {docker_output}"
-        );
-        assert_eq!(
-            docker_output, loaded_output,
-            "{}: `docker run` of each image with {args:?}",
-            fixture.name
-        );
-        assert_eq!(
-            docker_output, mlpack_output,
-            "{}: `docker run` of Docker's image, `mlpack run` of mlpack's, with {args:?}",
-            fixture.name
-        );
+        if !docker_output.starts_with("exit Some(0)\n") {
+            problems.push(format!(
+                "run {args:?}: Docker's image failed:\n{docker_output}"
+            ));
+        }
+        for (what, output) in [
+            ("`docker run` of mlpack's image", loaded_output),
+            ("`mlpack run` of mlpack's image", mlpack_output),
+        ] {
+            if output != docker_output {
+                problems.push(format!(
+                    "run {args:?}:\n    `docker run` of Docker's image: {docker_output:?}\n    {what}: {output:?}"
+                ));
+            }
+        }
     }
+    report(fixture.name, &docker_dump, &mlpack_dump, &problems);
 }
 
 #[test]

@@ -8,10 +8,10 @@
 ))]
 mod base_image;
 mod build;
-#[cfg(all(feature = "test-root", feature = "test-debian"))]
-mod build_steps;
 #[cfg(feature = "test-root")]
 mod build_dockerfile;
+#[cfg(all(feature = "test-root", feature = "test-debian"))]
+mod build_steps;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
 mod cluster;
 mod common;

@@ -19,12 +19,12 @@ use crate::dockerfile::{CopyInstruction, CopySource, Instruction, Located};
 use crate::oci::TempTree;
 
 use super::super::BuildError;
-use crate::error::FromIo;
+use super::Executor;
 use super::context::ContextEntry;
 use super::error::located;
 use super::lower::LowerTree;
 use super::state::StageState;
-use super::Executor;
+use crate::error::FromIo;
 
 /// Where a copy reads from.
 enum Origin {
@@ -89,7 +89,11 @@ impl Executor<'_, '_> {
             },
         };
         if copy.sources.len() > 1 && !dest.ends_with('/') {
-            return Err(self.at(instruction, "with several sources the destination must be a directory ending in `/`".to_string()));
+            return Err(self.at(
+                instruction,
+                "with several sources the destination must be a directory ending in `/`"
+                    .to_string(),
+            ));
         }
         let mut parts = vec![
             format!("copy add={}", copy.add),
@@ -101,18 +105,29 @@ impl Executor<'_, '_> {
         }
         for source in &copy.sources {
             match source {
-                CopySource::Heredoc { name, content, expand } => {
+                CopySource::Heredoc {
+                    name,
+                    content,
+                    expand,
+                } => {
                     let content = if *expand {
                         self.expand_at(state, instruction, content)?
                     } else {
                         content.clone()
                     };
-                    parts.push(format!("heredoc {name} {}", crate::sha256::sha256_hex(content.as_bytes())));
+                    parts.push(format!(
+                        "heredoc {name} {}",
+                        crate::sha256::sha256_hex(content.as_bytes())
+                    ));
                     plan.heredocs.push((name.clone(), content));
                 }
                 CopySource::Path(path) => {
                     let path = self.expand_at(state, instruction, path)?;
-                    if copy.add && (path.starts_with("http://") || path.starts_with("https://") || path.starts_with("git@")) {
+                    if copy.add
+                        && (path.starts_with("http://")
+                            || path.starts_with("https://")
+                            || path.starts_with("git@"))
+                    {
                         return Err(located(
                             &self.name,
                             instruction,
@@ -129,7 +144,11 @@ impl Executor<'_, '_> {
         let key = state.key.clone();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
         let builder = self.builder;
-        let below: Vec<_> = state.layers.iter().map(|(_, layer)| layer.clone()).collect();
+        let below: Vec<_> = state
+            .layers
+            .iter()
+            .map(|(_, layer)| layer.clone())
+            .collect();
         let layer = builder.cached_or_made(&key, description, || {
             let lower = LowerTree::open(builder, &below)?;
             let origin = LowerTree::open(builder, &plan.origin_layers)?;
@@ -141,22 +160,39 @@ impl Executor<'_, '_> {
         Ok(())
     }
 
-    fn expand_at(&self, state: &StageState, instruction: &Located<Instruction>, text: &str) -> Result<String, BuildError> {
+    fn expand_at(
+        &self,
+        state: &StageState,
+        instruction: &Located<Instruction>,
+        text: &str,
+    ) -> Result<String, BuildError> {
         state
             .expand(self.file.escape, text)
             .map_err(|error| self.at(instruction, error.to_string()))
     }
 
-    fn copy_flags(&self, state: &StageState, instruction: &Located<Instruction>, copy: &CopyInstruction) -> Result<CopyFlags, BuildError> {
+    fn copy_flags(
+        &self,
+        state: &StageState,
+        instruction: &Located<Instruction>,
+        copy: &CopyInstruction,
+    ) -> Result<CopyFlags, BuildError> {
         let mut flags = CopyFlags::default();
         for flag in &copy.flags {
-            let value = self.expand_at(state, instruction, flag.value.as_deref().unwrap_or_default())?;
+            let value = self.expand_at(
+                state,
+                instruction,
+                flag.value.as_deref().unwrap_or_default(),
+            )?;
             match flag.name.as_str() {
                 "from" if !copy.add => flags.from = Some(value),
                 "chown" => flags.chown = Some(value),
                 "chmod" => {
                     flags.chmod = Some(u32::from_str_radix(&value, 8).map_err(|_| {
-                        self.at(instruction, format!("`--chmod={value}`: expected an octal mode such as `755`"))
+                        self.at(
+                            instruction,
+                            format!("`--chmod={value}`: expected an octal mode such as `755`"),
+                        )
                     })?);
                 }
                 "link" => {}
@@ -167,16 +203,27 @@ impl Executor<'_, '_> {
     }
 
     /// The layers `--from` names (a stage, built first, or an image), else the context.
-    fn origin(&mut self, instruction: &Located<Instruction>, from: Option<&str>) -> Result<Origin, BuildError> {
+    fn origin(
+        &mut self,
+        instruction: &Located<Instruction>,
+        from: Option<&str>,
+    ) -> Result<Origin, BuildError> {
         let Some(from) = from else {
             return Ok(Origin::Context);
         };
         if let Some(stage) = self.file.stage_index(from) {
             self.build_stage(stage)?;
-            let state = self.stages[stage]
-                .as_ref()
-                .ok_or_else(|| self.at(instruction, format!("`--from={from}` names this stage or a later one")))?;
-            let layers = state.layers.iter().map(|(_, layer)| layer.clone()).collect();
+            let state = self.stages[stage].as_ref().ok_or_else(|| {
+                self.at(
+                    instruction,
+                    format!("`--from={from}` names this stage or a later one"),
+                )
+            })?;
+            let layers = state
+                .layers
+                .iter()
+                .map(|(_, layer)| layer.clone())
+                .collect();
             return Ok(Origin::Layers(layers, state.key.clone()));
         }
         let line = Located {
@@ -186,7 +233,10 @@ impl Executor<'_, '_> {
         };
         let image = self.base_image(&line, from)?;
         let key = image.manifest_digest()?.to_string();
-        Ok(Origin::Layers(super::super::image_base::layers(&image)?, key))
+        Ok(Origin::Layers(
+            super::super::image_base::layers(&image)?,
+            key,
+        ))
     }
 
     /// Add what `path` names in `origin` to the plan and its description to `parts`.
@@ -233,13 +283,22 @@ impl Executor<'_, '_> {
     }
 
     /// `WORKDIR`: sets the working directory and creates it (a layer).
-    pub(super) fn workdir(&mut self, state: &mut StageState, instruction: &Located<Instruction>, dir: &str) -> Result<(), BuildError> {
+    pub(super) fn workdir(
+        &mut self,
+        state: &mut StageState,
+        instruction: &Located<Instruction>,
+        dir: &str,
+    ) -> Result<(), BuildError> {
         let dir = absolute(&state.config.working_dir, dir);
         state.config.working_dir.clone_from(&dir);
         state.advance(&[format!("workdir {dir}")]);
         let key = state.key.clone();
         let builder = self.builder;
-        let below: Vec<_> = state.layers.iter().map(|(_, layer)| layer.clone()).collect();
+        let below: Vec<_> = state
+            .layers
+            .iter()
+            .map(|(_, layer)| layer.clone())
+            .collect();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
         let layer = builder.cached_or_made(&key, description, || {
             let lower = LowerTree::open(builder, &below)?;
@@ -270,7 +329,10 @@ fn absolute(workdir: &str, path: &str) -> String {
     format!("/{}", crate::dockerfile::ignore::clean(&joined).join("/"))
 }
 
-fn write(builder: &super::super::Builder<'_>, staging: &TempTree) -> Result<crate::oci::Layer, BuildError> {
+fn write(
+    builder: &super::super::Builder<'_>,
+    staging: &TempTree,
+) -> Result<crate::oci::Layer, BuildError> {
     Ok(builder
         .writer
         .write_keeping_owners(builder.store, staging.path(), false, &[])?)
@@ -282,7 +344,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
 
 /// Create `dir` (absolute in the image) in `root`, each parent as the lower tree has it, or
 /// owned by `owner` (else root) with mode 0755 where it does not exist.
-fn make_dirs(lower: &LowerTree, root: &Path, dir: &str, owner: Option<(u32, u32)>) -> Result<(), BuildError> {
+fn make_dirs(
+    lower: &LowerTree,
+    root: &Path,
+    dir: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<(), BuildError> {
     let mut image_path = String::new();
     for component in crate::dockerfile::ignore::clean(dir) {
         image_path.push('/');
@@ -292,7 +359,10 @@ fn make_dirs(lower: &LowerTree, root: &Path, dir: &str, owner: Option<(u32, u32)
             continue;
         }
         fs_err::create_dir(&staged).map_err(io(&staged))?;
-        let (uid, gid, mode) = match lower.metadata(&image_path).filter(std::fs::Metadata::is_dir) {
+        let (uid, gid, mode) = match lower
+            .metadata(&image_path)
+            .filter(std::fs::Metadata::is_dir)
+        {
             Some(metadata) => (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777),
             None => {
                 let (uid, gid) = owner.unwrap_or((0, 0));
@@ -306,32 +376,47 @@ fn make_dirs(lower: &LowerTree, root: &Path, dir: &str, owner: Option<(u32, u32)
 
 fn set_owner(path: &Path, uid: u32, gid: u32, mode: u32) -> Result<(), BuildError> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(path))?;
-    if !fs_err::symlink_metadata(path).map_err(io(path))?.is_symlink() {
+    if !fs_err::symlink_metadata(path)
+        .map_err(io(path))?
+        .is_symlink()
+    {
         fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))?;
     }
     Ok(())
 }
 
 /// Stage everything `plan` copies into `root`.
-fn stage_copy(plan: &Plan, lower: &LowerTree, origin: &LowerTree, root: &Path) -> Result<(), BuildError> {
+fn stage_copy(
+    plan: &Plan,
+    lower: &LowerTree,
+    origin: &LowerTree,
+    root: &Path,
+) -> Result<(), BuildError> {
     let owner = plan.chown.as_deref().map(|spec| chown_ids(lower, spec));
     let dest_is_dir = plan.dest_is_dir || lower.is_dir(&plan.dest);
     let parent = if dest_is_dir {
         plan.dest.clone()
     } else {
-        Path::new(&plan.dest).parent().map_or_else(|| "/".to_string(), |parent| parent.display().to_string())
+        Path::new(&plan.dest)
+            .parent()
+            .map_or_else(|| "/".to_string(), |parent| parent.display().to_string())
     };
     make_dirs(lower, root, &parent, owner)?;
     let target_of = |name: &str| {
         if dest_is_dir {
-            let base = Path::new(name).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = Path::new(name)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
             root.join(plan.dest.trim_start_matches('/')).join(base)
         } else {
             root.join(plan.dest.trim_start_matches('/'))
         }
     };
     let apply = |path: &Path, source: &std::fs::Metadata| {
-        let (uid, gid) = owner.or_else(|| plan.from_layers.then(|| (source.uid(), source.gid()))).unwrap_or((0, 0));
+        let (uid, gid) = owner
+            .or_else(|| plan.from_layers.then(|| (source.uid(), source.gid())))
+            .unwrap_or((0, 0));
         let mode = plan.chmod.unwrap_or(source.mode() & 0o7777);
         set_owner(path, uid, gid, mode)
     };
@@ -345,16 +430,30 @@ fn stage_copy(plan: &Plan, lower: &LowerTree, origin: &LowerTree, root: &Path) -
     for source in &plan.sources {
         if plan.from_layers {
             let Some(path) = origin.find(&source.name) else {
-                return Err(BuildError::io("read", Path::new(&source.name), std::io::Error::from(std::io::ErrorKind::NotFound)));
+                return Err(BuildError::io(
+                    "read",
+                    Path::new(&source.name),
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
             };
-            let metadata = fs_err::symlink_metadata(&path).map_err(|error| BuildError::io("read", &path, error))?;
+            let metadata = fs_err::symlink_metadata(&path)
+                .map_err(|error| BuildError::io("read", &path, error))?;
             if metadata.is_dir() {
                 make_dirs(lower, root, &plan.dest, owner)?;
-                copy_merged_dir(origin, &source.name, &root.join(plan.dest.trim_start_matches('/')), &apply)?;
+                copy_merged_dir(
+                    origin,
+                    &source.name,
+                    &root.join(plan.dest.trim_start_matches('/')),
+                    &apply,
+                )?;
             } else {
                 copy_entry(&path, &target_of(&source.name), &metadata, &apply)?;
             }
-        } else if source.metadata.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+        } else if source
+            .metadata
+            .as_ref()
+            .is_some_and(std::fs::Metadata::is_dir)
+        {
             let dest = root.join(plan.dest.trim_start_matches('/'));
             make_dirs(lower, root, &plan.dest, owner)?;
             copy_dir(&source.path, &dest, &apply)?;
@@ -381,7 +480,8 @@ fn copy_merged_dir(
         let Some(path) = tree.find(&inner) else {
             continue;
         };
-        let metadata = fs_err::symlink_metadata(&path).map_err(|error| BuildError::io("read", &path, error))?;
+        let metadata = fs_err::symlink_metadata(&path)
+            .map_err(|error| BuildError::io("read", &path, error))?;
         let to = dest.join(&name);
         copy_entry(&path, &to, &metadata, apply)?;
         if metadata.is_dir() {
@@ -393,7 +493,9 @@ fn copy_merged_dir(
 
 /// The uid and gid `--chown=USER[:GROUP]` names in the stage.
 fn chown_ids(lower: &LowerTree, spec: &str) -> (u32, u32) {
-    let (user, group) = spec.split_once(':').map_or((spec, None), |(user, group)| (user, Some(group)));
+    let (user, group) = spec
+        .split_once(':')
+        .map_or((spec, None), |(user, group)| (user, Some(group)));
     let uid = lower.id_of("/etc/passwd", user).unwrap_or(0);
     let gid = match group {
         Some(group) => lower.id_of("/etc/group", group).unwrap_or(0),
@@ -413,7 +515,8 @@ fn copy_entry(
         fs_err::remove_file(target).map_err(io(target))?;
     }
     if metadata.is_symlink() {
-        let link = fs_err::read_link(source).map_err(|error| BuildError::io("read", source, error))?;
+        let link =
+            fs_err::read_link(source).map_err(|error| BuildError::io("read", source, error))?;
         fs_err::os::unix::fs::symlink(&link, target).map_err(io(target))?;
     } else if metadata.is_dir() {
         if !target.is_dir() {
@@ -440,7 +543,8 @@ fn copy_dir(
     for name in names {
         let from = source.join(&name);
         let to = dest.join(&name);
-        let metadata = fs_err::symlink_metadata(&from).map_err(|error| BuildError::io("read", &from, error))?;
+        let metadata = fs_err::symlink_metadata(&from)
+            .map_err(|error| BuildError::io("read", &from, error))?;
         copy_entry(&from, &to, &metadata, apply)?;
         if metadata.is_dir() {
             copy_dir(&from, &to, apply)?;
@@ -480,5 +584,7 @@ fn unpack(path: &Path, dest: &Path) -> Result<(), BuildError> {
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_overwrite(true);
-    archive.unpack(dest).map_err(|error| BuildError::io("unpack", path, error))
+    archive
+        .unpack(dest)
+        .map_err(|error| BuildError::io("unpack", path, error))
 }

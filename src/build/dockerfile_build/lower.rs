@@ -56,7 +56,8 @@ impl LowerTree {
     }
 
     pub(super) fn is_dir(&self, path: &str) -> bool {
-        self.metadata(path).is_some_and(|metadata| metadata.is_dir())
+        self.metadata(path)
+            .is_some_and(|metadata| metadata.is_dir())
     }
 
     /// The names in the directory `path`, merged over the layers.

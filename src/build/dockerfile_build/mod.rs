@@ -93,12 +93,17 @@ pub fn build_dockerfile(
         ));
     }
     let target = match request.target {
-        Some(target) => file
-            .stage_index(target)
-            .ok_or_else(|| DockerfileBuildError::UnknownTarget {
-                target: target.to_string(),
-                stages: file.stages.iter().filter_map(|stage| stage.name.clone()).collect(),
-            })?,
+        Some(target) => {
+            file.stage_index(target)
+                .ok_or_else(|| DockerfileBuildError::UnknownTarget {
+                    target: target.to_string(),
+                    stages: file
+                        .stages
+                        .iter()
+                        .filter_map(|stage| stage.name.clone())
+                        .collect(),
+                })?
+        }
         None => file.stages.len() - 1,
     };
     let mut store_lock = Some(store.lock()?);
@@ -124,11 +129,11 @@ pub fn build_dockerfile(
     };
     executor.build_stage(target)?;
     let used_args = std::mem::take(&mut executor.used_args);
-    let state = executor.stages[target].take().ok_or_else(|| {
-        DockerfileBuildError::Cycle {
+    let state = executor.stages[target]
+        .take()
+        .ok_or_else(|| DockerfileBuildError::Cycle {
             stage: target.to_string(),
-        }
-    })?;
+        })?;
     notes.extend(unused_args(request.build_args, &used_args));
     let descriptor = write_image(store, &state)?;
     store.tag(request.reference, &descriptor)?;
@@ -279,7 +284,11 @@ impl Executor<'_, '_> {
         if let Some(base) = &base {
             let started = Instant::now();
             for (position, layer) in image_base::layers(base)?.into_iter().enumerate() {
-                let description = format!("FROM {image} ({}/{})", position + 1, base.manifest.layers().len());
+                let description = format!(
+                    "FROM {image} ({}/{})",
+                    position + 1,
+                    base.manifest.layers().len()
+                );
                 layers.push((super::built(description, &layer, true, started), layer));
             }
             history = image_base::history(base, &image);
@@ -315,14 +324,21 @@ impl Executor<'_, '_> {
         Err(located(
             &self.name,
             at_line,
-            format!("`--platform={platform}`: mlpack builds only for this machine's platform, `{}`", host_platform()),
+            format!(
+                "`--platform={platform}`: mlpack builds only for this machine's platform, `{}`",
+                host_platform()
+            ),
             vec!["remove `--platform`, or build on a machine of that platform".to_string()],
         )
         .into())
     }
 
     /// A base image: from the store by name, else pulled.
-    fn base_image(&self, at_line: &Located<String>, image: &str) -> Result<ResolvedImage, BuildError> {
+    fn base_image(
+        &self,
+        at_line: &Located<String>,
+        image: &str,
+    ) -> Result<ResolvedImage, BuildError> {
         let store = self.builder.store;
         if let Ok(found) = store.resolve(image) {
             return Ok(found);
@@ -386,7 +402,10 @@ impl Executor<'_, '_> {
                 self.config_step(state, instruction);
             }
             Instruction::Maintainer(name) => {
-                state.config.labels.insert("maintainer".to_string(), name.clone());
+                state
+                    .config
+                    .labels
+                    .insert("maintainer".to_string(), name.clone());
                 self.config_step(state, instruction);
             }
             Instruction::Workdir(dir) => {
@@ -417,7 +436,11 @@ impl Executor<'_, '_> {
                         .expand_words(escape, port)
                         .map_err(|error| self.at(instruction, error.to_string()))?
                     {
-                        let port = if port.contains('/') { port } else { format!("{port}/tcp") };
+                        let port = if port.contains('/') {
+                            port
+                        } else {
+                            format!("{port}/tcp")
+                        };
                         if !state.config.exposed_ports.contains(&port) {
                             state.config.exposed_ports.push(port);
                         }
@@ -447,7 +470,10 @@ impl Executor<'_, '_> {
                     &self.name,
                     instruction,
                     "ONBUILD is not supported".to_string(),
-                    vec!["run the instructions in the Dockerfile that uses this image instead".to_string()],
+                    vec![
+                        "run the instructions in the Dockerfile that uses this image instead"
+                            .to_string(),
+                    ],
                 )
                 .into());
             }
@@ -466,13 +492,14 @@ impl Executor<'_, '_> {
         for decl in decls {
             let mut known = self.global_args.clone();
             known.extend(state.args.clone());
-            let value = match arg_value(decl, self.request.build_args, &state.args, self.file.escape)
-                .map_err(|error| self.at(instruction, error.to_string()))?
-            {
-                Some(value) => Some(value),
-                // `ARG NAME` in a stage takes the global `ARG`'s value.
-                None => known.get(&decl.name).cloned(),
-            };
+            let value =
+                match arg_value(decl, self.request.build_args, &state.args, self.file.escape)
+                    .map_err(|error| self.at(instruction, error.to_string()))?
+                {
+                    Some(value) => Some(value),
+                    // `ARG NAME` in a stage takes the global `ARG`'s value.
+                    None => known.get(&decl.name).cloned(),
+                };
             self.used_args.push(decl.name.clone());
             if let Some(value) = value {
                 state.args.insert(decl.name.clone(), value.clone());
@@ -533,7 +560,11 @@ fn write_image(store: &Store, state: &StageState) -> Result<oci::Descriptor, Bui
         stop_signal: config.stop_signal.clone(),
         labels: config.labels.clone(),
         ..ImageSpec::new(
-            state.layers.iter().map(|(_, layer)| layer.clone()).collect(),
+            state
+                .layers
+                .iter()
+                .map(|(_, layer)| layer.clone())
+                .collect(),
             crate::arch::Arch::host().oci(),
             super::config::created(None, None)?,
         )

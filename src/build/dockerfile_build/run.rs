@@ -43,11 +43,20 @@ impl Executor<'_, '_> {
         parts.extend(argv.iter().map(|arg| format!("arg {arg}")));
         parts.extend(env.iter().map(|entry| format!("env {entry}")));
         parts.push(format!("network {}", flags.network));
-        parts.extend(flags.caches.iter().map(|(id, target)| format!("cache {id} {target}")));
+        parts.extend(
+            flags
+                .caches
+                .iter()
+                .map(|(id, target)| format!("cache {id} {target}")),
+        );
         state.advance(&parts);
         let key = state.key.clone();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
-        let below: Vec<_> = state.layers.iter().map(|(_, layer)| layer.clone()).collect();
+        let below: Vec<_> = state
+            .layers
+            .iter()
+            .map(|(_, layer)| layer.clone())
+            .collect();
         let workdir = if state.config.working_dir.is_empty() {
             "/".to_string()
         } else {
@@ -112,7 +121,9 @@ impl Executor<'_, '_> {
                         other => {
                             return Err(self.at(
                                 instruction,
-                                format!("`--network={other}`: expected `default`, `host` or `none`"),
+                                format!(
+                                    "`--network={other}`: expected `default`, `host` or `none`"
+                                ),
                             ));
                         }
                     };
@@ -151,14 +162,21 @@ impl Executor<'_, '_> {
                 "id" => id = Some(value.to_string()),
                 "sharing" | "mode" | "uid" | "gid" | "ro" | "readonly" | "rw" => {}
                 other => {
-                    return Err(self.at(instruction, format!("`--mount`: unknown option `{other}`")));
+                    return Err(
+                        self.at(instruction, format!("`--mount`: unknown option `{other}`"))
+                    );
                 }
             }
         }
         if kind != "cache" {
             return Err(self.unsupported(instruction, &format!("`RUN --mount=type={kind}`")));
         }
-        let target = target.ok_or_else(|| self.at(instruction, "`--mount=type=cache` needs `target=`".to_string()))?;
+        let target = target.ok_or_else(|| {
+            self.at(
+                instruction,
+                "`--mount=type=cache` needs `target=`".to_string(),
+            )
+        })?;
         Ok((id.unwrap_or_else(|| target.clone()), target))
     }
 

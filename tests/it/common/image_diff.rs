@@ -216,16 +216,22 @@ pub(crate) fn assert_same(
     right: &ImageDump,
 ) {
     let lines = differences(left_name, left, right_name, right);
-    if lines.is_empty() {
+    report(what, left, right, &lines);
+}
+
+/// Panic with `problems` (the first 80), if there are any, about the images `left` and
+/// `right`.
+pub(crate) fn report(what: &str, left: &ImageDump, right: &ImageDump, problems: &[String]) {
+    if problems.is_empty() {
         return;
     }
-    let shown: Vec<&str> = lines.iter().take(80).map(String::as_str).collect();
+    let shown: Vec<&str> = problems.iter().take(80).map(String::as_str).collect();
     panic!(
-        "{what}: {} differences between {left_name} and {right_name} (of {} and {} paths){}:\n{}",
-        lines.len(),
+        "{what}: {} differences (images of {} and {} paths){}:\n{}",
+        problems.len(),
         left.files.len(),
         right.files.len(),
-        if lines.len() > shown.len() {
+        if problems.len() > shown.len() {
             ", the first 80"
         } else {
             ""
