@@ -163,7 +163,7 @@ ratio() { if [[ "$1" == - || "$2" == - ]]; then echo -; else calc '%.1fx' "$2 / 
   echo "## \`mlpack build -f Dockerfile\` vs \`docker build\`"
   echo
   echo "$(date -u +%Y-%m-%d), $(machine), cgroup $CGROUP, load average $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "mlpack $MLPACK_VERSION ($(mlpack_origin)); docker $(docker_versions) (\`$DOCKER\`)."
+  echo "mlpack $MLPACK_VERSION ($(mlpack_origin)); docker client $("$DOCKER" version -f '{{.Client.Version}}' 2>/dev/null), server $("$DOCKER" version -f '{{.Server.Version}}' 2>/dev/null) (\`$DOCKER\`)."
   echo "Median of $RUNS runs each, interleaved; RUN with the host's network for both. Cold: base present, nothing else; cached: the same build again."
   echo
   echo "| Dockerfile | cold mlpack (s) | cold docker (s) | docker / mlpack | cached mlpack (s) | cached docker (s) | docker / mlpack |"
