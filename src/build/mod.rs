@@ -33,14 +33,14 @@ pub use self::pipeline::{
     BuildOptions, LockOutcome, PipelineReporter, build_project, ensure_locked, lock_project,
     plan_project,
 };
-pub use self::sdist::{SdistBuildFailure, SdistMetadata};
+pub use self::sdist::{SDIST_LOGS_DIR, SdistBuildFailure, SdistMetadata};
 mod plan;
 mod progress;
 pub use self::progress::{Step, StepEvent, StepKind};
 mod python;
 mod sdist;
 mod steps;
-pub use self::steps::StepFailure;
+pub use self::steps::{CACHE_MOUNTS_DIR, STEP_LOGS_DIR, StepFailure};
 mod system_libraries;
 mod system_packages;
 

@@ -41,6 +41,10 @@ const BUILD_ENV: &str = "/mlpack/build-env";
 /// How many lines of a failed build's log the error shows.
 const LOG_TAIL_LINES: usize = 25;
 
+/// Under the cache directory: the logs of failed sdist builds, kept for the error that names
+/// them.
+pub const SDIST_LOGS_DIR: &str = "sdist-logs";
+
 /// A wheel built from a package's sdist.
 #[derive(Debug, Clone)]
 pub(crate) struct SdistWheel {
@@ -491,7 +495,7 @@ impl Builder<'_> {
     fn failure(&self, job: &Job, run: &Run) -> BuildError {
         let kept = self
             .cache_dir
-            .join("sdist-logs")
+            .join(SDIST_LOGS_DIR)
             .join(format!("{}-{}.log", job.name, job.version));
         let log = run.log();
         let kept = fs_err::create_dir_all(kept.parent().unwrap_or(Path::new(".")))

@@ -28,6 +28,12 @@ use crate::runtime::{self, Containers};
 use super::container::{ContainerConfig, mlpack_run};
 use super::{BuildError, BuildRequest, Builder, StagedLayer, cache};
 
+/// Under the cache directory: each step's output, kept for the error that names it.
+pub const STEP_LOGS_DIR: &str = "build-step-logs";
+
+/// Under the cache directory: the directories of steps' `cache` mounts, one per target.
+pub const CACHE_MOUNTS_DIR: &str = "build-cache-v1";
+
 /// A step that failed: which one, how, and its output's last lines.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -322,7 +328,7 @@ impl Builder<'_> {
     /// Run a command in a container of `image`, its output in a log; the container is kept
     /// for [`Builder::step_layer`].
     fn run_step(&self, run: &ContainerCommand<'_>, image: &str) -> Result<StepRun, BuildError> {
-        let logs = self.cache_dir.join("build-step-logs");
+        let logs = self.cache_dir.join(STEP_LOGS_DIR);
         fs_err::create_dir_all(&logs).map_err(|source| BuildError::io("write", &logs, source))?;
         let log = logs.join(format!("{}.log", &run.key[..16]));
         let log_file =
@@ -396,7 +402,7 @@ impl Builder<'_> {
     pub(super) fn build_cache_dir(&self, target: &str) -> Result<PathBuf, BuildError> {
         let dir = self
             .cache_dir
-            .join("build-cache-v1")
+            .join(CACHE_MOUNTS_DIR)
             .join(&cache::key("mlpack-build-cache-v1", &[target.to_string()])[..32]);
         fs_err::create_dir_all(&dir).map_err(|source| BuildError::io("write", &dir, source))?;
         Ok(dir)

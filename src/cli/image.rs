@@ -43,6 +43,10 @@ pub(super) struct PruneArgs {
     /// Also remove the named volumes no container mounts (kept otherwise).
     #[arg(long)]
     volumes: bool,
+    /// Also empty the build steps' `cache` mounts (pip's and apt's caches of `[build] run`
+    /// and Dockerfile `RUN --mount=type=cache`), as `docker builder prune` does.
+    #[arg(long)]
+    build_cache: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,6 +210,7 @@ pub(super) fn prune(args: &PruneArgs, store: &Store, printer: Printer) -> Result
         gc::PruneOptions {
             runs: args.runs,
             volumes: args.volumes,
+            build_cache: args.build_cache,
         },
     )?;
     if printer.json {
@@ -220,6 +225,12 @@ pub(super) fn prune(args: &PruneArgs, store: &Store, printer: Printer) -> Result
             report.temp_removed,
             "temp file or tree",
             "temp files and trees",
+        ),
+        (report.build_logs_removed, "build log", "build logs"),
+        (
+            report.build_caches_removed,
+            "build cache mount",
+            "build cache mounts",
         ),
         (report.run_roots_removed, "run root", "run roots"),
         (report.volumes_removed, "volume", "volumes"),

@@ -54,6 +54,7 @@ impl LockReporter for PipelineProgress {
         let printer = self.printer;
         match event {
             LockEvent::Unresolved(name) => printer.status(&format!("warning: the import `{name}` maps to no distribution and is not locked (see `mlpack scan`)")),
+            LockEvent::VerifyFailed(why) => printer.status(&format!("warning: {why}")),
             LockEvent::PinnedBase(pinned) => {
                 self.bars.clear();
                 printer.status(&format!(

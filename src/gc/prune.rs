@@ -1,7 +1,7 @@
 //! `mlpack prune`: under the store lock, find the roots (the containers' images and the
 //! recorded runs' images, less the run roots that let go), then delete what neither they nor
-//! `index.json` need: blobs, unpacked layers, bytecode caches, partial downloads and the temp
-//! trees of killed processes.
+//! `index.json` need: blobs, unpacked layers, bytecode caches, builds' old logs (and, when
+//! asked, build steps' cache mounts), partial downloads and the temp trees of killed processes.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +19,8 @@ pub struct PruneOptions {
     pub runs: bool,
     /// Remove the named volumes no container mounts (Docker's `system prune --volumes`).
     pub volumes: bool,
+    /// Also empty the build steps' `cache` mounts (`docker builder prune`).
+    pub build_cache: bool,
 }
 
 /// What [`prune`] did.
@@ -29,6 +31,10 @@ pub struct PruneReport {
     pub layers_removed: usize,
     /// Bytecode caches (`pycache/`, `pycache-code/`) of images that are gone.
     pub caches_removed: usize,
+    /// Logs of builds (steps, failed sdists) older than an hour.
+    pub build_logs_removed: usize,
+    /// Build steps' cache-mount directories (with `--build-cache`).
+    pub build_caches_removed: usize,
     /// Temp trees of killed processes, stale temp files and partial downloads.
     pub temp_removed: usize,
     /// Run roots removed: all of them with `--runs`, else those whose record was deleted.
@@ -63,7 +69,14 @@ pub fn prune(store: &Store, options: PruneOptions) -> Result<PruneReport, GcErro
     if let Ok(cache) = crate::dirs::cache_dir() {
         let (removed, bytes) = caches::prune(&cache, &blobs.live_images, &containers)?;
         report.caches_removed = removed;
-        report.bytes_freed += bytes;
+        let (logs, logs_bytes) = caches::prune_build_logs(&cache)?;
+        report.build_logs_removed = logs;
+        report.bytes_freed += bytes + logs_bytes;
+        if options.build_cache {
+            let (removed, bytes) = caches::prune_cache_mounts(&cache, &containers)?;
+            report.build_caches_removed = removed;
+            report.bytes_freed += bytes;
+        }
     }
     if options.volumes {
         let containers = crate::runtime::Containers::open(store)?;

@@ -56,6 +56,9 @@ pub struct LockPlan {
     pub hardware: HardwareTarget,
     /// Refuse sdists: the flag or `[python] no-build`.
     pub no_build: bool,
+    /// What the check of unmapped imports on the index could not ask (an unreachable
+    /// index): those imports stay unlocked, and the user should know why.
+    pub verify_warnings: Vec<String>,
 }
 
 /// One platform of a lock: its target, and the registry image it builds on, pinned for its
@@ -111,6 +114,7 @@ impl LockPlan {
                     .any(|used| used.imports.contains(import))
             })
             .collect();
+        let mut verify_warnings = Vec::new();
         if let Some(network) = network
             && report
                 .unresolved
@@ -121,6 +125,7 @@ impl LockPlan {
             let found =
                 scan::verify_on_index(&mut report, url, settings.offline, network, Scope::Lock);
             verified.extend(found.imports);
+            verify_warnings = found.warnings;
         }
         let mut inputs = LockInputs::gather(&project.dir, loaded, &report)?;
         inputs.verified = verified;
@@ -185,6 +190,7 @@ impl LockPlan {
             existing,
             hardware,
             no_build,
+            verify_warnings,
         })
     }
 

@@ -86,6 +86,8 @@ impl BasePin {
 pub enum LockEvent<'a> {
     /// An import maps to no distribution, so it is not locked.
     Unresolved(&'a str),
+    /// Unmapped imports could not be checked on the index (why, in words).
+    VerifyFailed(&'a str),
     /// The registry base was pulled and pinned anew.
     PinnedBase(&'a LockedImage),
     /// The lock was resolved and written.
@@ -102,8 +104,11 @@ pub trait LockReporter {
 }
 
 impl LockPlan {
-    /// Warn of the imports the lock leaves out.
+    /// Warn of the imports the lock leaves out, and of why some could not be checked.
     pub fn report_unresolved(&self, reporter: &dyn LockReporter) {
+        for warning in &self.verify_warnings {
+            reporter.event(LockEvent::VerifyFailed(warning));
+        }
         for name in &self.inputs.unresolved {
             reporter.event(LockEvent::Unresolved(name));
         }

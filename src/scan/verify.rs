@@ -301,13 +301,25 @@ fn ask(index: &dyn WheelIndex, imports: &[String]) -> (Vec<(String, Verdict)>, V
     for (import, answer) in imports.iter().zip(answers) {
         match verdict(import, &answer) {
             Ok(verdict) => verdicts.push((import.clone(), verdict)),
-            Err(failures) => warnings.extend(failures.into_iter().map(|message| ScanWarning {
-                path: import.clone(),
-                message: format!("could not check the index for this import: {message}"),
-            })),
+            Err(failures) => warnings.extend(failure_warning(import, &failures)),
         }
     }
     (verdicts, warnings)
+}
+
+/// One warning for an import whose look-ups failed: the first failure, and how many more
+/// (each candidate name failing alike when the index is down would say the same thing five
+/// times).
+fn failure_warning(import: &str, failures: &[String]) -> Option<ScanWarning> {
+    let first = failures.first()?;
+    let more = match failures.len() {
+        1 => String::new(),
+        n => format!(" (and {} more of its candidate names)", n - 1),
+    };
+    Some(ScanWarning {
+        path: import.to_string(),
+        message: format!("could not check the index for this import: {first}{more}"),
+    })
 }
 
 /// The first candidate whose wheel installs `import`, with that wheel.

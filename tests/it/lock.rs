@@ -668,3 +668,28 @@ fn an_import_no_table_knows_is_verified_and_the_verdict_kept_in_the_lock() {
     let check = context.run(&["lock", "--check"]);
     assert!(check.starts_with("exit: 0"), "{check}");
 }
+
+/// An unmapped import that cannot be checked (the index is unreachable) stays unlocked, and
+/// the lock says why rather than only that it maps to nothing.
+#[test]
+fn an_import_the_index_cannot_be_asked_about_is_named_with_why() {
+    let context = TestContext::new();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    context.write("train.py", "import mlpack_surely_no_such_project_zz\n");
+    context.write(
+        "mlpack.toml",
+        &format!(
+            "[project]\nname = \"verify\"\n[python]\nindex-url = \"http://127.0.0.1:{closed_port}/simple\"\n"
+        ),
+    );
+    let output = context.run_online(&["lock"]);
+    let why =
+        "warning: mlpack_surely_no_such_project_zz: could not check the index for this import";
+    // Once, however many candidate names failed alike.
+    assert_eq!(output.matches(why).count(), 1, "{output}");
+    assert!(output.contains("more of its candidate names)"), "{output}");
+}

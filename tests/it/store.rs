@@ -142,6 +142,62 @@ fn prune_removes_unused_layers_caches_partial_downloads_and_dead_temp_trees() {
     assert!(links.is_empty(), "{links:?}");
 }
 
+/// `prune` removes builds' logs once an hour old (a younger one may be the log an error just
+/// named); `prune --build-cache` empties the build steps' cache mounts too, except one a
+/// container mounts (a build running now).
+#[test]
+fn prune_removes_old_build_logs_and_asked_cache_mounts() {
+    let context = TestContext::new();
+    busybox_image(&context);
+    let cache = context.temp.path().join("cache/mlpack");
+    let old_logs = [
+        cache.join("build-step-logs/0123456789abcdef.log"),
+        cache.join("sdist-logs/pkg-1.0.log"),
+    ];
+    let new_log = cache.join("build-step-logs/fedcba9876543210.log");
+    for log in old_logs.iter().chain([&new_log]) {
+        fs_err::create_dir_all(log.parent().unwrap()).unwrap();
+        fs_err::write(log, "output").unwrap();
+    }
+    for log in &old_logs {
+        let touched = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(log)
+            .status()
+            .unwrap();
+        assert!(touched.success());
+    }
+    let (unused, in_use) = (
+        cache.join("build-cache-v1/unused"),
+        cache.join("build-cache-v1/in-use"),
+    );
+    for dir in [&unused, &in_use] {
+        fs_err::create_dir_all(dir.join("wheels")).unwrap();
+        fs_err::write(dir.join("wheels/a.whl"), "wheel").unwrap();
+    }
+    let mount = format!("{}:/cache", in_use.display());
+    ok(
+        &context,
+        &["run", "--name", "builder", "-v", &mount, BUSYBOX, "true"],
+    );
+
+    let pruned = json(&ok(&context, &["--json", "prune"]));
+    assert_eq!(
+        (
+            &pruned["build_logs_removed"],
+            &pruned["build_caches_removed"]
+        ),
+        (&2.into(), &0.into()),
+        "{pruned}"
+    );
+    assert!(old_logs.iter().all(|log| !log.exists()) && new_log.exists());
+    assert!(unused.exists() && in_use.exists());
+
+    let pruned = json(&ok(&context, &["--json", "prune", "--build-cache"]));
+    assert_eq!(pruned["build_caches_removed"], 1, "{pruned}");
+    assert!(!unused.exists() && in_use.join("wheels/a.whl").exists());
+}
+
 /// `run` and `rmi` of the same image at once, again and again: each time exactly one wins.
 /// Either the container is created and `rmi` is refused naming it, or the name is removed
 /// and `run` fails to find the image; never a container whose image is gone.
