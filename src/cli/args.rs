@@ -74,7 +74,7 @@ pub(super) struct BuildArgs {
     pub(super) target: Option<String>,
     /// With a Dockerfile: set an `ARG`, `NAME=VALUE` (or `NAME` for the environment's value).
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
-    pub(super) build_args: Vec<String>,
+    pub(super) args: Vec<String>,
     /// With a Dockerfile: run every instruction again instead of reusing cached layers.
     #[arg(long)]
     pub(super) no_cache: bool,

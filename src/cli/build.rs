@@ -33,7 +33,7 @@ mod dockerfile_build {
         context: &Context,
         printer: Printer,
     ) -> Result<ExitStatus> {
-        let build_args = build_args(&args.build_args);
+        let build_args = build_args(&args.args);
         let reference = match args.tag() {
             Some(tag) => tag.to_string(),
             None => default_name(dir),

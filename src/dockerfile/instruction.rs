@@ -1,6 +1,6 @@
 //! The typed instructions, and their reading from `parse-dockerfile`'s syntax tree: line
 //! numbers from spans, shell-form text with its line continuations and comment lines
-//! removed (as BuildKit's parser joins them), `NAME=value` pairs split (quotes kept for
+//! removed (as `BuildKit`'s parser joins them), `NAME=value` pairs split (quotes kept for
 //! the expansion at build time).
 
 use parse_dockerfile as syntax;
@@ -43,7 +43,7 @@ pub enum CommandLine {
 pub struct RunInstruction {
     pub flags: Vec<Flag>,
     pub command: CommandLine,
-    /// `RUN <<EOF`: the document, and whether the command is the heredoc alone.
+    /// `RUN <<EOF`: the document, run as the script.
     pub heredoc: Option<String>,
 }
 
@@ -388,29 +388,14 @@ impl Reader<'_> {
         }
     }
 
+    /// `parse-dockerfile` reads a heredoc only where the command starts with it (`RUN
+    /// <<EOF`): the document is then the script.
     fn run(&self, run: &syntax::RunInstruction<'_>) -> RunInstruction {
-        let command = self.command(&run.arguments);
-        let heredoc = run.here_docs.first().map(|doc| doc.value.to_string());
-        let command = match (&command, &heredoc, run.here_docs.first()) {
-            // `RUN cmd <<EOF`: the shell reads the document, as BuildKit passes it.
-            (CommandLine::Shell(line), Some(_), Some(doc)) if !is_bare_heredoc(line) => {
-                CommandLine::Shell(self.text_through_heredoc(run.arguments_start(), doc))
-            }
-            _ => command,
-        };
         RunInstruction {
             flags: flags(&run.options),
-            heredoc: heredoc
-                .filter(|_| matches!(&command, CommandLine::Shell(line) if is_bare_heredoc(line))),
-            command,
+            heredoc: run.here_docs.first().map(|doc| doc.value.to_string()),
+            command: self.command(&run.arguments),
         }
-    }
-
-    /// The text from `start` through a heredoc's closing delimiter line.
-    fn text_through_heredoc(&self, start: usize, doc: &syntax::HereDoc<'_>) -> String {
-        let rest = &self.text[doc.span.end..];
-        let end = doc.span.end + rest.find('\n').map_or(rest.len(), |at| at);
-        self.text[start..end].to_string()
     }
 
     fn copy(
@@ -442,27 +427,6 @@ impl Reader<'_> {
             dest: dest.value.to_string(),
         }
     }
-}
-
-/// Where a `RUN`'s arguments start (after its flags).
-trait ArgumentsStart {
-    fn arguments_start(&self) -> usize;
-}
-
-impl ArgumentsStart for syntax::RunInstruction<'_> {
-    fn arguments_start(&self) -> usize {
-        match &self.arguments {
-            syntax::Command::Exec(array) => array.span.start,
-            syntax::Command::Shell(text) => text.span.start,
-            _ => 0,
-        }
-    }
-}
-
-/// `<<EOF` (or `<<-EOF`, `<<"EOF"`) alone: the document is the script.
-fn is_bare_heredoc(line: &str) -> bool {
-    let line = line.trim();
-    line.starts_with("<<") && !line.contains(char::is_whitespace)
 }
 
 /// The delimiters of the heredocs a line opens, in order (`<<EOF`, `<<-"EOF"`).

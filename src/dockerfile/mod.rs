@@ -3,7 +3,7 @@
 //! Nothing here builds: `build::dockerfile_build` executes what this gives it.
 //!
 //! Parsing (continuations, heredocs, parser directives, `# escape=`) is the `parse-dockerfile`
-//! crate's; this module turns its syntax tree into [`Dockerfile`], keeping what BuildKit's
+//! crate's; this module turns its syntax tree into [`Dockerfile`], keeping what `BuildKit`'s
 //! `dockerfile2llb` reads (<https://docs.docker.com/reference/dockerfile/>).
 
 pub mod ignore;
@@ -54,10 +54,19 @@ pub struct Stage {
 impl Dockerfile {
     /// Parse `text`; `file` names it in errors (`Dockerfile`).
     pub fn parse(file: &str, text: &str) -> Result<Self, ParseError> {
-        let parsed = parse_dockerfile::parse(text).map_err(|error| ParseError {
-            file: file.to_string(),
-            line: error.line(),
-            message: format!("{error:#}"),
+        let parsed = parse_dockerfile::parse(text).map_err(|error| {
+            match heredoc_after_command(text).filter(|line| *line <= error.line()) {
+                Some(line) => ParseError {
+                    file: file.to_string(),
+                    line,
+                    message: "a heredoc after a command (`RUN python3 <<EOF`) is not supported by mlpack; start the `RUN` with it (`RUN <<EOF`, the command inside)".to_string(),
+                },
+                None => ParseError {
+                    file: file.to_string(),
+                    line: error.line(),
+                    message: format!("{error:#}"),
+                },
+            }
         })?;
         let escape = parsed
             .parser_directives
@@ -95,6 +104,30 @@ impl Dockerfile {
             .position(|stage| stage.name.as_deref() == Some(lower.as_str()))
             .or_else(|| name.parse().ok().filter(|index| *index < self.stages.len()))
     }
+}
+
+/// The line of the first `RUN` that opens a heredoc after its command (`RUN cat <<EOF`),
+/// which `parse-dockerfile` reads only at the start (`RUN <<EOF`).
+fn heredoc_after_command(text: &str) -> Option<usize> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let mut words = line.split_whitespace();
+        if !words.next()?.eq_ignore_ascii_case("RUN") {
+            return None;
+        }
+        let mut words = words.skip_while(|word| word.starts_with("--"));
+        if words.next()?.starts_with("<<") {
+            return None;
+        }
+        words
+            .any(|word| {
+                word.strip_prefix("<<").is_some_and(|rest| {
+                    rest.trim_start_matches('-').starts_with(|ch: char| {
+                        ch.is_ascii_alphabetic() || ch == '_' || ch == '"' || ch == '\''
+                    })
+                })
+            })
+            .then_some(index + 1)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Words and variables as Docker's shell lexer reads them in the instructions it expands
 //! (`ADD`, `COPY`, `ENV`, `EXPOSE`, `FROM`, `LABEL`, `STOPSIGNAL`, `USER`, `VOLUME`,
-//! `WORKDIR`): BuildKit's `frontend/dockerfile/shell/lex.go`.
+//! `WORKDIR`): `BuildKit`'s `frontend/dockerfile/shell/lex.go`.
 //!
 //! 1. Outside quotes the escape character (`\`, or the one `# escape=` names) makes the next
 //!    character literal; whitespace ends a word (in [`Lexer::words`]).
@@ -202,11 +202,11 @@ impl Scan<'_, '_> {
                 let modifier = self.next().ok_or_else(brace)?;
                 let word = self.modifier_word()?;
                 let value = value.filter(|value| !value.is_empty());
-                self.modify(&name, modifier, value, word)
+                modify(&name, modifier, value, word)
             }
             Some(modifier @ ('-' | '+' | '?')) => {
                 let word = self.modifier_word()?;
-                self.modify(&name, modifier, value, word)
+                modify(&name, modifier, value, word)
             }
             None => Err(brace()),
             Some(other) => Err(WordError::Substitution {
@@ -234,29 +234,29 @@ impl Scan<'_, '_> {
             }
         }
     }
+}
 
-    fn modify(
-        &self,
-        name: &str,
-        modifier: char,
-        value: Option<String>,
-        word: String,
-    ) -> Result<String, WordError> {
-        match modifier {
-            '-' => Ok(value.unwrap_or(word)),
-            '+' => Ok(value.map(|_| word).unwrap_or_default()),
-            '?' => value.ok_or_else(|| WordError::Required {
-                name: name.to_string(),
-                message: if word.is_empty() {
-                    "is not set".to_string()
-                } else {
-                    word
-                },
-            }),
-            other => Err(WordError::Substitution {
-                expression: format!("{name}:{other}{word}"),
-            }),
-        }
+/// Apply `${name<modifier>word}` to the variable's `value`.
+fn modify(
+    name: &str,
+    modifier: char,
+    value: Option<String>,
+    word: String,
+) -> Result<String, WordError> {
+    match modifier {
+        '-' => Ok(value.unwrap_or(word)),
+        '+' => Ok(value.map(|_| word).unwrap_or_default()),
+        '?' => value.ok_or_else(|| WordError::Required {
+            name: name.to_string(),
+            message: if word.is_empty() {
+                "is not set".to_string()
+            } else {
+                word
+            },
+        }),
+        other => Err(WordError::Substitution {
+            expression: format!("{name}:{other}{word}"),
+        }),
     }
 }
 

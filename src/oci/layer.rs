@@ -144,7 +144,13 @@ impl LayerWriter {
     /// cache to take as it is; `false`, with nothing changed, when unpacking would not
     /// recreate it (device nodes, whiteout names).
     pub fn normalize_as_unpacked(&self, root: &Path) -> Result<bool, OciError> {
-        normalize_in_place(root, self.mtime)
+        normalize_in_place(root, self.mtime, false)
+    }
+
+    /// [`LayerWriter::normalize_as_unpacked`] for a tree written with
+    /// [`LayerWriter::write_keeping_owners`]: only the times change.
+    pub fn normalize_as_unpacked_keeping_owners(&self, root: &Path) -> Result<bool, OciError> {
+        normalize_in_place(root, self.mtime, true)
     }
 
     /// Write an overlayfs upper dir as a layer: overlay whiteouts (0:0 char devices) become

@@ -138,10 +138,15 @@ pub(crate) fn write_tree<W: Write>(
 /// blob it just wrote. `false`, with nothing changed, when unpacking would not recreate the
 /// tree as it is: a device node (the unpacker skips them) or a whiteout name (it makes an
 /// overlay whiteout of it). Owners go first: `chown` clears setuid bits.
-pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciError> {
+/// With `keep_owners` (rule 9) only times change: owners and modes are what the tar has.
+pub(crate) fn normalize_in_place(
+    root: &Path,
+    mtime: u64,
+    keep_owners: bool,
+) -> Result<bool, OciError> {
     let walk = Walk {
         overlay_upper: false,
-        keep_owners: false,
+        keep_owners,
         exclude: HashSet::new(),
     };
     let mut entries = Vec::new();
@@ -164,7 +169,7 @@ pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciErr
     let as_root = nix::unistd::geteuid().is_root();
     let time = nix::sys::time::TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
     for entry in &entries {
-        normalize_entry(entry, as_root, time)
+        normalize_entry(entry, as_root && !keep_owners, time)
             .map_err(|source| OciError::io("normalize", &entry.source, source))?;
     }
     // The root is the container's `/`, which the unpacker makes 0755 (a temp dir is 0700).
@@ -189,7 +194,7 @@ fn normalize_entry(
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
     }
-    if !matches!(entry.kind, EntryKind::Symlink { .. }) {
+    if entry.exact.is_none() && !matches!(entry.kind, EntryKind::Symlink { .. }) {
         let mode = normalized_mode(&entry.kind, entry.mode);
         fs_err::set_permissions(
             &entry.source,
@@ -576,6 +581,36 @@ mod tests {
         append_pax_header(&mut builder, &[("path", b"ab".to_vec())], 0).unwrap();
         let bytes = builder.into_inner().unwrap();
         assert!(bytes[512..].starts_with(b"11 path=ab\n"));
+    }
+
+    #[test]
+    fn owners_and_modes_are_kept_when_asked() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shadow");
+        fs_err::write(&file, b"x").unwrap();
+        std::os::unix::fs::chown(&file, Some(1000), Some(42)).unwrap();
+        fs_err::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .unwrap();
+        let headers = |keep_owners: bool| {
+            let options = TreeOptions {
+                keep_owners,
+                ..TreeOptions::default()
+            };
+            let tar = write_tree(dir.path(), 0, options, Vec::new()).unwrap();
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let entry = archive.entries().unwrap().next().unwrap().unwrap();
+            let header = entry.header();
+            (
+                header.uid().unwrap(),
+                header.gid().unwrap(),
+                header.mode().unwrap(),
+            )
+        };
+        assert_eq!(headers(true), (1000, 42, 0o640));
+        assert_eq!(headers(false), (0, 0, 0o644));
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn a_dockerfile_builds_runs_and_is_cached() {
     port 9090
     cat: can't open '/cache/count': No such file or directory
     65534:65534 600
-    1000:0 755
+    1000:1000 755
     uid=1000(app) gid=1000(app) groups=1000(app)
     ");
 
@@ -187,6 +187,15 @@ fn target_stops_at_a_stage_and_no_manifest_means_the_dockerfile() {
     let (code, _, stderr) = mlpack(&context, &["build", "-t", "demo:2"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("no `mlpack.toml`"), "{stderr}");
+    // With both, the manifest wins (here, failing on its own error) and the note says so.
+    context.write("mlpack.toml", "[project]\nname = 1\n");
+    let (code, _, stderr) = mlpack(&context, &["build"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .contains("note: building from `mlpack.toml`; the `Dockerfile` beside it is not used"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -221,10 +230,121 @@ fn errors_name_the_dockerfile_line() {
     let (code, _, _) = mlpack(&context, &["inspect", "broken:1"]);
     assert_ne!(code, 0, "a failed build tags nothing");
 
-    context.write("Dockerfile", "FROM busybox:test\nONBUILD RUN true\n");
+    let refused = [
+        (
+            "ONBUILD RUN true",
+            "Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported",
+        ),
+        (
+            "RUN --mount=type=secret,id=x true",
+            "`RUN --mount=type=secret` is not supported by mlpack",
+        ),
+        (
+            "ADD https://example.com/x.tgz /x",
+            "downloading is not supported by mlpack",
+        ),
+        (
+            "COPY --chown=nosuchuser x /x",
+            "Dockerfile:2: COPY --chown=nosuchuser x /x: `--chown=nosuchuser`: no user `nosuchuser`",
+        ),
+    ];
+    context.write("x", "x");
+    for (line, expected) in refused {
+        context.write("Dockerfile", &format!("FROM busybox:test\n{line}\n"));
+        let (code, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
+        assert_eq!(code, 1, "{line}: {stderr}");
+        assert!(stderr.contains(expected), "{line}: {stderr}");
+    }
+    context.write("Dockerfile", "FROM --platform=linux/s390x busybox:test\n");
     let (_, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile"]);
     assert!(
-        stderr.contains("Dockerfile:2: ONBUILD RUN true: ONBUILD is not supported"),
+        stderr.contains("`--platform=linux/s390x`: mlpack builds only for this machine's platform"),
         "{stderr}"
     );
+    context.write("Dockerfile", "FROM busybox:test AS one\n");
+    let (_, _, stderr) = mlpack(&context, &["build", "-f", "Dockerfile", "--target", "two"]);
+    assert!(
+        stderr.contains("`--target two`: the Dockerfile has no stage of that name"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: the named stages: `one`"), "{stderr}");
+}
+
+#[test]
+fn add_unpacks_archives_and_heredocs_shell_and_healthcheck_apply() {
+    let context = TestContext::new();
+    install_busybox(&context);
+    context.write("pkg/bin/tool", "#!/bin/sh\necho tool\n");
+    let status = std::process::Command::new("tar")
+        .args(["czf", "pkg.tar.gz", "-C", "pkg", "bin"])
+        .current_dir(&context.project)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs_err::remove_dir_all(context.project.join("pkg")).unwrap();
+    context.write(
+        "Dockerfile",
+        "FROM busybox:test\n\
+         ADD pkg.tar.gz /opt/\n\
+         SHELL [\"/bin/sh\", \"-ec\"]\n\
+         RUN <<EOF\n\
+         echo one > /one.txt\n\
+         echo \"shell $0\" >> /one.txt\n\
+         EOF\n\
+         HEALTHCHECK --interval=30s --retries=2 CMD [\"/bin/true\"]\n\
+         USER nobody\n\
+         WORKDIR /work/here\n\
+         RUN touch mine\n\
+         CMD echo done\n",
+    );
+    ok(&context, &["build", "-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(
+        in_image(
+            &context,
+            "demo:1",
+            "cat /opt/bin/tool /one.txt; stat -c '%u %n' /work /work/here/mine"
+        ),
+        "#!/bin/sh\necho tool\none\nshell /bin/sh\n65534 /work\n65534 /work/here/mine\n"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&context, &["inspect", "demo:1"])).unwrap();
+    let config = &inspect["config"]["config"];
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["/bin/sh", "-ec", "echo done"])
+    );
+    let store = crate::common::images::store_dir(&context);
+    let digest = inspect["manifest"]["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .replace("sha256:", "");
+    let raw: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(store.join("blobs/sha256").join(digest)).unwrap())
+            .unwrap();
+    assert_eq!(
+        raw["config"]["Healthcheck"],
+        serde_json::json!({"Test": ["CMD", "/bin/true"], "Interval": 30_000_000_000_u64, "Retries": 2})
+    );
+}
+
+#[cfg(feature = "test-registry")]
+#[test]
+fn from_pulls_a_registry_image_once() {
+    let pusher = TestContext::new();
+    install_busybox(&pusher);
+    let registry = crate::common::registry::TestRegistry::start(pusher.temp.path());
+    let remote = format!("{}/team/busybox:v1", registry.host);
+    ok(&pusher, &["push", crate::common::images::BUSYBOX, &remote]);
+
+    let context = TestContext::new();
+    context.write(
+        "Dockerfile",
+        &format!("FROM {remote}\nRUN echo pulled > /pulled.txt\n"),
+    );
+    let first = build_json(&context, &["-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(in_image(&context, "demo:1", "cat /pulled.txt"), "pulled\n");
+    // The base is in the store now: the second build neither pulls nor runs anything.
+    let second = build_json(&context, &["-f", "Dockerfile", "-t", "demo:1"]);
+    assert_eq!(second["manifest_digest"], first["manifest_digest"]);
+    assert_eq!(reused(&second), [true, true], "{second}");
 }

@@ -1,6 +1,9 @@
 //! The build context as `COPY` and `ADD` see it: the directory less what `.dockerignore`
 //! leaves out, sources found by path or glob, and the content hash a copy is cached by
-//! (each file hashed once per build, whatever its mtime).
+//! (not the mtime). A file is hashed once per build, and not again in later builds while
+//! its size, mtime, ctime and inode are unchanged (remembered in
+//! `$XDG_CACHE_HOME/mlpack/context-hashes-v1.json`), so a cached build of a large context
+//! reads only metadata.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,22 +27,46 @@ pub(super) struct ContextEntry {
 pub(super) struct BuildContext {
     root: PathBuf,
     ignore: IgnoreRules,
-    hashes: RefCell<HashMap<PathBuf, String>>,
+    /// Path -> (the file's stamp, its sha256).
+    hashes: RefCell<HashMap<PathBuf, (String, String)>>,
+    /// Where the hashes are kept between builds.
+    saved: PathBuf,
 }
 
 impl BuildContext {
-    pub(super) fn open(root: &Path) -> Result<Self, BuildError> {
+    /// `cache_dir` keeps the hashes between builds.
+    pub(super) fn open(root: &Path, cache_dir: &Path) -> Result<Self, BuildError> {
         let ignore_file = root.join(".dockerignore");
         let ignore = match fs_err::read_to_string(&ignore_file) {
             Ok(text) => IgnoreRules::parse(&text),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => IgnoreRules::default(),
             Err(error) => return Err(BuildError::io("read", &ignore_file, error)),
         };
+        let saved = cache_dir.join("context-hashes-v1.json");
+        let hashes = fs_err::read(&saved)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        // Absolute, so the saved hashes of two projects' `./main.py` never meet.
+        let root =
+            fs_err::canonicalize(root).map_err(|source| BuildError::io("read", root, source))?;
         Ok(Self {
-            root: root.to_path_buf(),
+            root,
             ignore,
-            hashes: RefCell::new(HashMap::new()),
+            hashes: RefCell::new(hashes),
+            saved,
         })
+    }
+
+    /// Keep the hashes for the next build; a failure only costs hashing again.
+    pub(super) fn save(&self) {
+        if let Ok(bytes) = serde_json::to_vec(&*self.hashes.borrow()) {
+            let _ = crate::atomic_file::write(
+                &self.saved,
+                &bytes,
+                crate::atomic_file::Durability::Cached,
+            );
+        }
     }
 
     /// What `source` names in the context: the path itself, or what its glob matches.
@@ -59,7 +86,8 @@ impl BuildContext {
             return Ok(Vec::new());
         }
         let path = self.root.join(&relative);
-        match fs_err::symlink_metadata(&path) {
+        // A source that is a link is followed, as Docker does; a dangling one is the link.
+        match fs_err::metadata(&path).or_else(|_| fs_err::symlink_metadata(&path)) {
             Ok(metadata) => Ok(vec![ContextEntry {
                 relative,
                 path,
@@ -128,19 +156,34 @@ impl BuildContext {
                 .map_err(|source| BuildError::io("read", &entry.path, source))?;
             format!("link {relative} {}", target.display())
         } else {
-            format!("file {relative} {mode:o} {}", self.sha256(&entry.path)?)
+            format!(
+                "file {relative} {mode:o} {}",
+                self.sha256(&entry.path, &entry.metadata)?
+            )
         })
     }
 
-    fn sha256(&self, path: &Path) -> Result<String, BuildError> {
-        if let Some(hash) = self.hashes.borrow().get(path) {
+    fn sha256(&self, path: &Path, metadata: &std::fs::Metadata) -> Result<String, BuildError> {
+        use std::os::unix::fs::MetadataExt;
+        let stamp = format!(
+            "{} {}.{} {}.{} {}",
+            metadata.len(),
+            metadata.mtime(),
+            metadata.mtime_nsec(),
+            metadata.ctime(),
+            metadata.ctime_nsec(),
+            metadata.ino()
+        );
+        if let Some((known, hash)) = self.hashes.borrow().get(path)
+            && *known == stamp
+        {
             return Ok(hash.clone());
         }
         let hash = crate::sha256::file_sha256(path)
             .map_err(|source| BuildError::io("read", path, source))?;
         self.hashes
             .borrow_mut()
-            .insert(path.to_path_buf(), hash.clone());
+            .insert(path.to_path_buf(), (stamp, hash.clone()));
         Ok(hash)
     }
 }

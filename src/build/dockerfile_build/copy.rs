@@ -47,6 +47,9 @@ struct Found {
     path: PathBuf,
     /// `None` for a path in `--from`'s layers, read when the layer is made.
     metadata: Option<std::fs::Metadata>,
+    /// A context directory's contents that `.dockerignore` keeps, parents first, by their
+    /// path inside it.
+    children: Vec<(String, PathBuf, std::fs::Metadata)>,
 }
 
 /// What a copy writes, decided before the layer is made.
@@ -61,12 +64,14 @@ struct Plan {
     from_layers: bool,
     /// `--from`'s layers.
     origin_layers: Vec<crate::oci::Layer>,
+    /// The Dockerfile's name and the instruction, for errors found while staging.
+    file: String,
+    line: Located<()>,
 }
 
 impl Executor<'_, '_> {
     pub(super) fn copy(
         &mut self,
-        _index: usize,
         state: &mut StageState,
         instruction: &Located<Instruction>,
         copy: &CopyInstruction,
@@ -86,6 +91,12 @@ impl Executor<'_, '_> {
             origin_layers: match &origin {
                 Origin::Layers(layers, _) => layers.clone(),
                 Origin::Context => Vec::new(),
+            },
+            file: self.name.clone(),
+            line: Located {
+                line: instruction.line,
+                source: instruction.source.clone(),
+                value: (),
             },
         };
         if copy.sources.len() > 1 && !dest.ends_with('/') {
@@ -154,7 +165,7 @@ impl Executor<'_, '_> {
             let origin = LowerTree::open(builder, &plan.origin_layers)?;
             let staging = builder.staging()?;
             stage_copy(&plan, &lower, &origin, staging.path())?;
-            write(builder, &staging)
+            write(builder, staging)
         })?;
         state.add_layer(format!("{} # buildkit", instruction.source), layer);
         Ok(())
@@ -262,12 +273,19 @@ impl Executor<'_, '_> {
                 }
                 for entry in found {
                     parts.push(self.context.describe(&entry, "")?);
+                    let mut children = Vec::new();
                     if entry.metadata.is_dir() {
                         for inner in self.context.walk(&entry.relative)? {
                             parts.push(self.context.describe(&inner, &entry.relative)?);
+                            let within = inner.relative[entry.relative.len()..]
+                                .trim_start_matches('/')
+                                .to_string();
+                            children.push((within, inner.path, inner.metadata));
                         }
                     }
-                    plan.sources.push(from_context(entry));
+                    let mut found = from_context(entry);
+                    found.children = children;
+                    plan.sources.push(found);
                 }
             }
             Origin::Layers(..) => {
@@ -276,6 +294,7 @@ impl Executor<'_, '_> {
                     name: path.to_string(),
                     path: PathBuf::new(),
                     metadata: None,
+                    children: Vec::new(),
                 });
             }
         }
@@ -291,7 +310,7 @@ impl Executor<'_, '_> {
     ) -> Result<(), BuildError> {
         let dir = absolute(&state.config.working_dir, dir);
         state.config.working_dir.clone_from(&dir);
-        state.advance(&[format!("workdir {dir}")]);
+        state.advance(&[format!("workdir {dir} as {}", state.config.user)]);
         let key = state.key.clone();
         let builder = self.builder;
         let below: Vec<_> = state
@@ -300,11 +319,16 @@ impl Executor<'_, '_> {
             .map(|(_, layer)| layer.clone())
             .collect();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
+        let user = state.config.user.clone();
         let layer = builder.cached_or_made(&key, description, || {
             let lower = LowerTree::open(builder, &below)?;
             let staging = builder.staging()?;
-            make_dirs(&lower, staging.path(), &dir, None)?;
-            write(builder, &staging)
+            // As `BuildKit`: what `WORKDIR` creates belongs to the `USER` (moby/buildkit#1002).
+            let owner = (!user.is_empty())
+                .then(|| chown_ids(&lower, &user).ok())
+                .flatten();
+            make_dirs(&lower, staging.path(), &dir, owner)?;
+            write(builder, staging)
         })?;
         state.add_layer(format!("WORKDIR {dir}"), layer);
         Ok(())
@@ -316,6 +340,7 @@ fn from_context(entry: ContextEntry) -> Found {
         name: entry.relative,
         path: entry.path,
         metadata: Some(entry.metadata),
+        children: Vec::new(),
     }
 }
 
@@ -329,13 +354,17 @@ fn absolute(workdir: &str, path: &str) -> String {
     format!("/{}", crate::dockerfile::ignore::clean(&joined).join("/"))
 }
 
+/// Write the staged tree as a layer and hand it to the runtime's layer cache, so the next
+/// `RUN` unpacks nothing.
 fn write(
     builder: &super::super::Builder<'_>,
-    staging: &TempTree,
+    staging: TempTree,
 ) -> Result<crate::oci::Layer, BuildError> {
-    Ok(builder
+    let layer = builder
         .writer
-        .write_keeping_owners(builder.store, staging.path(), false, &[])?)
+        .write_keeping_owners(builder.store, staging.path(), false, &[])?;
+    builder.fill_unpacked_as(staging, &layer, true)?;
+    Ok(layer)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -359,15 +388,14 @@ fn make_dirs(
             continue;
         }
         fs_err::create_dir(&staged).map_err(io(&staged))?;
-        let (uid, gid, mode) = match lower
+        let (uid, gid, mode) = if let Some(metadata) = lower
             .metadata(&image_path)
             .filter(std::fs::Metadata::is_dir)
         {
-            Some(metadata) => (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777),
-            None => {
-                let (uid, gid) = owner.unwrap_or((0, 0));
-                (uid, gid, 0o755)
-            }
+            (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777)
+        } else {
+            let (uid, gid) = owner.unwrap_or((0, 0));
+            (uid, gid, 0o755)
         };
         set_owner(&staged, uid, gid, mode)?;
     }
@@ -392,7 +420,12 @@ fn stage_copy(
     origin: &LowerTree,
     root: &Path,
 ) -> Result<(), BuildError> {
-    let owner = plan.chown.as_deref().map(|spec| chown_ids(lower, spec));
+    let owner = match plan.chown.as_deref() {
+        Some(spec) => Some(chown_ids(lower, spec).map_err(|message| {
+            BuildError::from(super::error::at(&plan.file, &plan.line, message))
+        })?),
+        None => None,
+    };
     let dest_is_dir = plan.dest_is_dir || lower.is_dir(&plan.dest);
     let parent = if dest_is_dir {
         plan.dest.clone()
@@ -456,7 +489,9 @@ fn stage_copy(
         {
             let dest = root.join(plan.dest.trim_start_matches('/'));
             make_dirs(lower, root, &plan.dest, owner)?;
-            copy_dir(&source.path, &dest, &apply)?;
+            for (within, path, metadata) in &source.children {
+                copy_entry(path, &dest.join(within), metadata, &apply)?;
+            }
         } else if plan.add && is_archive(&source.path) {
             let dest = root.join(plan.dest.trim_start_matches('/'));
             make_dirs(lower, root, &plan.dest, owner)?;
@@ -492,16 +527,20 @@ fn copy_merged_dir(
 }
 
 /// The uid and gid `--chown=USER[:GROUP]` names in the stage.
-fn chown_ids(lower: &LowerTree, spec: &str) -> (u32, u32) {
+fn chown_ids(lower: &LowerTree, spec: &str) -> Result<(u32, u32), String> {
     let (user, group) = spec
         .split_once(':')
         .map_or((spec, None), |(user, group)| (user, Some(group)));
-    let uid = lower.id_of("/etc/passwd", user).unwrap_or(0);
+    let uid = lower.id_of("/etc/passwd", user).ok_or_else(|| {
+        format!("`--chown={spec}`: no user `{user}` in the stage's `/etc/passwd`")
+    })?;
     let gid = match group {
-        Some(group) => lower.id_of("/etc/group", group).unwrap_or(0),
+        Some(group) => lower.id_of("/etc/group", group).ok_or_else(|| {
+            format!("`--chown={spec}`: no group `{group}` in the stage's `/etc/group`")
+        })?,
         None => lower.group_of_user(user).unwrap_or(uid),
     };
-    (uid, gid)
+    Ok((uid, gid))
 }
 
 /// Copy one file or link to `target`, owner and mode by `apply`.
@@ -526,31 +565,6 @@ fn copy_entry(
         fs_err::copy(source, target).map_err(io(target))?;
     }
     apply(target, metadata)
-}
-
-/// Copy the contents of the directory `source` into `dest`.
-fn copy_dir(
-    source: &Path,
-    dest: &Path,
-    apply: &dyn Fn(&Path, &std::fs::Metadata) -> Result<(), BuildError>,
-) -> Result<(), BuildError> {
-    let mut names: Vec<_> = fs_err::read_dir(source)
-        .map_err(|error| BuildError::io("list", source, error))?
-        .filter_map(Result::ok)
-        .map(|item| item.file_name())
-        .collect();
-    names.sort();
-    for name in names {
-        let from = source.join(&name);
-        let to = dest.join(&name);
-        let metadata = fs_err::symlink_metadata(&from)
-            .map_err(|error| BuildError::io("read", &from, error))?;
-        copy_entry(&from, &to, &metadata, apply)?;
-        if metadata.is_dir() {
-            copy_dir(&from, &to, apply)?;
-        }
-    }
-    Ok(())
 }
 
 /// Whether `path` starts like a tar, gzip or xz file.

@@ -1,8 +1,8 @@
 //! `mlpack build -f Dockerfile`: a Dockerfile built without a daemon, to the image `docker
-//! build` gives (BuildKit's semantics, <https://docs.docker.com/reference/dockerfile/>).
+//! build` gives (`BuildKit`'s semantics, <https://docs.docker.com/reference/dockerfile/>).
 //!
 //! 1. The stages the target needs are built, on demand (a `FROM` or `COPY --from` of a
-//!    stage builds it first), as BuildKit does; the others are skipped.
+//!    stage builds it first), as `BuildKit` does; the others are skipped.
 //! 2. `FROM`: a stage, `scratch`, an image in the store by that name, else pulled.
 //! 3. Each instruction advances the stage's cache key (its parent's key, the instruction
 //!    expanded, and for `COPY`/`ADD` the content of what it copies); a `RUN`, `COPY`, `ADD`
@@ -15,6 +15,7 @@
 mod context;
 mod copy;
 mod error;
+mod healthcheck;
 mod lower;
 mod run;
 mod state;
@@ -123,11 +124,13 @@ pub fn build_dockerfile(
         request,
         global_args: global_args(&file, &name, request.build_args)?,
         stages: (0..file.stages.len()).map(|_| None).collect(),
-        context: BuildContext::open(request.context)?,
+        context: BuildContext::open(request.context, &builder.cache_dir)?,
         used_args: Vec::new(),
         store_lock: &mut store_lock,
     };
-    executor.build_stage(target)?;
+    let built = executor.build_stage(target);
+    executor.context.save();
+    built?;
     let used_args = std::mem::take(&mut executor.used_args);
     let state = executor.stages[target]
         .take()
@@ -245,11 +248,11 @@ impl Executor<'_, '_> {
             return Ok(());
         }
         let stage = &self.file.stages[index];
-        let mut state = self.from(index, stage)?;
+        let mut built = self.from(index, stage)?;
         for instruction in &stage.instructions {
-            self.instruction(index, &mut state, instruction)?;
+            self.instruction(&mut built, instruction)?;
         }
-        self.stages[index] = Some(state);
+        self.stages[index] = Some(built);
         Ok(())
     }
 
@@ -264,14 +267,15 @@ impl Executor<'_, '_> {
         }
         if let Some(from) = self.file.stage_index(&image).filter(|from| *from < index) {
             self.build_stage(from)?;
-            let mut state = self.stages[from].as_ref().map(clone_state).ok_or_else(|| {
+            let mut inherited = self.stages[from].as_ref().map(clone_state).ok_or_else(|| {
                 DockerfileBuildError::Cycle {
                     stage: image.clone(),
                 }
             })?;
-            state.args.clear();
-            state.advance(&[format!("from stage {from}")]);
-            return Ok(state);
+            inherited.args.clear();
+            inherited.config.cmd_set = false;
+            inherited.advance(&[format!("from stage {from}")]);
+            return Ok(inherited);
         }
         let base = if image == "scratch" {
             None
@@ -373,7 +377,6 @@ impl Executor<'_, '_> {
     /// Apply one instruction to `state`.
     fn instruction(
         &mut self,
-        index: usize,
         state: &mut StageState,
         instruction: &Located<Instruction>,
     ) -> Result<(), BuildError> {
@@ -391,7 +394,7 @@ impl Executor<'_, '_> {
                     let value = expand(state, value)?;
                     state.config.set_env(&name, &value);
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Label(pairs) => {
                 for (name, value) in pairs {
@@ -399,14 +402,14 @@ impl Executor<'_, '_> {
                     let value = expand(state, value)?;
                     state.config.labels.insert(name, value);
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Maintainer(name) => {
                 state
                     .config
                     .labels
                     .insert("maintainer".to_string(), name.clone());
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Workdir(dir) => {
                 let dir = expand(state, dir)?;
@@ -414,21 +417,25 @@ impl Executor<'_, '_> {
             }
             Instruction::User(user) => {
                 state.config.user = expand(state, user)?;
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Cmd(command) => {
                 state.config.cmd = command_args(command, &state.config.shell);
-                self.config_step(state, instruction);
+                state.config.cmd_set = true;
+                config_step(state, instruction);
             }
             Instruction::Entrypoint(command) => {
                 state.config.entrypoint = command_args(command, &state.config.shell);
-                // Docker's rule: a new entrypoint drops the CMD the base set.
-                state.config.cmd.clear();
-                self.config_step(state, instruction);
+                // Docker's rule: a new entrypoint drops the CMD the base set (not one this
+                // stage set).
+                if !state.config.cmd_set {
+                    state.config.cmd.clear();
+                }
+                config_step(state, instruction);
             }
             Instruction::Shell(shell) => {
                 state.config.shell.clone_from(shell);
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Expose(ports) => {
                 for port in ports {
@@ -446,7 +453,7 @@ impl Executor<'_, '_> {
                         }
                     }
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Volume(paths) => {
                 for path in paths {
@@ -455,15 +462,17 @@ impl Executor<'_, '_> {
                         state.config.volumes.push(path);
                     }
                 }
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
             Instruction::Stopsignal(signal) => {
                 state.config.stop_signal = expand(state, signal)?;
-                self.config_step(state, instruction);
+                config_step(state, instruction);
             }
-            Instruction::Healthcheck(_) => {
-                // Kept in the history only: mlpack's image config has no health check.
-                self.config_step(state, instruction);
+            Instruction::Healthcheck(check) => {
+                state.config.healthcheck = Some(
+                    healthcheck::config(check).map_err(|message| self.at(instruction, message))?,
+                );
+                config_step(state, instruction);
             }
             Instruction::Onbuild => {
                 return Err(located(
@@ -478,7 +487,7 @@ impl Executor<'_, '_> {
                 .into());
             }
             Instruction::Run(run) => self.run(state, instruction, run)?,
-            Instruction::Copy(copy) => self.copy(index, state, instruction, copy)?,
+            Instruction::Copy(copy) => self.copy(state, instruction, copy)?,
         }
         Ok(())
     }
@@ -509,12 +518,12 @@ impl Executor<'_, '_> {
         state.note(instruction.source.clone());
         Ok(())
     }
+}
 
-    /// A config-only instruction: the key advances, the history grows.
-    fn config_step(&self, state: &mut StageState, instruction: &Located<Instruction>) {
-        state.advance(&[format!("{:?}", instruction.value)]);
-        state.note(instruction.source.clone());
-    }
+/// A config-only instruction: the key advances, the history grows.
+fn config_step(state: &mut StageState, instruction: &Located<Instruction>) {
+    state.advance(&[format!("{:?}", instruction.value)]);
+    state.note(instruction.source.clone());
 }
 
 /// `linux/amd64` for this machine.
@@ -569,5 +578,9 @@ fn write_image(store: &Store, state: &StageState) -> Result<oci::Descriptor, Bui
             super::config::created(None, None)?,
         )
     };
-    Ok(oci::write_image(store, &spec)?)
+    let mut extra = serde_json::Map::new();
+    if let Some(check) = &config.healthcheck {
+        extra.insert("Healthcheck".to_string(), check.clone());
+    }
+    Ok(oci::write_image_with(store, &spec, &extra)?)
 }

@@ -2,7 +2,7 @@
 //! (through [`Builder::run_for_layer`], the path `[build] run` steps take), keyed by the
 //! stage's cache key and the command with what it sees.
 //!
-//! As BuildKit: the image's `Env`, `WorkingDir` and `User` apply; `ARG`s reach it as
+//! As `BuildKit`: the image's `Env`, `WorkingDir` and `User` apply; `ARG`s reach it as
 //! environment variables; `--mount=type=cache,target=DIR[,id=ID]` binds a directory kept
 //! between builds (one per id, the target by default); `--network=default|host|none`
 //! (default is the host's network, as `docker build --network host`).
@@ -50,6 +50,18 @@ impl Executor<'_, '_> {
                 .map(|(id, target)| format!("cache {id} {target}")),
         );
         state.advance(&parts);
+        // The predefined proxy args reach `RUN` without an `ARG`, and, as in Docker, stay out
+        // of the cache key.
+        let mut env = env;
+        env.extend(
+            self.request
+                .build_args
+                .iter()
+                .filter(|(name, _)| {
+                    super::PROXY_ARGS.contains(&name.as_str()) && !state.args.contains_key(*name)
+                })
+                .map(|(name, value)| format!("{name}={value}")),
+        );
         let key = state.key.clone();
         let description = format!("{}: {}", self.location(instruction), instruction.source);
         let below: Vec<_> = state

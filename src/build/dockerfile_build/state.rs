@@ -1,6 +1,6 @@
 //! A stage's state as its instructions change it: the layers so far, the image config as
 //! Docker keeps it (inherited from the base, then `ENV`, `WORKDIR`, `USER`, `CMD`...), the
-//! `ARG`s in scope, and the cache key of everything so far (BuildKit's cache chain: an
+//! `ARG`s in scope, and the cache key of everything so far (`BuildKit`'s cache chain: an
 //! instruction's result depends on this key and its own inputs only).
 
 use std::collections::BTreeMap;
@@ -24,6 +24,10 @@ pub(super) struct ImageConfig {
     pub(super) labels: BTreeMap<String, String>,
     /// `SHELL` (not in the image config Docker writes for OCI, but kept for `RUN`).
     pub(super) shell: Vec<String>,
+    /// `HEALTHCHECK`, as the config's `Healthcheck` object.
+    pub(super) healthcheck: Option<serde_json::Value>,
+    /// A `CMD` in this stage (so `ENTRYPOINT` keeps it).
+    pub(super) cmd_set: bool,
 }
 
 impl ImageConfig {
@@ -52,6 +56,8 @@ impl ImageConfig {
                 .map(|labels| labels.into_iter().collect())
                 .unwrap_or_default(),
             shell: vec!["/bin/sh".to_string(), "-c".to_string()],
+            healthcheck: None,
+            cmd_set: false,
         }
     }
 
