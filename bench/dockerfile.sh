@@ -32,7 +32,7 @@
 # docker-registry with apt-get when missing, starts `dockerd --bridge=none --iptables=false`
 # when no daemon answers (stopped again at the end). The docker base image is kept
 # (mlpack-test-python:3.11-slim, the tests' name) for later runs; the images the builds make
-# are removed. Exits non-zero only when setup fails; a failing build is reported, not fatal.
+# (and those they replaced) are removed. Exits non-zero only when setup fails; a failing build is reported, not fatal.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -64,9 +64,12 @@ cleanup() {
   done
   [[ -n "${BASE_REF:-}" ]] && "$DOCKER" rmi "$BASE_REF" >/dev/null 2>&1
   [[ -n "$REGISTRY_PID" ]] && kill "$REGISTRY_PID" && wait "$REGISTRY_PID" 2>/dev/null
+  # The images each rebuild replaced, and the multi-stage builder stages.
+  remove_new_untagged_images
   remove_work
   stop_dockerd
 }
+snapshot_images
 trap cleanup EXIT
 log "work directory $WORK"
 
