@@ -17,7 +17,9 @@
 use std::path::Path;
 
 use crate::build::mlpack_ok;
-use crate::common::docker::{Dockerd, PYTHON, docker, docker_build, docker_ok, ensure_python};
+use crate::common::docker::{
+    DockerImage, Dockerd, PYTHON, docker, docker_build, docker_ok, ensure_python,
+};
 use crate::common::image_diff::{ImageDump, assert_same, differences, dump, report};
 use crate::common::registry::TestRegistry;
 use crate::common::{TestContext, copy_tree, repo_root};
@@ -104,21 +106,19 @@ fn project_of(context: &TestContext, fixture: &Fixture) -> std::path::PathBuf {
 }
 
 /// Build `fixture` with Docker as `tag`.
-fn build_with_docker(project: &Path, fixture: &Fixture, base: &Base, tag: &str) {
-    let built = docker_build(
+fn build_with_docker(project: &Path, fixture: &Fixture, base: &Base, tag: &str) -> DockerImage {
+    docker_build(
         project,
         &project.join(fixture.docker_dockerfile),
         tag,
         &[base.build_arg()],
         fixture.buildkit,
-    );
-    if let Err(output) = built {
-        panic!("docker build of {}: {output}", fixture.name);
-    }
+    )
+    .unwrap_or_else(|output| panic!("docker build of {}: {output}", fixture.name))
 }
 
 /// Build `fixture` with `mlpack build -f` as `tag`, and load it into Docker under that tag.
-fn build_with_mlpack(context: &TestContext, base: &Base, tag: &str) {
+fn build_with_mlpack(context: &TestContext, base: &Base, tag: &str) -> DockerImage {
     mlpack_ok(
         context,
         &[
@@ -145,6 +145,7 @@ fn build_with_mlpack(context: &TestContext, base: &Base, tag: &str) {
         ],
     );
     docker_ok(&["load", "-i", archive.to_str().unwrap()]);
+    DockerImage::tagged(tag)
 }
 
 /// `docker run --rm --network none IMAGE ARGS`: exit code and output.
@@ -185,8 +186,8 @@ fn compare(fixture: &Fixture) {
     let project = project_of(&context, fixture);
     let theirs = format!("mlpack-compat-{}:docker", fixture.name);
     let ours = format!("mlpack-compat-{}:mlpack", fixture.name);
-    build_with_docker(&project, fixture, &base, &theirs);
-    build_with_mlpack(&context, &base, &ours);
+    let _theirs_image = build_with_docker(&project, fixture, &base, &theirs);
+    let _ours_image = build_with_mlpack(&context, &base, &ours);
     let (docker_dump, mlpack_dump): (ImageDump, ImageDump) = (dump(&theirs), dump(&ours));
     let runs: Vec<(String, String, String)> = fixture
         .runs
@@ -199,7 +200,6 @@ fn compare(fixture: &Fixture) {
             )
         })
         .collect();
-    let _ = docker(&["rmi", &theirs, &ours]);
     let mut problems = differences("docker", &docker_dump, "mlpack", &mlpack_dump);
     for ((docker_output, loaded_output, mlpack_output), args) in runs.iter().zip(fixture.runs) {
         if !docker_output.starts_with("exit Some(0)\n") {
@@ -251,10 +251,9 @@ fn two_docker_builds_compare_equal() {
     let base = Base::start(&context);
     let project = project_of(&context, &SERVICE);
     let (first, second) = ("mlpack-compat-twice:first", "mlpack-compat-twice:second");
-    build_with_docker(&project, &SERVICE, &base, first);
-    build_with_docker(&project, &SERVICE, &base, second);
+    let _first_image = build_with_docker(&project, &SERVICE, &base, first);
+    let _second_image = build_with_docker(&project, &SERVICE, &base, second);
     let (one, two) = (dump(first), dump(second));
-    let _ = docker(&["rmi", first, second]);
     assert!(one.files.len() > 5000, "{} paths", one.files.len());
     assert_same("service", "first", &one, "second", &two);
 }

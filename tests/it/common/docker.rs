@@ -145,15 +145,42 @@ pub(crate) fn add_hosts() -> Vec<String> {
         .collect()
 }
 
-/// `docker build --network host` of `dockerfile` in `context_dir` as `tag`, with `BuildKit`
-/// (for `RUN --mount`) when `buildkit`; the build's output on failure.
+/// An image in Docker, removed when dropped with the stage images its build left (the
+/// legacy builder keeps a multi-stage build's earlier stages as untagged images).
+pub(crate) struct DockerImage {
+    pub(crate) tag: String,
+    steps: Vec<String>,
+}
+
+impl DockerImage {
+    /// `tag`, made otherwise (`docker load`): only the tag is removed.
+    pub(crate) fn tagged(tag: &str) -> Self {
+        Self {
+            tag: tag.to_string(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+impl Drop for DockerImage {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", &self.tag]);
+        for step in self.steps.iter().rev() {
+            // Fails, harmlessly, for a step image that is a parent of another image.
+            let _ = docker(&["rmi", step]);
+        }
+    }
+}
+
+/// `docker build --no-cache --network host` of `dockerfile` in `context_dir` as `tag`, with
+/// `BuildKit` (for `RUN --mount`) when `buildkit`; the build's output on failure.
 pub(crate) fn docker_build(
     context_dir: &Path,
     dockerfile: &Path,
     tag: &str,
     build_args: &[String],
     buildkit: bool,
-) -> Result<(), String> {
+) -> Result<DockerImage, String> {
     let mut command = Command::new(DOCKER);
     command
         .args(["build", "--no-cache", "--network", "host"])
@@ -165,18 +192,25 @@ pub(crate) fn docker_build(
         command.args(["--build-arg", arg]);
     }
     command.arg(context_dir);
-    if buildkit {
-        command.env("DOCKER_BUILDKIT", "1");
-    } else {
-        command.env("DOCKER_BUILDKIT", "0");
-    }
+    command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
     let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The legacy builder names each step's image as ` ---> ID`.
+    let steps = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix(" ---> "))
+        .filter(|id| id.len() == 12 && id.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .collect();
+    let image = DockerImage {
+        tag: tag.to_string(),
+        steps,
+    };
     if output.status.success() {
-        Ok(())
+        Ok(image)
     } else {
         Err(format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
+            "{stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         ))
     }
