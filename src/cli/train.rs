@@ -119,12 +119,17 @@ pub(super) struct FingerprintArgs {
     /// The run whose record holds the expected fingerprint, for the message.
     #[arg(long, value_name = "ID")]
     run: Option<String>,
+    /// The directory of the file-hash cache to use (`fingerprints.json`): files whose path,
+    /// size, mtime and inode it has are not read [default: mlpack's cache].
+    #[arg(long, value_name = "DIR")]
+    cache: Option<std::path::PathBuf>,
 }
 
 /// `mlpack fingerprint PATH [--expect SHA256 --run ID]`.
 pub(super) fn fingerprint(args: &FingerprintArgs, printer: Printer) -> Result<ExitStatus> {
     let expected = args.expect.as_deref().zip(args.run.as_deref());
-    let fingerprint = crate::train::cluster::check_fingerprint(&args.path, expected)?;
+    let fingerprint =
+        crate::train::cluster::check_fingerprint(&args.path, expected, args.cache.as_deref())?;
     if printer.json {
         printer.json(&fingerprint)?;
     } else {

@@ -118,6 +118,14 @@ impl Slurm {
         run(Command::new("scancel").arg(job_id), "scancel").map(drop)
     }
 
+    /// Whether `node.sh` has recorded `rank`'s exit code: its part of the job is over.
+    pub fn rank_exited(run_dir: &Path, rank: u32) -> bool {
+        run_dir
+            .join(ENGINE_DIR)
+            .join(format!("rank-{rank}.exit"))
+            .exists()
+    }
+
     /// What `node.sh` recorded of `rank`: its node's name and its exit code.
     pub fn rank_result(run_dir: &Path, rank: u32) -> (Option<String>, Option<i32>) {
         let read = |suffix: &str| {
@@ -238,9 +246,10 @@ fn node_script(job: &ClusterJob<'_>, nodes: &SlurmNodes<'_>) -> String {
         let host = quote(&dataset.host.display().to_string());
         let _ = write!(
             script,
-            "# Node 0 checks that the data is what `mlpack train` fingerprinted at submission.\n\
+            "# Node 0 checks that the data is what `mlpack train` fingerprinted at submission,\n\
+             # with the file hashes it recorded: files whose size, mtime and inode agree are not read.\n\
              if [ \"$rank\" = 0 ]; then\n  \
-               {mlpack} fingerprint --run {run} --expect {sha256} {host} >/dev/null || finish {NODE_FAILURE}\n\
+               {mlpack} fingerprint --run {run} --expect {sha256} --cache \"$run/{ENGINE_DIR}\" {host} >/dev/null || finish {NODE_FAILURE}\n\
              fi\n",
             run = job.run_id,
         );

@@ -102,6 +102,8 @@ pub(super) struct Reader<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
     pub(super) escape: char,
+    /// `RUN cmd <<EOF` lines, by line, with their command (see [`super::heredoc`]).
+    pub(super) lifted: std::collections::BTreeMap<usize, String>,
 }
 
 impl Reader<'_> {
@@ -391,9 +393,28 @@ impl Reader<'_> {
     /// `parse-dockerfile` reads a heredoc only where the command starts with it (`RUN
     /// <<EOF`): the document is then the script.
     fn run(&self, run: &syntax::RunInstruction<'_>) -> RunInstruction {
+        let heredoc = run.here_docs.first().map(|doc| doc.value.to_string());
+        let lifted = self.lifted.get(&self.line(run.run.span.start));
+        if let (Some(command), Some(body)) = (lifted, &heredoc) {
+            // The shell reads the document after the command, as it was written.
+            let delimiter = heredoc_names(command)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let body = if body.is_empty() || body.ends_with('\n') {
+                body.clone()
+            } else {
+                format!("{body}\n")
+            };
+            return RunInstruction {
+                flags: flags(&run.options),
+                heredoc: None,
+                command: CommandLine::Shell(format!("{command}\n{body}{delimiter}")),
+            };
+        }
         RunInstruction {
             flags: flags(&run.options),
-            heredoc: run.here_docs.first().map(|doc| doc.value.to_string()),
+            heredoc,
             command: self.command(&run.arguments),
         }
     }

@@ -6,6 +6,7 @@
 //! crate's; this module turns its syntax tree into [`Dockerfile`], keeping what `BuildKit`'s
 //! `dockerfile2llb` reads (<https://docs.docker.com/reference/dockerfile/>).
 
+mod heredoc;
 pub mod ignore;
 mod instruction;
 pub mod words;
@@ -54,12 +55,13 @@ pub struct Stage {
 impl Dockerfile {
     /// Parse `text`; `file` names it in errors (`Dockerfile`).
     pub fn parse(file: &str, text: &str) -> Result<Self, ParseError> {
-        let parsed = parse_dockerfile::parse(text).map_err(|error| {
-            match heredoc_after_command(text).filter(|line| *line <= error.line()) {
+        let (lifted_text, lifted) = heredoc::lift(text);
+        let parsed = parse_dockerfile::parse(&lifted_text).map_err(|error| {
+            match heredoc_after_command(&lifted_text).filter(|line| *line <= error.line()) {
                 Some(line) => ParseError {
                     file: file.to_string(),
                     line,
-                    message: "a heredoc after a command (`RUN python3 <<EOF`) is not supported by mlpack; start the `RUN` with it (`RUN <<EOF`, the command inside)".to_string(),
+                    message: "several heredocs after a command (`RUN cat <<A <<B`) are not supported by mlpack; start the `RUN` with one heredoc (`RUN <<EOF`, the commands inside)".to_string(),
                 },
                 None => ParseError {
                     file: file.to_string(),
@@ -78,7 +80,12 @@ impl Dockerfile {
             .syntax
             .as_ref()
             .map(|directive| directive.value.value.to_string());
-        let reader = instruction::Reader { file, text, escape };
+        let reader = instruction::Reader {
+            file,
+            text,
+            escape,
+            lifted,
+        };
         let mut global_args = Vec::new();
         for arg in parsed.global_args() {
             global_args.push(reader.arg(arg)?);
@@ -106,8 +113,8 @@ impl Dockerfile {
     }
 }
 
-/// The line of the first `RUN` that opens a heredoc after its command (`RUN cat <<EOF`),
-/// which `parse-dockerfile` reads only at the start (`RUN <<EOF`).
+/// The line of the first `RUN` that still opens a heredoc after its command (one that
+/// [`heredoc::lift`] left: several on a line).
 fn heredoc_after_command(text: &str) -> Option<usize> {
     text.lines().enumerate().find_map(|(index, line)| {
         let mut words = line.split_whitespace();
@@ -118,15 +125,7 @@ fn heredoc_after_command(text: &str) -> Option<usize> {
         if words.next()?.starts_with("<<") {
             return None;
         }
-        words
-            .any(|word| {
-                word.strip_prefix("<<").is_some_and(|rest| {
-                    rest.trim_start_matches('-').starts_with(|ch: char| {
-                        ch.is_ascii_alphabetic() || ch == '_' || ch == '"' || ch == '\''
-                    })
-                })
-            })
-            .then_some(index + 1)
+        words.any(heredoc::opens_heredoc).then_some(index + 1)
     })
 }
 

@@ -117,14 +117,32 @@ fn errors_name_the_line() {
 }
 
 #[test]
-fn a_heredoc_after_a_command_is_refused_at_its_line() {
-    let error = Dockerfile::parse(
+fn a_heredoc_after_a_command_is_the_shell_s() {
+    let file = Dockerfile::parse(
         "Dockerfile",
-        "FROM scratch\nRUN echo <<<here\nRUN --network=none python3 - <<EOF\nprint(1)\nEOF\n",
+        "FROM scratch\nRUN echo <<<here\nRUN --network=none python3 - <<'EOF' > out\nprint(1)\nEOF\nRUN true\n",
     )
-    .unwrap_err();
-    assert_eq!(error.line, 3, "{error}");
-    assert!(error.to_string().contains("`RUN <<EOF`"), "{error}");
+    .unwrap();
+    let instructions = &file.stages[0].instructions;
+    let Instruction::Run(run) = &instructions[1].value else {
+        panic!()
+    };
+    assert_eq!(run.flags[0].name, "network");
+    assert!(run.heredoc.is_none());
+    assert_eq!(
+        run.command,
+        CommandLine::Shell("python3 - <<'EOF' > out\nprint(1)\nEOF".to_string())
+    );
+    assert_eq!(instructions[1].line, 3);
+    assert_eq!(
+        instructions[1].source,
+        "RUN --network=none python3 - <<'EOF' > out"
+    );
+    assert_eq!(instructions[2].line, 6);
+    let error =
+        Dockerfile::parse("Dockerfile", "FROM scratch\nRUN cat <<A <<B\na\nA\nb\nB\n").unwrap_err();
+    assert_eq!(error.line, 2, "{error}");
+    assert!(error.to_string().contains("several heredocs"), "{error}");
 }
 
 #[test]

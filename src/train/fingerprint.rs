@@ -94,6 +94,9 @@ enum Entry {
     Special(&'static str),
 }
 
+/// The cache's file name in its directory.
+const CACHE_FILE: &str = "fingerprints.json";
+
 /// File hashes from earlier runs.
 #[derive(Debug)]
 pub struct FingerprintCache {
@@ -106,7 +109,7 @@ pub struct FingerprintCache {
 impl FingerprintCache {
     /// The cache in `dir`; a missing or unreadable cache starts empty.
     pub fn open(dir: &Path) -> Self {
-        let path = dir.join("fingerprints.json");
+        let path = dir.join(CACHE_FILE);
         let files = fs_err::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -188,6 +191,23 @@ impl FingerprintCache {
             },
         );
         Ok((sha256, metadata.size()))
+    }
+
+    /// A cache in `dir` holding this one's hashes of the files under `roots`: what a cluster
+    /// run's node 0 checks its datasets with, so that it reads no file the submission hashed
+    /// and that has not changed since, whatever its own cache holds.
+    #[must_use]
+    pub fn subset(&self, roots: &[&Path], dir: &Path) -> Self {
+        Self {
+            path: dir.join(CACHE_FILE),
+            files: self
+                .files
+                .iter()
+                .filter(|(path, _)| roots.iter().any(|root| path.starts_with(root)))
+                .map(|(path, file)| (path.clone(), file.clone()))
+                .collect(),
+            hashed: 0,
+        }
     }
 
     /// Write the cache back (atomically); failures only cost a re-hash next time.
@@ -329,6 +349,29 @@ mod tests {
         fs_err::write(a.join("x.csv"), "1,3\n").unwrap();
         assert_ne!(cache.fingerprint(&a).unwrap(), first);
         assert_eq!(cache.hashed, 1);
+    }
+
+    #[test]
+    fn a_subset_answers_for_the_files_under_its_roots_without_reading_them() {
+        let temp = tempfile::tempdir().unwrap();
+        let (data, other) = (temp.path().join("data"), temp.path().join("data2"));
+        for dir in [&data, &other] {
+            fs_err::create_dir_all(dir).unwrap();
+            fs_err::write(dir.join("x.csv"), "1,2\n").unwrap();
+        }
+        let mut cache = FingerprintCache::open(&temp.path().join("cache"));
+        let fingerprint = cache.fingerprint(&data).unwrap();
+        cache.fingerprint(&other).unwrap();
+        let run = temp.path().join("run");
+        cache.subset(&[&data], &run).save();
+
+        let mut subset = FingerprintCache::open(&run);
+        assert_eq!(subset.files.len(), 1, "only the files under the roots");
+        assert_eq!(subset.fingerprint(&data).unwrap(), fingerprint);
+        assert_eq!(subset.hashed, 0, "no file was read");
+        fs_err::write(data.join("x.csv"), "1,2,3\n").unwrap();
+        assert_ne!(subset.fingerprint(&data).unwrap(), fingerprint);
+        assert_eq!(subset.hashed, 1, "a changed file is read");
     }
 
     #[test]

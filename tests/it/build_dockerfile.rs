@@ -19,7 +19,7 @@ ENV APP_HOME=/srv/app \
 WORKDIR $APP_HOME
 COPY requirements.txt ./
 COPY src/ src/
-COPY --from=build /out/greeting.txt /etc/greeting.txt
+COPY --from=build /out/greeting.* /etc/
 COPY --chown=65534:65534 --chmod=600 secret.txt /srv/secret.txt
 COPY <<EOF /etc/app.conf
 mode=$MODE
@@ -291,6 +291,9 @@ fn add_unpacks_archives_and_heredocs_shell_and_healthcheck_apply() {
          echo one > /one.txt\n\
          echo \"shell $0\" >> /one.txt\n\
          EOF\n\
+         RUN cat <<EOF > /two.txt\n\
+         two $0\n\
+         EOF\n\
          HEALTHCHECK --interval=30s --retries=2 CMD [\"/bin/true\"]\n\
          USER nobody\n\
          WORKDIR /work/here\n\
@@ -302,9 +305,9 @@ fn add_unpacks_archives_and_heredocs_shell_and_healthcheck_apply() {
         in_image(
             &context,
             "demo:1",
-            "cat /opt/bin/tool /one.txt; stat -c '%u %n' /work /work/here/mine"
+            "cat /opt/bin/tool /one.txt /two.txt; stat -c '%u %n' /work /work/here/mine"
         ),
-        "#!/bin/sh\necho tool\none\nshell /bin/sh\n65534 /work\n65534 /work/here/mine\n"
+        "#!/bin/sh\necho tool\none\nshell /bin/sh\ntwo /bin/sh\n65534 /work\n65534 /work/here/mine\n"
     );
     let inspect: serde_json::Value =
         serde_json::from_str(&ok(&context, &["inspect", "demo:1"])).unwrap();

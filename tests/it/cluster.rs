@@ -347,6 +347,39 @@ fn data_changed_after_submission_stops_node_0_before_training() {
     assert!(!log.contains("training"), "{log}");
 }
 
+#[test]
+fn node_0_checks_the_data_with_the_file_hashes_the_submission_recorded() {
+    let cluster = cluster();
+    // The nodes get a cache of their own, empty, as on a cluster whose nodes share no home.
+    let context = ranks_project(
+        "print('training', flush=True)\n",
+        "sbatch-options = [\"--export=ALL,XDG_CACHE_HOME=NODE_CACHE\"]\n",
+    );
+    let node_cache = context.temp.path().join("node-cache");
+    let manifest = context
+        .read("mlpack.toml")
+        .replace("NODE_CACHE", &node_cache.display().to_string());
+    context.write("mlpack.toml", &manifest);
+    let (output, rendered) = run(&context, cluster, &["train"]);
+    assert!(output.status.success(), "{rendered}");
+    let (dir, _) = the_run(&context);
+    assert!(read(&dir.join("rank-0.log")).contains("training"));
+    // The run's hashes of its data files, which node 0 checked with, and not its own cache.
+    let hashes: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("cluster/fingerprints.json"))).unwrap();
+    let files: Vec<&String> = hashes.as_object().unwrap().keys().collect();
+    assert!(
+        matches!(files[..], [file] if file.ends_with("/data/rows.txt")),
+        "{files:?}"
+    );
+    let node = read(&dir.join("cluster/node.sh"));
+    assert!(node.contains("--cache \"$run/cluster\""), "{node}");
+    assert!(
+        !node_cache.join("mlpack/fingerprints.json").exists(),
+        "node 0 used a cache of its own"
+    );
+}
+
 #[cfg(feature = "test-registry")]
 #[test]
 fn with_a_registry_each_node_pulls_the_image_by_digest() {

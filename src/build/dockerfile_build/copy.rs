@@ -462,25 +462,36 @@ fn stage_copy(
     }
     for source in &plan.sources {
         if plan.from_layers {
-            let Some(path) = origin.find(&source.name) else {
-                return Err(BuildError::io(
-                    "read",
-                    Path::new(&source.name),
-                    std::io::Error::from(std::io::ErrorKind::NotFound),
-                ));
-            };
-            let metadata = fs_err::symlink_metadata(&path)
-                .map_err(|error| BuildError::io("read", &path, error))?;
-            if metadata.is_dir() {
-                make_dirs(lower, root, &plan.dest, owner)?;
-                copy_merged_dir(
-                    origin,
-                    &source.name,
-                    &root.join(plan.dest.trim_start_matches('/')),
-                    &apply,
-                )?;
+            let names = if crate::dockerfile::ignore::is_glob(&source.name) {
+                origin.glob(&source.name)
             } else {
-                copy_entry(&path, &target_of(&source.name), &metadata, &apply)?;
+                vec![source.name.clone()]
+            };
+            let missing = || {
+                BuildError::from(super::error::located(
+                    &plan.file,
+                    &plan.line,
+                    format!(
+                        "`{}`: no such file in the `--from` stage or image",
+                        source.name
+                    ),
+                    vec!["`--from` paths are absolute in that stage's file system".to_string()],
+                ))
+            };
+            if names.is_empty() {
+                return Err(missing());
+            }
+            for name in names {
+                let path = origin.find(&name).ok_or_else(missing)?;
+                let metadata = fs_err::symlink_metadata(&path)
+                    .map_err(|error| BuildError::io("read", &path, error))?;
+                if metadata.is_dir() {
+                    make_dirs(lower, root, &plan.dest, owner)?;
+                    let dest = root.join(plan.dest.trim_start_matches('/'));
+                    copy_merged_dir(origin, &name, &dest, &apply)?;
+                } else {
+                    copy_entry(&path, &target_of(&name), &metadata, &apply)?;
+                }
             }
         } else if source
             .metadata

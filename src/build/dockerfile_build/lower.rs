@@ -92,6 +92,32 @@ impl LowerTree {
         names.into_iter().collect()
     }
 
+    /// The paths a glob (`/dist/*.whl`; `*`, `?` and classes within a component) matches,
+    /// sorted.
+    pub(super) fn glob(&self, pattern: &str) -> Vec<String> {
+        let mut found = vec![String::new()];
+        for component in crate::dockerfile::ignore::clean(pattern) {
+            let mut next = Vec::new();
+            for dir in &found {
+                if crate::dockerfile::ignore::is_glob(&component) {
+                    next.extend(
+                        self.list(if dir.is_empty() { "/" } else { dir })
+                            .into_iter()
+                            .filter(|name| {
+                                crate::dockerfile::ignore::component_matches(&component, name)
+                            })
+                            .map(|name| format!("{dir}/{name}")),
+                    );
+                } else {
+                    next.push(format!("{dir}/{component}"));
+                }
+            }
+            found = next;
+        }
+        found.retain(|path| !path.is_empty() && self.find(path).is_some());
+        found
+    }
+
     /// A user's or group's id from the tree's `/etc/passwd` or `/etc/group` (`file`).
     pub(super) fn id_of(&self, file: &str, name: &str) -> Option<u32> {
         if let Ok(id) = name.parse() {

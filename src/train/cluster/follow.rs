@@ -4,9 +4,11 @@
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{
-    ClusterEvent, ClusterRunError, KUBECTL_EVERY, POLL, Submitted, state_every, write_record,
+    ClusterEvent, ClusterRunError, KUBECTL, POLL, SLURM_ENDING, SLURM_STATE, Submitted,
+    write_record,
 };
 use crate::cluster::{
     ClusterError, ClusterRecord, Engine, JobState, Kubernetes, Slurm, WorkloadKind,
@@ -30,27 +32,97 @@ pub fn wait(
         });
     };
     let mut log = RankLog::live(&cluster, &run_dir, 0);
+    let last = follow(&cluster, &run_dir, &mut log, Reported::States, report)?;
+    let record_path = finish(&mut record, &run_dir, last)?;
+    Ok(Finished {
+        record,
+        record_path,
+    })
+}
+
+/// Whether [`follow`] reports the job's states as they change, or only the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported {
+    States,
+    LogOnly,
+}
+
+/// Report what `log` gains until the engine says the job has ended (asked every
+/// [`SLURM_STATE`] or [`KUBECTL`], and every [`SLURM_ENDING`] once the followed rank has
+/// written its exit code); the job's last state.
+fn follow(
+    cluster: &ClusterRecord,
+    run_dir: &Path,
+    log: &mut RankLog,
+    reported: Reported,
+    report: &mut dyn FnMut(ClusterEvent<'_>),
+) -> Result<JobState, ClusterError> {
+    let mut asked = Cadence::new(match cluster.engine {
+        Engine::Slurm => SLURM_STATE,
+        Engine::Kubernetes => KUBECTL,
+    });
+    let mut ending = false;
     let mut last = JobState::Pending;
-    for tick in 0_u32.. {
-        log.emit(tick, report);
-        if tick.is_multiple_of(state_every(cluster.engine)) {
-            let state = engine_state(&cluster)?;
-            if state != last {
+    loop {
+        log.emit(report);
+        if !ending
+            && let RankLog::File { rank, .. } = log
+            && Slurm::rank_exited(run_dir, *rank)
+        {
+            ending = true;
+            asked.quicken(SLURM_ENDING);
+        }
+        if asked.due() {
+            let state = engine_state(cluster)?;
+            if reported == Reported::States && state != last {
                 report(ClusterEvent::State(&state));
-                last = state;
             }
+            last = state;
             if !last.is_active() {
                 break;
             }
         }
         std::thread::sleep(POLL);
     }
-    log.emit(0, report);
-    let record_path = finish(&mut record, &run_dir, last)?;
-    Ok(Finished {
-        record,
-        record_path,
-    })
+    log.flush(report);
+    Ok(last)
+}
+
+/// Something done at most once a period: due at once, then a period after each time.
+#[derive(Debug)]
+struct Cadence {
+    period: Duration,
+    next: Instant,
+}
+
+impl Cadence {
+    fn new(period: Duration) -> Self {
+        Self {
+            period,
+            next: Instant::now(),
+        }
+    }
+
+    /// Whether it is due now; if so, the next time is a period from now.
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        if now < self.next {
+            return false;
+        }
+        self.next = now + self.period;
+        true
+    }
+
+    /// Done just now, out of turn: the next time is a period from now.
+    fn restart(&mut self) {
+        self.next = Instant::now() + self.period;
+    }
+
+    /// A shorter period from now on, the next time brought forward to at most one of it.
+    fn quicken(&mut self, period: Duration) {
+        self.period = self.period.min(period);
+        self.next = self.next.min(Instant::now() + self.period);
+    }
 }
 
 /// The job's state, as its engine reports it now.
@@ -199,78 +271,98 @@ pub fn logs(
     let mut log = if cluster.state.is_active() {
         RankLog::live(cluster, run_dir, rank)
     } else {
-        RankLog::File(LogFollower::new(crate::cluster::rank_log(run_dir, rank)))
+        RankLog::file(run_dir, rank)
     };
-    log.emit(0, report);
-    if !follow {
-        return Ok(());
+    log.flush(report);
+    if follow && cluster.state.is_active() {
+        self::follow(cluster, run_dir, &mut log, Reported::LogOnly, report)?;
     }
-    let mut active = cluster.state.is_active();
-    for tick in 1_u32.. {
-        if tick.is_multiple_of(state_every(cluster.engine)) {
-            active = active && engine_state(cluster)?.is_active();
-        }
-        if !active {
-            break;
-        }
-        std::thread::sleep(POLL);
-        log.emit(tick, report);
-    }
-    log.emit(0, report);
     Ok(())
 }
 
 /// A rank's log while its job runs: the file its node writes (Slurm), or its pod's log
 /// (Kubernetes), each read from where the last read stopped.
 enum RankLog {
-    File(LogFollower),
+    File {
+        rank: u32,
+        follower: LogFollower,
+    },
     Pod {
         kind: WorkloadKind,
         namespace: Option<String>,
         name: String,
         rank: u32,
         seen: usize,
+        fetched: Cadence,
     },
 }
 
 impl RankLog {
     fn live(cluster: &ClusterRecord, run_dir: &Path, rank: u32) -> Self {
         match cluster.engine {
-            Engine::Slurm => Self::File(LogFollower::new(crate::cluster::rank_log(run_dir, rank))),
+            Engine::Slurm => Self::file(run_dir, rank),
             Engine::Kubernetes => Self::Pod {
                 kind: cluster.kind.unwrap_or_default(),
                 namespace: cluster.namespace.clone(),
                 name: cluster.job_id.clone(),
                 rank,
                 seen: 0,
+                fetched: Cadence::new(KUBECTL),
             },
         }
     }
 
-    /// Report what the log gained; a pod's log is fetched on every `KUBECTL_EVERY`th tick
-    /// only (and on tick 0, the first and the last read).
-    fn emit(&mut self, tick: u32, report: &mut dyn FnMut(ClusterEvent<'_>)) {
+    /// The log file `rank-K.log` the rank's node writes (Slurm), or wrote (any finished run).
+    fn file(run_dir: &Path, rank: u32) -> Self {
+        Self::File {
+            rank,
+            follower: LogFollower::new(crate::cluster::rank_log(run_dir, rank)),
+        }
+    }
+
+    /// Report what the log gained; a pod's log is fetched every [`KUBECTL`] only.
+    fn emit(&mut self, report: &mut dyn FnMut(ClusterEvent<'_>)) {
         match self {
-            Self::File(follower) => follower.emit(report),
-            Self::Pod {
-                kind,
-                namespace,
-                name,
-                rank,
-                seen,
-            } => {
-                if !tick.is_multiple_of(KUBECTL_EVERY) {
-                    return;
-                }
-                let log = Kubernetes::log(*kind, namespace.as_deref(), name, *rank);
-                // `kubectl logs` gives the whole log each time: report only its new end.
-                if let Some(new) = log.get(*seen..)
-                    && !new.is_empty()
-                {
-                    report(ClusterEvent::Output(new));
-                    *seen = log.len();
+            Self::File { follower, .. } => follower.emit(report),
+            Self::Pod { fetched, .. } => {
+                if fetched.due() {
+                    self.fetch(report);
                 }
             }
+        }
+    }
+
+    /// Report what the log gained, a pod's fetched now whenever it was last (the first and
+    /// the last read).
+    fn flush(&mut self, report: &mut dyn FnMut(ClusterEvent<'_>)) {
+        match self {
+            Self::File { follower, .. } => follower.emit(report),
+            Self::Pod { fetched, .. } => {
+                fetched.restart();
+                self.fetch(report);
+            }
+        }
+    }
+
+    fn fetch(&mut self, report: &mut dyn FnMut(ClusterEvent<'_>)) {
+        let Self::Pod {
+            kind,
+            namespace,
+            name,
+            rank,
+            seen,
+            ..
+        } = self
+        else {
+            return;
+        };
+        let log = Kubernetes::log(*kind, namespace.as_deref(), name, *rank);
+        // `kubectl logs` gives the whole log each time: report only its new end.
+        if let Some(new) = log.get(*seen..)
+            && !new.is_empty()
+        {
+            report(ClusterEvent::Output(new));
+            *seen = log.len();
         }
     }
 }
@@ -300,5 +392,27 @@ impl LogFollower {
             self.offset += read as u64;
             report(ClusterEvent::Output(&bytes));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cadence_is_due_at_once_then_a_period_later_unless_quickened() {
+        let hour = Duration::from_hours(1);
+        let mut cadence = Cadence::new(hour);
+        assert!(cadence.due(), "due at once");
+        assert!(!cadence.due(), "then an hour later");
+        cadence.quicken(Duration::from_hours(2));
+        assert!(!cadence.due(), "a longer period changes nothing");
+        cadence.quicken(Duration::ZERO);
+        assert!(
+            cadence.due(),
+            "a shorter period brings the next time forward"
+        );
+        cadence.restart();
+        assert!(cadence.due(), "the period is the shorter one from then on");
     }
 }

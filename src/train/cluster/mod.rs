@@ -30,22 +30,16 @@ use crate::project::Project;
 mod follow;
 pub use self::follow::{cancel, logs, settle, wait};
 
-/// How often rank 0's log is read while `train` waits: its first line is what users wait for.
-const POLL: Duration = Duration::from_millis(100);
-/// Every how many log reads the engine is asked for the job's state (`squeue` costs a request
-/// to the controller).
-const STATE_EVERY: u32 = 5;
-/// Kubernetes: every how many polls rank 0's log is fetched and the workload's state asked
-/// for (each a request to the API server, about 2 s apart).
-const KUBECTL_EVERY: u32 = 20;
-
-/// Every how many polls the engine is asked for the job's state.
-fn state_every(engine: Engine) -> u32 {
-    match engine {
-        Engine::Slurm => STATE_EVERY,
-        Engine::Kubernetes => KUBECTL_EVERY,
-    }
-}
+/// How often the followed rank's log file is read while `train` or `logs -f` waits: its
+/// first line is what users wait for, and a read of a log that has not grown is one `open`.
+const POLL: Duration = Duration::from_millis(25);
+/// How often the engine is asked for the job's state while it runs (`squeue` is a request to
+/// the controller), and how often a pod's log is fetched (`kubectl` asks the API server).
+const SLURM_STATE: Duration = Duration::from_millis(500);
+const KUBECTL: Duration = Duration::from_secs(2);
+/// Slurm, once the followed rank has written its exit code: the job is ending, and its state
+/// is asked this often so that `train` writes the record soon after it has.
+const SLURM_ENDING: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
@@ -206,14 +200,19 @@ fn publish(
     Ok(pinned)
 }
 
-/// `mlpack fingerprint --expect SHA256 --run RUN PATH`, node 0's check before a cluster
-/// job trains: the data at `path` is what the submission fingerprinted, else
-/// [`TrainError::ChangedDataset`]. The fingerprint, as computed now.
+/// `mlpack fingerprint --expect SHA256 --run RUN [--cache DIR] PATH`, node 0's check before
+/// a cluster job trains: the data at `path` is what the submission fingerprinted, else
+/// [`TrainError::ChangedDataset`]. The file hashes come from the cache in `cache` (the run's,
+/// which the submission wrote), else mlpack's own. The fingerprint, as computed now.
 pub fn check_fingerprint(
     path: &Path,
     expected: Option<(&str, &str)>,
+    cache: Option<&Path>,
 ) -> Result<super::Fingerprint, TrainError> {
-    let mut cache = FingerprintCache::open(&crate::dirs::cache_dir()?);
+    let mut cache = match cache {
+        Some(dir) => FingerprintCache::open(dir),
+        None => FingerprintCache::open(&crate::dirs::cache_dir()?),
+    };
     let now = cache.fingerprint(path)?;
     cache.save();
     if let Some((sha256, run)) = expected
@@ -321,7 +320,7 @@ pub fn submit(
         Engine::Slurm => Some(slurm_nodes(request, &local)?),
         Engine::Kubernetes => None,
     };
-    let datasets = fingerprint(&request.datasets)?;
+    let (datasets, hashes) = fingerprint(&request.datasets)?;
     let run_id = super::RunId::generate();
     let run_dir = request
         .project
@@ -355,6 +354,11 @@ pub fn submit(
     };
     let written = match &slurm_nodes {
         Some((mlpack, store)) => {
+            // Node 0 checks the datasets with these hashes (see `Slurm`'s node script).
+            let roots: Vec<&Path> = mounts.iter().map(|mount| mount.host.as_path()).collect();
+            hashes
+                .subset(&roots, &run_dir.join(crate::cluster::ENGINE_DIR))
+                .save();
             let nodes = SlurmNodes {
                 mlpack,
                 store: store.as_deref(),
@@ -573,7 +577,10 @@ fn pending_record(
     }
 }
 
-fn fingerprint(datasets: &[ClusterDataset]) -> Result<Vec<DatasetRecord>, ClusterRunError> {
+/// The datasets' records, and the cache that holds their files' hashes.
+fn fingerprint(
+    datasets: &[ClusterDataset],
+) -> Result<(Vec<DatasetRecord>, FingerprintCache), ClusterRunError> {
     let cache_dir =
         crate::dirs::cache_dir().unwrap_or_else(|_| std::env::temp_dir().join("mlpack"));
     let mut cache = FingerprintCache::open(&cache_dir);
@@ -591,7 +598,7 @@ fn fingerprint(datasets: &[ClusterDataset]) -> Result<Vec<DatasetRecord>, Cluste
         });
     }
     cache.save();
-    Ok(records)
+    Ok((records, cache))
 }
 
 fn write_record(run_dir: &Path, record: &RunRecord) -> Result<PathBuf, ClusterRunError> {
