@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compose;
 pub mod compression;
+pub mod config;
 pub mod container_path;
 pub mod context;
 pub mod debian;

@@ -97,6 +97,51 @@ pub async fn pull_each(
     stored: &LayerStored<'_>,
 ) -> Result<PullReport, RegistryError> {
     client.check_reference(source)?;
+    let mut failures = Vec::new();
+    for mirror in client.mirrors() {
+        match pull_from(mirror, store, source, platform, local_name, progress).await {
+            Ok(report) => return Ok(report),
+            Err(error) if error.passes_mirror() => {
+                failures.push((mirror.base_url().to_string(), error_chain(&error)));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let pulled = pull_from(client, store, source, platform, local_name, progress).await;
+    match pulled {
+        Err(error) if !failures.is_empty() && error.passes_mirror() => {
+            Err(RegistryError::AfterMirrors {
+                registry: client.registry().to_string(),
+                error: Box::new(error),
+                failures,
+            })
+        }
+        pulled => pulled,
+    }
+}
+
+/// An error and its causes on one line, as a mirror's failure is shown.
+fn error_chain(error: &RegistryError) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
+/// [`pull`] from one host: the registry, or one of its mirrors (which serves the same
+/// repository paths).
+async fn pull_from(
+    client: &RegistryClient,
+    store: &Store,
+    source: &ImageReference,
+    platform: (&str, &str),
+    local_name: &ImageReference,
+    progress: &dyn TransferProgress,
+) -> Result<PullReport, RegistryError> {
     let local_name = local_name.clone().into_name()?;
     let access = Access::pull(&source.repository());
     let top = fetch_manifest(
