@@ -97,11 +97,20 @@ impl Store {
         let entries = index.manifests();
 
         let name = with_default_tag(reference);
-        if let Some(entry) = entries
-            .iter()
-            .find(|entry| ref_name(entry) == Some(name.as_str()))
-        {
-            return self.load(Some(name), entry.clone());
+        // `python:3.11` is also the image `mlpack pull python:3.11` stored under its full
+        // name, `docker.io/library/python:3.11`, as Docker finds it.
+        let full_name = reference
+            .parse::<super::ImageReference>()
+            .ok()
+            .filter(|parsed| parsed.digest().is_none())
+            .map(|parsed| parsed.normalized().to_string());
+        for name in std::iter::once(name).chain(full_name) {
+            if let Some(entry) = entries
+                .iter()
+                .find(|entry| ref_name(entry) == Some(name.as_str()))
+            {
+                return self.load(Some(name), entry.clone());
+            }
         }
 
         let named_as = |digest: &str| {

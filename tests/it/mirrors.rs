@@ -87,15 +87,10 @@ fn a_docker_hub_name_is_pulled_through_its_mirror() {
     let pulled = json(&stdout);
     assert_eq!(pulled["digest"], digest.as_str(), "{pulled}");
     assert_eq!(pulled["reference"], "docker.io/library/busybox-mirrored:v1");
+    // Run by the name it was pulled as, as with Docker.
     let echoed = ok(
         &other,
-        &[
-            "run",
-            "--rm",
-            "docker.io/library/busybox-mirrored:v1",
-            "echo",
-            "mirrored",
-        ],
+        &["run", "--rm", "busybox-mirrored:v1", "echo", "mirrored"],
     );
     assert_eq!(echoed, "mirrored\n");
 
