@@ -23,7 +23,7 @@
 //! a later layer (`[build] system-packages`, a `[build] run` step) may replace the standard
 //! library's sources under them, and every layer file has the same fixed mtime, so
 //! timestamp `.pyc` would then pass Python's mtime+size check with stale code whenever the
-//! size stayed the same; a checked hash costs a read and a SipHash of the source per import.
+//! size stayed the same; a checked hash costs a read and a hash of the source per import.
 
 use std::path::Path;
 use std::process::Stdio;
