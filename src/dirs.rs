@@ -1,6 +1,8 @@
 //! Where mlpack keeps what it can fetch again: `$XDG_CACHE_HOME/mlpack` (when set and
 //! absolute, as the XDG Base Directory spec requires), else `~/.cache/mlpack`. Index pages,
-//! wheels, `.deb`s, dataset fingerprints and bytecode caches all live under it.
+//! wheels, `.deb`s, dataset fingerprints and bytecode caches all live under it. The user's
+//! settings (`config.toml`, `auth.json`) live in `$XDG_CONFIG_HOME/mlpack`, else
+//! `~/.config/mlpack`.
 //! Spec: <https://specifications.freedesktop.org/basedir-spec/latest/>.
 
 use std::path::PathBuf;
@@ -35,4 +37,18 @@ pub fn cache_dir() -> Result<PathBuf, NoCacheDir> {
         })
         .map(|base| base.join("mlpack"))
         .ok_or(NoCacheDir)
+}
+
+/// The directory of the user's settings: `$XDG_CONFIG_HOME/mlpack` (when set and absolute),
+/// else `~/.config/mlpack`; `None` when neither variable says where.
+pub fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| {
+            std::env::home_dir()
+                .filter(|home| !home.as_os_str().is_empty())
+                .map(|home| home.join(".config"))
+        })
+        .map(|base| base.join("mlpack"))
 }

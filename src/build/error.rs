@@ -100,6 +100,8 @@ pub enum BuildError {
     Runtime(#[from] crate::runtime::RuntimeError),
     #[error(transparent)]
     Dockerfile(#[from] DockerfileError),
+    #[error(transparent)]
+    DockerfileBuild(Box<super::DockerfileBuildError>),
     #[error("`{package}` is locked as an sdist, but no wheel was built from it")]
     Unbuilt { package: String },
     #[error(transparent)]
@@ -158,6 +160,7 @@ impl Diagnostic for BuildError {
                 | Self::SdistBuild(_)
                 | Self::Step(_)
                 | Self::Dockerfile(_)
+                | Self::DockerfileBuild(_)
                 | Self::LockHashMismatch { .. }
                 | Self::Wheel(_)
         ) || matches!(
@@ -241,6 +244,7 @@ impl Diagnostic for BuildError {
             Self::Step(failure) => failure.hints(),
             Self::Runtime(error) => error.hints(),
             Self::Dockerfile(error) => error.hints(),
+            Self::DockerfileBuild(error) => error.hints(),
             Self::Registry(error) => error.hints(),
             Self::Inspect(error) => error.hints(),
             Self::Debian(error) => error.hints(),
@@ -250,6 +254,12 @@ impl Diagnostic for BuildError {
             Self::Lock(error) => error.hints(),
             _ => Vec::new(),
         }
+    }
+}
+
+impl From<super::DockerfileBuildError> for BuildError {
+    fn from(error: super::DockerfileBuildError) -> Self {
+        Self::DockerfileBuild(Box::new(error))
     }
 }
 

@@ -13,9 +13,13 @@ mod cache;
 mod code;
 mod config;
 mod container;
-mod dockerfile;
+mod dockerfile_build;
+pub use self::dockerfile_build::{
+    DockerfileBuildError, DockerfileBuildRequest, DockerfileReport, build_dockerfile,
+};
+mod dockerfile_export;
 mod error;
-pub use self::dockerfile::{
+pub use self::dockerfile_export::{
     DockerfileError, DockerfileExport, DockerfileRequest, export_dockerfile,
 };
 pub use self::error::BuildError;
@@ -400,10 +404,28 @@ impl<'a> Builder<'a> {
     /// `layers/<diffID>/` (unless the cache has the layer already, or unpacking would not
     /// recreate the tree as it is; the first run then unpacks the blob, as before).
     fn fill_unpacked(&self, staging: TempTree, layer: &Layer) -> Result<(), BuildError> {
+        self.fill_unpacked_as(staging, layer, false)
+    }
+
+    /// [`Builder::fill_unpacked`]; with `keep_owners`, for a layer written with its owners
+    /// and modes as they are (a Dockerfile's `COPY`).
+    fn fill_unpacked_as(
+        &self,
+        staging: TempTree,
+        layer: &Layer,
+        keep_owners: bool,
+    ) -> Result<(), BuildError> {
         let layers = crate::runtime::LayerCache::for_store(self.store);
-        if layers.path(&layer.diff_id).is_dir()
-            || !self.writer.normalize_as_unpacked(staging.path())?
-        {
+        if layers.path(&layer.diff_id).is_dir() {
+            return Ok(());
+        }
+        let normalized = if keep_owners {
+            self.writer
+                .normalize_as_unpacked_keeping_owners(staging.path())?
+        } else {
+            self.writer.normalize_as_unpacked(staging.path())?
+        };
+        if !normalized {
             return Ok(());
         }
         let target = layers.path(&layer.diff_id);

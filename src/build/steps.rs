@@ -74,6 +74,35 @@ enum InputEntry {
     Link(PathBuf, PathBuf),
 }
 
+/// A command to run in a build container over `layers`, its changes to become one layer
+/// (a `[build] run` step, a Dockerfile's `RUN`).
+pub(super) struct ContainerCommand<'a> {
+    /// Names the container, its temporary image and its log.
+    pub(super) key: &'a str,
+    pub(super) layers: Vec<Layer>,
+    pub(super) arch: crate::arch::Arch,
+    /// The image's environment.
+    pub(super) image_env: Vec<String>,
+    /// `NAME=value` set for this command only.
+    pub(super) env: Vec<String>,
+    pub(super) workdir: &'a str,
+    pub(super) user: Option<&'a str>,
+    /// `host` or `none`.
+    pub(super) network: &'a str,
+    /// `HOST:CONTAINER` binds.
+    pub(super) mounts: Vec<String>,
+    pub(super) argv: Vec<String>,
+    /// Keep the owners and modes of what it wrote (see `LayerWriter::write_keeping_owners`).
+    pub(super) keep_owners: bool,
+}
+
+/// How a command in a build container failed.
+pub(super) struct ContainerFailure {
+    pub(super) status: String,
+    pub(super) tail: String,
+    pub(super) log: PathBuf,
+}
+
 /// A step's container after it exited.
 struct StepRun {
     name: String,
@@ -214,21 +243,69 @@ impl Builder<'_> {
             let context = self.step_context(request.project, &workdir, &inputs)?;
             let mut layers: Vec<Layer> = below.iter().map(|(_, layer)| layer.clone()).collect();
             layers.push(context);
-            let config = ContainerConfig {
-                purpose: "step",
+            let mut env = vec!["PYTHONDONTWRITEBYTECODE=1".to_string()];
+            env.extend(
+                step.env
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}")),
+            );
+            let mut mounts = Vec::new();
+            for target in &step.cache {
+                let dir = self.build_cache_dir(target)?;
+                mounts.push(format!("{}:{target}", dir.display()));
+            }
+            let command = ContainerCommand {
                 key: &key,
-                env: settings.env.to_vec(),
-                working_dir: &workdir,
+                layers,
+                arch: settings.arch,
+                image_env: settings.env.to_vec(),
+                env,
+                workdir: &workdir,
+                user: None,
+                network: step.network.as_str(),
+                mounts,
+                argv: vec![
+                    "/bin/sh".to_string(),
+                    "-c".to_string(),
+                    step.command.clone(),
+                ],
+                keep_owners: false,
             };
-            let image = self.container_image(layers, settings.arch, &config)?;
-            self.reporter.phase(&description, "running");
-            drop(store_lock.take());
-            let ran = self.run_step(step, &image, &workdir, &key);
-            *store_lock = Some(self.store.lock()?);
-            let layer = ran.and_then(|ran| self.step_layer(index, step, &ran));
-            self.store.untag(&image)?;
-            layer
+            self.run_for_layer(&command, &description, store_lock)?
+                .map_err(|failed| {
+                    BuildError::Step(Box::new(StepFailure {
+                        index,
+                        command: step.command.clone(),
+                        status: failed.status,
+                        tail: failed.tail,
+                        log: failed.log,
+                    }))
+                })
         })
+    }
+
+    /// Run `command` in a container of its layers and make its changes a layer; `Ok(Err)`
+    /// when the command failed. `store_lock` is released while the container runs.
+    pub(super) fn run_for_layer(
+        &self,
+        command: &ContainerCommand<'_>,
+        description: &str,
+        store_lock: &mut Option<StoreLock>,
+    ) -> Result<Result<Layer, ContainerFailure>, BuildError> {
+        let config = ContainerConfig {
+            purpose: "step",
+            key: command.key,
+            env: command.image_env.clone(),
+            working_dir: command.workdir,
+        };
+        let image = self.container_image(command.layers.clone(), command.arch, &config)?;
+        self.reporter.phase(description, "running");
+        drop(store_lock.take());
+        let ran = self.run_step(command, &image);
+        *store_lock = Some(self.store.lock()?);
+        let layer = ran.and_then(|ran| self.step_layer(command, &ran));
+        self.store.untag(&image)?;
+        layer
     }
 
     /// The layer that gives a step its workdir and inputs (see the module's rule 2).
@@ -248,39 +325,34 @@ impl Builder<'_> {
         Ok(layer)
     }
 
-    /// Run one step in a container of `image`, its output in a log; the container is kept
+    /// Run a command in a container of `image`, its output in a log; the container is kept
     /// for [`Builder::step_layer`].
-    fn run_step(
-        &self,
-        step: &BuildStep,
-        image: &str,
-        workdir: &str,
-        key: &str,
-    ) -> Result<StepRun, BuildError> {
+    fn run_step(&self, run: &ContainerCommand<'_>, image: &str) -> Result<StepRun, BuildError> {
         let logs = self.cache_dir.join(STEP_LOGS_DIR);
         fs_err::create_dir_all(&logs).map_err(|source| BuildError::io("write", &logs, source))?;
-        let log = logs.join(format!("{}.log", &key[..16]));
+        let log = logs.join(format!("{}.log", &run.key[..16]));
         let log_file =
             fs_err::File::create(&log).map_err(|source| BuildError::io("write", &log, source))?;
         let log_copy = log_file
             .try_clone()
             .map_err(|source| BuildError::io("write", &log, source))?;
-        let name = format!("mlpack-step-{}-{}", &key[..12], std::process::id());
+        let name = format!("mlpack-step-{}-{}", &run.key[..12], std::process::id());
         let mut command = mlpack_run(self.store)?;
         command
-            .args(["--name", &name, "--network", step.network.as_str()])
-            .args(["-w", workdir])
-            .args(["-e", "PYTHONDONTWRITEBYTECODE=1"]);
-        for (variable, value) in &step.env {
-            command.arg("-e").arg(format!("{variable}={value}"));
+            .args(["--name", &name, "--network", run.network])
+            .args(["-w", run.workdir]);
+        if let Some(user) = run.user {
+            command.args(["-u", user]);
         }
-        for target in &step.cache {
-            let dir = self.build_cache_dir(target)?;
-            command.arg("-v").arg(format!("{}:{target}", dir.display()));
+        for variable in &run.env {
+            command.arg("-e").arg(variable);
+        }
+        for mount in &run.mounts {
+            command.arg("-v").arg(mount);
         }
         let status = command
             .arg(image)
-            .args(["/bin/sh", "-c", &step.command])
+            .args(&run.argv)
             .stdin(Stdio::null())
             .stdout(log_file.into_parts().0)
             .stderr(log_copy.into_parts().0)
@@ -289,42 +361,45 @@ impl Builder<'_> {
         Ok(StepRun { name, status, log })
     }
 
-    /// The finished step's changes as a layer (or its failure), its container removed
+    /// The finished command's changes as a layer (or its failure), its container removed
     /// whatever happened.
     fn step_layer(
         &self,
-        index: usize,
-        step: &BuildStep,
+        run: &ContainerCommand<'_>,
         ran: &StepRun,
-    ) -> Result<Layer, BuildError> {
+    ) -> Result<Result<Layer, ContainerFailure>, BuildError> {
         let containers = Containers::open(self.store)?;
         let found = containers.find(&ran.name);
         let layer = match &found {
-            Ok(container) if ran.status.success() => Ok(self.writer.write_overlay_upper(
-                self.store,
-                &container.upper_dir(),
-                &container.state.created_paths,
-            )?),
-            _ => Err(BuildError::Step(Box::new(StepFailure {
-                index,
-                command: step.command.clone(),
+            Ok(container) if ran.status.success() => {
+                let upper = container.upper_dir();
+                let exclude = &container.state.created_paths;
+                Ok(if run.keep_owners {
+                    self.writer
+                        .write_keeping_owners(self.store, &upper, true, exclude)?
+                } else {
+                    self.writer
+                        .write_overlay_upper(self.store, &upper, exclude)?
+                })
+            }
+            _ => Err(ContainerFailure {
                 status: ran.status.code().map_or_else(
                     || "a signal".to_string(),
                     |code| format!("exit status {code}"),
                 ),
                 tail: super::sdist::log_tail(&ran.log),
                 log: ran.log.clone(),
-            }))),
+            }),
         };
         if let Ok(mut container) = found {
             runtime::remove(&containers, &mut container, true)?;
         }
-        layer
+        Ok(layer)
     }
 
     /// The host directory a step's `cache` target is kept in: one per target path, shared by
     /// every build on this machine, as `BuildKit`'s cache mounts are by default.
-    fn build_cache_dir(&self, target: &str) -> Result<PathBuf, BuildError> {
+    pub(super) fn build_cache_dir(&self, target: &str) -> Result<PathBuf, BuildError> {
         let dir = self
             .cache_dir
             .join(CACHE_MOUNTS_DIR)

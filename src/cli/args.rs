@@ -65,6 +65,19 @@ pub(super) struct BuildArgs {
     /// writing anything else.
     #[arg(long)]
     pub(super) dry_run: bool,
+    /// Build this Dockerfile (relative to the current directory) with the project directory
+    /// as the build context [default: `DIR/Dockerfile` when there is no `mlpack.toml`].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub(super) file: Option<PathBuf>,
+    /// With a Dockerfile: the stage to build [default: the last].
+    #[arg(long, value_name = "STAGE")]
+    pub(super) target: Option<String>,
+    /// With a Dockerfile: set an `ARG`, `NAME=VALUE` (or `NAME` for the environment's value).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub(super) args: Vec<String>,
+    /// With a Dockerfile: run every instruction again instead of reusing cached layers.
+    #[arg(long)]
+    pub(super) no_cache: bool,
     #[command(flatten)]
     resolver: ResolverArgs,
 }
@@ -73,6 +86,15 @@ impl BuildArgs {
     /// `DIR`, else `-C`.
     pub(super) fn project_dir<'a>(&'a self, directory: &'a Path) -> &'a Path {
         self.dir.as_deref().unwrap_or(directory)
+    }
+
+    /// The image name given with `-t`.
+    pub(super) fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    pub(super) fn compression(&self) -> Option<crate::manifest::Compression> {
+        self.compression
     }
 
     pub(super) fn options(&self) -> BuildOptions {

@@ -11,6 +11,7 @@ mod credentials;
 mod disk;
 mod gpu;
 mod host;
+mod mirrors;
 mod store;
 
 use serde::Serialize;
@@ -92,7 +93,7 @@ pub struct Options {
 }
 
 /// Run every check: the host's kernel features first (what `mlpack run` needs), then GPUs,
-/// credentials, disk space, and last the store, whose re-hashing is the slow part.
+/// credentials, registry mirrors, disk space, and last the store, whose re-hashing is the slow part.
 pub fn run_checks(options: Options) -> Report {
     let is_root = nix::unistd::geteuid().is_root();
     let checks = vec![
@@ -103,6 +104,7 @@ pub fn run_checks(options: Options) -> Report {
         disk::shm(),
         gpu::check(),
         credentials::check(),
+        mirrors::check(),
         disk::free_space(),
         store::check(options.repair),
     ];

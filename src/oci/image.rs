@@ -85,6 +85,16 @@ pub struct HistoryEntry {
 /// Write `spec`'s config and manifest blobs into `store` and return the manifest's
 /// descriptor (with its platform), ready for [`Store::tag`]. The layers must be in the store.
 pub fn write_image(store: &Store, spec: &ImageSpec) -> Result<Descriptor, OciError> {
+    write_image_with(store, spec, &serde_json::Map::new())
+}
+
+/// [`write_image`] with `extra` fields in the config's `config` object that the OCI spec
+/// does not name but Docker writes (a Dockerfile's `Healthcheck`).
+pub fn write_image_with(
+    store: &Store,
+    spec: &ImageSpec,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Descriptor, OciError> {
     let (architecture, os) = validate(spec)?;
     for layer in &spec.layers {
         if !store.has_blob(&layer.digest) {
@@ -95,7 +105,21 @@ pub fn write_image(store: &Store, spec: &ImageSpec) -> Result<Descriptor, OciErr
         }
     }
     let config = image_configuration(spec, architecture.clone(), os.clone());
-    let config_bytes = to_canonical_json(&config, "the image config")?;
+    let config_bytes = if extra.is_empty() {
+        to_canonical_json(&config, "the image config")?
+    } else {
+        let mut value =
+            serde_json::to_value(&config).map_err(|error| OciError::InvalidImageSpec {
+                message: format!("could not write the image config: {error}"),
+            })?;
+        if let Some(inner) = value
+            .get_mut("config")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            inner.extend(extra.clone());
+        }
+        to_canonical_json(&value, "the image config")?
+    };
     let config_digest = store.write_blob(&config_bytes)?;
     let config_descriptor = Descriptor::new(
         MediaType::ImageConfig,

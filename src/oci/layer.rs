@@ -144,7 +144,13 @@ impl LayerWriter {
     /// cache to take as it is; `false`, with nothing changed, when unpacking would not
     /// recreate it (device nodes, whiteout names).
     pub fn normalize_as_unpacked(&self, root: &Path) -> Result<bool, OciError> {
-        normalize_in_place(root, self.mtime)
+        normalize_in_place(root, self.mtime, false)
+    }
+
+    /// [`LayerWriter::normalize_as_unpacked`] for a tree written with
+    /// [`LayerWriter::write_keeping_owners`]: only the times change.
+    pub fn normalize_as_unpacked_keeping_owners(&self, root: &Path) -> Result<bool, OciError> {
+        normalize_in_place(root, self.mtime, true)
     }
 
     /// Write an overlayfs upper dir as a layer: overlay whiteouts (0:0 char devices) become
@@ -164,8 +170,27 @@ impl LayerWriter {
         let options = TreeOptions {
             overlay_upper: true,
             exclude,
+            keep_owners: false,
         };
         self.write_tree(store, upper, options, &|_| {})
+    }
+
+    /// [`LayerWriter::write_overlay_upper`] or (without `overlay_upper`)
+    /// [`LayerWriter::write_dir`], but each entry keeps its owner and mode as found, as a
+    /// Dockerfile's layers need (`RUN useradd`, `chown`, `COPY --chown`); times stay fixed.
+    pub fn write_keeping_owners(
+        &self,
+        store: &Store,
+        root: &Path,
+        overlay_upper: bool,
+        exclude: &[String],
+    ) -> Result<Layer, OciError> {
+        let options = TreeOptions {
+            overlay_upper,
+            exclude,
+            keep_owners: true,
+        };
+        self.write_tree(store, root, options, &|_| {})
     }
 
     fn write_tree(

@@ -35,7 +35,7 @@ pub use self::error::OciError;
 pub use self::export::{
     export_docker_archive, export_oci_archive, export_oci_archive_with_compression,
 };
-pub use self::image::{HistoryEntry, ImageSpec, write_image};
+pub use self::image::{HistoryEntry, ImageSpec, write_image, write_image_with};
 pub use self::import::{LoadedImage, import_archive, import_archive_from};
 pub use self::index::ref_name;
 pub use self::layer::{DEFAULT_MTIME, Layer, LayerWriter, SOURCE_DATE_EPOCH, source_date_epoch};

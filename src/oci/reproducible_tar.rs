@@ -19,6 +19,9 @@
 //!    for its whiteouts (0:0 character devices) and opaque directories (an `overlay.opaque`
 //!    xattr of `y`), as `docker commit` writes them.
 //! 8. Paths in [`TreeOptions::exclude`] are left out, with everything under them.
+//! 9. With [`TreeOptions::keep_owners`] (a Dockerfile's layers, whose `RUN chown`,
+//!    `useradd` and `COPY --chown/--chmod` must survive as `docker build` keeps them), rules
+//!    3 and 4 keep each entry's uid, gid and permission bits as found; times stay fixed.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -50,11 +53,14 @@ pub(crate) struct TreeOptions<'a> {
     /// Paths left out, with everything under them: relative and `/`-separated (a leading or
     /// trailing `/` or a leading `./` is ignored), such as `etc/resolv.conf`.
     pub(crate) exclude: &'a [String],
+    /// Keep owners and modes as found (rule 9).
+    pub(crate) keep_owners: bool,
 }
 
 /// [`TreeOptions`] as the walk uses them.
 struct Walk {
     overlay_upper: bool,
+    keep_owners: bool,
     exclude: HashSet<Vec<u8>>,
 }
 
@@ -70,6 +76,8 @@ struct TreeEntry {
     mode: u32,
     /// `(device, inode)` for regular files with more than one link.
     inode: Option<(u64, u64)>,
+    /// `(uid, gid, mode)` as found, written as they are (rule 9).
+    exact: Option<(u32, u32, u32)>,
 }
 
 /// What an entry is. `Whiteout` is an OCI whiteout, written as an empty regular file; its
@@ -102,6 +110,7 @@ pub(crate) fn write_tree<W: Write>(
     }
     let walk = Walk {
         overlay_upper: options.overlay_upper,
+        keep_owners: options.keep_owners,
         exclude: options
             .exclude
             .iter()
@@ -129,9 +138,15 @@ pub(crate) fn write_tree<W: Write>(
 /// blob it just wrote. `false`, with nothing changed, when unpacking would not recreate the
 /// tree as it is: a device node (the unpacker skips them) or a whiteout name (it makes an
 /// overlay whiteout of it). Owners go first: `chown` clears setuid bits.
-pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciError> {
+/// With `keep_owners` (rule 9) only times change: owners and modes are what the tar has.
+pub(crate) fn normalize_in_place(
+    root: &Path,
+    mtime: u64,
+    keep_owners: bool,
+) -> Result<bool, OciError> {
     let walk = Walk {
         overlay_upper: false,
+        keep_owners,
         exclude: HashSet::new(),
     };
     let mut entries = Vec::new();
@@ -154,7 +169,7 @@ pub(crate) fn normalize_in_place(root: &Path, mtime: u64) -> Result<bool, OciErr
     let as_root = nix::unistd::geteuid().is_root();
     let time = nix::sys::time::TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
     for entry in &entries {
-        normalize_entry(entry, as_root, time)
+        normalize_entry(entry, as_root && !keep_owners, time)
             .map_err(|source| OciError::io("normalize", &entry.source, source))?;
     }
     // The root is the container's `/`, which the unpacker makes 0755 (a temp dir is 0700).
@@ -179,7 +194,7 @@ fn normalize_entry(
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
     }
-    if !matches!(entry.kind, EntryKind::Symlink { .. }) {
+    if entry.exact.is_none() && !matches!(entry.kind, EntryKind::Symlink { .. }) {
         let mode = normalized_mode(&entry.kind, entry.mode);
         fs_err::set_permissions(
             &entry.source,
@@ -266,12 +281,15 @@ fn collect(
         let inode =
             (file_type.is_file() && metadata.nlink() > 1).then(|| (metadata.dev(), metadata.ino()));
         let is_dir = matches!(kind, EntryKind::Directory);
+        let kind_is_whiteout = matches!(kind, EntryKind::Whiteout);
         entries.push(TreeEntry {
             name: name.clone(),
             source: source.clone(),
             kind,
             mode: metadata.mode() & 0o7777,
             inode,
+            exact: (walk.keep_owners && !kind_is_whiteout)
+                .then(|| (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777)),
         });
         if is_dir {
             if walk.overlay_upper && is_opaque(&source)? {
@@ -284,6 +302,7 @@ fn collect(
                     kind: EntryKind::Whiteout,
                     mode: 0o644,
                     inode: None,
+                    exact: None,
                 });
             }
             collect(walk, &source, &name, entries)?;
@@ -393,9 +412,12 @@ fn append_entry<W: Write>(
     let mut header = Header::new_ustar();
     let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
     set_long_field(&mut header.as_old_mut().name, &name, "path", &mut pax);
-    header.set_mode(normalized_mode(&entry.kind, entry.mode));
-    header.set_uid(0);
-    header.set_gid(0);
+    let (uid, gid, mode) = entry
+        .exact
+        .unwrap_or((0, 0, normalized_mode(&entry.kind, entry.mode)));
+    header.set_mode(mode);
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
     header.set_mtime(mtime);
     let size = match &entry.kind {
         EntryKind::File { size } => *size,
@@ -562,6 +584,36 @@ mod tests {
     }
 
     #[test]
+    fn owners_and_modes_are_kept_when_asked() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shadow");
+        fs_err::write(&file, b"x").unwrap();
+        std::os::unix::fs::chown(&file, Some(1000), Some(42)).unwrap();
+        fs_err::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .unwrap();
+        let headers = |keep_owners: bool| {
+            let options = TreeOptions {
+                keep_owners,
+                ..TreeOptions::default()
+            };
+            let tar = write_tree(dir.path(), 0, options, Vec::new()).unwrap();
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let entry = archive.entries().unwrap().next().unwrap().unwrap();
+            let header = entry.header();
+            (
+                header.uid().unwrap(),
+                header.gid().unwrap(),
+                header.mode().unwrap(),
+            )
+        };
+        assert_eq!(headers(true), (1000, 42, 0o640));
+        assert_eq!(headers(false), (0, 0, 0o644));
+    }
+
+    #[test]
     fn modes_are_normalized() {
         let file = EntryKind::File { size: 0 };
         assert_eq!(normalized_mode(&file, 0o600), 0o644);
@@ -595,6 +647,7 @@ mod tests {
                 kind: EntryKind::File { size: listed_size },
                 mode: 0o644,
                 inode: None,
+                exact: None,
             };
             let mut builder = tar::Builder::new(Vec::new());
             let error = append_entry(&mut builder, &entry, 0).unwrap_err();

@@ -3,6 +3,7 @@
 //! entry with `..`, an absolute path, a write through a symlink, a hard link that leaves the
 //! image; see [`super::layers`]) is refused at the door rather than at the first `run`, and
 //! the store is put back as it was, with no name, blob or unpacked layer of the image left.
+//! A pull unpacks each layer as soon as its blob is stored, while the rest download.
 
 use std::collections::BTreeSet;
 
@@ -62,6 +63,11 @@ impl Admission {
 
     fn restore(&self) -> Result<(), RuntimeError> {
         self.store.restore(&self.snapshot)?;
+        self.remove_new_layers()
+    }
+
+    /// Remove the layers unpacked since [`Self::begin`].
+    fn remove_new_layers(&self) -> Result<(), RuntimeError> {
         for name in names(&self.cache)?.difference(&self.layers) {
             let path = self.cache.root().join(name);
             remove_tree(&path).map_err(|source| RuntimeError::io("remove", &path, source))?;
@@ -103,14 +109,30 @@ pub fn pull_admitted(
     let client = registry::client_for(source.registry())?;
     let local_name = source.store_name();
     let admission = Admission::begin(store)?;
-    let report = network.block_on(registry::pull(
-        &client,
-        store,
-        &source,
-        platform,
-        &local_name,
-        progress,
-    ))?;
+    // Each layer is unpacked as soon as its blob is in, while the later ones download; the
+    // check below then finds them unpacked.
+    let pulled = admission
+        .cache
+        .unpack_as_handed(store, usize::MAX, |hand_over| {
+            network.block_on(registry::pull_each(
+                &client,
+                store,
+                &source,
+                platform,
+                &local_name,
+                progress,
+                hand_over,
+            ))
+        });
+    let report = match pulled {
+        Ok(report) => report,
+        Err(error) => {
+            // The blobs stay, for the next pull to resume; the layers unpacked from them go,
+            // as nothing names them.
+            let _ = admission.remove_new_layers();
+            return Err(error.into());
+        }
+    };
     admission.check(&[(local_name.to_string(), report.manifest_digest.clone())])?;
     // As Docker's `RepoDigests`: the digest the registry named (the index's, for one).
     let named = report

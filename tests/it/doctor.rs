@@ -99,6 +99,7 @@ fn reports_this_host() {
             "shm",
             "gpu",
             "credentials",
+            "mirrors",
             "disk",
             "store"
         ]
@@ -135,6 +136,10 @@ fn reports_this_host() {
     assert_eq!(
         check(&report, "credentials")["summary"],
         "none saved: pulls are anonymous (`mlpack login REGISTRY` to add some)"
+    );
+    assert_eq!(
+        check(&report, "mirrors")["summary"],
+        "none: pulls go to the registries themselves"
     );
 
     let (code, stdout, _) = doctor(&context, &["doctor"]);

@@ -3,90 +3,21 @@
 //! mmdebstrap (Docker Hub is not reachable here), and the image trained in with
 //! `docker run --network none`.
 
-use std::net::ToSocketAddrs;
-use std::process::{Child, Command};
+use std::process::Command;
 
 use crate::build::mlpack_ok;
 use crate::common::TestContext;
+use crate::common::docker::{
+    BOOKWORM as BASE, DOCKER, Dockerd, add_hosts, docker, ensure_bookworm,
+};
 
-/// The `FROM` image the test provides instead of Docker Hub's `debian:bookworm`.
-const BASE: &str = "mlpack-test-bookworm:apt";
 const IMAGE: &str = "mlpack-test-iris-dockerfile:latest";
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker").args(args).output().unwrap()
-}
-
-/// A daemon: the one running, else `dockerd --bridge=none --iptables=false`, started here.
-fn ensure_dockerd() -> Option<Child> {
-    if docker(&["info"]).status.success() {
-        return None;
-    }
-    let mut child = Command::new("dockerd")
-        .args(["--bridge=none", "--iptables=false"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..60 {
-        if docker(&["info"]).status.success() {
-            return Some(child);
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("dockerd did not come up");
-}
-
-/// Debian bookworm with apt, trusting the host's CA bundle (this environment's egress goes
-/// through a TLS-intercepting proxy), imported once and kept for later runs.
-fn ensure_base(context: &TestContext) {
-    if docker(&["image", "inspect", BASE]).status.success() {
-        return;
-    }
-    let tarball = context.temp.path().join("bookworm.tar");
-    let made = Command::new("mmdebstrap")
-        .args(["--variant=apt", "--include=ca-certificates"])
-        .arg("--customize-hook=copy-in /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs")
-        .args(["bookworm"])
-        .arg(&tarball)
-        .arg("http://deb.debian.org/debian")
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let imported = docker(&["import", tarball.to_str().unwrap(), BASE]);
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-}
-
-/// `--add-host HOST:IP` for the hosts the build reaches: `docker build` does not read the
-/// host's `/etc/hosts`.
-fn add_hosts() -> Vec<String> {
-    ["deb.debian.org", "pypi.org", "files.pythonhosted.org"]
-        .iter()
-        .filter_map(|host| {
-            let address = (*host, 443)
-                .to_socket_addrs()
-                .ok()?
-                .find(std::net::SocketAddr::is_ipv4)?;
-            Some(format!("--add-host={host}:{}", address.ip()))
-        })
-        .collect()
-}
 
 #[test]
 fn the_iris_example_exports_builds_with_docker_and_trains() {
-    let dockerd = ensure_dockerd();
+    let _dockerd = Dockerd::ensure();
     let context = TestContext::example("iris-sklearn");
-    ensure_base(&context);
+    ensure_bookworm(&context);
     let manifest = context.read("mlpack.toml");
     context.write(
         "mlpack.toml",
@@ -144,7 +75,7 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
         "the dataset is mounted, not copied"
     );
 
-    let mut docker_build = Command::new("docker");
+    let mut docker_build = Command::new(DOCKER);
     docker_build
         .args(["build", "--network", "host"])
         .args(add_hosts())
@@ -170,10 +101,6 @@ fn the_iris_example_exports_builds_with_docker_and_trains() {
         "echo '[1]' | jq -c '.[0]' && cat /opt/stamp.txt && grep -c train.py /opt/app-files.txt",
     ]);
     let _ = docker(&["rmi", IMAGE]);
-    if let Some(mut dockerd) = dockerd {
-        let _ = dockerd.kill();
-        let _ = dockerd.wait();
-    }
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),

@@ -8,6 +8,8 @@
 ))]
 mod base_image;
 mod build;
+#[cfg(feature = "test-root")]
+mod build_dockerfile;
 #[cfg(all(feature = "test-root", feature = "test-debian"))]
 mod build_steps;
 #[cfg(all(feature = "test-root", feature = "test-debian", feature = "test-pypi"))]
@@ -17,6 +19,14 @@ mod common;
 mod compose;
 #[cfg(feature = "test-pypi")]
 mod differential;
+#[cfg(all(
+    feature = "test-docker",
+    feature = "test-registry",
+    feature = "test-root",
+    feature = "test-pypi",
+    feature = "test-debian"
+))]
+mod dockerfile_compat;
 mod doctor;
 #[cfg(all(
     feature = "test-docker",
@@ -39,6 +49,8 @@ mod kubernetes;
 mod load;
 mod lock;
 mod manifest;
+#[cfg(all(feature = "test-registry", feature = "test-root"))]
+mod mirrors;
 #[cfg(feature = "test-root")]
 mod network;
 mod platforms;

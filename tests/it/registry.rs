@@ -5,7 +5,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use crate::common::TestContext;
-use crate::common::images::{Entry, escaping_layers, image_of_layers, layer_tar, snapshot_tree};
+use crate::common::images::{
+    Entry, busybox_root, escaping_layers, image_of_layers, layer_tar, snapshot_tree, tree_tar,
+};
 use crate::common::registry::{PASSWORD, TestRegistry, USER};
 use crate::run::{busybox_image, json, mlpack, ok, store_dir};
 
@@ -453,4 +455,111 @@ fn layers_that_escape_are_refused_at_pull_and_change_nothing() {
             "{case}"
         );
     }
+}
+
+/// Pushed from another store: busybox, a small layer and a 128 MB one, so that the big one
+/// takes a while to download. Returns the reference and the hex digests of the layers'
+/// blobs on the registry, bottom first.
+fn small_and_big_layers(context: &TestContext, registry: &TestRegistry) -> (String, Vec<String>) {
+    let source_dir = context.temp.path().join("source-store");
+    let source = mlpack::oci::Store::open(&source_dir).unwrap();
+    // Printable, but random: it stays about 100 MB when compressed.
+    let mut big = vec![0_u8; 128 << 20];
+    std::io::Read::read_exact(&mut fs_err::File::open("/dev/urandom").unwrap(), &mut big).unwrap();
+    let big = String::from_utf8(big.iter().map(|byte| b' ' + byte % 64).collect()).unwrap();
+    let layers = [
+        tree_tar(&busybox_root(context)),
+        layer_tar(&[Entry::Dir("etc/"), Entry::File("etc/small", "small\n")]),
+        layer_tar(&[Entry::File("big.bin", &big)]),
+    ];
+    image_of_layers(&source, "layered:v1", &layers);
+    let remote = format!("{}/layered:v1", registry.host);
+    let pushed = context
+        .mlpack(&["push", "--compression", "zstd", "layered:v1", &remote])
+        .env("MLPACK_HOME", &source_dir)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", context.render(&pushed));
+    let manifest = Command::new("curl")
+        .args(["-sS", "--fail", "-H"])
+        .arg("Accept: application/vnd.oci.image.manifest.v1+json")
+        .arg(format!("http://{}/v2/layered/manifests/v1", registry.host))
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let blobs = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            layer["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:")
+                .to_string()
+        })
+        .collect();
+    (remote, blobs)
+}
+
+/// A pull unpacks each layer once its blob is in, while the others still download: the
+/// small layer's directory was made before the big blob was whole. The image then runs.
+#[test]
+fn a_pull_unpacks_each_layer_as_its_blob_arrives() {
+    let context = TestContext::new();
+    let registry = TestRegistry::start(context.temp.path());
+    let (remote, blobs) = small_and_big_layers(&context, &registry);
+
+    ok(&context, &["pull", &remote]);
+    let store = store_dir(&context);
+    let inspected = json(&ok(&context, &["--json", "inspect", &remote]));
+    let small_diff_id = inspected["config"]["rootfs"]["diff_ids"][1]
+        .as_str()
+        .unwrap();
+    let small_dir = store
+        .join("layers")
+        .join(small_diff_id.trim_start_matches("sha256:"));
+    let small = fs_err::metadata(small_dir).unwrap();
+    let big = fs_err::metadata(store.join("blobs/sha256").join(&blobs[2])).unwrap();
+    let (began, arrived) = (small.created().unwrap(), big.modified().unwrap());
+    assert!(
+        began < arrived,
+        "the small layer was unpacked after the big blob arrived: {began:?} >= {arrived:?}"
+    );
+    assert_eq!(
+        ok(&context, &["run", "--rm", &remote, "cat", "/etc/small"]),
+        "small\n"
+    );
+}
+
+/// A blob that fails its digest after other layers were unpacked from theirs: the pull
+/// fails, and no layer directory, whole or half-made, is left.
+#[test]
+fn a_damaged_blob_mid_pull_leaves_no_unpacked_layer() {
+    let context = TestContext::new();
+    let registry = TestRegistry::start(context.temp.path());
+    let (remote, blobs) = small_and_big_layers(&context, &registry);
+    let hex = &blobs[2];
+    let blob = walkdir::WalkDir::new(&registry.storage)
+        .into_iter()
+        .flatten()
+        .find(|entry| entry.file_name() == "data" && entry.path().to_string_lossy().contains(hex))
+        .unwrap();
+    let mut bytes = fs_err::read(blob.path()).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs_err::write(blob.path(), bytes).unwrap();
+
+    let (code, _, stderr) = mlpack(&context, &["pull", &remote]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains(hex.as_str()), "{stderr}");
+    let left: Vec<String> = fs_err::read_dir(store_dir(&context).join("layers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "l")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -71,6 +71,8 @@ impl Access {
 #[derive(Clone)]
 pub struct RegistryClient {
     inner: Arc<Inner>,
+    /// Clients for the registry's mirrors, which pulls try first, in order.
+    mirrors: Arc<[RegistryClient]>,
 }
 
 struct Inner {
@@ -132,7 +134,25 @@ impl RegistryClient {
                 auth: AuthState::default(),
                 token_fetch: tokio::sync::Mutex::new(()),
             }),
+            mirrors: Arc::new([]),
         })
+    }
+
+    /// This client, with pulls trying `mirrors` (clients for each mirror's host) first.
+    #[must_use]
+    pub fn with_mirrors(mut self, mirrors: Vec<RegistryClient>) -> Self {
+        self.mirrors = mirrors.into();
+        self
+    }
+
+    /// The mirrors pulls try before the registry.
+    pub(crate) fn mirrors(&self) -> &[RegistryClient] {
+        &self.mirrors
+    }
+
+    /// The URL requests go to, as shown in messages.
+    pub(crate) fn base_url(&self) -> &str {
+        self.inner.base.as_str().trim_end_matches('/')
     }
 
     /// The registry, as given to [`RegistryClient::new`].

@@ -80,17 +80,13 @@ impl CredentialStore {
     /// The store at the usual places, from `XDG_CONFIG_HOME`, `DOCKER_CONFIG` and `HOME`.
     pub fn open() -> Result<Self, RegistryError> {
         let home = std::env::home_dir().filter(|home| !home.as_os_str().is_empty());
-        let config_dir = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|dir| dir.is_absolute())
-            .or_else(|| home.as_ref().map(|home| home.join(".config")))
-            .ok_or(RegistryError::NoConfigDir)?;
+        let config_dir = crate::dirs::config_dir().ok_or(RegistryError::NoConfigDir)?;
         let docker_dir = std::env::var_os("DOCKER_CONFIG")
             .filter(|dir| !dir.is_empty())
             .map(PathBuf::from)
             .or_else(|| home.as_ref().map(|home| home.join(".docker")));
         Ok(Self::at(
-            config_dir.join("mlpack").join("auth.json"),
+            config_dir.join("auth.json"),
             docker_dir.map(|dir| dir.join("config.json")),
         ))
     }

@@ -193,6 +193,26 @@ pub enum RegistryError {
     #[error("could not read certificates from `{path}` (named by `SSL_CERT_FILE`): {message}")]
     Certificates { path: PathBuf, message: String },
 
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error("`{}` is not a valid Docker daemon configuration: {message}", path.display())]
+    DaemonConfig { path: PathBuf, message: String },
+
+    /// Every mirror failed, then the registry itself: each mirror's error, and the
+    /// registry's as the cause.
+    #[error(
+        "the pull from `{registry}` failed on each of its mirrors and on the registry itself\n{}",
+        mirror_failures(failures)
+    )]
+    AfterMirrors {
+        registry: String,
+        #[source]
+        error: Box<RegistryError>,
+        /// The mirror's URL and what it answered.
+        failures: Vec<(String, String)>,
+    },
+
     #[error("could not set up the HTTP client")]
     Client {
         #[source]
@@ -210,6 +230,12 @@ impl From<ReferenceError> for RegistryError {
 }
 
 impl RegistryError {
+    /// Whether a mirror that failed so should be passed over for the next mirror or the
+    /// registry: anything it answered or failed to answer, but not the local store failing.
+    pub(crate) fn passes_mirror(&self) -> bool {
+        !matches!(self, Self::Store(_) | Self::Io(_))
+    }
+
     /// Whether trying again may help: a broken connection or an overloaded server.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
@@ -239,8 +265,11 @@ impl Diagnostic for RegistryError {
             | Self::NoMatchingPlatform { .. }
             | Self::TargetDigest { .. }
             | Self::CredentialFile { .. }
-            | Self::InvalidCredentials { .. } => true,
+            | Self::InvalidCredentials { .. }
+            | Self::DaemonConfig { .. } => true,
             Self::Store(error) => error.is_user_error(),
+            Self::Config(error) => error.is_user_error(),
+            Self::AfterMirrors { error, .. } => error.is_user_error(),
             _ => false,
         }
     }
@@ -314,6 +343,23 @@ impl Diagnostic for RegistryError {
                 vec!["push by tag, or name the image's own digest".to_string()]
             }
             Self::Store(error) => error.hints(),
+            Self::Config(error) => error.hints(),
+            Self::DaemonConfig { path, .. } => vec![format!(
+                "fix `registry-mirrors` in `{}`: a list of URLs like `https://mirror.example`",
+                path.display()
+            )],
+            Self::AfterMirrors { error, .. } => {
+                let mut hints = error.hints();
+                hints.push(format!(
+                    "check the mirrors in `{}` or `{}`",
+                    crate::dirs::config_dir().map_or_else(
+                        || crate::config::CONFIG_FILE.to_string(),
+                        |dir| dir.join(crate::config::CONFIG_FILE).display().to_string()
+                    ),
+                    super::mirrors::DOCKER_DAEMON_CONFIG
+                ));
+                hints
+            }
             Self::CredentialFile { path, .. } => vec![format!(
                 "fix `{}`, or log in again with `mlpack login`",
                 path.display()
@@ -347,6 +393,15 @@ fn unauthorized_message(
             "the registry `{registry}` requires authentication for `{registry}/{repository}`"
         ),
     }
+}
+
+/// One line per mirror that failed before the registry was tried.
+fn mirror_failures(failures: &[(String, String)]) -> String {
+    failures
+        .iter()
+        .map(|(mirror, error)| format!("  the mirror `{mirror}`: {error}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `` tag `v1` `` or `` manifest `sha256:…` ``.

@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use tempfile::{NamedTempFile, TempPath};
 
 use super::super::Descriptor;
-use super::super::digest::Digest;
+use super::super::digest::{DiffId, Digest};
 use super::super::reference::ImageReference;
 use super::super::store::{PARTIAL_PREFIX, Store};
 use super::client::{Access, ReadError, RegistryClient, blocking, build_request, read_limited};
@@ -54,6 +54,10 @@ pub struct PullReport {
     pub bytes_downloaded: u64,
 }
 
+/// Told of each layer of a pull, with its diffID, as soon as its blob is in the store (at
+/// once for a blob the store had), so that it can be unpacked while later layers download.
+pub type LayerStored<'a> = dyn Fn(&Descriptor, &DiffId) + Sync + 'a;
+
 /// Pull `source` through `client` (which must be for `source.registry()`) into `store`, and
 /// name it `local_name` there (callers usually pass [`ImageReference::store_name`]). `platform` is `(os, architecture)` with Go's
 /// names (`linux`, `amd64` or `arm64`), used when `source` names an index.
@@ -65,7 +69,79 @@ pub async fn pull(
     local_name: &ImageReference,
     progress: &dyn TransferProgress,
 ) -> Result<PullReport, RegistryError> {
+    pull_each(
+        client,
+        store,
+        source,
+        platform,
+        local_name,
+        progress,
+        &|_, _| {},
+    )
+    .await
+}
+
+/// [`pull`], calling `stored` with each layer once its blob is in the store. The config is
+/// downloaded first (it names the layers' diffIDs), then the layers the store lacks, the
+/// smallest first: the interpreter and libraries arrive, and can be unpacked, while the big
+/// framework layers are still on the way. A layer is only handed over when the config lists
+/// as many diffIDs as the manifest has layers; otherwise whoever unpacks the image meets that
+/// error later, with its context.
+pub async fn pull_each(
+    client: &RegistryClient,
+    store: &Store,
+    source: &ImageReference,
+    platform: (&str, &str),
+    local_name: &ImageReference,
+    progress: &dyn TransferProgress,
+    stored: &LayerStored<'_>,
+) -> Result<PullReport, RegistryError> {
     client.check_reference(source)?;
+    let mut failures = Vec::new();
+    for mirror in client.mirrors() {
+        match pull_from(mirror, store, source, platform, local_name, progress).await {
+            Ok(report) => return Ok(report),
+            Err(error) if error.passes_mirror() => {
+                failures.push((mirror.base_url().to_string(), error_chain(&error)));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let pulled = pull_from(client, store, source, platform, local_name, progress).await;
+    match pulled {
+        Err(error) if !failures.is_empty() && error.passes_mirror() => {
+            Err(RegistryError::AfterMirrors {
+                registry: client.registry().to_string(),
+                error: Box::new(error),
+                failures,
+            })
+        }
+        pulled => pulled,
+    }
+}
+
+/// An error and its causes on one line, as a mirror's failure is shown.
+fn error_chain(error: &RegistryError) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
+/// [`pull`] from one host: the registry, or one of its mirrors (which serves the same
+/// repository paths).
+async fn pull_from(
+    client: &RegistryClient,
+    store: &Store,
+    source: &ImageReference,
+    platform: (&str, &str),
+    local_name: &ImageReference,
+    progress: &dyn TransferProgress,
+) -> Result<PullReport, RegistryError> {
     let local_name = local_name.clone().into_name()?;
     let access = Access::pull(&source.repository());
     let top = fetch_manifest(
@@ -122,22 +198,47 @@ pub async fn pull(
         progress.start(blob.digest.as_str(), blob.size);
         progress.finish(blob.digest.as_str());
     }
-    let downloads = missing
+    let config_blob = Blob::of(image.config())?;
+    let mut downloaded = 0;
+    if missing.contains(&config_blob) {
+        downloaded += download_blob(client, store, &access, &config_blob, progress).await?;
+    }
+    let config = read_config(store, &config_blob.digest, source)?;
+    let layers = layer_diff_ids(&image, &config);
+    let hand_over = |digest: &Digest| {
+        for (layer, diff_id) in &layers {
+            if Digest::from_oci(layer.digest()).is_ok_and(|found| found == *digest) {
+                stored(layer, diff_id);
+            }
+        }
+    };
+    for blob in &present {
+        hand_over(&blob.digest);
+    }
+    let mut missing_layers: Vec<&Blob> = missing
         .iter()
-        .map(|blob| download_blob(client, store, &access, blob, progress));
-    let downloaded: Vec<u64> = futures::stream::iter(downloads)
+        .filter(|blob| **blob != config_blob)
+        .collect();
+    missing_layers.sort_by_key(|blob| blob.size);
+    let downloads = missing_layers.into_iter().map(|blob| async {
+        let received = download_blob(client, store, &access, blob, progress).await?;
+        hand_over(&blob.digest);
+        Ok::<u64, RegistryError>(received)
+    });
+    let received: Vec<u64> = futures::stream::iter(downloads)
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
+    downloaded += received.iter().sum::<u64>();
 
-    let descriptor = manifest_descriptor(store, &manifest, &image, source)?;
+    let descriptor = manifest_descriptor(&manifest, &config);
     store.tag(&local_name, &descriptor)?;
     Ok(PullReport {
         manifest_digest: manifest.digest,
         index_digest,
         blobs_downloaded: missing.len(),
         blobs_present: present.len(),
-        bytes_downloaded: downloaded.iter().sum(),
+        bytes_downloaded: downloaded,
     })
 }
 
@@ -272,14 +373,20 @@ struct Blob {
     size: u64,
 }
 
+impl Blob {
+    fn of(descriptor: &Descriptor) -> Result<Self, RegistryError> {
+        Ok(Self {
+            digest: Digest::from_oci(descriptor.digest())?,
+            size: descriptor.size(),
+        })
+    }
+}
+
 /// The config and layers, each once.
 fn blobs_of(image: &ImageManifest) -> Result<Vec<Blob>, RegistryError> {
     let mut blobs: Vec<Blob> = Vec::new();
     for descriptor in std::iter::once(image.config()).chain(image.layers()) {
-        let blob = Blob {
-            digest: Digest::from_oci(descriptor.digest())?,
-            size: descriptor.size(),
-        };
+        let blob = Blob::of(descriptor)?;
         if !blobs.contains(&blob) {
             blobs.push(blob);
         }
@@ -287,20 +394,40 @@ fn blobs_of(image: &ImageManifest) -> Result<Vec<Blob>, RegistryError> {
     Ok(blobs)
 }
 
+/// The image's config, from the store (verified on its way in).
+fn read_config(
+    store: &Store,
+    digest: &Digest,
+    source: &ImageReference,
+) -> Result<ImageConfiguration, RegistryError> {
+    serde_json::from_slice(&store.read_blob(digest)?).map_err(|error| {
+        RegistryError::InvalidManifest {
+            reference: source.to_string(),
+            message: format!("its config `{digest}` is not valid: {error}"),
+        }
+    })
+}
+
+/// Each layer with its diffID, bottom first; none when the config's diffIDs do not pair
+/// with the manifest's layers one to one.
+fn layer_diff_ids(image: &ImageManifest, config: &ImageConfiguration) -> Vec<(Descriptor, DiffId)> {
+    let diff_ids: Result<Vec<DiffId>, _> = config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(|diff_id| DiffId::from_str(diff_id))
+        .collect();
+    match diff_ids {
+        Ok(diff_ids) if diff_ids.len() == image.layers().len() => {
+            image.layers().iter().cloned().zip(diff_ids).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The descriptor to name the image by: the manifest's media type and size, and the
 /// platform its config declares.
-fn manifest_descriptor(
-    store: &Store,
-    manifest: &Fetched,
-    image: &ImageManifest,
-    source: &ImageReference,
-) -> Result<Descriptor, RegistryError> {
-    let config_digest = Digest::from_oci(image.config().digest())?;
-    let config: ImageConfiguration = serde_json::from_slice(&store.read_blob(&config_digest)?)
-        .map_err(|error| RegistryError::InvalidManifest {
-            reference: source.to_string(),
-            message: format!("its config `{config_digest}` is not valid: {error}"),
-        })?;
+fn manifest_descriptor(manifest: &Fetched, config: &ImageConfiguration) -> Descriptor {
     let mut platform = Platform::default();
     platform.set_os(Os::from(config.os().to_string().as_str()));
     platform.set_architecture(Arch::from(config.architecture().to_string().as_str()));
@@ -311,7 +438,7 @@ fn manifest_descriptor(
         manifest.digest.to_oci(),
     );
     descriptor.set_platform(Some(platform));
-    Ok(descriptor)
+    descriptor
 }
 
 /// Download `blob` into the store, resuming a partial file and retrying a broken transfer;
@@ -353,7 +480,14 @@ async fn download_blob(
         .map_err(|source| RegistryError::io("open", &partial, source))?;
     let path = TempPath::try_from_path(&partial)
         .map_err(|source| RegistryError::io("open", &partial, source))?;
-    store.persist_blob(NamedTempFile::from_parts(file, path), &blob.digest)?;
+    // Off the runtime's thread: the fsync of a big blob would stall the other downloads.
+    let (owned_store, digest) = (store.clone(), blob.digest.clone());
+    blocking(move || {
+        owned_store
+            .persist_blob(NamedTempFile::from_parts(file, path), &digest)
+            .map_err(RegistryError::from)
+    })
+    .await?;
     progress.finish(blob.digest.as_str());
     Ok(received)
 }

@@ -6,6 +6,7 @@
 //! its directory, with the tree rules of [`crate::fs_tree`].
 
 mod error;
+mod read_ahead;
 mod unpack;
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use self::error::LayerError;
 use self::error::io_error;
+use self::read_ahead::read_ahead;
 use self::unpack::Unpacker;
 use crate::error::FromIo;
 use crate::oci::{
@@ -135,12 +137,8 @@ impl LayerCache {
         Ok(dirs)
     }
 
-    /// Unpack the layers the cache lacks side by side, one per core, each on its own: each
-    /// goes to its own directory, so they are independent. A layer that hard-links a file
-    /// of the layers below cannot be unpacked on its own and fails here; [`Self::ensure_image`]
-    /// then unpacks it on its layers, in order, and reports any other failure with its
-    /// context. Scoped threads, all joined before this returns: `mlpack run` creates its
-    /// namespaces next, which needs a process with one thread.
+    /// Unpack the layers the cache lacks side by side, each on its own (see
+    /// [`Self::unpack_as_handed`]).
     fn unpack_side_by_side(
         &self,
         store: &Store,
@@ -158,21 +156,57 @@ impl LayerCache {
         if missing.len() < 2 {
             return;
         }
+        self.unpack_as_handed(store, missing.len(), |hand_over| {
+            for (layer, diff_id) in missing {
+                hand_over(layer, diff_id);
+            }
+        });
+    }
+
+    /// Run `produce` with a function that hands it layers to unpack: each is unpacked on its
+    /// own, as soon as a thread is free, while `produce` goes on (a pull hands each layer over
+    /// once its blob is stored). At most `workers` threads, and no more than there are cores:
+    /// decompressing is CPU work. Each layer goes to its own directory, so they are
+    /// independent. Returns once `produce` has returned and every layer handed over is
+    /// unpacked or has failed. A failure is left for [`Self::ensure_image`] to meet again and
+    /// report with its context: a layer that hard-links a file of the layers below cannot be
+    /// unpacked on its own, and is then unpacked on its layers, in order. Scoped threads, all
+    /// joined before this returns: `mlpack run` creates its namespaces next, which needs a
+    /// process with one thread.
+    pub fn unpack_as_handed<T>(
+        &self,
+        store: &Store,
+        workers: usize,
+        produce: impl FnOnce(&(dyn Fn(&Descriptor, &DiffId) + Sync)) -> T,
+    ) -> T {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
-            .min(missing.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
+            .min(workers)
+            .max(1);
+        let (sender, receiver) = std::sync::mpsc::channel::<(Descriptor, DiffId)>();
+        let receiver = std::sync::Mutex::new(receiver);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    while let Some((layer, diff_id)) =
-                        missing.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                    {
-                        let _ = self.ensure_on(store, layer, diff_id, diff_id.digest(), &[]);
+                    loop {
+                        // The lock is held while waiting, not while unpacking: one thread
+                        // waits on the channel, the others on the lock.
+                        let next = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((layer, diff_id)) = next else { break };
+                        let _ = self.ensure_on(store, &layer, &diff_id, diff_id.digest(), &[]);
                     }
                 });
             }
-        });
+            let hand_over = move |layer: &Descriptor, diff_id: &DiffId| {
+                // Only fails when every thread is gone; the layer is then unpacked later.
+                let _ = sender.send((layer.clone(), diff_id.clone()));
+            };
+            // Dropped with `produce`, which ends the threads' loops once the queue is empty.
+            produce(&hand_over)
+        })
     }
 
     /// Unpack a bottom layer (if not already) and return its directory.
@@ -190,10 +224,10 @@ impl LayerCache {
     /// return its directory: `<diffID hex>/`, or `<chain ID hex>/` when the layer hard-links
     /// files of the layers below, which makes its content theirs too.
     ///
-    /// The blob `layer` is read from `store`, decompressed, and unpacked into a temp dir while
-    /// its uncompressed bytes are hashed; only when they hash to `diff_id` is the temp dir
-    /// renamed into place. If another process unpacked the same layer meanwhile, its copy is
-    /// used and this one dropped.
+    /// The blob `layer` is read from `store`, decompressed and hashed on one thread, and
+    /// unpacked into a temp dir on this one; only when its uncompressed bytes hash to
+    /// `diff_id` is the temp dir renamed into place. If another process unpacked the same
+    /// layer meanwhile, its copy is used and this one dropped.
     fn ensure_on(
         &self,
         store: &Store,
@@ -213,13 +247,14 @@ impl LayerCache {
         fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
         let temp = TempTree::new_in(&self.root, TEMP_PREFIX)
             .map_err(io_error("create a temp directory in", &self.root))?;
-        let mut reader = HashingReader::new(store.open_layer(layer)?);
+        let source = store.open_layer(layer)?;
         let lower: Vec<PathBuf> = below.iter().rev().cloned().collect();
-        let linked_below =
-            Unpacker::new(temp.path(), digest.clone(), &lower)?.unpack(&mut reader)?;
+        let unpacker = Unpacker::new(temp.path(), digest.clone(), &lower)?;
         // The diffID covers the whole stream: the end-of-archive blocks and any padding after
         // them, which the tar reader stops short of.
-        let actual = reader.finish().map_err(|source| LayerError::Unreadable {
+        let (linked_below, actual) = read_ahead(source, |reader| unpacker.unpack(reader));
+        let linked_below = linked_below?;
+        let actual = actual.map_err(|source| LayerError::Unreadable {
             digest: digest.clone(),
             source,
         })?;

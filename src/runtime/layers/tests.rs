@@ -356,6 +356,22 @@ fn unsafe_entries_are_refused_and_leave_nothing() {
             TestTar::new().dir("d/", 0o755).hard_link("hard", "d"),
         ),
         (
+            "a resolved directory replaced by a symlink out",
+            TestTar::new()
+                .dir("d/", 0o755)
+                .file("d/first", 0o644, "x")
+                .symlink("d", &outside_path)
+                .file("d/second", 0o644, "x"),
+        ),
+        (
+            "a resolved directory replaced by a symlink up",
+            TestTar::new()
+                .dir("d/", 0o755)
+                .file("d/first", 0o644, "x")
+                .symlink("d", "../..")
+                .file("d/second", 0o644, "x"),
+        ),
+        (
             "a file where a directory goes",
             TestTar::new()
                 .file("plain", 0o644, "x")

@@ -45,6 +45,8 @@ struct Attributes {
 /// 2. Its parent is found with [`Root::directory`]: one component at a time with `lstat`,
 ///    symlinks resolved by this code inside the layer (an absolute target starts again at the
 ///    layer's root), one that climbs above the root refused. Missing parents are created.
+///    Each directory is resolved once; the entries after it that it holds reuse the result
+///    until rule 4 removes something, which could change where a path leads.
 /// 3. `.wh.<name>` becomes a 0:0 character device at `<name>` (overlayfs's whiteout; creating
 ///    one needs no privilege since Linux 5.8), unless this layer itself has `<name>`: the
 ///    spec's whiteouts only hide what lower layers hold. `.wh..wh..opq` sets the opaque xattr
@@ -89,6 +91,12 @@ pub(super) struct Unpacker {
     /// Files of the layers below copied into this layer for a hard link: each one's real
     /// path below, and its copy's path and inode (a later entry may have replaced it).
     copies: HashMap<PathBuf, (PathBuf, u64)>,
+    /// Parent directories already resolved (rule 2), by their components joined with `/`:
+    /// the entries of one directory come together, and walking each one's path again, one
+    /// `lstat` per component, was most of the system calls. Only a removal (rule 4) can
+    /// change what a resolved path leads to, since everything on it exists, and it empties
+    /// this.
+    resolved: HashMap<String, PathBuf>,
 }
 
 impl Unpacker {
@@ -118,6 +126,7 @@ impl Unpacker {
             entry: String::new(),
             layers,
             copies: HashMap::new(),
+            resolved: HashMap::new(),
         })
     }
 
@@ -475,13 +484,16 @@ impl Unpacker {
         match fs_err::symlink_metadata(path) {
             Ok(metadata) if metadata.is_dir() && keep_directory => Ok(true),
             Ok(metadata) if metadata.is_dir() => {
-                // Its directories are gone: step 8 must not look for them.
+                // Its directories are gone: step 8 must not look for them, nor rule 2.
                 self.directories
                     .retain(|directory, _| !directory.starts_with(path));
+                self.resolved.clear();
                 remove_tree(path).map_err(io_error("remove", path))?;
                 Ok(false)
             }
             Ok(_) => {
+                // It may be a symlink a resolved path went through.
+                self.resolved.clear();
                 fs_err::remove_file(path).map_err(io_error("remove", path))?;
                 Ok(false)
             }
@@ -515,10 +527,17 @@ impl Unpacker {
     }
 
     /// The real directory for `components` inside the layer, created if missing (rule 2).
-    fn resolve(&self, components: &[&str]) -> Result<PathBuf, LayerError> {
-        self.root
+    fn resolve(&mut self, components: &[&str]) -> Result<PathBuf, LayerError> {
+        let key = components.join("/");
+        if let Some(real) = self.resolved.get(&key) {
+            return Ok(real.clone());
+        }
+        let real = self
+            .root
             .directory(components, true)
-            .map_err(|error| self.root_error(error))
+            .map_err(|error| self.root_error(error))?;
+        self.resolved.insert(key, real.clone());
+        Ok(real)
     }
 
     fn root_error(&self, error: RootError) -> LayerError {

@@ -1,6 +1,10 @@
 //! A hermetic environment for running the `mlpack` binary: its own HOME and XDG dirs, a
 //! temporary project, and output with temporary paths masked for snapshots.
 
+#[cfg(feature = "test-docker")]
+pub(crate) mod docker;
+#[cfg(feature = "test-docker")]
+pub(crate) mod image_diff;
 pub(crate) mod images;
 pub(crate) mod index;
 #[cfg(feature = "test-registry")]
