@@ -94,6 +94,27 @@ pub(super) struct ContainerCommand<'a> {
     pub(super) argv: Vec<String>,
     /// Keep the owners and modes of what it wrote (see `LayerWriter::write_keeping_owners`).
     pub(super) keep_owners: bool,
+    /// Mount targets (absolute) whose mount points, when the runtime had to create them,
+    /// stay in the layer as empty directories, as `BuildKit` leaves a cache mount's target;
+    /// every other mount point the runtime created is left out.
+    pub(super) kept_mount_points: Vec<String>,
+}
+
+impl ContainerCommand<'_> {
+    /// Of the mount points the runtime created (relative, the topmost one of each), those
+    /// to leave out of the layer: all but the ones leading to a kept mount point.
+    fn left_out(&self, created: &[String]) -> Vec<String> {
+        created
+            .iter()
+            .filter(|path| {
+                !self.kept_mount_points.iter().any(|target| {
+                    let target = target.trim_start_matches('/');
+                    target == path.as_str() || target.starts_with(&format!("{path}/"))
+                })
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// How a command in a build container failed.
@@ -270,6 +291,7 @@ impl Builder<'_> {
                     step.command.clone(),
                 ],
                 keep_owners: false,
+                kept_mount_points: Vec::new(),
             };
             self.run_for_layer(&command, &description, store_lock)?
                 .map_err(|failed| {
@@ -373,7 +395,7 @@ impl Builder<'_> {
         let layer = match &found {
             Ok(container) if ran.status.success() => {
                 let upper = container.upper_dir();
-                let exclude = &container.state.created_paths;
+                let exclude = &run.left_out(&container.state.created_paths);
                 Ok(if run.keep_owners {
                     self.writer
                         .write_keeping_owners(self.store, &upper, true, exclude)?

@@ -50,6 +50,12 @@ impl<'a> Lexer<'a> {
         Ok(words.into_iter().next().unwrap_or_default())
     }
 
+    /// A heredoc's body (its delimiter unquoted), as a shell reads one: variables expand,
+    /// quotes are plain characters, and the escape character escapes only `$` and itself.
+    pub fn heredoc(&self, text: &str) -> Result<String, WordError> {
+        self.scan(text).run_heredoc()
+    }
+
     /// `text` split into words at unquoted whitespace, each expanded (`EXPOSE 80 $PORT`).
     pub fn words(&self, text: &str) -> Result<Vec<String>, WordError> {
         self.scan(text).run(true)
@@ -120,6 +126,24 @@ impl Scan<'_, '_> {
             words.push(word);
         }
         Ok(words)
+    }
+
+    fn run_heredoc(&mut self) -> Result<String, WordError> {
+        let mut out = String::new();
+        while let Some(ch) = self.next() {
+            match ch {
+                '$' => out.push_str(&self.dollar()?),
+                ch if ch == self.lexer.escape => match self.peek() {
+                    Some(next) if next == '$' || next == ch => {
+                        out.push(next);
+                        self.at += 1;
+                    }
+                    _ => out.push(ch),
+                },
+                ch => out.push(ch),
+            }
+        }
+        Ok(out)
     }
 
     fn unterminated(&self) -> WordError {
@@ -363,6 +387,18 @@ mod tests {
         assert_eq!(split(" \"a b\"  c "), ["a b", "c"]);
         assert_eq!(split("$UNSET x"), ["x"]);
         assert_eq!(split("\"\""), [""]);
+    }
+
+    #[test]
+    fn heredocs_keep_quotes_and_expand_variables() {
+        let lookup = |name: &str| (name == "DIR").then(|| "/opt".to_string());
+        let lexer = Lexer::new('\\', &lookup);
+        assert_eq!(
+            lexer
+                .heredoc("print(open(\"$DIR/a.ini\").read()) # it's \\$DIR \\n")
+                .unwrap(),
+            "print(open(\"/opt/a.ini\").read()) # it's $DIR \\n"
+        );
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl Executor<'_, '_> {
                     expand,
                 } => {
                     let content = if *expand {
-                        self.expand_at(state, instruction, content)?
+                        state
+                            .expand_heredoc(self.file.escape, content)
+                            .map_err(|error| self.at(instruction, error.to_string()))?
                     } else {
                         content.clone()
                     };

@@ -131,7 +131,13 @@ pub fn build_dockerfile(
     let built = executor.build_stage(target);
     executor.context.save();
     built?;
-    let used_args = std::mem::take(&mut executor.used_args);
+    // A global `ARG` is there for `FROM` lines: declaring it consumes its build arg.
+    let mut used_args = std::mem::take(&mut executor.used_args);
+    used_args.extend(
+        file.global_args
+            .iter()
+            .flat_map(|arg| arg.value.iter().map(|decl| decl.name.clone())),
+    );
     let state = executor.stages[target]
         .take()
         .ok_or_else(|| DockerfileBuildError::Cycle {

@@ -76,7 +76,13 @@ impl Executor<'_, '_> {
         };
         let user = state.config.user.clone();
         let mut mounts = Vec::new();
-        for (id, target) in &flags.caches {
+        // A relative target is under the working directory, as in `BuildKit`.
+        let caches: Vec<(String, String)> = flags
+            .caches
+            .iter()
+            .map(|(id, target)| (id.clone(), in_workdir(&workdir, target)))
+            .collect();
+        for (id, target) in &caches {
             let dir = self.builder.build_cache_dir(id)?;
             mounts.push(format!("{}:{target}", dir.display()));
         }
@@ -92,6 +98,7 @@ impl Executor<'_, '_> {
             mounts,
             argv: argv.clone(),
             keep_owners: true,
+            kept_mount_points: caches.iter().map(|(_, target)| target.clone()).collect(),
         };
         let builder = self.builder;
         let location = self.location(instruction);
@@ -205,6 +212,15 @@ impl Executor<'_, '_> {
             vec!["`mlpack build -f` supports `RUN --mount=type=cache`, `--network`, and the instructions the README lists".to_string()],
         )
         .into()
+    }
+}
+
+/// `target` made absolute against `workdir`.
+fn in_workdir(workdir: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{}/{target}", workdir.trim_end_matches('/'))
     }
 }
 

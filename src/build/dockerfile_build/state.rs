@@ -104,6 +104,12 @@ impl StageState {
         Lexer::new(escape, &lookup).word(text)
     }
 
+    /// A heredoc's body with the variables expanded, quotes kept (see [`Lexer::heredoc`]).
+    pub(super) fn expand_heredoc(&self, escape: char, text: &str) -> Result<String, WordError> {
+        let lookup = |name: &str| self.lookup(name);
+        Lexer::new(escape, &lookup).heredoc(text)
+    }
+
     /// [`StageState::expand`], split into words.
     pub(super) fn expand_words(&self, escape: char, text: &str) -> Result<Vec<String>, WordError> {
         let lookup = |name: &str| self.lookup(name);

@@ -99,7 +99,10 @@ pub async fn pull_each(
     client.check_reference(source)?;
     let mut failures = Vec::new();
     for mirror in client.mirrors() {
-        match pull_from(mirror, store, source, platform, local_name, progress).await {
+        let pulled = pull_from(
+            mirror, store, source, platform, local_name, progress, stored,
+        );
+        match pulled.await {
             Ok(report) => return Ok(report),
             Err(error) if error.passes_mirror() => {
                 failures.push((mirror.base_url().to_string(), error_chain(&error)));
@@ -107,7 +110,10 @@ pub async fn pull_each(
             Err(error) => return Err(error),
         }
     }
-    let pulled = pull_from(client, store, source, platform, local_name, progress).await;
+    let pulled = pull_from(
+        client, store, source, platform, local_name, progress, stored,
+    )
+    .await;
     match pulled {
         Err(error) if !failures.is_empty() && error.passes_mirror() => {
             Err(RegistryError::AfterMirrors {
@@ -141,6 +147,7 @@ async fn pull_from(
     platform: (&str, &str),
     local_name: &ImageReference,
     progress: &dyn TransferProgress,
+    stored: &LayerStored<'_>,
 ) -> Result<PullReport, RegistryError> {
     let local_name = local_name.clone().into_name()?;
     let access = Access::pull(&source.repository());
