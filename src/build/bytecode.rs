@@ -15,6 +15,15 @@
 //! (whose workers take files as they come); with `PYTHONHASHSEED=0` (marshal writes
 //! frozenset constants in hash order before Python 3.10), the same sources give the same
 //! bytes on every machine.
+//!
+//! A Debian base mlpack builds is unpacked without maintainer scripts, so nothing runs the
+//! `py3compile` of `libpython3.X-stdlib`'s postinst: its standard library's bytecode is a
+//! layer of its own over it ([`Compiler::compile_stdlib`]), compiled the same way with
+//! `PYTHONPYCACHEPREFIX` pointing out of the container. Those `.pyc` are checked-hash ones:
+//! a later layer (`[build] system-packages`, a `[build] run` step) may replace the standard
+//! library's sources under them, and every layer file has the same fixed mtime, so
+//! timestamp `.pyc` would then pass Python's mtime+size check with stale code whenever the
+//! size stayed the same; a checked hash costs a read and a hash of the source per import.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -32,7 +41,7 @@ use super::{BuildError, Builder, cache};
 /// [`crate::train::pycache`]).
 pub const BYTECODE_LABEL: &str = "dev.mlpack.bytecode";
 
-/// Runs `python -m compileall -q --invalidation-mode unchecked-hash` on each top-level module
+/// Runs `python -m compileall -q --invalidation-mode MODE` (its first argument) on each top-level module
 /// or package of the directories it is given (not `*.dist-info`, `*.data`, `*.libs`, which
 /// hold no modules), one process per entry, as many at once as there are
 /// CPUs; exits with the worst status (1: some file did not compile; 3: a directory could
@@ -41,7 +50,7 @@ const DRIVER: &str = "\
 import os, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 try:
-    entries = [os.path.join(d, n) for d in sys.argv[1:] for n in sorted(os.listdir(d))
+    entries = [os.path.join(d, n) for d in sys.argv[2:] for n in sorted(os.listdir(d))
         if n.endswith('.py') or not n.endswith(('.dist-info', '.data', '.libs'))
         and os.path.isdir(os.path.join(d, n))]
 except OSError as error:
@@ -49,10 +58,13 @@ except OSError as error:
     sys.exit(3)
 def compile(path):
     return subprocess.run([sys.executable, '-m', 'compileall', '-q',
-        '--invalidation-mode', 'unchecked-hash', path]).returncode
+        '--invalidation-mode', sys.argv[1], path]).returncode
 with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     sys.exit(max(pool.map(compile, entries), default=0))
 ";
+
+/// Where the stdlib compile's `PYTHONPYCACHEPREFIX` tree is mounted in its container.
+const PREFIX_MOUNT: &str = "/out";
 
 /// The purpose of the compile container's temporary image (the base's layers), which names
 /// it `mlpack-bytecode-build:KEY`.
@@ -78,6 +90,15 @@ pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> S
             installer.python.clone(),
             format!("compiled {}", compiles_for(arch)),
         ],
+    )
+}
+
+/// The cache key of the standard library's bytecode layer over the Debian base layer `base`
+/// for the interpreter `python`.
+pub(super) fn stdlib_key(base: &Layer, python: &str) -> String {
+    cache::key(
+        "mlpack-stdlib-bytecode-v1 checked-hash",
+        &[base.diff_id.digest().to_string(), python.to_string()],
     )
 }
 
@@ -125,27 +146,61 @@ impl<'b, 'a> Compiler<'b, 'a> {
         let mut targets: Vec<&str> = vec![&scheme.purelib, &scheme.platlib];
         targets.dedup();
         targets.retain(|target| staging.join(target.trim_start_matches('/')).is_dir());
-        let volumes: Vec<String> = targets
+        let options: Vec<String> = targets
             .iter()
-            .map(|target| {
+            .flat_map(|target| {
                 let host = staging.join(target.trim_start_matches('/'));
-                format!("{}:{target}", host.display())
+                ["-v".to_string(), format!("{}:{target}", host.display())]
             })
             .collect();
-        if volumes.is_empty() {
+        if options.is_empty() {
             return Ok(());
         }
-        let image = self.image(self.base.clone(), COMPILER_IMAGE)?;
         if !written.is_empty() {
             self.image(written, KEEP_IMAGE)?;
         }
-        let mut command = vec![self.installer.python.as_str(), "-c", DRIVER];
+        self.run_driver("unchecked-hash", &targets, &options, store_lock)
+    }
+
+    /// Compile the standard library at `stdlib` (`/usr/lib/python3.11`) of the base, as
+    /// checked-hash `.pyc` (see the module doc), into `__pycache__/` directories of the staged
+    /// tree `staging`: the container writes them under `PYTHONPYCACHEPREFIX`, a mirror of the
+    /// source tree, and they are moved to where Python looks.
+    pub(super) fn compile_stdlib(
+        &mut self,
+        stdlib: &str,
+        staging: &Path,
+        store_lock: &mut Option<StoreLock>,
+    ) -> Result<(), BuildError> {
+        let prefix = self.builder.staging()?;
+        let options = [
+            "-v".to_string(),
+            format!("{}:{PREFIX_MOUNT}", prefix.path().display()),
+            "-e".to_string(),
+            format!("PYTHONPYCACHEPREFIX={PREFIX_MOUNT}"),
+        ];
+        self.run_driver("checked-hash", &[stdlib], &options, store_lock)?;
+        let relative = stdlib.trim_start_matches('/');
+        move_to_pycache(&prefix.path().join(relative), &staging.join(relative))
+    }
+
+    /// Run [`DRIVER`] in a container of the base with the run `options`, compiling the
+    /// `targets` in `mode`; the store lock is released while it runs.
+    fn run_driver(
+        &mut self,
+        mode: &str,
+        targets: &[&str],
+        options: &[String],
+        store_lock: &mut Option<StoreLock>,
+    ) -> Result<(), BuildError> {
+        let image = self.image(self.base.clone(), COMPILER_IMAGE)?;
+        let mut command = vec![self.installer.python.as_str(), "-c", DRIVER, mode];
         command.extend(targets.iter().copied());
         let log_file = self.builder.store.temp_file()?;
         let log = log_file.path();
         // The run takes the store lock itself.
         drop(store_lock.take());
-        let status = self.run(&image, &volumes, &command, log);
+        let status = self.run(&image, options, &command, log);
         *store_lock = Some(self.builder.store.lock()?);
         let status = status?;
         // 1: some file did not compile (a template, Python 2 code in a test directory):
@@ -163,12 +218,12 @@ impl<'b, 'a> Compiler<'b, 'a> {
         })
     }
 
-    /// `mlpack run` of `command` in `image` with no network and the `volumes`, its output
-    /// into `log`.
+    /// `mlpack run` of `command` in `image` with no network and the run `options` (`-v`,
+    /// `-e`), its output into `log`.
     fn run(
         &self,
         image: &str,
-        volumes: &[String],
+        options: &[String],
         command: &[&str],
         log: &Path,
     ) -> Result<std::process::ExitStatus, BuildError> {
@@ -176,10 +231,7 @@ impl<'b, 'a> Compiler<'b, 'a> {
         let log_file = fs_err::File::create(log).map_err(failed)?;
         let log_copy = log_file.try_clone().map_err(failed)?;
         let mut run = mlpack_run(self.builder.store)?;
-        run.args(["--rm", "--network", "none"]);
-        for volume in volumes {
-            run.args(["-v", volume]);
-        }
+        run.args(["--rm", "--network", "none"]).args(options);
         run.arg(image)
             .args(command)
             .stdin(Stdio::null())
@@ -212,6 +264,31 @@ impl<'b, 'a> Compiler<'b, 'a> {
         }
         Ok(image)
     }
+}
+
+/// Move each `.pyc` of the `PYTHONPYCACHEPREFIX` tree `mirror` (`json/decoder.cpython-311.pyc`)
+/// to the `__pycache__/` beside its source under `target` (`json/__pycache__/…`).
+fn move_to_pycache(mirror: &Path, target: &Path) -> Result<(), BuildError> {
+    let entries =
+        fs_err::read_dir(mirror).map_err(|source| BuildError::io("read", mirror, source))?;
+    let mut made = false;
+    for entry in entries {
+        let entry = entry.map_err(|source| BuildError::io("read", mirror, source))?;
+        let path = entry.path();
+        if path.is_dir() {
+            move_to_pycache(&path, &target.join(entry.file_name()))?;
+            continue;
+        }
+        let dir = target.join("__pycache__");
+        if !made {
+            fs_err::create_dir_all(&dir)
+                .map_err(|source| BuildError::io("create", &dir, source))?;
+            made = true;
+        }
+        let to = dir.join(entry.file_name());
+        fs_err::rename(&path, &to).map_err(|source| BuildError::io("move", &to, source))?;
+    }
+    Ok(())
 }
 
 impl Drop for Compiler<'_, '_> {

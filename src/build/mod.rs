@@ -215,7 +215,13 @@ pub fn build(
         let pinned = builder.pin_base(request, &suite, lock)?;
         let layer =
             builder.base_layer(&suite, lock.debian_base().ok_or(BuildError::OfflineBase)?)?;
-        (pinned, None, Some(suite), vec![layer])
+        let stdlib = builder.stdlib_layer(lock, &layer.1, &mut store_lock)?;
+        (
+            pinned,
+            None,
+            Some(suite),
+            [Some(layer), stdlib].into_iter().flatten().collect(),
+        )
     };
     let (pinned_system_packages, system_packages_layer) = builder.system_packages_layer(
         request,
@@ -469,6 +475,30 @@ impl<'a> Builder<'a> {
             self.reporter.phase(&description, "unpacking");
             base::stage(suite, base, &debs, dir)
         })
+    }
+
+    /// The bytecode of the Debian base layer `base`'s standard library, as a layer of its own
+    /// (see [`bytecode`]); none where the image's interpreter cannot run on this machine.
+    fn stdlib_layer(
+        &self,
+        lock: &Lockfile,
+        base: &Layer,
+        store_lock: &mut Option<StoreLock>,
+    ) -> Result<Option<StagedLayer>, BuildError> {
+        if !bytecode::compiles_for(lock.target.arch) {
+            return Ok(None);
+        }
+        let installer = python::installer(lock);
+        let key = bytecode::stdlib_key(base, &installer.python);
+        let stdlib = format!("/usr/lib/python{}", lock.target.python);
+        let description = format!("python standard library bytecode ({stdlib})");
+        let mut compiler =
+            bytecode::Compiler::new(self, &installer, vec![base.clone()], lock.target.arch);
+        let layer = self.cached_layer(&key, description.clone(), |dir| {
+            self.reporter.phase(&description, "compiling bytecode");
+            compiler.compile_stdlib(&stdlib, dir, store_lock)
+        })?;
+        Ok(Some(layer))
     }
 
     /// A registry image's layers, as they are (pulled by digest if the store lacks them).

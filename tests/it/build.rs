@@ -262,7 +262,8 @@ fn tree_with_metadata(dir: &Path) -> Vec<String> {
 
 /// A build leaves each layer it wrote unpacked in the store's layer cache, exactly as
 /// unpacking its blob gives it, so the first run unpacks nothing; the Python packages carry
-/// PEP 552 unchecked-hash bytecode, which Python uses.
+/// PEP 552 unchecked-hash bytecode, which Python uses, and the Debian base's standard library
+/// checked-hash bytecode in a layer of its own, so a run compiles none of it.
 #[test]
 fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
     let index = TestIndex::start();
@@ -283,7 +284,14 @@ fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
         })
         .collect();
     let adopted: Vec<Vec<String>> = dirs.iter().map(|dir| tree_with_metadata(dir)).collect();
-    let packages = &adopted[1];
+    let stdlib = &adopted[1];
+    assert!(
+        stdlib.iter().any(
+            |node| node.contains("usr/lib/python3.11/json/__pycache__/decoder.cpython-311.pyc")
+        ),
+        "{stdlib:?}"
+    );
+    let packages = &adopted[2];
     assert!(
         packages
             .iter()
@@ -308,6 +316,34 @@ fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
     );
     // 1: hash-based, source not checked.
     assert!(flags.contains("flags 1\n"), "{flags}");
+    let verbose = mlpack_ok(
+        &context,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "demo:latest",
+            "sh",
+            "-c",
+            "python3 -v -c 'import json, email.message, http.client, json.decoder as d, importlib.util as u; print(\"flags\", int.from_bytes(open(u.cache_from_source(d.__file__), \"rb\").read(8)[4:], \"little\"))' 2>&1",
+        ],
+    );
+    // 3: hash-based, source checked.
+    assert!(verbose.contains("flags 3\n"), "{verbose}");
+    let compiled: Vec<&str> = verbose
+        .lines()
+        .filter(|line| line.contains("/usr/lib/python3.11/"))
+        .filter(|line| {
+            line.starts_with("# created")
+                || line.starts_with("# code object from") && line.ends_with(".py'")
+        })
+        .collect();
+    assert!(compiled.is_empty(), "compiled at run time: {compiled:?}");
+    assert!(
+        verbose.contains("/usr/lib/python3.11/json/__pycache__/decoder.cpython-311.pyc matches"),
+        "{verbose}"
+    );
     let unpacked: Vec<Vec<String>> = dirs.iter().map(|dir| tree_with_metadata(dir)).collect();
     assert_eq!(adopted, unpacked);
 }
@@ -342,7 +378,7 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
         .collect();
     assert_eq!(
         media_types,
-        ["application/vnd.oci.image.layer.v1.tar+gzip"; 3]
+        ["application/vnd.oci.image.layer.v1.tar+gzip"; 4]
     );
     // The same project in another directory, another store, later: the same image.
     let second = TestContext::new();
@@ -370,7 +406,7 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
         .collect();
     assert_eq!(
         reused,
-        [true, true, false],
+        [true, true, true, false],
         "only the code layer is rebuilt: {report}"
     );
 }

@@ -66,8 +66,8 @@ fn system_packages_are_pinned_layered_and_used_with_locked() {
     assert_eq!(report["pinned_system_packages"], true, "{report}");
     let all = layers(&report);
     assert!(
-        all[1].0.starts_with("system packages: jq, zlib1g ("),
-        "the layer right above the base: {all:?}"
+        all[2].0.starts_with("system packages: jq, zlib1g ("),
+        "the layer right above the base and its bytecode: {all:?}"
     );
     let lock = context.read("mlpack.lock");
     let section = lock

@@ -81,11 +81,11 @@ fn wheels_get_the_debian_libraries_they_need_and_import_in_the_image() {
     );
     let layers = again["layers"].as_array().unwrap();
     assert!(
-        layers[1]["description"]
+        layers[2]["description"]
             .as_str()
             .unwrap()
             .starts_with("system libraries: "),
-        "the layer after the base: {again}"
+        "the layer after the base and its bytecode: {again}"
     );
     assert!(
         layers[..layers.len() - 1]

@@ -91,7 +91,7 @@ fn train_mounts_data_records_the_run_and_reuses_the_image() {
         images.contains(record["image"]["digest"].as_str().unwrap()),
         "{images}"
     );
-    assert_eq!(record["image"]["layers"].as_array().unwrap().len(), 3);
+    assert_eq!(record["image"]["layers"].as_array().unwrap().len(), 4);
     let dataset = &record["datasets"][0];
     assert_eq!(dataset["source"], "data");
     assert_eq!(dataset["target"], "/data");
