@@ -22,6 +22,18 @@ pub(crate) fn left_out(manifest: &crate::manifest::Manifest) -> Vec<PathBuf> {
     skip
 }
 
+/// `dir` relative to `project` when it is inside it (links resolved): mlpack's own store or
+/// cache there (`MLPACK_HOME=./.mlpack`) is never code, and copying the store into a staging
+/// tree inside that same store would never end.
+pub(crate) fn inside(project: &Path, dir: &Path) -> Option<PathBuf> {
+    let project = fs_err::canonicalize(project).ok()?;
+    let dir = fs_err::canonicalize(dir).ok()?;
+    dir.strip_prefix(&project)
+        .ok()
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+}
+
 /// Copy the project's code into `staging` under `app`; returns how many files.
 pub(crate) fn stage(
     project: &Path,

@@ -570,7 +570,9 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         let dir = self.staging()?;
         let manifest = request.manifest;
-        let skip = code::left_out(manifest);
+        let mut skip = code::left_out(manifest);
+        skip.extend(code::inside(request.project, self.store.root()));
+        skip.extend(code::inside(request.project, &self.cache_dir));
         let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
         let name = format!("project code at {}", manifest.train.workdir);
         let layer = self.write_layer(&name, dir.path())?;

@@ -150,6 +150,35 @@ fn a_small_project_builds_and_runs_inside_its_image() {
     );
 }
 
+/// A store inside the project (`MLPACK_HOME=./.mlpack`) is not code: the build neither copies
+/// it into the code layer nor loops copying the store into its own staging tree.
+#[test]
+fn a_store_inside_the_project_is_not_code() {
+    let index = TestIndex::start();
+    let context = local_project(&index);
+    let mut command = context.mlpack(&["--json", "build"]);
+    command
+        .env_remove("MLPACK_OFFLINE")
+        .env("MLPACK_HOME", context.project.join(".mlpack"));
+    TestContext::shared_cache(&mut command);
+    let output = command.output().unwrap();
+    let rendered = context.render(&output);
+    assert!(output.status.success(), "{rendered}");
+    let report = stdout_json(&rendered);
+    let code = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|layer| {
+            let description = layer["description"].as_str()?;
+            description.strip_prefix("project code at /app (")
+        })
+        .unwrap_or_else(|| panic!("no code layer: {report}"))
+        .to_string();
+    let files: usize = code.split(' ').next().unwrap().parse().unwrap();
+    assert!(files < 10, "the store went into the code layer: {code}");
+}
+
 /// Without a terminal (CI logs), each batch of downloads and each layer written is one line
 /// with its size and time (issue 21, item 3).
 #[test]
@@ -169,6 +198,7 @@ fn without_a_terminal_each_download_and_layer_is_one_line() {
         insta::assert_snapshot!(steps.join("\n"), @r"
         Fetched [N] Debian packages for base debian:bookworm ([SIZE]) in [TIME]
         Wrote layer base debian:bookworm ([SIZE], compressed [SIZE]) in [TIME]
+        Wrote layer python standard library bytecode ([SIZE], compressed [SIZE]) in [TIME]
         Fetched 2 wheels for the system-library scan ([SIZE]) in [TIME]
         Fetched 2 wheels for python packages ([SIZE]) in [TIME]
         Wrote layer python packages ([SIZE], compressed [SIZE]) in [TIME]
