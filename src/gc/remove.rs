@@ -31,10 +31,16 @@ pub fn remove_image(store: &Store, image: &str, force: bool) -> Result<RemovedIm
         .filter(|(_, descriptor)| descriptor.digest() == &digest.to_oci())
         .map(|(name, _)| name)
         .collect();
-    let untagged = match oci::ImageReference::parse_name(image) {
-        Ok(name) if names.contains(&name.to_string()) => vec![name.to_string()],
-        _ => names.clone(),
-    };
+    // A name (`python:3.11`, found as `docker.io/library/python:3.11`) removes the name it
+    // was found by; a digest, every name.
+    let found_by = oci::ImageReference::parse_name(image)
+        .ok()
+        .and_then(|name| {
+            [name.to_string(), name.normalized().to_string()]
+                .into_iter()
+                .find(|name| names.contains(name))
+        });
+    let untagged = found_by.map_or_else(|| names.clone(), |name| vec![name]);
     let users: Vec<Container> = containers_with_images(store)?
         .into_iter()
         .filter(|(_, used)| *used == digest)

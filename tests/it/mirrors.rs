@@ -93,6 +93,14 @@ fn a_docker_hub_name_is_pulled_through_its_mirror() {
         &["run", "--rm", "busybox-mirrored:v1", "echo", "mirrored"],
     );
     assert_eq!(echoed, "mirrored\n");
+    // `rmi` by the short name removes that name only, not every name of the image.
+    ok(&other, &["tag", "busybox-mirrored:v1", "kept:v1"]);
+    ok(&other, &["rmi", "busybox-mirrored:v1"]);
+    let images = ok(&other, &["images"]);
+    assert!(
+        images.contains("kept") && !images.contains("busybox-mirrored"),
+        "{images}"
+    );
 
     let (_, doctor, _) = with_mirrors(&other, &config, true, &["--json", "doctor"]);
     let doctor = json(&doctor);
