@@ -33,12 +33,8 @@ pub(super) fn prune(
         let (libraries, code) = pycache::dirs(cache, image.manifest.as_str(), &layers);
         keep.extend([libraries, code]);
     }
-    let mounted = containers
-        .iter()
-        .flat_map(|container| &container.config.mounts)
-        .map(|mount| mount.source.clone());
-    keep.extend(mounted);
-    let keep: BTreeSet<PathBuf> = keep.iter().map(|path| canonical(path)).collect();
+    let mut keep: BTreeSet<PathBuf> = keep.iter().map(|path| canonical(path)).collect();
+    keep.extend(mounted(containers));
     let (mut removed, mut bytes) = (0, 0);
     for dir in [pycache::LIBRARIES_DIR, pycache::CODE_DIR] {
         let (count, size) =
@@ -70,14 +66,19 @@ pub(super) fn prune_cache_mounts(
     cache: &Path,
     containers: &[Container],
 ) -> Result<(usize, u64), GcError> {
-    let mounted: BTreeSet<PathBuf> = containers
-        .iter()
-        .flat_map(|container| &container.config.mounts)
-        .map(|mount| canonical(&mount.source))
-        .collect();
+    let mounted = mounted(containers);
     remove_entries(&cache.join(build::CACHE_MOUNTS_DIR), |path| {
         !mounted.contains(&canonical(path))
     })
+}
+
+/// The host paths `containers` bind-mount, links resolved: what a container uses stays.
+fn mounted(containers: &[Container]) -> BTreeSet<PathBuf> {
+    containers
+        .iter()
+        .flat_map(|container| &container.config.mounts)
+        .map(|mount| canonical(&mount.source))
+        .collect()
 }
 
 /// Remove each entry of `dir` that `remove` picks (none when `dir` is missing); returns how
