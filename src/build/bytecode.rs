@@ -9,7 +9,7 @@
 //! never change under it. They go into the same layer as their sources, in the `__pycache__/`
 //! directories Python looks in: the layer's digest and cache entry cover them, and no layer
 //! holds bytecode of sources it lacks. Each top-level entry of a site-packages directory is
-//! compiled by a `python -m compileall` process of its own, in sorted order, several at once
+//! compiled by a `python -m compileall` process of its own, largest first, several at once
 //! ([`DRIVER`]): which files a process compiles, and so its state when it marshals each one,
 //! never depends on the number of cores or on timing, as it would with `compileall -j`
 //! (whose workers take files as they come); with `PYTHONHASHSEED=0` (marshal writes
@@ -41,24 +41,50 @@ use super::{BuildError, Builder, cache};
 /// [`crate::train::pycache`]).
 pub const BYTECODE_LABEL: &str = "dev.mlpack.bytecode";
 
-/// Runs `python -m compileall -q --invalidation-mode MODE` (its first argument) on each top-level module
-/// or package of the directories it is given (not `*.dist-info`, `*.data`, `*.libs`, which
-/// hold no modules), one process per entry, as many at once as there are
-/// CPUs; exits with the worst status (1: some file did not compile; 3: a directory could
-/// not be listed).
+/// Runs `python -m compileall -q -f -x TESTS --invalidation-mode MODE` (its first argument)
+/// on each top-level module or package of the directories it is given (not `*.dist-info`,
+/// `*.data`, `*.libs`, which hold no modules), one process per entry, as many at once as there
+/// are CPUs, the entries with the most source first (so the largest package does not start
+/// last); exits with the worst status (1: some file did not compile; 3: a directory could not
+/// be listed).
+///
+/// The container runs with `PYTHONDONTWRITEBYTECODE=1`, so the `.pyc` in the tree are only
+/// those `compileall` writes in `MODE`: an import never leaves a timestamp-based one, as
+/// Python's startup imports would under `PYTHONPYCACHEPREFIX`. So that the processes do not
+/// each compile their startup modules in memory, the driver first compiles the modules it has
+/// imported itself (`compileall`'s included) that lie in those directories; the process of
+/// each module's entry then compiles it again (`-f`), so which process wrote a `.pyc` never
+/// depends on timing.
+///
+/// Test suites (files under a `test/` or `tests/` directory: more than half of the sources of
+/// pandas, scipy and scikit-learn) are left to Python to compile if they are ever imported.
 const DRIVER: &str = "\
-import os, subprocess, sys
+import compileall, os, re, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
+TESTS = r'/tests?/'
+mode, roots = sys.argv[1], sys.argv[2:]
 try:
-    entries = [os.path.join(d, n) for d in sys.argv[2:] for n in sorted(os.listdir(d))
+    entries = [os.path.join(d, n) for d in roots for n in sorted(os.listdir(d))
         if n.endswith('.py') or not n.endswith(('.dist-info', '.data', '.libs'))
         and os.path.isdir(os.path.join(d, n))]
 except OSError as error:
     print(error, file=sys.stderr)
     sys.exit(3)
+startup = sorted(m.__file__ for m in list(sys.modules.values())
+    if getattr(m, '__file__', None) and m.__file__.endswith('.py')
+    and m.__file__.startswith(tuple(os.path.join(d, '') for d in roots)))
+for path in startup:
+    compileall.compile_file(path, quiet=2, force=True,
+        invalidation_mode=compileall.py_compile.PycInvalidationMode[mode.upper().replace('-', '_')])
+def size(path):
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(path)
+        if not re.search(TESTS, d + '/') for n in names if n.endswith('.py'))
+entries.sort(key=size, reverse=True)
 def compile(path):
-    return subprocess.run([sys.executable, '-m', 'compileall', '-q',
-        '--invalidation-mode', sys.argv[1], path]).returncode
+    return subprocess.run([sys.executable, '-m', 'compileall', '-q', '-f', '-x', TESTS,
+        '--invalidation-mode', mode, path]).returncode
 with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     sys.exit(max(pool.map(compile, entries), default=0))
 ";
@@ -84,7 +110,7 @@ pub(super) fn compiles_for(arch: Arch) -> bool {
 /// and whether it is compiled at all.
 pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> String {
     cache::key(
-        "mlpack-bytecode-v1 unchecked-hash",
+        "mlpack-bytecode-v2 unchecked-hash",
         &[
             wheels_key.to_string(),
             installer.python.clone(),
@@ -97,7 +123,7 @@ pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> S
 /// for the interpreter `python`.
 pub(super) fn stdlib_key(base: &Layer, python: &str) -> String {
     cache::key(
-        "mlpack-stdlib-bytecode-v1 checked-hash",
+        "mlpack-stdlib-bytecode-v2 checked-hash",
         &[base.diff_id.digest().to_string(), python.to_string()],
     )
 }
@@ -255,6 +281,7 @@ impl<'b, 'a> Compiler<'b, 'a> {
             env: vec![
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
                 "PYTHONHASHSEED=0".to_string(),
+                "PYTHONDONTWRITEBYTECODE=1".to_string(),
             ],
             working_dir: "/",
         };

@@ -94,14 +94,13 @@ pub(crate) fn locked_error(error: PypiError, entry: String) -> BuildError {
     }
 }
 
-/// Install `wheels` into `staging`.
+/// Install `wheels` into `staging`, side by side (see [`WheelInstaller::install_all`]).
 pub(crate) fn stage(
     installer: &WheelInstaller,
     wheels: &[(String, PathBuf)],
     staging: &Path,
 ) -> Result<(), BuildError> {
-    for (_, wheel) in wheels {
-        installer.install(wheel, staging).map_err(Box::new)?;
-    }
+    let files: Vec<PathBuf> = wheels.iter().map(|(_, wheel)| wheel.clone()).collect();
+    installer.install_all(&files, staging).map_err(Box::new)?;
     Ok(())
 }

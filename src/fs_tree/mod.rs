@@ -24,4 +24,4 @@ pub(crate) use self::entry_path::UnsafePath;
 pub(crate) use self::merged_view::{Found, MergedView};
 pub(crate) use self::path_walk::{PathWalk, Step};
 pub(crate) use self::root::{Root, RootError, clear, create_file, set_mode};
-pub(crate) use self::staging::{StagingError, StagingTree};
+pub(crate) use self::staging::{StagingError, StagingTree, merge};

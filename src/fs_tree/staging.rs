@@ -39,6 +39,46 @@ pub(crate) struct StagingTree {
     created_files: Vec<PathBuf>,
 }
 
+/// Moves the tree at `from` into the staging tree at `into`, as installing the same files
+/// into it would have placed them: what `into` lacks is renamed in whole (a directory with
+/// all it holds), directories present in both are merged, and a file or symlink replaces a
+/// file or symlink (the later wheel wins). A file over a directory, or a directory over
+/// anything but a real directory, is refused, as [`StagingTree`] refuses it. `from` is left
+/// empty or partly moved; the caller removes it.
+pub(crate) fn merge(from: &Path, into: &Path) -> Result<(), StagingError> {
+    merge_at(from, into, "")
+}
+
+fn merge_at(from: &Path, into: &Path, image: &str) -> Result<(), StagingError> {
+    for entry in fs_err::read_dir(from).map_err(StagingError::Io)? {
+        let entry = entry.map_err(StagingError::Io)?;
+        let name = entry.file_name();
+        let path = format!("{image}/{}", name.to_string_lossy());
+        let target = into.join(&name);
+        let is_dir = entry.file_type().map_err(StagingError::Io)?.is_dir();
+        let unsafe_at = |reason| StagingError::Unsafe {
+            path: path.clone(),
+            reason,
+        };
+        match fs_err::symlink_metadata(&target) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StagingError::Io(error)),
+            Ok(there) if is_dir && there.is_dir() => {
+                merge_at(&entry.path(), &target, &path)?;
+                continue;
+            }
+            Ok(there) if is_dir && there.is_symlink() => return Err(unsafe_at("is a symlink")),
+            Ok(_) if is_dir => return Err(unsafe_at("is not a directory")),
+            Ok(there) if there.is_dir() => {
+                return Err(unsafe_at("is a directory, and a file would replace it"));
+            }
+            Ok(_) => {}
+        }
+        fs_err::rename(entry.path(), &target).map_err(StagingError::Io)?;
+    }
+    Ok(())
+}
+
 impl StagingTree {
     /// A tree at `root`, which is created if missing.
     pub(crate) fn new(root: &Path) -> io::Result<Self> {

@@ -4,7 +4,7 @@
 //!
 //! Wheels are untrusted input: every entry is checked against `RECORD` (hash and size) as it is
 //! extracted, no entry may leave the tree, and no symlink already in the tree is followed. Start
-//! from [`WheelInstaller::install`]. [`shared_objects`] lists a wheel's native libraries, for
+//! from [`WheelInstaller::install`], or [`WheelInstaller::install_all`] for several at once. [`shared_objects`] lists a wheel's native libraries, for
 //! the build to find the system libraries they need.
 //!
 //! [binary distribution format]: https://packaging.python.org/en/latest/specifications/binary-distribution-format/
@@ -15,6 +15,7 @@ mod dist_info;
 mod entry_points;
 mod error;
 mod install;
+mod install_all;
 mod record;
 mod scheme;
 mod scripts;

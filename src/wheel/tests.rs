@@ -470,6 +470,76 @@ fn later_wheel_overwrites() {
     assert_eq!(read(&root, &shared), "second\n");
 }
 
+/// Wheels installed side by side give the tree installing them one by one gives: shared
+/// namespace directories merged, a clashing file the later wheel's, whichever finished first.
+#[test]
+fn install_all_is_installing_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels: Vec<PathBuf> = (0..6)
+        .map(|index| {
+            let mut wheel = TestWheel::new(&format!("part{index}"), "1.0")
+                .file("nvidia/__init__.py", &format!("{index}\n"))
+                .file(&format!("nvidia/part{index}/__init__.py"), "");
+            // The first wheel takes the longest to install.
+            if index == 0 {
+                wheel = wheel.file("nvidia/part0/big.py", &"# padding\n".repeat(200_000));
+            }
+            wheel.build(dir.path())
+        })
+        .collect();
+    let one_by_one = dir.path().join("one-by-one");
+    for wheel in &wheels {
+        installer().install(wheel, &one_by_one).unwrap();
+    }
+    for order in [wheels.clone(), wheels.iter().rev().cloned().collect()] {
+        let root = dir.path().join("all");
+        let installed = installer().install_all(&order, &root).unwrap();
+        assert_eq!(installed.len(), order.len());
+        let expected = if order == wheels {
+            listing(&one_by_one)
+        } else {
+            let serial = dir.path().join("reversed");
+            for wheel in &order {
+                installer().install(wheel, &serial).unwrap();
+            }
+            listing(&serial)
+        };
+        assert_eq!(listing(&root), expected);
+        let last = order.last().unwrap().file_name().unwrap().to_string_lossy();
+        let winner = &last[4..5];
+        assert_eq!(
+            read(&root, &format!("/{LIB}/nvidia/__init__.py")),
+            format!("{winner}\n")
+        );
+        fs_err::remove_dir_all(&root).unwrap();
+    }
+    let leftovers: Vec<_> = fs_err::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().starts_with(".wheel-install-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A wheel whose file would replace another wheel's directory is refused, side by side as
+/// one by one.
+#[test]
+fn install_all_refuses_a_file_over_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestWheel::new("first", "1.0")
+        .file("shared/inner/__init__.py", "")
+        .build(dir.path());
+    let second = TestWheel::new("second", "1.0")
+        .file("shared/inner", "a file\n")
+        .build(dir.path());
+    let error = installer()
+        .install_all(&[first, second], &dir.path().join("root"))
+        .unwrap_err();
+    insta::assert_snapshot!(error, @r"
+    refusing to install `second-1.0-py3-none-any.whl`: `/usr/local/lib/python3.11/dist-packages/shared/inner` in the staging tree is a directory, and a file would replace it
+    ");
+}
+
 #[test]
 fn parallel_installs_share_a_tree() {
     let dir = tempfile::tempdir().unwrap();

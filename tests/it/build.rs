@@ -1,6 +1,7 @@
 //! `mlpack build` end to end: a real Debian base and real wheels, the image in the store,
 //! reproducible digests, what runs inside, and bad archives refused.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -256,6 +257,20 @@ fn the_image_section_sets_user_ports_entrypoint_and_env() {
     assert!(trained.contains("trained with 1.0 2.0"), "{trained}");
 }
 
+/// The flags word (PEP 552) of every `.pyc` below `dir`: 0 timestamp-based, 1 unchecked
+/// hash, 3 checked hash.
+fn pyc_flags(dir: &Path) -> BTreeSet<u32> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "pyc"))
+        .map(|entry| {
+            let header = fs_err::read(entry.path()).unwrap();
+            u32::from_le_bytes(header[4..8].try_into().unwrap())
+        })
+        .collect()
+}
+
 /// Every node below `dir` with its type, mode, owner, mtime and content (or link target).
 fn tree_with_metadata(dir: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt as _;
@@ -298,6 +313,19 @@ fn tree_with_metadata(dir: &Path) -> Vec<String> {
 fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
     let index = TestIndex::start();
     let context = local_project(&index);
+    index.publish(&Wheel {
+        files: &[
+            ("gamma/tests/test_gamma.py", "def test(): pass\n"),
+            ("gamma/testing.py", "X = 1\n"),
+        ],
+        ..Wheel::new("gamma", "1.0", &[])
+    });
+    context.write(
+        "mlpack.toml",
+        &context
+            .read("mlpack.toml")
+            .replace("[\"alpha\", \"beta\"]", "[\"alpha\", \"beta\", \"gamma\"]"),
+    );
     let report = stdout_json(&mlpack_ok(&context, &["--json", "build"]));
     let layers = store(&context).join("layers");
     let dirs: Vec<PathBuf> = report["layers"]
@@ -321,6 +349,14 @@ fn a_build_fills_the_layer_cache_as_unpacking_would_and_ships_bytecode() {
         ),
         "{stdlib:?}"
     );
+    // Every `.pyc` of both layers in the layer's mode, those of the modules the compiler's
+    // own processes import at startup (`encodings`, `os`) included.
+    assert_eq!(pyc_flags(&dirs[1]), BTreeSet::from([3]));
+    assert_eq!(pyc_flags(&dirs[2]), BTreeSet::from([1]));
+    // A package's test suite is left to Python to compile if it is ever imported.
+    let gamma = dirs[2].join("usr/local/lib/python3.11/dist-packages/gamma");
+    assert!(gamma.join("__pycache__/testing.cpython-311.pyc").is_file());
+    assert!(!gamma.join("tests/__pycache__").exists());
     let packages = &adopted[2];
     assert!(
         packages

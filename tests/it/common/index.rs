@@ -52,6 +52,8 @@ pub(crate) struct Wheel<'a> {
     pub(crate) extras: &'a [&'a str],
     pub(crate) tag: &'a str,
     pub(crate) yanked: bool,
+    /// More files (path in the archive, contents) besides `MODULE/__init__.py`.
+    pub(crate) files: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> Wheel<'a> {
@@ -64,6 +66,7 @@ impl<'a> Wheel<'a> {
             extras: &[],
             tag: "py3-none-any",
             yanked: false,
+            files: &[],
         }
     }
 }
@@ -348,6 +351,12 @@ fn build_wheel(wheel: &Wheel<'_>) -> Vec<u8> {
             ),
         ),
     ];
+    files.extend(
+        wheel
+            .files
+            .iter()
+            .map(|(path, contents)| ((*path).to_string(), (*contents).to_string())),
+    );
     let record: String = files
         .iter()
         .map(|(path, contents)| record_line(path, contents))
