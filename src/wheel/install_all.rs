@@ -81,7 +81,7 @@ impl WheelInstaller {
         });
         let results = results
             .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         results
             .into_iter()
             .zip(wheels)
