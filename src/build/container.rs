@@ -57,6 +57,8 @@ pub(super) fn mlpack_run(store: &oci::Store) -> Result<Command, BuildError> {
     let exe = std::env::current_exe()
         .map_err(|source| BuildError::io("read", Path::new("/proc/self/exe"), source))?;
     let mut command = Command::new(exe);
-    command.env("MLPACK_HOME", store.root()).arg("run");
+    command
+        .env("MLPACK_HOME", store.root())
+        .args(["run", "--pull", "never"]);
     Ok(command)
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::error::Result;
 
-use super::{ExitStatus, Printer};
+use super::{ExitStatus, Printer, UserError};
 use crate::byte_size::ByteSize;
+use crate::context::Context;
 use crate::hardware::GpuRequest;
 use crate::oci::Store;
 use crate::runtime::network::{Attachment, PublishedPort};
@@ -98,11 +99,23 @@ pub(super) struct RunArgs {
     /// A label on the container, `KEY=VALUE`.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// When to pull the image from its registry first: `missing` (when the store lacks it),
+    /// `always`, or `never`.
+    #[arg(long, value_enum, default_value = "missing")]
+    pull: PullPolicy,
     /// The image: `NAME[:TAG]` or a digest.
     image: String,
     /// The command and its arguments (default: the image's).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// `run --pull`, as Docker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PullPolicy {
+    Missing,
+    Always,
+    Never,
 }
 
 #[derive(Debug, clap::Args)]
@@ -197,8 +210,14 @@ pub(super) struct CommitArgs {
     changes: Vec<String>,
 }
 
-pub(super) fn run(args: &RunArgs, containers: &Containers, printer: Printer) -> Result<ExitStatus> {
+pub(super) fn run(
+    args: &RunArgs,
+    context: &Context,
+    containers: &Containers,
+    printer: Printer,
+) -> Result<ExitStatus> {
     let request = run_request(args)?;
+    pull_for_run(args, context, printer)?;
     let mut container = runtime::create(containers, request)?;
     if args.detach {
         if let Err(error) = runtime::run_detached(containers, &mut container) {
@@ -220,6 +239,58 @@ pub(super) fn run(args: &RunArgs, containers: &Containers, printer: Printer) -> 
             Err(error.into())
         }
     }
+}
+
+/// Pull the image as `--pull` asks, so that `run` of a registry image the store lacks starts
+/// it, as `docker run` does. The pull is a child `mlpack pull` (each layer unpacked as it
+/// arrives, progress on stderr): its network runtime's threads then never share this process
+/// with the container supervisor, which waits for `SIGCHLD` through a signalfd and so needs
+/// the signal blocked in every thread.
+fn pull_for_run(args: &RunArgs, context: &Context, printer: Printer) -> Result<()> {
+    let store = context.store()?;
+    let missing = match store.resolve(&args.image) {
+        Ok(_) => false,
+        Err(crate::oci::OciError::ImageNotFound { .. }) => true,
+        Err(error) => return Err(error.into()),
+    };
+    let pull = match args.pull {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => missing,
+        PullPolicy::Never => false,
+    };
+    if !pull {
+        return Ok(());
+    }
+    if missing {
+        printer.status(&format!(
+            "Unable to find image `{}` in the store; pulling it",
+            args.image
+        ));
+    }
+    let exe = std::env::current_exe()?;
+    let mut pull = std::process::Command::new(exe);
+    pull.env(crate::oci::MLPACK_HOME, store.root())
+        .args(printer.quiet.then_some("--quiet"))
+        .args(["pull", &args.image])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::io::stderr());
+    if pull.status()?.success() {
+        return Ok(());
+    }
+    let message = if missing {
+        format!(
+            "no image `{}` in the store, and pulling it failed (the pull's error is above)",
+            args.image
+        )
+    } else {
+        format!(
+            "pulling `{}` failed (the pull's error is above)",
+            args.image
+        )
+    };
+    Err(UserError::new(message)
+        .hint("build it with `mlpack build`, load it with `mlpack load`, check the name with `mlpack images`, or run what the store has with `--pull never`")
+        .into())
 }
 
 fn run_request(args: &RunArgs) -> Result<RunRequest> {

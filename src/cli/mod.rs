@@ -238,7 +238,7 @@ fn dispatch(command: Command, directory: &Path, printer: Printer) -> Result<Exit
         Command::Runs(args) => runs::run(&args, directory, printer),
         Command::Cancel(args) => cluster::cancel(&args, directory, printer),
         Command::Fingerprint(args) => train::fingerprint(&args, printer),
-        Command::Run(args) => container::run(&args, &containers()?, printer),
+        Command::Run(args) => container::run(&args, &context, &containers()?, printer),
         Command::Ps(args) => container::ps(&args, &containers()?, printer),
         // A cluster run's rank when asked for one, or when no container has the name.
         Command::Logs(args)

@@ -6,7 +6,8 @@
 //! - [`entry_path`]: which archive entry names are safe, and what they name below the root.
 //! - [`Root`]: paths resolved inside a root as `chroot` would, symlinks followed by this code
 //!   and never out of the root; [`create_file`] and [`clear`] replace without following.
-//! - [`StagingTree`]: a tree where no symlink is followed at all (wheels).
+//! - [`StagingTree`]: a tree where no symlink is followed at all (wheels); [`merge`] moves
+//!   one such tree into another as installing its files there would.
 //! - [`whiteout`]: OCI whiteouts in a tar and overlayfs's on disk; [`MergedView`]: a path as
 //!   overlayfs resolves it through unpacked layers.
 //! - [`PathWalk`]: the component-by-component symlink resolution the resolvers share;

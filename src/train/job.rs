@@ -346,6 +346,8 @@ impl Job<'_> {
         let manifest = self.manifest;
         let mut args: Vec<String> = vec![
             "run".into(),
+            "--pull".into(),
+            "never".into(),
             "--rm".into(),
             "--name".into(),
             format!("train-{}", self.run_id),

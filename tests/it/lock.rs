@@ -330,7 +330,7 @@ fn a_wheel_whose_hash_differs_from_the_index_is_refused() {
     exit: 2
     --- stdout
     --- stderr
-    error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `4d61a9fedeb307e120bbf2fc13e15f44357877fc88db670bd4a051d497dcc2ce`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`
+    error: the sha256 of `[SERVER]/files/beta-1.0-py3-none-any.whl` is `7f31b64c9bbe477d9b336b284f6f512b4df6fdb49359da2aa3460a6cbca0817c`, but the index says `0000000000000000000000000000000000000000000000000000000000000000`
 
     hint: the file changed on the index since it was listed; retry, and report it to the index if it persists
     ");

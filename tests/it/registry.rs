@@ -89,6 +89,48 @@ fn push_then_pull_gives_the_same_image_and_a_second_push_sends_nothing() {
     assert_eq!(sent["digest"], local.as_str(), "{sent}");
 }
 
+/// `run` of a registry image the store lacks pulls it first, as `docker run` does; `--pull
+/// never` refuses, `--pull always` checks the registry again; a name no registry has is
+/// reported as missing, with why the pull failed.
+#[test]
+fn run_pulls_a_missing_image_unless_told_not_to() {
+    let context = TestContext::new();
+    let image = busybox_image(&context);
+    let registry = TestRegistry::start(context.temp.path());
+    let remote = format!("{}/team/busybox:v1", registry.host);
+    ok(&context, &["push", image, &remote]);
+
+    let other = TestContext::new();
+    let (code, _, stderr) = mlpack(&other, &["run", "--rm", "--pull", "never", &remote, "true"]);
+    assert_eq!(code, 125, "{stderr}");
+    assert!(stderr.contains("no image"), "{stderr}");
+    let (code, stdout, stderr) = mlpack(&other, &["run", "--rm", &remote, "echo", "ran"]);
+    assert_eq!((code, stdout.as_str()), (0, "ran\n"), "{stderr}");
+    assert!(stderr.contains("Pulled `"), "{stderr}");
+    let (code, _, stderr) = mlpack(&other, &["run", "--rm", &remote, "true"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("Pulled"),
+        "present, so not pulled again: {stderr}"
+    );
+    let (code, _, stderr) = mlpack(
+        &other,
+        &["run", "--rm", "--pull", "always", &remote, "true"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Pulled `"), "{stderr}");
+
+    let unknown = format!("{}/team/nothing:v1", registry.host);
+    let (code, _, stderr) = mlpack(&other, &["run", "--rm", &unknown, "true"]);
+    assert_eq!(code, 125, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no image `{unknown}` in the store, and pulling it failed"
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_blob_altered_on_the_registry_is_refused() {
     let context = TestContext::new();
