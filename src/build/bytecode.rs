@@ -77,7 +77,8 @@ try:
     entries = [os.path.join(d, n) for d in roots for n in sorted(os.listdir(d))
         if n.endswith('.py') or not n.endswith(('.dist-info', '.data', '.libs'))
         and os.path.isdir(os.path.join(d, n))]
-    files = [(f, os.path.getsize(f)) for e in entries for f in sources(e)]
+    files = [(f, os.path.getsize(f) if os.path.exists(f) else 0)
+        for e in entries for f in sources(e)]
 except OSError as error:
     print(error, file=sys.stderr)
     sys.exit(3)
