@@ -57,28 +57,30 @@ pub const BYTECODE_LABEL: &str = "dev.mlpack.bytecode";
 /// their startup modules in memory, the driver first compiles the modules it has imported
 /// itself that lie in those directories; each module's batch then compiles it again.
 ///
-/// Test suites (files under a `test/` or `tests/` directory: more than half of the sources of
-/// pandas, scipy and scikit-learn) are left to Python to compile if they are ever imported.
+/// Test suites (files under a `test/` or `tests/` directory below the site-packages or
+/// standard-library directory, so a prefix like `/opt/test/venv` does not count: more than
+/// half of the sources of pandas, scipy and scikit-learn) are left to Python to compile if
+/// they are ever imported.
 const DRIVER: &str = "\
 import compileall, os, re, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 TESTS, BATCH = r'/tests?/', 2000000
 mode, roots = sys.argv[1], sys.argv[2:]
 MODE = mode.upper().replace('-', '_')
-def sources(path):
+def sources(root, path):
     if not os.path.isdir(path):
         return [path]
     found = []
     for d, dirs, names in os.walk(path):
         dirs[:] = sorted(n for n in dirs if n != '__pycache__')
         found += [os.path.join(d, n) for n in sorted(names) if n.endswith('.py')]
-    return [f for f in found if not re.search(TESTS, f)]
+    return [f for f in found if not re.search(TESTS, f[len(root):])]
 try:
-    entries = [os.path.join(d, n) for d in roots for n in sorted(os.listdir(d))
+    entries = [(d, os.path.join(d, n)) for d in roots for n in sorted(os.listdir(d))
         if n.endswith('.py') or not n.endswith(('.dist-info', '.data', '.libs'))
         and os.path.isdir(os.path.join(d, n))]
     files = [(f, os.path.getsize(f) if os.path.exists(f) else 0)
-        for e in entries for f in sources(e)]
+        for d, e in entries for f in sources(d, e)]
 except OSError as error:
     print(error, file=sys.stderr)
     sys.exit(3)
