@@ -8,13 +8,13 @@
 //! mtime, so the layer stays bit-for-bit reproducible; unchecked, because a layer's sources
 //! never change under it. They go into the same layer as their sources, in the `__pycache__/`
 //! directories Python looks in: the layer's digest and cache entry cover them, and no layer
-//! holds bytecode of sources it lacks. Each top-level entry of a site-packages directory is
-//! compiled by a `python -m compileall` process of its own, largest first, several at once
-//! ([`DRIVER`]): which files a process compiles, and so its state when it marshals each one,
-//! never depends on the number of cores or on timing, as it would with `compileall -j`
-//! (whose workers take files as they come); with `PYTHONHASHSEED=0` (marshal writes
-//! frozenset constants in hash order before Python 3.10), the same sources give the same
-//! bytes on every machine.
+//! holds bytecode of sources it lacks. The sources of a site-packages directory are cut, in
+//! sorted order, into batches of about 2 MB, each compiled by a process of its own, several
+//! at once ([`DRIVER`]): which files a process compiles, and so its state when it marshals
+//! each one, never depends on the number of cores or on timing, as it would with
+//! `compileall -j` (whose workers take files as they come); with `PYTHONHASHSEED=0`
+//! (marshal writes frozenset constants in hash order before Python 3.10), the same sources
+//! give the same bytes on every machine.
 //!
 //! A Debian base mlpack builds is unpacked without maintainer scripts, so nothing runs the
 //! `py3compile` of `libpython3.X-stdlib`'s postinst: its standard library's bytecode is a

@@ -30,6 +30,12 @@ pub(crate) enum StagingError {
     Io(io::Error),
 }
 
+/// Why a write is refused ([`StagingError::Unsafe`]'s `reason`), the same whether an install
+/// or a [`merge`] meets it.
+const SYMLINK: &str = "is a symlink";
+const NOT_A_DIRECTORY: &str = "is not a directory";
+const DIRECTORY: &str = "is a directory, and a file would replace it";
+
 /// The staging tree of one install: image paths (`/usr/local/bin/tool`) are joined under `root`.
 pub(crate) struct StagingTree {
     root: PathBuf,
@@ -67,10 +73,10 @@ fn merge_at(from: &Path, into: &Path, image: &str) -> Result<(), StagingError> {
                 merge_at(&entry.path(), &target, &path)?;
                 continue;
             }
-            Ok(there) if is_dir && there.is_symlink() => return Err(unsafe_at("is a symlink")),
-            Ok(_) if is_dir => return Err(unsafe_at("is not a directory")),
+            Ok(there) if is_dir && there.is_symlink() => return Err(unsafe_at(SYMLINK)),
+            Ok(_) if is_dir => return Err(unsafe_at(NOT_A_DIRECTORY)),
             Ok(there) if there.is_dir() => {
-                return Err(unsafe_at("is a directory, and a file would replace it"));
+                return Err(unsafe_at(DIRECTORY));
             }
             Ok(_) => {}
         }
@@ -105,7 +111,7 @@ impl StagingTree {
             // The one thing `create_file` refuses.
             RootError::Refused(_) => StagingError::Unsafe {
                 path: path.to_string(),
-                reason: "is a directory, and a file would replace it",
+                reason: DIRECTORY,
             },
             RootError::Io(error) => StagingError::Io(error),
         })?;
@@ -144,9 +150,9 @@ impl StagingTree {
             match fs_err::symlink_metadata(&host) {
                 Ok(metadata) if metadata.is_dir() => {}
                 Ok(metadata) if metadata.is_symlink() => {
-                    return Err(not_a_directory("is a symlink"));
+                    return Err(not_a_directory(SYMLINK));
                 }
-                Ok(_) => return Err(not_a_directory("is not a directory")),
+                Ok(_) => return Err(not_a_directory(NOT_A_DIRECTORY)),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     match fs_err::create_dir(&host) {
                         Ok(()) => {
@@ -159,7 +165,7 @@ impl StagingTree {
                             let metadata =
                                 fs_err::symlink_metadata(&host).map_err(StagingError::Io)?;
                             if !metadata.is_dir() {
-                                return Err(not_a_directory("is not a directory"));
+                                return Err(not_a_directory(NOT_A_DIRECTORY));
                             }
                         }
                         Err(source) => return Err(StagingError::Io(source)),

@@ -59,8 +59,9 @@ impl WheelInstaller {
         trees: &[tempfile::TempDir],
     ) -> Result<Vec<InstalledWheel>, WheelError> {
         let mut order: Vec<usize> = (0..wheels.len()).collect();
-        let size = |index: &usize| fs_err::metadata(&wheels[*index]).map_or(0, |m| m.len());
-        order.sort_by_key(|index| std::cmp::Reverse(size(index)));
+        order.sort_by_cached_key(|index| {
+            std::cmp::Reverse(fs_err::metadata(&wheels[*index]).map_or(0, |m| m.len()))
+        });
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<InstalledWheel, WheelError>>>> =
             Mutex::new((0..wheels.len()).map(|_| None).collect());
