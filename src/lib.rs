@@ -31,6 +31,7 @@ pub mod oci;
 pub mod project;
 pub mod pypi;
 pub mod python;
+pub mod read_ahead;
 pub mod resolve;
 pub mod runtime;
 pub mod scan;

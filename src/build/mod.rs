@@ -60,6 +60,7 @@ use crate::oci::{
     Store, StoreLock, TempTree,
 };
 use crate::pypi::PypiError;
+use crate::runtime::SyncedTree;
 
 use self::fetch::Fetcher;
 
@@ -364,15 +365,44 @@ impl<'a> Builder<'a> {
         description: String,
         stage: impl FnOnce(&Path) -> Result<(), BuildError>,
     ) -> Result<StagedLayer, BuildError> {
-        let phase = description.clone();
-        self.cached_or_made(key, description, || {
-            let dir = self.staging()?;
-            stage(dir.path())?;
-            self.reporter.phase(&phase, "compressing");
-            let layer = self.write_layer(step_name(&phase), dir.path())?;
-            self.fill_unpacked(dir, &layer)?;
-            Ok(layer)
-        })
+        match self.stage_layer(key, description, stage)? {
+            PendingLayer::Reused(layer) => Ok(layer),
+            PendingLayer::Staged(staged) => self.write_staged(staged),
+        }
+    }
+
+    /// The cached layer for `key`, or its tree staged by `stage`, to be written by
+    /// [`Builder::write_staged`] (on another thread, while the next layer is staged).
+    fn stage_layer(
+        &self,
+        key: &str,
+        description: String,
+        stage: impl FnOnce(&Path) -> Result<(), BuildError>,
+    ) -> Result<PendingLayer, BuildError> {
+        let started = Instant::now();
+        let key = self.format_key(key);
+        if let Some(layer) = self.cache.get(&key, self.store) {
+            let built = built(description, &layer, true, started);
+            return Ok(PendingLayer::Reused((built, layer)));
+        }
+        let dir = self.staging()?;
+        stage(dir.path())?;
+        Ok(PendingLayer::Staged(StagedTree {
+            key,
+            description,
+            dir,
+            started,
+        }))
+    }
+
+    /// Write a staged tree as its layer, hand the tree to the layer cache and cache the layer.
+    fn write_staged(&self, staged: StagedTree) -> Result<StagedLayer, BuildError> {
+        self.reporter.phase(&staged.description, "compressing");
+        let name = step_name(&staged.description);
+        let layer = self.write_adopted(staged.dir, false, |dir| self.write_layer(name, dir))?;
+        self.cache.put(&staged.key, &layer);
+        let built = built(staged.description, &layer, false, staged.started);
+        Ok((built, layer))
     }
 
     /// Reuse the cached layer for `key`, or `make` it and cache it.
@@ -383,10 +413,7 @@ impl<'a> Builder<'a> {
         make: impl FnOnce() -> Result<Layer, BuildError>,
     ) -> Result<StagedLayer, BuildError> {
         let started = Instant::now();
-        let key = cache::key(
-            "mlpack-layer-format-v1",
-            &[key.to_string(), self.layer_format.clone()],
-        );
+        let key = self.format_key(key);
         let key = key.as_str();
         let (layer, reused) = if let Some(layer) = self.cache.get(key, self.store) {
             (layer, true)
@@ -398,27 +425,30 @@ impl<'a> Builder<'a> {
         Ok((built(description, &layer, reused, started), layer))
     }
 
-    /// Hand the staged tree of `layer`, just written, to the runtime's cache of unpacked
-    /// layers, so the first `mlpack run` or `train` after the build unpacks nothing: the
-    /// tree's owners, modes and times are set as the tar has them, and it is renamed into
-    /// `layers/<diffID>/` (unless the cache has the layer already, or unpacking would not
-    /// recreate the tree as it is; the first run then unpacks the blob, as before).
-    fn fill_unpacked(&self, staging: TempTree, layer: &Layer) -> Result<(), BuildError> {
-        self.fill_unpacked_as(staging, layer, false)
+    /// The layer cache's key for a layer's inputs `key` in this build's layer format.
+    fn format_key(&self, key: &str) -> String {
+        cache::key(
+            "mlpack-layer-format-v1",
+            &[key.to_string(), self.layer_format.clone()],
+        )
     }
 
-    /// [`Builder::fill_unpacked`]; with `keep_owners`, for a layer written with its owners
-    /// and modes as they are (a Dockerfile's `COPY`).
-    fn fill_unpacked_as(
+    /// Write the staged tree `staging` as a layer with `write` and hand the tree to the
+    /// runtime's cache of unpacked layers, so the first `mlpack run` or `train` after the
+    /// build unpacks nothing: the tree's owners, modes and times are first set as the tar has
+    /// them (only the times with `keep_owners`, for a layer written with its owners and modes
+    /// as they are: a Dockerfile's `COPY`), and after the write it is renamed into
+    /// `layers/<diffID>/` (unless the cache has the layer already, or unpacking would not
+    /// recreate the tree as it is; the first run then unpacks the blob, as before). The tar
+    /// is the same for the normalized tree, since it records those owners, modes and times
+    /// whatever the tree has; the file system's sync that the rename needs (seconds after GBs
+    /// of wheels) runs while the layer is written, which only reads the tree.
+    fn write_adopted(
         &self,
         staging: TempTree,
-        layer: &Layer,
         keep_owners: bool,
-    ) -> Result<(), BuildError> {
-        let layers = crate::runtime::LayerCache::for_store(self.store);
-        if layers.path(&layer.diff_id).is_dir() {
-            return Ok(());
-        }
+        write: impl FnOnce(&Path) -> Result<Layer, BuildError>,
+    ) -> Result<Layer, BuildError> {
         let normalized = if keep_owners {
             self.writer
                 .normalize_as_unpacked_keeping_owners(staging.path())?
@@ -426,17 +456,23 @@ impl<'a> Builder<'a> {
             self.writer.normalize_as_unpacked(staging.path())?
         };
         if !normalized {
-            return Ok(());
+            return write(staging.path());
         }
-        let target = layers.path(&layer.diff_id);
-        layers.adopt(staging, &layer.diff_id).map_err(|error| {
-            BuildError::io(
-                "move the unpacked layer to",
-                target,
-                std::io::Error::other(error),
-            )
-        })?;
-        Ok(())
+        let dir = staging.path().to_path_buf();
+        let (layer, synced) = std::thread::scope(|scope| {
+            let synced = scope.spawn(|| SyncedTree::sync(staging));
+            let layer = write(&dir);
+            let synced = synced
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (layer, synced)
+        });
+        let layer = layer?;
+        let layers = crate::runtime::LayerCache::for_store(self.store);
+        layers
+            .adopt(synced.map_err(adopt_error)?, &layer.diff_id)
+            .map_err(adopt_error)?;
+        Ok(layer)
     }
 
     /// Write the tree at `dir` as a layer, its bytes counted as the step `name`.
@@ -525,7 +561,10 @@ impl<'a> Builder<'a> {
     }
 
     /// The layers of locked wheels, each with its bytecode compiled (see [`bytecode`]) by
-    /// the interpreter of the `base` layers; `below` are the layers under them.
+    /// the interpreter of the `base` layers; `below` are the layers under them. Each layer is
+    /// written (compressed and hashed) on a thread of its own while the next one's wheels are
+    /// fetched and installed, the two together keeping the cores busy where either alone
+    /// leaves one idle (a single large wheel such as torch installs on one core).
     fn wheel_layers(
         &self,
         lock: &Lockfile,
@@ -536,34 +575,43 @@ impl<'a> Builder<'a> {
         let installer = python::installer(lock);
         let mut compiler =
             bytecode::Compiler::new(self, &installer, base.to_vec(), lock.target.arch);
-        let mut layers: Vec<StagedLayer> = Vec::new();
-        for group in plan::wheel_groups(lock) {
-            let wheels_key = python::key(&group.packages, &installer, built);
-            let key = bytecode::key(&wheels_key, &installer, lock.target.arch);
-            let names: Vec<&str> = group
-                .packages
-                .iter()
-                .map(|package| package.name.as_str())
-                .collect();
-            let description = format!("{}: {}", group.description, names.join(", "));
-            let written: Vec<Layer> = below
-                .iter()
-                .chain(&layers)
-                .map(|(_, layer)| layer.clone())
-                .collect();
-            let layer = self.cached_layer(&key, description.clone(), |dir| {
-                self.reporter.phase(&description, "downloading");
-                let wheels = self
-                    .fetch
-                    .wheels(&group.packages, built, &group.description)?;
-                self.reporter.phase(&description, "installing");
-                python::stage(&installer, &wheels, dir)?;
-                self.reporter.phase(&description, "compiling bytecode");
-                compiler.compile(dir, written, store_lock)
-            })?;
-            layers.push(layer);
-        }
-        Ok(layers)
+        std::thread::scope(|scope| {
+            let mut layers: Vec<StagedLayer> = Vec::new();
+            let mut writing = None;
+            for group in plan::wheel_groups(lock) {
+                let wheels_key = python::key(&group.packages, &installer, built);
+                let key = bytecode::key(&wheels_key, &installer, lock.target.arch);
+                let names: Vec<&str> = group
+                    .packages
+                    .iter()
+                    .map(|package| package.name.as_str())
+                    .collect();
+                let description = format!("{}: {}", group.description, names.join(", "));
+                let pending = self.stage_layer(&key, description.clone(), |dir| {
+                    self.reporter.phase(&description, "downloading");
+                    let wheels = self
+                        .fetch
+                        .wheels(&group.packages, built, &group.description)?;
+                    self.reporter.phase(&description, "installing");
+                    python::stage(&installer, &wheels, dir)?;
+                    // The store lock is released while the compile runs: the layer being
+                    // written must be done, so that the compile's keep image holds its blob.
+                    layers.extend(finish_writing(writing.take())?);
+                    self.reporter.phase(&description, "compiling bytecode");
+                    let written = below.iter().chain(&layers).map(|(_, layer)| layer.clone());
+                    compiler.compile(dir, written.collect(), store_lock)
+                })?;
+                layers.extend(finish_writing(writing.take())?);
+                match pending {
+                    PendingLayer::Reused(layer) => layers.push(layer),
+                    PendingLayer::Staged(staged) => {
+                        writing = Some(scope.spawn(|| self.write_staged(staged)));
+                    }
+                }
+            }
+            layers.extend(finish_writing(writing.take())?);
+            Ok(layers)
+        })
     }
 
     fn code_layer(&self, request: &BuildRequest<'_>) -> Result<StagedLayer, BuildError> {
@@ -575,8 +623,7 @@ impl<'a> Builder<'a> {
         skip.extend(code::inside(request.project, &self.cache_dir));
         let files = code::stage(request.project, &skip, dir.path(), &manifest.train.workdir)?;
         let name = format!("project code at {}", manifest.train.workdir);
-        let layer = self.write_layer(&name, dir.path())?;
-        self.fill_unpacked(dir, &layer)?;
+        let layer = self.write_adopted(dir, false, |dir| self.write_layer(&name, dir))?;
         let description = format!("{name} ({files} files)");
         Ok((built(description, &layer, false, started), layer))
     }
@@ -591,6 +638,43 @@ fn step_name(description: &str) -> &str {
         .min()
         .unwrap_or(description.len());
     &description[..end]
+}
+
+/// A failed hand-over of a written layer's tree to the layer cache.
+fn adopt_error(error: crate::runtime::LayerError) -> BuildError {
+    BuildError::io(
+        "hand the written layer to the layer cache in",
+        "layers/",
+        std::io::Error::other(error),
+    )
+}
+
+/// A layer of the build on its way: taken from the cache, or staged and not yet written.
+enum PendingLayer {
+    Reused(StagedLayer),
+    Staged(StagedTree),
+}
+
+/// A layer's tree, staged, with what writing it needs.
+struct StagedTree {
+    /// The layer cache's key (see [`Builder::format_key`]).
+    key: String,
+    description: String,
+    dir: TempTree,
+    started: Instant,
+}
+
+/// The layer a writer thread made, once it has; none without one.
+fn finish_writing(
+    writing: Option<std::thread::ScopedJoinHandle<'_, Result<StagedLayer, BuildError>>>,
+) -> Result<Option<StagedLayer>, BuildError> {
+    writing
+        .map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+        .transpose()
 }
 
 fn built(description: String, layer: &Layer, reused: bool, started: Instant) -> BuiltLayer {

@@ -27,6 +27,7 @@ use super::DebianError;
 use super::control::paragraphs;
 use crate::compression::Compression;
 use crate::fs_tree::{self, Root, RootError, entry_path};
+use crate::read_ahead::read_ahead;
 
 /// The most the decompressed `control.tar` may hold: big packages have ~1 MB `md5sums`.
 const MAX_CONTROL_BYTES: u64 = 64 << 20;
@@ -115,7 +116,9 @@ pub fn extract(deb: &Path, root: &Path) -> Result<Extracted, DebianError> {
                 entry: String::new(),
                 extracted,
             };
-            unpacker.install(reader)?;
+            // Decompressing (xz, mostly) and creating the files take turns otherwise.
+            let (done, _) = read_ahead(reader, |reader| unpacker.install(reader));
+            done?;
             installed = true;
         } else {
             return Err(bad(format!("unexpected member `{name}`")));

@@ -32,16 +32,23 @@ pub(crate) struct Overlay {
     pub target: PathBuf,
     /// Rootless: overlay keeps its whiteout and opaque marks in `user.*` xattrs.
     pub userxattr: bool,
+    /// A container removed when it exits (`--rm`): its upper dir is never read after a crash,
+    /// so overlay's `volatile` skips the sync of the whole upper file system that unmounting
+    /// an overlay otherwise does when the container's mount namespace goes (a second or more
+    /// after a build has written GBs; see <https://docs.kernel.org/filesystems/overlayfs.html>,
+    /// "Volatile mount").
+    pub volatile: bool,
 }
 
 impl Overlay {
     pub(crate) fn options(&self) -> String {
         format!(
-            "lowerdir={},upperdir={},workdir={}{}",
+            "lowerdir={},upperdir={},workdir={}{}{}",
             self.lower.join(":"),
             self.upper.display(),
             self.work.display(),
-            if self.userxattr { ",userxattr" } else { "" }
+            if self.userxattr { ",userxattr" } else { "" },
+            if self.volatile { ",volatile" } else { "" }
         )
     }
 }
@@ -219,14 +226,27 @@ fn mount_overlay(overlay: &Overlay) -> Result<(), String> {
     // Lower dirs are relative to the working directory at mount time.
     std::env::set_current_dir(&overlay.layers_root)
         .map_err(|error| format!("enter `{}`: {error}", overlay.layers_root.display()))?;
-    mount(
-        Some("overlay"),
-        &overlay.target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(overlay.options().as_str()),
-    )
-    .map_err(|error| {
+    let mount_with = |options: &str| {
+        mount(
+            Some("overlay"),
+            &overlay.target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(options),
+        )
+    };
+    let mounted = match mount_with(&overlay.options()) {
+        // Kernels before 5.10 know no `volatile`: the container then pays for the sync.
+        Err(nix::Error::EINVAL) if overlay.volatile => {
+            let durable = Overlay {
+                volatile: false,
+                ..overlay.clone()
+            };
+            mount_with(&durable.options())
+        }
+        mounted => mounted,
+    };
+    mounted.map_err(|error| {
         format!(
             "mount the image's overlay at `{}`: {error}",
             overlay.target.display()

@@ -211,6 +211,7 @@ fn overlay(
         work: container.work_dir(),
         target: container.rootfs(),
         userxattr: rootless,
+        volatile: container.config.auto_remove,
     };
     if overlay.options().len() > MAX_MOUNT_OPTIONS {
         let fixed = overlay.options().len() - overlay.lower.join(":").len();

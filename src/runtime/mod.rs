@@ -49,7 +49,7 @@ pub use self::container::{Container, Containers, State, Status};
 pub use self::container_id::{ContainerId, InvalidContainerId};
 pub use self::error::RuntimeError;
 pub use self::exec::{ExecRequest, exec};
-pub use self::layers::{LayerCache, LayerError};
+pub use self::layers::{LayerCache, LayerError, SyncedTree};
 pub use self::logs::{LogEntry, LogReader, Stream};
 pub use self::process::ProcessId;
 pub use self::restart::RestartPolicy;

@@ -362,11 +362,11 @@ fn write(
     builder: &super::super::Builder<'_>,
     staging: TempTree,
 ) -> Result<crate::oci::Layer, BuildError> {
-    let layer = builder
-        .writer
-        .write_keeping_owners(builder.store, staging.path(), false, &[])?;
-    builder.fill_unpacked_as(staging, &layer, true)?;
-    Ok(layer)
+    builder.write_adopted(staging, true, |dir| {
+        Ok(builder
+            .writer
+            .write_keeping_owners(builder.store, dir, false, &[])?)
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {

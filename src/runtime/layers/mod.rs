@@ -6,7 +6,6 @@
 //! its directory, with the tree rules of [`crate::fs_tree`].
 
 mod error;
-mod read_ahead;
 mod unpack;
 
 use std::collections::BTreeSet;
@@ -18,13 +17,13 @@ use sha2::{Digest as _, Sha256};
 
 pub use self::error::LayerError;
 use self::error::io_error;
-use self::read_ahead::read_ahead;
 use self::unpack::Unpacker;
 use crate::error::FromIo;
 use crate::oci::{
     DiffId, Digest, Leftover, OciError, ResolvedImage, Store, TempTree, chain_ids, leftovers,
     remove_tree, tree_size,
 };
+use crate::read_ahead::read_ahead;
 
 /// The cache's directory under the store root.
 const LAYERS_DIR: &str = "layers";
@@ -102,14 +101,14 @@ impl LayerCache {
     /// staging tree of a layer it just wrote, already as unpacking would make it
     /// ([`crate::oci::LayerWriter::normalize_as_unpacked`]), so the first run after the build
     /// unpacks nothing. The tree must be on the store's file system (in its `tmp/`); it is
-    /// synced and renamed into place as an unpacked one is.
-    pub fn adopt(&self, tree: TempTree, diff_id: &DiffId) -> Result<PathBuf, LayerError> {
+    /// renamed into place as an unpacked one is, its files synced first by [`SyncedTree`].
+    pub fn adopt(&self, tree: SyncedTree, diff_id: &DiffId) -> Result<PathBuf, LayerError> {
         let target = self.path(diff_id);
         if target.is_dir() {
             return Ok(target);
         }
         fs_err::create_dir_all(&self.root).map_err(io_error("create the directory", &self.root))?;
-        persist(tree, &target)
+        rename_into_place(tree.0, &target)
     }
 
     /// Whether the layer is unpacked on its own. Its directory only appears by rename once
@@ -252,12 +251,16 @@ impl LayerCache {
         let unpacker = Unpacker::new(temp.path(), digest.clone(), &lower)?;
         // The diffID covers the whole stream: the end-of-archive blocks and any padding after
         // them, which the tar reader stops short of.
-        let (linked_below, actual) = read_ahead(source, |reader| unpacker.unpack(reader));
+        let (linked_below, source) =
+            read_ahead(HashingReader::new(source), |reader| unpacker.unpack(reader));
         let linked_below = linked_below?;
-        let actual = actual.map_err(|source| LayerError::Unreadable {
-            digest: digest.clone(),
-            source,
-        })?;
+        let actual =
+            source
+                .and_then(HashingReader::finish)
+                .map_err(|source| LayerError::Unreadable {
+                    digest: digest.clone(),
+                    source,
+                })?;
         if actual != *diff_id {
             return Err(LayerError::DiffIdMismatch {
                 digest,
@@ -298,13 +301,30 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Rename the unpacked tree to `target`, or, if another process put one there first, drop
-/// this one and use that. The file system is synced first: the rename must not outlive a
-/// crash that loses the files, since a present directory is taken to be complete.
+/// A finished tree whose file system has been synced since: its files are on disk, so it may
+/// be renamed into the cache, where a present directory is taken to be complete. The sync
+/// must not be skipped: after a crash, a renamed tree could hold files that lost their data.
+pub struct SyncedTree(TempTree);
+
+impl SyncedTree {
+    /// Sync the file system of `tree`, which nothing may change any more: `syncfs`, one call
+    /// for every file (a build starts it while it writes the layer, which only reads the tree).
+    pub fn sync(tree: TempTree) -> Result<Self, LayerError> {
+        let synced = fs_err::File::open(tree.path())
+            .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
+        synced.map_err(io_error("sync", tree.path()))?;
+        Ok(Self(tree))
+    }
+}
+
+/// Sync and rename the unpacked tree to `target` (see [`SyncedTree`]).
 fn persist(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
-    let synced = fs_err::File::open(temp.path())
-        .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
-    synced.map_err(io_error("sync", temp.path()))?;
+    rename_into_place(SyncedTree::sync(temp)?.0, target)
+}
+
+/// Rename the synced tree to `target`, or, if another process put one there first, drop this
+/// one and use that.
+fn rename_into_place(temp: TempTree, target: &Path) -> Result<PathBuf, LayerError> {
     match temp.persist(target) {
         Ok(()) => Ok(target.to_path_buf()),
         // ENOTEMPTY or EEXIST: the same layer, unpacked by someone else.

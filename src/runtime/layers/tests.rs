@@ -700,6 +700,7 @@ fn a_normalized_staging_tree_is_the_unpacked_layer() {
         .unwrap();
     assert_eq!(tree_metadata(&unpacked), normalized);
     let cache = LayerCache::for_store(&store);
+    let staging = SyncedTree::sync(staging).unwrap();
     let adopted = cache.adopt(staging, &layer.diff_id).unwrap();
     assert_eq!(adopted, cache.path(&layer.diff_id));
     assert_eq!(tree_metadata(&adopted), normalized);

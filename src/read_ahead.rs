@@ -1,33 +1,30 @@
-//! A layer's stream decompressed and hashed on a thread of its own, a few chunks ahead of the
-//! unpacker that creates its files: the two halves of unpacking (CPU in user space, then
-//! system calls) run side by side instead of taking turns.
+//! A stream read on a thread of its own, a few chunks ahead of the code that consumes it:
+//! the CPU half of unpacking an archive (decompressing, hashing) and its system-call half
+//! (creating files) run side by side instead of taking turns. The layer unpacker
+//! (`runtime::layers`) and the `.deb` extractor (`debian::extract`) read through it.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use super::HashingReader;
-use crate::oci::DiffId;
-
-/// Bytes per chunk handed to the unpacker.
+/// Bytes per chunk handed to the consumer.
 const CHUNK: usize = 1 << 20;
-/// Chunks decompressed ahead of the unpacker: bounds the memory to a few MB per layer.
+/// Chunks read ahead of the consumer: bounds the memory to a few MB per stream.
 const AHEAD: usize = 4;
 
-/// Run `consume` on `source` as it is decompressed and hashed by another thread; returns
-/// what `consume` returned and the digest of the whole stream (the diffID). The digest
-/// covers every byte up to the end, past where `consume` stopped reading (a tar reader stops
-/// at the end-of-archive blocks). When `consume` fails (`Err`), the rest is not read and the
-/// digest is an error: nobody needs it.
-pub(super) fn read_ahead<T, E>(
-    source: Box<dyn Read + Send>,
+/// Run `consume` on `source` as another thread reads it; returns what `consume` returned and
+/// `source`, read to its end, past where `consume` stopped reading (a tar reader stops at the
+/// end-of-archive blocks), so a hashing reader has seen every byte. When `consume` fails
+/// (`Err`), the rest is not read and the source is an error: nobody needs it.
+pub fn read_ahead<R: Read + Send, T, E>(
+    source: R,
     consume: impl FnOnce(&mut ChunkReader) -> Result<T, E>,
-) -> (Result<T, E>, io::Result<DiffId>) {
+) -> (Result<T, E>, io::Result<R>) {
     let (sender, receiver) = sync_channel(AHEAD);
     let failed = &AtomicBool::new(false);
     std::thread::scope(|scope| {
         // The sender goes with the thread: its end is the end of the stream.
-        let producer = scope.spawn(move || produce(HashingReader::new(source), &sender, failed));
+        let producer = scope.spawn(move || produce(source, &sender, failed));
         let mut reader = ChunkReader {
             receiver,
             chunk: Vec::new(),
@@ -39,41 +36,41 @@ pub(super) fn read_ahead<T, E>(
         }
         // Hangs up: the producer reads the rest on its own, or stops if `consume` failed.
         drop(reader);
-        let digest = match producer.join() {
-            Ok(digest) => digest,
+        let source = match producer.join() {
+            Ok(source) => source,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        (consumed, digest)
+        (consumed, source)
     })
 }
 
-/// The producer's side: chunks to the unpacker while it listens, then the rest read for the
-/// digest alone.
-fn produce(
-    mut reader: HashingReader<Box<dyn Read + Send>>,
+/// The producer's side: chunks to the consumer while it listens, then the rest read alone.
+fn produce<R: Read>(
+    mut reader: R,
     sender: &SyncSender<io::Result<Vec<u8>>>,
     failed: &AtomicBool,
-) -> io::Result<DiffId> {
+) -> io::Result<R> {
     loop {
         let mut chunk = vec![0; CHUNK];
         let read = match read_full(&mut reader, &mut chunk) {
             Ok(read) => read,
             Err(error) => {
                 let message = error.to_string();
-                // The unpacker reports it; the digest's error is for a caller that did not.
+                // The consumer reports it; the returned error is for a caller that did not.
                 let _ = sender.send(Err(error));
                 return Err(io::Error::other(message));
             }
         };
         if read == 0 {
-            return reader.finish();
+            return Ok(reader);
         }
         chunk.truncate(read);
         if sender.send(Ok(chunk)).is_err() {
             if failed.load(Ordering::Relaxed) {
                 return Err(io::Error::other("the unpacking failed"));
             }
-            return reader.finish();
+            io::copy(&mut reader, &mut io::sink())?;
+            return Ok(reader);
         }
     }
 }
@@ -92,9 +89,9 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// The unpacker's side: the chunks as one stream; a read error of the producer comes out
+/// The consumer's side: the chunks as one stream; a read error of the producer comes out
 /// here as it happened there.
-pub(super) struct ChunkReader {
+pub struct ChunkReader {
     receiver: Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     position: usize,
@@ -123,7 +120,6 @@ impl Read for ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::Digest;
 
     fn stream(length: usize) -> Vec<u8> {
         (0..length)
@@ -132,27 +128,27 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_covers_what_the_consumer_left_unread() {
+    fn the_source_is_read_past_where_the_consumer_stopped() {
         let bytes = stream(3 * CHUNK + 17);
-        let (consumed, digest) = read_ahead(Box::new(io::Cursor::new(bytes.clone())), |reader| {
+        let (consumed, source) = read_ahead(io::Cursor::new(bytes.clone()), |reader| {
             let mut head = vec![0; CHUNK + 5];
             reader.read_exact(&mut head)?;
             Ok::<_, io::Error>(head)
         });
         assert_eq!(consumed.unwrap(), bytes[..CHUNK + 5]);
-        assert_eq!(digest.unwrap(), DiffId::new(Digest::of(&bytes)));
+        assert_eq!(source.unwrap().position(), 3 * CHUNK as u64 + 17);
     }
 
     #[test]
     fn the_consumer_reads_the_whole_stream() {
         let bytes = stream(2 * CHUNK + 3);
-        let (consumed, digest) = read_ahead(Box::new(io::Cursor::new(bytes.clone())), |reader| {
+        let (consumed, source) = read_ahead(io::Cursor::new(bytes.clone()), |reader| {
             let mut all = Vec::new();
             reader.read_to_end(&mut all)?;
             Ok::<_, io::Error>(all)
         });
         assert_eq!(consumed.unwrap(), bytes);
-        assert_eq!(digest.unwrap(), DiffId::new(Digest::of(&bytes)));
+        assert_eq!(source.unwrap().position(), 2 * CHUNK as u64 + 3);
     }
 
     /// A stream that fails after its first bytes.
@@ -173,23 +169,21 @@ mod tests {
 
     #[test]
     fn a_read_error_reaches_the_consumer() {
-        let (consumed, digest) = read_ahead(Box::new(Broken(false)), |reader| {
+        let (consumed, source) = read_ahead(Broken(false), |reader| {
             let mut all = Vec::new();
             reader.read_to_end(&mut all).map(|_| all)
         });
         let error = consumed.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert!(error.to_string().contains("corrupt deflate"), "{error}");
-        assert!(digest.is_err());
+        assert!(source.is_err());
     }
 
     #[test]
     fn a_failed_consumer_stops_the_reading() {
         let bytes = stream(64 * CHUNK);
-        let (consumed, digest) = read_ahead(Box::new(io::Cursor::new(bytes)), |_| {
-            Err::<(), _>("refused")
-        });
+        let (consumed, source) = read_ahead(io::Cursor::new(bytes), |_| Err::<(), _>("refused"));
         assert_eq!(consumed, Err("refused"));
-        assert!(digest.is_err());
+        assert!(source.is_err());
     }
 }
