@@ -211,7 +211,9 @@ fn overlay(
         work: container.work_dir(),
         target: container.rootfs(),
         userxattr: rootless,
-        volatile: container.config.auto_remove,
+        // Rootless, the kernel's `work/incompat/volatile` would be left for a user who
+        // cannot remove it.
+        volatile: container.config.auto_remove && !rootless,
     };
     if overlay.options().len() > MAX_MOUNT_OPTIONS {
         let fixed = overlay.options().len() - overlay.lower.join(":").len();

@@ -6,8 +6,9 @@
 //! only be checked while extracting, and a failure then removes what was written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use pep508_rs::PackageName;
 use zip::ZipArchive;
@@ -15,11 +16,12 @@ use zip::ZipArchive;
 use super::dist_info::{self, Metadata, WheelFile};
 use super::entry_points;
 use super::error::WheelError;
-use super::record::{self, ContentHasher, HashAlgorithm, RecordEntry};
+use super::record::{self, HashAlgorithm, RecordEntry};
 use super::scheme::{self, InstallScheme};
 use super::scripts;
 use super::top_level;
-use crate::fs_tree::{StagingError, StagingTree, UnsafePath, entry_path};
+use super::write::Runs;
+use crate::fs_tree::{StagingError, UnsafePath, entry_path};
 
 /// What the installer writes into `INSTALLER` ([PEP 376]): "the name of the tool used".
 ///
@@ -36,7 +38,7 @@ const SIGNATURES: [&str; 2] = ["RECORD.jws", "RECORD.p7s"];
 
 /// Mode of `.data/scripts` files, entry-point launchers and files stored executable.
 const EXECUTABLE: u32 = 0o755;
-const REGULAR: u32 = 0o644;
+pub(super) const REGULAR: u32 = 0o644;
 
 /// File types in the high bits of a zip entry's Unix mode, as in `stat.h`.
 const S_IFMT: u32 = 0o170_000;
@@ -76,6 +78,16 @@ impl WheelInstaller {
     /// under it). On error, what this install wrote is removed again; a file it had replaced
     /// (from an earlier wheel) stays removed.
     pub fn install(&self, wheel: &Path, root: &Path) -> Result<InstalledWheel, WheelError> {
+        self.install_in_runs(wheel, root, Runs::default())
+    }
+
+    /// [`Self::install`], the archive's files extracted in `runs`.
+    pub(super) fn install_in_runs(
+        &self,
+        wheel: &Path,
+        root: &Path,
+        runs: Runs,
+    ) -> Result<InstalledWheel, WheelError> {
         let wheel_name = wheel.file_name().map_or_else(
             || wheel.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
@@ -88,43 +100,33 @@ impl WheelInstaller {
             wheel: wheel_name.clone(),
             source,
         })?;
-        let mut archive =
-            ZipArchive::new(BufReader::new(file)).map_err(|source| WheelError::Zip {
-                wheel: wheel_name.clone(),
-                source,
-            })?;
-
+        let file = Arc::new(file.into_parts().0);
         let install = Install {
             wheel: &wheel_name,
             scheme: &scheme,
             python: &self.python,
+            runs,
         };
+        let mut archive = install.open(&file)?;
         let plan = install.plan(&mut archive, &distribution)?;
-        let mut tree = StagingTree::new(root).map_err(|source| WheelError::Write {
-            wheel: wheel_name.clone(),
-            source,
-        })?;
-        match install.write(&plan, &mut archive, &mut tree) {
-            Ok(files) => Ok(InstalledWheel {
-                top_level: top_level::import_names(&files, &scheme, &plan.dist_info),
-                name: plan.metadata.name,
-                version: plan.metadata.version,
-                dist_info: scheme::join(&plan.lib, std::slice::from_ref(&plan.dist_info)),
-                files,
-            }),
-            Err(error) => {
-                tree.rollback();
-                Err(error)
-            }
-        }
+        let files = install.write(&plan, &mut archive, &file, root)?;
+        Ok(InstalledWheel {
+            top_level: top_level::import_names(&files, &scheme, &plan.dist_info),
+            name: plan.metadata.name,
+            version: plan.metadata.version,
+            dist_info: scheme::join(&plan.lib, std::slice::from_ref(&plan.dist_info)),
+            files,
+        })
     }
 }
 
 /// One install's fixed inputs.
-struct Install<'a> {
-    wheel: &'a str,
+pub(super) struct Install<'a> {
+    pub(super) wheel: &'a str,
     scheme: &'a InstallScheme,
-    python: &'a str,
+    pub(super) python: &'a str,
+    /// How the archive's files are cut among threads.
+    pub(super) runs: Runs,
 }
 
 /// A zip entry, its name checked.
@@ -138,17 +140,17 @@ struct Entry {
 }
 
 /// Everything the install will write, decided before writing anything.
-struct Plan {
+pub(super) struct Plan {
     metadata: Metadata,
     /// `name-1.0.dist-info`.
-    dist_info: String,
+    pub(super) dist_info: String,
     /// The image directory the root of the archive (and `.dist-info`) goes to.
-    lib: String,
+    pub(super) lib: String,
     /// Destination image path → what goes there. Sorted, so the install is deterministic.
-    files: BTreeMap<String, Source>,
+    pub(super) files: BTreeMap<String, Source>,
 }
 
-enum Source {
+pub(super) enum Source {
     /// A verified copy of an archive entry.
     Archive(ArchiveFile),
     /// Written by the installer: launchers and `INSTALLER`.
@@ -156,16 +158,16 @@ enum Source {
 }
 
 /// An archive entry to extract, with what `RECORD` says of it.
-struct ArchiveFile {
-    index: usize,
-    name: String,
-    algorithm: HashAlgorithm,
+pub(super) struct ArchiveFile {
+    pub(super) index: usize,
+    pub(super) name: String,
+    pub(super) algorithm: HashAlgorithm,
     /// The urlsafe-base64 digest `RECORD` gives.
-    digest: String,
-    size: Option<u64>,
-    mode: u32,
+    pub(super) digest: String,
+    pub(super) size: Option<u64>,
+    pub(super) mode: u32,
     /// A `.data/scripts` file: `#!python` is rewritten.
-    script: bool,
+    pub(super) script: bool,
 }
 
 impl Source {
@@ -568,149 +570,6 @@ impl Install<'_> {
         Ok(())
     }
 
-    /// Writes the plan into the tree: the files, then (step "d. Update
-    /// distribution-1.0.dist-info/RECORD with the installed paths") a new `RECORD` of what was
-    /// written. Returns the image paths written, sorted.
-    fn write<R: Read + std::io::Seek>(
-        &self,
-        plan: &Plan,
-        archive: &mut ZipArchive<R>,
-        tree: &mut StagingTree,
-    ) -> Result<Vec<String>, WheelError> {
-        let mut rows = Vec::with_capacity(plan.files.len() + 1);
-        let mut buffer = vec![0; 64 * 1024];
-        for (destination, source) in &plan.files {
-            let (hash, size) = match source {
-                Source::Generated { contents, mode } => {
-                    tree.write_file(destination, *mode, contents)
-                        .map_err(|error| self.staging_error(error))?;
-                    (record::sha256_field(contents), contents.len() as u64)
-                }
-                Source::Archive(file) => {
-                    self.extract(archive, file, destination, tree, &mut buffer)?
-                }
-            };
-            rows.push((
-                scheme::relative(&plan.lib, destination),
-                hash,
-                size.to_string(),
-            ));
-        }
-        // "RECORD … the RECORD file itself … must have empty hash and size."
-        let record = scheme::join(&plan.lib, &[plan.dist_info.clone(), "RECORD".into()]);
-        rows.push((
-            scheme::relative(&plan.lib, &record),
-            String::new(),
-            String::new(),
-        ));
-        tree.write_file(&record, REGULAR, record::write(&mut rows).as_bytes())
-            .map_err(|error| self.staging_error(error))?;
-
-        let mut files: Vec<String> = plan.files.keys().cloned().collect();
-        files.push(record);
-        files.sort();
-        Ok(files)
-    }
-
-    /// Copies one archive entry to `destination`, checking its size and hash against `RECORD`
-    /// as it streams. Returns the installed file's `RECORD` hash field and size.
-    fn extract<R: Read + std::io::Seek>(
-        &self,
-        archive: &mut ZipArchive<R>,
-        file: &ArchiveFile,
-        destination: &str,
-        tree: &mut StagingTree,
-        buffer: &mut [u8],
-    ) -> Result<(String, u64), WheelError> {
-        let read_error = |source| WheelError::ReadEntry {
-            wheel: self.wheel.to_string(),
-            entry: file.name.clone(),
-            source,
-        };
-        let entry = archive
-            .by_index(file.index)
-            .map_err(|source| self.zip_error(source))?;
-        // Read one byte past the expected size, so a longer entry is caught without reading
-        // (or writing) all of it.
-        let limit = file.size.unwrap_or_else(|| entry.size());
-        let mut reader = entry.take(limit.saturating_add(1));
-        let mut hasher = ContentHasher::new(file.algorithm);
-
-        let installed = if file.script {
-            let mut contents = Vec::new();
-            reader.read_to_end(&mut contents).map_err(read_error)?;
-            hasher.update(&contents);
-            let digests = hasher.finish();
-            self.verify(file, limit, &digests)?;
-            let contents = scripts::rewrite_shebang(self.python, contents);
-            tree.write_file(destination, file.mode, &contents)
-                .map_err(|error| self.staging_error(error))?;
-            (record::sha256_field(&contents), contents.len() as u64)
-        } else {
-            use std::io::Write as _;
-            let mut output = tree
-                .create_file(destination, file.mode)
-                .map_err(|error| self.staging_error(error))?;
-            loop {
-                let read = match reader.read(buffer) {
-                    Ok(0) => break,
-                    Ok(read) => read,
-                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(error) => return Err(read_error(error)),
-                };
-                hasher.update(&buffer[..read]);
-                output
-                    .write_all(&buffer[..read])
-                    .map_err(|source| WheelError::Write {
-                        wheel: self.wheel.to_string(),
-                        source,
-                    })?;
-            }
-            let digests = hasher.finish();
-            self.verify(file, limit, &digests)?;
-            (format!("sha256={}", digests.sha256), digests.size)
-        };
-        Ok(installed)
-    }
-
-    /// Checks what was read of `file` (at most `limit` + 1 bytes) against `RECORD`.
-    fn verify(
-        &self,
-        file: &ArchiveFile,
-        limit: u64,
-        hashes: &record::ContentHashes,
-    ) -> Result<(), WheelError> {
-        let name = &file.name;
-        match file.size {
-            Some(size) if size != hashes.size => {
-                return Err(WheelError::SizeMismatch {
-                    wheel: self.wheel.to_string(),
-                    entry: name.clone(),
-                    expected: size,
-                    actual: hashes.size,
-                });
-            }
-            None if hashes.size > limit => {
-                return Err(WheelError::ReadEntry {
-                    wheel: self.wheel.to_string(),
-                    entry: name.clone(),
-                    source: std::io::Error::other("the entry is larger than its zip header says"),
-                });
-            }
-            _ => {}
-        }
-        if hashes.verify != file.digest {
-            let algorithm = file.algorithm.name();
-            return Err(WheelError::HashMismatch {
-                wheel: self.wheel.to_string(),
-                entry: name.clone(),
-                expected: format!("{algorithm}={}", file.digest),
-                actual: format!("{algorithm}={}", hashes.verify),
-            });
-        }
-        Ok(())
-    }
-
     fn duplicate(&self, path: String, first: &str, second: &str) -> WheelError {
         WheelError::DuplicateDestination {
             wheel: self.wheel.to_string(),
@@ -728,7 +587,7 @@ impl Install<'_> {
         }
     }
 
-    fn staging_error(&self, error: StagingError) -> WheelError {
+    pub(super) fn staging_error(&self, error: StagingError) -> WheelError {
         match error {
             StagingError::Unsafe { path, reason } => WheelError::UnsafeDestination {
                 wheel: self.wheel.to_string(),
@@ -742,7 +601,7 @@ impl Install<'_> {
         }
     }
 
-    fn zip_error(&self, source: zip::result::ZipError) -> WheelError {
+    pub(super) fn zip_error(&self, source: zip::result::ZipError) -> WheelError {
         WheelError::Zip {
             wheel: self.wheel.to_string(),
             source,

@@ -21,6 +21,7 @@ mod scheme;
 mod scripts;
 mod shared_objects;
 mod top_level;
+mod write;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
 use super::record;
+use super::write::Runs;
 use super::*;
 use crate::error::Diagnostic;
 
@@ -790,4 +791,127 @@ fn real_wheels_import() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "&lt; True\n");
+}
+
+/// Every file under `root` with its bytes, and every directory and link by name.
+fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    listing(root)
+        .into_iter()
+        .map(|(path, kind)| {
+            let host = root.join(&path);
+            let bytes = if host.is_file() && !host.is_symlink() {
+                fs_err::read(&host).unwrap()
+            } else {
+                kind.into_bytes()
+            };
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// A wheel of many files in several packages, with a script and a launcher.
+fn many_files_wheel() -> TestWheel {
+    let mut wheel = entry_points_wheel().file_mode(
+        "demo-1.0.data/scripts/tool",
+        b"#!python\nprint('tool')\n",
+        0o755,
+    );
+    for package in ["alpha", "beta", "gamma"] {
+        for index in 0..20 {
+            let body = format!("# {package} {index}\n{}", "x = 1\n".repeat(index * 7));
+            wheel = wheel.file(&format!("{package}/sub{}/m{index}.py", index % 3), &body);
+        }
+    }
+    wheel
+}
+
+#[test]
+fn a_wheel_extracted_in_runs_is_the_wheel_extracted_by_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = many_files_wheel().build(dir.path());
+    let one = dir.path().join("one");
+    let several = dir.path().join("several");
+    let alone = Runs {
+        min_bytes: u64::MAX,
+        threads: 1,
+    };
+    let split = Runs {
+        min_bytes: 1,
+        threads: 3,
+    };
+    let by_one = installer().install_in_runs(&path, &one, alone).unwrap();
+    let by_several = installer().install_in_runs(&path, &several, split).unwrap();
+    assert_eq!(by_several, by_one);
+    assert_eq!(contents(&several), contents(&one));
+    assert_eq!(listing(&several), listing(&one));
+}
+
+#[test]
+fn runs_are_contiguous_balanced_and_cover_every_file() {
+    let files: Vec<(String, super::install::ArchiveFile)> = (0..10u64)
+        .map(|index| {
+            let file = super::install::ArchiveFile {
+                index: usize::try_from(index).unwrap(),
+                name: format!("f{index}"),
+                algorithm: record::HashAlgorithm::Sha256,
+                digest: String::new(),
+                size: Some(if index == 0 { 50 } else { 10 }),
+                mode: 0o644,
+                script: false,
+            };
+            (format!("/f{index}"), file)
+        })
+        .collect();
+    let plan: Vec<super::write::Extraction<'_>> = files
+        .iter()
+        .map(|(destination, file)| (destination.as_str(), file))
+        .collect();
+    let names = |runs: Vec<Vec<super::write::Extraction<'_>>>| -> Vec<Vec<String>> {
+        runs.into_iter()
+            .map(|run| run.iter().map(|(path, _)| path.to_string()).collect())
+            .collect()
+    };
+    let split = Runs {
+        min_bytes: 100,
+        threads: 2,
+    };
+    // 140 bytes in two shares of 70: the 50-byte file and two more, then the rest.
+    assert_eq!(
+        names(split.cut(&plan)),
+        [
+            vec!["/f0", "/f1", "/f2"],
+            vec!["/f3", "/f4", "/f5", "/f6", "/f7", "/f8", "/f9"]
+        ]
+    );
+    let small = Runs {
+        min_bytes: 141,
+        threads: 2,
+    };
+    assert_eq!(names(small.cut(&plan)).len(), 1);
+}
+
+#[test]
+fn a_bad_file_in_a_later_run_fails_the_install_and_every_run_is_taken_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs_err::create_dir_all(root.join(LIB).join("other")).unwrap();
+    fs_err::write(root.join(LIB).join("other/__init__.py"), "").unwrap();
+    let before = listing(&root);
+    let mut wheel = many_files_wheel();
+    wheel
+        .tampered
+        .push(("zzz/last.py".to_string(), b"original\n".to_vec()));
+    let path = wheel.build(dir.path());
+    let split = Runs {
+        min_bytes: 1,
+        threads: 3,
+    };
+    let error = installer()
+        .install_in_runs(&path, &root, split)
+        .unwrap_err();
+    assert!(
+        matches!(&error, WheelError::HashMismatch { entry, .. } if entry == "zzz/last.py"),
+        "{error}"
+    );
+    assert_eq!(listing(&root), before);
 }
