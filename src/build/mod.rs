@@ -52,7 +52,6 @@ use serde::Serialize;
 use self::cache::LayerCache;
 use crate::compression::Compression;
 use crate::debian::Suite;
-use crate::error::FromIo;
 use crate::lock::{LockedBase, LockedImage, Lockfile, NeededLibrary, ProjectLock};
 use crate::manifest::Manifest;
 use crate::oci::{
@@ -640,13 +639,9 @@ fn step_name(description: &str) -> &str {
     &description[..end]
 }
 
-/// A failed hand-over of a written layer's tree to the layer cache.
+/// A failed hand-over of a written layer's tree to the layer cache (its sync or rename).
 fn adopt_error(error: crate::runtime::LayerError) -> BuildError {
-    BuildError::io(
-        "hand the written layer to the layer cache in",
-        "layers/",
-        std::io::Error::other(error),
-    )
+    BuildError::Runtime(error.into())
 }
 
 /// A layer of the build on its way: taken from the cache, or staged and not yet written.
