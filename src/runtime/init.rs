@@ -32,11 +32,11 @@ pub(crate) struct Overlay {
     pub target: PathBuf,
     /// Rootless: overlay keeps its whiteout and opaque marks in `user.*` xattrs.
     pub userxattr: bool,
-    /// A container removed when it exits (`--rm`, run as root): its upper dir is never read after a crash,
-    /// so overlay's `volatile` skips the sync of the whole upper file system that unmounting
-    /// an overlay otherwise does when the container's mount namespace goes (a second or more
-    /// after a build has written GBs; see <https://docs.kernel.org/filesystems/overlayfs.html>,
-    /// "Volatile mount").
+    /// A container removed when it exits (`--rm`, run as root): its upper dir is never read
+    /// after a crash, so overlay's `volatile` skips the sync of the whole upper file system
+    /// that unmounting an overlay otherwise does when the container's mount namespace goes (a
+    /// second or more after a build has written GBs; see
+    /// <https://docs.kernel.org/filesystems/overlayfs.html>, "Volatile mount").
     pub volatile: bool,
 }
 

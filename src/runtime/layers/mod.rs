@@ -307,8 +307,9 @@ impl<R: Read> Read for HashingReader<R> {
 pub struct SyncedTree(TempTree);
 
 impl SyncedTree {
-    /// Sync the file system of `tree`, which nothing may change any more: `syncfs`, one call
-    /// for every file (a build starts it while it writes the layer, which only reads the tree).
+    /// Sync the file system of `tree`, which nothing may change any more, with `syncfs`: one
+    /// call covers every file (a build makes it while it writes the layer, which only reads
+    /// the tree).
     pub fn sync(tree: TempTree) -> Result<Self, LayerError> {
         let synced = fs_err::File::open(tree.path())
             .and_then(|dir| nix::unistd::syncfs(&dir).map_err(io::Error::from));
