@@ -9,9 +9,9 @@
 //! never change under it. They go into the same layer as their sources, in the `__pycache__/`
 //! directories Python looks in: the layer's digest and cache entry cover them, and no layer
 //! holds bytecode of sources it lacks. The sources of a site-packages directory are cut, in
-//! sorted order, into batches of about 2 MB, each compiled by a process of its own, several
-//! at once ([`DRIVER`]): which files a process compiles, and so its state when it marshals
-//! each one, never depends on the number of cores or on timing, as it would with
+//! sorted order, into batches of about 2 MB, each compiled by a process forked for it,
+//! several at once ([`DRIVER`]): which files a process compiles, and so its state when it
+//! marshals each one, never depends on the number of cores or on timing, as it would with
 //! `compileall -j` (whose workers take files as they come); with `PYTHONHASHSEED=0`
 //! (marshal writes frozenset constants in hash order before Python 3.10), the same sources
 //! give the same bytes on every machine.
@@ -44,29 +44,35 @@ pub const BYTECODE_LABEL: &str = "dev.mlpack.bytecode";
 /// Compiles, in `MODE` (its first argument), the `.py` files under the directories it is
 /// given: each top-level module or package (not `*.dist-info`, `*.data`, `*.libs`, which
 /// hold no modules), walked in sorted order and cut into batches of about 2 MB of source
-/// (about a quarter of a second of compiling, against some 40 ms to start a process), each
-/// batch compiled by a process of its own (`compileall.compile_file`, forced), as many at
-/// once as there are CPUs; exits with the worst status (1: some file did not compile; 3: a
-/// directory could not be listed). The batches depend on the sources alone, never on the
-/// number of cores or on timing, and so does what each process has compiled before a file
-/// (see the module doc); a package as large as torch is spread over all cores.
+/// (about a quarter of a second of compiling), each batch compiled by a child forked from
+/// the driver (`compileall.compile_file`, forced), as many at once as the driver may use
+/// CPUs; exits with the worst status (1: some file did not compile; 2: a child failed or
+/// was killed; 3: a directory could not be listed). The batches depend on the sources
+/// alone, never on the number of cores or on timing; a package as large as torch is spread
+/// over all cores.
 ///
-/// The container runs with `PYTHONDONTWRITEBYTECODE=1`, so the `.pyc` in the tree are only
-/// those compiled in `MODE`: an import never leaves a timestamp-based one, as Python's startup
-/// imports would under `PYTHONPYCACHEPREFIX`. So that the batch processes do not each compile
-/// their startup modules in memory, the driver first compiles the modules it has imported
-/// itself that lie in those directories; each module's batch then compiles it again.
+/// Forked children, not fresh interpreters: starting Python and importing `compileall`
+/// costs about 20 ms of CPU, a tenth of a batch. What a child marshals depends on its state
+/// (marshal shares an object only if something else refers to it), and a child starts as
+/// the driver was when it forked: the driver's garbage collector is off before it does
+/// anything, so it never runs at a moment that depends on timing, and between forks the
+/// driver only waits for children, which leaves nothing behind but integers.
+///
+/// The driver runs with `-S`: no `.pth` file of the packages being compiled runs. The
+/// container runs with `PYTHONDONTWRITEBYTECODE=1`, so the `.pyc` in the tree are only
+/// those compiled in `MODE`, never a timestamp-based one from an import.
 ///
 /// Test suites (files under a `test/` or `tests/` directory below the site-packages or
 /// standard-library directory, so a prefix like `/opt/test/venv` does not count: more than
 /// half of the sources of pandas, scipy and scikit-learn) are left to Python to compile if
 /// they are ever imported.
 const DRIVER: &str = "\
-import compileall, os, re, subprocess, sys
-from concurrent.futures import ThreadPoolExecutor
+import gc
+gc.disable()
+import compileall, os, re, sys, traceback
 TESTS, BATCH = r'/tests?/', 2000000
 mode, roots = sys.argv[1], sys.argv[2:]
-MODE = mode.upper().replace('-', '_')
+MODE = compileall.py_compile.PycInvalidationMode[mode.upper().replace('-', '_')]
 def sources(root, path):
     if not os.path.isdir(path):
         return [path]
@@ -84,12 +90,6 @@ try:
 except OSError as error:
     print(error, file=sys.stderr)
     sys.exit(3)
-startup = sorted(m.__file__ for m in list(sys.modules.values())
-    if getattr(m, '__file__', None) and m.__file__.endswith('.py')
-    and m.__file__.startswith(tuple(os.path.join(d, '') for d in roots)))
-for path in startup:
-    compileall.compile_file(path, quiet=2, force=True,
-        invalidation_mode=compileall.py_compile.PycInvalidationMode[MODE])
 batches, batch, size = [], [], 0
 for f, n in files:
     batch.append(f)
@@ -98,16 +98,36 @@ for f, n in files:
         batches.append(batch)
         batch, size = [], 0
 batches += [batch] if batch else []
-COMPILE = '''import compileall, os, sys
-mode = compileall.py_compile.PycInvalidationMode[sys.argv[1]]
-files = [os.fsdecode(f) for f in sys.stdin.buffer.read().split(bytes(1))]
-ok = [compileall.compile_file(f, quiet=1, force=True, invalidation_mode=mode) for f in files]
-sys.exit(0 if all(ok) else 1)'''
 def compile(batch):
-    names = bytes(1).join(os.fsencode(f) for f in batch)
-    return subprocess.run([sys.executable, '-c', COMPILE, MODE], input=names).returncode
-with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-    sys.exit(max(pool.map(compile, batches), default=0))
+    status = 2
+    try:
+        ok = [compileall.compile_file(f, quiet=1, force=True, invalidation_mode=MODE)
+            for f in batch]
+        status = 0 if all(ok) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+def reap():
+    status = os.wait()[1]
+    if os.WIFSIGNALED(status):
+        print('a compile process was killed by signal', os.WTERMSIG(status), file=sys.stderr)
+        return 2
+    return os.WEXITSTATUS(status)
+worst, running, cpus = 0, 0, len(os.sched_getaffinity(0))
+for batch in batches:
+    if running == cpus:
+        worst, running = max(worst, reap()), running - 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork() == 0:
+        compile(batch)
+    running += 1
+for _ in range(running):
+    worst = max(worst, reap())
+sys.exit(worst)
 ";
 
 /// Where the stdlib compile's `PYTHONPYCACHEPREFIX` tree is mounted in its container.
@@ -131,7 +151,7 @@ pub(super) fn compiles_for(arch: Arch) -> bool {
 /// and whether it is compiled at all.
 pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> String {
     cache::key(
-        "mlpack-bytecode-v2 unchecked-hash",
+        "mlpack-bytecode-v3 unchecked-hash",
         &[
             wheels_key.to_string(),
             installer.python.clone(),
@@ -144,7 +164,7 @@ pub(super) fn key(wheels_key: &str, installer: &WheelInstaller, arch: Arch) -> S
 /// for the interpreter `python`.
 pub(super) fn stdlib_key(base: &Layer, python: &str) -> String {
     cache::key(
-        "mlpack-stdlib-bytecode-v2 checked-hash",
+        "mlpack-stdlib-bytecode-v3 checked-hash",
         &[base.diff_id.digest().to_string(), python.to_string()],
     )
 }
@@ -241,7 +261,7 @@ impl<'b, 'a> Compiler<'b, 'a> {
         store_lock: &mut Option<StoreLock>,
     ) -> Result<(), BuildError> {
         let image = self.image(self.base.clone(), COMPILER_IMAGE)?;
-        let mut command = vec![self.installer.python.as_str(), "-c", DRIVER, mode];
+        let mut command = vec![self.installer.python.as_str(), "-S", "-c", DRIVER, mode];
         command.extend(targets.iter().copied());
         let log_file = self.builder.store.temp_file()?;
         let log = log_file.path();

@@ -446,7 +446,8 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
         media_types,
         ["application/vnd.oci.image.layer.v1.tar+gzip"; 4]
     );
-    // The same project in another directory, another store, later: the same image.
+    // The same project in another directory, another store, later, on one CPU (one zstd
+    // worker, one bytecode compile at a time): the same image.
     let second = TestContext::new();
     for file in ["mlpack.toml", "train.py", "mlpack.lock"] {
         second.write(file, &first.read(file));
@@ -454,7 +455,7 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
     let mut command = second.mlpack(&["build"]);
     command.env_remove("MLPACK_OFFLINE");
     TestContext::shared_cache(&mut command);
-    let output = command.output().unwrap();
+    let output = on_one_cpu(&command).output().unwrap();
     assert!(output.status.success(), "{}", second.render(&output));
     assert_eq!(
         manifest_digest(&first, "demo:latest"),
@@ -475,6 +476,25 @@ fn builds_are_reproducible_and_a_code_change_rebuilds_only_the_code_layer() {
         [true, true, true, false],
         "only the code layer is rebuilt: {report}"
     );
+}
+
+/// `command` under `taskset -c 0`: the process and its children may use one CPU only.
+fn on_one_cpu(command: &Command) -> Command {
+    let mut pinned = Command::new("taskset");
+    pinned
+        .args(["-c", "0"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => pinned.env(key, value),
+            None => pinned.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        pinned.current_dir(dir);
+    }
+    pinned
 }
 
 /// `git ARGS` in the project, with a fixed identity and commit time.
