@@ -74,6 +74,8 @@ struct TreeEntry {
     kind: EntryKind,
     /// The mode as found on disk (permission and special bits).
     mode: u32,
+    /// `(uid, gid)` as found on disk.
+    owner: (u32, u32),
     /// `(device, inode)` for regular files with more than one link.
     inode: Option<(u64, u64)>,
     /// `(uid, gid, mode)` as found, written as they are (rule 9).
@@ -185,7 +187,11 @@ fn normalize_entry(
     time: nix::sys::time::TimeSpec,
 ) -> io::Result<()> {
     use nix::fcntl::{AT_FDCWD, AtFlags};
-    if as_root {
+    // Most entries are already as the layer has them (written by root, modes as wheels and
+    // packages give them): only the times always change. A chown clears set-id bits, so
+    // the mode is set again after one.
+    let chown = as_root && entry.owner != (0, 0);
+    if chown {
         nix::unistd::fchownat(
             AT_FDCWD,
             &entry.source,
@@ -194,8 +200,11 @@ fn normalize_entry(
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
     }
-    if entry.exact.is_none() && !matches!(entry.kind, EntryKind::Symlink { .. }) {
-        let mode = normalized_mode(&entry.kind, entry.mode);
+    let mode = normalized_mode(&entry.kind, entry.mode);
+    if entry.exact.is_none()
+        && !matches!(entry.kind, EntryKind::Symlink { .. })
+        && (chown || mode != entry.mode)
+    {
         fs_err::set_permissions(
             &entry.source,
             std::os::unix::fs::PermissionsExt::from_mode(mode),
@@ -287,6 +296,7 @@ fn collect(
             source: source.clone(),
             kind,
             mode: metadata.mode() & 0o7777,
+            owner: (metadata.uid(), metadata.gid()),
             inode,
             exact: (walk.keep_owners && !kind_is_whiteout)
                 .then(|| (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777)),
@@ -301,6 +311,7 @@ fn collect(
                     source: source.clone(),
                     kind: EntryKind::Whiteout,
                     mode: 0o644,
+                    owner: (0, 0),
                     inode: None,
                     exact: None,
                 });
@@ -646,6 +657,7 @@ mod tests {
                 source: source.clone(),
                 kind: EntryKind::File { size: listed_size },
                 mode: 0o644,
+                owner: (0, 0),
                 inode: None,
                 exact: None,
             };

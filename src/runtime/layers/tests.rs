@@ -685,12 +685,26 @@ fn a_normalized_staging_tree_is_the_unpacked_layer() {
     }
     fs_err::hard_link(tree.join("bin/tool"), tree.join("bin/tool2")).unwrap();
     fs_err::os::unix::fs::symlink("bin/tool", tree.join("link")).unwrap();
+    // Another owner's set-uid file (as a `[build] run` step may leave): the chown to root
+    // clears the set-uid bit, which unpacking keeps.
+    let owned = tree.join("bin/owned");
+    fs_err::write(&owned, "owned").unwrap();
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::lchown(&owned, Some(1000), Some(1000)).unwrap();
+    }
+    fs_err::set_permissions(&owned, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let writer = LayerWriter::new().mtime(MTIME);
     let layer = writer.write_dir(&store, tree).unwrap();
     assert!(writer.normalize_as_unpacked(tree).unwrap());
     let normalized = tree_metadata(tree);
     assert!(
         normalized.contains(&"/ 40755".to_string()),
+        "{normalized:?}"
+    );
+    assert!(
+        normalized
+            .iter()
+            .any(|node| node.starts_with("bin/owned 104755 0:0 ")),
         "{normalized:?}"
     );
 
