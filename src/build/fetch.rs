@@ -28,7 +28,8 @@ pub(super) struct Fetcher<'a> {
 }
 
 impl<'a> Fetcher<'a> {
-    /// `project` is what relative direct references are relative to.
+    /// `project` is what relative direct references are relative to; `cache_dir` holds the
+    /// downloads (`$XDG_CACHE_HOME/mlpack`).
     pub(super) fn new(
         network: &'a Network,
         offline: bool,
@@ -41,6 +42,7 @@ impl<'a> Fetcher<'a> {
             client: IndexClient::builder()
                 .offline(offline)
                 .base_dir(project.to_path_buf())
+                .cache_dir(cache_dir.clone())
                 .build()?,
             http: crate::debian::http_client()?,
             cache_dir,
@@ -112,6 +114,40 @@ impl<'a> Fetcher<'a> {
         built: &SdistWheels,
         name: &str,
     ) -> Result<Vec<(String, PathBuf)>, BuildError> {
+        let downloaded = self
+            .network
+            .block_on(self.wheel_downloads(packages, name))?;
+        paired(packages, downloaded, built)
+    }
+
+    /// [`Fetcher::wheels`], given up (`None`, the downloads cut short) as soon as `stop`'s
+    /// sender is dropped.
+    pub(super) fn wheels_unless_stopped(
+        &self,
+        packages: &[&LockedPackage],
+        built: &SdistWheels,
+        name: &str,
+        stop: &tokio::sync::watch::Receiver<()>,
+    ) -> Option<Result<Vec<(String, PathBuf)>, BuildError>> {
+        let mut stop = stop.clone();
+        let downloads = self.wheel_downloads(packages, name);
+        let downloaded = self.network.block_on(async {
+            tokio::select! {
+                downloaded = downloads => Some(downloaded),
+                // Nothing is ever sent: this ends when the sender is dropped.
+                _ = stop.changed() => None,
+            }
+        })?;
+        Some(downloaded.and_then(|downloaded| paired(packages, downloaded, built)))
+    }
+
+    /// The index's wheels of `packages` on disk, in order, the downloads counted as the step
+    /// `name`.
+    async fn wheel_downloads(
+        &self,
+        packages: &[&LockedPackage],
+        name: &str,
+    ) -> Result<Vec<PathBuf>, BuildError> {
         let mut files = Vec::new();
         let mut entries = Vec::new();
         for package in packages {
@@ -123,27 +159,11 @@ impl<'a> Fetcher<'a> {
                 ));
             }
         }
-        let mut downloaded = self
-            .fetch_counted(&files, StepKind::Wheels, name)
+        self.download_counted(&files, StepKind::Wheels, name)
+            .await
             .map_err(|(position, error)| {
                 python::locked_error(error, std::mem::take(&mut entries[position]))
-            })?
-            .into_iter();
-        let mut wheels = Vec::new();
-        for package in packages {
-            for path in downloaded.by_ref().take(package.wheels.len()) {
-                wheels.push((package.name.clone(), path));
-            }
-            if package.sdist.is_some() {
-                let wheel = built
-                    .get(&package.name)
-                    .ok_or_else(|| BuildError::Unbuilt {
-                        package: package.name.clone(),
-                    })?;
-                wheels.push((package.name.clone(), wheel.path.clone()));
-            }
-        }
-        Ok(wheels)
+            })
     }
 
     /// A locked sdist on disk (checked against the lock's sha256, which `entry` names), and
@@ -171,12 +191,21 @@ impl<'a> Fetcher<'a> {
         kind: StepKind,
         name: &str,
     ) -> Result<Vec<PathBuf>, (usize, crate::pypi::PypiError)> {
+        self.network
+            .block_on(self.download_counted(files, kind, name))
+    }
+
+    /// The `files` on disk, their downloads overlapping and counted as the step `name`.
+    async fn download_counted(
+        &self,
+        files: &[DistFile],
+        kind: StepKind,
+        name: &str,
+    ) -> Result<Vec<PathBuf>, (usize, crate::pypi::PypiError)> {
         let tally = self.tally(kind, name, files.iter().map(|file| file.size));
         let fetched =
             |position: usize, path: &Path| tally.advance(file_size(files[position].size, path));
-        let paths = self
-            .network
-            .block_on(self.client.fetch_files(files, &fetched))?;
+        let paths = self.client.fetch_files(files, &fetched).await?;
         tally.finish(None);
         Ok(paths)
     }
@@ -219,4 +248,29 @@ pub(super) fn pull(
 ) -> Result<PullReport, BuildError> {
     let pull = registry::pull(client, store, source, platform, local_name, progress);
     Ok(network.block_on(pull)?)
+}
+
+/// The wheels of `packages` with the package each belongs to, in the packages' order: the
+/// index's, `downloaded` in that order, or the one built from its sdist.
+fn paired(
+    packages: &[&LockedPackage],
+    downloaded: Vec<PathBuf>,
+    built: &SdistWheels,
+) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    let mut downloaded = downloaded.into_iter();
+    let mut wheels = Vec::new();
+    for package in packages {
+        for path in downloaded.by_ref().take(package.wheels.len()) {
+            wheels.push((package.name.clone(), path));
+        }
+        if package.sdist.is_some() {
+            let wheel = built
+                .get(&package.name)
+                .ok_or_else(|| BuildError::Unbuilt {
+                    package: package.name.clone(),
+                })?;
+            wheels.push((package.name.clone(), wheel.path.clone()));
+        }
+    }
+    Ok(wheels)
 }

@@ -35,6 +35,7 @@ pub use self::pipeline::{
 };
 pub use self::sdist::{SDIST_LOGS_DIR, SdistBuildFailure, SdistMetadata};
 mod plan;
+mod prefetch;
 mod progress;
 pub use self::progress::{Step, StepEvent, StepKind};
 mod python;
@@ -560,10 +561,12 @@ impl<'a> Builder<'a> {
     }
 
     /// The layers of locked wheels, each with its bytecode compiled (see [`bytecode`]) by
-    /// the interpreter of the `base` layers; `below` are the layers under them. Each layer is
-    /// written (compressed and hashed) on a thread of its own while the next one's wheels are
-    /// fetched and installed, the two together keeping the cores busy where either alone
-    /// leaves one idle (a single large wheel such as torch installs on one core).
+    /// the interpreter of the `base` layers; `below` are the layers under them. The wheels of
+    /// every layer not in the layer cache are downloaded ahead, in layer order (see
+    /// [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
+    /// while the next one's wheels are installed, the two together keeping the cores busy
+    /// where either alone leaves one idle (a single large wheel such as torch installs on one
+    /// core).
     fn wheel_layers(
         &self,
         lock: &Lockfile,
@@ -574,10 +577,9 @@ impl<'a> Builder<'a> {
         let installer = python::installer(lock);
         let mut compiler =
             bytecode::Compiler::new(self, &installer, base.to_vec(), lock.target.arch);
-        std::thread::scope(|scope| {
-            let mut layers: Vec<StagedLayer> = Vec::new();
-            let mut writing = None;
-            for group in plan::wheel_groups(lock) {
+        let groups: Vec<(String, String, plan::WheelGroup)> = plan::wheel_groups(lock)
+            .into_iter()
+            .map(|group| {
                 let wheels_key = python::key(&group.packages, &installer, built);
                 let key = bytecode::key(&wheels_key, &installer, lock.target.arch);
                 let names: Vec<&str> = group
@@ -586,17 +588,38 @@ impl<'a> Builder<'a> {
                     .map(|package| package.name.as_str())
                     .collect();
                 let description = format!("{}: {}", group.description, names.join(", "));
-                let pending = self.stage_layer(&key, description.clone(), |dir| {
-                    self.reporter.phase(&description, "downloading");
-                    let wheels = self
-                        .fetch
-                        .wheels(&group.packages, built, &group.description)?;
-                    self.reporter.phase(&description, "installing");
+                (key, description, group)
+            })
+            .collect();
+        let wanted = groups
+            .iter()
+            .map(|(key, _, group)| {
+                let cached = self.cache.get(&self.format_key(key), self.store).is_some();
+                (!cached).then_some(prefetch::Wanted {
+                    packages: &group.packages,
+                    name: &group.description,
+                })
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let mut prefetch = prefetch::WheelPrefetch::start(scope, &self.fetch, built, wanted);
+            let mut layers: Vec<StagedLayer> = Vec::new();
+            let mut writing = None;
+            for (index, (key, description, group)) in groups.iter().enumerate() {
+                let pending = self.stage_layer(key, description.clone(), |dir| {
+                    self.reporter.phase(description, "downloading");
+                    let wheels = match prefetch.take(index) {
+                        Some(fetched) => fetched?,
+                        None => self
+                            .fetch
+                            .wheels(&group.packages, built, &group.description)?,
+                    };
+                    self.reporter.phase(description, "installing");
                     python::stage(&installer, &wheels, dir)?;
                     // The store lock is released while the compile runs: the layer being
                     // written must be done, so that the compile's keep image holds its blob.
                     layers.extend(finish_writing(writing.take())?);
-                    self.reporter.phase(&description, "compiling bytecode");
+                    self.reporter.phase(description, "compiling bytecode");
                     let written = below.iter().chain(&layers).map(|(_, layer)| layer.clone());
                     compiler.compile(dir, written.collect(), store_lock)
                 })?;

@@ -564,23 +564,16 @@ fn a_killed_build_leaves_nothing_behind_and_the_next_gives_the_same_image() {
     let context = local_project(&index);
     mlpack_ok(&context, &["build"]);
     let digest = manifest_digest(&context, "demo:latest");
+    // Each point once a temp tree has its `owner`: one killed in the instant before
+    // (between its `mkdir` and the rename of its locked owner file) has no lock to test, and
+    // is left for an hour (`oci::temp::UNOWNED_GRACE`), as `oci/temp.rs` says; one killed
+    // between two trees leaves nothing to clean.
     let points: [(&str, Reached); 2] = [
-        // Once the tree has its `owner`: one killed in the instant before (between its
-        // `mkdir` and the rename of its locked owner file) has no lock to test, and is left
-        // for an hour (`oci::temp::UNOWNED_GRACE`), as `oci/temp.rs` says.
-        ("while staging the first layer", |context| {
-            temp_entries(context).iter().any(|name| {
-                name.starts_with("build-")
-                    && store(context)
-                        .join("tmp")
-                        .join(name)
-                        .join("owner")
-                        .is_file()
-            })
-        }),
+        ("while staging the first layer", owned_temp_tree),
         ("after writing the first blob", |context| {
             fs_err::read_dir(store(context).join("blobs/sha256"))
                 .is_ok_and(|mut blobs| blobs.next().is_some())
+                && owned_temp_tree(context)
         }),
     ];
     for (point, reached) in points {
@@ -631,6 +624,18 @@ fn a_killed_build_leaves_nothing_behind_and_the_next_gives_the_same_image() {
         assert_eq!(manifest_digest(&context, "demo:latest"), digest, "{point}");
         assert_eq!(temp_entries(&context), Vec::<String>::new(), "{point}");
     }
+}
+
+/// Whether the store's `tmp/` holds a build's temp tree that has its owner.
+fn owned_temp_tree(context: &TestContext) -> bool {
+    temp_entries(context).iter().any(|name| {
+        name.starts_with("build-")
+            && store(context)
+                .join("tmp")
+                .join(name)
+                .join("owner")
+                .is_file()
+    })
 }
 
 /// Two builds of one project and a stream of prunes, all at once on a fresh store: every

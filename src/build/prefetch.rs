@@ -1,0 +1,240 @@
+//! Wheels downloaded ahead of the layers that install them. A build makes its wheel layers
+//! one after another (fetch, install, compile, then write on a thread of its own); without
+//! this, a layer's downloads wait for the install and compile of the layer before it, and
+//! the 1.6 GB of CUDA wheels that open a torch image wait for nothing but start only when
+//! their turn comes. [`WheelPrefetch`] downloads every layer's wheels that the build will
+//! install, in layer order, on a thread of its own from the start of the wheel layers, so the
+//! network and the CPU work overlap; each layer then takes its wheels as they are ready.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::Scope;
+
+use crate::lock::LockedPackage;
+
+use super::BuildError;
+use super::fetch::Fetcher;
+use super::sdist::SdistWheels;
+
+/// One layer's wheels: each with the package it belongs to, as [`Fetcher::wheels`] gives them.
+type Fetched = Result<Vec<(String, PathBuf)>, BuildError>;
+
+/// What one layer needs fetched: its packages and the step name its downloads count as.
+pub(super) struct Wanted<'a> {
+    pub(super) packages: &'a [&'a LockedPackage],
+    pub(super) name: &'a str,
+}
+
+/// The downloads of a build's wheel layers, running ahead on a thread of the build's scope.
+/// Dropping it stops them (a download cut short leaves nothing in the cache), so a build
+/// that fails does not wait for downloads it no longer needs.
+pub(super) struct WheelPrefetch {
+    /// Per layer, where its wheels arrive; `None` for a layer not fetched ahead.
+    arriving: Vec<Option<mpsc::Receiver<Fetched>>>,
+    /// Dropped with the prefetch: the downloads' signal to stop.
+    _stop: tokio::sync::watch::Sender<()>,
+}
+
+impl WheelPrefetch {
+    /// Start fetching, in order, the wheels of each layer in `layers` that is `Some`.
+    pub(super) fn start<'scope, 'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        fetch: &'env Fetcher<'_>,
+        built: &'env SdistWheels,
+        layers: Vec<Option<Wanted<'env>>>,
+    ) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let mut arriving = Vec::new();
+        let mut sending = Vec::new();
+        for wanted in layers {
+            let Some(wanted) = wanted else {
+                arriving.push(None);
+                continue;
+            };
+            let (sender, receiver) = mpsc::channel();
+            arriving.push(Some(receiver));
+            sending.push((wanted, sender));
+        }
+        scope.spawn(move || {
+            for (wanted, sender) in sending {
+                let Some(fetched) =
+                    fetch.wheels_unless_stopped(wanted.packages, built, wanted.name, &stopped)
+                else {
+                    return;
+                };
+                let failed = fetched.is_err();
+                // A layer that no longer takes its wheels (found in the layer cache after
+                // all) has dropped its receiver; the later ones still want theirs.
+                let _ = sender.send(fetched);
+                if failed {
+                    return;
+                }
+            }
+        });
+        Self {
+            arriving,
+            _stop: stop,
+        }
+    }
+
+    /// The wheels of layer `index`, waiting for their downloads; `None` when that layer was
+    /// not fetched ahead, or its downloads ended with an earlier layer's error (the layer
+    /// then fetches its wheels itself).
+    pub(super) fn take(&mut self, index: usize) -> Option<Fetched> {
+        let receiver = self.arriving.get_mut(index)?.take()?;
+        receiver.recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::build::NoReporter;
+    use crate::lock::{Hashes, LockedWheel};
+    use crate::network::Network;
+
+    /// A package with one wheel at `url` whose bytes hash to `sha256`.
+    fn package(name: &str, url: String, sha256: String) -> LockedPackage {
+        LockedPackage {
+            name: name.to_string(),
+            version: "1.0".to_string(),
+            platforms: Vec::new(),
+            index: "http://127.0.0.1/simple".to_string(),
+            extras: Vec::new(),
+            dependencies: Vec::new(),
+            why: Vec::new(),
+            wheels: vec![LockedWheel {
+                name: format!("{name}-1.0-py3-none-any.whl"),
+                url,
+                size: None,
+                hashes: Hashes { sha256 },
+            }],
+            sdist: None,
+            build: None,
+        }
+    }
+
+    /// A server on 127.0.0.1 that answers every request with `body`, or never answers.
+    fn serve(body: Option<&'static [u8]>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                match body {
+                    Some(body) => {
+                        let header = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(header.as_bytes());
+                        let _ = stream.write_all(body);
+                    }
+                    None => held.push(stream),
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn each_layer_takes_its_own_wheels_and_only_those_fetched_ahead() {
+        const WHEEL: &[u8] = b"not really a zip";
+        let url = serve(Some(WHEEL));
+        let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
+        let cache = tempfile::tempdir().unwrap();
+        let network = Network::start().unwrap();
+        let fetch = Fetcher::new(
+            &network,
+            false,
+            cache.path(),
+            cache.path().to_path_buf(),
+            &NoReporter,
+        )
+        .unwrap();
+        let first = [package("alpha", format!("{url}/alpha.whl"), sha256.clone())];
+        let second = [package("beta", format!("{url}/beta.whl"), sha256)];
+        let (first, second): (Vec<_>, Vec<_>) = (first.iter().collect(), second.iter().collect());
+        let built = SdistWheels::new();
+        std::thread::scope(|scope| {
+            let layers = vec![
+                None,
+                Some(Wanted {
+                    packages: &first,
+                    name: "first",
+                }),
+                Some(Wanted {
+                    packages: &second,
+                    name: "second",
+                }),
+            ];
+            let mut prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
+            assert!(prefetch.take(0).is_none());
+            let second = prefetch.take(2).unwrap().unwrap();
+            assert_eq!(second[0].0, "beta");
+            assert_eq!(fs_err::read(&second[0].1).unwrap(), WHEEL);
+            let first = prefetch.take(1).unwrap().unwrap();
+            assert_eq!(first[0].0, "alpha");
+            assert!(
+                prefetch.take(1).is_none(),
+                "a layer's wheels are taken once"
+            );
+        });
+    }
+
+    /// A build that fails while later layers' downloads are under way does not wait for them
+    /// (here: an answer that never comes, which only the 30 s read timeout would end).
+    #[test]
+    fn dropping_the_prefetch_stops_its_downloads() {
+        let url = serve(None);
+        let cache = tempfile::tempdir().unwrap();
+        let network = Network::start().unwrap();
+        let fetch = Fetcher::new(
+            &network,
+            false,
+            cache.path(),
+            cache.path().to_path_buf(),
+            &NoReporter,
+        )
+        .unwrap();
+        let packages = [package("stuck", format!("{url}/stuck.whl"), "0".repeat(64))];
+        let packages: Vec<_> = packages.iter().collect();
+        let built = SdistWheels::new();
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let layers = vec![Some(Wanted {
+                packages: &packages,
+                name: "stuck",
+            })];
+            let prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
+            std::thread::sleep(Duration::from_millis(300));
+            drop(prefetch);
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let left: Vec<_> = walkdir::WalkDir::new(cache.path())
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .map(walkdir::DirEntry::into_path)
+            .collect();
+        assert!(
+            left.is_empty(),
+            "a download cut short leaves nothing: {left:?}"
+        );
+    }
+}
