@@ -17,6 +17,9 @@ use super::progress::{Step, StepKind, Tally, file_size};
 use super::sdist::SdistWheels;
 use super::{BuildError, BuildReporter, base, python};
 
+/// Wheels on disk, each with the name of the package it belongs to.
+pub(super) type Wheels = Vec<(String, PathBuf)>;
+
 /// The clients of one build.
 pub(super) struct Fetcher<'a> {
     network: &'a Network,
@@ -113,7 +116,7 @@ impl<'a> Fetcher<'a> {
         packages: &[&LockedPackage],
         built: &SdistWheels,
         name: &str,
-    ) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    ) -> Result<Wheels, BuildError> {
         let downloaded = self
             .network
             .block_on(self.wheel_downloads(packages, name))?;
@@ -128,7 +131,7 @@ impl<'a> Fetcher<'a> {
         built: &SdistWheels,
         name: &str,
         stop: &tokio::sync::watch::Receiver<()>,
-    ) -> Option<Result<Vec<(String, PathBuf)>, BuildError>> {
+    ) -> Option<Result<Wheels, BuildError>> {
         let mut stop = stop.clone();
         let downloads = self.wheel_downloads(packages, name);
         let downloaded = self.network.block_on(async {
@@ -256,7 +259,7 @@ fn paired(
     packages: &[&LockedPackage],
     downloaded: Vec<PathBuf>,
     built: &SdistWheels,
-) -> Result<Vec<(String, PathBuf)>, BuildError> {
+) -> Result<Wheels, BuildError> {
     let mut downloaded = downloaded.into_iter();
     let mut wheels = Vec::new();
     for package in packages {

@@ -233,14 +233,21 @@ pub fn build(
     layers.extend(system_packages_layer);
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
     let built = builder.sdist_wheels(request, suite.as_ref(), &base, lock, &mut store_lock)?;
-    let pinned_system_libraries =
-        builder.pin_system_libraries(request, suite.as_ref(), &base, &built, lock)?;
+    let pinned_system_libraries = system_libraries::unpinned(request, lock)?;
+    // The wheel layers are made before the system libraries' layer that goes below them:
+    // they do not depend on it (their bytecode compiles on the base alone), and so the
+    // downloads the pinning's scan of every wheel needs are made by the wheel layers,
+    // overlapping their installs, instead of all at once before the first of them.
+    let base_layers: Vec<Layer> = layers.iter().map(|(_, layer)| layer.clone()).collect();
+    let (wheel_layers, fetched) =
+        builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
+    if pinned_system_libraries {
+        let wheels = (&built, fetched.as_slice());
+        builder.pin_system_libraries(request, suite.as_ref(), &base, wheels, lock)?;
+    }
     let system_libraries_layer =
         builder.system_libraries_layer(request, suite.as_ref(), &base, lock)?;
-    let base_layers: Vec<Layer> = layers.iter().map(|(_, layer)| layer.clone()).collect();
     layers.extend(system_libraries_layer);
-    let wheel_layers =
-        builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
     layers.extend(wheel_layers);
     let env = image_env(request.manifest, base_image.as_ref());
     let step_settings = steps::StepSettings {
@@ -566,14 +573,14 @@ impl<'a> Builder<'a> {
     /// [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
     /// while the next one's wheels are installed, the two together keeping the cores busy
     /// where either alone leaves one idle (a single large wheel such as torch installs on one
-    /// core).
+    /// core). Returns the layers, and the wheels it fetched (each with its package).
     fn wheel_layers(
         &self,
         lock: &Lockfile,
         built: &sdist::SdistWheels,
         (base, below): (&[Layer], &[StagedLayer]),
         store_lock: &mut Option<StoreLock>,
-    ) -> Result<Vec<StagedLayer>, BuildError> {
+    ) -> Result<(Vec<StagedLayer>, fetch::Wheels), BuildError> {
         let installer = python::installer(lock);
         let mut compiler =
             bytecode::Compiler::new(self, &installer, base.to_vec(), lock.target.arch);
@@ -604,6 +611,7 @@ impl<'a> Builder<'a> {
         std::thread::scope(|scope| {
             let mut prefetch = prefetch::WheelPrefetch::start(scope, &self.fetch, built, wanted);
             let mut layers: Vec<StagedLayer> = Vec::new();
+            let mut fetched = Vec::new();
             let mut writing = None;
             for (index, (key, description, group)) in groups.iter().enumerate() {
                 let pending = self.stage_layer(key, description.clone(), |dir| {
@@ -616,6 +624,7 @@ impl<'a> Builder<'a> {
                     };
                     self.reporter.phase(description, "installing");
                     python::stage(&installer, &wheels, dir)?;
+                    fetched.extend(wheels);
                     // The store lock is released while the compile runs: the layer being
                     // written must be done, so that the compile's keep image holds its blob.
                     layers.extend(finish_writing(writing.take())?);
@@ -632,7 +641,7 @@ impl<'a> Builder<'a> {
                 }
             }
             layers.extend(finish_writing(writing.take())?);
-            Ok(layers)
+            Ok((layers, fetched))
         })
     }
 

@@ -6,18 +6,17 @@
 //! install, in layer order, on a thread of its own from the start of the wheel layers, so the
 //! network and the CPU work overlap; each layer then takes its wheels as they are ready.
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::Scope;
 
 use crate::lock::LockedPackage;
 
 use super::BuildError;
-use super::fetch::Fetcher;
+use super::fetch::{Fetcher, Wheels};
 use super::sdist::SdistWheels;
 
 /// One layer's wheels: each with the package it belongs to, as [`Fetcher::wheels`] gives them.
-type Fetched = Result<Vec<(String, PathBuf)>, BuildError>;
+type Fetched = Result<Wheels, BuildError>;
 
 /// What one layer needs fetched: its packages and the step name its downloads count as.
 pub(super) struct Wanted<'a> {

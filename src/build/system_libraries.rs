@@ -20,7 +20,8 @@
 //!
 //! [ld.so(8)]: https://manpages.debian.org/bookworm/manpages/ld.so.8.en.html
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -219,34 +220,37 @@ fn choose_packages(
     }
 }
 
+/// Whether the system libraries are still to be pinned: the lock has no pins for these
+/// inputs. An error where the build may not pin them (`--locked`, `--offline`).
+pub(super) fn unpinned(request: &BuildRequest<'_>, lock: &ProjectLock) -> Result<bool, BuildError> {
+    let recorded = lock
+        .system_libraries
+        .as_ref()
+        .map(|pins| &pins.inputs_sha256);
+    super::must_pin(
+        recorded,
+        &inputs_sha256(lock),
+        request,
+        BuildError::LockedSystemLibraries,
+        BuildError::OfflineSystemLibraries,
+    )
+}
+
 impl Builder<'_> {
-    /// Pin the system libraries into the lock unless they are pinned for these inputs
-    /// already (then nothing is read: no wheel, no index). `base` holds the image's layers
-    /// so far. Returns whether it pinned.
+    /// Pin the system libraries into the lock (when [`unpinned`]): scan every wheel (see
+    /// [`Builder::scan_wheels`] for `built` and `fetched`), then find the Debian packages of
+    /// what the image lacks. `base` holds the image's layers below them.
     pub(super) fn pin_system_libraries(
         &self,
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
-        built: &SdistWheels,
+        (built, fetched): (&SdistWheels, &[(String, PathBuf)]),
         lock: &mut ProjectLock,
-    ) -> Result<bool, BuildError> {
+    ) -> Result<(), BuildError> {
         let inputs = inputs_sha256(lock);
-        let recorded = lock
-            .system_libraries
-            .as_ref()
-            .map(|pins| &pins.inputs_sha256);
-        if !super::must_pin(
-            recorded,
-            &inputs,
-            request,
-            BuildError::LockedSystemLibraries,
-            BuildError::OfflineSystemLibraries,
-        )? {
-            return Ok(false);
-        }
         self.reporter.phase("system libraries", "scanning wheels");
-        let scans = self.scan_wheels(lock, built)?;
+        let scans = self.scan_wheels(lock, built, fetched)?;
         let tree = base.get()?;
         let triplet = lock.target.arch.triplet();
         let Needs {
@@ -273,20 +277,34 @@ impl Builder<'_> {
             host_driver,
             packages,
         })?;
-        Ok(true)
+        Ok(())
     }
 
-    /// Every locked wheel's shared objects (fetched into the wheel cache first; most are
-    /// there already), scanned in parallel.
+    /// Every locked wheel's shared objects, scanned in parallel: the wheels this build has
+    /// fetched and verified already (`fetched`: the package each belongs to, and its path)
+    /// as they are, the others fetched into the wheel cache first (most are there already).
     fn scan_wheels(
         &self,
         lock: &Lockfile,
         built: &SdistWheels,
+        fetched: &[(String, PathBuf)],
     ) -> Result<Vec<WheelScan>, BuildError> {
-        let packages: Vec<&crate::lock::LockedPackage> = lock.packages.iter().collect();
-        let jobs = self
-            .fetch
-            .wheels(&packages, built, "the system-library scan")?;
+        let have: HashSet<&str> = fetched
+            .iter()
+            .map(|(package, _)| package.as_str())
+            .collect();
+        let packages: Vec<&crate::lock::LockedPackage> = lock
+            .packages
+            .iter()
+            .filter(|package| !have.contains(package.name.as_str()))
+            .collect();
+        let mut jobs = fetched.to_vec();
+        if !packages.is_empty() {
+            jobs.extend(
+                self.fetch
+                    .wheels(&packages, built, "the system-library scan")?,
+            );
+        }
         let arch = lock.target.arch;
         jobs.into_par_iter()
             .map(|(package, path)| {
