@@ -202,7 +202,6 @@ fn without_a_terminal_each_download_and_layer_is_one_line() {
         Wrote layer python standard library bytecode ([SIZE], compressed [SIZE]) in [TIME]
         Fetched 2 wheels for python packages ([SIZE]) in [TIME]
         Wrote layer python packages ([SIZE], compressed [SIZE]) in [TIME]
-        Fetched 2 wheels for the system-library scan ([SIZE]) in [TIME]
         Wrote layer project code at /app ([SIZE], compressed [SIZE]) in [TIME]
         ");
     });
