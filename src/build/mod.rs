@@ -233,7 +233,7 @@ pub fn build(
     layers.extend(system_packages_layer);
     let base = system_libraries::BaseTree::new(store, &request.manifest.base.image, &layers);
     let built = builder.sdist_wheels(request, suite.as_ref(), &base, lock, &mut store_lock)?;
-    let pinned_system_libraries = system_libraries::unpinned(request, lock)?;
+    let pins_system_libraries = system_libraries::unpinned(request, lock)?;
     // The wheel layers are made before the system libraries' layer that goes below them:
     // they do not depend on it (their bytecode compiles on the base alone), and so the
     // downloads the pinning's scan of every wheel needs are made by the wheel layers,
@@ -241,7 +241,7 @@ pub fn build(
     let base_layers: Vec<Layer> = layers.iter().map(|(_, layer)| layer.clone()).collect();
     let (wheel_layers, fetched) =
         builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
-    if pinned_system_libraries {
+    if pins_system_libraries {
         let wheels = (&built, fetched.as_slice());
         builder.pin_system_libraries(request, suite.as_ref(), &base, wheels, lock)?;
     }
@@ -266,7 +266,7 @@ pub fn build(
         layers: layers.into_iter().map(|(built, _)| built).collect(),
         seconds: started.elapsed().as_secs_f64(),
         pinned_base,
-        pinned_system_libraries,
+        pinned_system_libraries: pins_system_libraries,
         pinned_system_packages,
         system_libraries: lock
             .system_libraries

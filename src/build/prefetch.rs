@@ -4,7 +4,8 @@
 //! the 1.6 GB of CUDA wheels that open a torch image wait for nothing but start only when
 //! their turn comes. [`WheelPrefetch`] downloads every layer's wheels that the build will
 //! install, in layer order, on a thread of its own from the start of the wheel layers, so the
-//! network and the CPU work overlap; each layer then takes its wheels as they are ready.
+//! network and the CPU work overlap; each layer then takes its wheels as they are ready, and
+//! the scan that pins the system libraries after the wheel layers reads the same files.
 
 use std::sync::mpsc;
 use std::thread::Scope;
@@ -89,6 +90,7 @@ impl WheelPrefetch {
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream};
+    use std::path::Path;
     use std::time::{Duration, Instant};
 
     use sha2::{Digest, Sha256};
@@ -117,6 +119,11 @@ mod tests {
             sdist: None,
             build: None,
         }
+    }
+
+    /// A fetcher whose downloads go to `cache`.
+    fn fetcher<'a>(network: &'a Network, cache: &Path) -> Fetcher<'a> {
+        Fetcher::new(network, false, cache, cache.to_path_buf(), &NoReporter).unwrap()
     }
 
     /// A server on 127.0.0.1 that answers every request with `body`, or never answers.
@@ -154,14 +161,7 @@ mod tests {
         let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
         let cache = tempfile::tempdir().unwrap();
         let network = Network::start().unwrap();
-        let fetch = Fetcher::new(
-            &network,
-            false,
-            cache.path(),
-            cache.path().to_path_buf(),
-            &NoReporter,
-        )
-        .unwrap();
+        let fetch = fetcher(&network, cache.path());
         let first = [package("alpha", format!("{url}/alpha.whl"), sha256.clone())];
         let second = [package("beta", format!("{url}/beta.whl"), sha256)];
         let (first, second): (Vec<_>, Vec<_>) = (first.iter().collect(), second.iter().collect());
@@ -199,14 +199,7 @@ mod tests {
         let url = serve(None);
         let cache = tempfile::tempdir().unwrap();
         let network = Network::start().unwrap();
-        let fetch = Fetcher::new(
-            &network,
-            false,
-            cache.path(),
-            cache.path().to_path_buf(),
-            &NoReporter,
-        )
-        .unwrap();
+        let fetch = fetcher(&network, cache.path());
         let packages = [package("stuck", format!("{url}/stuck.whl"), "0".repeat(64))];
         let packages: Vec<_> = packages.iter().collect();
         let built = SdistWheels::new();
