@@ -178,13 +178,21 @@ impl StagingTree {
         Ok(host)
     }
 
-    /// Removes what this tree created: files first, then directories, newest first. Best
-    /// effort: the caller is already reporting an error, and discards the tree anyway.
-    pub(crate) fn rollback(self) {
-        for file in &self.created_files {
-            let _ = fs_err::remove_file(file);
+    /// Removes what `trees` (several writers on one root, say) created: every tree's files
+    /// first, then every tree's directories, each below another before it, since one
+    /// tree's directory may hold what another wrote into it. Best effort: the caller is
+    /// already reporting an error, and discards the trees anyway.
+    pub(crate) fn rollback(trees: impl IntoIterator<Item = Self>) {
+        let mut directories = Vec::new();
+        for tree in trees {
+            for file in &tree.created_files {
+                let _ = fs_err::remove_file(file);
+            }
+            directories.extend(tree.created_directories);
         }
-        for directory in self.created_directories.iter().rev() {
+        // A directory sorts after the directories it is in.
+        directories.sort_unstable_by(|a, b| b.cmp(a));
+        for directory in &directories {
             let _ = fs_err::remove_dir(directory);
         }
     }

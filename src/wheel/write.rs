@@ -110,8 +110,7 @@ impl Install<'_> {
             .extract_all(plan, (archive, file), root, &mut tree, &mut others)
             .and_then(|installed| self.write_generated(plan, &installed, &mut tree));
         if written.is_err() {
-            tree.rollback();
-            others.into_iter().for_each(StagingTree::rollback);
+            StagingTree::rollback(std::iter::once(tree).chain(others));
         }
         written
     }
