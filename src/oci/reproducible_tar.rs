@@ -78,8 +78,19 @@ struct TreeEntry {
     owner: (u32, u32),
     /// `(device, inode)` for regular files with more than one link.
     inode: Option<(u64, u64)>,
-    /// `(uid, gid, mode)` as found, written as they are (rule 9).
-    exact: Option<(u32, u32, u32)>,
+    /// Written with its owner and mode as found (rule 9), not root's and the normalized one.
+    kept: bool,
+}
+
+impl TreeEntry {
+    /// The `(uid, gid, mode)` the layer gives it.
+    fn written_as(&self) -> (u32, u32, u32) {
+        if self.kept {
+            (self.owner.0, self.owner.1, self.mode)
+        } else {
+            (0, 0, normalized_mode(&self.kind, self.mode))
+        }
+    }
 }
 
 /// What an entry is. `Whiteout` is an OCI whiteout, written as an empty regular file; its
@@ -201,7 +212,7 @@ fn normalize_entry(
         )?;
     }
     let mode = normalized_mode(&entry.kind, entry.mode);
-    if entry.exact.is_none()
+    if !entry.kept
         && !matches!(entry.kind, EntryKind::Symlink { .. })
         && (chown || mode != entry.mode)
     {
@@ -298,8 +309,7 @@ fn collect(
             mode: metadata.mode() & 0o7777,
             owner: (metadata.uid(), metadata.gid()),
             inode,
-            exact: (walk.keep_owners && !kind_is_whiteout)
-                .then(|| (metadata.uid(), metadata.gid(), metadata.mode() & 0o7777)),
+            kept: walk.keep_owners && !kind_is_whiteout,
         });
         if is_dir {
             if walk.overlay_upper && is_opaque(&source)? {
@@ -313,7 +323,7 @@ fn collect(
                     mode: 0o644,
                     owner: (0, 0),
                     inode: None,
-                    exact: None,
+                    kept: false,
                 });
             }
             collect(walk, &source, &name, entries)?;
@@ -423,9 +433,7 @@ fn append_entry<W: Write>(
     let mut header = Header::new_ustar();
     let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
     set_long_field(&mut header.as_old_mut().name, &name, "path", &mut pax);
-    let (uid, gid, mode) = entry
-        .exact
-        .unwrap_or((0, 0, normalized_mode(&entry.kind, entry.mode)));
+    let (uid, gid, mode) = entry.written_as();
     header.set_mode(mode);
     header.set_uid(uid.into());
     header.set_gid(gid.into());
@@ -659,7 +667,7 @@ mod tests {
                 mode: 0o644,
                 owner: (0, 0),
                 inode: None,
-                exact: None,
+                kept: false,
             };
             let mut builder = tar::Builder::new(Vec::new());
             let error = append_entry(&mut builder, &entry, 0).unwrap_err();
