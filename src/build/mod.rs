@@ -63,6 +63,7 @@ use crate::pypi::PypiError;
 use crate::runtime::SyncedTree;
 
 use self::fetch::Fetcher;
+use self::system_libraries::WheelScan;
 
 /// What to build, and how.
 pub struct BuildRequest<'a> {
@@ -236,13 +237,13 @@ pub fn build(
     let pins_system_libraries = system_libraries::unpinned(request, lock)?;
     // The wheel layers are made before the system libraries' layer that goes below them:
     // they do not depend on it (their bytecode compiles on the base alone), and so the
-    // downloads the pinning's scan of every wheel needs are made by the wheel layers,
-    // overlapping their installs, instead of all at once before the first of them.
+    // pinning's scan of every wheel is made by their installs, as they write each shared
+    // object, instead of decompressing all of them again before the first layer.
     let base_layers: Vec<Layer> = layers.iter().map(|(_, layer)| layer.clone()).collect();
-    let (wheel_layers, fetched) =
+    let (wheel_layers, scans) =
         builder.wheel_layers(lock, &built, (&base_layers, &layers), &mut store_lock)?;
     if pins_system_libraries {
-        let wheels = (&built, fetched.as_slice());
+        let wheels = (&built, scans);
         builder.pin_system_libraries(request, suite.as_ref(), &base, wheels, lock)?;
     }
     let system_libraries_layer =
@@ -573,14 +574,14 @@ impl<'a> Builder<'a> {
     /// [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
     /// while the next one's wheels are installed, the two together keeping the cores busy
     /// where either alone leaves one idle (a single large wheel such as torch installs on one
-    /// core). Returns the layers, and the wheels it fetched (each with its package).
+    /// core). Returns the layers, and the shared objects of the wheels it installed.
     fn wheel_layers(
         &self,
         lock: &Lockfile,
         built: &sdist::SdistWheels,
         (base, below): (&[Layer], &[StagedLayer]),
         store_lock: &mut Option<StoreLock>,
-    ) -> Result<(Vec<StagedLayer>, fetch::Wheels), BuildError> {
+    ) -> Result<(Vec<StagedLayer>, Vec<WheelScan>), BuildError> {
         let installer = python::installer(lock);
         let mut compiler =
             bytecode::Compiler::new(self, &installer, base.to_vec(), lock.target.arch);
@@ -611,7 +612,7 @@ impl<'a> Builder<'a> {
         std::thread::scope(|scope| {
             let mut prefetch = prefetch::WheelPrefetch::start(scope, &self.fetch, built, wanted);
             let mut layers: Vec<StagedLayer> = Vec::new();
-            let mut fetched = Vec::new();
+            let mut scans = Vec::new();
             let mut writing = None;
             for (index, (key, description, group)) in groups.iter().enumerate() {
                 let pending = self.stage_layer(key, description.clone(), |dir| {
@@ -623,8 +624,8 @@ impl<'a> Builder<'a> {
                             .wheels(&group.packages, built, &group.description)?,
                     };
                     self.reporter.phase(description, "installing");
-                    python::stage(&installer, &wheels, dir)?;
-                    fetched.extend(wheels);
+                    let written = python::stage(&installer, &wheels, dir)?;
+                    scans.extend(WheelScan::installed(wheels, written, lock.target.arch));
                     // The store lock is released while the compile runs: the layer being
                     // written must be done, so that the compile's keep image holds its blob.
                     layers.extend(finish_writing(writing.take())?);
@@ -641,7 +642,7 @@ impl<'a> Builder<'a> {
                 }
             }
             layers.extend(finish_writing(writing.take())?);
-            Ok((layers, fetched))
+            Ok((layers, scans))
         })
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lock::{LockedImage, LockedPackage, LockedWheel, Lockfile};
 use crate::pypi::{DistFile, PypiError};
-use crate::wheel::{InstallScheme, WheelInstaller};
+use crate::wheel::{InstallScheme, InstalledWheel, WheelInstaller};
 
 use super::BuildError;
 use super::sdist::SdistWheels;
@@ -99,8 +99,7 @@ pub(crate) fn stage(
     installer: &WheelInstaller,
     wheels: &[(String, PathBuf)],
     staging: &Path,
-) -> Result<(), BuildError> {
+) -> Result<Vec<InstalledWheel>, BuildError> {
     let files: Vec<PathBuf> = wheels.iter().map(|(_, wheel)| wheel.clone()).collect();
-    installer.install_all(&files, staging).map_err(Box::new)?;
-    Ok(())
+    Ok(installer.install_all(&files, staging).map_err(Box::new)?)
 }

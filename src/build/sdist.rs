@@ -364,7 +364,7 @@ impl Builder<'_> {
         self.cached_layer(&key, description.clone(), |dir| {
             self.reporter.phase(&description, "downloading");
             let wheels = self.fetch.wheels(environment, &none, &description)?;
-            python::stage(&installer, &wheels, dir)
+            python::stage(&installer, &wheels, dir).map(drop)
         })
     }
 

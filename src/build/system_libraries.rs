@@ -21,14 +21,13 @@
 //! [ld.so(8)]: https://manpages.debian.org/bookworm/manpages/ld.so.8.en.html
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use crate::debian::{self, DebPackage, Suite};
 use crate::error::FromIo;
 use crate::lock::{LockedDeb, LockedSystemLibraries, Lockfile, NeededLibrary, ProjectLock};
-use crate::wheel::SharedObject;
+use crate::wheel::{InstalledWheel, SharedObject};
 
 use super::fetch::Fetcher;
 use super::inspect::{ImageTree, InspectError};
@@ -100,6 +99,23 @@ pub(crate) fn inputs_sha256(lock: &Lockfile) -> String {
 pub(crate) struct WheelScan {
     pub(crate) package: String,
     pub(crate) objects: Vec<SharedObject>,
+}
+
+impl WheelScan {
+    /// The scans of `wheels` (each with its package) from what their installs found.
+    pub(super) fn installed(
+        wheels: super::fetch::Wheels,
+        installed: Vec<InstalledWheel>,
+        arch: crate::arch::Arch,
+    ) -> impl Iterator<Item = Self> {
+        wheels
+            .into_iter()
+            .zip(installed)
+            .map(move |((package, _), wheel)| Self {
+                package,
+                objects: wheel.shared_objects(arch),
+            })
+    }
 }
 
 /// What the wheels need beyond themselves and the base, each with the first (package, file)
@@ -238,19 +254,19 @@ pub(super) fn unpinned(request: &BuildRequest<'_>, lock: &ProjectLock) -> Result
 
 impl Builder<'_> {
     /// Pin the system libraries into the lock (when [`unpinned`]): scan every wheel (see
-    /// [`Builder::scan_wheels`] for `built` and `fetched`), then find the Debian packages of
+    /// [`Builder::scan_wheels`] for `built` and `installed`), then find the Debian packages of
     /// what the image lacks. `base` holds the image's layers below them.
     pub(super) fn pin_system_libraries(
         &self,
         request: &BuildRequest<'_>,
         suite: Option<&Suite>,
         base: &BaseTree<'_>,
-        (built, fetched): (&SdistWheels, &[(String, PathBuf)]),
+        (built, installed): (&SdistWheels, Vec<WheelScan>),
         lock: &mut ProjectLock,
     ) -> Result<(), BuildError> {
         let inputs = inputs_sha256(lock);
         self.reporter.phase("system libraries", "scanning wheels");
-        let scans = self.scan_wheels(lock, built, fetched)?;
+        let scans = self.scan_wheels(lock, built, installed)?;
         let tree = base.get()?;
         let triplet = lock.target.arch.triplet();
         let Needs {
@@ -280,38 +296,38 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Every locked wheel's shared objects, scanned in parallel: the wheels this build has
-    /// fetched and verified already (`fetched`: the package each belongs to, and its path)
-    /// as they are, the others fetched into the wheel cache first (most are there already).
+    /// Every locked wheel's shared objects: those of the wheels this build installed
+    /// (`installed`, found as the installs wrote them), and those of the others (in layers
+    /// taken from the layer cache) read from their zips in parallel, fetched into the wheel
+    /// cache first (most are there already).
     fn scan_wheels(
         &self,
         lock: &Lockfile,
         built: &SdistWheels,
-        fetched: &[(String, PathBuf)],
+        mut installed: Vec<WheelScan>,
     ) -> Result<Vec<WheelScan>, BuildError> {
-        let have: HashSet<&str> = fetched
-            .iter()
-            .map(|(package, _)| package.as_str())
-            .collect();
+        let have: HashSet<&str> = installed.iter().map(|scan| scan.package.as_str()).collect();
         let packages: Vec<&crate::lock::LockedPackage> = lock
             .packages
             .iter()
             .filter(|package| !have.contains(package.name.as_str()))
             .collect();
-        let mut jobs = fetched.to_vec();
-        if !packages.is_empty() {
-            jobs.extend(
-                self.fetch
-                    .wheels(&packages, built, "the system-library scan")?,
-            );
+        if packages.is_empty() {
+            return Ok(installed);
         }
+        let wheels = self
+            .fetch
+            .wheels(&packages, built, "the system-library scan")?;
         let arch = lock.target.arch;
-        jobs.into_par_iter()
+        let scanned: Vec<WheelScan> = wheels
+            .into_par_iter()
             .map(|(package, path)| {
                 let objects = crate::wheel::shared_objects(&path, arch).map_err(Box::new)?;
                 Ok(WheelScan { package, objects })
             })
-            .collect()
+            .collect::<Result<_, BuildError>>()?;
+        installed.extend(scanned);
+        Ok(installed)
     }
 
     /// The layer of the pinned system libraries, or `None` when there are none (then the

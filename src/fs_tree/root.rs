@@ -228,12 +228,14 @@ pub(crate) fn clear(path: &Path) -> Result<(), RootError> {
 /// was there. `O_EXCL` makes the kernel refuse rather than follow a symlink that appeared
 /// meanwhile. Writers side by side in one tree may create the same path
 /// (`nvidia/__init__.py` is in every `nvidia-*` wheel) between the clearing and the
-/// creation: then it clears again, and the later writer wins.
+/// creation: then it clears again, and the later writer wins. The file is opened for reading
+/// too, so a writer can read back what it wrote.
 pub(crate) fn create_file(path: &Path, mode: u32) -> Result<fs_err::File, RootError> {
     let mut attempts = 0;
     let file = loop {
         clear(path)?;
         let created = fs_err::OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)

@@ -21,6 +21,7 @@ use super::scheme::{self, InstallScheme};
 use super::scripts;
 use super::top_level;
 use super::write::Runs;
+use crate::elf::DynamicInfo;
 use crate::fs_tree::{StagingError, UnsafePath, entry_path};
 
 /// What the installer writes into `INSTALLER` ([PEP 376]): "the name of the tool used".
@@ -71,6 +72,10 @@ pub struct InstalledWheel {
     /// Top-level import names the wheel installed (`markupsafe`, `six`), sorted, taken from
     /// the files under purelib and platlib.
     pub top_level: Vec<String>,
+    /// The ELF files with a dynamic section among the files under shared-object names, for
+    /// any machine, each as its archive member (`torch/lib/libc10.so`) with what that section
+    /// says; see [`InstalledWheel::shared_objects`].
+    pub elf_files: Vec<(String, DynamicInfo)>,
 }
 
 impl WheelInstaller {
@@ -109,13 +114,14 @@ impl WheelInstaller {
         };
         let mut archive = install.open(&file)?;
         let plan = install.plan(&mut archive, &distribution)?;
-        let files = install.write(&plan, &mut archive, &file, root)?;
+        let written = install.write(&plan, &mut archive, &file, root)?;
         Ok(InstalledWheel {
-            top_level: top_level::import_names(&files, &scheme, &plan.dist_info),
+            top_level: top_level::import_names(&written.files, &scheme, &plan.dist_info),
             name: plan.metadata.name,
             version: plan.metadata.version,
             dist_info: scheme::join(&plan.lib, std::slice::from_ref(&plan.dist_info)),
-            files,
+            files: written.files,
+            elf_files: written.shared_objects,
         })
     }
 }

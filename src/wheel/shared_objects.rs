@@ -1,6 +1,8 @@
-//! The shared objects a wheel ships, read straight from its zip (no install needed): each
-//! one's path in the wheel, `DT_SONAME` and `DT_NEEDED` entries (see [`crate::elf`]).
-//! Which libraries those name and which the image lacks is decided by `build`.
+//! The shared objects a wheel ships: each one's path in the wheel, `DT_SONAME` and
+//! `DT_NEEDED` entries (see [`crate::elf`]). An install finds them as it writes them
+//! ([`InstalledWheel::shared_objects`]); [`shared_objects`] reads them straight from the zip,
+//! for a wheel that is not installed. Which libraries those name and which the image lacks
+//! is decided by `build`.
 
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::sync::{Condvar, Mutex};
 
 use zip::ZipArchive;
 
-use super::WheelError;
+use super::{InstalledWheel, WheelError};
 
 /// One shared object in a wheel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,22 @@ impl SharedObject {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let file_name = self.path.rsplit('/').next().unwrap_or(&self.path);
         std::iter::once(file_name).chain(self.soname.as_deref())
+    }
+}
+
+impl InstalledWheel {
+    /// The shared objects the install wrote that the loader of `arch` can load: what
+    /// [`shared_objects`] finds in the wheel.
+    pub fn shared_objects(&self, arch: crate::arch::Arch) -> Vec<SharedObject> {
+        self.elf_files
+            .iter()
+            .filter(|(_, info)| info.fits(arch))
+            .map(|(path, info)| SharedObject {
+                path: path.clone(),
+                soname: info.soname.clone(),
+                needed: info.needed.clone(),
+            })
+            .collect()
     }
 }
 
@@ -104,7 +122,7 @@ pub fn shared_objects(
     clippy::case_sensitive_file_extension_comparisons,
     reason = "the loader and Python's importer match names exactly"
 )]
-fn looks_like_shared_object(path: &str) -> bool {
+pub(super) fn looks_like_shared_object(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.ends_with(".so") || name.contains(".so.")
 }

@@ -915,3 +915,55 @@ fn a_bad_file_in_a_later_run_fails_the_install_and_every_run_is_taken_back() {
     );
     assert_eq!(listing(&root), before);
 }
+
+#[test]
+fn an_install_finds_the_shared_objects_the_zip_scan_finds() {
+    let arch = crate::arch::Arch::host();
+    let Some(libm) = [
+        format!("/lib/{}/libm.so.6", arch.triplet()),
+        "/lib64/libm.so.6".to_string(),
+    ]
+    .iter()
+    .find_map(|path| fs_err::read(path).ok()) else {
+        return;
+    };
+    let other_machine = {
+        // The same library stamped for another machine (`e_machine` at offset 18).
+        let mut bytes = libm.clone();
+        let machine = if arch.elf_machine() == 62 { 183u16 } else { 62 };
+        bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+        bytes
+    };
+    let wheel = TestWheel::demo()
+        .platlib("demo-1.0-cp311-cp311-linux_x86_64.whl")
+        .file_mode("demo/_native.cpython-311-x86_64-linux-gnu.so", &libm, 0o755)
+        .file_mode("demo.libs/libm-1234abcd.so.6", &libm, 0o644)
+        .file_mode("demo/foreign.so", &other_machine, 0o644)
+        .file("demo/linker-script.so", "GROUP ( libc.so.6 )")
+        .file_mode("demo/libm-copy.bin", &libm, 0o644);
+    let dir = tempfile::tempdir().unwrap();
+    let path = wheel.build(dir.path());
+    let mut from_zip = shared_objects(&path, arch).unwrap();
+    from_zip.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(
+        from_zip
+            .iter()
+            .map(|object| &object.path)
+            .collect::<Vec<_>>(),
+        [
+            "demo.libs/libm-1234abcd.so.6",
+            "demo/_native.cpython-311-x86_64-linux-gnu.so"
+        ]
+    );
+    for threads in [1, 3] {
+        let root = dir.path().join(format!("root-{threads}"));
+        let runs = Runs {
+            min_bytes: 1,
+            threads,
+        };
+        let installed = installer().install_in_runs(&path, &root, runs).unwrap();
+        assert_eq!(installed.shared_objects(arch), from_zip, "{threads} runs");
+        // The other machine's library is an ELF file too, just not one this loader opens.
+        assert_eq!(installed.elf_files.len(), 3);
+    }
+}

@@ -21,6 +21,8 @@ use super::install::{ArchiveFile, Install, Plan, REGULAR, Source};
 use super::record::{self, ContentHasher};
 use super::scheme;
 use super::scripts;
+use super::shared_objects::looks_like_shared_object;
+use crate::elf::DynamicInfo;
 use crate::fs_tree::StagingTree;
 
 /// How a wheel's files are cut into runs, one per thread.
@@ -84,8 +86,23 @@ pub(super) type Archive = ZipArchive<BufReader<PositionedReader>>;
 /// An archive file of the plan, with the image path it goes to.
 pub(super) type Extraction<'p> = (&'p str, &'p ArchiveFile);
 
-/// What an extracted file's `RECORD` row says: its hash field and size.
-type Installed = (String, u64);
+/// What extracting one file gave: its `RECORD` row's hash field and size, and for a shared
+/// object, what its dynamic section says (read back from the file just written, whose pages
+/// are still cached, instead of decompressing the member a second time for the build's
+/// system-library scan).
+#[derive(Clone, Default)]
+struct Installed {
+    hash: String,
+    size: u64,
+    elf: Option<DynamicInfo>,
+}
+
+/// What [`Install::write`] wrote: every image path, sorted, and the shared objects among
+/// them, each with the archive member it came from, in the plan's order.
+pub(super) struct Written {
+    pub(super) files: Vec<String>,
+    pub(super) shared_objects: Vec<(String, DynamicInfo)>,
+}
 
 impl Install<'_> {
     /// Opens the wheel `file` as an archive.
@@ -95,20 +112,20 @@ impl Install<'_> {
     }
 
     /// Writes the plan into the tree at `root` (see the module doc); `archive` is `file`
-    /// opened. Returns the image paths written, sorted. On error, what was written is removed
-    /// again; a file it had replaced (from an earlier wheel) stays removed.
+    /// opened. On error, what was written is removed again; a file it had replaced (from an
+    /// earlier wheel) stays removed.
     pub(super) fn write(
         &self,
         plan: &Plan,
         archive: &mut Archive,
         file: &Arc<std::fs::File>,
         root: &Path,
-    ) -> Result<Vec<String>, WheelError> {
+    ) -> Result<Written, WheelError> {
         let mut tree = self.tree(root)?;
         let mut others = Vec::new();
         let written = self
             .extract_all(plan, (archive, file), root, &mut tree, &mut others)
-            .and_then(|installed| self.write_generated(plan, &installed, &mut tree));
+            .and_then(|installed| self.write_generated(plan, installed, &mut tree));
         if written.is_err() {
             StagingTree::rollback(std::iter::once(tree).chain(others));
         }
@@ -192,10 +209,11 @@ impl Install<'_> {
     fn write_generated(
         &self,
         plan: &Plan,
-        installed: &HashMap<&str, Installed>,
+        mut installed: HashMap<&str, Installed>,
         tree: &mut StagingTree,
-    ) -> Result<Vec<String>, WheelError> {
+    ) -> Result<Written, WheelError> {
         let mut rows = Vec::with_capacity(plan.files.len() + 1);
+        let mut shared_objects = Vec::new();
         for (destination, source) in &plan.files {
             let (hash, size) = match source {
                 Source::Generated { contents, mode } => {
@@ -203,10 +221,13 @@ impl Install<'_> {
                         .map_err(|error| self.staging_error(error))?;
                     (record::sha256_field(contents), contents.len() as u64)
                 }
-                Source::Archive(_) => installed
-                    .get(destination.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
+                Source::Archive(file) => {
+                    let extracted = installed.remove(destination.as_str()).unwrap_or_default();
+                    if let Some(info) = extracted.elf {
+                        shared_objects.push((file.name.clone(), info));
+                    }
+                    (extracted.hash, extracted.size)
+                }
             };
             rows.push((
                 scheme::relative(&plan.lib, destination),
@@ -227,11 +248,14 @@ impl Install<'_> {
         let mut files: Vec<String> = plan.files.keys().cloned().collect();
         files.push(record);
         files.sort();
-        Ok(files)
+        Ok(Written {
+            files,
+            shared_objects,
+        })
     }
 
     /// Copies one archive entry to `destination`, checking its size and hash against `RECORD`
-    /// as it streams. Returns the installed file's `RECORD` hash field and size.
+    /// as it streams.
     fn extract(
         &self,
         archive: &mut Archive,
@@ -239,7 +263,7 @@ impl Install<'_> {
         destination: &str,
         tree: &mut StagingTree,
         buffer: &mut [u8],
-    ) -> Result<(String, u64), WheelError> {
+    ) -> Result<Installed, WheelError> {
         let read_error = |source| WheelError::ReadEntry {
             wheel: self.wheel.to_string(),
             entry: file.name.clone(),
@@ -263,7 +287,11 @@ impl Install<'_> {
             let contents = scripts::rewrite_shebang(self.python, contents);
             tree.write_file(destination, file.mode, &contents)
                 .map_err(|error| self.staging_error(error))?;
-            (record::sha256_field(&contents), contents.len() as u64)
+            Installed {
+                hash: record::sha256_field(&contents),
+                size: contents.len() as u64,
+                elf: None,
+            }
         } else {
             use std::io::Write as _;
             let mut output = tree
@@ -286,7 +314,15 @@ impl Install<'_> {
             }
             let digests = hasher.finish();
             self.verify(file, limit, &digests)?;
-            (format!("sha256={}", digests.sha256), digests.size)
+            // Only the headers and the dynamic and string tables are read back.
+            let elf = looks_like_shared_object(&file.name)
+                .then(|| crate::elf::dynamic_info(&object::ReadCache::new(output.file())))
+                .flatten();
+            Installed {
+                hash: format!("sha256={}", digests.sha256),
+                size: digests.size,
+                elf,
+            }
         };
         Ok(installed)
     }

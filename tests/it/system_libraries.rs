@@ -113,7 +113,12 @@ fn wheels_get_the_debian_libraries_they_need_and_import_in_the_image() {
                 .contains("hint: run `mlpack build` without `--locked` and commit `mlpack.lock`"),
         "{refused}"
     );
-    context.write("mlpack.lock", &lock);
+    // Without `--locked` it pins them again, its wheel layers all taken from the layer
+    // cache: the wheels are read from their zips instead of found as they install, and the
+    // pins are the same.
+    let repinned = stdout_json(&mlpack_ok(&context, &["--json", "build"]));
+    assert_eq!(repinned["pinned_system_libraries"], true, "{repinned}");
+    assert_eq!(context.read("mlpack.lock"), lock, "the same pins");
 
     // The libraries are found at run time, without an `ld.so.cache`.
     let (code, stdout, stderr) = crate::run::mlpack(
