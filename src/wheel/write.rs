@@ -90,7 +90,7 @@ pub(super) type Extraction<'p> = (&'p str, &'p ArchiveFile);
 /// object, what its dynamic section says (read back from the file just written, whose pages
 /// are still cached, instead of decompressing the member a second time for the build's
 /// system-library scan).
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Installed {
     hash: String,
     size: u64,
