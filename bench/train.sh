@@ -264,11 +264,19 @@ DB_MED="$(median "${D_B[@]}")"; DR_MED="$(median "${D_R[@]}")"
 # --- 5. where the time goes: bytecode ---------------------------------------------------
 IMPORT_PY='import time; t = time.perf_counter(); import sklearn.ensemble, pandas; print("import %.3f end %.6f" % (time.perf_counter() - t, time.time()))'
 MOUNTS=(-v "$IRIS/data:/data:ro" -w /app)
-# The bytecode cache as `mlpack train` mounts it (src/cli/train.rs: run_container).
-# The libraries' cache (keyed by the layers below the code layer) is the one that matters.
-PYCACHE_DIR="$(find "$CACHE/mlpack/pycache" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n1)"
-[[ -n "$PYCACHE_DIR" && -d "$PYCACHE_DIR" ]] || die "no bytecode cache under $CACHE/mlpack/pycache after the first train"
-PYCACHE=(-v "$PYCACHE_DIR:/var/cache/mlpack/pycache" -e PYTHONPYCACHEPREFIX=/var/cache/mlpack/pycache)
+# The bytecode cache as `mlpack train` mounts it (src/train/job.rs: pycache_mounts). An image
+# with its libraries' bytecode (every image built since issue 18) gets only the code's cache,
+# over /app/__pycache__; an older one gets the libraries' cache (keyed by the layers below the
+# code layer) under PYTHONPYCACHEPREFIX.
+first_dir() { find "$1" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n1 || true; }
+PYCACHE_DIR="$(first_dir "$CACHE/mlpack/pycache")"
+if [[ -n "$PYCACHE_DIR" ]]; then
+  PYCACHE=(-v "$PYCACHE_DIR:/var/cache/mlpack/pycache" -e PYTHONPYCACHEPREFIX=/var/cache/mlpack/pycache)
+else
+  PYCACHE_DIR="$(first_dir "$CACHE/mlpack/pycache-code")"
+  [[ -n "$PYCACHE_DIR" ]] || die "no bytecode cache under $CACHE/mlpack/pycache or pycache-code after the first train"
+  PYCACHE=(-v "$PYCACHE_DIR:/app/__pycache__")
+fi
 PYCACHE_SIZE="$(find "$PYCACHE_DIR" -name '*.pyc' -type f | wc -l) files, $(du -sb "$PYCACHE_DIR" | awk '{printf "%.1f MB", $1 / 1e6}')"
 IMAGE_PYC="$("${M_ENV[@]}" "$MLPACK" run --rm "$IMAGE_DIGEST" python3 -B -c '
 import os
