@@ -4,8 +4,7 @@
 //! the 1.6 GB of CUDA wheels that open a torch image wait for nothing but start only when
 //! their turn comes. [`WheelPrefetch`] downloads every layer's wheels that the build will
 //! install, in layer order, on a thread of its own from the start of the wheel layers, so the
-//! network and the CPU work overlap; each layer then takes its wheels as they are ready, and
-//! the scan that pins the system libraries after the wheel layers reads the same files.
+//! network and the CPU work overlap; each layer then takes its wheels as they are ready.
 
 use std::sync::mpsc;
 use std::thread::Scope;

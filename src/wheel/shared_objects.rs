@@ -11,6 +11,7 @@ use std::sync::{Condvar, Mutex};
 use zip::ZipArchive;
 
 use super::{InstalledWheel, WheelError};
+use crate::elf::DynamicInfo;
 
 /// One shared object in a wheel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,16 @@ pub struct SharedObject {
 }
 
 impl SharedObject {
+    /// The object at `path` that `info` describes, when the loader of `arch` can load it.
+    fn loadable(path: String, info: DynamicInfo, arch: crate::arch::Arch) -> Option<Self> {
+        let fits = info.fits(arch);
+        fits.then_some(Self {
+            path,
+            soname: info.soname,
+            needed: info.needed,
+        })
+    }
+
     /// The names the loader may know this object by: its file name and its soname.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let file_name = self.path.rsplit('/').next().unwrap_or(&self.path);
@@ -35,12 +46,7 @@ impl InstalledWheel {
     pub fn shared_objects(&self, arch: crate::arch::Arch) -> Vec<SharedObject> {
         self.elf_files
             .iter()
-            .filter(|(_, info)| info.fits(arch))
-            .map(|(path, info)| SharedObject {
-                path: path.clone(),
-                soname: info.soname.clone(),
-                needed: info.needed.clone(),
-            })
+            .filter_map(|(path, info)| SharedObject::loadable(path.clone(), info.clone(), arch))
             .collect()
     }
 }
@@ -106,13 +112,7 @@ pub fn shared_objects(
         let Some(info) = info else {
             continue;
         };
-        if info.fits(arch) {
-            found.push(SharedObject {
-                path,
-                soname: info.soname,
-                needed: info.needed,
-            });
-        }
+        found.extend(SharedObject::loadable(path, info, arch));
     }
     Ok(found)
 }
