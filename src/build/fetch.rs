@@ -119,11 +119,13 @@ impl<'a> Fetcher<'a> {
     ) -> Result<Wheels, BuildError> {
         let downloaded = self
             .network
-            .block_on(self.wheel_downloads(packages, name))?;
+            .block_on(self.wheel_downloads(packages, name, &|_, _| {}))?;
         paired(packages, downloaded, built)
     }
 
-    /// [`Fetcher::wheels`], given up (`None`, the downloads cut short) as soon as `stop`'s
+    /// [`Fetcher::wheels`], each wheel also handed to `arrived` (its position in what this
+    /// returns, and its file) as soon as it is on disk: the built ones at once, the others as
+    /// their downloads finish. Given up (`None`, the downloads cut short) as soon as `stop`'s
     /// sender is dropped.
     pub(super) fn wheels_unless_stopped(
         &self,
@@ -131,9 +133,19 @@ impl<'a> Fetcher<'a> {
         built: &SdistWheels,
         name: &str,
         stop: &tokio::sync::watch::Receiver<()>,
+        arrived: &(dyn Fn(usize, &Path) + Sync),
     ) -> Option<Result<Wheels, BuildError>> {
+        let positions = match WheelPositions::new(packages, built) {
+            Ok(positions) => positions,
+            Err(error) => return Some(Err(error)),
+        };
+        for (position, wheel) in &positions.built {
+            arrived(*position, wheel);
+        }
+        let downloaded =
+            |download: usize, path: &Path| arrived(positions.downloads[download], path);
         let mut stop = stop.clone();
-        let downloads = self.wheel_downloads(packages, name);
+        let downloads = self.wheel_downloads(packages, name, &downloaded);
         let downloaded = self.network.block_on(async {
             tokio::select! {
                 downloaded = downloads => Some(downloaded),
@@ -145,11 +157,12 @@ impl<'a> Fetcher<'a> {
     }
 
     /// The index's wheels of `packages` on disk, in order, the downloads counted as the step
-    /// `name`.
+    /// `name`; `arrived` is told of each file's position and path as it is there.
     async fn wheel_downloads(
         &self,
         packages: &[&LockedPackage],
         name: &str,
+        arrived: &(dyn Fn(usize, &Path) + Sync),
     ) -> Result<Vec<PathBuf>, BuildError> {
         let mut files = Vec::new();
         let mut entries = Vec::new();
@@ -162,7 +175,7 @@ impl<'a> Fetcher<'a> {
                 ));
             }
         }
-        self.download_counted(&files, StepKind::Wheels, name)
+        self.download_counted(&files, StepKind::Wheels, name, arrived)
             .await
             .map_err(|(position, error)| {
                 python::locked_error(error, std::mem::take(&mut entries[position]))
@@ -179,35 +192,34 @@ impl<'a> Fetcher<'a> {
     ) -> Result<(PathBuf, Arc<SdistInfo>), BuildError> {
         let file = python::dist_file(locked);
         let path = self
-            .fetch_counted(std::slice::from_ref(&file), StepKind::Sdist, name)
+            .network
+            .block_on(self.download_counted(
+                std::slice::from_ref(&file),
+                StepKind::Sdist,
+                name,
+                &|_, _| {},
+            ))
             .map_err(|(_, error)| python::locked_error(error, entry))?
             .remove(0);
         let info = self.network.block_on(self.client.sdist_info(&file))?;
         Ok((path, info))
     }
 
-    /// `files` on disk, in order, the downloads overlapping and counted as a step; a failure
+    /// The `files` on disk, in order, their downloads overlapping and counted as the step
+    /// `name`, `arrived` told of each file's position and path as it is there; a failure
     /// names the file's position.
-    fn fetch_counted(
-        &self,
-        files: &[DistFile],
-        kind: StepKind,
-        name: &str,
-    ) -> Result<Vec<PathBuf>, (usize, crate::pypi::PypiError)> {
-        self.network
-            .block_on(self.download_counted(files, kind, name))
-    }
-
-    /// The `files` on disk, their downloads overlapping and counted as the step `name`.
     async fn download_counted(
         &self,
         files: &[DistFile],
         kind: StepKind,
         name: &str,
+        arrived: &(dyn Fn(usize, &Path) + Sync),
     ) -> Result<Vec<PathBuf>, (usize, crate::pypi::PypiError)> {
         let tally = self.tally(kind, name, files.iter().map(|file| file.size));
-        let fetched =
-            |position: usize, path: &Path| tally.advance(file_size(files[position].size, path));
+        let fetched = |position: usize, path: &Path| {
+            tally.advance(file_size(files[position].size, path));
+            arrived(position, path);
+        };
         let paths = self.client.fetch_files(files, &fetched).await?;
         tally.finish(None);
         Ok(paths)
@@ -253,6 +265,54 @@ pub(super) fn pull(
     Ok(network.block_on(pull)?)
 }
 
+/// Where each wheel of `packages` sits in what [`paired`] gives: per index download, in order,
+/// its position, and the wheels built from sdists with theirs.
+struct WheelPositions {
+    downloads: Vec<usize>,
+    built: Vec<(usize, PathBuf)>,
+}
+
+impl WheelPositions {
+    fn new(packages: &[&LockedPackage], built: &SdistWheels) -> Result<Self, BuildError> {
+        let mut positions = Self {
+            downloads: Vec::new(),
+            built: Vec::new(),
+        };
+        for package in packages {
+            for _ in &package.wheels {
+                positions.downloads.push(positions.len());
+            }
+            if package.sdist.is_some() {
+                let wheel = built_wheel(built, package)?;
+                positions.built.push((positions.len(), wheel));
+            }
+        }
+        Ok(positions)
+    }
+
+    fn len(&self) -> usize {
+        self.downloads.len() + self.built.len()
+    }
+}
+
+/// How many wheels `packages` install: each of the index's, and one per sdist.
+pub(super) fn wheel_count(packages: &[&LockedPackage]) -> usize {
+    packages
+        .iter()
+        .map(|package| package.wheels.len() + usize::from(package.sdist.is_some()))
+        .sum()
+}
+
+/// The wheel built from `package`'s sdist.
+fn built_wheel(built: &SdistWheels, package: &LockedPackage) -> Result<PathBuf, BuildError> {
+    built
+        .get(&package.name)
+        .map(|wheel| wheel.path.clone())
+        .ok_or_else(|| BuildError::Unbuilt {
+            package: package.name.clone(),
+        })
+}
+
 /// The wheels of `packages` with the package each belongs to, in the packages' order: the
 /// index's, `downloaded` in that order, or the one built from its sdist.
 fn paired(
@@ -267,12 +327,7 @@ fn paired(
             wheels.push((package.name.clone(), path));
         }
         if package.sdist.is_some() {
-            let wheel = built
-                .get(&package.name)
-                .ok_or_else(|| BuildError::Unbuilt {
-                    package: package.name.clone(),
-                })?;
-            wheels.push((package.name.clone(), wheel.path.clone()));
+            wheels.push((package.name.clone(), built_wheel(built, package)?));
         }
     }
     Ok(wheels)

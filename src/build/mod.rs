@@ -570,8 +570,8 @@ impl<'a> Builder<'a> {
 
     /// The layers of locked wheels, each with its bytecode compiled (see [`bytecode`]) by
     /// the interpreter of the `base` layers; `below` are the layers under them. The wheels of
-    /// every layer not in the layer cache are downloaded ahead, in layer order (see
-    /// [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
+    /// every layer not in the layer cache are downloaded ahead, in layer order, and each is
+    /// installed as soon as it is on disk (see [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
     /// while the next one's wheels are installed, the two together keeping the cores busy
     /// where either alone leaves one idle (a single large wheel such as torch installs on one
     /// core). Returns the layers, and the shared objects of the wheels it installed.
@@ -616,15 +616,19 @@ impl<'a> Builder<'a> {
             let mut writing = None;
             for (index, (key, description, group)) in groups.iter().enumerate() {
                 let pending = self.stage_layer(key, description.clone(), |dir| {
-                    self.reporter.phase(description, "downloading");
-                    let wheels = match prefetch.take(index) {
-                        Some(fetched) => fetched?,
-                        None => self
-                            .fetch
-                            .wheels(&group.packages, built, &group.description)?,
+                    let (wheels, written) = if let Some(arriving) = prefetch.take(index) {
+                        self.reporter.phase(description, "installing as downloaded");
+                        let count = fetch::wheel_count(&group.packages);
+                        arriving.install(&installer, count, dir)?
+                    } else {
+                        self.reporter.phase(description, "downloading");
+                        let wheels =
+                            self.fetch
+                                .wheels(&group.packages, built, &group.description)?;
+                        self.reporter.phase(description, "installing");
+                        let written = python::stage(&installer, &wheels, dir)?;
+                        (wheels, written)
                     };
-                    self.reporter.phase(description, "installing");
-                    let written = python::stage(&installer, &wheels, dir)?;
                     scans.extend(WheelScan::installed(wheels, written, lock.target.arch));
                     // The store lock is released while the compile runs: the layer being
                     // written must be done, so that the compile's keep image holds its blob.

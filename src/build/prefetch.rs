@@ -4,19 +4,30 @@
 //! the 1.6 GB of CUDA wheels that open a torch image wait for nothing but start only when
 //! their turn comes. [`WheelPrefetch`] downloads every layer's wheels that the build will
 //! install, in layer order, on a thread of its own from the start of the wheel layers, so the
-//! network and the CPU work overlap; each layer then takes its wheels as they are ready.
+//! network and the CPU work overlap; each layer then takes its wheels one by one as each is
+//! ready ([`Arriving`]), so the first layer's installs need not wait for its last download.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::Scope;
 
+use crate::error::IoError;
 use crate::lock::LockedPackage;
+use crate::wheel::{InstalledWheel, WheelInstaller};
 
 use super::BuildError;
 use super::fetch::{Fetcher, Wheels};
 use super::sdist::SdistWheels;
 
 /// One layer's wheels: each with the package it belongs to, as [`Fetcher::wheels`] gives them.
-type Fetched = Result<Wheels, BuildError>;
+pub(super) type Fetched = Result<Wheels, BuildError>;
+
+/// What the downloads thread tells a layer: each wheel as it is on disk (its position in the
+/// layer's [`Wheels`], and its file), then all of them.
+enum Message {
+    Wheel(usize, PathBuf),
+    Done(Fetched),
+}
 
 /// What one layer needs fetched: its packages and the step name its downloads count as.
 pub(super) struct Wanted<'a> {
@@ -29,7 +40,7 @@ pub(super) struct Wanted<'a> {
 /// that fails does not wait for downloads it no longer needs.
 pub(super) struct WheelPrefetch {
     /// Per layer, where its wheels arrive; `None` for a layer not fetched ahead.
-    arriving: Vec<Option<mpsc::Receiver<Fetched>>>,
+    arriving: Vec<Option<mpsc::Receiver<Message>>>,
     /// Dropped with the prefetch: the downloads' signal to stop.
     _stop: tokio::sync::watch::Sender<()>,
 }
@@ -56,15 +67,22 @@ impl WheelPrefetch {
         }
         scope.spawn(move || {
             for (wanted, sender) in sending {
-                let Some(fetched) =
-                    fetch.wheels_unless_stopped(wanted.packages, built, wanted.name, &stopped)
-                else {
+                // A layer that no longer takes its wheels (found in the layer cache after
+                // all) has dropped its receiver; the later ones still want theirs.
+                let arrived = |position, wheel: &std::path::Path| {
+                    let _ = sender.send(Message::Wheel(position, wheel.to_path_buf()));
+                };
+                let Some(fetched) = fetch.wheels_unless_stopped(
+                    wanted.packages,
+                    built,
+                    wanted.name,
+                    &stopped,
+                    &arrived,
+                ) else {
                     return;
                 };
                 let failed = fetched.is_err();
-                // A layer that no longer takes its wheels (found in the layer cache after
-                // all) has dropped its receiver; the later ones still want theirs.
-                let _ = sender.send(fetched);
+                let _ = sender.send(Message::Done(fetched));
                 if failed {
                     return;
                 }
@@ -76,12 +94,72 @@ impl WheelPrefetch {
         }
     }
 
-    /// The wheels of layer `index`, waiting for their downloads; `None` when that layer was
-    /// not fetched ahead, or its downloads ended with an earlier layer's error (the layer
-    /// then fetches its wheels itself).
-    pub(super) fn take(&mut self, index: usize) -> Option<Fetched> {
+    /// The wheels of layer `index` as they arrive; `None` when that layer was not fetched
+    /// ahead (the layer then fetches its wheels itself).
+    pub(super) fn take(&mut self, index: usize) -> Option<Arriving> {
         let receiver = self.arriving.get_mut(index)?.take()?;
-        receiver.recv().ok()
+        Some(Arriving {
+            receiver,
+            fetched: None,
+        })
+    }
+}
+
+/// One layer's wheels, fetched ahead: an iterator of each wheel as it is on disk (its
+/// position in the layer's [`Wheels`], and its file), in the order they arrive, and then
+/// [`Arriving::fetched`], all of them or why not.
+pub(super) struct Arriving {
+    receiver: mpsc::Receiver<Message>,
+    fetched: Option<Fetched>,
+}
+
+impl Arriving {
+    /// The layer's `count` wheels installed into `staging` as they arrive
+    /// ([`WheelInstaller::install_arriving`]), with what each installed. A failed download
+    /// is the error rather than the install it cut short.
+    pub(super) fn install(
+        mut self,
+        installer: &WheelInstaller,
+        count: usize,
+        staging: &Path,
+    ) -> Result<(Wheels, Vec<InstalledWheel>), BuildError> {
+        let written = installer.install_arriving(count, self.by_ref(), staging);
+        match (self.fetched(), written) {
+            (Some(Err(error)), _) => Err(error),
+            (_, Err(error)) => Err(Box::new(error).into()),
+            (Some(Ok(wheels)), Ok(written)) => Ok((wheels, written)),
+            (None, Ok(_)) => Err(IoError::new(
+                "download the wheels to install into",
+                staging,
+                std::io::Error::other("the downloads stopped"),
+            )
+            .into()),
+        }
+    }
+
+    /// The layer's wheels, once every download has ended (the wheels not yet taken are
+    /// skipped); `None` if the downloads stopped without a word (an earlier layer's error
+    /// ended them).
+    pub(super) fn fetched(mut self) -> Option<Fetched> {
+        self.by_ref().for_each(drop);
+        self.fetched
+    }
+}
+
+impl Iterator for Arriving {
+    type Item = (usize, PathBuf);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.fetched.is_some() {
+            return None;
+        }
+        match self.receiver.recv().ok()? {
+            Message::Wheel(position, wheel) => Some((position, wheel)),
+            Message::Done(fetched) => {
+                self.fetched = Some(fetched);
+                None
+            }
+        }
     }
 }
 
@@ -125,29 +203,31 @@ mod tests {
         Fetcher::new(network, false, cache, cache.to_path_buf(), &NoReporter).unwrap()
     }
 
-    /// A server on 127.0.0.1 that answers every request with `body`, or never answers.
-    fn serve(body: Option<&'static [u8]>) -> String {
+    /// A server on 127.0.0.1 that answers every request with `body`, but for those of a
+    /// path ending in `stuck.whl`, which it never answers.
+    fn serve(body: &'static [u8]) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
             let mut held: Vec<TcpStream> = Vec::new();
             for mut stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).unwrap_or(0);
                 let mut line = String::new();
                 while reader.read_line(&mut line).unwrap_or(0) > 2 {
                     line.clear();
                 }
-                match body {
-                    Some(body) => {
-                        let header = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = stream.write_all(header.as_bytes());
-                        let _ = stream.write_all(body);
-                    }
-                    None => held.push(stream),
+                if request.contains("stuck.whl ") {
+                    held.push(stream);
+                    continue;
                 }
+                let header = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(header.as_bytes());
+                let _ = stream.write_all(body);
             }
         });
         url
@@ -156,7 +236,7 @@ mod tests {
     #[test]
     fn each_layer_takes_its_own_wheels_and_only_those_fetched_ahead() {
         const WHEEL: &[u8] = b"not really a zip";
-        let url = serve(Some(WHEEL));
+        let url = serve(WHEEL);
         let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
         let cache = tempfile::tempdir().unwrap();
         let network = Network::start().unwrap();
@@ -179,10 +259,10 @@ mod tests {
             ];
             let mut prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
             assert!(prefetch.take(0).is_none());
-            let second = prefetch.take(2).unwrap().unwrap();
+            let second = prefetch.take(2).unwrap().fetched().unwrap().unwrap();
             assert_eq!(second[0].0, "beta");
             assert_eq!(fs_err::read(&second[0].1).unwrap(), WHEEL);
-            let first = prefetch.take(1).unwrap().unwrap();
+            let first = prefetch.take(1).unwrap().fetched().unwrap().unwrap();
             assert_eq!(first[0].0, "alpha");
             assert!(
                 prefetch.take(1).is_none(),
@@ -191,11 +271,48 @@ mod tests {
         });
     }
 
+    /// A layer's first wheel is there to install while its last one is still on the wire.
+    #[test]
+    fn a_layer_takes_each_wheel_as_it_arrives() {
+        const WHEEL: &[u8] = b"not really a zip either";
+        let url = serve(WHEEL);
+        let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
+        let cache = tempfile::tempdir().unwrap();
+        let network = Network::start().unwrap();
+        let fetch = fetcher(&network, cache.path());
+        let packages = [
+            package("stuck", format!("{url}/stuck.whl"), "0".repeat(64)),
+            package("alpha", format!("{url}/alpha.whl"), sha256),
+        ];
+        let packages: Vec<_> = packages.iter().collect();
+        let built = SdistWheels::new();
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let layers = vec![Some(Wanted {
+                packages: &packages,
+                name: "both",
+            })];
+            let mut prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
+            let mut arriving = prefetch.take(0).unwrap();
+            let (position, wheel) = arriving.next().expect("`alpha` arrives before the end");
+            assert_eq!(
+                position, 1,
+                "the position in the layer's wheels, not the arrival's"
+            );
+            assert_eq!(fs_err::read(wheel).unwrap(), WHEEL);
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     /// A build that fails while later layers' downloads are under way does not wait for them
     /// (here: an answer that never comes, which only the 30 s read timeout would end).
     #[test]
     fn dropping_the_prefetch_stops_its_downloads() {
-        let url = serve(None);
+        let url = serve(b"");
         let cache = tempfile::tempdir().unwrap();
         let network = Network::start().unwrap();
         let fetch = fetcher(&network, cache.path());

@@ -152,6 +152,11 @@ pub enum WheelError {
         reason: String,
     },
 
+    /// [`WheelInstaller::install_arriving`](super::WheelInstaller::install_arriving) was not
+    /// handed the wheel at `position` (its download stopped; the caller reports why).
+    #[error("wheel {} of {count} to install never arrived", position + 1)]
+    NotArrived { position: usize, count: usize },
+
     /// Writing to the staging tree failed; the source names the path.
     #[error("could not install `{wheel}`")]
     Write {
@@ -211,6 +216,7 @@ impl Diagnostic for WheelError {
             Self::InvalidScheme { .. }
             | Self::InvalidInterpreter { .. }
             | Self::Open { .. }
+            | Self::NotArrived { .. }
             | Self::Write { .. } => Vec::new(),
         }
     }

@@ -522,6 +522,71 @@ fn install_all_is_installing_in_order() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Wheels handed over one by one are each installed as they come, before the last arrives,
+/// and merged in their positions' order whatever order they came in; a position never
+/// handed over is an error.
+#[test]
+fn install_arriving_installs_each_wheel_as_it_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels: Vec<PathBuf> = (0..3)
+        .map(|index| {
+            TestWheel::new(&format!("part{index}"), "1.0")
+                .file("nvidia/__init__.py", &format!("{index}\n"))
+                .file(&format!("nvidia/part{index}/__init__.py"), "")
+                .build(dir.path())
+        })
+        .collect();
+    let one_by_one = dir.path().join("one-by-one");
+    for wheel in &wheels {
+        installer().install(wheel, &one_by_one).unwrap();
+    }
+    let staging = dir.path().join("staging");
+    fs_err::create_dir(&staging).unwrap();
+    let root = staging.join("root");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let installed = std::thread::scope(|scope| {
+        let installing =
+            scope.spawn(|| installer().install_arriving(3, receiver.into_iter(), &root));
+        for position in [2, 0] {
+            sender.send((position, wheels[position].clone())).unwrap();
+        }
+        // Both are installed into their own trees while the last is still to come.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while installed_trees(&staging) < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(installed_trees(&staging), 2);
+        assert!(!root.exists(), "nothing is merged before all have come");
+        sender.send((1, wheels[1].clone())).unwrap();
+        drop(sender);
+        installing.join().unwrap()
+    });
+    let installed = installed.unwrap();
+    assert_eq!(installed.len(), 3);
+    assert_eq!(listing(&root), listing(&one_by_one));
+    assert_eq!(read(&root, &format!("/{LIB}/nvidia/__init__.py")), "2\n");
+    assert_eq!(
+        fs_err::read_dir(&staging).unwrap().count(),
+        1,
+        "the side trees are gone"
+    );
+
+    let short = dir.path().join("short");
+    let error = installer()
+        .install_arriving(3, [(0, wheels[0].clone())].into_iter(), &short)
+        .unwrap_err();
+    insta::assert_snapshot!(error, @"wheel 2 of 3 to install never arrived");
+}
+
+/// How many side trees in `staging` hold an installed wheel's `RECORD`.
+fn installed_trees(staging: &Path) -> usize {
+    walkdir::WalkDir::new(staging)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() == "RECORD")
+        .count()
+}
+
 /// A wheel whose file would replace another wheel's directory is refused, side by side as
 /// one by one.
 #[test]
