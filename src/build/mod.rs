@@ -571,10 +571,11 @@ impl<'a> Builder<'a> {
     /// The layers of locked wheels, each with its bytecode compiled (see [`bytecode`]) by
     /// the interpreter of the `base` layers; `below` are the layers under them. The wheels of
     /// every layer not in the layer cache are downloaded ahead, in layer order, and each is
-    /// installed as soon as it is on disk (see [`prefetch`]). Each layer is written (compressed and hashed) on a thread of its own
-    /// while the next one's wheels are installed, the two together keeping the cores busy
-    /// where either alone leaves one idle (a single large wheel such as torch installs on one
-    /// core). Returns the layers, and the shared objects of the wheels it installed.
+    /// installed as soon as it is on disk (see [`prefetch`]). Each layer is written
+    /// (compressed and hashed) on a thread of its own while the next one's wheels are
+    /// installed, the two together keeping the cores busy where either alone leaves one idle
+    /// (a single large wheel such as torch installs on one core). Returns the layers, and the
+    /// shared objects of the wheels it installed.
     fn wheel_layers(
         &self,
         lock: &Lockfile,

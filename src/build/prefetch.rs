@@ -20,7 +20,7 @@ use super::fetch::{Fetcher, Wheels};
 use super::sdist::SdistWheels;
 
 /// One layer's wheels: each with the package it belongs to, as [`Fetcher::wheels`] gives them.
-pub(super) type Fetched = Result<Wheels, BuildError>;
+type Fetched = Result<Wheels, BuildError>;
 
 /// What the downloads thread tells a layer: each wheel as it is on disk (its position in the
 /// layer's [`Wheels`], and its file), then all of them.
@@ -69,7 +69,7 @@ impl WheelPrefetch {
             for (wanted, sender) in sending {
                 // A layer that no longer takes its wheels (found in the layer cache after
                 // all) has dropped its receiver; the later ones still want theirs.
-                let arrived = |position, wheel: &std::path::Path| {
+                let arrived = |position, wheel: &Path| {
                     let _ = sender.send(Message::Wheel(position, wheel.to_path_buf()));
                 };
                 let Some(fetched) = fetch.wheels_unless_stopped(
