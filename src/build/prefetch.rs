@@ -167,7 +167,6 @@ impl Iterator for Arriving {
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream};
-    use std::path::Path;
     use std::time::{Duration, Instant};
 
     use sha2::{Digest, Sha256};
@@ -198,9 +197,37 @@ mod tests {
         }
     }
 
-    /// A fetcher whose downloads go to `cache`.
-    fn fetcher<'a>(network: &'a Network, cache: &Path) -> Fetcher<'a> {
-        Fetcher::new(network, false, cache, cache.to_path_buf(), &NoReporter).unwrap()
+    /// A network and a download cache of a test's own.
+    struct Downloads {
+        network: Network,
+        cache: tempfile::TempDir,
+    }
+
+    impl Downloads {
+        fn new() -> Self {
+            Self {
+                network: Network::start().unwrap(),
+                cache: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        /// A fetcher whose downloads go to the cache.
+        fn fetcher(&self) -> Fetcher<'_> {
+            let cache = self.cache.path();
+            Fetcher::new(
+                &self.network,
+                false,
+                cache,
+                cache.to_path_buf(),
+                &NoReporter,
+            )
+            .unwrap()
+        }
+    }
+
+    /// [`serve`] of `wheel`, and its sha256.
+    fn serve_wheel(wheel: &'static [u8]) -> (String, String) {
+        (serve(wheel), crate::sha256::hex(&Sha256::digest(wheel)))
     }
 
     /// A server on 127.0.0.1 that answers every request with `body`, but for those of a
@@ -236,11 +263,9 @@ mod tests {
     #[test]
     fn each_layer_takes_its_own_wheels_and_only_those_fetched_ahead() {
         const WHEEL: &[u8] = b"not really a zip";
-        let url = serve(WHEEL);
-        let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
-        let cache = tempfile::tempdir().unwrap();
-        let network = Network::start().unwrap();
-        let fetch = fetcher(&network, cache.path());
+        let (url, sha256) = serve_wheel(WHEEL);
+        let downloads = Downloads::new();
+        let fetch = downloads.fetcher();
         let first = [package("alpha", format!("{url}/alpha.whl"), sha256.clone())];
         let second = [package("beta", format!("{url}/beta.whl"), sha256)];
         let (first, second): (Vec<_>, Vec<_>) = (first.iter().collect(), second.iter().collect());
@@ -275,11 +300,9 @@ mod tests {
     #[test]
     fn a_layer_takes_each_wheel_as_it_arrives() {
         const WHEEL: &[u8] = b"not really a zip either";
-        let url = serve(WHEEL);
-        let sha256 = crate::sha256::hex(&Sha256::digest(WHEEL));
-        let cache = tempfile::tempdir().unwrap();
-        let network = Network::start().unwrap();
-        let fetch = fetcher(&network, cache.path());
+        let (url, sha256) = serve_wheel(WHEEL);
+        let downloads = Downloads::new();
+        let fetch = downloads.fetcher();
         let packages = [
             package("stuck", format!("{url}/stuck.whl"), "0".repeat(64)),
             package("alpha", format!("{url}/alpha.whl"), sha256),
@@ -313,9 +336,8 @@ mod tests {
     #[test]
     fn dropping_the_prefetch_stops_its_downloads() {
         let url = serve(b"");
-        let cache = tempfile::tempdir().unwrap();
-        let network = Network::start().unwrap();
-        let fetch = fetcher(&network, cache.path());
+        let downloads = Downloads::new();
+        let fetch = downloads.fetcher();
         let packages = [package("stuck", format!("{url}/stuck.whl"), "0".repeat(64))];
         let packages: Vec<_> = packages.iter().collect();
         let built = SdistWheels::new();
@@ -334,7 +356,7 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
-        let left: Vec<_> = walkdir::WalkDir::new(cache.path())
+        let left: Vec<_> = walkdir::WalkDir::new(downloads.cache.path())
             .into_iter()
             .filter_map(Result::ok)
             .filter(|entry| entry.file_type().is_file())
