@@ -260,6 +260,21 @@ mod tests {
         url
     }
 
+    /// One layer to fetch ahead: `packages`, counted as `name`.
+    fn one_layer<'a>(packages: &'a [&'a LockedPackage], name: &'a str) -> Vec<Option<Wanted<'a>>> {
+        vec![Some(Wanted { packages, name })]
+    }
+
+    /// Far less time has passed since `started` than the 30 s read timeout that alone would
+    /// end a download `serve` never answers.
+    fn assert_not_waiting(started: Instant) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     #[test]
     fn each_layer_takes_its_own_wheels_and_only_those_fetched_ahead() {
         const WHEEL: &[u8] = b"not really a zip";
@@ -311,10 +326,7 @@ mod tests {
         let built = SdistWheels::new();
         let started = Instant::now();
         std::thread::scope(|scope| {
-            let layers = vec![Some(Wanted {
-                packages: &packages,
-                name: "both",
-            })];
+            let layers = one_layer(&packages, "both");
             let mut prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
             let mut arriving = prefetch.take(0).unwrap();
             let (position, wheel) = arriving.next().expect("`alpha` arrives before the end");
@@ -324,11 +336,7 @@ mod tests {
             );
             assert_eq!(fs_err::read(wheel).unwrap(), WHEEL);
         });
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_not_waiting(started);
     }
 
     /// A build that fails while later layers' downloads are under way does not wait for them
@@ -343,19 +351,12 @@ mod tests {
         let built = SdistWheels::new();
         let started = Instant::now();
         std::thread::scope(|scope| {
-            let layers = vec![Some(Wanted {
-                packages: &packages,
-                name: "stuck",
-            })];
+            let layers = one_layer(&packages, "stuck");
             let prefetch = WheelPrefetch::start(scope, &fetch, &built, layers);
             std::thread::sleep(Duration::from_millis(300));
             drop(prefetch);
         });
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_not_waiting(started);
         let left: Vec<_> = walkdir::WalkDir::new(downloads.cache.path())
             .into_iter()
             .filter_map(Result::ok)
